@@ -1,0 +1,153 @@
+#include "control/run_command.hpp"
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <stdexcept>
+
+#include "control/duration.hpp"
+#include "control/flags.hpp"
+#include "proxy/address.hpp"
+#include "proxy/server.hpp"
+
+namespace handoff::control {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: handoff run [--listen HOST:PORT]... [--upstream HOST:PORT] [options]\n"
+    "\n"
+    "Runs the proxy. Requests go to the service `default`, whose upstream is --upstream.\n"
+    "SIGTERM or SIGINT stops accepting, lets requests in flight finish (up to\n"
+    "--shutdown-timeout) and exits 0.\n"
+    "\n"
+    "options:\n";
+
+std::size_t parse_count(std::string_view text) {
+  std::size_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    throw std::invalid_argument(fmt::format("'{}' is not a whole number", text));
+  }
+  return n;
+}
+
+// Many idle keep-alive clients need many descriptors; use all the hard limit allows.
+void raise_descriptor_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+}  // namespace
+
+int run_command(const std::vector<std::string_view>& args) {
+  proxy::ProxyConfig config;
+  std::vector<std::string> listen;
+  std::string upstream;
+  bool help = false;
+  auto millis = [](proxy::Millis& field) {
+    return [&field](std::string_view v) { field = parse_duration(v); };
+  };
+  const std::vector<Flag> flags = {
+      {"listen", "HOST:PORT", "address to accept clients on; repeatable (default 0.0.0.0:80)",
+       [&](std::string_view v) { listen.emplace_back(v); }},
+      {"upstream", "HOST:PORT", "upstream of the service `default`",
+       [&](std::string_view v) { upstream = v; }},
+      {"threads", "N", "worker threads, each with its own acceptor (default 1)",
+       [&](std::string_view v) { config.threads = static_cast<unsigned>(parse_count(v)); }},
+      {"client-header-timeout", "DUR", "receive a request head within (default 10s)",
+       millis(config.client_header_timeout)},
+      {"client-idle-timeout", "DUR", "keep-alive wait for the next request (default 60s)",
+       millis(config.client_idle_timeout)},
+      {"client-io-timeout", "DUR", "each body read/write to a client (default 60s)",
+       millis(config.client_io_timeout)},
+      {"upstream-connect-timeout", "DUR", "connect to an upstream within (default 5s)",
+       millis(config.upstream_connect_timeout)},
+      {"upstream-response-timeout", "DUR", "each wait for upstream bytes; then 504 (default 60s)",
+       millis(config.upstream_response_timeout)},
+      {"upstream-idle-timeout", "DUR", "close pooled upstream connections idle this long (30s)",
+       millis(config.upstream_idle_timeout)},
+      {"tunnel-idle-timeout", "DUR", "close an upgraded connection idle this long (default 1h)",
+       millis(config.tunnel_idle_timeout)},
+      {"shutdown-timeout", "DUR", "on SIGTERM, wait this long for requests in flight (30s)",
+       millis(config.shutdown_timeout)},
+      {"max-header-bytes", "N", "request head size limit; 431 beyond (default 16384)",
+       [&](std::string_view v) { config.max_header_bytes = parse_count(v); }},
+      {"max-connections", "N", "client connections at once; 503 beyond (default 65536)",
+       [&](std::string_view v) { config.max_connections = parse_count(v); }},
+      {"upstream-max-idle", "N", "idle pooled connections per upstream and thread (default 256)",
+       [&](std::string_view v) { config.upstream_max_idle = parse_count(v); }},
+      {"no-access-log", "", "do not write the JSON access log to stdout",
+       [&](std::string_view) { config.access_log = false; }},
+      {"help", "", "show this help", [&](std::string_view) { help = true; }},
+  };
+
+  std::unique_ptr<proxy::Server> server;
+  try {
+    auto extra = parse_flags(args, flags);
+    if (help) {
+      fmt::print("{}{}", kUsage, flags_help(flags));
+      return 0;
+    }
+    if (!extra.empty()) {
+      throw std::invalid_argument(fmt::format("unexpected argument '{}'", extra.front()));
+    }
+    if (config.max_header_bytes < 1024) {
+      throw std::invalid_argument("--max-header-bytes must be at least 1024");
+    }
+    if (listen.empty()) {
+      listen.emplace_back("0.0.0.0:80");
+    }
+    for (const std::string& l : listen) {
+      for (const auto& ep : proxy::resolve_address(l)) {
+        config.listen.push_back(ep);
+      }
+    }
+    raise_descriptor_limit();
+    std::signal(SIGPIPE, SIG_IGN);
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    server = std::make_unique<proxy::Server>(config);
+    std::vector<proxy::Route> routes;
+    if (!upstream.empty()) {
+      auto service =
+          std::make_shared<proxy::Service>("default", config.threads, server->make_upstream(upstream));
+      routes.push_back(proxy::Route{service, {}});
+    }
+    server->router().replace(std::make_shared<const proxy::RouteTable>(std::move(routes)));
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "handoff: {}\n", e.what());
+    return 2;
+  }
+
+  asio::io_context signals_io;
+  asio::signal_set signals(signals_io, SIGTERM, SIGINT);
+  int received = 0;
+  signals.async_wait([&](const boost::system::error_code&, int sig) { received = sig; });
+  server->start();
+  for (const auto& ep : server->local_endpoints()) {
+    fmt::print(stderr, "handoff: listening on {} ({} thread{})\n", proxy::format_endpoint(ep),
+               config.threads, config.threads == 1 ? "" : "s");
+  }
+  if (!upstream.empty()) {
+    fmt::print(stderr, "handoff: service default -> {}\n", upstream);
+  }
+  signals_io.run();
+  fmt::print(stderr, "handoff: {} received; finishing {} open connection(s), up to {}\n",
+             received == SIGTERM ? "SIGTERM" : "SIGINT", server->connections(),
+             format_duration(config.shutdown_timeout));
+  server->shutdown();
+  fmt::print(stderr, "handoff: stopped\n");
+  return 0;
+}
+
+}  // namespace handoff::control

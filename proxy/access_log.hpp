@@ -1,0 +1,30 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+namespace handoff::proxy {
+
+/// One finished request, as the access log records it.
+struct AccessRecord {
+  std::string_view service;
+  std::string_view upstream;
+  std::string_view client;
+  std::string_view method;
+  std::string_view target;
+  std::string_view host;
+  std::string_view request_id;
+  int status = 0;
+  std::uint64_t response_bytes = 0;
+  std::chrono::steady_clock::duration took{};
+};
+
+/// Writes one JSON line for the request to stdout.
+void write_access_log(const AccessRecord& record);
+
+/// Appends `text` to `out` escaped for a JSON string (quotes, backslashes, controls, bytes
+/// that are not UTF-8 as \u00XX).
+void append_json_escaped(std::string& out, std::string_view text);
+
+}  // namespace handoff::proxy

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace handoff::proxy {
+
+class Worker;
+
+/// Serves one client connection until it closes: reads each request, routes it by Host, relays
+/// it to the service's current upstream and streams the response back, in order.
+boost::asio::awaitable<void> serve_client(Worker& worker, boost::asio::ip::tcp::socket socket);
+
+}  // namespace handoff::proxy

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace handoff::proxy {
+
+using Millis = std::chrono::milliseconds;
+
+/// Every limit and timeout of the data plane; immutable once the server is built.
+struct ProxyConfig {
+  std::vector<boost::asio::ip::tcp::endpoint> listen;  ///< addresses to accept clients on
+  unsigned threads = 1;                                ///< worker threads, one acceptor each
+
+  Millis client_header_timeout{10'000};   ///< to receive a whole request head
+  Millis client_idle_timeout{60'000};     ///< keep-alive wait for the next request
+  Millis client_io_timeout{60'000};       ///< each read or write of a body from or to a client
+  Millis upstream_connect_timeout{5'000};    ///< to open a connection to an upstream
+  Millis upstream_response_timeout{60'000};  ///< each wait for response bytes from an upstream
+  Millis upstream_idle_timeout{30'000};      ///< an idle pooled upstream connection is closed
+  Millis tunnel_idle_timeout{3'600'000};     ///< an upgraded connection with no traffic
+  Millis shutdown_timeout{30'000};           ///< SIGTERM waits this long for in-flight requests
+
+  std::size_t max_header_bytes = 16 * 1024;  ///< request head size limit (431 beyond)
+  std::size_t max_connections = 65'536;      ///< client connections, over all threads
+  std::size_t upstream_max_idle = 256;       ///< pooled idle connections per upstream and thread
+  bool access_log = true;                    ///< one JSON line per request on stdout
+};
+
+}  // namespace handoff::proxy

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "proxy/http_head.hpp"
+
+namespace handoff::proxy {
+
+/// What the proxy adds to a request it forwards.
+struct RequestForwarding {
+  std::string_view client_ip;   ///< appended to X-Forwarded-For
+  std::string_view request_id;  ///< set as X-Request-Id when the client sent none
+};
+
+/// Appends to `out` the head that forwards `req` upstream (RFC 9110 §7.6): hop-by-hop fields and
+/// the fields named in Connection are dropped, framing is restated, and X-Forwarded-For,
+/// X-Forwarded-Proto, X-Forwarded-Host, Via and X-Request-Id are set. An `Expect:
+/// 100-continue` is answered by the proxy itself and not forwarded. Returns the request id the
+/// upstream sees.
+std::string_view build_upstream_request(const MessageHead& req, const RequestForwarding& fwd,
+                                        std::string& out);
+
+/// How a response head is rewritten for the client.
+struct ResponseForwarding {
+  bool close = false;        ///< the proxy closes the client connection after this response
+  bool keep_alive_10 = false;  ///< an HTTP/1.0 client asked for keep-alive
+  bool dechunk = false;      ///< the body is sent without chunked framing (HTTP/1.0 client)
+};
+
+/// Appends to `out` the head that forwards `resp` to the client: hop-by-hop fields and the
+/// fields named in Connection are dropped, Via is added, and the connection is stated.
+void build_client_response(const MessageHead& resp, const ResponseForwarding& fwd,
+                           std::string& out);
+
+/// The standard reason phrase for the statuses the proxy itself produces.
+std::string_view reason_phrase(int status);
+
+/// A complete short plain-text response made by the proxy (errors, refusals).
+std::string make_plain_response(int status, std::string_view text, bool close);
+
+}  // namespace handoff::proxy

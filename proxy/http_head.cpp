@@ -1,0 +1,379 @@
+#include "proxy/http_head.hpp"
+
+#include <charconv>
+#include <cstring>
+
+namespace handoff::proxy {
+namespace {
+
+// RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+// "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+constexpr std::array<bool, 256> make_tchar_table() {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) {
+    t[c] = true;
+  }
+  for (int c = 'a'; c <= 'z'; ++c) {
+    t[c] = true;
+    t[c - 'a' + 'A'] = true;
+  }
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) {
+    t[static_cast<unsigned char>(c)] = true;
+  }
+  return t;
+}
+constexpr auto kTchar = make_tchar_table();
+
+bool is_token(std::string_view s) {
+  if (s.empty()) {
+    return false;
+  }
+  for (unsigned char c : s) {
+    if (!kTchar[c]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// RFC 9110 §5.5: field-value = *( VCHAR / obs-text / SP / HTAB ). CR, LF, NUL and the other
+// controls are refused, which also rules out a bare CR.
+bool is_field_value(std::string_view s) {
+  for (unsigned char c : s) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+ParseResult fail(int status, std::string_view why) {
+  return ParseResult{ParseStatus::error, 0, status, why};
+}
+
+// Locates the empty line that ends the head. Returns its end offset, 0 while incomplete.
+std::size_t find_head_end(std::string_view data) {
+  std::size_t pos = data.find("\r\n\r\n");
+  return pos == std::string_view::npos ? 0 : pos + 4;
+}
+
+// Splits off the next CRLF-terminated line. A bare LF or a CR inside the line is an error,
+// because parsers disagree on them (RFC 9112 §2.2).
+bool next_line(std::string_view& rest, std::string_view& line) {
+  std::size_t lf = rest.find('\n');
+  if (lf == std::string_view::npos || lf == 0 || rest[lf - 1] != '\r') {
+    return false;
+  }
+  line = rest.substr(0, lf - 1);
+  rest.remove_prefix(lf + 1);
+  return line.find('\r') == std::string_view::npos;
+}
+
+bool parse_version(std::string_view v, int& minor, bool& supported) {
+  if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.' || v[5] < '0' || v[5] > '9' ||
+      v[7] < '0' || v[7] > '9') {
+    return false;
+  }
+  supported = v[5] == '1' && (v[7] == '0' || v[7] == '1');
+  minor = v[7] - '0';
+  return true;
+}
+
+// Parses a Content-Length value, which may be a list of identical values (RFC 9110 §8.6).
+bool parse_content_length(std::string_view value, bool& seen, std::uint64_t& length) {
+  bool ok = true;
+  bool any = false;
+  for_each_list_element(value, [&](std::string_view item) {
+    any = true;
+    std::uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), n);
+    if (ec != std::errc() || ptr != item.data() + item.size() || item.front() == '+') {
+      ok = false;
+      return;
+    }
+    if (seen && n != length) {
+      ok = false;
+      return;
+    }
+    seen = true;
+    length = n;
+  });
+  return ok && any;
+}
+
+struct FramingFields {
+  bool content_length_seen = false;
+  bool transfer_encoding_seen = false;
+  bool chunked_final = false;
+  bool only_chunked = true;  // every coding listed is "chunked" and it appears once
+  int chunked_count = 0;
+  bool host_seen = false;
+};
+
+// Parses the field lines after the start line and classifies the ones the relay acts on.
+ParseResult parse_fields(std::string_view rest, bool is_request, MessageHead& head,
+                         FramingFields& f) {
+  const int bad = is_request ? 400 : 502;
+  head.header_count = 0;
+  std::string_view line;
+  while (true) {
+    if (!next_line(rest, line)) {
+      return fail(bad, "malformed header line ending");
+    }
+    if (line.empty()) {
+      break;
+    }
+    if (line.front() == ' ' || line.front() == '\t') {
+      return fail(bad, "obsolete line folding");  // RFC 9112 §5.2
+    }
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      return fail(bad, "header line without a colon");
+    }
+    std::string_view name = line.substr(0, colon);
+    if (!is_token(name)) {
+      // Also catches whitespace between the name and the colon (RFC 9112 §5.1).
+      return fail(bad, "invalid header name");
+    }
+    std::string_view value = trim_ows(line.substr(colon + 1));
+    if (!is_field_value(value)) {
+      return fail(bad, "invalid character in header value");
+    }
+    if (head.header_count == kMaxHeaders) {
+      return fail(is_request ? 431 : 502, "too many header fields");
+    }
+    head.headers[head.header_count++] = Header{name, value};
+
+    switch (name.size()) {
+      case 4:
+        if (is_request && iequals(name, "host")) {
+          if (f.host_seen) {
+            return fail(400, "more than one Host field");  // RFC 9112 §3.2
+          }
+          f.host_seen = true;
+          head.host = value;
+        }
+        break;
+      case 6:
+        if (iequals(name, "expect") && iequals(value, "100-continue")) {
+          head.expect_continue = true;
+        }
+        break;
+      case 7:
+        if (iequals(name, "upgrade")) {
+          head.has_upgrade = true;
+        }
+        break;
+      case 10:
+        if (iequals(name, "connection")) {
+          for_each_list_element(value, [&](std::string_view opt) {
+            if (iequals(opt, "close")) {
+              head.connection_close = true;
+            } else if (iequals(opt, "keep-alive")) {
+              head.connection_keep_alive = true;
+            } else if (iequals(opt, "upgrade")) {
+              head.connection_upgrade = true;
+            }
+          });
+        }
+        break;
+      case 14:
+        if (iequals(name, "content-length") &&
+            !parse_content_length(value, f.content_length_seen, head.content_length)) {
+          return fail(bad, "invalid or conflicting Content-Length");
+        }
+        break;
+      case 17:
+        if (iequals(name, "transfer-encoding")) {
+          f.transfer_encoding_seen = true;
+          for_each_list_element(value, [&](std::string_view coding) {
+            bool chunked = iequals(coding, "chunked");
+            f.chunked_count += chunked ? 1 : 0;
+            f.only_chunked = f.only_chunked && chunked;
+            f.chunked_final = chunked;
+          });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  if (f.transfer_encoding_seen && f.content_length_seen) {
+    // RFC 9112 §6.1: a message with both is a smuggling vector; refuse it outright.
+    return fail(bad, "both Content-Length and Transfer-Encoding");
+  }
+  if (f.chunked_count > 1) {
+    return fail(bad, "chunked applied more than once");
+  }
+  return ParseResult{ParseStatus::complete, 0, 0, {}};
+}
+
+bool valid_request_target(std::string_view method, std::string_view target) {
+  for (unsigned char c : target) {
+    if (c <= 0x20 || c >= 0x7f) {
+      return false;
+    }
+  }
+  if (target.front() == '/') {
+    return true;  // origin-form
+  }
+  if (target == "*") {
+    return method == "OPTIONS";  // asterisk-form
+  }
+  // absolute-form (RFC 9112 §3.2.2)
+  return (target.size() > 7 && iequals(target.substr(0, 7), "http://")) ||
+         (target.size() > 8 && iequals(target.substr(0, 8), "https://"));
+}
+
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]);
+    unsigned char y = static_cast<unsigned char>(b[i]);
+    if (x != y && (x | 0x20) != (y | 0x20)) {
+      return false;
+    }
+    if (x != y && ((x | 0x20) < 'a' || (x | 0x20) > 'z')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, MessageHead& head) {
+  // RFC 9112 §2.2: ignore empty lines received before the request line.
+  std::size_t skipped = 0;
+  while (data.size() - skipped >= 2 && data[skipped] == '\r' && data[skipped + 1] == '\n') {
+    skipped += 2;
+  }
+  std::string_view msg = data.substr(skipped);
+  std::size_t end = find_head_end(msg);
+  if (end == 0) {
+    if (msg.size() >= max_bytes) {
+      return fail(431, "request header section too large");
+    }
+    return {};
+  }
+  if (end > max_bytes) {
+    return fail(431, "request header section too large");
+  }
+  head = MessageHead{};
+  std::string_view rest = msg.substr(0, end);
+  std::string_view line;
+  if (!next_line(rest, line)) {
+    return fail(400, "malformed request line");
+  }
+  std::size_t sp1 = line.find(' ');
+  std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
+    return fail(400, "malformed request line");
+  }
+  head.method = line.substr(0, sp1);
+  head.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  bool supported = false;
+  if (!is_token(head.method) || head.target.empty() ||
+      !parse_version(line.substr(sp2 + 1), head.version_minor, supported)) {
+    return fail(400, "malformed request line");
+  }
+  if (!supported) {
+    return fail(505, "HTTP version not supported");
+  }
+  if (head.method == "CONNECT") {
+    return fail(405, "CONNECT is not supported");
+  }
+  if (!valid_request_target(head.method, head.target)) {
+    return fail(400, "invalid request target");
+  }
+  FramingFields f;
+  ParseResult fields = parse_fields(rest, true, head, f);
+  if (fields.state == ParseStatus::error) {
+    return fields;
+  }
+  if (head.version_minor == 1 && !f.host_seen) {
+    return fail(400, "missing Host field");
+  }
+  if (f.transfer_encoding_seen) {
+    if (head.version_minor == 0) {
+      return fail(400, "Transfer-Encoding in an HTTP/1.0 request");  // RFC 9112 §6.1
+    }
+    if (!f.chunked_final) {
+      return fail(400, "Transfer-Encoding does not end in chunked");
+    }
+    if (!f.only_chunked) {
+      return fail(501, "unsupported transfer coding");
+    }
+    head.body = BodyKind::chunked;
+  } else if (head.content_length > 0) {
+    head.body = BodyKind::length;
+  }
+  return ParseResult{ParseStatus::complete, skipped + end, 0, {}};
+}
+
+ParseResult parse_response_head(std::string_view data, std::size_t max_bytes,
+                                std::string_view request_method, MessageHead& head) {
+  std::size_t end = find_head_end(data);
+  if (end == 0) {
+    if (data.size() >= max_bytes) {
+      return fail(502, "response header section too large");
+    }
+    return {};
+  }
+  if (end > max_bytes) {
+    return fail(502, "response header section too large");
+  }
+  head = MessageHead{};
+  std::string_view rest = data.substr(0, end);
+  std::string_view line;
+  if (!next_line(rest, line) || line.size() < 12 || line[8] != ' ' ||
+      (line.size() > 12 && line[12] != ' ')) {
+    return fail(502, "malformed status line");
+  }
+  bool supported = false;
+  if (!parse_version(line.substr(0, 8), head.version_minor, supported) || !supported) {
+    return fail(502, "malformed status line");
+  }
+  auto [ptr, ec] = std::from_chars(line.data() + 9, line.data() + 12, head.status);
+  if (ec != std::errc() || ptr != line.data() + 12 || head.status < 100 || head.status > 599) {
+    return fail(502, "malformed status line");
+  }
+  head.reason = line.size() > 13 ? line.substr(13) : std::string_view{};
+  if (!is_field_value(head.reason)) {
+    return fail(502, "malformed status line");
+  }
+  FramingFields f;
+  ParseResult fields = parse_fields(rest, false, head, f);
+  if (fields.state == ParseStatus::error) {
+    return fields;
+  }
+  if (head.version_minor == 0 && !head.connection_keep_alive) {
+    head.connection_close = true;
+  }
+  // RFC 9112 §6.3: the order of these rules decides the body length.
+  if (request_method == "HEAD" || head.status < 200 || head.status == 204 ||
+      head.status == 304) {
+    head.body = BodyKind::none;
+  } else if (f.transfer_encoding_seen) {
+    head.body = f.chunked_final ? BodyKind::chunked : BodyKind::until_close;
+  } else if (f.content_length_seen) {
+    head.body = head.content_length > 0 ? BodyKind::length : BodyKind::none;
+  } else {
+    head.body = BodyKind::until_close;
+  }
+  return ParseResult{ParseStatus::complete, end, 0, {}};
+}
+
+}  // namespace handoff::proxy

@@ -1,0 +1,94 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace handoff::proxy {
+
+/// One header field as it appears on the wire; both views point into the read buffer.
+struct Header {
+  std::string_view name;
+  std::string_view value;
+};
+
+/// Most header fields a message may carry before it is refused (431 for requests).
+inline constexpr std::size_t kMaxHeaders = 100;
+
+/// How a message body is delimited (RFC 9112 §6.3).
+enum class BodyKind : std::uint8_t { none, length, chunked, until_close };
+
+/// The fields of a parsed request or response head that the relay needs.
+struct MessageHead {
+  std::string_view method;  ///< requests only
+  std::string_view target;  ///< requests only
+  int status = 0;           ///< responses only
+  std::string_view reason;  ///< responses only
+  int version_minor = 1;    ///< HTTP/1.x
+  std::array<Header, kMaxHeaders> headers;
+  std::size_t header_count = 0;
+
+  // Derived while parsing, from the framing and connection headers.
+  BodyKind body = BodyKind::none;
+  std::uint64_t content_length = 0;
+  bool connection_close = false;       ///< `Connection: close` was sent
+  bool connection_keep_alive = false;  ///< `Connection: keep-alive` was sent
+  bool connection_upgrade = false;     ///< `Connection: upgrade` was sent
+  bool has_upgrade = false;            ///< an `Upgrade` field is present
+  bool expect_continue = false;        ///< `Expect: 100-continue`
+  std::string_view host;               ///< requests only: the Host field
+
+  /// The header fields that were parsed.
+  [[nodiscard]] const Header* begin() const { return headers.data(); }
+  /// One past the last parsed header field.
+  [[nodiscard]] const Header* end() const { return headers.data() + header_count; }
+};
+
+/// What a parse attempt found.
+enum class ParseStatus : std::uint8_t { complete, incomplete, error };
+
+/// Result of parsing a head: on error, `status` is the HTTP status to answer with.
+struct ParseResult {
+  ParseStatus state = ParseStatus::incomplete;
+  std::size_t head_bytes = 0;  ///< bytes of the head, including the final empty line
+  int error_status = 0;        ///< 400, 431, 501 or 505 for requests; responses use 502
+  std::string_view error;      ///< short reason, for logs and error bodies
+};
+
+/// Parses an HTTP/1.1 request head from `data` strictly (RFC 9112): anything ambiguous is an
+/// error, so that the proxy never forwards a message another parser could read differently.
+/// `max_bytes` bounds the head; a longer one is a 431 error.
+ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, MessageHead& head);
+
+/// Parses an HTTP/1.1 response head with the same strictness. `request_method` decides whether
+/// the response can have a body (HEAD never does).
+ParseResult parse_response_head(std::string_view data, std::size_t max_bytes,
+                                std::string_view request_method, MessageHead& head);
+
+/// ASCII case-insensitive equality, as header names and tokens compare.
+bool iequals(std::string_view a, std::string_view b);
+
+/// Calls `fn(token)` for each comma-separated element of a list-valued field, trimmed of OWS.
+template <typename Fn>
+void for_each_list_element(std::string_view value, Fn&& fn) {
+  while (!value.empty()) {
+    std::size_t comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+      item.remove_suffix(1);
+    }
+    if (!item.empty()) {
+      fn(item);
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    value.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace handoff::proxy

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/config.hpp"
+#include "proxy/router.hpp"
+#include "proxy/worker.hpp"
+
+namespace handoff::proxy {
+
+/// How a drain ended.
+struct DrainResult {
+  bool clean = true;        ///< every request finished before the timeout
+  std::size_t closed = 0;   ///< exchanges closed at the timeout (slow requests, tunnels)
+  Millis took{0};           ///< from the call until the in-flight count reached zero
+};
+
+/// The data plane: listeners, workers and the route table. This is the in-process API the
+/// control plane drives: build services, `swap` an upstream in, `drain` the one swapped out.
+class Server {
+ public:
+  /// Binds every listen address (throws std::runtime_error naming the address on failure).
+  explicit Server(ProxyConfig config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Starts the worker threads.
+  void start();
+  /// Stops accepting, lets requests in flight finish for up to `shutdown_timeout`, closes what
+  /// remains and joins the workers.
+  void shutdown();
+
+  /// The configuration the server was built with.
+  [[nodiscard]] const ProxyConfig& config() const { return config_; }
+  /// The route table's owner.
+  Router& router() { return router_; }
+  /// The addresses actually bound (port 0 resolved to the real port).
+  [[nodiscard]] const std::vector<boost::asio::ip::tcp::endpoint>& local_endpoints() const {
+    return bound_;
+  }
+  /// Open client connections.
+  [[nodiscard]] std::size_t connections() const { return connections_.load(); }
+
+  /// A new upstream for `address` (HOST:PORT; resolved now). Throws std::invalid_argument.
+  [[nodiscard]] std::shared_ptr<Upstream> make_upstream(const std::string& address) const;
+
+  /// Makes `next` the service's upstream with one atomic store and returns the previous one.
+  /// The previous upstream's idle pooled connections are closed; requests already in flight on
+  /// it continue (see `drain`). Call from a control thread, never from a worker.
+  std::shared_ptr<Upstream> swap(Service& service, std::shared_ptr<Upstream> next);
+
+  /// Waits until no request is in flight on `old`, at most `timeout`; then closes whatever is
+  /// still open on it (slow requests, tunnels). Blocks; call from a control thread.
+  DrainResult drain(const std::shared_ptr<Upstream>& old, Millis timeout);
+
+ private:
+  ProxyConfig config_;
+  Router router_;
+  std::atomic<std::size_t> connections_{0};
+  std::vector<boost::asio::ip::tcp::endpoint> bound_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace handoff::proxy

@@ -1,0 +1,98 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace handoff::proxy {
+
+/// One backend address that requests go to. A swap never changes an Upstream; it installs a
+/// new one, so everything counted here belongs to exactly one generation of a service.
+class Upstream {
+ public:
+  /// `threads` is the number of data-plane workers, each of which counts separately.
+  Upstream(std::string address, boost::asio::ip::tcp::endpoint endpoint, unsigned threads);
+
+  /// The address as the user wrote it, e.g. `127.0.0.1:9000`.
+  [[nodiscard]] const std::string& address() const { return address_; }
+  /// Where connections go.
+  [[nodiscard]] const boost::asio::ip::tcp::endpoint& endpoint() const { return endpoint_; }
+  /// Unique within the process; keys the per-worker connection pools.
+  [[nodiscard]] std::uint64_t id() const { return id_; }
+
+  /// Requests currently in flight on this upstream, over all workers.
+  [[nodiscard]] std::int64_t in_flight() const;
+  /// Requests started on this upstream, over all workers.
+  [[nodiscard]] std::uint64_t requests() const;
+
+  /// Set once the upstream has been swapped out: its connections are no longer pooled.
+  [[nodiscard]] bool retired() const { return retired_.load(std::memory_order_acquire); }
+  /// Marks the upstream as swapped out.
+  void retire() { retired_.store(true, std::memory_order_release); }
+
+  /// Counts a request in flight on worker `w` (data plane only).
+  void enter(unsigned w) {
+    counters_[w].in_flight.fetch_add(1, std::memory_order_seq_cst);
+    counters_[w].requests.fetch_add(1, std::memory_order_relaxed);
+  }
+  /// Undoes `enter` when the request finishes or did not start after all.
+  void leave(unsigned w, bool started) {
+    counters_[w].in_flight.fetch_sub(1, std::memory_order_release);
+    if (!started) {
+      counters_[w].requests.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+
+ private:
+  // One cache line per worker, so that workers never write the same line.
+  struct alignas(64) Counters {
+    std::atomic<std::int64_t> in_flight{0};
+    std::atomic<std::uint64_t> requests{0};
+  };
+
+  std::string address_;
+  boost::asio::ip::tcp::endpoint endpoint_;
+  std::uint64_t id_;
+  unsigned threads_;
+  std::unique_ptr<Counters[]> counters_;
+  std::atomic<bool> retired_{false};
+};
+
+/// Counts one request in flight on an upstream for as long as it lives (RAII).
+class InFlight {
+ public:
+  InFlight() = default;
+  /// Takes over a count already made with `Upstream::enter(worker)`.
+  InFlight(std::shared_ptr<Upstream> upstream, unsigned worker)
+      : upstream_(std::move(upstream)), worker_(worker) {}
+  InFlight(InFlight&& other) noexcept = default;
+  InFlight& operator=(InFlight&& other) noexcept {
+    release();
+    upstream_ = std::move(other.upstream_);
+    worker_ = other.worker_;
+    return *this;
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  ~InFlight() { release(); }
+
+  /// The upstream this request is bound to, or null when the service had none.
+  [[nodiscard]] Upstream* get() const { return upstream_.get(); }
+  /// Whether a request is being counted.
+  explicit operator bool() const { return static_cast<bool>(upstream_); }
+
+ private:
+  void release() {
+    if (upstream_) {
+      upstream_->leave(worker_, true);
+      upstream_.reset();
+    }
+  }
+
+  std::shared_ptr<Upstream> upstream_;
+  unsigned worker_ = 0;
+};
+
+}  // namespace handoff::proxy

@@ -1,0 +1,224 @@
+#include "proxy/worker.hpp"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <random>
+
+#include "proxy/client_session.hpp"
+#include "proxy/forward_headers.hpp"
+
+namespace handoff::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto kSweepInterval = std::chrono::milliseconds(100);
+constexpr std::size_t kUpstreamBufferBytes = 32 * 1024;
+
+std::uint64_t random_prefix() {
+  std::random_device rd;
+  return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+}
+}  // namespace
+
+void SessionHandle::cancel_io() {
+  boost::system::error_code ignored;
+  if (client != nullptr) {
+    client->cancel(ignored);
+  }
+  if (upstream != nullptr) {
+    upstream->cancel(ignored);
+  }
+}
+
+void SessionHandle::close_all() {
+  boost::system::error_code ignored;
+  if (client != nullptr) {
+    client->close(ignored);
+  }
+  if (upstream != nullptr) {
+    upstream->close(ignored);
+  }
+}
+
+Worker::Worker(unsigned index, const ProxyConfig& config, Router& router,
+               std::atomic<std::size_t>& connections)
+    : index_(index),
+      config_(config),
+      router_(router),
+      connections_(connections),
+      pool_(config.upstream_max_idle, config.upstream_idle_timeout),
+      client_buffers_(std::max<std::size_t>(config.max_header_bytes, 4096), 1024),
+      upstream_buffers_(kUpstreamBufferBytes, 256),
+      id_prefix_(random_prefix()),
+      io_(1) {}
+
+Worker::~Worker() {
+  join();
+  acceptors_.clear();
+  pool_.clear();
+}
+
+void Worker::add_acceptor(tcp::acceptor acceptor) {
+  acceptors_.push_back(std::make_unique<tcp::acceptor>(std::move(acceptor)));
+}
+
+void Worker::start() {
+  guard_.emplace(io_.get_executor());
+  for (auto& acceptor : acceptors_) {
+    asio::co_spawn(io_, accept_loop(*acceptor), asio::detached);
+  }
+  asio::co_spawn(io_, sweep_loop(), asio::detached);
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void Worker::begin_shutdown() {
+  asio::post(io_, [this] {
+    stopping_ = true;
+    for (auto& acceptor : acceptors_) {
+      boost::system::error_code ignored;
+      acceptor->close(ignored);
+    }
+    for (SessionHandle& s : sessions_) {
+      if (s.idle) {
+        s.cancel_io();
+      }
+    }
+    pool_.clear();
+  });
+}
+
+void Worker::close_all() {
+  asio::post(io_, [this] {
+    for (SessionHandle& s : sessions_) {
+      s.killed = true;
+      s.close_all();
+    }
+    pool_.clear();
+  });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) {
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+}
+
+void Worker::close_idle(std::uint64_t upstream_id) {
+  asio::post(io_, [this, upstream_id] { pool_.close(upstream_id); });
+}
+
+std::future<std::size_t> Worker::kill_upstream(std::uint64_t upstream_id) {
+  auto promise = std::make_shared<std::promise<std::size_t>>();
+  std::future<std::size_t> result = promise->get_future();
+  asio::post(io_, [this, upstream_id, promise] {
+    std::size_t killed = 0;
+    for (SessionHandle& s : sessions_) {
+      if (s.upstream != nullptr && s.upstream_id == upstream_id) {
+        s.killed = true;
+        s.close_all();
+        ++killed;
+      }
+    }
+    pool_.close(upstream_id);
+    promise->set_value(killed);
+  });
+  return result;
+}
+
+void Worker::attach(SessionHandle& session) {
+  sessions_.push_back(session);
+  session_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::detach(SessionHandle& session) {
+  session.unlink();
+  session_count_.fetch_sub(1, std::memory_order_relaxed);
+  connections_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::string_view Worker::next_request_id() {
+  fmt::format_to_n(id_buffer_, 32, "{:016x}{:016x}", id_prefix_, ++id_counter_);
+  return std::string_view(id_buffer_, 32);
+}
+
+void Worker::refuse(tcp::socket& socket) {
+  // Best effort and never blocking: the client learns why before the connection closes.
+  static const std::string reply =
+      make_plain_response(503, "handoff: too many connections", true);
+  ::send(socket.native_handle(), reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  boost::system::error_code ignored;
+  socket.close(ignored);
+}
+
+asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor) {
+  asio::steady_timer backoff(io_);
+  while (acceptor.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
+        break;
+      }
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+          ec == asio::error::no_memory || ec.value() == ENFILE) {
+        // Out of file descriptors: wait for connections to close instead of spinning.
+        fmt::print(stderr, "handoff: accept failed ({}); pausing accepts for 100 ms\n",
+                   ec.message());
+        backoff.expires_after(std::chrono::milliseconds(100));
+        co_await backoff.async_wait(nothrow);
+      }
+      continue;
+    }
+    if (connections_.fetch_add(1, std::memory_order_relaxed) >= config_.max_connections) {
+      connections_.fetch_sub(1, std::memory_order_relaxed);
+      refuse(socket);
+      continue;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    asio::co_spawn(io_, serve_client(*this, std::move(socket)), [](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          fmt::print(stderr, "handoff: connection failed: {}\n", ex.what());
+        }
+      }
+    });
+  }
+}
+
+asio::awaitable<void> Worker::sweep_loop() {
+  asio::steady_timer timer(io_);
+  unsigned ticks = 0;
+  while (true) {
+    timer.expires_after(kSweepInterval);
+    auto [ec] = co_await timer.async_wait(nothrow);
+    if (ec) {
+      co_return;
+    }
+    const auto now = Clock::now();
+    for (SessionHandle& s : sessions_) {
+      if (s.deadline <= now) {
+        s.deadline = Clock::time_point::max();
+        s.timed_out = true;
+        s.cancel_io();
+      }
+    }
+    if (++ticks % 10 == 0) {
+      pool_.expire(now);
+    }
+  }
+}
+
+}  // namespace handoff::proxy

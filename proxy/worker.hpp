@@ -1,0 +1,135 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "proxy/buffer.hpp"
+#include "proxy/config.hpp"
+#include "proxy/connection_pool.hpp"
+#include "proxy/router.hpp"
+
+namespace handoff::proxy {
+
+using Clock = std::chrono::steady_clock;
+
+/// The part of a client connection that its worker acts on from outside the connection's
+/// coroutine: timeouts, drain deadlines and shutdown close its sockets.
+struct SessionHandle : boost::intrusive::list_base_hook<
+                           boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+  boost::asio::ip::tcp::socket* client = nullptr;
+  boost::asio::ip::tcp::socket* upstream = nullptr;  ///< set while an exchange is running
+  std::uint64_t upstream_id = 0;                     ///< the exchange's upstream
+  Clock::time_point deadline = Clock::time_point::max();
+  bool timed_out = false;  ///< the deadline passed and the sockets were cancelled
+  bool idle = false;       ///< waiting for the next request on a keep-alive connection
+  bool killed = false;     ///< closed by a drain timeout or a forced shutdown
+
+  /// Cancels whatever the connection is waiting on.
+  void cancel_io();
+  /// Closes both sockets for good.
+  void close_all();
+};
+
+/// Intrusive list of a worker's live connections.
+using SessionList =
+    boost::intrusive::list<SessionHandle, boost::intrusive::constant_time_size<false>>;
+
+/// Counters a worker keeps about its connections.
+struct WorkerStats {
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> refused{0};
+};
+
+/// One data-plane thread: its own io_context, its own SO_REUSEPORT acceptors, its own upstream
+/// connection pool and buffers. Nothing here is shared with other workers, so the request path
+/// takes no lock (the nginx worker model).
+class Worker {
+ public:
+  /// `connections` is the server-wide count of open client connections.
+  Worker(unsigned index, const ProxyConfig& config, Router& router,
+         std::atomic<std::size_t>& connections);
+  ~Worker();
+
+  /// Adds a bound, listening acceptor (before `start`).
+  void add_acceptor(boost::asio::ip::tcp::acceptor acceptor);
+  /// Starts the thread.
+  void start();
+  /// Stops accepting and closes idle keep-alive connections; busy ones close after their
+  /// current response. Thread-safe.
+  void begin_shutdown();
+  /// Closes every connection that is still open. Thread-safe.
+  void close_all();
+  /// Stops the event loop and joins the thread.
+  void join();
+  /// Open client connections on this worker (approximate, thread-safe).
+  [[nodiscard]] std::size_t session_count() const { return session_count_.load(); }
+
+  /// Closes idle pooled connections to an upstream that was swapped out. Thread-safe.
+  void close_idle(std::uint64_t upstream_id);
+  /// Closes every exchange still running on the upstream; the future gives how many.
+  std::future<std::size_t> kill_upstream(std::uint64_t upstream_id);
+
+  // Used by the connections that run on this worker, from its thread only.
+
+  /// This worker's number, from 0.
+  [[nodiscard]] unsigned index() const { return index_; }
+  /// The event loop.
+  boost::asio::io_context& io() { return io_; }
+  /// The server's configuration.
+  [[nodiscard]] const ProxyConfig& config() const { return config_; }
+  /// The route table.
+  Router& router() { return router_; }
+  /// Idle upstream connections.
+  ConnectionPool& pool() { return pool_; }
+  /// Blocks for client request heads and bodies.
+  BufferPool& client_buffers() { return client_buffers_; }
+  /// Blocks for upstream responses.
+  BufferPool& upstream_buffers() { return upstream_buffers_; }
+  /// Whether the server is shutting down.
+  [[nodiscard]] bool stopping() const { return stopping_; }
+  /// Registers a connection for timeouts and shutdown.
+  void attach(SessionHandle& session);
+  /// Unregisters a connection.
+  void detach(SessionHandle& session);
+  /// A fresh request id: 32 hex digits, unique per process.
+  std::string_view next_request_id();
+
+ private:
+  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
+  boost::asio::awaitable<void> sweep_loop();
+  void refuse(boost::asio::ip::tcp::socket& socket);
+
+  unsigned index_;
+  const ProxyConfig& config_;
+  Router& router_;
+  std::atomic<std::size_t>& connections_;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  ConnectionPool pool_;
+  BufferPool client_buffers_;
+  BufferPool upstream_buffers_;
+  SessionList sessions_;
+  std::atomic<std::size_t> session_count_{0};
+  bool stopping_ = false;
+  std::uint64_t id_prefix_;
+  std::uint64_t id_counter_ = 0;
+  char id_buffer_[33] = {};
+  std::thread thread_;
+  // Declared last so that it is destroyed first: destroying it destroys suspended connection
+  // coroutines, which give their buffers back to the pools above.
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
+};
+
+}  // namespace handoff::proxy

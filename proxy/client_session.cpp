@@ -108,6 +108,8 @@ class ClientSession {
   asio::awaitable<Outcome> relay_response(tcp::socket& upstream, bool& upstream_reusable);
   asio::awaitable<void> tunnel(tcp::socket& upstream);
   asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, Buffer& buffer);
+  // Callers build the text in a named variable first: GCC 12 destroys some temporaries in a
+  // co_await expression twice (a conditional between a literal and a std::string).
   asio::awaitable<Outcome> reply(int status, std::string_view text, bool close);
   asio::awaitable<bool> write_client(std::string_view a, std::string_view b = {});
   void log(std::string_view service, std::string_view upstream);
@@ -174,7 +176,8 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   }
   if (parsed.state == ParseStatus::error) {
     // Ambiguous or malformed: answer and close, never forward (RFC 9112 §11.2).
-    co_return co_await reply(parsed.error_status, fmt::format("handoff: {}", parsed.error), true);
+    const std::string message = fmt::format("handoff: {}", parsed.error);
+    co_return co_await reply(parsed.error_status, message, true);
   }
 
   const bool has_body = x.request.body != BodyKind::none;
@@ -225,7 +228,8 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
   } else if (body == BodyKind::chunked) {
     initial = chunks.feed(in_.view());
     if (chunks.failed()) {
-      co_return co_await reply(400, fmt::format("handoff: {}", chunks.error()), true);
+      const std::string message = fmt::format("handoff: {}", chunks.error());
+      co_return co_await reply(400, message, true);
     }
     body_buffered = chunks.done();
   }
@@ -257,11 +261,11 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
       }
       if (ec || timed_out()) {
         const bool timeout = timed_out();
-        co_return co_await reply(
-            timeout ? 504 : 502,
-            timeout ? "handoff: timed out connecting to the upstream"
-                    : fmt::format("handoff: cannot connect to the upstream: {}", ec.message()),
-            !body_buffered || !client_keep_alive);
+        const std::string message =
+            timeout ? std::string("handoff: timed out connecting to the upstream")
+                    : fmt::format("handoff: cannot connect to the upstream: {}", ec.message());
+        co_return co_await reply(timeout ? 504 : 502, message,
+                                 !body_buffered || !client_keep_alive);
       }
       boost::system::error_code ignored;
       sock.set_option(tcp::no_delay(true), ignored);
@@ -308,7 +312,8 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
         } else {
           take = chunks.feed(in_.view());
           if (chunks.failed()) {
-            co_return co_await reply(400, fmt::format("handoff: {}", chunks.error()), true);
+            const std::string message = fmt::format("handoff: {}", chunks.error());
+            co_return co_await reply(400, message, true);
           }
           done = chunks.done();
         }
@@ -335,8 +340,8 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
                                      is_head ? "HEAD" : "GET", x.response);
         if (parsed.state == ParseStatus::error) {
           up_.consume(up_.size());
-          co_return co_await reply(502, fmt::format("handoff: bad response: {}", parsed.error),
-                                   true);
+          const std::string message = fmt::format("handoff: bad response: {}", parsed.error);
+          co_return co_await reply(502, message, true);
         }
         if (parsed.state == ParseStatus::complete) {
           if (x.response.status >= 200 || x.response.status == 101) {
@@ -366,12 +371,11 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
         }
         up_.consume(up_.size());
         const bool timeout = timed_out();
-        co_return co_await reply(
-            timeout ? 504 : 502,
-            timeout ? "handoff: timed out waiting for the upstream"
+        const std::string message =
+            timeout ? std::string("handoff: timed out waiting for the upstream")
                     : fmt::format("handoff: the upstream closed the connection: {}",
-                                  rec == asio::error::eof ? "end of stream" : rec.message()),
-            !replay_ok || !client_keep_alive);
+                                  rec == asio::error::eof ? "end of stream" : rec.message());
+        co_return co_await reply(timeout ? 504 : 502, message, !replay_ok || !client_keep_alive);
       }
       got_bytes = true;
       up_.commit(n);

@@ -1,0 +1,145 @@
+// The `handoff run` executable as users start it: flags, start-up errors, signals, memory.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <future>
+#include <thread>
+
+#include "tests/support/handoff_process.hpp"
+#include "tests/support/socket_client.hpp"
+#include "tests/support/test_backend.hpp"
+
+using namespace handoff::test;
+using namespace std::chrono_literals;
+
+namespace {
+std::size_t count_lines(const std::string& s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+}  // namespace
+
+TEST_CASE("start-up errors print one clear line and exit non-zero") {
+  auto [code, err] = run_handoff({"run", "--bogus"});
+  CHECK(code != 0);
+  CHECK(err == "handoff: unknown flag --bogus (see --help)\n");
+
+  std::tie(code, err) = run_handoff({"run", "--listen", "nonsense", "--upstream", "127.0.0.1:1"});
+  CHECK(code != 0);
+  CHECK(err.find("bad address 'nonsense'") != std::string::npos);
+  CHECK(count_lines(err) == 1);
+
+  std::tie(code, err) = run_handoff({"run", "--listen", "127.0.0.1:1", "--threads", "x"});
+  CHECK(code != 0);
+  CHECK(err.find("--threads") != std::string::npos);
+
+  TestBackend taken(TestBackend::respond(""));
+  std::tie(code, err) = run_handoff({"run", "--listen", taken.address(), "--upstream", "127.0.0.1:1"});
+  CHECK(code != 0);
+  CHECK(err.find("cannot listen on " + taken.address()) != std::string::npos);
+  CHECK(err.find("in use") != std::string::npos);
+  CHECK(count_lines(err) == 1);
+}
+
+TEST_CASE("help is complete and exits 0") {
+  auto [code, err] = run_handoff({"run", "--help"});
+  CHECK(code == 0);
+  auto [code2, err2] = run_handoff({"frobnicate"});
+  CHECK(code2 != 0);
+  CHECK(err2.find("unknown command") != std::string::npos);
+}
+
+TEST_CASE("the proxy listens on IPv6 loopback and several addresses at once") {
+  TestBackend backend(TestBackend::respond("v6"));
+  HandoffProcess proxy({"run", "--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--upstream",
+                        backend.address(), "--threads", "2"});
+  std::uint16_t port = proxy.wait_listening();
+  CHECK(request_once(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v6");
+  std::this_thread::sleep_for(50ms);
+  CHECK(proxy.stderr_text().find("listening on [::1]:") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM lets the request in flight finish, then exits 0") {
+  TestBackend backend([](BackendConnection& c, TestBackend&) {
+    while (auto r = c.read_request()) {
+      std::this_thread::sleep_for(500ms);
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone");
+    }
+  });
+  HandoffProcess proxy({"run", "--listen", "127.0.0.1:0", "--upstream", backend.address()});
+  std::uint16_t port = proxy.wait_listening();
+  SocketClient idle(port);  // an idle keep-alive connection must not hold up the exit
+  auto slow = std::async(std::launch::async, [&] {
+    return request_once(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  });
+  std::this_thread::sleep_for(150ms);
+  proxy.signal(SIGTERM);
+  Response r = slow.get();
+  CHECK(r.status == 200);
+  CHECK(r.body == "done");
+  CHECK(r.closed);  // the last response says Connection: close
+  CHECK(proxy.wait_exit(10s) == 0);
+  CHECK(idle.closed_by_peer());
+  CHECK(proxy.stderr_text().find("handoff: stopped") != std::string::npos);
+}
+
+TEST_CASE("a 1 GiB upload and a 1 GiB download stream through with bounded memory") {
+  constexpr std::size_t kGiB = std::size_t{1} << 30;
+  // The backend drains uploads and serves a large body, without buffering either.
+  TestBackend backend([](BackendConnection& c, TestBackend&) {
+    std::string head;
+    while (head.find("\r\n\r\n") == std::string::npos) {
+      std::string more = c.read_some();
+      if (more.empty()) {
+        return;
+      }
+      head += more;
+    }
+    std::size_t body_seen = head.size() - head.find("\r\n\r\n") - 4;
+    if (head.rfind("PUT", 0) == 0) {
+      while (body_seen < kGiB) {
+        std::string more = c.read_some();
+        if (more.empty()) {
+          return;
+        }
+        body_seen += more.size();
+      }
+      std::string answer = std::to_string(body_seen);
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(answer.size()) + "\r\n\r\n" +
+             answer);
+    } else {
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kGiB) + "\r\n\r\n");
+      std::string block(1 << 20, 'd');
+      for (std::size_t sent = 0; sent < kGiB; sent += block.size()) {
+        if (!c.send(block)) {
+          return;
+        }
+      }
+    }
+  });
+  HandoffProcess proxy({"run", "--listen", "127.0.0.1:0", "--upstream", backend.address(),
+                        "--no-access-log"});
+  std::uint16_t port = proxy.wait_listening();
+  long baseline = proxy.rss_kib();
+
+  SocketClient up(port, 60s);
+  up.send("PUT /big HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(kGiB) + "\r\n\r\n");
+  std::string block(1 << 20, 'u');
+  for (std::size_t sent = 0; sent < kGiB; sent += block.size()) {
+    REQUIRE(up.send(block));
+  }
+  Response put = up.read_response();
+  CHECK(put.status == 200);
+  CHECK(put.body == std::to_string(kGiB));
+
+  SocketClient down(port, 60s);
+  down.send("GET /big HTTP/1.1\r\nHost: a\r\n\r\n");
+  Response get = down.read_response_discarding_body();
+  CHECK(get.status == 200);
+  CHECK(get.body_bytes == kGiB);
+
+  long peak = proxy.peak_rss_kib();
+  MESSAGE("RSS baseline " << baseline << " KiB, peak " << peak << " KiB");
+  CHECK(peak < 64 * 1024);
+}

@@ -1,0 +1,119 @@
+// Swap and drain: the in-process API the control plane uses, under real traffic.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include "tests/support/proxy_under_test.hpp"
+#include "tests/support/socket_client.hpp"
+#include "tests/support/test_backend.hpp"
+
+using namespace handoff::test;
+using namespace std::chrono_literals;
+
+namespace {
+// Answers with its name; `/slow` takes 600 ms.
+TestBackend::Handler named(std::string name) {
+  return [name](BackendConnection& c, TestBackend& self) {
+    while (auto r = c.read_request()) {
+      self.record(*r);
+      if (r->target == "/slow") {
+        std::this_thread::sleep_for(600ms);
+      }
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(name.size()) + "\r\n\r\n" +
+             name);
+    }
+  };
+}
+}  // namespace
+
+TEST_CASE("a slow request finishes on the old upstream while new requests go to the new one") {
+  TestBackend blue(named("blue"));
+  TestBackend green(named("green"));
+  ProxyUnderTest proxy(blue.address());
+
+  auto slow = std::async(std::launch::async, [&] {
+    return request_once(proxy.port(), "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
+  });
+  while (blue.requests().empty()) {
+    std::this_thread::sleep_for(5ms);
+  }
+  auto old = proxy.swap_to(green.address());
+  CHECK(old->address() == blue.address());
+  CHECK(old->in_flight() == 1);
+
+  // New requests, even on a connection opened before the swap, go to green.
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "green");
+
+  auto start = std::chrono::steady_clock::now();
+  auto result = proxy.server().drain(old, 10s);
+  auto took = std::chrono::steady_clock::now() - start;
+  CHECK(result.clean);
+  CHECK(result.closed == 0);
+  CHECK(took < 2s);
+  CHECK(old->in_flight() == 0);
+  Response r = slow.get();
+  CHECK(r.status == 200);
+  CHECK(r.body == "blue");
+  CHECK(blue.requests().size() == 1);
+}
+
+TEST_CASE("a keep-alive client connection is not pinned to an upstream") {
+  TestBackend blue(named("blue"));
+  TestBackend green(named("green"));
+  ProxyUnderTest proxy(blue.address());
+  SocketClient client(proxy.port());
+  client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(client.read_response().body == "blue");
+  proxy.swap_to(green.address());
+  client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(client.read_response().body == "green");
+}
+
+TEST_CASE("a storm of swaps under concurrent load loses no request") {
+  TestBackend blue(named("blue"));
+  TestBackend green(named("green"));
+  ProxyUnderTest proxy(blue.address());
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      while (!stop) {
+        try {
+          SocketClient c(proxy.port());
+          for (int i = 0; i < 50 && !stop; ++i) {
+            const bool post = (i + t) % 3 == 0;
+            c.send(post ? "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+                        : "GET /g HTTP/1.1\r\nHost: a\r\n\r\n");
+            Response r = c.read_response();
+            if (r.status == 200 && (r.body == "blue" || r.body == "green")) {
+              ++ok;
+            } else {
+              ++failed;
+            }
+          }
+        } catch (const std::exception&) {
+          ++failed;
+        }
+      }
+    });
+  }
+  std::vector<std::shared_ptr<handoff::proxy::Upstream>> retired;
+  for (int i = 0; i < 300; ++i) {
+    retired.push_back(proxy.swap_to(i % 2 == 0 ? green.address() : blue.address()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(i % 5));
+  }
+  for (auto& old : retired) {
+    CHECK(proxy.server().drain(old, 5s).clean);
+  }
+  stop = true;
+  for (auto& c : clients) {
+    c.join();
+  }
+  MESSAGE("requests ok: " << ok.load() << ", failed: " << failed.load());
+  CHECK(ok > 300);
+  CHECK(failed == 0);
+}

@@ -1,0 +1,136 @@
+// What clients get when the upstream fails, and that the proxy keeps serving afterwards.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "tests/support/proxy_under_test.hpp"
+#include "tests/support/socket_client.hpp"
+#include "tests/support/test_backend.hpp"
+
+using namespace handoff::test;
+
+namespace {
+// A loopback port with nothing listening on it.
+std::string closed_port_address() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+}
+}  // namespace
+
+TEST_CASE("a refused upstream connection is a 502 and the proxy keeps serving") {
+  ProxyUnderTest proxy(closed_port_address());
+  SocketClient client(proxy.port());
+  client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  Response r = client.read_response();
+  CHECK(r.status == 502);
+  CHECK(r.header("content-type").find("text/plain") == 0);
+  CHECK(r.body.find("cannot connect") != std::string::npos);
+  // The client connection survives a 502 for a request without a body.
+  client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(client.read_response().status == 502);
+
+  TestBackend backend(TestBackend::respond("back"));
+  proxy.swap_to(backend.address());
+  client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(client.read_response().body == "back");
+}
+
+TEST_CASE("an upstream that never answers is a 504 at the response timeout") {
+  TestBackend backend([](BackendConnection& c, TestBackend&) {
+    c.read_request();
+    c.read_some();  // hold the connection open without answering
+  });
+  ProxyUnderTest proxy(backend.address(), [](auto& c) {
+    c.upstream_response_timeout = std::chrono::milliseconds(300);
+  });
+  auto start = std::chrono::steady_clock::now();
+  Response r = request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  auto took = std::chrono::steady_clock::now() - start;
+  CHECK(r.status == 504);
+  CHECK(took >= std::chrono::milliseconds(300));
+  CHECK(took < std::chrono::seconds(3));
+  CHECK(proxy.service().upstream()->in_flight() == 0);
+}
+
+TEST_CASE("an upstream reset before the response is a 502") {
+  TestBackend backend([](BackendConnection& c, TestBackend&) {
+    c.read_request();
+    c.reset();
+  });
+  ProxyUnderTest proxy(backend.address());
+  CHECK(request_once(proxy.port(), "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx")
+            .status == 502);
+}
+
+TEST_CASE("an upstream that closes mid-body makes the proxy close the client connection") {
+  TestBackend backend([](BackendConnection& c, TestBackend&) {
+    c.read_request();
+    c.send("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part");
+  });
+  ProxyUnderTest proxy(backend.address());
+  SocketClient client(proxy.port());
+  client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  std::string got = client.read_until_close();
+  CHECK(got.find("Content-Length: 100") != std::string::npos);
+  CHECK(got.ends_with("only part"));  // truncated, and the close tells the client so
+  CHECK(proxy.service().upstream()->in_flight() == 0);
+}
+
+TEST_CASE("garbage from the upstream is a 502") {
+  TestBackend backend([](BackendConnection& c, TestBackend&) {
+    c.read_request();
+    c.send("SSH-2.0-OpenSSH\r\n\r\n");
+  });
+  ProxyUnderTest proxy(backend.address());
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").status == 502);
+}
+
+TEST_CASE("a pooled connection the upstream closed while idle is retried on a fresh one") {
+  // Answers one request per connection, then closes without saying Connection: close.
+  TestBackend backend([](BackendConnection& c, TestBackend& self) {
+    if (auto r = c.read_request()) {
+      self.record(*r);
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+  });
+  ProxyUnderTest proxy(backend.address(), [](auto& c) { c.threads = 1; });
+  SocketClient client(proxy.port());
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // let the close arrive
+    client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    Response r = client.read_response();
+    CHECK(r.status == 200);
+    CHECK(r.body == "ok");
+  }
+  CHECK(backend.requests().size() == 4);
+  CHECK(backend.connections() >= 4);
+}
+
+TEST_CASE("a non-idempotent request is not replayed on a stale connection") {
+  TestBackend backend([](BackendConnection& c, TestBackend& self) {
+    if (auto r = c.read_request()) {
+      self.record(*r);
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+  });
+  ProxyUnderTest proxy(backend.address(), [](auto& c) { c.threads = 1; });
+  SocketClient client(proxy.port());
+  client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(client.read_response().status == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  client.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx");
+  CHECK(client.read_response().status == 502);
+  CHECK(backend.requests().size() == 1);
+}

@@ -1,0 +1,134 @@
+#include "tests/support/handoff_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace handoff::test {
+
+std::string handoff_binary() { return HANDOFF_BINARY; }
+
+HandoffProcess::HandoffProcess(std::vector<std::string> args) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
+  posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+  std::string binary = handoff_binary();
+  std::vector<char*> argv{binary.data()};
+  for (auto& a : args) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[1]);
+  if (rc != 0) {
+    ::close(pipe_fds[0]);
+    throw std::runtime_error("cannot start " + binary);
+  }
+  stderr_fd_ = pipe_fds[0];
+  reader_ = std::thread([this] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(stderr_fd_, buf, sizeof buf)) > 0) {
+      std::lock_guard lock(mutex_);
+      stderr_.append(buf, static_cast<std::size_t>(n));
+    }
+  });
+}
+
+HandoffProcess::~HandoffProcess() {
+  if (!exited_) {
+    ::kill(pid_, SIGKILL);
+    wait_exit(std::chrono::seconds(5));
+  }
+  if (reader_.joinable()) {
+    reader_.join();
+  }
+  ::close(stderr_fd_);
+}
+
+std::uint16_t HandoffProcess::wait_listening(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string text = stderr_text();
+    auto pos = text.find("listening on ");
+    if (pos != std::string::npos) {
+      auto line_end = text.find(' ', pos + 13);
+      std::string addr = text.substr(pos + 13, line_end - pos - 13);
+      return static_cast<std::uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
+    }
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      throw std::runtime_error("handoff exited early: " + stderr_text());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error("handoff did not start listening: " + stderr_text());
+}
+
+void HandoffProcess::signal(int sig) { ::kill(pid_, sig); }
+
+int HandoffProcess::wait_exit(std::chrono::milliseconds timeout) {
+  if (exited_) {
+    return exit_code_;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exit_code_;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+std::string HandoffProcess::stderr_text() const {
+  std::lock_guard lock(mutex_);
+  return stderr_;
+}
+
+namespace {
+long status_field_kib(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) {
+      std::istringstream s(line.substr(field.size() + 1));
+      long kib = 0;
+      s >> kib;
+      return kib;
+    }
+  }
+  return -1;
+}
+}  // namespace
+
+long HandoffProcess::peak_rss_kib() const { return status_field_kib(pid_, "VmHWM"); }
+long HandoffProcess::rss_kib() const { return status_field_kib(pid_, "VmRSS"); }
+
+std::pair<int, std::string> run_handoff(std::vector<std::string> args) {
+  HandoffProcess p(std::move(args));
+  int code = p.wait_exit(std::chrono::seconds(10));
+  return {code, p.stderr_text()};
+}
+
+}  // namespace handoff::test

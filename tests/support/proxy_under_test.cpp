@@ -1,0 +1,23 @@
+#include "tests/support/proxy_under_test.hpp"
+
+namespace handoff::test {
+
+ProxyUnderTest::ProxyUnderTest(const std::string& upstream,
+                               const std::function<void(proxy::ProxyConfig&)>& tweak) {
+  proxy::ProxyConfig config;
+  config.listen.emplace_back(boost::asio::ip::make_address("127.0.0.1"), 0);
+  config.threads = 2;
+  config.access_log = false;
+  config.shutdown_timeout = std::chrono::seconds(2);
+  if (tweak) {
+    tweak(config);
+  }
+  server_ = std::make_unique<proxy::Server>(config);
+  service_ = std::make_shared<proxy::Service>("default", config.threads,
+                                              server_->make_upstream(upstream));
+  server_->router().replace(std::make_shared<const proxy::RouteTable>(
+      std::vector<proxy::Route>{proxy::Route{service_, {}}}));
+  server_->start();
+}
+
+}  // namespace handoff::test

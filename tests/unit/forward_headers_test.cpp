@@ -1,0 +1,87 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "proxy/forward_headers.hpp"
+
+using namespace handoff::proxy;
+
+namespace {
+MessageHead request(std::string_view raw) {
+  MessageHead head;
+  REQUIRE(parse_request_head(raw, 16384, head).state == ParseStatus::complete);
+  return head;
+}
+MessageHead response(std::string_view raw, std::string_view method = "GET") {
+  MessageHead head;
+  REQUIRE(parse_response_head(raw, 16384, method, head).state == ParseStatus::complete);
+  return head;
+}
+}  // namespace
+
+TEST_CASE("the forwarded request drops hop-by-hop fields and adds forwarding fields") {
+  std::string raw =
+      "POST /p HTTP/1.1\r\nHost: app.example\r\nConnection: keep-alive, X-Secret\r\n"
+      "Keep-Alive: timeout=5\r\nX-Secret: s\r\nTE: trailers\r\nProxy-Connection: x\r\n"
+      "X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nVia: 1.1 edge\r\n"
+      "Content-Length: 3\r\nAccept: */*\r\n\r\n";
+  MessageHead head = request(raw);
+  std::string out;
+  std::string_view id = build_upstream_request(head, {"127.0.0.1", "abc"}, out);
+  CHECK(id == "abc");
+  CHECK(out ==
+        "POST /p HTTP/1.1\r\nHost: app.example\r\nAccept: */*\r\nContent-Length: 3\r\n"
+        "X-Forwarded-For: 10.0.0.1, 127.0.0.1\r\nX-Forwarded-Proto: http\r\n"
+        "X-Forwarded-Host: app.example\r\nVia: 1.1 edge, 1.1 handoff\r\nX-Request-Id: abc\r\n\r\n");
+}
+
+TEST_CASE("an existing request id is kept and Expect 100-continue is not forwarded") {
+  MessageHead head = request(
+      "PUT / HTTP/1.1\r\nHost: a\r\nX-Request-Id: mine\r\nExpect: 100-continue\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n");
+  std::string out;
+  CHECK(build_upstream_request(head, {"::1", "new"}, out) == "mine");
+  CHECK(out.find("Expect") == std::string::npos);
+  CHECK(out.find("X-Request-Id: mine\r\n") != std::string::npos);
+  CHECK(out.find("X-Request-Id: new") == std::string::npos);
+  CHECK(out.find("Transfer-Encoding: chunked\r\n") != std::string::npos);
+}
+
+TEST_CASE("an upgrade request keeps Connection: upgrade and Upgrade") {
+  MessageHead head = request(
+      "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+      "Sec-WebSocket-Key: k\r\n\r\n");
+  std::string out;
+  build_upstream_request(head, {"127.0.0.1", "id"}, out);
+  CHECK(out.find("Connection: upgrade\r\nUpgrade: websocket\r\n") != std::string::npos);
+  CHECK(out.find("Sec-WebSocket-Key: k\r\n") != std::string::npos);
+}
+
+TEST_CASE("the client response drops hop-by-hop fields and states the connection") {
+  MessageHead head = response(
+      "HTTP/1.1 200 OK\r\nConnection: X-Internal\r\nX-Internal: 1\r\nKeep-Alive: timeout=5\r\n"
+      "Content-Length: 2\r\nServer: app\r\n\r\n");
+  std::string out;
+  build_client_response(head, {}, out);
+  CHECK(out == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nServer: app\r\nVia: 1.1 handoff\r\n\r\n");
+  out.clear();
+  build_client_response(head, {.close = true}, out);
+  CHECK(out.ends_with("Connection: close\r\n\r\n"));
+}
+
+TEST_CASE("a chunked response keeps its Transfer-Encoding unless it is unchunked") {
+  MessageHead head = response("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+  std::string out;
+  build_client_response(head, {}, out);
+  CHECK(out.find("Transfer-Encoding: chunked\r\n") != std::string::npos);
+  out.clear();
+  build_client_response(head, {.close = true, .dechunk = true}, out);
+  CHECK(out.find("Transfer-Encoding") == std::string::npos);
+}
+
+TEST_CASE("proxy-made responses are complete and short") {
+  std::string r = make_plain_response(502, "handoff: upstream down", true);
+  CHECK(r ==
+        "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Length: 23\r\nConnection: close\r\n\r\nhandoff: upstream down\n");
+}

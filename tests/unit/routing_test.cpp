@@ -1,0 +1,89 @@
+#include <doctest/doctest.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <thread>
+
+#include "proxy/address.hpp"
+#include "proxy/router.hpp"
+
+using namespace handoff::proxy;
+
+namespace {
+std::shared_ptr<Upstream> upstream(std::uint16_t port) {
+  return std::make_shared<Upstream>(
+      "127.0.0.1:" + std::to_string(port),
+      boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), 2);
+}
+}  // namespace
+
+TEST_CASE("hosts route to services by exact name, wildcard, then default") {
+  auto app = std::make_shared<Service>("app", 1, upstream(1));
+  auto api = std::make_shared<Service>("api", 1, upstream(2));
+  auto fallback = std::make_shared<Service>("default", 1, upstream(3));
+  RouteTable table({{app, {"app.example.com"}}, {api, {"*.api.example.com", "API.test"}},
+                    {fallback, {}}});
+  CHECK(table.find("app.example.com") == app.get());
+  CHECK(table.find("App.Example.com:8080") == app.get());
+  CHECK(table.find("v1.api.example.com") == api.get());
+  CHECK(table.find("api.test") == api.get());
+  CHECK(table.find("api.example.com") == fallback.get());
+  CHECK(table.find("") == fallback.get());
+  RouteTable no_default({{app, {"app.example.com"}}});
+  CHECK(no_default.find("other") == nullptr);
+}
+
+TEST_CASE("a swap moves new requests to the new upstream and counts in flight per upstream") {
+  Service s("default", 2, upstream(1));
+  InFlight first = s.acquire(0);
+  REQUIRE(first);
+  CHECK(first.get()->address() == "127.0.0.1:1");
+  auto old = s.swap(upstream(2));
+  CHECK(old->retired());
+  CHECK(old->in_flight() == 1);
+  InFlight second = s.acquire(1);
+  CHECK(second.get()->address() == "127.0.0.1:2");
+  InFlight third = s.acquire(0);
+  CHECK(third.get()->address() == "127.0.0.1:2");
+  first = InFlight();
+  CHECK(old->in_flight() == 0);
+  CHECK(old->requests() == 1);
+}
+
+TEST_CASE("no request is counted on an upstream after its swap returned") {
+  Service s("default", 2, upstream(1));
+  std::atomic<bool> stop{false};
+  std::atomic<int> late{0};
+  std::vector<std::shared_ptr<Upstream>> retired;
+  std::mutex mutex;
+  std::thread worker([&] {
+    while (!stop) {
+      InFlight f = s.acquire(0);
+      std::lock_guard lock(mutex);
+      for (auto& r : retired) {
+        if (r.get() == f.get()) {
+          ++late;
+        }
+      }
+    }
+  });
+  for (int i = 0; i < 2000; ++i) {
+    auto next = upstream(static_cast<std::uint16_t>(i + 2));
+    auto old = s.swap(next);
+    std::lock_guard lock(mutex);
+    retired.push_back(old);
+  }
+  stop = true;
+  worker.join();
+  CHECK(late == 0);
+}
+
+TEST_CASE("addresses parse in IPv4, IPv6 and host-name forms") {
+  CHECK(parse_host_port("127.0.0.1:80").port == 80);
+  CHECK(parse_host_port("[::1]:8080").host == "::1");
+  CHECK(parse_host_port("app.internal:9000").host == "app.internal");
+  CHECK_THROWS_AS(parse_host_port("127.0.0.1"), std::invalid_argument);
+  CHECK_THROWS_AS(parse_host_port("::1:80"), std::invalid_argument);
+  CHECK_THROWS_AS(parse_host_port("a:99999"), std::invalid_argument);
+  CHECK(format_endpoint(resolve_address("[::1]:5").front()) == "[::1]:5");
+  CHECK(resolve_address("localhost:7").front().port() == 7);
+}

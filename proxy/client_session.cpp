@@ -9,6 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "proxy/access_log.hpp"
 #include "proxy/chunked_scanner.hpp"
@@ -96,7 +97,7 @@ class ClientSession {
 
  private:
   void arm(Millis timeout) {
-    handle_.deadline = Clock::now() + timeout;
+    handle_.deadline = worker_.deadline_after(timeout);
     handle_.timed_out = false;
   }
   void disarm() { handle_.deadline = Clock::time_point::max(); }
@@ -128,19 +129,27 @@ class ClientSession {
 
 asio::awaitable<Outcome> ClientSession::serve_one() {
   if (in_.empty()) {
-    // Between requests the connection holds no buffer and no exchange state.
-    return_exchange(std::move(x_));
-    in_.release();
     if (worker_.stopping()) {
       co_return Outcome::close;
     }
     handle_.idle = true;
+    handle_.idle_since = worker_.coarse_now();
     arm(config().client_idle_timeout);
-    auto [ec] = co_await client_.async_wait(tcp::socket::wait_read, nothrow);
+    auto [ec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
+    if (ec == asio::error::operation_aborted && handle_.parked && !timed_out() &&
+        !handle_.killed) {
+      // Idle for a while: hold no buffer and no exchange state until the client sends more.
+      return_exchange(std::move(x_));
+      in_.release();
+      std::tie(ec) = co_await client_.async_wait(tcp::socket::wait_read, nothrow);
+      n = 0;
+    }
     handle_.idle = false;
+    handle_.parked = false;
     if (ec || timed_out() || handle_.killed) {
       co_return Outcome::close;
     }
+    in_.commit(n);
   }
   if (!x_) {
     x_ = borrow_exchange();
@@ -164,7 +173,9 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     }
     in_.commit(n);
   }
-  started_ = Clock::now();
+  if (config().access_log) {
+    started_ = Clock::now();
+  }
   status_ = 0;
   response_bytes_ = 0;
   if (config().access_log) {
@@ -423,7 +434,7 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
   }
   handle_.upstream = nullptr;
   if (upstream_reusable && !up.retired() && !worker_.stopping()) {
-    worker_.pool().put(up.id(), std::move(sock), Clock::now());
+    worker_.pool().put(up.id(), std::move(sock), worker_.coarse_now());
   }
   up_.release();
   log(service.name(), up.address());

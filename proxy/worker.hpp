@@ -34,6 +34,8 @@ struct SessionHandle : boost::intrusive::list_base_hook<
   Clock::time_point deadline = Clock::time_point::max();
   bool timed_out = false;  ///< the deadline passed and the sockets were cancelled
   bool idle = false;       ///< waiting for the next request on a keep-alive connection
+  bool parked = false;     ///< idle long enough to give its buffers back (see Worker)
+  Clock::time_point idle_since;  ///< when the connection became idle
   bool killed = false;     ///< closed by a drain timeout or a forced shutdown
 
   /// Cancels whatever the connection is waiting on.
@@ -105,6 +107,11 @@ class Worker {
   void detach(SessionHandle& session);
   /// A fresh request id: 32 hex digits, unique per process.
   std::string_view next_request_id();
+  /// A deadline `timeout` from now, read from a clock the sweeper refreshes each tick (reading
+  /// the real clock costs a vDSO call per I/O phase). Never early; at most two ticks late.
+  [[nodiscard]] Clock::time_point deadline_after(Millis timeout) const;
+  /// The time of the sweeper's last tick (at most 100 ms old).
+  [[nodiscard]] Clock::time_point coarse_now() const { return now_; }
 
  private:
   boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
@@ -122,6 +129,7 @@ class Worker {
   SessionList sessions_;
   std::atomic<std::size_t> session_count_{0};
   bool stopping_ = false;
+  Clock::time_point now_ = Clock::now();  // refreshed by the sweeper
   std::uint64_t id_prefix_;
   std::uint64_t id_counter_ = 0;
   char id_buffer_[33] = {};

@@ -1,0 +1,36 @@
+# Shared helpers for the benchmark scripts (sourced, not run).
+
+# Fills @NAME@ placeholders in a config template from the environment.
+render() {
+  sed -e "s|@RUN@|$RUN|g" -e "s|@BACKEND_PORT@|$BACKEND_PORT|g" \
+      -e "s|@NGINX_PORT@|${NGINX_PORT:-0}|g" -e "s|@HAPROXY_PORT@|${HAPROXY_PORT:-0}|g" "$1"
+}
+
+# Waits until something accepts connections on 127.0.0.1:$1.
+wait_port() {
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "nothing is listening on 127.0.0.1:$1" >&2
+  return 1
+}
+
+# Runs wrk and prints "requests_per_second p50_ms p99_ms errors non2xx".
+run_wrk() {
+  local url=$1 conns=$2 secs=$3
+  shift 3
+  wrk -t1 -c"$conns" -d"${secs}s" --latency "$@" "$url" | awk '
+    function ms(v) {
+      if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
+      if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
+      if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
+      return v
+    }
+    /Requests\/sec/ { rps = $2 }
+    / 50%/ { p50 = ms($2) }
+    / 99%/ { p99 = ms($2) }
+    /Socket errors/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
+    /Non-2xx/ { non2xx = $5 }
+    END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, errs, non2xx }'
+}

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "proxy/address.hpp"
@@ -49,31 +51,34 @@ TEST_CASE("a swap moves new requests to the new upstream and counts in flight pe
   CHECK(old->requests() == 1);
 }
 
-TEST_CASE("no request is counted on an upstream after its swap returned") {
+TEST_CASE("no request starts on an upstream once a drain after its swap has seen zero") {
   Service s("default", 2, upstream(1));
   std::atomic<bool> stop{false};
   std::atomic<int> late{0};
-  std::vector<std::shared_ptr<Upstream>> retired;
+  std::atomic<int> acquired{0};
+  std::set<const Upstream*> drained;
   std::mutex mutex;
   std::thread worker([&] {
     while (!stop) {
       InFlight f = s.acquire(0);
+      ++acquired;
       std::lock_guard lock(mutex);
-      for (auto& r : retired) {
-        if (r.get() == f.get()) {
-          ++late;
-        }
-      }
+      late += drained.count(f.get()) > 0 ? 1 : 0;
     }
   });
+  std::vector<std::shared_ptr<Upstream>> keep;  // no address is reused while the test runs
   for (int i = 0; i < 2000; ++i) {
-    auto next = upstream(static_cast<std::uint16_t>(i + 2));
-    auto old = s.swap(next);
+    auto old = s.swap(upstream(static_cast<std::uint16_t>(i + 2)));
+    while (old->in_flight() > 0) {
+      std::this_thread::yield();
+    }
     std::lock_guard lock(mutex);
-    retired.push_back(old);
+    drained.insert(old.get());
+    keep.push_back(old);
   }
   stop = true;
   worker.join();
+  CHECK(acquired > 0);
   CHECK(late == 0);
 }
 

@@ -5,6 +5,7 @@
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <memory>
@@ -113,7 +114,9 @@ class ClientSession {
   // co_await expression twice (a conditional between a literal and a std::string).
   asio::awaitable<Outcome> reply(int status, std::string_view text, bool close);
   asio::awaitable<bool> write_client(std::string_view a, std::string_view b = {});
-  void log(std::string_view service, std::string_view upstream);
+  /// Counts the finished request on its service and writes its access log line.
+  void finish();
+  asio::awaitable<bool> wait_while_paused(Service& service);
 
   Worker& worker_;
   tcp::socket client_;
@@ -122,6 +125,9 @@ class ClientSession {
   Buffer up_;   // bytes from the upstream, during an exchange
   std::string client_ip_;
   std::unique_ptr<Exchange> x_;
+  Service* service_ = nullptr;          // the current request's service, once routed
+  std::shared_ptr<Service> held_service_;  // set while a request waits out a pause
+  const Upstream* upstream_ = nullptr;  // and its upstream, once bound
   int status_ = 0;
   std::uint64_t response_bytes_ = 0;
   Clock::time_point started_;
@@ -178,6 +184,9 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   }
   status_ = 0;
   response_bytes_ = 0;
+  service_ = nullptr;
+  upstream_ = nullptr;
+  held_service_.reset();
   if (config().access_log) {
     const bool ok = parsed.state == ParseStatus::complete;
     x.method = ok ? x.request.method : std::string_view{};
@@ -197,6 +206,11 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     in_.consume(has_body ? 0 : parsed.head_bytes);
     co_return co_await reply(404, "handoff: no service for this host", has_body);
   }
+  service_ = service;
+  if (service->paused() && !co_await wait_while_paused(*service)) {
+    in_.consume(has_body ? 0 : parsed.head_bytes);
+    co_return co_await reply(503, "handoff: the service is paused", has_body);
+  }
   InFlight flight = service->acquire(worker_.index());
   if (!flight) {
     in_.consume(has_body ? 0 : parsed.head_bytes);
@@ -209,6 +223,7 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
                                                 std::size_t head_bytes) {
   Exchange& x = *x_;
   Upstream& up = *flight.get();
+  upstream_ = &up;
   const MessageHead& req = x.request;
   const bool is_head = req.method == "HEAD";
   const bool idempotent = is_idempotent(req.method);
@@ -271,6 +286,7 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
         co_return Outcome::close;
       }
       if (ec || timed_out()) {
+        service.count_connect_error(worker_.index());
         const bool timeout = timed_out();
         const std::string message =
             timeout ? std::string("handoff: timed out connecting to the upstream")
@@ -411,7 +427,7 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
     }
     x.out.clear();
     build_client_response(resp, {}, x.out);
-    log(service.name(), up.address());
+    finish();
     up_.consume(parsed.head_bytes);
     if (co_await write_client(x.out)) {
       co_await tunnel(sock);
@@ -437,7 +453,7 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
     worker_.pool().put(up.id(), std::move(sock), worker_.coarse_now());
   }
   up_.release();
-  log(service.name(), up.address());
+  finish();
   co_return outcome;
 }
 
@@ -552,17 +568,38 @@ asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text,
   const std::string response = make_plain_response(status, text, closing);
   response_bytes_ += text.size() + 1;
   const bool sent = co_await write_client(response);
-  log("", "");
+  finish();
   co_return sent && !closing ? Outcome::keep_alive : Outcome::close;
 }
 
-void ClientSession::log(std::string_view service, std::string_view upstream) {
+void ClientSession::finish() {
+  if (service_ != nullptr) {
+    service_->count_response(worker_.index(), status_);
+  }
   if (!config().access_log || !x_) {
     return;
   }
-  write_access_log(AccessRecord{service, upstream, client_ip_, x_->method, x_->target, x_->host,
-                                x_->request_id, status_, response_bytes_,
-                                Clock::now() - started_});
+  write_access_log(AccessRecord{service_ ? std::string_view(service_->name()) : "",
+                                upstream_ ? std::string_view(upstream_->address()) : "",
+                                client_ip_, x_->method, x_->target, x_->host, x_->request_id,
+                                status_, response_bytes_, Clock::now() - started_});
+}
+
+// Holds a request while its service is paused. False when the pause outlasted the service's
+// max pause (or the proxy is closing), and the request must be refused.
+asio::awaitable<bool> ClientSession::wait_while_paused(Service& service) {
+  // The route table may change while we wait; this keeps the service alive for the request.
+  held_service_ = service.shared_from_this();
+  const auto give_up = Clock::now() + service.max_pause();
+  asio::steady_timer timer(worker_.io());
+  while (service.paused()) {
+    if (Clock::now() >= give_up || worker_.stopping() || handle_.killed) {
+      co_return false;
+    }
+    timer.expires_after(std::chrono::milliseconds(5));
+    co_await timer.async_wait(nothrow);
+  }
+  co_return true;
 }
 
 }  // namespace

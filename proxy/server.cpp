@@ -106,9 +106,10 @@ void Server::shutdown() {
   }
 }
 
-std::shared_ptr<Upstream> Server::make_upstream(const std::string& address) const {
+std::shared_ptr<Upstream> Server::make_upstream(const std::string& address,
+                                                std::uint64_t generation) const {
   auto endpoints = resolve_address(address);
-  return std::make_shared<Upstream>(address, endpoints.front(), config_.threads);
+  return std::make_shared<Upstream>(address, endpoints.front(), config_.threads, generation);
 }
 
 std::shared_ptr<Upstream> Server::swap(Service& service, std::shared_ptr<Upstream> next) {

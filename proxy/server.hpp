@@ -48,7 +48,8 @@ class Server {
   [[nodiscard]] std::size_t connections() const { return connections_.load(); }
 
   /// A new upstream for `address` (HOST:PORT; resolved now). Throws std::invalid_argument.
-  [[nodiscard]] std::shared_ptr<Upstream> make_upstream(const std::string& address) const;
+  [[nodiscard]] std::shared_ptr<Upstream> make_upstream(const std::string& address,
+                                                        std::uint64_t generation = 0) const;
 
   /// Makes `next` the service's upstream with one atomic store and returns the previous one.
   /// The previous upstream's idle pooled connections are closed; requests already in flight on

@@ -3,7 +3,22 @@
 namespace handoff::proxy {
 
 Service::Service(std::string name, unsigned threads, std::shared_ptr<Upstream> initial)
-    : name_(std::move(name)), current_(std::move(initial)), cache_(new Cache[threads]) {}
+    : name_(std::move(name)),
+      current_(std::move(initial)),
+      threads_(threads),
+      cache_(new Cache[threads]),
+      stats_(new Stats[threads]) {}
+
+ServiceCounters Service::counters() const {
+  ServiceCounters c;
+  for (unsigned w = 0; w < threads_; ++w) {
+    for (std::size_t i = 0; i < c.responses.size(); ++i) {
+      c.responses[i] += stats_[w].responses[i].load(std::memory_order_relaxed);
+    }
+    c.connect_errors += stats_[w].connect_errors.load(std::memory_order_relaxed);
+  }
+  return c;
+}
 
 std::shared_ptr<Upstream> Service::swap(std::shared_ptr<Upstream> next) {
   std::shared_ptr<Upstream> previous = current_.exchange(std::move(next));

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -9,9 +11,15 @@
 
 namespace handoff::proxy {
 
+/// Per-service counters, summed over workers.
+struct ServiceCounters {
+  std::array<std::uint64_t, 6> responses{};  ///< by status class: [1] = 1xx ... [5] = 5xx
+  std::uint64_t connect_errors = 0;          ///< failed connects to its upstreams
+};
+
 /// A named application behind the proxy. It has one current upstream, replaced by `swap` with a
 /// single atomic store; requests read it once, when they start.
-class Service {
+class Service : public std::enable_shared_from_this<Service> {
  public:
   /// `threads` is the number of data-plane workers (each keeps its own cached pointer).
   Service(std::string name, unsigned threads, std::shared_ptr<Upstream> initial);
@@ -31,6 +39,33 @@ class Service {
   /// flight there. Empty when the service has no upstream. Lock-free.
   InFlight acquire(unsigned w);
 
+  /// Holds new requests until `resume`; each waits at most `max_pause`, then gets 503.
+  /// Requests already in flight are not affected.
+  void pause(std::chrono::milliseconds max_pause) {
+    max_pause_ms_.store(max_pause.count());
+    paused_.store(true);
+  }
+  /// Lets held and new requests through again.
+  void resume() { paused_.store(false); }
+  /// Whether new requests are being held.
+  [[nodiscard]] bool paused() const { return paused_.load(std::memory_order_relaxed); }
+  /// How long a held request waits before it is answered 503.
+  [[nodiscard]] std::chrono::milliseconds max_pause() const {
+    return std::chrono::milliseconds(max_pause_ms_.load());
+  }
+
+  /// Data plane: counts a finished request by the status class answered on worker `w`.
+  void count_response(unsigned w, int status) {
+    const unsigned cls = status >= 100 && status < 600 ? static_cast<unsigned>(status / 100) : 0;
+    stats_[w].responses[cls].fetch_add(1, std::memory_order_relaxed);
+  }
+  /// Data plane: counts a failed connect to the upstream on worker `w`.
+  void count_connect_error(unsigned w) {
+    stats_[w].connect_errors.fetch_add(1, std::memory_order_relaxed);
+  }
+  /// The counters, summed over workers.
+  [[nodiscard]] ServiceCounters counters() const;
+
  private:
   struct alignas(64) Cache {
     std::uint64_t generation = 0;
@@ -40,7 +75,16 @@ class Service {
   std::string name_;
   std::atomic<std::shared_ptr<Upstream>> current_;
   std::atomic<std::uint64_t> generation_{1};
+  struct alignas(64) Stats {
+    std::array<std::atomic<std::uint64_t>, 6> responses{};
+    std::atomic<std::uint64_t> connect_errors{0};
+  };
+
+  unsigned threads_;
   std::unique_ptr<Cache[]> cache_;  // one per worker, touched only by that worker
+  std::unique_ptr<Stats[]> stats_;  // one per worker, written only by that worker
+  std::atomic<bool> paused_{false};
+  std::atomic<std::int64_t> max_pause_ms_{30'000};
 };
 
 }  // namespace handoff::proxy

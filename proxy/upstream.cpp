@@ -6,10 +6,11 @@ std::atomic<std::uint64_t> next_upstream_id{1};
 }  // namespace
 
 Upstream::Upstream(std::string address, boost::asio::ip::tcp::endpoint endpoint,
-                   unsigned threads)
+                   unsigned threads, std::uint64_t generation)
     : address_(std::move(address)),
       endpoint_(endpoint),
       id_(next_upstream_id.fetch_add(1)),
+      generation_(generation),
       threads_(threads),
       counters_(std::make_unique<Counters[]>(threads)) {}
 

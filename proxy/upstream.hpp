@@ -13,7 +13,9 @@ namespace handoff::proxy {
 class Upstream {
  public:
   /// `threads` is the number of data-plane workers, each of which counts separately.
-  Upstream(std::string address, boost::asio::ip::tcp::endpoint endpoint, unsigned threads);
+  /// `generation` numbers the upstreams a service has had (for status and metrics).
+  Upstream(std::string address, boost::asio::ip::tcp::endpoint endpoint, unsigned threads,
+           std::uint64_t generation = 0);
 
   /// The address as the user wrote it, e.g. `127.0.0.1:9000`.
   [[nodiscard]] const std::string& address() const { return address_; }
@@ -21,6 +23,8 @@ class Upstream {
   [[nodiscard]] const boost::asio::ip::tcp::endpoint& endpoint() const { return endpoint_; }
   /// Unique within the process; keys the per-worker connection pools.
   [[nodiscard]] std::uint64_t id() const { return id_; }
+  /// Which generation of its service this upstream is.
+  [[nodiscard]] std::uint64_t generation() const { return generation_; }
 
   /// Requests currently in flight on this upstream, over all workers.
   [[nodiscard]] std::int64_t in_flight() const;
@@ -55,6 +59,7 @@ class Upstream {
   std::string address_;
   boost::asio::ip::tcp::endpoint endpoint_;
   std::uint64_t id_;
+  std::uint64_t generation_;
   unsigned threads_;
   std::unique_ptr<Counters[]> counters_;
   std::atomic<bool> retired_{false};

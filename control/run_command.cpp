@@ -5,13 +5,20 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
+#include <algorithm>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <stdexcept>
 
+#include "control/control_api.hpp"
+#include "control/control_server.hpp"
+#include "control/control_socket.hpp"
 #include "control/duration.hpp"
 #include "control/flags.hpp"
+#include "control/service_registry.hpp"
+#include "control/state_store.hpp"
 #include "proxy/address.hpp"
 #include "proxy/server.hpp"
 
@@ -24,7 +31,10 @@ namespace {
 constexpr std::string_view kUsage =
     "usage: handoff run [--listen HOST:PORT]... [--upstream HOST:PORT] [options]\n"
     "\n"
-    "Runs the proxy. Requests go to the service `default`, whose upstream is --upstream.\n"
+    "Runs the proxy. Services are added and switched through the control socket (see\n"
+    "handoff --help); --upstream creates the service `default`, which gets every request\n"
+    "whose Host no other service claims. Services are saved in --state-dir and restored\n"
+    "on start.\n"
     "SIGTERM or SIGINT stops accepting, lets requests in flight finish (up to\n"
     "--shutdown-timeout) and exits 0.\n"
     "\n"
@@ -54,6 +64,10 @@ int run_command(const std::vector<std::string_view>& args) {
   proxy::ProxyConfig config;
   std::vector<std::string> listen;
   std::string upstream;
+  std::string control_flag;
+  std::string control_group;
+  std::string state_dir = "/var/lib/handoff";
+  bool ignore_state = false;
   bool help = false;
   auto millis = [](proxy::Millis& field) {
     return [&field](std::string_view v) { field = parse_duration(v); };
@@ -89,10 +103,22 @@ int run_command(const std::vector<std::string_view>& args) {
        [&](std::string_view v) { config.upstream_max_idle = parse_count(v); }},
       {"no-access-log", "", "do not write the JSON access log to stdout",
        [&](std::string_view) { config.access_log = false; }},
+      {"control", "PATH", "control socket (default $HANDOFF_CONTROL or /run/handoff/control.sock)",
+       [&](std::string_view v) { control_flag = v; }},
+      {"control-group", "NAME", "let this group use the control socket (mode 0660)",
+       [&](std::string_view v) { control_group = v; }},
+      {"state-dir", "DIR", "where services are saved (default /var/lib/handoff)",
+       [&](std::string_view v) { state_dir = v; }},
+      {"ignore-state", "", "start even if the saved state cannot be read (it is replaced)",
+       [&](std::string_view) { ignore_state = true; }},
       {"help", "", "show this help", [&](std::string_view) { help = true; }},
   };
 
   std::unique_ptr<proxy::Server> server;
+  std::unique_ptr<StateStore> store;
+  std::unique_ptr<ServiceRegistry> registry;
+  std::unique_ptr<ControlApi> api;
+  std::unique_ptr<ControlServer> control;
   try {
     auto extra = parse_flags(args, flags);
     if (help) {
@@ -116,14 +142,40 @@ int run_command(const std::vector<std::string_view>& args) {
     raise_descriptor_limit();
     std::signal(SIGPIPE, SIG_IGN);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
-    server = std::make_unique<proxy::Server>(config);
-    std::vector<proxy::Route> routes;
-    if (!upstream.empty()) {
-      auto service =
-          std::make_shared<proxy::Service>("default", config.threads, server->make_upstream(upstream));
-      routes.push_back(proxy::Route{service, {}});
+    store = std::make_unique<StateStore>(state_dir);
+    ProxyState saved;
+    try {
+      saved = store->load();
+    } catch (const std::exception& e) {
+      if (!ignore_state) {
+        throw std::runtime_error(fmt::format(
+            "{}; refusing to start without the saved routes (fix the file, or start with "
+            "--ignore-state to discard it)",
+            e.what()));
+      }
+      fmt::print(stderr, "handoff: warning: {}; starting without it (--ignore-state)\n",
+                 e.what());
     }
-    server->router().replace(std::make_shared<const proxy::RouteTable>(std::move(routes)));
+    if (!upstream.empty()) {
+      proxy::resolve_address(upstream);  // a bad --upstream is a start-up error
+    }
+    server = std::make_unique<proxy::Server>(config);
+    registry = std::make_unique<ServiceRegistry>(*server, *store);
+    registry->restore(saved);
+    const bool has_default = std::any_of(saved.services.begin(), saved.services.end(),
+                                         [](const ServiceState& s) { return s.name == "default"; });
+    if (!upstream.empty()) {
+      if (has_default) {
+        // After a deploy the saved upstream is the live one; the flag only seeds a first start.
+        fmt::print(stderr, "handoff: service default restored from {} (--upstream {} not used)\n",
+                   store->file().string(), upstream);
+      } else {
+        registry->add("default", {}, upstream);
+      }
+    }
+    api = std::make_unique<ControlApi>(*registry, *server);
+    control = std::make_unique<ControlServer>(control_socket_path(control_flag), control_group,
+                                              *api);
   } catch (const std::exception& e) {
     fmt::print(stderr, "handoff: {}\n", e.what());
     return 2;
@@ -134,17 +186,23 @@ int run_command(const std::vector<std::string_view>& args) {
   int received = 0;
   signals.async_wait([&](const boost::system::error_code&, int sig) { received = sig; });
   server->start();
+  control->start();
   for (const auto& ep : server->local_endpoints()) {
     fmt::print(stderr, "handoff: listening on {} ({} thread{})\n", proxy::format_endpoint(ep),
                config.threads, config.threads == 1 ? "" : "s");
   }
-  if (!upstream.empty()) {
-    fmt::print(stderr, "handoff: service default -> {}\n", upstream);
+  const boost::json::object status = registry->status();
+  for (const auto& s : status.at("services").as_array()) {
+    const auto& o = s.as_object();
+    fmt::print(stderr, "handoff: service {} -> {}\n", o.at("name").as_string().c_str(),
+               o.at("upstream").is_string() ? o.at("upstream").as_string().c_str() : "(none)");
   }
+  fmt::print(stderr, "handoff: control socket {}\n", control->path());
   signals_io.run();
   fmt::print(stderr, "handoff: {} received; finishing {} open connection(s), up to {}\n",
              received == SIGTERM ? "SIGTERM" : "SIGINT", server->connections(),
              format_duration(config.shutdown_timeout));
+  control->stop(config.shutdown_timeout);
   server->shutdown();
   fmt::print(stderr, "handoff: stopped\n");
   return 0;

@@ -122,11 +122,17 @@ std::shared_ptr<Upstream> Server::swap(Service& service, std::shared_ptr<Upstrea
   return previous;
 }
 
-DrainResult Server::drain(const std::shared_ptr<Upstream>& old, Millis timeout) {
+DrainResult Server::drain(const std::shared_ptr<Upstream>& old, Millis timeout,
+                          const DrainProgress& progress) {
   DrainResult result;
   const auto start = Clock::now();
   const auto deadline = start + timeout;
+  auto next_report = start;
   while (old->in_flight() > 0 && Clock::now() < deadline) {
+    if (progress && Clock::now() >= next_report) {
+      progress(old->in_flight(), std::chrono::duration_cast<Millis>(Clock::now() - start));
+      next_report += std::chrono::milliseconds(100);
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   if (old->in_flight() > 0) {

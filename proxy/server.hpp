@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,9 +57,14 @@ class Server {
   /// it continue (see `drain`). Call from a control thread, never from a worker.
   std::shared_ptr<Upstream> swap(Service& service, std::shared_ptr<Upstream> next);
 
+  /// Reports a drain's progress: requests still in flight, time since the drain began.
+  using DrainProgress = std::function<void(std::int64_t in_flight, Millis elapsed)>;
+
   /// Waits until no request is in flight on `old`, at most `timeout`; then closes whatever is
-  /// still open on it (slow requests, tunnels). Blocks; call from a control thread.
-  DrainResult drain(const std::shared_ptr<Upstream>& old, Millis timeout);
+  /// still open on it (slow requests, tunnels). Calls `progress` about every 100 ms. Blocks;
+  /// call from a control thread.
+  DrainResult drain(const std::shared_ptr<Upstream>& old, Millis timeout,
+                    const DrainProgress& progress = {});
 
  private:
   ProxyConfig config_;

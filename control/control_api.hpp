@@ -1,0 +1,49 @@
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "control/event_sink.hpp"
+#include "control/service_registry.hpp"
+
+namespace handoff::control {
+
+/// A control request, independent of the transport.
+struct ApiRequest {
+  std::string method;
+  std::string path;  ///< without the query string
+  std::string body;  ///< JSON, may be empty
+};
+
+/// The answer: a complete body, or a long operation that streams events.
+struct ApiResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  Operation operation;  ///< set for swap and rollback
+};
+
+/// The control API (versioned under /v1/, documented in README.md): maps requests to the
+/// registry and the workflows. Errors are JSON {"error": CODE, "message": TEXT}.
+class ControlApi {
+ public:
+  ControlApi(ServiceRegistry& registry, proxy::Server& server)
+      : registry_(registry), server_(server) {}
+
+  /// Answers one request; never throws.
+  ApiResponse handle(const ApiRequest& request);
+  /// From now on, requests are answered 503.
+  void shutting_down() { shutting_down_ = true; }
+
+ private:
+  ApiResponse route(const ApiRequest& request);
+
+  ServiceRegistry& registry_;
+  proxy::Server& server_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+/// The JSON error body the API answers with.
+std::string error_body(std::string_view code, std::string_view message);
+
+}  // namespace handoff::control

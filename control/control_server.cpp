@@ -1,0 +1,236 @@
+#include "control/control_server.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <deque>
+#include <mutex>
+
+#include "control/control_socket.hpp"
+
+namespace handoff::control {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+/// Carries a long operation's events from its thread to the connection that reports them.
+class EventQueue : public EventSink, public std::enable_shared_from_this<EventQueue> {
+ public:
+  explicit EventQueue(asio::any_io_executor executor) : wake_(executor) {}
+
+  void emit(json::object event) override { push(json::serialize(event) + "\n", false); }
+  void finish(const OperationResult& result) {
+    status_ = result.status;
+    push(json::serialize(result.result) + "\n", true);
+  }
+
+  /// Waits until there is something new; returns the lines and whether the operation ended.
+  asio::awaitable<std::pair<std::deque<std::string>, bool>> next() {
+    while (true) {
+      {
+        std::lock_guard lock(mutex_);
+        if (!lines_.empty() || done_) {
+          std::deque<std::string> out;
+          out.swap(lines_);
+          co_return std::make_pair(std::move(out), done_);
+        }
+      }
+      wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await wake_.async_wait(nothrow);
+    }
+  }
+  [[nodiscard]] int status() const { return status_; }
+
+ private:
+  void push(std::string line, bool done) {
+    {
+      std::lock_guard lock(mutex_);
+      lines_.push_back(std::move(line));
+      done_ = done_ || done;
+    }
+    // The timer belongs to the control thread; wake it from there.
+    asio::post(wake_.get_executor(), [self = shared_from_this()] { self->wake_.cancel(); });
+  }
+
+  asio::steady_timer wake_;
+  std::mutex mutex_;
+  std::deque<std::string> lines_;
+  bool done_ = false;
+  std::atomic<int> status_{200};
+};
+
+std::string query_free(std::string_view target) {
+  return std::string(target.substr(0, target.find('?')));
+}
+
+}  // namespace
+
+ControlServer::ControlServer(const std::string& path, const std::string& group, ControlApi& api)
+    : path_(path), api_(api), io_(1), acceptor_(bind_control_socket(io_, path, group)) {}
+
+ControlServer::~ControlServer() { stop(std::chrono::milliseconds(0)); }
+
+void ControlServer::start() {
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void ControlServer::stop(std::chrono::milliseconds wait) {
+  if (!thread_.joinable()) {
+    return;
+  }
+  api_.shutting_down();
+  asio::post(io_, [this] {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (running_ops_->load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  io_.stop();
+  thread_.join();
+  ::unlink(path_.c_str());
+}
+
+asio::awaitable<void> ControlServer::accept_loop() {
+  while (acceptor_.is_open()) {
+    auto [ec, socket] = co_await acceptor_.async_accept(nothrow);
+    if (ec) {
+      if (!acceptor_.is_open()) {
+        break;
+      }
+      continue;
+    }
+    asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> ControlServer::serve(Socket socket) {
+  beast::flat_buffer buffer;
+  while (true) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(16 * 1024);
+    parser.body_limit(1024 * 1024);
+    auto [ec, n] = co_await http::async_read(socket, buffer, parser, nothrow);
+    if (ec) {
+      if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+          ec != asio::error::connection_reset) {
+        const std::string why =
+            ec == http::error::body_limit ? "request body over 1 MiB" : ec.message();
+        http::response<http::string_body> bad{http::status::bad_request, 11};
+        bad.set(http::field::content_type, "application/json");
+        bad.keep_alive(false);
+        bad.body() = error_body("bad_request", why);
+        bad.prepare_payload();
+        co_await http::async_write(socket, bad, nothrow);
+      }
+      co_return;
+    }
+    const auto& req = parser.get();
+    const bool keep_alive = req.keep_alive();
+    ApiResponse reply = api_.handle(ApiRequest{std::string(req.method_string()),
+                                               query_free(req.target()), req.body()});
+
+    if (!reply.operation) {
+      http::response<http::string_body> res{static_cast<http::status>(reply.status),
+                                            req.version()};
+      res.set(http::field::content_type, reply.content_type);
+      res.keep_alive(keep_alive);
+      res.body() = std::move(reply.body);
+      res.prepare_payload();
+      auto [wec, wn] = co_await http::async_write(socket, res, nothrow);
+      if (wec || !keep_alive) {
+        co_return;
+      }
+      continue;
+    }
+
+    // A long operation: run it on its own thread, relay its events as they come.
+    auto queue = std::make_shared<EventQueue>(io_.get_executor());
+    running_ops_->fetch_add(1);
+    std::thread([op = std::move(reply.operation), queue, running = running_ops_] {
+      OperationResult result;
+      try {
+        result = op(*queue);
+      } catch (const std::exception& e) {
+        result = operation_error(500, "internal", e.what());
+      }
+      queue->finish(result);
+      running->fetch_sub(1);
+    }).detach();
+
+    const bool stream = req[http::field::accept].find("application/x-ndjson") !=
+                        boost::string_view::npos;
+    if (stream) {
+      http::response<http::empty_body> head{http::status::ok, req.version()};
+      head.set(http::field::content_type, "application/x-ndjson");
+      head.keep_alive(keep_alive);
+      head.chunked(true);
+      http::response_serializer<http::empty_body> sr{head};
+      auto [hec, hn] = co_await http::async_write_header(socket, sr, nothrow);
+      bool writable = !hec;
+      while (true) {
+        auto [lines, done] = co_await queue->next();
+        for (const std::string& line : lines) {
+          if (writable) {
+            auto [cec, cn] =
+                co_await asio::async_write(socket, http::make_chunk(asio::buffer(line)), nothrow);
+            writable = !cec;
+          }
+        }
+        if (done) {
+          break;
+        }
+      }
+      if (!writable) {
+        co_return;  // the client left; the operation still ran to its end
+      }
+      auto [lec, ln] = co_await asio::async_write(socket, http::make_chunk_last(), nothrow);
+      if (lec || !keep_alive) {
+        co_return;
+      }
+      continue;
+    }
+
+    // Not streaming: answer with the final result and its status once the operation ends.
+    std::string last;
+    while (true) {
+      auto [lines, done] = co_await queue->next();
+      if (!lines.empty()) {
+        last = lines.back();
+      }
+      if (done) {
+        break;
+      }
+    }
+    http::response<http::string_body> res{static_cast<http::status>(queue->status()),
+                                          req.version()};
+    res.set(http::field::content_type, "application/json");
+    res.keep_alive(keep_alive);
+    res.body() = last;
+    res.prepare_payload();
+    auto [wec, wn] = co_await http::async_write(socket, res, nothrow);
+    if (wec || !keep_alive) {
+      co_return;
+    }
+  }
+}
+
+}  // namespace handoff::control

@@ -1,0 +1,111 @@
+#include "control/control_socket.hpp"
+
+#include <fmt/format.h>
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace handoff::control {
+
+namespace fs = std::filesystem;
+using local = boost::asio::local::stream_protocol;
+
+std::string control_socket_path(const std::string& flag) {
+  if (!flag.empty()) {
+    return flag;
+  }
+  if (const char* env = std::getenv("HANDOFF_CONTROL"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return "/run/handoff/control.sock";
+}
+
+namespace {
+
+// Whether a process accepts connections on the unix socket at `path`.
+bool socket_is_live(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return false;
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return live;
+}
+
+}  // namespace
+
+local::acceptor bind_control_socket(boost::asio::io_context& io, const std::string& path,
+                                    const std::string& group) {
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    throw std::runtime_error(fmt::format("control socket path is too long: {}", path));
+  }
+  std::error_code ec;
+  fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) {
+    fs::create_directories(parent, ec);
+    if (ec) {
+      throw std::runtime_error(
+          fmt::format("cannot create {} for the control socket: {}", parent.string(), ec.message()));
+    }
+  }
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      throw std::runtime_error(fmt::format("{} exists and is not a socket", path));
+    }
+    if (socket_is_live(path)) {
+      throw std::runtime_error(
+          fmt::format("another handoff is already answering on {} (stop it or use --control)", path));
+    }
+    ::unlink(path.c_str());  // left behind by a process that died
+  }
+
+  gid_t gid = 0;
+  if (!group.empty()) {
+    struct group* g = ::getgrnam(group.c_str());
+    if (g == nullptr) {
+      throw std::runtime_error(fmt::format("--control-group: no group named '{}'", group));
+    }
+    gid = g->gr_gid;
+  }
+
+  local::acceptor acceptor(io);
+  boost::system::error_code bec;
+  acceptor.open(local(), bec);
+  // Created without group or other access from the start, so there is no window before chmod.
+  const mode_t old_mask = ::umask(0177);
+  if (!bec) {
+    acceptor.bind(local::endpoint(path), bec);
+  }
+  ::umask(old_mask);
+  if (!bec) {
+    acceptor.listen(64, bec);
+  }
+  if (bec) {
+    throw std::runtime_error(fmt::format("cannot listen on {}: {}", path, bec.message()));
+  }
+  if (!group.empty()) {
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0 ||
+        ::chmod(path.c_str(), 0660) != 0) {
+      throw std::runtime_error(
+          fmt::format("cannot give {} to group '{}': {}", path, group, std::strerror(errno)));
+    }
+  } else {
+    ::chmod(path.c_str(), 0600);
+  }
+  return acceptor;
+}
+
+}  // namespace handoff::control

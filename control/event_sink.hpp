@@ -1,0 +1,28 @@
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <functional>
+
+namespace handoff::control {
+
+/// Where a long operation reports its progress: one JSON object per event, in order.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  /// Reports one event; thread-safe.
+  virtual void emit(boost::json::object event) = 0;
+};
+
+/// How a long operation ended: an HTTP status and the final result event.
+struct OperationResult {
+  int status = 200;
+  boost::json::object result;
+};
+
+/// A long operation (swap, rollback): runs on a thread of its own, may block.
+using Operation = std::function<OperationResult(EventSink&)>;
+
+/// A result event for a failure: {"result":"error","error":CODE,"message":TEXT}.
+OperationResult operation_error(int status, std::string_view code, std::string_view message);
+
+}  // namespace handoff::control

@@ -1,0 +1,90 @@
+#include "control/health_check.hpp"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <thread>
+
+namespace handoff::control {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+std::size_t discard_body(char*, std::size_t size, std::size_t n, void*) { return size * n; }
+}  // namespace
+
+ProbeResult probe_http(const std::string& address, const HealthCheckOptions& options,
+                       milliseconds timeout) {
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) {
+    return {0, "cannot initialise libcurl"};
+  }
+  const std::string url = fmt::format("http://{}{}", address, options.path);
+  curl_slist* headers = nullptr;
+  if (!options.host.empty()) {
+    headers = curl_slist_append(headers, fmt::format("Host: {}", options.host).c_str());
+  }
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
+                                                                          curl_slist_free_all);
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl.get(), CURLOPT_NOPROXY, "*");  // the target is never reached via a proxy
+  curl_easy_setopt(curl.get(), CURLOPT_FOLLOWLOCATION, 0L);  // a redirect is not healthy
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_USERAGENT, "handoff-health-check");
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, discard_body);
+  CURLcode rc = curl_easy_perform(curl.get());
+  if (rc != CURLE_OK) {
+    return {0, curl_easy_strerror(rc)};
+  }
+  long status = 0;
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  return {static_cast<int>(status), {}};
+}
+
+std::string run_health_gate(const std::string& address, const HealthCheckOptions& options,
+                            EventSink& sink) {
+  const auto start = Clock::now();
+  const auto deadline = start + options.timeout;
+  unsigned consecutive = 0;
+  std::string last = "no answer yet";
+  for (unsigned attempt = 1;; ++attempt) {
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      break;
+    }
+    auto remaining = std::chrono::duration_cast<milliseconds>(deadline - now);
+    ProbeResult r = probe_http(address, options, std::min(remaining, milliseconds(5000)));
+    const bool ok = r.status >= 200 && r.status < 300;
+    consecutive = ok ? consecutive + 1 : 0;
+    last = r.status != 0 ? fmt::format("HTTP {}", r.status) : r.error;
+    const auto elapsed =
+        std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+    boost::json::object event{{"step", "health_check"},
+                              {"state", "running"},
+                              {"attempt", attempt},
+                              {"healthy", consecutive},
+                              {"needed", options.healthy_threshold},
+                              {"elapsed_ms", elapsed}};
+    if (r.status != 0) {
+      event["status"] = r.status;
+    } else {
+      event["error"] = r.error;
+    }
+    sink.emit(std::move(event));
+    if (consecutive >= options.healthy_threshold) {
+      return {};
+    }
+    const auto wake = std::min(Clock::now() + options.interval, deadline);
+    std::this_thread::sleep_until(wake);
+  }
+  return fmt::format("{} did not answer {} consecutive 2xx to GET {} within {} ms (last: {})",
+                     address, options.healthy_threshold, options.path, options.timeout.count(),
+                     last);
+}
+
+}  // namespace handoff::control

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "control/event_sink.hpp"
+
+namespace handoff::control {
+
+/// How a target is judged healthy before traffic is switched to it.
+struct HealthCheckOptions {
+  bool enabled = true;
+  std::string path = "/up";
+  std::string host;  ///< Host header to send; empty means the target's address
+  std::chrono::milliseconds interval{1000};
+  unsigned healthy_threshold = 2;  ///< consecutive 2xx answers needed
+  std::chrono::milliseconds timeout{30'000};  ///< the whole gate (the deploy timeout)
+};
+
+/// One probe's outcome: the HTTP status, or 0 with an error text.
+struct ProbeResult {
+  int status = 0;
+  std::string error;
+};
+
+/// GETs `path` on `address` (HOST:PORT) once, without following redirects. Blocking.
+ProbeResult probe_http(const std::string& address, const HealthCheckOptions& options,
+                       std::chrono::milliseconds timeout);
+
+/// Probes until `healthy_threshold` consecutive 2xx answers or the gate's timeout, reporting
+/// each attempt to `sink`. Returns an empty string when healthy, else why not.
+std::string run_health_gate(const std::string& address, const HealthCheckOptions& options,
+                            EventSink& sink);
+
+}  // namespace handoff::control

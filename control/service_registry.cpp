@@ -1,0 +1,333 @@
+#include "control/service_registry.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+
+#include "control/api_error.hpp"
+#include "proxy/address.hpp"
+
+namespace handoff::control {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+bool valid_name(const std::string& name) {
+  if (name.empty() || name.size() > 63) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+// A DNS name or a `*.` wildcard in front of one.
+bool valid_host(std::string_view host) {
+  if (host.rfind("*.", 0) == 0) {
+    host.remove_prefix(2);
+  }
+  if (host.empty() || host.size() > 253) {
+    return false;
+  }
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.';
+  });
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// Resolves an upstream address for a service, turning a bad one into a 400.
+std::shared_ptr<proxy::Upstream> make_upstream(proxy::Server& server, const std::string& address,
+                                               std::uint64_t generation) {
+  try {
+    return server.make_upstream(address, generation);
+  } catch (const std::exception& e) {
+    throw ApiError(400, "bad_upstream", e.what());
+  }
+}
+
+}  // namespace
+
+ServiceRegistry::ServiceRegistry(proxy::Server& server, const StateStore& store)
+    : server_(server), store_(store) {}
+
+ServiceRegistry::Record& ServiceRegistry::find(const std::string& name) {
+  auto it = records_.find(name);
+  if (it == records_.end()) {
+    throw ApiError(404, "unknown_service", fmt::format("no service named '{}'", name));
+  }
+  return it->second;
+}
+
+const ServiceRegistry::Record& ServiceRegistry::find(const std::string& name) const {
+  return const_cast<ServiceRegistry*>(this)->find(name);
+}
+
+void ServiceRegistry::check_hosts(const std::string& name,
+                                  const std::vector<std::string>& hosts) const {
+  for (const std::string& h : hosts) {
+    if (!valid_host(h)) {
+      throw ApiError(400, "bad_host", fmt::format("'{}' is not a host name or *.wildcard", h));
+    }
+    for (const auto& [other, record] : records_) {
+      if (other != name && std::find(record.hosts.begin(), record.hosts.end(), lower(h)) !=
+                               record.hosts.end()) {
+        throw ApiError(409, "host_taken",
+                       fmt::format("host '{}' already routes to service '{}'", h, other));
+      }
+    }
+  }
+}
+
+void ServiceRegistry::restore(const ProxyState& state) {
+  std::lock_guard lock(mutex_);
+  for (const ServiceState& s : state.services) {
+    Record r;
+    r.hosts = s.hosts;
+    r.previous = s.previous;
+    r.generation = s.generation;
+    std::shared_ptr<proxy::Upstream> up;
+    try {
+      up = server_.make_upstream(s.upstream, s.generation);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(
+          fmt::format("saved service '{}' has a bad upstream: {}", s.name, e.what()));
+    }
+    r.service = std::make_shared<proxy::Service>(s.name, server_.config().threads, up);
+    records_[s.name] = std::move(r);
+  }
+  publish();
+}
+
+void ServiceRegistry::add(const std::string& name, std::vector<std::string> hosts,
+                          const std::string& upstream) {
+  if (!valid_name(name)) {
+    throw ApiError(400, "bad_name",
+                   fmt::format("service name '{}' must be 1-63 of a-z, 0-9, '-' and '_'", name));
+  }
+  for (auto& h : hosts) {
+    h = lower(h);
+  }
+  auto up = make_upstream(server_, upstream, 1);
+  std::lock_guard lock(mutex_);
+  if (records_.count(name) != 0) {
+    throw ApiError(409, "service_exists", fmt::format("service '{}' already exists", name));
+  }
+  check_hosts(name, hosts);
+  Record r;
+  r.hosts = std::move(hosts);
+  r.service = std::make_shared<proxy::Service>(name, server_.config().threads, up);
+  records_[name] = std::move(r);
+  publish();
+}
+
+void ServiceRegistry::remove(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Record& r = find(name);
+  if (r.busy) {
+    throw ApiError(409, "busy", fmt::format("a workflow is running on service '{}'", name));
+  }
+  // Requests in flight hold their upstream; idle pooled connections to it are closed.
+  server_.swap(*r.service, nullptr);
+  records_.erase(name);
+  publish();
+}
+
+std::shared_ptr<void> ServiceRegistry::claim(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Record& r = find(name);
+  if (r.busy) {
+    throw ApiError(409, "busy",
+                   fmt::format("another swap, deploy or rollback is running on '{}'", name));
+  }
+  r.busy = true;
+  return std::shared_ptr<void>(nullptr, [this, name](void*) {
+    std::lock_guard lock(mutex_);
+    if (auto it = records_.find(name); it != records_.end()) {
+      it->second.busy = false;
+    }
+  });
+}
+
+std::shared_ptr<proxy::Upstream> ServiceRegistry::swap(const std::string& name,
+                                                       const std::string& address,
+                                                       std::chrono::nanoseconds& switch_time) {
+  std::lock_guard lock(mutex_);
+  Record& r = find(name);
+  auto next = make_upstream(server_, address, r.generation + 1);
+  const auto start = Clock::now();
+  auto previous = server_.swap(*r.service, next);
+  switch_time = Clock::now() - start;
+  r.generation += 1;
+  r.previous = previous ? previous->address() : std::string();
+  r.swaps += 1;
+  r.swap_seconds += std::chrono::duration<double>(switch_time).count();
+  publish();
+  return previous;
+}
+
+std::string ServiceRegistry::previous_upstream(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  return find(name).previous;
+}
+
+std::string ServiceRegistry::current_upstream(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  auto up = find(name).service->upstream();
+  return up ? up->address() : std::string();
+}
+
+void ServiceRegistry::begin_drain(const std::string& name,
+                                  std::shared_ptr<proxy::Upstream> upstream) {
+  std::lock_guard lock(mutex_);
+  if (auto it = records_.find(name); it != records_.end()) {
+    it->second.draining.push_back(std::move(upstream));
+  }
+}
+
+void ServiceRegistry::end_drain(const std::string& name, const proxy::Upstream* upstream,
+                                std::chrono::milliseconds took) {
+  std::lock_guard lock(mutex_);
+  if (auto it = records_.find(name); it != records_.end()) {
+    auto& d = it->second.draining;
+    std::erase_if(d, [&](const auto& u) { return u.get() == upstream; });
+    it->second.drains += 1;
+    it->second.drain_seconds += std::chrono::duration<double>(took).count();
+  }
+}
+
+void ServiceRegistry::pause(const std::string& name, std::chrono::milliseconds max_pause) {
+  std::lock_guard lock(mutex_);
+  find(name).service->pause(max_pause);
+}
+
+void ServiceRegistry::resume(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  find(name).service->resume();
+}
+
+void ServiceRegistry::publish() {
+  std::vector<proxy::Route> routes;
+  ProxyState state;
+  for (const auto& [name, r] : records_) {
+    routes.push_back(proxy::Route{r.service, r.hosts});
+    auto up = r.service->upstream();
+    state.services.push_back(
+        ServiceState{name, r.hosts, up ? up->address() : "", r.previous, r.generation});
+  }
+  server_.router().replace(std::make_shared<const proxy::RouteTable>(std::move(routes)));
+  try {
+    store_.save(state);
+  } catch (const std::exception& e) {
+    // Routing already changed; a failed save must be loud but must not undo it.
+    fmt::print(stderr, "handoff: warning: state not saved: {}\n", e.what());
+  }
+}
+
+json::object ServiceRegistry::status() const {
+  std::lock_guard lock(mutex_);
+  json::array services;
+  for (const auto& [name, r] : records_) {
+    auto up = r.service->upstream();
+    auto counters = r.service->counters();
+    std::uint64_t requests = 0;
+    for (auto n : counters.responses) {
+      requests += n;
+    }
+    json::array draining;
+    for (const auto& d : r.draining) {
+      draining.push_back(json::object{{"upstream", d->address()},
+                                      {"generation", d->generation()},
+                                      {"in_flight", d->in_flight()}});
+    }
+    json::array hosts;
+    for (const auto& h : r.hosts) {
+      hosts.emplace_back(h);
+    }
+    services.push_back(json::object{
+        {"name", name},
+        {"hosts", std::move(hosts)},
+        {"upstream", up ? json::value(up->address()) : json::value(nullptr)},
+        {"previous", r.previous},
+        {"generation", r.generation},
+        {"in_flight", up ? up->in_flight() : 0},
+        {"draining", std::move(draining)},
+        {"paused", r.service->paused()},
+        {"busy", r.busy},
+        {"requests", requests},
+        {"errors", counters.responses[5]},
+        {"connect_errors", counters.connect_errors},
+    });
+  }
+  const double uptime = std::chrono::duration<double>(Clock::now() - started_).count();
+  return json::object{{"uptime_seconds", static_cast<std::int64_t>(uptime)},
+                      {"connections", server_.connections()},
+                      {"services", std::move(services)}};
+}
+
+std::string ServiceRegistry::metrics() const {
+  std::lock_guard lock(mutex_);
+  std::string out;
+  auto line = [&](std::string_view text) {
+    out.append(text);
+    out.push_back('\n');
+  };
+  line("# HELP handoff_requests_total Requests answered, by service and status class.");
+  line("# TYPE handoff_requests_total counter");
+  for (const auto& [name, r] : records_) {
+    auto c = r.service->counters();
+    for (std::size_t cls = 1; cls < c.responses.size(); ++cls) {
+      out += fmt::format("handoff_requests_total{{service=\"{}\",code=\"{}xx\"}} {}\n", name, cls,
+                         c.responses[cls]);
+    }
+  }
+  line("# HELP handoff_in_flight Requests in flight, by service and upstream generation.");
+  line("# TYPE handoff_in_flight gauge");
+  for (const auto& [name, r] : records_) {
+    auto emit = [&](const proxy::Upstream& u) {
+      out += fmt::format("handoff_in_flight{{service=\"{}\",generation=\"{}\"}} {}\n", name,
+                         u.generation(), u.in_flight());
+    };
+    if (auto up = r.service->upstream()) {
+      emit(*up);
+    }
+    for (const auto& d : r.draining) {
+      emit(*d);
+    }
+  }
+  line("# HELP handoff_upstream_connect_errors_total Failed connections to upstreams.");
+  line("# TYPE handoff_upstream_connect_errors_total counter");
+  for (const auto& [name, r] : records_) {
+    out += fmt::format("handoff_upstream_connect_errors_total{{service=\"{}\"}} {}\n", name,
+                       r.service->counters().connect_errors);
+  }
+  line("# HELP handoff_swap_duration_seconds Time the upstream switch itself took.");
+  line("# TYPE handoff_swap_duration_seconds summary");
+  for (const auto& [name, r] : records_) {
+    out += fmt::format("handoff_swap_duration_seconds_sum{{service=\"{}\"}} {:.9f}\n", name,
+                       r.swap_seconds);
+    out += fmt::format("handoff_swap_duration_seconds_count{{service=\"{}\"}} {}\n", name,
+                       r.swaps);
+  }
+  line("# HELP handoff_drain_duration_seconds Time from a swap until the old upstream was idle.");
+  line("# TYPE handoff_drain_duration_seconds summary");
+  for (const auto& [name, r] : records_) {
+    out += fmt::format("handoff_drain_duration_seconds_sum{{service=\"{}\"}} {:.6f}\n", name,
+                       r.drain_seconds);
+    out += fmt::format("handoff_drain_duration_seconds_count{{service=\"{}\"}} {}\n", name,
+                       r.drains);
+  }
+  line("# HELP handoff_connections Open client connections.");
+  line("# TYPE handoff_connections gauge");
+  out += fmt::format("handoff_connections {}\n", server_.connections());
+  return out;
+}
+
+}  // namespace handoff::control

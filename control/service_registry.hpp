@@ -1,0 +1,87 @@
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "control/state_store.hpp"
+#include "proxy/server.hpp"
+
+namespace handoff::control {
+
+/// The control plane's record of every service: its hosts, its upstream history, the workflow
+/// running on it, and what is still draining. It owns the route table the data plane reads and
+/// saves the state after every change. Thread-safe; never held while the data plane waits.
+class ServiceRegistry {
+ public:
+  /// `store` receives the state after every change.
+  ServiceRegistry(proxy::Server& server, const StateStore& store);
+
+  /// Rebuilds services from saved state. Throws std::runtime_error for a bad entry.
+  void restore(const ProxyState& state);
+
+  /// Adds a service; throws ApiError (400 bad field, 409 name or host taken).
+  void add(const std::string& name, std::vector<std::string> hosts, const std::string& upstream);
+  /// Removes a service; its requests in flight finish. Throws ApiError (404, 409 busy).
+  void remove(const std::string& name);
+
+  /// Marks a workflow as running on the service until the returned guard is destroyed.
+  /// Throws ApiError 404 (unknown) or 409 (another workflow is running).
+  [[nodiscard]] std::shared_ptr<void> claim(const std::string& name);
+
+  /// Swaps the service to a new upstream at `address` (validated and resolved before the
+  /// switch). Returns the previous upstream and sets `switch_time` to the time the store took.
+  std::shared_ptr<proxy::Upstream> swap(const std::string& name, const std::string& address,
+                                        std::chrono::nanoseconds& switch_time);
+  /// The upstream before the last swap ("" when none), for rollback.
+  [[nodiscard]] std::string previous_upstream(const std::string& name) const;
+  /// The upstream address new requests go to.
+  [[nodiscard]] std::string current_upstream(const std::string& name) const;
+
+  /// Lists an upstream as draining for status, and records the drain when it is done.
+  void begin_drain(const std::string& name, std::shared_ptr<proxy::Upstream> upstream);
+  /// Records a finished drain.
+  void end_drain(const std::string& name, const proxy::Upstream* upstream,
+                 std::chrono::milliseconds took);
+
+  /// Holds new requests to the service (see proxy::Service::pause). Throws ApiError 404.
+  void pause(const std::string& name, std::chrono::milliseconds max_pause);
+  /// Releases held requests. Throws ApiError 404.
+  void resume(const std::string& name);
+
+  /// Everything `handoff status` shows.
+  [[nodiscard]] boost::json::object status() const;
+  /// Prometheus text exposition of the counters.
+  [[nodiscard]] std::string metrics() const;
+
+ private:
+  struct Record {
+    std::shared_ptr<proxy::Service> service;
+    std::vector<std::string> hosts;
+    std::string previous;
+    std::uint64_t generation = 1;
+    bool busy = false;
+    std::vector<std::shared_ptr<proxy::Upstream>> draining;
+    std::uint64_t swaps = 0;
+    double swap_seconds = 0;  // sum over swaps
+    std::uint64_t drains = 0;
+    double drain_seconds = 0;  // sum over drains
+  };
+
+  Record& find(const std::string& name);
+  [[nodiscard]] const Record& find(const std::string& name) const;
+  void check_hosts(const std::string& name, const std::vector<std::string>& hosts) const;
+  void publish();  // installs a route table built from records_ and saves the state
+
+  proxy::Server& server_;
+  const StateStore& store_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  mutable std::mutex mutex_;
+  std::map<std::string, Record> records_;
+};
+
+}  // namespace handoff::control

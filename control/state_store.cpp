@@ -1,0 +1,153 @@
+#include "control/state_store.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace handoff::control {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string to_json(const ProxyState& state) {
+  json::array services;
+  for (const ServiceState& s : state.services) {
+    json::array hosts;
+    for (const auto& h : s.hosts) {
+      hosts.emplace_back(h);
+    }
+    services.push_back(json::object{{"name", s.name},
+                                    {"hosts", std::move(hosts)},
+                                    {"upstream", s.upstream},
+                                    {"previous", s.previous},
+                                    {"generation", s.generation}});
+  }
+  return json::serialize(json::object{{"version", 1}, {"services", std::move(services)}}) + "\n";
+}
+
+// Writes all of `data` to `fd` and fsyncs it.
+void write_all(int fd, const std::string& data, const fs::path& path) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), strerror(errno)));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    throw std::runtime_error(fmt::format("cannot fsync {}: {}", path.string(), strerror(errno)));
+  }
+}
+
+void write_file(const fs::path& path, const std::string& data, int flags) {
+  int fd = ::open(path.c_str(), flags, 0600);
+  if (fd < 0) {
+    throw std::runtime_error(fmt::format("cannot open {}: {}", path.string(), strerror(errno)));
+  }
+  try {
+    write_all(fd, data, path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+}
+
+std::string require_string(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || !v->is_string()) {
+    throw std::runtime_error(fmt::format("field '{}' is missing or not a string", key));
+  }
+  return std::string(v->as_string());
+}
+
+}  // namespace
+
+StateStore::StateStore(fs::path dir) : dir_(std::move(dir)), file_(dir_ / "state.json") {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) {
+    throw std::runtime_error(
+        fmt::format("cannot create state directory {}: {}", dir_.string(), ec.message()));
+  }
+}
+
+ProxyState StateStore::load() const {
+  ProxyState state;
+  std::ifstream in(file_);
+  if (!in) {
+    if (fs::exists(file_)) {
+      throw std::runtime_error(fmt::format("state file {}: cannot read it", file_.string()));
+    }
+    return state;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    json::value root = json::parse(text.str());
+    const json::object& o = root.as_object();
+    const json::value* version = o.if_contains("version");
+    if (version == nullptr || !version->is_int64() || version->as_int64() != 1) {
+      throw std::runtime_error("unknown or missing version (expected 1)");
+    }
+    for (const json::value& v : o.at("services").as_array()) {
+      const json::object& so = v.as_object();
+      ServiceState s;
+      s.name = require_string(so, "name");
+      s.upstream = require_string(so, "upstream");
+      if (const json::value* p = so.if_contains("previous"); p && p->is_string()) {
+        s.previous = std::string(p->as_string());
+      }
+      if (const json::value* h = so.if_contains("hosts")) {
+        for (const json::value& host : h->as_array()) {
+          s.hosts.emplace_back(host.as_string());
+        }
+      }
+      if (const json::value* g = so.if_contains("generation")) {
+        s.generation = static_cast<std::uint64_t>(g->to_number<std::int64_t>());
+      }
+      state.services.push_back(std::move(s));
+    }
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("state file {} is corrupt: {}", file_.string(), e.what()));
+  }
+  return state;
+}
+
+void StateStore::save(const ProxyState& state) const {
+  const std::string data = to_json(state);
+  const fs::path temp = dir_ / ".state.json.tmp";
+  write_file(temp, data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
+  if (::rename(temp.c_str(), file_.c_str()) == 0) {
+    // Make the rename itself durable.
+    int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+    return;
+  }
+  const int err = errno;
+  ::unlink(temp.c_str());
+  if (err != EBUSY && err != EXDEV) {
+    throw std::runtime_error(
+        fmt::format("cannot replace {}: {}", file_.string(), strerror(err)));
+  }
+  // state.json is a file bind-mounted on its own: renaming onto it fails, so overwrite it.
+  write_file(file_, data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
+}
+
+}  // namespace handoff::control

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace handoff::control {
+
+/// What is saved of one service: enough to route it again after a restart.
+struct ServiceState {
+  std::string name;
+  std::vector<std::string> hosts;
+  std::string upstream;
+  std::string previous;  ///< the upstream before the last swap, for rollback
+  std::uint64_t generation = 1;
+};
+
+/// The proxy's saved state.
+struct ProxyState {
+  std::vector<ServiceState> services;
+};
+
+/// Saves and loads the state file `state.json` in a state directory.
+class StateStore {
+ public:
+  /// Uses `dir`, creating it when missing (throws std::runtime_error when it cannot).
+  explicit StateStore(std::filesystem::path dir);
+
+  /// The state file's path.
+  [[nodiscard]] const std::filesystem::path& file() const { return file_; }
+
+  /// Loads the state; an absent file is an empty state. Throws std::runtime_error naming the
+  /// file and the problem when it cannot be read or parsed.
+  [[nodiscard]] ProxyState load() const;
+
+  /// Writes the state durably: a temp file in the same directory, fsync, rename. When the rename
+  /// fails with EBUSY or EXDEV (state.json is itself a bind-mounted file), it overwrites the file
+  /// in place instead. Throws std::runtime_error on failure.
+  void save(const ProxyState& state) const;
+
+ private:
+  std::filesystem::path dir_;
+  std::filesystem::path file_;
+};
+
+}  // namespace handoff::control

@@ -1,0 +1,102 @@
+#include "control/swap_workflow.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+#include "control/api_error.hpp"
+#include "proxy/address.hpp"
+
+namespace handoff::control {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+std::int64_t ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server,
+                       const std::string& service, const std::string& target,
+                       const SwapOptions& options) {
+  try {
+    proxy::resolve_address(target);
+  } catch (const std::exception& e) {
+    throw ApiError(400, "bad_upstream", e.what());
+  }
+  std::shared_ptr<void> claim = registry.claim(service);
+  // Steps: health gate -> swap -> drain. A failure before the swap changes nothing.
+  return [&registry, &server, service, target, options, claim](EventSink& sink) {
+    const auto start = Clock::now();
+    const std::string from = registry.current_upstream(service);
+    sink.emit(json::object{{"step", "start"}, {"service", service}, {"from", from},
+                           {"to", target}});
+
+    if (options.health.enabled) {
+      sink.emit(json::object{{"step", "health_check"}, {"state", "started"},
+                             {"path", options.health.path}});
+      const auto gate_start = Clock::now();
+      std::string failure = run_health_gate(target, options.health, sink);
+      if (!failure.empty()) {
+        return operation_error(422, "health_check_failed", failure);
+      }
+      sink.emit(json::object{{"step", "health_check"}, {"state", "done"},
+                             {"elapsed_ms", ms_since(gate_start)}});
+    }
+
+    std::chrono::nanoseconds switch_time{};
+    std::shared_ptr<proxy::Upstream> old;
+    try {
+      old = registry.swap(service, target, switch_time);
+    } catch (const ApiError& e) {
+      return operation_error(e.status(), e.code(), e.what());
+    }
+    const auto switch_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
+    sink.emit(json::object{{"step", "swap"}, {"state", "done"}, {"from", from}, {"to", target},
+                           {"switch_us", switch_us}});
+
+    proxy::DrainResult drained;
+    if (old) {
+      registry.begin_drain(service, old);
+      sink.emit(json::object{{"step", "drain"}, {"state", "started"},
+                             {"upstream", old->address()}, {"in_flight", old->in_flight()},
+                             {"timeout_ms", options.drain_timeout.count()}});
+      drained = server.drain(old, options.drain_timeout,
+                             [&](std::int64_t in_flight, milliseconds elapsed) {
+                               sink.emit(json::object{{"step", "drain"},
+                                                      {"state", "running"},
+                                                      {"in_flight", in_flight},
+                                                      {"elapsed_ms", elapsed.count()}});
+                             });
+      registry.end_drain(service, old.get(), drained.took);
+      sink.emit(json::object{{"step", "drain"}, {"state", "done"},
+                             {"elapsed_ms", drained.took.count()}, {"closed", drained.closed}});
+    }
+    return OperationResult{200, json::object{{"result", "ok"},
+                                             {"service", service},
+                                             {"from", from},
+                                             {"to", target},
+                                             {"switch_us", switch_us},
+                                             {"drain_ms", drained.took.count()},
+                                             {"closed", drained.closed},
+                                             {"elapsed_ms", ms_since(start)}}};
+  };
+}
+
+Operation prepare_rollback(ServiceRegistry& registry, proxy::Server& server,
+                           const std::string& service, const SwapOptions& options) {
+  const std::string previous = registry.previous_upstream(service);
+  if (previous.empty()) {
+    throw ApiError(409, "nothing_to_roll_back",
+                   fmt::format("service '{}' has no previous upstream to roll back to", service));
+  }
+  return prepare_swap(registry, server, service, previous, options);
+}
+
+}  // namespace handoff::control

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "control/event_sink.hpp"
+#include "control/health_check.hpp"
+#include "control/service_registry.hpp"
+
+namespace handoff::control {
+
+/// Options of a swap or rollback.
+struct SwapOptions {
+  HealthCheckOptions health;
+  std::chrono::milliseconds drain_timeout{30'000};
+};
+
+/// Prepares `swap SERVICE --to TARGET`: validates, claims the service (one workflow at a time)
+/// and returns the operation that runs the steps: health gate, swap, drain. Throws ApiError
+/// (400, 404, 409) before anything changes.
+Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server,
+                       const std::string& service, const std::string& target,
+                       const SwapOptions& options);
+
+/// Prepares `rollback SERVICE`: a swap back to the upstream before the last swap.
+Operation prepare_rollback(ServiceRegistry& registry, proxy::Server& server,
+                           const std::string& service, const SwapOptions& options);
+
+}  // namespace handoff::control

@@ -3,6 +3,7 @@
 #include <string_view>
 #include <vector>
 
+#include "control/cli_commands.hpp"
 #include "control/run_command.hpp"
 
 namespace {
@@ -13,9 +14,16 @@ constexpr std::string_view kHelp =
     "usage: handoff COMMAND [flags]\n"
     "\n"
     "commands:\n"
-    "  run       run the proxy (see handoff run --help)\n"
+    "  run       run the proxy\n"
+    "  status    show services, upstreams, requests in flight and draining\n"
+    "  swap      health-check a new upstream, switch a service to it, drain the old one\n"
+    "  rollback  swap a service back to its previous upstream\n"
+    "  pause     hold new requests to a service until resume\n"
+    "  resume    release held requests\n"
+    "  service   add or remove a service (routed by Host)\n"
     "\n"
-    "Each command takes --help.\n";
+    "Control commands reach the proxy through its control socket: --control PATH, else\n"
+    "$HANDOFF_CONTROL, else /run/handoff/control.sock. Each command takes --help.\n";
 
 }  // namespace
 
@@ -29,6 +37,9 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "run") {
     return handoff::control::run_command(args);
+  }
+  if (int code = handoff::control::control_command(command, args); code >= 0) {
+    return code;
   }
   fmt::print(stderr, "handoff: unknown command '{}' (see handoff --help)\n", command);
   return 2;

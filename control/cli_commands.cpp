@@ -1,0 +1,399 @@
+#include "control/cli_commands.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include "control/control_client.hpp"
+#include "control/control_socket.hpp"
+#include "control/duration.hpp"
+#include "control/flags.hpp"
+
+namespace handoff::control {
+
+namespace json = boost::json;
+using std::chrono::milliseconds;
+
+namespace {
+
+/// Flags every control verb takes.
+struct CommonFlags {
+  std::string control;
+  bool json = false;
+  bool help = false;
+
+  void add_to(std::vector<Flag>& flags) {
+    flags.push_back({"control", "PATH", "control socket (default $HANDOFF_CONTROL or "
+                                        "/run/handoff/control.sock)",
+                     [this](std::string_view v) { control = v; }});
+    flags.push_back({"json", "", "print the API's JSON instead of progress lines",
+                     [this](std::string_view) { json = true; }});
+    flags.push_back({"help", "", "show this help", [this](std::string_view) { help = true; }});
+  }
+};
+
+std::string str(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) {
+    return {};
+  }
+  return v->is_string() ? std::string(v->as_string()) : json::serialize(*v);
+}
+
+std::int64_t num(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_number() ? v->to_number<std::int64_t>() : 0;
+}
+
+// Prints an API error body ({"error","message"}) as one line; returns the exit code.
+int report_error(int status, const std::string& body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (!ec && v.is_object() && v.as_object().contains("message")) {
+    fmt::print(stderr, "handoff: {}\n", str(v.as_object(), "message"));
+  } else {
+    fmt::print(stderr, "handoff: the proxy answered HTTP {}\n", status);
+  }
+  return 1;
+}
+
+/// Renders a long operation's events as progress lines for a person.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(std::string verb) : verb_(std::move(verb)) {}
+
+  void line(std::string_view text) {
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec || !v.is_object()) {
+      return;
+    }
+    const json::object& e = v.as_object();
+    if (e.contains("result")) {
+      result_ = e;
+      return;
+    }
+    const std::string step = str(e, "step");
+    const std::string state = str(e, "state");
+    if (step == "start") {
+      fmt::print("{} {}: {} -> {}\n", verb_, str(e, "service"), str(e, "from"), str(e, "to"));
+    } else if (step == "health_check" && state == "running") {
+      const std::string answer =
+          e.contains("status") ? fmt::format("HTTP {}", num(e, "status")) : str(e, "error");
+      fmt::print("  health check  attempt {}: {} ({}/{} healthy, {})\n", num(e, "attempt"), answer,
+                 num(e, "healthy"), num(e, "needed"), format_duration(milliseconds(num(e, "elapsed_ms"))));
+    } else if (step == "health_check" && state == "done") {
+      fmt::print("  health check  passed in {}\n", format_duration(milliseconds(num(e, "elapsed_ms"))));
+    } else if (step == "swap") {
+      fmt::print("  switch        {} -> {} in {}us\n", str(e, "from"), str(e, "to"),
+                 num(e, "switch_us"));
+    } else if (step == "drain" && state == "started") {
+      last_in_flight_ = num(e, "in_flight");
+      fmt::print("  drain         {} in flight on {} (timeout {})\n", last_in_flight_,
+                 str(e, "upstream"), format_duration(milliseconds(num(e, "timeout_ms"))));
+    } else if (step == "drain" && state == "running") {
+      // Print when the count changes, and at least once a second while it does not.
+      const std::int64_t n = num(e, "in_flight");
+      const std::int64_t elapsed = num(e, "elapsed_ms");
+      if (n != last_in_flight_ || elapsed - last_print_ms_ >= 1000) {
+        fmt::print("  drain         {} in flight ({})\n", n, format_duration(milliseconds(elapsed)));
+        last_in_flight_ = n;
+        last_print_ms_ = elapsed;
+      }
+    } else if (step == "drain" && state == "done") {
+      fmt::print("  drain         done in {}, {} closed at the timeout\n",
+                 format_duration(milliseconds(num(e, "elapsed_ms"))), num(e, "closed"));
+    }
+    std::fflush(stdout);
+  }
+
+  /// Prints the outcome; returns the exit code.
+  int finish() const {
+    if (result_.empty()) {
+      fmt::print(stderr, "handoff: {} ended without a result (the proxy may have stopped)\n", verb_);
+      return 1;
+    }
+    if (str(result_, "result") != "ok") {
+      fmt::print(stderr, "handoff: {} failed: {}\n", verb_, str(result_, "message"));
+      return 1;
+    }
+    fmt::print("done in {}\n", format_duration(milliseconds(num(result_, "elapsed_ms"))));
+    return 0;
+  }
+
+ private:
+  std::string verb_;
+  json::object result_;
+  std::int64_t last_in_flight_ = -1;
+  std::int64_t last_print_ms_ = 0;
+};
+
+int run_operation(ControlClient& client, const std::string& verb, const std::string& path,
+                  const json::object& body, bool as_json) {
+  ProgressPrinter printer(verb);
+  std::string error_text;
+  bool ok_status = true;
+  const int status = client.request("POST", path, json::serialize(body), nullptr,
+                                    [&](std::string_view line) {
+                                      if (as_json) {
+                                        fmt::print("{}\n", line);
+                                        std::fflush(stdout);
+                                      }
+                                      error_text += line;
+                                      printer.line(line);
+                                    });
+  ok_status = status == 200;
+  if (!ok_status) {
+    return as_json ? 1 : report_error(status, error_text);
+  }
+  return as_json ? (printer.finish() == 0 ? 0 : 1) : printer.finish();
+}
+
+void print_status(const json::object& status) {
+  fmt::print("{:<14} {:<24} {:<22} {:>4} {:>9} {:<18} {:>10} {:>7}  {}\n", "SERVICE", "HOSTS",
+             "UPSTREAM", "GEN", "IN-FLIGHT", "DRAINING", "REQUESTS", "ERRORS", "STATE");
+  for (const json::value& v : status.at("services").as_array()) {
+    const json::object& s = v.as_object();
+    std::string hosts;
+    for (const json::value& h : s.at("hosts").as_array()) {
+      hosts += (hosts.empty() ? "" : ",") + std::string(h.as_string());
+    }
+    std::string draining;
+    for (const json::value& d : s.at("draining").as_array()) {
+      draining += fmt::format("{}{}({})", draining.empty() ? "" : " ", str(d.as_object(), "upstream"),
+                              num(d.as_object(), "in_flight"));
+    }
+    std::string state = s.at("paused").as_bool() ? "paused" : "serving";
+    if (s.at("busy").as_bool()) {
+      state += ", switching";
+    }
+    fmt::print("{:<14} {:<24} {:<22} {:>4} {:>9} {:<18} {:>10} {:>7}  {}\n", str(s, "name"),
+               hosts.empty() ? (str(s, "name") == "default" ? "*" : "-") : hosts,
+               s.at("upstream").is_null() ? "(none)" : str(s, "upstream"), num(s, "generation"),
+               num(s, "in_flight"), draining.empty() ? "-" : draining, num(s, "requests"),
+               num(s, "errors"), state);
+  }
+  fmt::print("uptime {}, {} client connection(s)\n",
+             format_duration(milliseconds(num(status, "uptime_seconds") * 1000)),
+             num(status, "connections"));
+}
+
+constexpr std::string_view kSwapUsage =
+    "usage: handoff swap SERVICE --to HOST:PORT [options]\n\n"
+    "Health-checks the new upstream, switches the service to it with one atomic store, then\n"
+    "drains the old one. If the health gate fails nothing changes and the exit code is 1.\n\n";
+constexpr std::string_view kRollbackUsage =
+    "usage: handoff rollback SERVICE [options]\n\n"
+    "Swaps the service back to the upstream it had before its last swap (health-gated).\n\n";
+
+int swap_like(bool rollback, const std::vector<std::string_view>& args) {
+  CommonFlags common;
+  json::object body;
+  std::string to;
+  std::vector<Flag> flags;
+  if (!rollback) {
+    flags.push_back({"to", "HOST:PORT", "the new upstream", [&](std::string_view v) { to = v; }});
+  }
+  auto text = [&](const char* key) {
+    return [&body, key](std::string_view v) { body[key] = v; };
+  };
+  auto duration = [&](const char* key) {
+    return [&body, key](std::string_view v) {
+      parse_duration(v);  // reject bad input here, with the flag's name
+      body[key] = v;
+    };
+  };
+  flags.push_back({"health-path", "PATH", "GET this path on the target (default /up)",
+                   text("health_path")});
+  flags.push_back({"health-host", "NAME", "Host header for the health check", text("health_host")});
+  flags.push_back({"health-interval", "DUR", "between health checks (default 1s)",
+                   duration("health_interval")});
+  flags.push_back({"healthy-threshold", "N", "consecutive 2xx needed (default 2)",
+                   [&](std::string_view v) {
+                     try {
+                       body["healthy_threshold"] = std::stoi(std::string(v));
+                     } catch (const std::exception&) {
+                       throw std::invalid_argument(fmt::format("'{}' is not a number", v));
+                     }
+                   }});
+  flags.push_back({"deploy-timeout", "DUR", "the target must be healthy within (default 30s)",
+                   duration("deploy_timeout")});
+  flags.push_back({"drain-timeout", "DUR", "close what is still open on the old upstream after "
+                                           "(default 30s)",
+                   duration("drain_timeout")});
+  flags.push_back({"no-health-check", "", "switch without a health gate",
+                   [&](std::string_view) { body["health_check"] = false; }});
+  common.add_to(flags);
+  auto words = parse_flags(args, flags);
+  if (common.help) {
+    fmt::print("{}options:\n{}", rollback ? kRollbackUsage : kSwapUsage, flags_help(flags));
+    return 0;
+  }
+  if (words.size() != 1) {
+    throw std::invalid_argument(rollback ? "usage: handoff rollback SERVICE"
+                                         : "usage: handoff swap SERVICE --to HOST:PORT");
+  }
+  if (!rollback) {
+    if (to.empty()) {
+      throw std::invalid_argument("--to HOST:PORT is required");
+    }
+    body["to"] = to;
+  }
+  ControlClient client(control_socket_path(common.control));
+  const std::string service(words[0]);
+  return run_operation(client, rollback ? "rollback" : "swap",
+                       fmt::format("/v1/services/{}/{}", service, rollback ? "rollback" : "swap"),
+                       body, common.json);
+}
+
+// Sends a request with a plain JSON answer; prints it (or the error) and returns the exit code.
+int simple_request(const CommonFlags& common, std::string_view method, const std::string& path,
+                   const json::object& body, const std::string& done_message) {
+  ControlClient client(control_socket_path(common.control));
+  std::string answer;
+  const int status = client.request(method, path, json::serialize(body), &answer);
+  if (status < 200 || status >= 300) {
+    if (common.json) {
+      fmt::print("{}", answer);
+    }
+    return report_error(status, answer);
+  }
+  fmt::print("{}\n", common.json ? answer.substr(0, answer.find_last_not_of('\n') + 1) : done_message);
+  return 0;
+}
+
+int status_command(const std::vector<std::string_view>& args) {
+  CommonFlags common;
+  std::vector<Flag> flags;
+  common.add_to(flags);
+  auto words = parse_flags(args, flags);
+  if (common.help) {
+    fmt::print("usage: handoff status\n\nShows each service: hosts, upstream, generation, "
+               "requests in flight, upstreams still draining, requests served, errors.\n\n"
+               "options:\n{}",
+               flags_help(flags));
+    return 0;
+  }
+  if (!words.empty()) {
+    throw std::invalid_argument("usage: handoff status");
+  }
+  ControlClient client(control_socket_path(common.control));
+  std::string answer;
+  const int status = client.request("GET", "/v1/status", "", &answer);
+  if (status != 200) {
+    return report_error(status, answer);
+  }
+  if (common.json) {
+    fmt::print("{}", answer);
+  } else {
+    print_status(json::parse(answer).as_object());
+  }
+  return 0;
+}
+
+int pause_resume(bool pause, const std::vector<std::string_view>& args) {
+  CommonFlags common;
+  json::object body;
+  std::vector<Flag> flags;
+  if (pause) {
+    flags.push_back({"max-pause", "DUR", "a held request gets 503 after waiting this long (30s)",
+                     [&](std::string_view v) {
+                       parse_duration(v);
+                       body["max_pause"] = v;
+                     }});
+  }
+  common.add_to(flags);
+  auto words = parse_flags(args, flags);
+  if (common.help) {
+    fmt::print("{}options:\n{}",
+               pause ? "usage: handoff pause SERVICE [--max-pause DUR]\n\nHolds new requests "
+                       "(they wait, they are not refused) until `handoff resume`.\nRequests in "
+                       "flight finish.\n\n"
+                     : "usage: handoff resume SERVICE\n\nReleases the requests a pause held.\n\n",
+               flags_help(flags));
+    return 0;
+  }
+  if (words.size() != 1) {
+    throw std::invalid_argument(pause ? "usage: handoff pause SERVICE" : "usage: handoff resume SERVICE");
+  }
+  const std::string service(words[0]);
+  return simple_request(common, "POST",
+                        fmt::format("/v1/services/{}/{}", service, pause ? "pause" : "resume"),
+                        body, fmt::format("{} {}", pause ? "paused" : "resumed", service));
+}
+
+int service_command(const std::vector<std::string_view>& args) {
+  CommonFlags common;
+  std::vector<std::string> hosts;
+  std::string upstream;
+  std::vector<Flag> flags = {
+      {"host", "NAME", "a Host this service answers (exact or *.domain); repeatable",
+       [&](std::string_view v) { hosts.emplace_back(v); }},
+      {"upstream", "HOST:PORT", "the service's first upstream",
+       [&](std::string_view v) { upstream = v; }}};
+  common.add_to(flags);
+  auto words = parse_flags(args, flags);
+  if (common.help || words.empty()) {
+    fmt::print("usage: handoff service add NAME --upstream HOST:PORT [--host NAME]...\n"
+               "       handoff service remove NAME\n\n"
+               "Adds or removes a service. Requests are routed by their Host header; the service\n"
+               "named `default` gets every request no other service claims.\n\noptions:\n{}",
+               flags_help(flags));
+    return common.help ? 0 : 2;
+  }
+  if (words[0] == "add" && words.size() == 2) {
+    if (upstream.empty()) {
+      throw std::invalid_argument("--upstream HOST:PORT is required");
+    }
+    json::array host_list;
+    for (const auto& h : hosts) {
+      host_list.emplace_back(h);
+    }
+    const std::string name(words[1]);
+    return simple_request(common, "POST", "/v1/services",
+                          json::object{{"name", name}, {"hosts", std::move(host_list)},
+                                       {"upstream", upstream}},
+                          fmt::format("added service {} -> {}", name, upstream));
+  }
+  if (words[0] == "remove" && words.size() == 2) {
+    const std::string name(words[1]);
+    return simple_request(common, "DELETE", fmt::format("/v1/services/{}", name), {},
+                          fmt::format("removed service {}", name));
+  }
+  throw std::invalid_argument("usage: handoff service add|remove NAME ...");
+}
+
+}  // namespace
+
+int control_command(std::string_view verb, const std::vector<std::string_view>& args) {
+  try {
+    if (verb == "status") {
+      return status_command(args);
+    }
+    if (verb == "swap") {
+      return swap_like(false, args);
+    }
+    if (verb == "rollback") {
+      return swap_like(true, args);
+    }
+    if (verb == "pause" || verb == "resume") {
+      return pause_resume(verb == "pause", args);
+    }
+    if (verb == "service") {
+      return service_command(args);
+    }
+    return -1;
+  } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "handoff {}: {}\n", verb, e.what());
+    return 2;
+  } catch (const UnreachableError& e) {
+    fmt::print(stderr, "handoff: {}\n", e.what());
+    return 3;
+  }
+}
+
+}  // namespace handoff::control

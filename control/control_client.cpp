@@ -1,0 +1,107 @@
+#include "control/control_client.hpp"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace handoff::control {
+
+namespace {
+
+struct Sink {
+  std::string* body = nullptr;
+  const std::function<void(std::string_view)>* on_line = nullptr;
+  std::string pending;
+};
+
+std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* sink = static_cast<Sink*>(user);
+  const std::size_t len = size * n;
+  if (sink->on_line == nullptr || !*sink->on_line) {
+    sink->body->append(data, len);
+    return len;
+  }
+  sink->pending.append(data, len);
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = sink->pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+    (*sink->on_line)(std::string_view(sink->pending).substr(start, nl - start));
+  }
+  sink->pending.erase(0, start);
+  return len;
+}
+
+}  // namespace
+
+void ControlClient::check_reachable() const {
+  const std::string hint = "start `handoff run`, or point --control or HANDOFF_CONTROL at its socket";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
+  const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  const int err = errno;
+  ::close(fd);
+  if (rc == 0) {
+    return;
+  }
+  if (err == ENOENT) {
+    throw UnreachableError(fmt::format("no proxy is running: {} does not exist ({})", path_, hint));
+  }
+  if (err == ECONNREFUSED) {
+    throw UnreachableError(fmt::format("no proxy is listening on {} ({})", path_, hint));
+  }
+  if (err == EACCES || err == EPERM) {
+    throw UnreachableError(fmt::format(
+        "permission denied on {} (run as its owner or a member of its --control-group)", path_));
+  }
+  throw UnreachableError(fmt::format("cannot reach {}: {}", path_, std::strerror(err)));
+}
+
+int ControlClient::request(std::string_view method, std::string_view path,
+                           const std::string& payload, std::string* body,
+                           const std::function<void(std::string_view)>& on_line) {
+  check_reachable();
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) {
+    throw UnreachableError("cannot initialise libcurl");
+  }
+  std::string scratch;
+  Sink sink{body != nullptr ? body : &scratch, &on_line, {}};
+  const std::string url = fmt::format("http://handoff{}", path);
+  const std::string verb(method);
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  headers = curl_slist_append(headers, on_line ? "Accept: application/x-ndjson"
+                                               : "Accept: application/json");
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
+                                                                          curl_slist_free_all);
+  curl_easy_setopt(curl.get(), CURLOPT_UNIX_SOCKET_PATH, path_.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, verb.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  if (verb != "GET") {
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, payload.c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
+  }
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &sink);
+  const CURLcode rc = curl_easy_perform(curl.get());
+  if (rc != CURLE_OK) {
+    throw UnreachableError(
+        fmt::format("control request to {} failed: {}", path_, curl_easy_strerror(rc)));
+  }
+  if (!sink.pending.empty() && on_line) {
+    on_line(sink.pending);
+  }
+  long status = 0;
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  return static_cast<int>(status);
+}
+
+}  // namespace handoff::control

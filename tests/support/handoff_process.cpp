@@ -16,14 +16,20 @@ namespace handoff::test {
 
 std::string handoff_binary() { return HANDOFF_BINARY; }
 
-HandoffProcess::HandoffProcess(std::vector<std::string> args) {
+HandoffProcess::HandoffProcess(std::vector<std::string> args, bool capture_stdout) {
   int pipe_fds[2];
-  if (::pipe(pipe_fds) != 0) {
+  int out_fds[2] = {-1, -1};
+  if (::pipe(pipe_fds) != 0 || (capture_stdout && ::pipe(out_fds) != 0)) {
     throw std::runtime_error("pipe failed");
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  if (capture_stdout) {
+    posix_spawn_file_actions_adddup2(&actions, out_fds[1], 1);
+    posix_spawn_file_actions_addclose(&actions, out_fds[0]);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  }
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
   posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
   std::string binary = handoff_binary();
@@ -35,11 +41,25 @@ HandoffProcess::HandoffProcess(std::vector<std::string> args) {
   int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(pipe_fds[1]);
+  if (capture_stdout) {
+    ::close(out_fds[1]);
+    stdout_fd_ = out_fds[0];
+  }
   if (rc != 0) {
     ::close(pipe_fds[0]);
     throw std::runtime_error("cannot start " + binary);
   }
   stderr_fd_ = pipe_fds[0];
+  if (capture_stdout) {
+    stdout_reader_ = std::thread([this] {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(stdout_fd_, buf, sizeof buf)) > 0) {
+        std::lock_guard lock(mutex_);
+        stdout_.append(buf, static_cast<std::size_t>(n));
+      }
+    });
+  }
   reader_ = std::thread([this] {
     char buf[4096];
     ssize_t n;
@@ -55,10 +75,11 @@ HandoffProcess::~HandoffProcess() {
     ::kill(pid_, SIGKILL);
     wait_exit(std::chrono::seconds(5));
   }
-  if (reader_.joinable()) {
-    reader_.join();
-  }
+  join_output();
   ::close(stderr_fd_);
+  if (stdout_fd_ >= 0) {
+    ::close(stdout_fd_);
+  }
 }
 
 std::uint16_t HandoffProcess::wait_listening(std::chrono::milliseconds timeout) {
@@ -101,6 +122,11 @@ int HandoffProcess::wait_exit(std::chrono::milliseconds timeout) {
   return -1;
 }
 
+std::string HandoffProcess::stdout_text() const {
+  std::lock_guard lock(mutex_);
+  return stdout_;
+}
+
 std::string HandoffProcess::stderr_text() const {
   std::lock_guard lock(mutex_);
   return stderr_;
@@ -125,10 +151,28 @@ long status_field_kib(pid_t pid, const std::string& field) {
 long HandoffProcess::peak_rss_kib() const { return status_field_kib(pid_, "VmHWM"); }
 long HandoffProcess::rss_kib() const { return status_field_kib(pid_, "VmRSS"); }
 
+CommandResult run_command(std::vector<std::string> args) {
+  HandoffProcess p(std::move(args), true);
+  CommandResult r;
+  r.code = p.wait_exit(std::chrono::seconds(60));
+  p.join_output();
+  r.out = p.stdout_text();
+  r.err = p.stderr_text();
+  return r;
+}
+
+void HandoffProcess::join_output() {
+  if (reader_.joinable()) {
+    reader_.join();
+  }
+  if (stdout_reader_.joinable()) {
+    stdout_reader_.join();
+  }
+}
+
 std::pair<int, std::string> run_handoff(std::vector<std::string> args) {
-  HandoffProcess p(std::move(args));
-  int code = p.wait_exit(std::chrono::seconds(10));
-  return {code, p.stderr_text()};
+  CommandResult r = run_command(std::move(args));
+  return {r.code, r.err};
 }
 
 }  // namespace handoff::test

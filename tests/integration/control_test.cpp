@@ -1,0 +1,286 @@
+// The control socket and the CLI against a real `handoff run` process.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "tests/support/running_proxy.hpp"
+#include "tests/support/socket_client.hpp"
+#include "tests/support/test_backend.hpp"
+#include "tests/support/unix_http.hpp"
+
+using namespace handoff::test;
+using namespace std::chrono_literals;
+
+namespace {
+// Answers with its name on every path; /up is its health check; /slow takes 800 ms.
+TestBackend::Handler app(std::string name, int up_status = 200) {
+  return [name, up_status](BackendConnection& c, TestBackend& self) {
+    while (auto r = c.read_request()) {
+      self.record(*r);
+      if (r->target == "/slow") {
+        std::this_thread::sleep_for(800ms);
+      }
+      const int status = r->target == "/up" ? up_status : 200;
+      c.send("HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
+             std::to_string(name.size()) + "\r\n\r\n" + name);
+    }
+  };
+}
+
+std::string get(std::uint16_t port, const std::string& host = "a", const std::string& path = "/") {
+  return request_once(port, "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n").body;
+}
+}  // namespace
+
+TEST_CASE("swap through the CLI moves traffic after the health gate, with progress lines") {
+  TestBackend blue(app("blue"));
+  TestBackend green(app("green"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+  CHECK(get(proxy.port()) == "blue");
+
+  CommandResult r = proxy.cli({"swap", "default", "--to", green.address(), "--health-interval",
+                               "100ms"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("health check  attempt 1: HTTP 200") != std::string::npos);
+  CHECK(r.out.find("health check  passed") != std::string::npos);
+  CHECK(r.out.find("switch        " + blue.address() + " -> " + green.address()) !=
+        std::string::npos);
+  CHECK(r.out.find("drain         done") != std::string::npos);
+  CHECK(get(proxy.port()) == "green");
+  std::size_t probes = 0;
+  for (const auto& req : green.requests()) {
+    probes += req.target == "/up" ? 1 : 0;
+  }
+  CHECK(probes == 2);
+
+  CommandResult status = proxy.cli({"status"});
+  CHECK(status.code == 0);
+  CHECK(status.out.find(green.address()) != std::string::npos);
+
+  CommandResult back = proxy.cli({"rollback", "default", "--health-interval", "100ms"});
+  CHECK(back.code == 0);
+  CHECK(get(proxy.port()) == "blue");
+}
+
+TEST_CASE("an unhealthy target is refused and nothing changes") {
+  TestBackend blue(app("blue"));
+  TestBackend sick(app("sick", 503));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+  CommandResult r = proxy.cli({"swap", "default", "--to", sick.address(), "--health-interval",
+                               "100ms", "--deploy-timeout", "600ms"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("swap failed") != std::string::npos);
+  CHECK(r.err.find("last: HTTP 503") != std::string::npos);
+  CHECK(get(proxy.port()) == "blue");
+
+  // A redirect is not healthy either, and the API says 422 to a plain JSON client.
+  TestBackend redirect([](BackendConnection& c, TestBackend&) {
+    while (c.read_request()) {
+      c.send("HTTP/1.1 302 Found\r\nLocation: /up2\r\nContent-Length: 0\r\n\r\n");
+    }
+  });
+  UnixResponse api = unix_request(
+      proxy.control(), "POST", "/v1/services/default/swap",
+      R"({"to":")" + redirect.address() + R"(","deploy_timeout":"300ms","health_interval":"100ms"})");
+  CHECK(api.status == 422);
+  CHECK(api.body.find("\"error\":\"health_check_failed\"") != std::string::npos);
+  CHECK(get(proxy.port()) == "blue");
+}
+
+TEST_CASE("a second workflow on the same service gets 409") {
+  TestBackend blue(app("blue"));
+  TestBackend sick(app("sick", 503));
+  TestBackend green(app("green"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+  auto first = std::async(std::launch::async, [&] {
+    return proxy.cli({"swap", "default", "--to", sick.address(), "--deploy-timeout", "1500ms",
+                      "--health-interval", "100ms"});
+  });
+  std::this_thread::sleep_for(400ms);
+  UnixResponse second = unix_request(proxy.control(), "POST", "/v1/services/default/swap",
+                                     R"({"to":")" + green.address() + R"("})");
+  CHECK(second.status == 409);
+  CHECK(second.body.find("\"error\":\"busy\"") != std::string::npos);
+  CHECK(first.get().code == 1);
+  CHECK(get(proxy.port()) == "blue");
+}
+
+TEST_CASE("a drain waits for the slow request on the old upstream") {
+  TestBackend blue(app("blue"));
+  TestBackend green(app("green"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+  auto slow = std::async(std::launch::async, [&] { return get(proxy.port(), "a", "/slow"); });
+  std::this_thread::sleep_for(200ms);
+  CommandResult r = proxy.cli({"swap", "default", "--to", green.address(), "--no-health-check"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("drain         1 in flight on " + blue.address()) != std::string::npos);
+  CHECK(slow.get() == "blue");
+  CHECK(get(proxy.port()) == "green");
+}
+
+TEST_CASE("services are routed by Host, exact and wildcard, with default catching the rest") {
+  TestBackend shop(app("shop"));
+  TestBackend api(app("api"));
+  TestBackend fallback(app("fallback"));
+  TempDir dir;
+  RunningProxy proxy(dir.path());
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 404);
+  CHECK(proxy.cli({"service", "add", "shop", "--host", "shop.test", "--upstream", shop.address()})
+            .code == 0);
+  CHECK(proxy.cli({"service", "add", "api", "--host", "*.api.test", "--upstream", api.address()})
+            .code == 0);
+  CHECK(get(proxy.port(), "shop.test") == "shop");
+  CHECK(get(proxy.port(), "SHOP.test:8080") == "shop");
+  CHECK(get(proxy.port(), "v2.api.test") == "api");
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: other.test\r\n\r\n").status == 404);
+  CHECK(proxy.cli({"service", "add", "default", "--upstream", fallback.address()}).code == 0);
+  CHECK(get(proxy.port(), "other.test") == "fallback");
+  CommandResult taken =
+      proxy.cli({"service", "add", "dup", "--host", "shop.test", "--upstream", shop.address()});
+  CHECK(taken.code == 1);
+  CHECK(taken.err.find("already routes to service 'shop'") != std::string::npos);
+  CHECK(proxy.cli({"service", "remove", "shop"}).code == 0);
+  CHECK(get(proxy.port(), "shop.test") == "fallback");
+}
+
+TEST_CASE("pause holds requests until resume, and max-pause turns them into 503") {
+  TestBackend blue(app("blue"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+  CHECK(proxy.cli({"pause", "default", "--max-pause", "5s"}).code == 0);
+  auto held = std::async(std::launch::async, [&] { return get(proxy.port()); });
+  CHECK(held.wait_for(400ms) == std::future_status::timeout);
+  CHECK(proxy.cli({"resume", "default"}).code == 0);
+  CHECK(held.get() == "blue");
+
+  CHECK(proxy.cli({"pause", "default", "--max-pause", "300ms"}).code == 0);
+  auto start = std::chrono::steady_clock::now();
+  Response r = request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(r.status == 503);
+  CHECK(std::chrono::steady_clock::now() - start >= 300ms);
+  CHECK(proxy.cli({"resume", "default"}).code == 0);
+}
+
+TEST_CASE("the control API answers errors as JSON with fitting statuses") {
+  TestBackend blue(app("blue"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+  UnixResponse status = unix_request(proxy.control(), "GET", "/v1/status");
+  CHECK(status.status == 200);
+  CHECK(status.body.find("\"name\":\"default\"") != std::string::npos);
+  CHECK(unix_request(proxy.control(), "POST", "/v1/services", "{not json").status == 400);
+  UnixResponse missing = unix_request(proxy.control(), "POST", "/v1/services", R"({"name":"x"})");
+  CHECK(missing.status == 400);
+  CHECK(missing.body.find("\"error\":\"missing_field\"") != std::string::npos);
+  CHECK(unix_request(proxy.control(), "POST", "/v1/services/nope/swap", R"({"to":"127.0.0.1:1"})")
+            .status == 404);
+  CHECK(unix_request(proxy.control(), "POST", "/v1/services/default/swap", R"({"to":"nonsense"})")
+            .status == 400);
+  CHECK(unix_request(proxy.control(), "POST", "/v1/services/default/rollback").status == 409);
+  CHECK(unix_request(proxy.control(), "GET", "/v1/services/default/swap").status == 405);
+  CHECK(unix_request(proxy.control(), "GET", "/v2/unknown").status == 404);
+  CHECK(unix_request(proxy.control(), "POST", "/v1/services", std::string(2 << 20, 'x')).status ==
+        400);
+  // Streaming clients get one JSON event per line as the swap runs.
+  UnixResponse streamed = unix_request(
+      proxy.control(), "POST", "/v1/services/default/swap",
+      R"({"to":")" + blue.address() + R"(","health_check":false})", "Accept: application/x-ndjson\r\n");
+  CHECK(streamed.status == 200);
+  CHECK(streamed.body.find("{\"step\":\"swap\"") != std::string::npos);
+  CHECK(streamed.body.find("{\"result\":\"ok\"") != std::string::npos);
+
+  get(proxy.port());
+  UnixResponse metrics = unix_request(proxy.control(), "GET", "/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body.find("handoff_requests_total{service=\"default\",code=\"2xx\"} 1") !=
+        std::string::npos);
+  CHECK(metrics.body.find("handoff_swap_duration_seconds_count{service=\"default\"} 1") !=
+        std::string::npos);
+  CHECK(metrics.body.find("handoff_in_flight{service=\"default\",generation=\"2\"} 0") !=
+        std::string::npos);
+}
+
+TEST_CASE("a restart restores services and upstreams from the state directory") {
+  TestBackend blue(app("blue"));
+  TestBackend green(app("green"));
+  TempDir dir;
+  {
+    RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+    CHECK(proxy.cli({"swap", "default", "--to", green.address(), "--no-health-check"}).code == 0);
+    CHECK(proxy.cli({"service", "add", "shop", "--host", "shop.test", "--upstream",
+                     blue.address()})
+              .code == 0);
+    proxy.process().signal(SIGTERM);
+    CHECK(proxy.process().wait_exit() == 0);
+  }
+  RunningProxy again(dir.path(), {"--upstream", blue.address()});
+  CHECK(get(again.port()) == "green");  // the deployed upstream, not the --upstream seed
+  CHECK(get(again.port(), "shop.test") == "blue");
+  CHECK(again.cli({"rollback", "default", "--no-health-check"}).code == 0);
+  CHECK(get(again.port()) == "blue");
+}
+
+TEST_CASE("a corrupt state file stops the start unless --ignore-state") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "state");
+  std::ofstream(dir.path() / "state" / "state.json") << "{\"version\":1,\"services\":[{";
+  auto [code, err] = run_handoff({"run", "--listen", "127.0.0.1:0", "--control",
+                                  (dir.path() / "c.sock").string(), "--state-dir",
+                                  (dir.path() / "state").string()});
+  CHECK(code != 0);
+  CHECK(err.find((dir.path() / "state" / "state.json").string()) != std::string::npos);
+  CHECK(err.find("corrupt") != std::string::npos);
+  CHECK(err.find("--ignore-state") != std::string::npos);
+
+  TestBackend blue(app("blue"));
+  RunningProxy proxy(dir.path(), {"--ignore-state", "--upstream", blue.address()});
+  CHECK(get(proxy.port()) == "blue");
+}
+
+TEST_CASE("the control socket is private, a stale one is replaced, a live one is refused") {
+  TestBackend blue(app("blue"));
+  TempDir dir;
+  // A socket file left behind by a process that died.
+  {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string path = (dir.path() / "control.sock").string();
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    ::close(fd);
+  }
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+  struct stat st{};
+  REQUIRE(::stat(proxy.control().c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(proxy.cli({"status"}).code == 0);
+
+  auto [code, err] = run_handoff({"run", "--listen", "127.0.0.1:0", "--control", proxy.control(),
+                                  "--state-dir", (dir.path() / "other").string()});
+  CHECK(code != 0);
+  CHECK(err.find("another handoff is already answering on") != std::string::npos);
+  CHECK(proxy.cli({"status"}).code == 0);  // the running one is untouched
+}
+
+TEST_CASE("a control verb with no proxy listening says so plainly") {
+  TempDir dir;
+  CommandResult r = run_command({"status", "--control", (dir.path() / "none.sock").string()});
+  CHECK(r.code != 0);
+  CHECK(r.err.find("no proxy is running") != std::string::npos);
+  CommandResult bad = run_command({"swap", "default"});
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("--to HOST:PORT is required") != std::string::npos);
+}

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/handoff_process.hpp"
+
+namespace handoff::test {
+
+/// A scratch directory removed at the end of the test.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  /// Its path.
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// `handoff run` as a real process on 127.0.0.1 with its own control socket and state
+/// directory, plus a way to run the CLI against it.
+class RunningProxy {
+ public:
+  /// Starts it; `extra` are more `run` flags (e.g. --upstream).
+  explicit RunningProxy(const std::filesystem::path& dir, std::vector<std::string> extra = {});
+
+  /// The HTTP port.
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  /// The control socket path.
+  [[nodiscard]] std::string control() const { return control_; }
+  /// The process.
+  HandoffProcess& process() { return *process_; }
+  /// Runs `handoff VERB ARGS... --control SOCKET`.
+  CommandResult cli(std::vector<std::string> args) const;
+
+ private:
+  std::string control_;
+  std::unique_ptr<HandoffProcess> process_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace handoff::test

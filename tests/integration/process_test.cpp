@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "tests/support/handoff_process.hpp"
+#include "tests/support/running_proxy.hpp"
 #include "tests/support/socket_client.hpp"
 #include "tests/support/test_backend.hpp"
 
@@ -15,6 +16,13 @@ using namespace handoff::test;
 using namespace std::chrono_literals;
 
 namespace {
+// `run` flags that keep a test's proxy away from the system's control socket and state.
+std::vector<std::string> isolated(const TempDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin() + 1, {"--control", (dir.path() / "c.sock").string(), "--state-dir",
+                                 (dir.path() / "state").string()});
+  return args;
+}
+
 std::size_t count_lines(const std::string& s) {
   return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
 }
@@ -35,7 +43,9 @@ TEST_CASE("start-up errors print one clear line and exit non-zero") {
   CHECK(err.find("--threads") != std::string::npos);
 
   TestBackend taken(TestBackend::respond(""));
-  std::tie(code, err) = run_handoff({"run", "--listen", taken.address(), "--upstream", "127.0.0.1:1"});
+  TempDir dir;
+  std::tie(code, err) = run_handoff(
+      isolated(dir, {"run", "--listen", taken.address(), "--upstream", "127.0.0.1:1"}));
   CHECK(code != 0);
   CHECK(err.find("cannot listen on " + taken.address()) != std::string::npos);
   CHECK(err.find("in use") != std::string::npos);
@@ -52,8 +62,9 @@ TEST_CASE("help is complete and exits 0") {
 
 TEST_CASE("the proxy listens on IPv6 loopback and several addresses at once") {
   TestBackend backend(TestBackend::respond("v6"));
-  HandoffProcess proxy({"run", "--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--upstream",
-                        backend.address(), "--threads", "2"});
+  TempDir dir;
+  HandoffProcess proxy(isolated(dir, {"run", "--listen", "127.0.0.1:0", "--listen", "[::1]:0",
+                                      "--upstream", backend.address(), "--threads", "2"}));
   std::uint16_t port = proxy.wait_listening();
   CHECK(request_once(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v6");
   std::this_thread::sleep_for(50ms);
@@ -67,7 +78,9 @@ TEST_CASE("SIGTERM lets the request in flight finish, then exits 0") {
       c.send("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone");
     }
   });
-  HandoffProcess proxy({"run", "--listen", "127.0.0.1:0", "--upstream", backend.address()});
+  TempDir dir;
+  HandoffProcess proxy(
+      isolated(dir, {"run", "--listen", "127.0.0.1:0", "--upstream", backend.address()}));
   std::uint16_t port = proxy.wait_listening();
   SocketClient idle(port);  // an idle keep-alive connection must not hold up the exit
   auto slow = std::async(std::launch::async, [&] {
@@ -118,8 +131,9 @@ TEST_CASE("a 1 GiB upload and a 1 GiB download stream through with bounded memor
       }
     }
   });
-  HandoffProcess proxy({"run", "--listen", "127.0.0.1:0", "--upstream", backend.address(),
-                        "--no-access-log"});
+  TempDir dir;
+  HandoffProcess proxy(isolated(
+      dir, {"run", "--listen", "127.0.0.1:0", "--upstream", backend.address(), "--no-access-log"}));
   std::uint16_t port = proxy.wait_listening();
   long baseline = proxy.rss_kib();
 
@@ -127,7 +141,8 @@ TEST_CASE("a 1 GiB upload and a 1 GiB download stream through with bounded memor
   up.send("PUT /big HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(kGiB) + "\r\n\r\n");
   std::string block(1 << 20, 'u');
   for (std::size_t sent = 0; sent < kGiB; sent += block.size()) {
-    REQUIRE(up.send(block));
+    REQUIRE_MESSAGE(up.send(block), "upload failed after " << sent << " bytes: " << up.last_error()
+                                                           << "\n" << proxy.stderr_text());
   }
   Response put = up.read_response();
   CHECK(put.status == 200);

@@ -48,7 +48,11 @@ SocketClient::~SocketClient() {
 bool SocketClient::send(std::string_view bytes) {
   while (!bytes.empty()) {
     ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
     if (n <= 0) {
+      last_error_ = n < 0 ? std::strerror(errno) : "closed";
       return false;
     }
     bytes.remove_prefix(static_cast<std::size_t>(n));

@@ -47,6 +47,8 @@ class SocketClient {
   bool closed_by_peer(std::chrono::milliseconds wait = std::chrono::seconds(5));
   /// Half-closes the sending side.
   void shutdown_send();
+  /// Why the last send failed.
+  [[nodiscard]] const std::string& last_error() const { return last_error_; }
   /// The file descriptor.
   [[nodiscard]] int fd() const { return fd_; }
 
@@ -56,6 +58,7 @@ class SocketClient {
 
   int fd_ = -1;
   std::string buffer_;
+  std::string last_error_;
 };
 
 /// Sends one request on a fresh connection and reads the response.

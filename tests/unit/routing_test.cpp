@@ -68,6 +68,11 @@ TEST_CASE("no request starts on an upstream once a drain after its swap has seen
   });
   std::vector<std::shared_ptr<Upstream>> keep;  // no address is reused while the test runs
   for (int i = 0; i < 2000; ++i) {
+    // Let the worker get a request in between swaps, so that the two really interleave.
+    const int seen = acquired.load();
+    while (acquired.load() == seen) {
+      std::this_thread::yield();
+    }
     auto old = s.swap(upstream(static_cast<std::uint16_t>(i + 2)));
     while (old->in_flight() > 0) {
       std::this_thread::yield();

@@ -16,7 +16,7 @@ wait_port() {
   return 1
 }
 
-# Runs wrk and prints "requests_per_second p50_ms p99_ms errors non2xx".
+# Runs wrk and prints "requests_per_second p50_ms p99_ms errors non2xx requests".
 run_wrk() {
   local url=$1 conns=$2 secs=$3
   shift 3
@@ -32,5 +32,6 @@ run_wrk() {
     / 99%/ { p99 = ms($2) }
     /Socket errors/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
     /Non-2xx/ { non2xx = $5 }
-    END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, errs, non2xx }'
+    /requests in/ { requests = $1 }
+    END { printf "%.0f %.3f %.3f %d %d %d\n", rps, p50, p99, errs, non2xx, requests }'
 }

@@ -35,6 +35,7 @@ constexpr std::string_view kUsage =
     "handoff --help); --upstream creates the service `default`, which gets every request\n"
     "whose Host no other service claims. Services are saved in --state-dir and restored\n"
     "on start.\n"
+    "\n"
     "SIGTERM or SIGINT stops accepting, lets requests in flight finish (up to\n"
     "--shutdown-timeout) and exits 0.\n"
     "\n"

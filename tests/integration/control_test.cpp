@@ -1,5 +1,6 @@
 // The control socket and the CLI against a real `handoff run` process.
 #include <doctest/doctest.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -283,4 +284,40 @@ TEST_CASE("a control verb with no proxy listening says so plainly") {
   CommandResult bad = run_command({"swap", "default"});
   CHECK(bad.code == 2);
   CHECK(bad.err.find("--to HOST:PORT is required") != std::string::npos);
+}
+
+TEST_CASE("the health check can send its own Host header") {
+  TestBackend blue(app("blue"));
+  // Healthy only for the right virtual host, like an app behind name-based routing.
+  TestBackend vhost([](BackendConnection& c, TestBackend&) {
+    while (auto r = c.read_request()) {
+      const bool ok = r->header("host") == "app.internal";
+      c.send(ok ? "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nvhost"
+                : "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    }
+  });
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+  CHECK(proxy.cli({"swap", "default", "--to", vhost.address(), "--deploy-timeout", "400ms",
+                   "--health-interval", "100ms"})
+            .code == 1);
+  CHECK(proxy.cli({"swap", "default", "--to", vhost.address(), "--health-host", "app.internal",
+                   "--health-interval", "100ms"})
+            .code == 0);
+}
+
+TEST_CASE("--control-group opens the control socket to that group") {
+  TestBackend blue(app("blue"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address(), "--control-group", "daemon"});
+  struct stat st{};
+  REQUIRE(::stat(proxy.control().c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0660);
+  CHECK(st.st_gid == ::getgrnam("daemon")->gr_gid);
+  auto [code, err] = run_handoff({"run", "--listen", "127.0.0.1:0", "--control",
+                                  (dir.path() / "other.sock").string(), "--state-dir",
+                                  (dir.path() / "other").string(), "--control-group",
+                                  "no-such-group"});
+  CHECK(code != 0);
+  CHECK(err.find("no group named 'no-such-group'") != std::string::npos);
 }

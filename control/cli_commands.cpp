@@ -160,7 +160,10 @@ void print_status(const json::object& status) {
     const json::object& s = v.as_object();
     std::string hosts;
     for (const json::value& h : s.at("hosts").as_array()) {
-      hosts += (hosts.empty() ? "" : ",") + std::string(h.as_string());
+      if (!hosts.empty()) {
+        hosts += ',';
+      }
+      hosts.append(h.as_string().data(), h.as_string().size());
     }
     std::string draining;
     for (const json::value& d : s.at("draining").as_array()) {

@@ -1,0 +1,328 @@
+#include "containers/docker_engine.hpp"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+namespace handoff::containers {
+
+namespace json = boost::json;
+
+namespace {
+
+/// The newest API version this client speaks; the engine's is used when it is lower.
+constexpr std::string_view kOurApiVersion = "1.43";
+constexpr std::size_t kMaxErrorBody = 4096;
+
+std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+std::size_t read_header(char* data, std::size_t size, std::size_t n, void* out) {
+  std::string_view line(data, size * n);
+  constexpr std::string_view name = "api-version:";
+  if (line.size() > name.size() && strncasecmp(line.data(), name.data(), name.size()) == 0) {
+    std::string v(line.substr(name.size()));
+    v.erase(0, v.find_first_not_of(" \t"));
+    v.erase(v.find_last_not_of(" \t\r\n") + 1);
+    *static_cast<std::string*>(out) = v;
+  }
+  return size * n;
+}
+
+// "1.41" < "1.43", compared as numbers.
+bool version_less(const std::string& a, std::string_view b) {
+  auto parse = [](std::string_view v) {
+    auto dot = v.find('.');
+    return std::make_pair(std::atoi(std::string(v.substr(0, dot)).c_str()),
+                          dot == std::string_view::npos
+                              ? 0
+                              : std::atoi(std::string(v.substr(dot + 1)).c_str()));
+  };
+  return parse(a) < parse(b);
+}
+
+std::string url_encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+std::string string_or_empty(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::map<std::string, std::string> string_map(const json::value* v) {
+  std::map<std::string, std::string> out;
+  if (v != nullptr && v->is_object()) {
+    for (const auto& [k, val] : v->as_object()) {
+      if (val.is_string()) {
+        out.emplace(std::string(k), std::string(val.as_string()));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string demultiplex_logs(const std::string& raw) {
+  // Each frame: [stream, 0, 0, 0, size (big-endian u32)] then `size` bytes. A container with a
+  // TTY sends plain text instead, recognised by a first byte that is not a stream number.
+  if (raw.size() < 8 || raw[0] > 2 || raw[1] != 0 || raw[2] != 0 || raw[3] != 0) {
+    return raw;
+  }
+  std::string out;
+  std::size_t pos = 0;
+  while (pos + 8 <= raw.size()) {
+    const auto* h = reinterpret_cast<const unsigned char*>(raw.data() + pos);
+    const std::size_t size = (std::size_t{h[4]} << 24) | (std::size_t{h[5]} << 16) |
+                             (std::size_t{h[6]} << 8) | std::size_t{h[7]};
+    pos += 8;
+    out.append(raw, pos, std::min(size, raw.size() - pos));
+    pos += size;
+  }
+  return out;
+}
+
+DockerEngine::DockerEngine(std::string docker_host) {
+  if (docker_host.empty()) {
+    const char* env = std::getenv("DOCKER_HOST");
+    docker_host = env != nullptr ? env : "";
+  }
+  if (docker_host.empty()) {
+    docker_host = "unix:///var/run/docker.sock";
+  }
+  where_ = docker_host;
+  if (docker_host.rfind("unix://", 0) == 0) {
+    socket_ = docker_host.substr(7);
+    base_url_ = "http://docker";
+  } else if (docker_host.rfind("tcp://", 0) == 0) {
+    base_url_ = "http://" + docker_host.substr(6);
+  } else {
+    throw EngineError(0, fmt::format("DOCKER_HOST '{}' must be unix://PATH or tcp://HOST:PORT",
+                                     docker_host));
+  }
+  Reply ping = call("GET", "/_ping", {}, 5000);
+  expect(ping, {200}, "ping the engine");
+  version_ = std::string(kOurApiVersion);
+  if (!ping.api_version.empty() && version_less(ping.api_version, kOurApiVersion)) {
+    version_ = ping.api_version;
+  }
+}
+
+DockerEngine::Reply DockerEngine::call(const std::string& method, const std::string& path,
+                                       const std::string& body, long timeout_ms) const {
+  if (!socket_.empty()) {
+    // Say plainly why a unix socket cannot be used (missing, refused, permission).
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, socket_.c_str(), sizeof(addr.sun_path) - 1);
+    const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0) {
+      if (err == EACCES || err == EPERM) {
+        throw EngineError(0, fmt::format("permission denied on the Docker socket {} (run as root "
+                                         "or in the docker group)",
+                                         socket_));
+      }
+      throw EngineError(0, fmt::format("cannot reach the Docker engine at {}: {} (is dockerd "
+                                       "running?)",
+                                       socket_, std::strerror(err)));
+    }
+  }
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) {
+    throw EngineError(0, "cannot initialise libcurl");
+  }
+  const std::string url =
+      path == "/_ping" ? base_url_ + path : fmt::format("{}/v{}{}", base_url_, version_, path);
+  Reply reply;
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
+                                                                          curl_slist_free_all);
+  if (!socket_.empty()) {
+    curl_easy_setopt(curl.get(), CURLOPT_UNIX_SOCKET_PATH, socket_.c_str());
+  }
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl.get(), CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  if (method == "POST") {
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &reply.body);
+  curl_easy_setopt(curl.get(), CURLOPT_HEADERFUNCTION, read_header);
+  curl_easy_setopt(curl.get(), CURLOPT_HEADERDATA, &reply.api_version);
+  const CURLcode rc = curl_easy_perform(curl.get());
+  if (rc != CURLE_OK) {
+    throw EngineError(0, fmt::format("Docker engine at {}: {} {}: {}", where_, method, path,
+                                     curl_easy_strerror(rc)));
+  }
+  long status = 0;
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  reply.status = static_cast<int>(status);
+  return reply;
+}
+
+void DockerEngine::expect(const Reply& r, std::initializer_list<int> ok, const std::string& what) {
+  for (int s : ok) {
+    if (r.status == s) {
+      return;
+    }
+  }
+  std::string message = r.body.substr(0, kMaxErrorBody);
+  boost::system::error_code ec;
+  json::value v = json::parse(message, ec);
+  if (!ec && v.is_object()) {
+    message = string_or_empty(v.as_object(), "message");
+  }
+  while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
+    message.pop_back();
+  }
+  throw EngineError(r.status, fmt::format("cannot {}: {} (HTTP {})", what, message, r.status));
+}
+
+std::string DockerEngine::create(const ContainerSpec& spec) {
+  json::array env;
+  for (const auto& e : spec.env) {
+    env.emplace_back(e);
+  }
+  json::object labels;
+  for (const auto& [k, v] : spec.labels) {
+    labels[k] = v;
+  }
+  json::object body{{"Image", spec.image},
+                    {"Env", std::move(env)},
+                    {"Labels", std::move(labels)},
+                    {"StopTimeout", spec.stop_timeout.count()},
+                    {"HostConfig", json::object{{"NetworkMode", spec.network.empty()
+                                                                    ? std::string("default")
+                                                                    : spec.network}}}};
+  if (!spec.cmd.empty()) {
+    json::array cmd;
+    for (const auto& c : spec.cmd) {
+      cmd.emplace_back(c);
+    }
+    body["Cmd"] = std::move(cmd);
+  }
+  Reply r = call("POST", "/containers/create?name=" + url_encode(spec.name),
+                 json::serialize(body));
+  expect(r, {201}, fmt::format("create container {} from {}", spec.name, spec.image));
+  return string_or_empty(json::parse(r.body).as_object(), "Id");
+}
+
+void DockerEngine::start(const std::string& id) {
+  expect(call("POST", "/containers/" + id + "/start"), {204, 304}, "start container " + id);
+}
+
+ContainerInfo DockerEngine::inspect(const std::string& id) {
+  Reply r = call("GET", "/containers/" + url_encode(id) + "/json");
+  expect(r, {200}, "inspect container " + id);
+  const json::object root = json::parse(r.body).as_object();
+  ContainerInfo info;
+  info.id = string_or_empty(root, "Id");
+  info.name = string_or_empty(root, "Name");
+  if (!info.name.empty() && info.name.front() == '/') {
+    info.name.erase(0, 1);
+  }
+  if (const json::value* state = root.if_contains("State"); state && state->is_object()) {
+    const json::object& s = state->as_object();
+    info.state = string_or_empty(s, "Status");
+    info.running = s.contains("Running") && s.at("Running").is_bool() && s.at("Running").as_bool();
+    if (const json::value* code = s.if_contains("ExitCode"); code && code->is_number()) {
+      info.exit_code = code->to_number<int>();
+    }
+    if (const json::value* health = s.if_contains("Health"); health && health->is_object()) {
+      info.health = string_or_empty(health->as_object(), "Status");
+    }
+  }
+  if (const json::value* config = root.if_contains("Config"); config && config->is_object()) {
+    const json::object& c = config->as_object();
+    info.image = string_or_empty(c, "Image");
+    info.labels = string_map(c.if_contains("Labels"));
+    if (const json::value* env = c.if_contains("Env"); env && env->is_array()) {
+      for (const json::value& e : env->as_array()) {
+        info.env.emplace_back(e.as_string());
+      }
+    }
+  }
+  if (const json::value* ns = root.if_contains("NetworkSettings"); ns && ns->is_object()) {
+    if (const json::value* nets = ns->as_object().if_contains("Networks"); nets && nets->is_object()) {
+      for (const auto& [name, net] : nets->as_object()) {
+        if (net.is_object()) {
+          info.ips[std::string(name)] = string_or_empty(net.as_object(), "IPAddress");
+        }
+      }
+    }
+  }
+  return info;
+}
+
+void DockerEngine::stop(const std::string& id, std::chrono::seconds timeout) {
+  expect(call("POST", fmt::format("/containers/{}/stop?t={}", id, timeout.count()), {},
+              (timeout.count() + 30) * 1000),
+         {204, 304}, "stop container " + id);
+}
+
+void DockerEngine::remove(const std::string& id) {
+  expect(call("DELETE", "/containers/" + id + "?force=true&v=true"), {204, 404},
+         "remove container " + id);
+}
+
+std::vector<ContainerSummary> DockerEngine::list(const std::string& label) {
+  const std::string filters = json::serialize(json::object{{"label", json::array{label}}});
+  Reply r = call("GET", "/containers/json?all=true&filters=" + url_encode(filters));
+  expect(r, {200}, "list containers");
+  std::vector<ContainerSummary> out;
+  const json::value listing = json::parse(r.body);
+  for (const json::value& v : listing.as_array()) {
+    const json::object& o = v.as_object();
+    ContainerSummary s;
+    s.id = string_or_empty(o, "Id");
+    s.image = string_or_empty(o, "Image");
+    s.state = string_or_empty(o, "State");
+    s.labels = string_map(o.if_contains("Labels"));
+    if (const json::value* names = o.if_contains("Names"); names && names->is_array() &&
+                                                           !names->as_array().empty()) {
+      s.name = std::string(names->as_array().front().as_string());
+      if (!s.name.empty() && s.name.front() == '/') {
+        s.name.erase(0, 1);
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string DockerEngine::logs(const std::string& id, int lines) {
+  Reply r = call("GET", fmt::format("/containers/{}/logs?stdout=true&stderr=true&tail={}", id,
+                                    lines));
+  expect(r, {200}, "read the logs of container " + id);
+  return demultiplex_logs(r.body);
+}
+
+}  // namespace handoff::containers

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <string>
+
+#include "containers/engine.hpp"
+
+namespace handoff::containers {
+
+/// The Docker Engine HTTP API through libcurl: `DOCKER_HOST` (`unix:///path` or
+/// `tcp://host:port`), else /var/run/docker.sock. The API version is negotiated once through
+/// `GET /_ping`: the lower of the engine's and ours (works with docker.io 20.10, API 1.41, with
+/// newer engines and with Podman's compatible socket).
+class DockerEngine : public Engine {
+ public:
+  /// Uses `docker_host` (as DOCKER_HOST is written), or the environment's when empty.
+  /// Throws EngineError when the engine cannot be reached.
+  explicit DockerEngine(std::string docker_host = {});
+
+  /// The negotiated API version, e.g. "1.41".
+  [[nodiscard]] const std::string& api_version() const { return version_; }
+  /// Where the engine is, for messages.
+  [[nodiscard]] const std::string& where() const { return where_; }
+
+  std::string create(const ContainerSpec& spec) override;
+  void start(const std::string& id) override;
+  ContainerInfo inspect(const std::string& id) override;
+  void stop(const std::string& id, std::chrono::seconds timeout) override;
+  void remove(const std::string& id) override;
+  std::vector<ContainerSummary> list(const std::string& label) override;
+  std::string logs(const std::string& id, int lines) override;
+
+ private:
+  struct Reply {
+    int status = 0;
+    std::string body;
+    std::string api_version;  // the Api-Version header, when sent
+  };
+  Reply call(const std::string& method, const std::string& path, const std::string& body = {},
+             long timeout_ms = 30'000) const;
+  // Throws EngineError with the engine's message when the status is not one of `ok`.
+  static void expect(const Reply& r, std::initializer_list<int> ok, const std::string& what);
+
+  std::string socket_;    // unix socket path, or empty for TCP
+  std::string base_url_;  // http://host:port or http://docker
+  std::string where_;
+  std::string version_ = "1.41";
+};
+
+/// Decodes Docker's multiplexed log stream (8-byte frame headers) into plain text.
+std::string demultiplex_logs(const std::string& raw);
+
+}  // namespace handoff::containers

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace handoff::containers {
+
+/// The engine refused or could not be reached; `status` is its HTTP status (0: unreachable).
+class EngineError : public std::runtime_error {
+ public:
+  EngineError(int status, const std::string& message)
+      : std::runtime_error(message), status_(status) {}
+  /// The engine's HTTP status, or 0 when it could not be reached.
+  [[nodiscard]] int status() const { return status_; }
+
+ private:
+  int status_;
+};
+
+/// What to create.
+struct ContainerSpec {
+  std::string name;
+  std::string image;
+  std::vector<std::string> env;  ///< KEY=VALUE
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> cmd;  ///< empty: the image's default
+  std::string network;           ///< a network name, or "host" for the host's network
+  std::chrono::seconds stop_timeout{10};
+};
+
+/// What inspecting a container tells.
+struct ContainerInfo {
+  std::string id;
+  std::string name;
+  std::string image;
+  std::string state;  ///< created, running, exited, ...
+  bool running = false;
+  int exit_code = 0;
+  std::string health;  ///< "" (no HEALTHCHECK), starting, healthy, unhealthy
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> env;
+  std::map<std::string, std::string> ips;  ///< IP address by network name
+};
+
+/// One container in a listing.
+struct ContainerSummary {
+  std::string id;
+  std::string name;
+  std::string image;
+  std::string state;
+  std::map<std::string, std::string> labels;
+};
+
+/// A container engine. `DockerEngine` is the one implementation; the interface keeps workflows
+/// independent of the engine's API. Every call blocks (control threads only).
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  /// Creates a container; returns its id.
+  virtual std::string create(const ContainerSpec& spec) = 0;
+  /// Starts it.
+  virtual void start(const std::string& id) = 0;
+  /// Inspects it.
+  virtual ContainerInfo inspect(const std::string& id) = 0;
+  /// Stops it, killing it after `timeout`.
+  virtual void stop(const std::string& id, std::chrono::seconds timeout) = 0;
+  /// Removes it (and stops it first if needed).
+  virtual void remove(const std::string& id) = 0;
+  /// Containers carrying `label` (KEY=VALUE), running or not.
+  virtual std::vector<ContainerSummary> list(const std::string& label) = 0;
+  /// The last `lines` lines of its output (stdout and stderr).
+  virtual std::string logs(const std::string& id, int lines) = 0;
+};
+
+}  // namespace handoff::containers

@@ -93,6 +93,7 @@ void ServiceRegistry::restore(const ProxyState& state) {
     r.hosts = s.hosts;
     r.previous = s.previous;
     r.generation = s.generation;
+    r.container = ContainerRef{s.container_id, s.container_name, s.image};
     std::shared_ptr<proxy::Upstream> up;
     try {
       up = server_.make_upstream(s.upstream, s.generation);
@@ -158,7 +159,8 @@ std::shared_ptr<void> ServiceRegistry::claim(const std::string& name) {
 
 std::shared_ptr<proxy::Upstream> ServiceRegistry::swap(const std::string& name,
                                                        const std::string& address,
-                                                       std::chrono::nanoseconds& switch_time) {
+                                                       std::chrono::nanoseconds& switch_time,
+                                                       const ContainerRef& container) {
   std::lock_guard lock(mutex_);
   Record& r = find(name);
   auto next = make_upstream(server_, address, r.generation + 1);
@@ -167,10 +169,38 @@ std::shared_ptr<proxy::Upstream> ServiceRegistry::swap(const std::string& name,
   switch_time = Clock::now() - start;
   r.generation += 1;
   r.previous = previous ? previous->address() : std::string();
+  r.container = container;
+  r.container_problem.clear();
   r.swaps += 1;
   r.swap_seconds += std::chrono::duration<double>(switch_time).count();
   publish();
   return previous;
+}
+
+std::uint64_t ServiceRegistry::next_generation(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  return find(name).generation + 1;
+}
+
+ContainerRef ServiceRegistry::container(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  return find(name).container;
+}
+
+std::vector<std::pair<std::string, ContainerRef>> ServiceRegistry::deployed() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::string, ContainerRef>> out;
+  for (const auto& [name, r] : records_) {
+    if (!r.container.id.empty()) {
+      out.emplace_back(name, r.container);
+    }
+  }
+  return out;
+}
+
+void ServiceRegistry::set_container_problem(const std::string& name, const std::string& problem) {
+  std::lock_guard lock(mutex_);
+  find(name).container_problem = problem;
 }
 
 std::string ServiceRegistry::previous_upstream(const std::string& name) const {
@@ -219,8 +249,9 @@ void ServiceRegistry::publish() {
   for (const auto& [name, r] : records_) {
     routes.push_back(proxy::Route{r.service, r.hosts});
     auto up = r.service->upstream();
-    state.services.push_back(
-        ServiceState{name, r.hosts, up ? up->address() : "", r.previous, r.generation});
+    state.services.push_back(ServiceState{name, r.hosts, up ? up->address() : "", r.previous,
+                                          r.generation, r.container.id, r.container.name,
+                                          r.container.image});
   }
   server_.router().replace(std::make_shared<const proxy::RouteTable>(std::move(routes)));
   try {
@@ -251,8 +282,16 @@ json::object ServiceRegistry::status() const {
     for (const auto& h : r.hosts) {
       hosts.emplace_back(h);
     }
+    json::value container = nullptr;
+    if (!r.container.id.empty()) {
+      container = json::object{{"id", r.container.id.substr(0, 12)},
+                               {"name", r.container.name},
+                               {"image", r.container.image},
+                               {"problem", r.container_problem}};
+    }
     services.push_back(json::object{
         {"name", name},
+        {"container", std::move(container)},
         {"hosts", std::move(hosts)},
         {"upstream", up ? json::value(up->address()) : json::value(nullptr)},
         {"previous", r.previous},

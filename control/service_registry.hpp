@@ -13,6 +13,13 @@
 
 namespace handoff::control {
 
+/// The container an upstream runs in, when handoff deployed it.
+struct ContainerRef {
+  std::string id;
+  std::string name;
+  std::string image;
+};
+
 /// The control plane's record of every service: its hosts, its upstream history, the workflow
 /// running on it, and what is still draining. It owns the route table the data plane reads and
 /// saves the state after every change. Thread-safe; never held while the data plane waits.
@@ -36,7 +43,16 @@ class ServiceRegistry {
   /// Swaps the service to a new upstream at `address` (validated and resolved before the
   /// switch). Returns the previous upstream and sets `switch_time` to the time the store took.
   std::shared_ptr<proxy::Upstream> swap(const std::string& name, const std::string& address,
-                                        std::chrono::nanoseconds& switch_time);
+                                        std::chrono::nanoseconds& switch_time,
+                                        const ContainerRef& container = {});
+  /// The generation the next swap will give the service.
+  [[nodiscard]] std::uint64_t next_generation(const std::string& name) const;
+  /// The container the service's current upstream runs in (empty id when not a container).
+  [[nodiscard]] ContainerRef container(const std::string& name) const;
+  /// Every service whose upstream is a container handoff deployed, with that container.
+  [[nodiscard]] std::vector<std::pair<std::string, ContainerRef>> deployed() const;
+  /// Records what the engine says of the current container after a restart ("" when fine).
+  void set_container_problem(const std::string& name, const std::string& problem);
   /// The upstream before the last swap ("" when none), for rollback.
   [[nodiscard]] std::string previous_upstream(const std::string& name) const;
   /// The upstream address new requests go to.
@@ -65,6 +81,8 @@ class ServiceRegistry {
     std::string previous;
     std::uint64_t generation = 1;
     bool busy = false;
+    ContainerRef container;
+    std::string container_problem;  // e.g. "missing", found when restoring
     std::vector<std::shared_ptr<proxy::Upstream>> draining;
     std::uint64_t swaps = 0;
     double swap_seconds = 0;  // sum over swaps

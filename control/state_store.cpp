@@ -29,7 +29,10 @@ std::string to_json(const ProxyState& state) {
                                     {"hosts", std::move(hosts)},
                                     {"upstream", s.upstream},
                                     {"previous", s.previous},
-                                    {"generation", s.generation}});
+                                    {"generation", s.generation},
+                                    {"container_id", s.container_id},
+                                    {"container_name", s.container_name},
+                                    {"image", s.image}});
   }
   return json::serialize(json::object{{"version", 1}, {"services", std::move(services)}}) + "\n";
 }
@@ -114,6 +117,13 @@ ProxyState StateStore::load() const {
       if (const json::value* h = so.if_contains("hosts")) {
         for (const json::value& host : h->as_array()) {
           s.hosts.emplace_back(host.as_string());
+        }
+      }
+      for (auto [key, field] : {std::pair{"container_id", &s.container_id},
+                                std::pair{"container_name", &s.container_name},
+                                std::pair{"image", &s.image}}) {
+        if (const json::value* v = so.if_contains(key); v && v->is_string()) {
+          *field = std::string(v->as_string());
         }
       }
       if (const json::value* g = so.if_contains("generation")) {

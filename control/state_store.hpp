@@ -14,6 +14,9 @@ struct ServiceState {
   std::string upstream;
   std::string previous;  ///< the upstream before the last swap, for rollback
   std::uint64_t generation = 1;
+  std::string container_id;    ///< set when the upstream is a container handoff deployed
+  std::string container_name;
+  std::string image;
 };
 
 /// The proxy's saved state.

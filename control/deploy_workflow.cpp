@@ -1,0 +1,447 @@
+#include "control/deploy_workflow.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/json.hpp>
+#include <thread>
+
+#include "control/api_error.hpp"
+
+namespace handoff::control {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr int kLogLines = 20;
+
+std::int64_t ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
+}
+
+// A loopback port nothing listens on right now, for a host-network container.
+int free_loopback_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+std::shared_ptr<containers::Engine> reach_engine(const EngineFactory& engines) {
+  try {
+    return std::shared_ptr<containers::Engine>(engines());
+  } catch (const containers::EngineError& e) {
+    throw ApiError(503, "engine_unreachable", e.what());
+  }
+}
+
+// The API status for an engine failure: its 4xx mean bad input (unknown image, name taken).
+int status_for(const containers::EngineError& e) {
+  return e.status() == 404 || e.status() == 409 || e.status() == 400 ? 400
+         : e.status() == 0                                          ? 503
+                                                                    : 502;
+}
+
+/// One run of the deploy or container-rollback steps. A step that fails throws StepFailure;
+/// `run` then removes the new container (when it created it) and reports the cause.
+class ContainerSwitch {
+ public:
+  struct StepFailure {
+    int status;
+    std::string code;
+    std::string message;
+  };
+
+  ContainerSwitch(ServiceRegistry& registry, proxy::Server& server,
+                  std::shared_ptr<containers::Engine> engine, std::string service,
+                  DeployOptions options, EventSink& sink)
+      : registry_(registry),
+        server_(server),
+        engine_(std::move(engine)),
+        service_(std::move(service)),
+        options_(std::move(options)),
+        sink_(sink) {}
+
+  OperationResult deploy() {
+    return run([this] {
+      create_new();
+      start_new();
+      switch_to_new();
+    });
+  }
+
+  OperationResult roll_back(const containers::ContainerSummary& kept) {
+    return run([&] {
+      new_id_ = kept.id;
+      created_ = false;  // a kept container is stopped again on failure, not removed
+      start_new();
+      switch_to_new();
+    });
+  }
+
+ private:
+  template <typename Steps>
+  OperationResult run(Steps&& steps) {
+    const auto start = Clock::now();
+    old_ = registry_.container(service_);
+    try {
+      steps();
+    } catch (const StepFailure& f) {
+      cleanup_new();
+      return operation_error(f.status, f.code, f.message);
+    } catch (const containers::EngineError& e) {
+      cleanup_new();
+      return operation_error(status_for(e), "engine_error", e.what());
+    }
+    return OperationResult{200, json::object{{"result", "ok"},
+                                             {"service", service_},
+                                             {"container", new_name_},
+                                             {"image", new_image_},
+                                             {"to", address_},
+                                             {"generation", generation_},
+                                             {"switch_us", switch_us_},
+                                             {"drain_ms", drain_ms_},
+                                             {"closed", closed_},
+                                             {"elapsed_ms", ms_since(start)}}};
+  }
+
+  void step(std::string_view name, std::string_view state, json::object extra = {}) {
+    extra["step"] = name;
+    extra["state"] = state;
+    sink_.emit(std::move(extra));
+  }
+
+  // The new container's last log lines, for a failure message.
+  std::string tail() {
+    try {
+      std::string logs = engine_->logs(new_id_, kLogLines);
+      while (!logs.empty() && logs.back() == '\n') {
+        logs.pop_back();
+      }
+      return logs.empty() ? std::string() : "\nlast log lines of " + new_name_ + ":\n" + logs;
+    } catch (const containers::EngineError&) {
+      return {};
+    }
+  }
+
+  [[noreturn]] void fail(int status, std::string code, const std::string& message) {
+    throw StepFailure{status, std::move(code), message + tail()};
+  }
+
+  void create_new() {
+    generation_ = registry_.next_generation(service_);
+    const std::string prefix = options_.name_prefix.empty() ? service_ : options_.name_prefix;
+    new_name_ = fmt::format("{}-{}", prefix, generation_);
+    new_image_ = options_.image;
+    containers::ContainerSpec spec;
+    spec.name = new_name_;
+    spec.image = options_.image;
+    spec.env = options_.env;
+    spec.network = options_.host_network ? "host" : options_.network;
+    spec.stop_timeout = options_.stop_timeout;
+    int port = options_.port;
+    if (options_.host_network) {
+      port = free_loopback_port();
+      spec.env.push_back(fmt::format("PORT={}", port));
+    }
+    spec.labels = {{"handoff.service", service_},
+                   {"handoff.generation", std::to_string(generation_)},
+                   {"handoff.port", std::to_string(port)},
+                   {"handoff.network", spec.network}};
+    const auto t = Clock::now();
+    step("create", "running", {{"name", new_name_}, {"image", spec.image}});
+    new_id_ = engine_->create(spec);
+    created_ = true;
+    step("create", "done", {{"id", new_id_.substr(0, 12)}, {"elapsed_ms", ms_since(t)}});
+  }
+
+  void start_new() {
+    const auto t = Clock::now();
+    containers::ContainerInfo info = engine_->inspect(new_id_);
+    new_name_ = info.name;
+    new_image_ = info.image;
+    if (generation_ == 0) {
+      generation_ = registry_.next_generation(service_);
+    }
+    step("start", "running", {{"name", new_name_}});
+    engine_->start(new_id_);
+    // Wait until it runs; a container that exits fails the deploy with its exit code.
+    const auto deadline = Clock::now() + options_.swap.health.timeout;
+    while (true) {
+      info = engine_->inspect(new_id_);
+      if (info.running) {
+        break;
+      }
+      if (info.state == "exited" || info.state == "dead") {
+        fail(422, "container_exited",
+             fmt::format("container {} exited with code {} before it was ready", new_name_,
+                         info.exit_code));
+      }
+      if (Clock::now() >= deadline) {
+        fail(422, "container_not_running",
+             fmt::format("container {} is still '{}' after the deploy timeout", new_name_,
+                         info.state));
+      }
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    step("start", "done", {{"elapsed_ms", ms_since(t)}});
+
+    const std::string network = info.labels.count("handoff.network") != 0
+                                    ? info.labels.at("handoff.network")
+                                    : options_.network;
+    const std::string port = info.labels.count("handoff.port") != 0
+                                 ? info.labels.at("handoff.port")
+                                 : std::to_string(options_.port);
+    if (network == "host") {
+      address_ = "127.0.0.1:" + port;
+    } else {
+      auto ip = info.ips.find(network);
+      if (ip == info.ips.end() || ip->second.empty()) {
+        fail(422, "no_address",
+             fmt::format("container {} has no IP address on network '{}'", new_name_, network));
+      }
+      address_ = ip->second + ":" + port;
+    }
+    step("address", "done", {{"address", address_}});
+  }
+
+  void switch_to_new() {
+    const auto t = Clock::now();
+    const auto deadline = t + options_.swap.health.timeout;
+    step("health_check", "started", {{"address", address_}, {"path", options_.swap.health.path}});
+    // An image with a HEALTHCHECK must also be reported healthy by the engine.
+    while (true) {
+      containers::ContainerInfo info = engine_->inspect(new_id_);
+      if (!info.running) {
+        fail(422, "container_exited",
+             fmt::format("container {} exited with code {} during the health check", new_name_,
+                         info.exit_code));
+      }
+      if (info.health.empty() || info.health == "healthy") {
+        break;
+      }
+      if (info.health == "unhealthy" || Clock::now() >= deadline) {
+        fail(422, "health_check_failed",
+             fmt::format("the engine reports container {} as {}", new_name_, info.health));
+      }
+      step("health_check", "running", {{"engine_health", info.health},
+                                        {"elapsed_ms", ms_since(t)}});
+      std::this_thread::sleep_for(milliseconds(250));
+    }
+    HealthCheckOptions gate = options_.swap.health;
+    gate.timeout = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    if (gate.enabled) {
+      std::string failure = run_health_gate(address_, gate, sink_);
+      if (!failure.empty()) {
+        containers::ContainerInfo info = engine_->inspect(new_id_);
+        if (!info.running) {
+          failure += fmt::format("; container {} exited with code {}", new_name_, info.exit_code);
+        }
+        fail(422, "health_check_failed", failure);
+      }
+    }
+    step("health_check", "done", {{"elapsed_ms", ms_since(t)}});
+
+    // The switch: from here on the new container serves and is kept whatever happens next.
+    std::chrono::nanoseconds switch_time{};
+    const std::string from = registry_.current_upstream(service_);
+    auto old_upstream =
+        registry_.swap(service_, address_, switch_time, ContainerRef{new_id_, new_name_, new_image_});
+    created_ = false;
+    switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
+    step("swap", "done", {{"from", from}, {"to", address_}, {"switch_us", switch_us_}});
+
+    if (old_upstream) {
+      registry_.begin_drain(service_, old_upstream);
+      step("drain", "started", {{"upstream", old_upstream->address()},
+                                {"in_flight", old_upstream->in_flight()},
+                                {"timeout_ms", options_.swap.drain_timeout.count()}});
+      proxy::DrainResult drained =
+          server_.drain(old_upstream, options_.swap.drain_timeout,
+                        [&](std::int64_t in_flight, milliseconds elapsed) {
+                          step("drain", "running",
+                               {{"in_flight", in_flight}, {"elapsed_ms", elapsed.count()}});
+                        });
+      registry_.end_drain(service_, old_upstream.get(), drained.took);
+      drain_ms_ = drained.took.count();
+      closed_ = drained.closed;
+      step("drain", "done", {{"elapsed_ms", drain_ms_}, {"closed", closed_}});
+    }
+    retire_old();
+  }
+
+  // Stops the container that was serving, and removes stopped ones beyond --keep.
+  void retire_old() {
+    const auto t = Clock::now();
+    step("retire", "running", {{"name", old_.name}});
+    if (!old_.id.empty()) {
+      try {
+        engine_->stop(old_.id, options_.stop_timeout);
+      } catch (const containers::EngineError& e) {
+        step("retire", "warning", {{"message", e.what()}});
+      }
+    }
+    std::vector<containers::ContainerSummary> stopped;
+    for (auto& c : engine_->list("handoff.service=" + service_)) {
+      if (c.id != new_id_ && c.state != "running") {
+        stopped.push_back(std::move(c));
+      }
+    }
+    auto generation_of = [](const containers::ContainerSummary& c) {
+      auto it = c.labels.find("handoff.generation");
+      return it == c.labels.end() ? 0L : std::atol(it->second.c_str());
+    };
+    std::sort(stopped.begin(), stopped.end(),
+              [&](const auto& a, const auto& b) { return generation_of(a) > generation_of(b); });
+    json::array removed;
+    for (std::size_t i = static_cast<std::size_t>(std::max(options_.keep, 0)); i < stopped.size();
+         ++i) {
+      engine_->remove(stopped[i].id);
+      removed.emplace_back(stopped[i].name);
+    }
+    step("retire", "done", {{"stopped", old_.name},
+                            {"removed", std::move(removed)},
+                            {"elapsed_ms", ms_since(t)}});
+  }
+
+  // Undoes a failed deploy: the new container goes away (a kept one is stopped again).
+  void cleanup_new() {
+    if (new_id_.empty()) {
+      return;
+    }
+    try {
+      if (created_) {
+        engine_->remove(new_id_);
+        step("cleanup", "done", {{"removed", new_name_}});
+      } else if (new_id_ != registry_.container(service_).id) {
+        engine_->stop(new_id_, options_.stop_timeout);
+        step("cleanup", "done", {{"stopped", new_name_}});
+      }
+    } catch (const containers::EngineError& e) {
+      step("cleanup", "warning", {{"message", e.what()}});
+    }
+  }
+
+  ServiceRegistry& registry_;
+  proxy::Server& server_;
+  std::shared_ptr<containers::Engine> engine_;
+  std::string service_;
+  DeployOptions options_;
+  EventSink& sink_;
+  ContainerRef old_;
+  std::string new_id_;
+  std::string new_name_;
+  std::string new_image_;
+  bool created_ = false;
+  std::uint64_t generation_ = 0;
+  std::string address_;
+  std::int64_t switch_us_ = 0;
+  std::int64_t drain_ms_ = 0;
+  std::size_t closed_ = 0;
+};
+
+void validate(const DeployOptions& o) {
+  if (o.image.empty()) {
+    throw ApiError(400, "missing_field", "an image is required");
+  }
+  for (const std::string& e : o.env) {
+    const auto eq = e.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw ApiError(400, "bad_env", fmt::format("bad env '{}': expected KEY=VALUE", e));
+    }
+    if (o.host_network && e.substr(0, eq) == "PORT") {
+      throw ApiError(400, "bad_env", "with --host-network handoff sets PORT itself");
+    }
+  }
+  if (o.port < 1 || o.port > 65535) {
+    throw ApiError(400, "bad_field", "port must be from 1 to 65535");
+  }
+  if (o.host_network == !o.network.empty()) {
+    throw ApiError(400, "bad_field", "give exactly one of --network NAME and --host-network");
+  }
+  if (o.keep < 0) {
+    throw ApiError(400, "bad_field", "keep must be 0 or more");
+  }
+}
+
+}  // namespace
+
+Operation prepare_deploy(ServiceRegistry& registry, proxy::Server& server,
+                         const EngineFactory& engines, const std::string& service,
+                         const DeployOptions& options) {
+  validate(options);
+  (void)registry.container(service);  // 404 for an unknown service before the engine is asked
+  std::shared_ptr<containers::Engine> engine = reach_engine(engines);
+  std::shared_ptr<void> claim = registry.claim(service);
+  return [&registry, &server, engine, service, options, claim](EventSink& sink) {
+    return ContainerSwitch(registry, server, engine, service, options, sink).deploy();
+  };
+}
+
+Operation prepare_container_rollback(ServiceRegistry& registry, proxy::Server& server,
+                                     const EngineFactory& engines, const std::string& service,
+                                     const DeployOptions& options) {
+  const ContainerRef current = registry.container(service);
+  std::shared_ptr<containers::Engine> engine = reach_engine(engines);
+  std::optional<containers::ContainerSummary> newest;
+  long newest_generation = -1;
+  for (auto& c : engine->list("handoff.service=" + service)) {
+    auto it = c.labels.find("handoff.generation");
+    const long generation = it == c.labels.end() ? 0 : std::atol(it->second.c_str());
+    if (c.id != current.id && c.state != "running" && generation > newest_generation) {
+      newest_generation = generation;
+      newest = std::move(c);
+    }
+  }
+  if (!newest) {
+    throw ApiError(409, "nothing_to_roll_back",
+                   fmt::format("no stopped container of service '{}' is kept for rollback "
+                               "(deploy with --keep 1 or more)",
+                               service));
+  }
+  std::shared_ptr<void> claim = registry.claim(service);
+  return [&registry, &server, engine, service, options, claim, kept = *newest](EventSink& sink) {
+    return ContainerSwitch(registry, server, engine, service, options, sink).roll_back(kept);
+  };
+}
+
+void check_restored_containers(ServiceRegistry& registry, const EngineFactory& engines) {
+  const auto deployed = registry.deployed();
+  if (deployed.empty()) {
+    return;
+  }
+  std::shared_ptr<containers::Engine> engine;
+  try {
+    engine = std::shared_ptr<containers::Engine>(engines());
+  } catch (const containers::EngineError& e) {
+    fmt::print(stderr, "handoff: warning: cannot check the restored containers: {}\n", e.what());
+    return;
+  }
+  for (const auto& [service, container] : deployed) {
+    std::string problem;
+    try {
+      containers::ContainerInfo info = engine->inspect(container.id);
+      if (!info.running) {
+        problem = fmt::format("container {} is {} (exit code {})", container.name, info.state,
+                              info.exit_code);
+      }
+    } catch (const containers::EngineError& e) {
+      problem = e.status() == 404 ? fmt::format("container {} is missing", container.name)
+                                  : e.what();
+    }
+    if (!problem.empty()) {
+      registry.set_container_problem(service, problem);
+      fmt::print(stderr, "handoff: warning: service {}: {}; its requests will fail until the "
+                         "next deploy or rollback\n",
+                 service, problem);
+    }
+  }
+}
+
+}  // namespace handoff::control

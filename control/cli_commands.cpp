@@ -79,7 +79,7 @@ class ProgressPrinter {
     }
     const std::string step = str(e, "step");
     const std::string state = str(e, "state");
-    if (step == "start") {
+    if (step == "begin") {
       fmt::print("{} {}: {} -> {}\n", verb_, str(e, "service"), str(e, "from"), str(e, "to"));
     } else if (step == "health_check" && state == "running") {
       const std::string answer =
@@ -104,6 +104,37 @@ class ProgressPrinter {
         last_in_flight_ = n;
         last_print_ms_ = elapsed;
       }
+    } else if (step == "create" && state == "running") {
+      fmt::print("  create        {} from {}\n", str(e, "name"), str(e, "image"));
+    } else if (step == "create" && state == "done") {
+      fmt::print("  create        {} in {}\n", str(e, "id"),
+                 format_duration(milliseconds(num(e, "elapsed_ms"))));
+    } else if (step == "start" && state == "done") {
+      fmt::print("  start         {} running in {}\n", str(e, "name"),
+                 format_duration(milliseconds(num(e, "elapsed_ms"))));
+    } else if (step == "address") {
+      fmt::print("  address       {}\n", str(e, "address"));
+    } else if (step == "health_check" && state == "running" && e.contains("engine_health")) {
+      fmt::print("  health check  engine says {} ({})\n", str(e, "engine_health"),
+                 format_duration(milliseconds(num(e, "elapsed_ms"))));
+    } else if (step == "retire" && state == "done") {
+      std::string removed;
+      for (const json::value& r : e.at("removed").as_array()) {
+        if (!removed.empty()) {
+          removed += ", ";
+        }
+        removed.append(r.as_string().data(), r.as_string().size());
+      }
+      fmt::print("  retire        stopped {}{} in {}\n",
+                 str(e, "stopped").empty() ? "nothing" : str(e, "stopped"),
+                 removed.empty() ? "" : "; removed " + removed,
+                 format_duration(milliseconds(num(e, "elapsed_ms"))));
+    } else if (step == "retire" && state == "warning") {
+      fmt::print("  retire        warning: {}\n", str(e, "message"));
+    } else if (step == "cleanup") {
+      fmt::print("  cleanup       {}\n", e.contains("removed")   ? "removed " + str(e, "removed")
+                                          : e.contains("stopped") ? "stopped " + str(e, "stopped")
+                                                                  : str(e, "message"));
     } else if (step == "drain" && state == "done") {
       fmt::print("  drain         done in {}, {} closed at the timeout\n",
                  format_duration(milliseconds(num(e, "elapsed_ms"))), num(e, "closed"));
@@ -120,6 +151,10 @@ class ProgressPrinter {
     if (str(result_, "result") != "ok") {
       fmt::print(stderr, "handoff: {} failed: {}\n", verb_, str(result_, "message"));
       return 1;
+    }
+    if (result_.contains("container")) {
+      fmt::print("{} serves {} at {} (generation {})\n", str(result_, "container"),
+                 str(result_, "service"), str(result_, "to"), num(result_, "generation"));
     }
     fmt::print("done in {}\n", format_duration(milliseconds(num(result_, "elapsed_ms"))));
     return 0;
@@ -191,7 +226,60 @@ constexpr std::string_view kSwapUsage =
     "drains the old one. If the health gate fails nothing changes and the exit code is 1.\n\n";
 constexpr std::string_view kRollbackUsage =
     "usage: handoff rollback SERVICE [options]\n\n"
-    "Swaps the service back to the upstream it had before its last swap (health-gated).\n\n";
+    "Swaps the service back to the upstream it had before its last swap (health-gated). A\n"
+    "deployed service goes back to its newest kept container: started, health-gated, swapped\n"
+    "in, and the current container drained and stopped.\n\n";
+
+// A flag that stores its value as a string field of the request body.
+std::function<void(std::string_view)> text_field(json::object& body, const char* key) {
+  return [&body, key](std::string_view v) { body[key] = v; };
+}
+
+// A flag that stores a duration (checked here, so that the error names the flag).
+std::function<void(std::string_view)> duration_field(json::object& body, const char* key) {
+  return [&body, key](std::string_view v) {
+    parse_duration(v);
+    body[key] = v;
+  };
+}
+
+// A flag that stores a whole number.
+std::function<void(std::string_view)> int_field(json::object& body, const char* key) {
+  return [&body, key](std::string_view v) {
+    std::size_t used = 0;
+    int n = 0;
+    try {
+      n = std::stoi(std::string(v), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (v.empty() || used != v.size()) {
+      throw std::invalid_argument(fmt::format("'{}' is not a whole number", v));
+    }
+    body[key] = n;
+  };
+}
+
+// The health gate and drain flags that swap, rollback and deploy share.
+void add_gate_flags(std::vector<Flag>& flags, json::object& body, bool deploy) {
+  flags.push_back({"health-path", "PATH", "GET this path on the target (default /up)",
+                   text_field(body, "health_path")});
+  flags.push_back({"health-host", "NAME", "Host header for the health check",
+                   text_field(body, "health_host")});
+  flags.push_back({"health-interval", "DUR", "between health checks (default 1s)",
+                   duration_field(body, "health_interval")});
+  flags.push_back({"healthy-threshold", "N", "consecutive 2xx needed (default 2)",
+                   int_field(body, "healthy_threshold")});
+  flags.push_back({"deploy-timeout", "DUR",
+                   deploy ? "the target must be healthy within (default 60s)"
+                          : "the target must be healthy within (default 30s)",
+                   duration_field(body, "deploy_timeout")});
+  flags.push_back({"drain-timeout", "DUR",
+                   "close what is still open on the old upstream after (default 30s)",
+                   duration_field(body, "drain_timeout")});
+  flags.push_back({"no-health-check", "", "switch without the HTTP health gate",
+                   [&body](std::string_view) { body["health_check"] = false; }});
+}
 
 int swap_like(bool rollback, const std::vector<std::string_view>& args) {
   CommonFlags common;
@@ -201,35 +289,7 @@ int swap_like(bool rollback, const std::vector<std::string_view>& args) {
   if (!rollback) {
     flags.push_back({"to", "HOST:PORT", "the new upstream", [&](std::string_view v) { to = v; }});
   }
-  auto text = [&](const char* key) {
-    return [&body, key](std::string_view v) { body[key] = v; };
-  };
-  auto duration = [&](const char* key) {
-    return [&body, key](std::string_view v) {
-      parse_duration(v);  // reject bad input here, with the flag's name
-      body[key] = v;
-    };
-  };
-  flags.push_back({"health-path", "PATH", "GET this path on the target (default /up)",
-                   text("health_path")});
-  flags.push_back({"health-host", "NAME", "Host header for the health check", text("health_host")});
-  flags.push_back({"health-interval", "DUR", "between health checks (default 1s)",
-                   duration("health_interval")});
-  flags.push_back({"healthy-threshold", "N", "consecutive 2xx needed (default 2)",
-                   [&](std::string_view v) {
-                     try {
-                       body["healthy_threshold"] = std::stoi(std::string(v));
-                     } catch (const std::exception&) {
-                       throw std::invalid_argument(fmt::format("'{}' is not a number", v));
-                     }
-                   }});
-  flags.push_back({"deploy-timeout", "DUR", "the target must be healthy within (default 30s)",
-                   duration("deploy_timeout")});
-  flags.push_back({"drain-timeout", "DUR", "close what is still open on the old upstream after "
-                                           "(default 30s)",
-                   duration("drain_timeout")});
-  flags.push_back({"no-health-check", "", "switch without a health gate",
-                   [&](std::string_view) { body["health_check"] = false; }});
+  add_gate_flags(flags, body, false);
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help) {
@@ -251,6 +311,59 @@ int swap_like(bool rollback, const std::vector<std::string_view>& args) {
   return run_operation(client, rollback ? "rollback" : "swap",
                        fmt::format("/v1/services/{}/{}", service, rollback ? "rollback" : "swap"),
                        body, common.json);
+}
+
+constexpr std::string_view kDeployUsage =
+    "usage: handoff deploy SERVICE --image IMAGE (--network NAME | --host-network) [options]\n\n"
+    "Starts a container from IMAGE, waits until it runs and passes its health checks (the\n"
+    "image's HEALTHCHECK, if any, and GET --health-path), switches SERVICE to it, drains the\n"
+    "old container's requests, then stops it (keeping --keep stopped ones for rollback).\n"
+    "Any failure before the switch removes the new container and leaves the old one serving.\n\n";
+
+int deploy_command(const std::vector<std::string_view>& args) {
+  CommonFlags common;
+  json::object body;
+  json::array env;
+  std::vector<Flag> flags = {
+      {"image", "IMAGE", "the image to run", text_field(body, "image")},
+      {"name-prefix", "P", "containers are named P-GENERATION (default: the service name)",
+       text_field(body, "name_prefix")},
+      {"env", "KEY=VALUE", "environment for the container; repeatable",
+       [&](std::string_view v) {
+         if (v.find('=') == std::string_view::npos || v.front() == '=') {
+           throw std::invalid_argument(fmt::format("bad env '{}': expected KEY=VALUE", v));
+         }
+         env.emplace_back(v);
+       }},
+      {"port", "N", "the app's port inside its container (default 8080)", int_field(body, "port")},
+      {"network", "NAME", "a Docker network the proxy shares with the app",
+       text_field(body, "network")},
+      {"host-network", "", "use the host's network; handoff picks a free port and passes PORT",
+       [&](std::string_view) { body["host_network"] = true; }},
+      {"stop-timeout", "DUR", "grace period when stopping the old container (default 10s)",
+       duration_field(body, "stop_timeout")},
+      {"keep", "N", "stopped containers kept for rollback (default 1)", int_field(body, "keep")},
+  };
+  add_gate_flags(flags, body, true);
+  common.add_to(flags);
+  auto words = parse_flags(args, flags);
+  if (common.help) {
+    fmt::print("{}options:\n{}", kDeployUsage, flags_help(flags));
+    return 0;
+  }
+  if (words.size() != 1) {
+    throw std::invalid_argument("usage: handoff deploy SERVICE --image IMAGE");
+  }
+  if (!body.contains("image")) {
+    throw std::invalid_argument("--image IMAGE is required");
+  }
+  if (!env.empty()) {
+    body["env"] = std::move(env);
+  }
+  ControlClient client(control_socket_path(common.control));
+  const std::string service(words[0]);
+  return run_operation(client, "deploy", fmt::format("/v1/services/{}/deploy", service), body,
+                       common.json);
 }
 
 // Sends a request with a plain JSON answer; prints it (or the error) and returns the exit code.
@@ -382,6 +495,9 @@ int control_command(std::string_view verb, const std::vector<std::string_view>& 
     }
     if (verb == "rollback") {
       return swap_like(true, args);
+    }
+    if (verb == "deploy") {
+      return deploy_command(args);
     }
     if (verb == "pause" || verb == "resume") {
       return pause_resume(verb == "pause", args);

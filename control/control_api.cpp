@@ -64,8 +64,9 @@ std::chrono::milliseconds get_duration(const json::object& o, std::string_view k
   throw ApiError(400, "bad_field", fmt::format("field '{}' must be a duration like \"30s\"", key));
 }
 
-SwapOptions swap_options(const json::object& o) {
+SwapOptions swap_options(const json::object& o, std::chrono::milliseconds deploy_timeout) {
   SwapOptions opt;
+  opt.health.timeout = deploy_timeout;
   opt.health.path = get_string(o, "health_path", false, opt.health.path);
   if (opt.health.path.empty() || opt.health.path.front() != '/') {
     throw ApiError(400, "bad_field", "field 'health_path' must start with '/'");
@@ -85,6 +86,47 @@ SwapOptions swap_options(const json::object& o) {
       throw ApiError(400, "bad_field", "field 'health_check' must be true or false");
     }
     opt.health.enabled = v->as_bool();
+  }
+  return opt;
+}
+
+int get_int(const json::object& o, std::string_view key, int fallback) {
+  const json::value* v = field(o, key);
+  if (v == nullptr) {
+    return fallback;
+  }
+  if (!v->is_int64()) {
+    throw ApiError(400, "bad_field", fmt::format("field '{}' must be a whole number", key));
+  }
+  return static_cast<int>(v->as_int64());
+}
+
+DeployOptions deploy_options(const json::object& o) {
+  DeployOptions opt;
+  opt.swap = swap_options(o, std::chrono::seconds(60));
+  opt.image = get_string(o, "image", true);
+  opt.name_prefix = get_string(o, "name_prefix", false);
+  opt.network = get_string(o, "network", false);
+  opt.port = get_int(o, "port", opt.port);
+  opt.keep = get_int(o, "keep", opt.keep);
+  opt.stop_timeout = std::chrono::duration_cast<std::chrono::seconds>(
+      get_duration(o, "stop_timeout", opt.stop_timeout));
+  if (const json::value* v = field(o, "host_network")) {
+    if (!v->is_bool()) {
+      throw ApiError(400, "bad_field", "field 'host_network' must be true or false");
+    }
+    opt.host_network = v->as_bool();
+  }
+  if (const json::value* v = field(o, "env")) {
+    if (!v->is_array()) {
+      throw ApiError(400, "bad_field", "field 'env' must be an array of \"KEY=VALUE\"");
+    }
+    for (const json::value& e : v->as_array()) {
+      if (!e.is_string()) {
+        throw ApiError(400, "bad_field", "field 'env' must be an array of \"KEY=VALUE\"");
+      }
+      opt.env.emplace_back(e.as_string());
+    }
   }
   return opt;
 }
@@ -165,11 +207,24 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
     if (action == "swap") {
       const std::string to = get_string(body, "to", true);
       return ApiResponse{200, {}, "application/x-ndjson",
-                         prepare_swap(registry_, server_, name, to, swap_options(body))};
+                         prepare_swap(registry_, server_, name, to,
+                                      swap_options(body, std::chrono::seconds(30)))};
+    }
+    if (action == "deploy") {
+      return ApiResponse{200, {}, "application/x-ndjson",
+                         prepare_deploy(registry_, server_, engines_, name, deploy_options(body))};
     }
     if (action == "rollback") {
+      if (!registry_.container(name).id.empty()) {
+        // A deployed service rolls back to its newest kept container.
+        DeployOptions opt;
+        opt.swap = swap_options(body, std::chrono::seconds(60));
+        return ApiResponse{200, {}, "application/x-ndjson",
+                           prepare_container_rollback(registry_, server_, engines_, name, opt)};
+      }
       return ApiResponse{200, {}, "application/x-ndjson",
-                         prepare_rollback(registry_, server_, name, swap_options(body))};
+                         prepare_rollback(registry_, server_, name,
+                                          swap_options(body, std::chrono::seconds(30)))};
     }
     if (action == "pause") {
       auto max_pause = get_duration(body, "max_pause", std::chrono::seconds(30));

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <string>
 
+#include "control/deploy_workflow.hpp"
 #include "control/event_sink.hpp"
 #include "control/service_registry.hpp"
 
@@ -27,8 +28,9 @@ struct ApiResponse {
 /// registry and the workflows. Errors are JSON {"error": CODE, "message": TEXT}.
 class ControlApi {
  public:
-  ControlApi(ServiceRegistry& registry, proxy::Server& server)
-      : registry_(registry), server_(server) {}
+  /// `engines` makes the container engine for deploys and container rollbacks.
+  ControlApi(ServiceRegistry& registry, proxy::Server& server, EngineFactory engines)
+      : registry_(registry), server_(server), engines_(std::move(engines)) {}
 
   /// Answers one request; never throws.
   ApiResponse handle(const ApiRequest& request);
@@ -40,6 +42,7 @@ class ControlApi {
 
   ServiceRegistry& registry_;
   proxy::Server& server_;
+  EngineFactory engines_;
   std::atomic<bool> shutting_down_{false};
 };
 

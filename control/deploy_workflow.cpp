@@ -69,6 +69,7 @@ class ContainerSwitch {
         sink_(sink) {}
 
   OperationResult deploy() {
+    begin(options_.image);
     return run([this] {
       create_new();
       start_new();
@@ -77,6 +78,7 @@ class ContainerSwitch {
   }
 
   OperationResult roll_back(const containers::ContainerSummary& kept) {
+    begin(kept.name);
     return run([&] {
       new_id_ = kept.id;
       created_ = false;  // a kept container is stopped again on failure, not removed
@@ -109,6 +111,15 @@ class ContainerSwitch {
                                              {"drain_ms", drain_ms_},
                                              {"closed", closed_},
                                              {"elapsed_ms", ms_since(start)}}};
+  }
+
+  void begin(const std::string& to) {
+    const ContainerRef current = registry_.container(service_);
+    sink_.emit(json::object{{"step", "begin"},
+                            {"service", service_},
+                            {"from", current.id.empty() ? registry_.current_upstream(service_)
+                                                        : current.name},
+                            {"to", to}});
   }
 
   void step(std::string_view name, std::string_view state, json::object extra = {}) {
@@ -190,7 +201,7 @@ class ContainerSwitch {
       }
       std::this_thread::sleep_for(milliseconds(100));
     }
-    step("start", "done", {{"elapsed_ms", ms_since(t)}});
+    step("start", "done", {{"name", new_name_}, {"elapsed_ms", ms_since(t)}});
 
     const std::string network = info.labels.count("handoff.network") != 0
                                     ? info.labels.at("handoff.network")
@@ -237,12 +248,15 @@ class ContainerSwitch {
     HealthCheckOptions gate = options_.swap.health;
     gate.timeout = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
     if (gate.enabled) {
-      std::string failure = run_health_gate(address_, gate, sink_);
-      if (!failure.empty()) {
+      // Stop probing as soon as the container is gone: its exit code says more than probes.
+      auto exited = [this]() -> std::string {
         containers::ContainerInfo info = engine_->inspect(new_id_);
-        if (!info.running) {
-          failure += fmt::format("; container {} exited with code {}", new_name_, info.exit_code);
-        }
+        return info.running ? std::string()
+                            : fmt::format("container {} exited with code {}", new_name_,
+                                          info.exit_code);
+      };
+      std::string failure = run_health_gate(address_, gate, sink_, exited);
+      if (!failure.empty()) {
         fail(422, "health_check_failed", failure);
       }
     }

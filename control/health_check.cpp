@@ -47,7 +47,7 @@ ProbeResult probe_http(const std::string& address, const HealthCheckOptions& opt
 }
 
 std::string run_health_gate(const std::string& address, const HealthCheckOptions& options,
-                            EventSink& sink) {
+                            EventSink& sink, const GiveUpCheck& give_up) {
   const auto start = Clock::now();
   const auto deadline = start + options.timeout;
   unsigned consecutive = 0;
@@ -78,6 +78,11 @@ std::string run_health_gate(const std::string& address, const HealthCheckOptions
     sink.emit(std::move(event));
     if (consecutive >= options.healthy_threshold) {
       return {};
+    }
+    if (!ok && give_up) {
+      if (std::string why = give_up(); !why.empty()) {
+        return fmt::format("{} (last answer: {})", why, last);
+      }
     }
     const auto wake = std::min(Clock::now() + options.interval, deadline);
     std::this_thread::sleep_until(wake);

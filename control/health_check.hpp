@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "control/event_sink.hpp"
@@ -27,9 +28,13 @@ struct ProbeResult {
 ProbeResult probe_http(const std::string& address, const HealthCheckOptions& options,
                        std::chrono::milliseconds timeout);
 
+/// Says why probing is pointless (e.g. the container exited), or "" to go on.
+using GiveUpCheck = std::function<std::string()>;
+
 /// Probes until `healthy_threshold` consecutive 2xx answers or the gate's timeout, reporting
-/// each attempt to `sink`. Returns an empty string when healthy, else why not.
+/// each attempt to `sink`; `give_up` is asked after each failed attempt. Returns an empty
+/// string when healthy, else why not.
 std::string run_health_gate(const std::string& address, const HealthCheckOptions& options,
-                            EventSink& sink);
+                            EventSink& sink, const GiveUpCheck& give_up = {});
 
 }  // namespace handoff::control

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "containers/docker_engine.hpp"
 #include "control/control_api.hpp"
 #include "control/control_server.hpp"
 #include "control/control_socket.hpp"
@@ -174,7 +175,9 @@ int run_command(const std::vector<std::string_view>& args) {
         registry->add("default", {}, upstream);
       }
     }
-    api = std::make_unique<ControlApi>(*registry, *server);
+    EngineFactory engines = [] { return std::make_unique<containers::DockerEngine>(); };
+    check_restored_containers(*registry, engines);
+    api = std::make_unique<ControlApi>(*registry, *server, engines);
     control = std::make_unique<ControlServer>(control_socket_path(control_flag), control_group,
                                               *api);
   } catch (const std::exception& e) {

@@ -34,7 +34,7 @@ Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server,
   return [&registry, &server, service, target, options, claim](EventSink& sink) {
     const auto start = Clock::now();
     const std::string from = registry.current_upstream(service);
-    sink.emit(json::object{{"step", "start"}, {"service", service}, {"from", from},
+    sink.emit(json::object{{"step", "begin"}, {"service", service}, {"from", from},
                            {"to", target}});
 
     if (options.health.enabled) {

@@ -214,6 +214,11 @@ void print_status(const json::object& status) {
                s.at("upstream").is_null() ? "(none)" : str(s, "upstream"), num(s, "generation"),
                num(s, "in_flight"), draining.empty() ? "-" : draining, num(s, "requests"),
                num(s, "errors"), state);
+    if (const json::value* c = s.if_contains("container"); c != nullptr && c->is_object()) {
+      const json::object& co = c->as_object();
+      fmt::print("{:<14} container {} (image {}, id {}){}\n", "", str(co, "name"), str(co, "image"),
+                 str(co, "id"), str(co, "problem").empty() ? "" : ": " + str(co, "problem"));
+    }
   }
   fmt::print("uptime {}, {} client connection(s)\n",
              format_duration(milliseconds(num(status, "uptime_seconds") * 1000)),

@@ -5,6 +5,7 @@
 #include <future>
 #include <thread>
 
+#include "tests/support/load_generator.hpp"
 #include "tests/support/proxy_under_test.hpp"
 #include "tests/support/socket_client.hpp"
 #include "tests/support/test_backend.hpp"
@@ -75,32 +76,7 @@ TEST_CASE("a storm of swaps under concurrent load loses no request") {
   TestBackend blue(named("blue"));
   TestBackend green(named("green"));
   ProxyUnderTest proxy(blue.address());
-  std::atomic<bool> stop{false};
-  std::atomic<int> ok{0};
-  std::atomic<int> failed{0};
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 4; ++t) {
-    clients.emplace_back([&, t] {
-      while (!stop) {
-        try {
-          SocketClient c(proxy.port());
-          for (int i = 0; i < 50 && !stop; ++i) {
-            const bool post = (i + t) % 3 == 0;
-            c.send(post ? "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
-                        : "GET /g HTTP/1.1\r\nHost: a\r\n\r\n");
-            Response r = c.read_response();
-            if (r.status == 200 && (r.body == "blue" || r.body == "green")) {
-              ++ok;
-            } else {
-              ++failed;
-            }
-          }
-        } catch (const std::exception&) {
-          ++failed;
-        }
-      }
-    });
-  }
+  LoadGenerator load(proxy.port());
   std::vector<std::shared_ptr<handoff::proxy::Upstream>> retired;
   for (int i = 0; i < 300; ++i) {
     retired.push_back(proxy.swap_to(i % 2 == 0 ? green.address() : blue.address()));
@@ -109,11 +85,9 @@ TEST_CASE("a storm of swaps under concurrent load loses no request") {
   for (auto& old : retired) {
     CHECK(proxy.server().drain(old, 5s).clean);
   }
-  stop = true;
-  for (auto& c : clients) {
-    c.join();
-  }
-  MESSAGE("requests ok: " << ok.load() << ", failed: " << failed.load());
-  CHECK(ok > 300);
-  CHECK(failed == 0);
+  load.stop();
+  MESSAGE("requests ok: " << load.ok() << ", failed: " << load.failed());
+  CHECK(load.ok() > 300);
+  CHECK(load.failed() == 0);
+  CHECK(load.bodies().size() == 2);  // both upstreams answered
 }

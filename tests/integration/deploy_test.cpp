@@ -1,0 +1,215 @@
+// `handoff deploy` and container rollback against a real Docker engine. Containers use the
+// host's network and every request goes to 127.0.0.1.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <future>
+#include <thread>
+
+#include "tests/support/docker_fixture.hpp"
+#include "tests/support/load_generator.hpp"
+#include "tests/support/running_proxy.hpp"
+#include "tests/support/socket_client.hpp"
+
+using namespace handoff::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string get(std::uint16_t port, const std::string& path = "/") {
+  return request_once(port, "GET " + path + " HTTP/1.1\r\nHost: app\r\n\r\n").body;
+}
+
+// `handoff deploy SERVICE` of the test app image with fast health checks.
+CommandResult deploy(const RunningProxy& proxy, const std::string& service,
+                     std::vector<std::string> extra) {
+  std::vector<std::string> args = {"deploy",       service, "--image", test_app_image(),
+                                   "--host-network", "--health-interval", "100ms",
+                                   "--stop-timeout", "2s"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return proxy.cli(args);
+}
+
+// A proxy whose service `default` starts with no reachable upstream, ready to be deployed.
+struct DeployFixture {
+  TempDir dir;
+  std::string service = "default";
+  std::string prefix = unique_service("app");
+  ServiceCleanup cleanup{prefix};
+  RunningProxy proxy{dir.path()};
+
+  DeployFixture() {
+    // Containers are labelled with the service name; a per-run name keeps runs apart.
+    service = prefix;
+    REQUIRE(proxy.cli({"service", "add", service, "--host", "app", "--upstream", "127.0.0.1:9"})
+                .code == 0);
+  }
+
+  CommandResult deploy_version(const std::string& version, std::vector<std::string> extra = {}) {
+    extra.insert(extra.begin(), {"--env", "APP_VERSION=" + version});
+    return deploy(proxy, service, extra);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("deploys v1 -> v2 -> v3 under load lose no request and retire old containers") {
+  DeployFixture f;
+  CommandResult v1 = f.deploy_version("v1");
+  REQUIRE_MESSAGE(v1.code == 0, v1.out << v1.err);
+  CHECK(get(f.proxy.port()) == "v1\n");
+
+  LoadGenerator load(f.proxy.port());
+  std::this_thread::sleep_for(300ms);
+  CommandResult v2 = f.deploy_version("v2");
+  CHECK_MESSAGE(v2.code == 0, v2.out << v2.err);
+  CHECK(v2.out.find("create        " + f.prefix + "-3 from") != std::string::npos);
+  CHECK(v2.out.find("retire        stopped " + f.prefix + "-2") != std::string::npos);
+  CommandResult v3 = f.deploy_version("v3");
+  CHECK_MESSAGE(v3.code == 0, v3.out << v3.err);
+  std::this_thread::sleep_for(300ms);
+  load.stop();
+
+  MESSAGE("requests ok: " << load.ok() << ", failed: " << load.failed());
+  CHECK(load.failed() == 0);
+  for (const auto& f : load.failures()) {
+    MESSAGE("failure: " << f);
+  }
+  auto bodies = load.bodies();
+  CHECK(bodies["v1\n"] > 0);
+  CHECK(bodies["v2\n"] > 0);
+  CHECK(bodies["v3\n"] > 0);
+  CHECK(get(f.proxy.port()) == "v3\n");
+
+  // v3 runs, v2 is kept stopped for rollback (--keep 1), v1 is gone.
+  auto containers = service_containers(f.service);
+  CHECK(containers.size() == 2);
+  CHECK(containers[f.prefix + "-4"] == "running");
+  CHECK(containers[f.prefix + "-3"] == "exited");
+
+  CommandResult status = f.proxy.cli({"status", "--json"});
+  CHECK(status.out.find("\"name\":\"" + f.prefix + "-4\"") != std::string::npos);
+  CHECK(status.out.find("\"image\":\"" + test_app_image() + "\"") != std::string::npos);
+}
+
+TEST_CASE("a slow request in flight on the old container completes during the deploy") {
+  DeployFixture f;
+  REQUIRE(f.deploy_version("v1").code == 0);
+  auto slow = std::async(std::launch::async, [&] { return get(f.proxy.port(), "/slow?ms=1500"); });
+  std::this_thread::sleep_for(200ms);
+  CommandResult v2 = f.deploy_version("v2");
+  CHECK_MESSAGE(v2.code == 0, v2.out << v2.err);
+  CHECK(v2.out.find("drain         1 in flight") != std::string::npos);
+  CHECK(slow.get() == "v1\n");
+  CHECK(get(f.proxy.port()) == "v2\n");
+}
+
+TEST_CASE("an unhealthy new version fails the deploy; the old one keeps serving") {
+  DeployFixture f;
+  REQUIRE(f.deploy_version("v1").code == 0);
+  LoadGenerator load(f.proxy.port());
+  CommandResult bad = f.deploy_version("v2", {"--env", "UNHEALTHY=1", "--deploy-timeout", "1s"});
+  load.stop();
+  CHECK(bad.code == 1);
+  CHECK(bad.err.find("deploy failed") != std::string::npos);
+  CHECK(bad.err.find("HTTP 503") != std::string::npos);
+  CHECK(bad.err.find("last log lines of " + f.prefix + "-3") != std::string::npos);
+  CHECK(bad.out.find("cleanup       removed " + f.prefix + "-3") != std::string::npos);
+  CHECK(load.failed() == 0);
+  CHECK(get(f.proxy.port()) == "v1\n");
+  auto containers = service_containers(f.service);
+  CHECK(containers.size() == 1);
+  CHECK(containers[f.prefix + "-2"] == "running");
+}
+
+TEST_CASE("a container that exits at start fails the deploy with its exit code and logs") {
+  DeployFixture f;
+  REQUIRE(f.deploy_version("v1").code == 0);
+  CommandResult bad =
+      f.deploy_version("v2", {"--env", "EXIT_AFTER_MS=200", "--env", "EXIT_CODE=3"});
+  CHECK(bad.code == 1);
+  CHECK(bad.err.find("exited with code 3") != std::string::npos);
+  CHECK(bad.err.find("exiting with code 3 as told") != std::string::npos);
+  CHECK(get(f.proxy.port()) == "v1\n");
+  CHECK(service_containers(f.service).size() == 1);
+}
+
+TEST_CASE("bad deploy input is refused and changes nothing") {
+  DeployFixture f;
+  REQUIRE(f.deploy_version("v1").code == 0);
+  CommandResult unknown = f.proxy.cli({"deploy", f.service, "--image", "handoff-no-such-image:1",
+                                       "--host-network"});
+  CHECK(unknown.code == 1);
+  CHECK(unknown.err.find("No such image") != std::string::npos);
+  CommandResult env = f.proxy.cli({"deploy", f.service, "--image", test_app_image(),
+                                   "--host-network", "--env", "NOEQUALS"});
+  CHECK(env.code == 2);
+  CHECK(env.err.find("bad env 'NOEQUALS'") != std::string::npos);
+  CommandResult network = f.proxy.cli({"deploy", f.service, "--image", test_app_image(),
+                                       "--network", "handoff-no-such-network"});
+  CHECK(network.code == 1);
+  CHECK(network.err.find("handoff-no-such-network") != std::string::npos);
+  CommandResult neither = f.proxy.cli({"deploy", f.service, "--image", test_app_image()});
+  CHECK(neither.code == 1);
+  CHECK(neither.err.find("--network NAME and --host-network") != std::string::npos);
+  CHECK(get(f.proxy.port()) == "v1\n");
+  CHECK(service_containers(f.service).size() == 1);
+}
+
+TEST_CASE("a deploy with the engine down fails plainly and the service keeps serving") {
+  TempDir dir;
+  std::string service = unique_service("down");
+  ::setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock", 1);
+  RunningProxy proxy(dir.path());
+  ::unsetenv("DOCKER_HOST");
+  REQUIRE(proxy.cli({"service", "add", service, "--upstream", "127.0.0.1:9"}).code == 0);
+  CommandResult r =
+      proxy.cli({"deploy", service, "--image", "anything:1", "--host-network"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("cannot reach the Docker engine at /nonexistent/docker.sock") !=
+        std::string::npos);
+  CHECK(r.err.find("is dockerd running?") != std::string::npos);
+}
+
+TEST_CASE("rollback starts the kept container again and retires the current one") {
+  DeployFixture f;
+  REQUIRE(f.deploy_version("v1").code == 0);
+  REQUIRE(f.deploy_version("v2").code == 0);
+  CHECK(get(f.proxy.port()) == "v2\n");
+  LoadGenerator load(f.proxy.port());
+  CommandResult back = f.proxy.cli({"rollback", f.service, "--health-interval", "100ms"});
+  load.stop();
+  CHECK_MESSAGE(back.code == 0, back.out << back.err);
+  CHECK(load.failed() == 0);
+  CHECK(get(f.proxy.port()) == "v1\n");
+  auto containers = service_containers(f.service);
+  CHECK(containers[f.prefix + "-2"] == "running");
+  CHECK(containers[f.prefix + "-3"] == "exited");
+}
+
+TEST_CASE("a restarted proxy restores routing to its containers and reports missing ones") {
+  TempDir dir;
+  std::string service = unique_service("restart");
+  ServiceCleanup cleanup(service);
+  {
+    RunningProxy proxy(dir.path());
+    REQUIRE(proxy.cli({"service", "add", service, "--host", "app", "--upstream", "127.0.0.1:9"})
+                .code == 0);
+    REQUIRE(deploy(proxy, service, {"--env", "APP_VERSION=v1"}).code == 0);
+    proxy.process().signal(SIGTERM);
+    REQUIRE(proxy.process().wait_exit() == 0);
+  }
+  {
+    RunningProxy again(dir.path());
+    CHECK(get(again.port()) == "v1\n");
+    CHECK(again.cli({"status"}).out.find(service + "-2") != std::string::npos);
+    again.process().signal(SIGTERM);
+    REQUIRE(again.process().wait_exit() == 0);
+  }
+  shell("docker rm -f " + service + "-2 >/dev/null 2>&1");
+  RunningProxy third(dir.path());
+  std::this_thread::sleep_for(100ms);
+  CHECK(third.process().stderr_text().find("container " + service + "-2 is missing") !=
+        std::string::npos);
+  CHECK(third.cli({"status", "--json"}).out.find("is missing") != std::string::npos);
+}

@@ -64,7 +64,8 @@ int report_error(int status, const std::string& body) {
 /// Renders a long operation's events as progress lines for a person.
 class ProgressPrinter {
  public:
-  explicit ProgressPrinter(std::string verb) : verb_(std::move(verb)) {}
+  /// With `quiet`, it only keeps the result (the caller prints the raw JSON).
+  ProgressPrinter(std::string verb, bool quiet) : verb_(std::move(verb)), quiet_(quiet) {}
 
   void line(std::string_view text) {
     boost::system::error_code ec;
@@ -75,6 +76,9 @@ class ProgressPrinter {
     const json::object& e = v.as_object();
     if (e.contains("result")) {
       result_ = e;
+      return;
+    }
+    if (quiet_) {
       return;
     }
     const std::string step = str(e, "step");
@@ -152,6 +156,9 @@ class ProgressPrinter {
       fmt::print(stderr, "handoff: {} failed: {}\n", verb_, str(result_, "message"));
       return 1;
     }
+    if (quiet_) {
+      return 0;
+    }
     if (result_.contains("container")) {
       fmt::print("{} serves {} at {} (generation {})\n", str(result_, "container"),
                  str(result_, "service"), str(result_, "to"), num(result_, "generation"));
@@ -162,6 +169,7 @@ class ProgressPrinter {
 
  private:
   std::string verb_;
+  bool quiet_;
   json::object result_;
   std::int64_t last_in_flight_ = -1;
   std::int64_t last_print_ms_ = 0;
@@ -169,7 +177,7 @@ class ProgressPrinter {
 
 int run_operation(ControlClient& client, const std::string& verb, const std::string& path,
                   const json::object& body, bool as_json) {
-  ProgressPrinter printer(verb);
+  ProgressPrinter printer(verb, as_json);
   std::string error_text;
   bool ok_status = true;
   const int status = client.request("POST", path, json::serialize(body), nullptr,
@@ -185,7 +193,7 @@ int run_operation(ControlClient& client, const std::string& verb, const std::str
   if (!ok_status) {
     return as_json ? 1 : report_error(status, error_text);
   }
-  return as_json ? (printer.finish() == 0 ? 0 : 1) : printer.finish();
+  return printer.finish();
 }
 
 void print_status(const json::object& status) {

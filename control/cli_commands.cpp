@@ -467,17 +467,15 @@ int service_command(const std::vector<std::string_view>& args) {
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help || words.empty()) {
-    fmt::print("usage: handoff service add NAME --upstream HOST:PORT [--host NAME]...\n"
+    fmt::print("usage: handoff service add NAME [--upstream HOST:PORT] [--host NAME]...\n"
                "       handoff service remove NAME\n\n"
                "Adds or removes a service. Requests are routed by their Host header; the service\n"
-               "named `default` gets every request no other service claims.\n\noptions:\n{}",
+               "named `default` gets every request no other service claims. A service added\n"
+               "without an upstream answers 503 until its first deploy or swap.\n\noptions:\n{}",
                flags_help(flags));
     return common.help ? 0 : 2;
   }
   if (words[0] == "add" && words.size() == 2) {
-    if (upstream.empty()) {
-      throw std::invalid_argument("--upstream HOST:PORT is required");
-    }
     json::array host_list;
     for (const auto& h : hosts) {
       host_list.emplace_back(h);
@@ -486,7 +484,10 @@ int service_command(const std::vector<std::string_view>& args) {
     return simple_request(common, "POST", "/v1/services",
                           json::object{{"name", name}, {"hosts", std::move(host_list)},
                                        {"upstream", upstream}},
-                          fmt::format("added service {} -> {}", name, upstream));
+                          upstream.empty()
+                              ? fmt::format("added service {} (no upstream yet: deploy or swap)",
+                                            name)
+                              : fmt::format("added service {} -> {}", name, upstream));
   }
   if (words[0] == "remove" && words.size() == 2) {
     const std::string name(words[1]);

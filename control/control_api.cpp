@@ -184,7 +184,7 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
       }
     }
     const std::string name = get_string(body, "name", true);
-    registry_.add(name, hosts, get_string(body, "upstream", true));
+    registry_.add(name, hosts, get_string(body, "upstream", false));
     return json_reply(201, json::object{{"result", "ok"}, {"service", name}});
   }
   constexpr std::string_view prefix = "/v1/services/";

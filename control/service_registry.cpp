@@ -61,7 +61,9 @@ ServiceRegistry::ServiceRegistry(proxy::Server& server, const StateStore& store)
 ServiceRegistry::Record& ServiceRegistry::find(const std::string& name) {
   auto it = records_.find(name);
   if (it == records_.end()) {
-    throw ApiError(404, "unknown_service", fmt::format("no service named '{}'", name));
+    throw ApiError(404, "unknown_service",
+                   fmt::format("no service named '{}' (add it with `handoff service add {}`)", name,
+                               name));
   }
   return it->second;
 }
@@ -116,7 +118,8 @@ void ServiceRegistry::add(const std::string& name, std::vector<std::string> host
   for (auto& h : hosts) {
     h = lower(h);
   }
-  auto up = make_upstream(server_, upstream, 1);
+  // A service may start without an upstream: it answers 503 until its first swap or deploy.
+  auto up = upstream.empty() ? nullptr : make_upstream(server_, upstream, 1);
   std::lock_guard lock(mutex_);
   if (records_.count(name) != 0) {
     throw ApiError(409, "service_exists", fmt::format("service '{}' already exists", name));

@@ -31,7 +31,8 @@ class ServiceRegistry {
   /// Rebuilds services from saved state. Throws std::runtime_error for a bad entry.
   void restore(const ProxyState& state);
 
-  /// Adds a service; throws ApiError (400 bad field, 409 name or host taken).
+  /// Adds a service (`upstream` may be empty: 503 until the first swap or deploy); throws
+  /// ApiError (400 bad field, 409 name or host taken).
   void add(const std::string& name, std::vector<std::string> hosts, const std::string& upstream);
   /// Removes a service; its requests in flight finish. Throws ApiError (404, 409 busy).
   void remove(const std::string& name);

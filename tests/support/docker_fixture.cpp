@@ -44,7 +44,7 @@ std::string test_app_image() {
     std::ofstream(dir / "Dockerfile") << "FROM scratch\n"
                                          "COPY handoff-test-app /handoff-test-app\n"
                                          "ENTRYPOINT [\"/handoff-test-app\"]\n";
-    tag = "handoff-test-app:test-" + std::to_string(::getpid());
+    tag = "handoff-test-app:test";
     auto [built, out] = shell("docker build -q -t " + tag + " " + dir.string() + " 2>&1");
     fs::remove_all(dir);
     if (built != 0) {

@@ -34,7 +34,14 @@ class EventQueue : public EventSink, public std::enable_shared_from_this<EventQu
  public:
   explicit EventQueue(asio::any_io_executor executor) : wake_(executor) {}
 
-  void emit(json::object event) override { push(json::serialize(event) + "\n", false); }
+  void emit(json::object event) override {
+    // Each event says when it happened (Unix time, ms precision), wherever it is read later.
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    event["ts"] = static_cast<double>(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) /
+                  1000.0;
+    push(json::serialize(event) + "\n", false);
+  }
   void finish(const OperationResult& result) {
     status_ = result.status;
     push(json::serialize(result.result) + "\n", true);

@@ -1,0 +1,101 @@
+// What a new user runs first: the demo script, and the front-container image.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/docker_fixture.hpp"
+#include "tests/support/running_proxy.hpp"
+#include "tests/support/socket_client.hpp"
+
+using namespace handoff::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::uint16_t free_port() {
+  auto [code, out] = shell("python3 -c 'import socket; s=socket.socket(); "
+                           "s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'");
+  REQUIRE(code == 0);
+  return static_cast<std::uint16_t>(std::stoi(out));
+}
+
+bool wait_for_port(std::uint16_t port) {
+  for (int i = 0; i < 200; ++i) {
+    try {
+      SocketClient probe(port);
+      return true;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("the demo runs end to end and loses no request") {
+  TempDir dir;
+  const std::string plot = (dir.path() / "demo.png").string();
+  auto [code, out] = shell("cd " HANDOFF_SOURCE_DIR " && DEMO_PLOT=" + plot +
+                           " scripts/demo --short 2>&1");
+  INFO(out);
+  REQUIRE(code == 0);
+  CHECK(out.find("requests failed            0\n") != std::string::npos);
+  CHECK(out.find("result: ok") != std::string::npos);
+  CHECK(out.find("the slow request finished on: v1") != std::string::npos);
+  CHECK(out.find("-> v2") != std::string::npos);
+  REQUIRE(std::filesystem::exists(plot));
+  CHECK(std::filesystem::file_size(plot) > 10'000);
+  std::ifstream png(plot, std::ios::binary);
+  char magic[4] = {};
+  png.read(magic, 4);
+  CHECK(std::string(magic + 1, 3) == "PNG");
+}
+
+TEST_CASE("the front-container image runs handoff as PID 1 and deploys through it") {
+  const std::string app = test_app_image();
+  auto [built, build_out] = shell("cd " HANDOFF_SOURCE_DIR " && scripts/build-image handoff:test 2>&1");
+  REQUIRE_MESSAGE(built == 0, build_out);
+
+  TempDir dir;
+  const std::string service = unique_service("front");
+  const std::string name = service + "-proxy";
+  ServiceCleanup cleanup(service);
+  std::filesystem::create_directories(dir.path() / "run");
+  const std::uint16_t port = free_port();
+  auto [ran, id] = shell("docker run -d --name " + name +
+                         " --network host -v /var/run/docker.sock:/var/run/docker.sock"
+                         " -v " + (dir.path() / "state").string() + ":/var/lib/handoff"
+                         " -v " + (dir.path() / "run").string() + ":/run/handoff"
+                         " handoff:test run --listen 127.0.0.1:" + std::to_string(port) +
+                         " --no-access-log 2>&1");
+  struct RemoveProxy {
+    std::string name;
+    ~RemoveProxy() { shell("docker rm -f " + name + " >/dev/null 2>&1"); }
+  } remove_proxy{name};
+  REQUIRE_MESSAGE(ran == 0, id);
+  REQUIRE_MESSAGE(wait_for_port(port), shell("docker logs " + name + " 2>&1").second);
+
+  // The host CLI reaches the proxy through the bind-mounted socket directory...
+  const std::string socket = (dir.path() / "run" / "control.sock").string();
+  CommandResult added = run_command({"service", "add", service, "--host", "app", "--control", socket});
+  REQUIRE_MESSAGE(added.code == 0, added.err);
+  // ...and `docker exec` works too.
+  auto [deployed, deploy_out] =
+      shell("docker exec " + name + " handoff deploy " + service + " --image " + app +
+            " --host-network --env APP_VERSION=v1 --health-interval 100ms 2>&1");
+  REQUIRE_MESSAGE(deployed == 0, deploy_out);
+  CHECK(request_once(port, "GET / HTTP/1.1\r\nHost: app\r\n\r\n").body == "v1\n");
+  CommandResult v2 = run_command({"deploy", service, "--image", app, "--host-network", "--env",
+                                  "APP_VERSION=v2", "--health-interval", "100ms", "--control",
+                                  socket});
+  CHECK_MESSAGE(v2.code == 0, v2.err);
+  CHECK(request_once(port, "GET / HTTP/1.1\r\nHost: app\r\n\r\n").body == "v2\n");
+  CHECK(std::filesystem::exists(dir.path() / "state" / "state.json"));
+
+  // docker stop sends SIGTERM to PID 1: handoff drains and exits 0.
+  shell("docker stop -t 20 " + name + " >/dev/null 2>&1");
+  CHECK(shell("docker inspect -f '{{.State.ExitCode}}' " + name).second == "0\n");
+}

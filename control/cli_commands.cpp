@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -97,6 +98,7 @@ class ProgressPrinter {
                  num(e, "switch_us"));
     } else if (step == "drain" && state == "started") {
       last_in_flight_ = num(e, "in_flight");
+      drain_timeout_ms_ = num(e, "timeout_ms");
       fmt::print("  drain         {} in flight on {} (timeout {})\n", last_in_flight_,
                  str(e, "upstream"), format_duration(milliseconds(num(e, "timeout_ms"))));
     } else if (step == "drain" && state == "running") {
@@ -104,7 +106,9 @@ class ProgressPrinter {
       const std::int64_t n = num(e, "in_flight");
       const std::int64_t elapsed = num(e, "elapsed_ms");
       if (n != last_in_flight_ || elapsed - last_print_ms_ >= 1000) {
-        fmt::print("  drain         {} in flight ({})\n", n, format_duration(milliseconds(elapsed)));
+        fmt::print("  drain         {} in flight ({}; what remains is closed in {})\n", n,
+                   format_duration(milliseconds(elapsed)),
+                   format_duration(milliseconds(std::max<std::int64_t>(drain_timeout_ms_ - elapsed, 0))));
         last_in_flight_ = n;
         last_print_ms_ = elapsed;
       }
@@ -172,6 +176,7 @@ class ProgressPrinter {
   bool quiet_;
   json::object result_;
   std::int64_t last_in_flight_ = -1;
+  std::int64_t drain_timeout_ms_ = 0;
   std::int64_t last_print_ms_ = 0;
 };
 

@@ -1,7 +1,12 @@
 #include "control/control_server.hpp"
 
 #include <fmt/format.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -89,7 +94,43 @@ std::string query_free(std::string_view target) {
 }  // namespace
 
 ControlServer::ControlServer(const std::string& path, const std::string& group, ControlApi& api)
-    : path_(path), api_(api), io_(1), acceptor_(bind_control_socket(io_, path, group)) {}
+    : path_(path), api_(api), io_(1), acceptor_(bind_control_socket(io_, path, group)) {
+  if (!group.empty()) {
+    group_ = ::getgrnam(group.c_str())->gr_gid;  // bind_control_socket checked that it exists
+  }
+}
+
+// The socket's mode already limits who can connect; the peer's credentials are checked as well,
+// so that a socket whose mode was loosened (or a directory shared too widely) does not open the
+// API: root, this process's user, and members of the --control-group only.
+bool ControlServer::peer_allowed(const Socket& socket) const {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(const_cast<Socket&>(socket).native_handle(), SOL_SOCKET, SO_PEERCRED, &cred,
+                   &len) != 0) {
+    return false;
+  }
+  if (cred.uid == 0 || cred.uid == ::geteuid()) {
+    return true;
+  }
+  if (!group_) {
+    return false;
+  }
+  if (cred.gid == *group_) {
+    return true;
+  }
+  const passwd* pw = ::getpwuid(cred.uid);
+  if (pw == nullptr) {
+    return false;
+  }
+  int count = 64;
+  std::vector<gid_t> groups(static_cast<std::size_t>(count));
+  if (::getgrouplist(pw->pw_name, pw->pw_gid, groups.data(), &count) < 0) {
+    return false;
+  }
+  groups.resize(static_cast<std::size_t>(count));
+  return std::find(groups.begin(), groups.end(), *group_) != groups.end();
+}
 
 ControlServer::~ControlServer() { stop(std::chrono::milliseconds(0)); }
 
@@ -130,6 +171,15 @@ asio::awaitable<void> ControlServer::accept_loop() {
 }
 
 asio::awaitable<void> ControlServer::serve(Socket socket) {
+  if (!peer_allowed(socket)) {
+    http::response<http::string_body> denied{http::status::forbidden, 11};
+    denied.set(http::field::content_type, "application/json");
+    denied.keep_alive(false);
+    denied.body() = error_body("forbidden", "this user may not use the control socket");
+    denied.prepare_payload();
+    co_await http::async_write(socket, denied, nothrow);
+    co_return;
+  }
   beast::flat_buffer buffer;
   while (true) {
     http::request_parser<http::string_body> parser;

@@ -4,7 +4,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <optional>
 #include <string>
+#include <sys/types.h>
 #include <thread>
 
 #include "control/control_api.hpp"
@@ -35,8 +37,11 @@ class ControlServer {
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(Socket socket);
 
+  bool peer_allowed(const Socket& socket) const;
+
   std::string path_;
   ControlApi& api_;
+  std::optional<gid_t> group_;  // the --control-group, when given
   boost::asio::io_context io_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   std::thread thread_;

@@ -51,6 +51,31 @@ std::size_t parse_count(std::string_view text) {
   return n;
 }
 
+// A byte count with an optional k, m or g suffix (powers of 1024).
+std::uint64_t parse_size(std::string_view text) {
+  std::uint64_t scale = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'k':
+      case 'K':
+        scale = 1024;
+        break;
+      case 'm':
+      case 'M':
+        scale = 1024 * 1024;
+        break;
+      case 'g':
+      case 'G':
+        scale = 1024 * 1024 * 1024;
+        break;
+      default:
+        break;
+    }
+  }
+  const std::string_view digits = scale == 1 ? text : text.substr(0, text.size() - 1);
+  return parse_count(digits) * scale;
+}
+
 // Many idle keep-alive clients need many descriptors; use all the hard limit allows.
 void raise_descriptor_limit() {
   rlimit lim{};
@@ -99,6 +124,8 @@ int run_command(const std::vector<std::string_view>& args) {
        millis(config.shutdown_timeout)},
       {"max-header-bytes", "N", "request head size limit; 431 beyond (default 16384)",
        [&](std::string_view v) { config.max_header_bytes = parse_count(v); }},
+      {"max-body", "SIZE", "request body limit, e.g. 10m; 413 beyond (default: none)",
+       [&](std::string_view v) { config.max_body_bytes = parse_size(v); }},
       {"max-connections", "N", "client connections at once; 503 beyond (default 65536)",
        [&](std::string_view v) { config.max_connections = parse_count(v); }},
       {"upstream-max-idle", "N", "idle pooled connections per upstream and thread (default 256)",

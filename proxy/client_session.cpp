@@ -91,9 +91,12 @@ class ClientSession {
   asio::awaitable<void> run() {
     while (co_await serve_one() == Outcome::keep_alive) {
     }
-    boost::system::error_code ignored;
-    client_.shutdown(tcp::socket::shutdown_both, ignored);
-    client_.close(ignored);
+    boost::system::error_code ec;
+    client_.shutdown(tcp::socket::shutdown_send, ec);
+    if (!ec && !handle_.killed) {
+      co_await linger();
+    }
+    client_.close(ec);
   }
 
  private:
@@ -106,6 +109,7 @@ class ClientSession {
   [[nodiscard]] const ProxyConfig& config() const { return worker_.config(); }
 
   asio::awaitable<Outcome> serve_one();
+  asio::awaitable<void> linger();
   asio::awaitable<Outcome> forward(Service& service, InFlight flight, std::size_t head_bytes);
   asio::awaitable<Outcome> relay_response(tcp::socket& upstream, bool& upstream_reusable);
   asio::awaitable<void> tunnel(tcp::socket& upstream);
@@ -132,6 +136,26 @@ class ClientSession {
   std::uint64_t response_bytes_ = 0;
   Clock::time_point started_;
 };
+
+// Closing a socket with unread input makes the kernel send a reset, which can destroy the
+// answer just written (a 400 or 413 sent before the request was read to its end). So the proxy
+// half-closes, then reads and drops what the client still sends, for a bounded time and amount,
+// before it closes (what nginx calls a lingering close).
+asio::awaitable<void> ClientSession::linger() {
+  constexpr std::size_t kMaxLingerBytes = 1 << 20;
+  arm(std::chrono::seconds(2));
+  std::size_t dropped = 0;
+  while (dropped < kMaxLingerBytes) {
+    auto [ec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
+    if (ec || timed_out() || handle_.killed) {
+      break;
+    }
+    in_.commit(n);
+    in_.consume(in_.size());
+    dropped += n;
+  }
+  in_.release();
+}
 
 asio::awaitable<Outcome> ClientSession::serve_one() {
   if (in_.empty()) {
@@ -201,6 +225,10 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   }
 
   const bool has_body = x.request.body != BodyKind::none;
+  if (config().max_body_bytes != 0 && x.request.body == BodyKind::length &&
+      x.request.content_length > config().max_body_bytes) {
+    co_return co_await reply(413, "handoff: request body over the limit", true);
+  }
   Service* service = worker_.router().table_for(worker_.index()).find(x.request.host);
   if (service == nullptr) {
     in_.consume(has_body ? 0 : parsed.head_bytes);
@@ -246,16 +274,24 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
 
   // The body bytes that arrived with the head go out with it.
   ChunkedScanner chunks;
+  std::uint64_t chunked_bytes = 0;  // chunk data seen, checked against --max-body
+  auto count_body = [&chunked_bytes](const char*, std::size_t n) { chunked_bytes += n; };
+  auto over_limit = [&] {
+    return config().max_body_bytes != 0 && chunked_bytes > config().max_body_bytes;
+  };
   std::size_t initial = 0;
   bool body_buffered = true;
   if (body == BodyKind::length) {
     initial = static_cast<std::size_t>(std::min<std::uint64_t>(in_.size(), remaining));
     body_buffered = initial == remaining;
   } else if (body == BodyKind::chunked) {
-    initial = chunks.feed(in_.view());
+    initial = chunks.feed(in_.view(), count_body);
     if (chunks.failed()) {
       const std::string message = fmt::format("handoff: {}", chunks.error());
       co_return co_await reply(400, message, true);
+    }
+    if (over_limit()) {
+      co_return co_await reply(413, "handoff: request body over the limit", true);
     }
     body_buffered = chunks.done();
   }
@@ -337,10 +373,14 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
           remaining -= take;
           done = remaining == 0;
         } else {
-          take = chunks.feed(in_.view());
+          take = chunks.feed(in_.view(), count_body);
           if (chunks.failed()) {
             const std::string message = fmt::format("handoff: {}", chunks.error());
             co_return co_await reply(400, message, true);
+          }
+          if (over_limit()) {
+            // Part of the body went upstream; that connection is dropped with the request.
+            co_return co_await reply(413, "handoff: request body over the limit", true);
           }
           done = chunks.done();
         }
@@ -485,7 +525,13 @@ asio::awaitable<Outcome> ClientSession::relay_response(tcp::socket& upstream,
         }
       });
       if (chunks.failed()) {
-        co_return Outcome::close;  // never pass on a body whose framing is broken
+        // Never pass on a body whose framing is broken: before anything was sent that is a
+        // 502; after, the client connection is closed so the body cannot look complete.
+        if (!head_sent) {
+          up_.consume(up_.size());
+          co_return co_await reply(502, "handoff: bad chunked body from the upstream", true);
+        }
+        co_return Outcome::close;
       }
       complete = chunks.done();
     } else if (body == BodyKind::until_close) {

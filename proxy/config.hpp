@@ -3,6 +3,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct ProxyConfig {
   Millis shutdown_timeout{30'000};           ///< SIGTERM waits this long for in-flight requests
 
   std::size_t max_header_bytes = 16 * 1024;  ///< request head size limit (431 beyond)
+  std::uint64_t max_body_bytes = 0;          ///< request body limit (413 beyond); 0: none
   std::size_t max_connections = 65'536;      ///< client connections, over all threads
   std::size_t upstream_max_idle = 256;       ///< pooled idle connections per upstream and thread
   bool access_log = true;                    ///< one JSON line per request on stdout

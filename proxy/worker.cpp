@@ -171,6 +171,7 @@ void Worker::refuse(tcp::socket& socket) {
 
 asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor) {
   asio::steady_timer backoff(io_);
+  bool starved = false;  // out of descriptors; reported once until accepts succeed again
   while (acceptor.is_open()) {
     auto [ec, socket] = co_await acceptor.async_accept(nothrow);
     if (ec) {
@@ -180,13 +181,17 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor) {
       if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
           ec == asio::error::no_memory || ec.value() == ENFILE) {
         // Out of file descriptors: wait for connections to close instead of spinning.
-        fmt::print(stderr, "handoff: accept failed ({}); pausing accepts for 100 ms\n",
-                   ec.message());
+        if (!starved) {
+          fmt::print(stderr, "handoff: accept failed ({}); pausing accepts, 100 ms at a time\n",
+                     ec.message());
+          starved = true;
+        }
         backoff.expires_after(std::chrono::milliseconds(100));
         co_await backoff.async_wait(nothrow);
       }
       continue;
     }
+    starved = false;
     if (connections_.fetch_add(1, std::memory_order_relaxed) >= config_.max_connections) {
       connections_.fetch_sub(1, std::memory_order_relaxed);
       refuse(socket);

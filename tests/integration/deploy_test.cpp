@@ -149,6 +149,12 @@ TEST_CASE("bad deploy input is refused and changes nothing") {
                                        "--network", "handoff-no-such-network"});
   CHECK(network.code == 1);
   CHECK(network.err.find("handoff-no-such-network") != std::string::npos);
+  // The next container's name is taken by something else: the engine's 409 is passed on.
+  shell("docker create --name " + f.prefix + "-3 " + test_app_image() + " >/dev/null 2>&1");
+  CommandResult conflict = f.deploy_version("v2");
+  CHECK(conflict.code == 1);
+  CHECK(conflict.err.find("is already in use") != std::string::npos);
+  shell("docker rm -f " + f.prefix + "-3 >/dev/null 2>&1");
   CommandResult neither = f.proxy.cli({"deploy", f.service, "--image", test_app_image()});
   CHECK(neither.code == 1);
   CHECK(neither.err.find("--network NAME and --host-network") != std::string::npos);

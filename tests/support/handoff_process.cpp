@@ -16,7 +16,8 @@ namespace handoff::test {
 
 std::string handoff_binary() { return HANDOFF_BINARY; }
 
-HandoffProcess::HandoffProcess(std::vector<std::string> args, bool capture_stdout) {
+HandoffProcess::HandoffProcess(std::vector<std::string> args, bool capture_stdout,
+                               int max_files) {
   int pipe_fds[2];
   int out_fds[2] = {-1, -1};
   if (::pipe(pipe_fds) != 0 || (capture_stdout && ::pipe(out_fds) != 0)) {
@@ -33,12 +34,21 @@ HandoffProcess::HandoffProcess(std::vector<std::string> args, bool capture_stdou
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
   posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
   std::string binary = handoff_binary();
-  std::vector<char*> argv{binary.data()};
+  std::vector<std::string> prefix;
+  if (max_files > 0) {
+    // prlimit(1) sets the limit and then runs handoff in the same process.
+    prefix = {"/usr/bin/prlimit", "--nofile=" + std::to_string(max_files), "--"};
+  }
+  std::vector<char*> argv;
+  for (auto& p : prefix) {
+    argv.push_back(p.data());
+  }
+  argv.push_back(binary.data());
   for (auto& a : args) {
     argv.push_back(a.data());
   }
   argv.push_back(nullptr);
-  int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   ::close(pipe_fds[1]);
   if (capture_stdout) {
@@ -147,6 +157,20 @@ long status_field_kib(pid_t pid, const std::string& field) {
   return -1;
 }
 }  // namespace
+
+double HandoffProcess::cpu_seconds() const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string skip;
+  long utime = 0;
+  long stime = 0;
+  for (int i = 3; i < 14; ++i) {
+    fields >> skip;
+  }
+  fields >> utime >> stime;
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 long HandoffProcess::peak_rss_kib() const { return status_field_kib(pid_, "VmHWM"); }
 long HandoffProcess::rss_kib() const { return status_field_kib(pid_, "VmRSS"); }

@@ -14,8 +14,10 @@ namespace handoff::test {
 /// The `handoff` executable under test, started as a real process with its stderr captured.
 class HandoffProcess {
  public:
-  /// Starts `handoff ARGS...`; stdout (the access log) is discarded unless captured.
-  explicit HandoffProcess(std::vector<std::string> args, bool capture_stdout = false);
+  /// Starts `handoff ARGS...`; stdout (the access log) is discarded unless captured. A
+  /// non-zero `max_files` limits its file descriptors (soft and hard).
+  explicit HandoffProcess(std::vector<std::string> args, bool capture_stdout = false,
+                          int max_files = 0);
   ~HandoffProcess();
   HandoffProcess(const HandoffProcess&) = delete;
   HandoffProcess& operator=(const HandoffProcess&) = delete;
@@ -32,6 +34,8 @@ class HandoffProcess {
   void join_output();
   /// Everything written to stdout so far (when captured).
   [[nodiscard]] std::string stdout_text() const;
+  /// CPU time (user + system) used so far, in seconds.
+  [[nodiscard]] double cpu_seconds() const;
   /// Peak resident set size in KiB (VmHWM).
   [[nodiscard]] long peak_rss_kib() const;
   /// Current resident set size in KiB (VmRSS).

@@ -333,8 +333,8 @@ std::string ServiceRegistry::metrics() const {
   line("# HELP handoff_in_flight Requests in flight, by service and upstream generation.");
   line("# TYPE handoff_in_flight gauge");
   for (const auto& [name, r] : records_) {
-    auto emit = [&](const proxy::Upstream& u) {
-      out += fmt::format("handoff_in_flight{{service=\"{}\",generation=\"{}\"}} {}\n", name,
+    auto emit = [&out, &service = name](const proxy::Upstream& u) {
+      out += fmt::format("handoff_in_flight{{service=\"{}\",generation=\"{}\"}} {}\n", service,
                          u.generation(), u.in_flight());
     };
     if (auto up = r.service->upstream()) {

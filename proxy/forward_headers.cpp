@@ -72,6 +72,7 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
   std::string_view via;
   std::string_view request_id;
   std::string_view upgrade;
+  bool host_sent = false;
 
   out.append(req.method);
   out.push_back(' ');
@@ -94,6 +95,9 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
           via = h.value;
           continue;
         }
+        break;
+      case 4:
+        host_sent = host_sent || iequals(n, "host");
         break;
       case 6:
         if (req.expect_continue && iequals(n, "expect")) {
@@ -130,6 +134,11 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
         break;
     }
     append_field(out, n, h.value);
+  }
+  if (!host_sent) {
+    // An HTTP/1.0 request may lack Host; HTTP/1.1 requires one, empty when there is no
+    // authority (RFC 9112 §3.2).
+    out.append("Host: \r\n");
   }
   if (req.body == BodyKind::chunked) {
     out.append("Transfer-Encoding: chunked\r\n");

@@ -182,7 +182,7 @@ TEST_CASE("the control API answers errors as JSON with fitting statuses") {
   CHECK(status.status == 200);
   CHECK(status.body.find("\"name\":\"default\"") != std::string::npos);
   CHECK(unix_request(proxy.control(), "POST", "/v1/services", "{not json").status == 400);
-  UnixResponse missing = unix_request(proxy.control(), "POST", "/v1/services", R"({"name":"x"})");
+  UnixResponse missing = unix_request(proxy.control(), "POST", "/v1/services", R"({"hosts":[]})");
   CHECK(missing.status == 400);
   CHECK(missing.body.find("\"error\":\"missing_field\"") != std::string::npos);
   CHECK(unix_request(proxy.control(), "POST", "/v1/services/nope/swap", R"({"to":"127.0.0.1:1"})")

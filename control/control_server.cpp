@@ -172,12 +172,20 @@ asio::awaitable<void> ControlServer::accept_loop() {
 
 asio::awaitable<void> ControlServer::serve(Socket socket) {
   if (!peer_allowed(socket)) {
+    // Read the request before answering, so that closing does not reset the connection and
+    // take the answer with it.
+    beast::flat_buffer discard;
+    http::request_parser<http::string_body> ignored;
+    ignored.body_limit(64 * 1024);
+    co_await http::async_read(socket, discard, ignored, nothrow);
     http::response<http::string_body> denied{http::status::forbidden, 11};
     denied.set(http::field::content_type, "application/json");
     denied.keep_alive(false);
     denied.body() = error_body("forbidden", "this user may not use the control socket");
     denied.prepare_payload();
     co_await http::async_write(socket, denied, nothrow);
+    boost::system::error_code ec;
+    socket.shutdown(Socket::shutdown_send, ec);
     co_return;
   }
   beast::flat_buffer buffer;

@@ -156,5 +156,10 @@ TEST_CASE("a 1 GiB upload and a 1 GiB download stream through with bounded memor
 
   long peak = proxy.peak_rss_kib();
   MESSAGE("RSS baseline " << baseline << " KiB, peak " << peak << " KiB");
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine; the bound is checked in normal builds.
+  CHECK(peak < 512 * 1024);
+#else
   CHECK(peak < 64 * 1024);
+#endif
 }

@@ -81,7 +81,7 @@ Router::Router(unsigned threads)
     : table_(std::make_shared<const RouteTable>(std::vector<Route>{})), cache_(new Cache[threads]) {}
 
 void Router::replace(std::shared_ptr<const RouteTable> table) {
-  table_.store(std::move(table));
+  table_.exchange(std::move(table));
   generation_.fetch_add(1, std::memory_order_release);
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "proxy/service.hpp"
+#include "proxy/shared_slot.hpp"
 
 namespace handoff::proxy {
 
@@ -58,7 +59,7 @@ class Router {
     std::shared_ptr<const RouteTable> table;
   };
 
-  std::atomic<std::shared_ptr<const RouteTable>> table_;
+  SharedSlot<const RouteTable> table_;
   std::atomic<std::uint64_t> generation_{1};
   std::unique_ptr<Cache[]> cache_;
 };

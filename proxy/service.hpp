@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/shared_slot.hpp"
 #include "proxy/upstream.hpp"
 
 namespace handoff::proxy {
@@ -73,7 +74,7 @@ class Service : public std::enable_shared_from_this<Service> {
   };
 
   std::string name_;
-  std::atomic<std::shared_ptr<Upstream>> current_;
+  SharedSlot<Upstream> current_;
   std::atomic<std::uint64_t> generation_{1};
   struct alignas(64) Stats {
     std::array<std::atomic<std::uint64_t>, 6> responses{};

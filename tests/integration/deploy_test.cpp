@@ -95,7 +95,7 @@ TEST_CASE("deploys v1 -> v2 -> v3 under load lose no request and retire old cont
 TEST_CASE("a slow request in flight on the old container completes during the deploy") {
   DeployFixture f;
   REQUIRE(f.deploy_version("v1").code == 0);
-  auto slow = std::async(std::launch::async, [&] { return get(f.proxy.port(), "/slow?ms=1500"); });
+  auto slow = std::async(std::launch::async, [&] { return get(f.proxy.port(), "/slow?ms=5000"); });
   std::this_thread::sleep_for(200ms);
   CommandResult v2 = f.deploy_version("v2");
   CHECK_MESSAGE(v2.code == 0, v2.out << v2.err);
@@ -104,7 +104,7 @@ TEST_CASE("a slow request in flight on the old container completes during the de
   CHECK(get(f.proxy.port()) == "v2\n");
 }
 
-TEST_CASE("an unhealthy new version fails the deploy; the old one keeps serving") {
+TEST_CASE("an unhealthy new version fails the deploy and the old one keeps serving") {
   DeployFixture f;
   REQUIRE(f.deploy_version("v1").code == 0);
   LoadGenerator load(f.proxy.port());

@@ -139,7 +139,7 @@ TEST_CASE("a bad chunked response body is never made to look complete") {
   CHECK((early.status == 502 || (early.status == 200 && early.body.empty() && early.closed)));
 }
 
-TEST_CASE("1000 slowloris connections are cut at the header timeout; others are served") {
+TEST_CASE("1000 slowloris connections are cut at the header timeout while others are served") {
   rlimit lim{};
   getrlimit(RLIMIT_NOFILE, &lim);
   lim.rlim_cur = lim.rlim_max;

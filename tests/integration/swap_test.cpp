@@ -81,13 +81,20 @@ TEST_CASE("a storm of swaps under concurrent load loses no request") {
   for (int i = 0; i < 300; ++i) {
     retired.push_back(proxy.swap_to(i % 2 == 0 ? green.address() : blue.address()));
     std::this_thread::sleep_for(std::chrono::milliseconds(i % 5));
+    if (i % 10 == 0) {
+      // However fast or slow this machine is, requests keep running between the swaps.
+      const int before = load.ok();
+      while (load.ok() == before && load.failed() == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
   }
   for (auto& old : retired) {
     CHECK(proxy.server().drain(old, 5s).clean);
   }
   load.stop();
   MESSAGE("requests ok: " << load.ok() << ", failed: " << load.failed());
-  CHECK(load.ok() > 300);
+  CHECK(load.ok() >= 30);
   CHECK(load.failed() == 0);
   CHECK(load.bodies().size() == 2);  // both upstreams answered
 }

@@ -43,10 +43,9 @@ std::size_t read_header(char* data, std::size_t size, std::size_t n, void* out) 
 bool version_less(const std::string& a, std::string_view b) {
   auto parse = [](std::string_view v) {
     auto dot = v.find('.');
-    return std::make_pair(std::atoi(std::string(v.substr(0, dot)).c_str()),
-                          dot == std::string_view::npos
-                              ? 0
-                              : std::atoi(std::string(v.substr(dot + 1)).c_str()));
+    return std::make_pair(
+        std::atoi(std::string(v.substr(0, dot)).c_str()),
+        dot == std::string_view::npos ? 0 : std::atoi(std::string(v.substr(dot + 1)).c_str()));
   };
   return parse(a) < parse(b);
 }
@@ -116,8 +115,8 @@ DockerEngine::DockerEngine(std::string docker_host) {
   } else if (docker_host.rfind("tcp://", 0) == 0) {
     base_url_ = "http://" + docker_host.substr(6);
   } else {
-    throw EngineError(0, fmt::format("DOCKER_HOST '{}' must be unix://PATH or tcp://HOST:PORT",
-                                     docker_host));
+    throw EngineError(
+        0, fmt::format("DOCKER_HOST '{}' must be unix://PATH or tcp://HOST:PORT", docker_host));
   }
   Reply ping = call("GET", "/_ping", {}, 5000);
   expect(ping, {200}, "ping the engine");
@@ -215,13 +214,13 @@ std::string DockerEngine::create(const ContainerSpec& spec) {
   for (const auto& [k, v] : spec.labels) {
     labels[k] = v;
   }
-  json::object body{{"Image", spec.image},
-                    {"Env", std::move(env)},
-                    {"Labels", std::move(labels)},
-                    {"StopTimeout", spec.stop_timeout.count()},
-                    {"HostConfig", json::object{{"NetworkMode", spec.network.empty()
-                                                                    ? std::string("default")
-                                                                    : spec.network}}}};
+  json::object body{
+      {"Image", spec.image},
+      {"Env", std::move(env)},
+      {"Labels", std::move(labels)},
+      {"StopTimeout", spec.stop_timeout.count()},
+      {"HostConfig", json::object{{"NetworkMode",
+                                   spec.network.empty() ? std::string("default") : spec.network}}}};
   if (!spec.cmd.empty()) {
     json::array cmd;
     for (const auto& c : spec.cmd) {
@@ -229,8 +228,7 @@ std::string DockerEngine::create(const ContainerSpec& spec) {
     }
     body["Cmd"] = std::move(cmd);
   }
-  Reply r = call("POST", "/containers/create?name=" + url_encode(spec.name),
-                 json::serialize(body));
+  Reply r = call("POST", "/containers/create?name=" + url_encode(spec.name), json::serialize(body));
   expect(r, {201}, fmt::format("create container {} from {}", spec.name, spec.image));
   return string_or_empty(json::parse(r.body).as_object(), "Id");
 }
@@ -271,7 +269,8 @@ ContainerInfo DockerEngine::inspect(const std::string& id) {
     }
   }
   if (const json::value* ns = root.if_contains("NetworkSettings"); ns && ns->is_object()) {
-    if (const json::value* nets = ns->as_object().if_contains("Networks"); nets && nets->is_object()) {
+    if (const json::value* nets = ns->as_object().if_contains("Networks");
+        nets && nets->is_object()) {
       for (const auto& [name, net] : nets->as_object()) {
         if (net.is_object()) {
           info.ips[std::string(name)] = string_or_empty(net.as_object(), "IPAddress");
@@ -306,8 +305,8 @@ std::vector<ContainerSummary> DockerEngine::list(const std::string& label) {
     s.image = string_or_empty(o, "Image");
     s.state = string_or_empty(o, "State");
     s.labels = string_map(o.if_contains("Labels"));
-    if (const json::value* names = o.if_contains("Names"); names && names->is_array() &&
-                                                           !names->as_array().empty()) {
+    if (const json::value* names = o.if_contains("Names");
+        names && names->is_array() && !names->as_array().empty()) {
       s.name = std::string(names->as_array().front().as_string());
       if (!s.name.empty() && s.name.front() == '/') {
         s.name.erase(0, 1);
@@ -319,8 +318,8 @@ std::vector<ContainerSummary> DockerEngine::list(const std::string& label) {
 }
 
 std::string DockerEngine::logs(const std::string& id, int lines) {
-  Reply r = call("GET", fmt::format("/containers/{}/logs?stdout=true&stderr=true&tail={}", id,
-                                    lines));
+  Reply r =
+      call("GET", fmt::format("/containers/{}/logs?stdout=true&stderr=true&tail={}", id, lines));
   expect(r, {200}, "read the logs of container " + id);
   return demultiplex_logs(r.body);
 }

@@ -93,7 +93,8 @@ asio::awaitable<void> serve(tcp::socket socket, const AppConfig& cfg) {
     buffer.erase(0, body);
 
     const std::string line = head.substr(0, head.find("\r\n"));
-    const std::string target = line.substr(line.find(' ') + 1, line.rfind(' ') - line.find(' ') - 1);
+    const std::string target =
+        line.substr(line.find(' ') + 1, line.rfind(' ') - line.find(' ') - 1);
     const bool close = header_value(head, "connection") == "close" || line.ends_with("HTTP/1.0");
     std::string out;
     if (target == "/up") {

@@ -28,8 +28,9 @@ struct CommonFlags {
   bool help = false;
 
   void add_to(std::vector<Flag>& flags) {
-    flags.push_back({"control", "PATH", "control socket (default $HANDOFF_CONTROL or "
-                                        "/run/handoff/control.sock)",
+    flags.push_back({"control", "PATH",
+                     "control socket (default $HANDOFF_CONTROL or "
+                     "/run/handoff/control.sock)",
                      [this](std::string_view v) { control = v; }});
     flags.push_back({"json", "", "print the API's JSON instead of progress lines",
                      [this](std::string_view) { json = true; }});
@@ -90,9 +91,11 @@ class ProgressPrinter {
       const std::string answer =
           e.contains("status") ? fmt::format("HTTP {}", num(e, "status")) : str(e, "error");
       fmt::print("  health check  attempt {}: {} ({}/{} healthy, {})\n", num(e, "attempt"), answer,
-                 num(e, "healthy"), num(e, "needed"), format_duration(milliseconds(num(e, "elapsed_ms"))));
+                 num(e, "healthy"), num(e, "needed"),
+                 format_duration(milliseconds(num(e, "elapsed_ms"))));
     } else if (step == "health_check" && state == "done") {
-      fmt::print("  health check  passed in {}\n", format_duration(milliseconds(num(e, "elapsed_ms"))));
+      fmt::print("  health check  passed in {}\n",
+                 format_duration(milliseconds(num(e, "elapsed_ms"))));
     } else if (step == "swap") {
       fmt::print("  switch        {} -> {} in {}us\n", str(e, "from"), str(e, "to"),
                  num(e, "switch_us"));
@@ -106,9 +109,10 @@ class ProgressPrinter {
       const std::int64_t n = num(e, "in_flight");
       const std::int64_t elapsed = num(e, "elapsed_ms");
       if (n != last_in_flight_ || elapsed - last_print_ms_ >= 1000) {
-        fmt::print("  drain         {} in flight ({}; what remains is closed in {})\n", n,
-                   format_duration(milliseconds(elapsed)),
-                   format_duration(milliseconds(std::max<std::int64_t>(drain_timeout_ms_ - elapsed, 0))));
+        fmt::print(
+            "  drain         {} in flight ({}; what remains is closed in {})\n", n,
+            format_duration(milliseconds(elapsed)),
+            format_duration(milliseconds(std::max<std::int64_t>(drain_timeout_ms_ - elapsed, 0))));
         last_in_flight_ = n;
         last_print_ms_ = elapsed;
       }
@@ -141,8 +145,8 @@ class ProgressPrinter {
       fmt::print("  retire        warning: {}\n", str(e, "message"));
     } else if (step == "cleanup") {
       fmt::print("  cleanup       {}\n", e.contains("removed")   ? "removed " + str(e, "removed")
-                                          : e.contains("stopped") ? "stopped " + str(e, "stopped")
-                                                                  : str(e, "message"));
+                                         : e.contains("stopped") ? "stopped " + str(e, "stopped")
+                                                                 : str(e, "message"));
     } else if (step == "drain" && state == "done") {
       fmt::print("  drain         done in {}, {} closed at the timeout\n",
                  format_duration(milliseconds(num(e, "elapsed_ms"))), num(e, "closed"));
@@ -153,7 +157,8 @@ class ProgressPrinter {
   /// Prints the outcome; returns the exit code.
   int finish() const {
     if (result_.empty()) {
-      fmt::print(stderr, "handoff: {} ended without a result (the proxy may have stopped)\n", verb_);
+      fmt::print(stderr, "handoff: {} ended without a result (the proxy may have stopped)\n",
+                 verb_);
       return 1;
     }
     if (str(result_, "result") != "ok") {
@@ -185,15 +190,15 @@ int run_operation(ControlClient& client, const std::string& verb, const std::str
   ProgressPrinter printer(verb, as_json);
   std::string error_text;
   bool ok_status = true;
-  const int status = client.request("POST", path, json::serialize(body), nullptr,
-                                    [&](std::string_view line) {
-                                      if (as_json) {
-                                        fmt::print("{}\n", line);
-                                        std::fflush(stdout);
-                                      }
-                                      error_text += line;
-                                      printer.line(line);
-                                    });
+  const int status =
+      client.request("POST", path, json::serialize(body), nullptr, [&](std::string_view line) {
+        if (as_json) {
+          fmt::print("{}\n", line);
+          std::fflush(stdout);
+        }
+        error_text += line;
+        printer.line(line);
+      });
   ok_status = status == 200;
   if (!ok_status) {
     return as_json ? 1 : report_error(status, error_text);
@@ -215,8 +220,8 @@ void print_status(const json::object& status) {
     }
     std::string draining;
     for (const json::value& d : s.at("draining").as_array()) {
-      draining += fmt::format("{}{}({})", draining.empty() ? "" : " ", str(d.as_object(), "upstream"),
-                              num(d.as_object(), "in_flight"));
+      draining += fmt::format("{}{}({})", draining.empty() ? "" : " ",
+                              str(d.as_object(), "upstream"), num(d.as_object(), "in_flight"));
     }
     std::string state = s.at("paused").as_bool() ? "paused" : "serving";
     if (s.at("busy").as_bool()) {
@@ -282,8 +287,8 @@ std::function<void(std::string_view)> int_field(json::object& body, const char* 
 void add_gate_flags(std::vector<Flag>& flags, json::object& body, bool deploy) {
   flags.push_back({"health-path", "PATH", "GET this path on the target (default /up)",
                    text_field(body, "health_path")});
-  flags.push_back({"health-host", "NAME", "Host header for the health check",
-                   text_field(body, "health_host")});
+  flags.push_back(
+      {"health-host", "NAME", "Host header for the health check", text_field(body, "health_host")});
   flags.push_back({"health-interval", "DUR", "between health checks (default 1s)",
                    duration_field(body, "health_interval")});
   flags.push_back({"healthy-threshold", "N", "consecutive 2xx needed (default 2)",
@@ -396,7 +401,8 @@ int simple_request(const CommonFlags& common, std::string_view method, const std
     }
     return report_error(status, answer);
   }
-  fmt::print("{}\n", common.json ? answer.substr(0, answer.find_last_not_of('\n') + 1) : done_message);
+  fmt::print("{}\n",
+             common.json ? answer.substr(0, answer.find_last_not_of('\n') + 1) : done_message);
   return 0;
 }
 
@@ -406,10 +412,11 @@ int status_command(const std::vector<std::string_view>& args) {
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help) {
-    fmt::print("usage: handoff status\n\nShows each service: hosts, upstream, generation, "
-               "requests in flight, upstreams still draining, requests served, errors.\n\n"
-               "options:\n{}",
-               flags_help(flags));
+    fmt::print(
+        "usage: handoff status\n\nShows each service: hosts, upstream, generation, "
+        "requests in flight, upstreams still draining, requests served, errors.\n\n"
+        "options:\n{}",
+        flags_help(flags));
     return 0;
   }
   if (!words.empty()) {
@@ -452,7 +459,8 @@ int pause_resume(bool pause, const std::vector<std::string_view>& args) {
     return 0;
   }
   if (words.size() != 1) {
-    throw std::invalid_argument(pause ? "usage: handoff pause SERVICE" : "usage: handoff resume SERVICE");
+    throw std::invalid_argument(pause ? "usage: handoff pause SERVICE"
+                                      : "usage: handoff resume SERVICE");
   }
   const std::string service(words[0]);
   return simple_request(common, "POST",
@@ -472,12 +480,13 @@ int service_command(const std::vector<std::string_view>& args) {
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help || words.empty()) {
-    fmt::print("usage: handoff service add NAME [--upstream HOST:PORT] [--host NAME]...\n"
-               "       handoff service remove NAME\n\n"
-               "Adds or removes a service. Requests are routed by their Host header; the service\n"
-               "named `default` gets every request no other service claims. A service added\n"
-               "without an upstream answers 503 until its first deploy or swap.\n\noptions:\n{}",
-               flags_help(flags));
+    fmt::print(
+        "usage: handoff service add NAME [--upstream HOST:PORT] [--host NAME]...\n"
+        "       handoff service remove NAME\n\n"
+        "Adds or removes a service. Requests are routed by their Host header; the service\n"
+        "named `default` gets every request no other service claims. A service added\n"
+        "without an upstream answers 503 until its first deploy or swap.\n\noptions:\n{}",
+        flags_help(flags));
     return common.help ? 0 : 2;
   }
   if (words[0] == "add" && words.size() == 2) {
@@ -486,13 +495,11 @@ int service_command(const std::vector<std::string_view>& args) {
       host_list.emplace_back(h);
     }
     const std::string name(words[1]);
-    return simple_request(common, "POST", "/v1/services",
-                          json::object{{"name", name}, {"hosts", std::move(host_list)},
-                                       {"upstream", upstream}},
-                          upstream.empty()
-                              ? fmt::format("added service {} (no upstream yet: deploy or swap)",
-                                            name)
-                              : fmt::format("added service {} -> {}", name, upstream));
+    return simple_request(
+        common, "POST", "/v1/services",
+        json::object{{"name", name}, {"hosts", std::move(host_list)}, {"upstream", upstream}},
+        upstream.empty() ? fmt::format("added service {} (no upstream yet: deploy or swap)", name)
+                         : fmt::format("added service {} -> {}", name, upstream));
   }
   if (words[0] == "remove" && words.size() == 2) {
     const std::string name(words[1]);

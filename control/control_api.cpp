@@ -31,7 +31,9 @@ json::object parse_body(const std::string& body) {
   return v.as_object();
 }
 
-const json::value* field(const json::object& o, std::string_view key) { return o.if_contains(key); }
+const json::value* field(const json::object& o, std::string_view key) {
+  return o.if_contains(key);
+}
 
 std::string get_string(const json::object& o, std::string_view key, bool required,
                        std::string fallback = {}) {
@@ -139,8 +141,8 @@ ApiResponse json_reply(int status, const json::value& v) {
 
 ApiResponse ControlApi::handle(const ApiRequest& request) {
   if (shutting_down_) {
-    return ApiResponse{503, error_body("shutting_down", "the proxy is shutting down"),
-                       "application/json", {}};
+    return ApiResponse{
+        503, error_body("shutting_down", "the proxy is shutting down"), "application/json", {}};
   }
   try {
     return route(request);
@@ -206,12 +208,16 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
     json::object body = parse_body(req.body);
     if (action == "swap") {
       const std::string to = get_string(body, "to", true);
-      return ApiResponse{200, {}, "application/x-ndjson",
-                         prepare_swap(registry_, server_, name, to,
-                                      swap_options(body, std::chrono::seconds(30)))};
+      return ApiResponse{
+          200,
+          {},
+          "application/x-ndjson",
+          prepare_swap(registry_, server_, name, to, swap_options(body, std::chrono::seconds(30)))};
     }
     if (action == "deploy") {
-      return ApiResponse{200, {}, "application/x-ndjson",
+      return ApiResponse{200,
+                         {},
+                         "application/x-ndjson",
                          prepare_deploy(registry_, server_, engines_, name, deploy_options(body))};
     }
     if (action == "rollback") {
@@ -219,12 +225,16 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
         // A deployed service rolls back to its newest kept container.
         DeployOptions opt;
         opt.swap = swap_options(body, std::chrono::seconds(60));
-        return ApiResponse{200, {}, "application/x-ndjson",
+        return ApiResponse{200,
+                           {},
+                           "application/x-ndjson",
                            prepare_container_rollback(registry_, server_, engines_, name, opt)};
       }
-      return ApiResponse{200, {}, "application/x-ndjson",
-                         prepare_rollback(registry_, server_, name,
-                                          swap_options(body, std::chrono::seconds(30)))};
+      return ApiResponse{
+          200,
+          {},
+          "application/x-ndjson",
+          prepare_rollback(registry_, server_, name, swap_options(body, std::chrono::seconds(30)))};
     }
     if (action == "pause") {
       auto max_pause = get_duration(body, "max_pause", std::chrono::seconds(30));

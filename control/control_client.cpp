@@ -29,7 +29,8 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
   }
   sink->pending.append(data, len);
   std::size_t start = 0;
-  for (std::size_t nl; (nl = sink->pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+  for (std::size_t nl; (nl = sink->pending.find('\n', start)) != std::string::npos;
+       start = nl + 1) {
     (*sink->on_line)(std::string_view(sink->pending).substr(start, nl - start));
   }
   sink->pending.erase(0, start);
@@ -39,7 +40,8 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
 }  // namespace
 
 void ControlClient::check_reachable() const {
-  const std::string hint = "start `handoff run`, or point --control or HANDOFF_CONTROL at its socket";
+  const std::string hint =
+      "start `handoff run`, or point --control or HANDOFF_CONTROL at its socket";
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -76,8 +78,8 @@ int ControlClient::request(std::string_view method, std::string_view path,
   const std::string url = fmt::format("http://handoff{}", path);
   const std::string verb(method);
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  headers = curl_slist_append(headers, on_line ? "Accept: application/x-ndjson"
-                                               : "Accept: application/json");
+  headers = curl_slist_append(
+      headers, on_line ? "Accept: application/x-ndjson" : "Accept: application/json");
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
                                                                           curl_slist_free_all);
   curl_easy_setopt(curl.get(), CURLOPT_UNIX_SOCKET_PATH, path_.c_str());

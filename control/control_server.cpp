@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -42,9 +41,9 @@ class EventQueue : public EventSink, public std::enable_shared_from_this<EventQu
   void emit(json::object event) override {
     // Each event says when it happened (Unix time, ms precision), wherever it is read later.
     const auto now = std::chrono::system_clock::now().time_since_epoch();
-    event["ts"] = static_cast<double>(
-                      std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) /
-                  1000.0;
+    event["ts"] =
+        static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) /
+        1000.0;
     push(json::serialize(event) + "\n", false);
   }
   void finish(const OperationResult& result) {
@@ -132,7 +131,9 @@ bool ControlServer::peer_allowed(const Socket& socket) const {
   return std::find(groups.begin(), groups.end(), *group_) != groups.end();
 }
 
-ControlServer::~ControlServer() { stop(std::chrono::milliseconds(0)); }
+ControlServer::~ControlServer() {
+  stop(std::chrono::milliseconds(0));
+}
 
 void ControlServer::start() {
   asio::co_spawn(io_, accept_loop(), asio::detached);
@@ -210,12 +211,11 @@ asio::awaitable<void> ControlServer::serve(Socket socket) {
     }
     const auto& req = parser.get();
     const bool keep_alive = req.keep_alive();
-    ApiResponse reply = api_.handle(ApiRequest{std::string(req.method_string()),
-                                               query_free(req.target()), req.body()});
+    ApiResponse reply = api_.handle(
+        ApiRequest{std::string(req.method_string()), query_free(req.target()), req.body()});
 
     if (!reply.operation) {
-      http::response<http::string_body> res{static_cast<http::status>(reply.status),
-                                            req.version()};
+      http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
       res.set(http::field::content_type, reply.content_type);
       res.keep_alive(keep_alive);
       res.body() = std::move(reply.body);
@@ -241,8 +241,8 @@ asio::awaitable<void> ControlServer::serve(Socket socket) {
       running->fetch_sub(1);
     }).detach();
 
-    const bool stream = req[http::field::accept].find("application/x-ndjson") !=
-                        boost::string_view::npos;
+    const bool stream =
+        req[http::field::accept].find("application/x-ndjson") != boost::string_view::npos;
     if (stream) {
       http::response<http::empty_body> head{http::status::ok, req.version()};
       head.set(http::field::content_type, "application/x-ndjson");

@@ -1,12 +1,13 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <thread>
 
 #include "control/control_api.hpp"

@@ -56,18 +56,18 @@ local::acceptor bind_control_socket(boost::asio::io_context& io, const std::stri
   if (!parent.empty()) {
     fs::create_directories(parent, ec);
     if (ec) {
-      throw std::runtime_error(
-          fmt::format("cannot create {} for the control socket: {}", parent.string(), ec.message()));
+      throw std::runtime_error(fmt::format("cannot create {} for the control socket: {}",
+                                           parent.string(), ec.message()));
     }
   }
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       throw std::runtime_error(fmt::format("{} exists and is not a socket", path));
     }
     if (socket_is_live(path)) {
-      throw std::runtime_error(
-          fmt::format("another handoff is already answering on {} (stop it or use --control)", path));
+      throw std::runtime_error(fmt::format(
+          "another handoff is already answering on {} (stop it or use --control)", path));
     }
     ::unlink(path.c_str());  // left behind by a process that died
   }

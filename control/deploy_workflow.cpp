@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <optional>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "control/api_error.hpp"
@@ -44,8 +44,8 @@ std::shared_ptr<containers::Engine> reach_engine(const EngineFactory& engines) {
 // The API status for an engine failure: its 4xx mean bad input (unknown image, name taken).
 int status_for(const containers::EngineError& e) {
   return e.status() == 404 || e.status() == 409 || e.status() == 400 ? 400
-         : e.status() == 0                                          ? 503
-                                                                    : 502;
+         : e.status() == 0                                           ? 503
+                                                                     : 502;
 }
 
 /// One run of the deploy or container-rollback steps. A step that fails throws StepFailure;
@@ -115,11 +115,11 @@ class ContainerSwitch {
 
   void begin(const std::string& to) {
     const ContainerRef current = registry_.container(service_);
-    sink_.emit(json::object{{"step", "begin"},
-                            {"service", service_},
-                            {"from", current.id.empty() ? registry_.current_upstream(service_)
-                                                        : current.name},
-                            {"to", to}});
+    sink_.emit(json::object{
+        {"step", "begin"},
+        {"service", service_},
+        {"from", current.id.empty() ? registry_.current_upstream(service_) : current.name},
+        {"to", to}});
   }
 
   void step(std::string_view name, std::string_view state, json::object extra = {}) {
@@ -206,9 +206,8 @@ class ContainerSwitch {
     const std::string network = info.labels.count("handoff.network") != 0
                                     ? info.labels.at("handoff.network")
                                     : options_.network;
-    const std::string port = info.labels.count("handoff.port") != 0
-                                 ? info.labels.at("handoff.port")
-                                 : std::to_string(options_.port);
+    const std::string port = info.labels.count("handoff.port") != 0 ? info.labels.at("handoff.port")
+                                                                    : std::to_string(options_.port);
     if (network == "host") {
       address_ = "127.0.0.1:" + port;
     } else {
@@ -241,8 +240,8 @@ class ContainerSwitch {
         fail(422, "health_check_failed",
              fmt::format("the engine reports container {} as {}", new_name_, info.health));
       }
-      step("health_check", "running", {{"engine_health", info.health},
-                                        {"elapsed_ms", ms_since(t)}});
+      step("health_check", "running",
+           {{"engine_health", info.health}, {"elapsed_ms", ms_since(t)}});
       std::this_thread::sleep_for(milliseconds(250));
     }
     HealthCheckOptions gate = options_.swap.health;
@@ -251,9 +250,9 @@ class ContainerSwitch {
       // Stop probing as soon as the container is gone: its exit code says more than probes.
       auto exited = [this]() -> std::string {
         containers::ContainerInfo info = engine_->inspect(new_id_);
-        return info.running ? std::string()
-                            : fmt::format("container {} exited with code {}", new_name_,
-                                          info.exit_code);
+        return info.running
+                   ? std::string()
+                   : fmt::format("container {} exited with code {}", new_name_, info.exit_code);
       };
       std::string failure = run_health_gate(address_, gate, sink_, exited);
       if (!failure.empty()) {
@@ -265,23 +264,23 @@ class ContainerSwitch {
     // The switch: from here on the new container serves and is kept whatever happens next.
     std::chrono::nanoseconds switch_time{};
     const std::string from = registry_.current_upstream(service_);
-    auto old_upstream =
-        registry_.swap(service_, address_, switch_time, ContainerRef{new_id_, new_name_, new_image_});
+    auto old_upstream = registry_.swap(service_, address_, switch_time,
+                                       ContainerRef{new_id_, new_name_, new_image_});
     created_ = false;
     switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
     step("swap", "done", {{"from", from}, {"to", address_}, {"switch_us", switch_us_}});
 
     if (old_upstream) {
       registry_.begin_drain(service_, old_upstream);
-      step("drain", "started", {{"upstream", old_upstream->address()},
-                                {"in_flight", old_upstream->in_flight()},
-                                {"timeout_ms", options_.swap.drain_timeout.count()}});
-      proxy::DrainResult drained =
-          server_.drain(old_upstream, options_.swap.drain_timeout,
-                        [&](std::int64_t in_flight, milliseconds elapsed) {
-                          step("drain", "running",
-                               {{"in_flight", in_flight}, {"elapsed_ms", elapsed.count()}});
-                        });
+      step("drain", "started",
+           {{"upstream", old_upstream->address()},
+            {"in_flight", old_upstream->in_flight()},
+            {"timeout_ms", options_.swap.drain_timeout.count()}});
+      proxy::DrainResult drained = server_.drain(
+          old_upstream, options_.swap.drain_timeout,
+          [&](std::int64_t in_flight, milliseconds elapsed) {
+            step("drain", "running", {{"in_flight", in_flight}, {"elapsed_ms", elapsed.count()}});
+          });
       registry_.end_drain(service_, old_upstream.get(), drained.took);
       drain_ms_ = drained.took.count();
       closed_ = drained.closed;
@@ -319,9 +318,8 @@ class ContainerSwitch {
       engine_->remove(stopped[i].id);
       removed.emplace_back(stopped[i].name);
     }
-    step("retire", "done", {{"stopped", old_.name},
-                            {"removed", std::move(removed)},
-                            {"elapsed_ms", ms_since(t)}});
+    step("retire", "done",
+         {{"stopped", old_.name}, {"removed", std::move(removed)}, {"elapsed_ms", ms_since(t)}});
   }
 
   // Undoes a failed deploy: the new container goes away (a kept one is stopped again).
@@ -446,13 +444,14 @@ void check_restored_containers(ServiceRegistry& registry, const EngineFactory& e
                               info.exit_code);
       }
     } catch (const containers::EngineError& e) {
-      problem = e.status() == 404 ? fmt::format("container {} is missing", container.name)
-                                  : e.what();
+      problem =
+          e.status() == 404 ? fmt::format("container {} is missing", container.name) : e.what();
     }
     if (!problem.empty()) {
       registry.set_container_problem(service, problem);
-      fmt::print(stderr, "handoff: warning: service {}: {}; its requests will fail until the "
-                         "next deploy or rollback\n",
+      fmt::print(stderr,
+                 "handoff: warning: service {}: {}; its requests will fail until the "
+                 "next deploy or rollback\n",
                  service, problem);
     }
   }

@@ -14,14 +14,14 @@ namespace handoff::control {
 /// Options of `handoff deploy`.
 struct DeployOptions {
   std::string image;
-  std::string name_prefix;        ///< default: the service's name
-  std::vector<std::string> env;   ///< KEY=VALUE
-  int port = 8080;                ///< the app's port inside its container (with --network)
-  std::string network;            ///< a Docker network shared with the proxy
-  bool host_network = false;      ///< host network: handoff picks a free port, passed as PORT
-  SwapOptions swap;               ///< health gate (its timeout is the deploy timeout), drain
+  std::string name_prefix;       ///< default: the service's name
+  std::vector<std::string> env;  ///< KEY=VALUE
+  int port = 8080;               ///< the app's port inside its container (with --network)
+  std::string network;           ///< a Docker network shared with the proxy
+  bool host_network = false;     ///< host network: handoff picks a free port, passed as PORT
+  SwapOptions swap;              ///< health gate (its timeout is the deploy timeout), drain
   std::chrono::seconds stop_timeout{10};
-  int keep = 1;                   ///< stopped containers kept for rollback
+  int keep = 1;  ///< stopped containers kept for rollback
 };
 
 /// Makes the engine a workflow uses (DockerEngine in production). Throws EngineError.

@@ -54,8 +54,8 @@ std::vector<std::string_view> parse_flags(const std::vector<std::string_view>& a
 std::string flags_help(const std::vector<Flag>& flags) {
   std::string out;
   for (const Flag& f : flags) {
-    std::string left = fmt::format("--{}{}{}", f.name, f.value_name.empty() ? "" : " ",
-                                   f.value_name);
+    std::string left =
+        fmt::format("--{}{}{}", f.name, f.value_name.empty() ? "" : " ", f.value_name);
     out += fmt::format("  {:<32} {}\n", left, f.help);
   }
   return out;

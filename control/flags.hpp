@@ -9,9 +9,9 @@ namespace handoff::control {
 
 /// A command-line flag: `--name VALUE` (or `--name=VALUE`), or a switch without a value.
 struct Flag {
-  std::string_view name;         ///< without the leading dashes
-  std::string_view value_name;   ///< shown in help; empty for a switch
-  std::string_view help;         ///< one line
+  std::string_view name;                      ///< without the leading dashes
+  std::string_view value_name;                ///< shown in help; empty for a switch
+  std::string_view help;                      ///< one line
   std::function<void(std::string_view)> set;  ///< throws std::invalid_argument on bad input
 };
 

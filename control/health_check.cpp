@@ -13,7 +13,9 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 namespace {
-std::size_t discard_body(char*, std::size_t size, std::size_t n, void*) { return size * n; }
+std::size_t discard_body(char*, std::size_t size, std::size_t n, void*) {
+  return size * n;
+}
 }  // namespace
 
 ProbeResult probe_http(const std::string& address, const HealthCheckOptions& options,
@@ -62,8 +64,7 @@ std::string run_health_gate(const std::string& address, const HealthCheckOptions
     const bool ok = r.status >= 200 && r.status < 300;
     consecutive = ok ? consecutive + 1 : 0;
     last = r.status != 0 ? fmt::format("HTTP {}", r.status) : r.error;
-    const auto elapsed =
-        std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+    const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
     boost::json::object event{{"step", "health_check"},
                               {"state", "running"},
                               {"attempt", attempt},

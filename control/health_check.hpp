@@ -14,7 +14,7 @@ struct HealthCheckOptions {
   std::string path = "/up";
   std::string host;  ///< Host header to send; empty means the target's address
   std::chrono::milliseconds interval{1000};
-  unsigned healthy_threshold = 2;  ///< consecutive 2xx answers needed
+  unsigned healthy_threshold = 2;             ///< consecutive 2xx answers needed
   std::chrono::milliseconds timeout{30'000};  ///< the whole gate (the deploy timeout)
 };
 

@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
-#include <algorithm>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
@@ -182,8 +182,7 @@ int run_command(const std::vector<std::string_view>& args) {
             "--ignore-state to discard it)",
             e.what()));
       }
-      fmt::print(stderr, "handoff: warning: {}; starting without it (--ignore-state)\n",
-                 e.what());
+      fmt::print(stderr, "handoff: warning: {}; starting without it (--ignore-state)\n", e.what());
     }
     if (!upstream.empty()) {
       proxy::resolve_address(upstream);  // a bad --upstream is a start-up error
@@ -205,8 +204,8 @@ int run_command(const std::vector<std::string_view>& args) {
     EngineFactory engines = [] { return std::make_unique<containers::DockerEngine>(); };
     check_restored_containers(*registry, engines);
     api = std::make_unique<ControlApi>(*registry, *server, engines);
-    control = std::make_unique<ControlServer>(control_socket_path(control_flag), control_group,
-                                              *api);
+    control =
+        std::make_unique<ControlServer>(control_socket_path(control_flag), control_group, *api);
   } catch (const std::exception& e) {
     fmt::print(stderr, "handoff: {}\n", e.what());
     return 2;

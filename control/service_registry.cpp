@@ -33,8 +33,8 @@ bool valid_host(std::string_view host) {
     return false;
   }
   return std::all_of(host.begin(), host.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
   });
 }
 
@@ -61,9 +61,9 @@ ServiceRegistry::ServiceRegistry(proxy::Server& server, const StateStore& store)
 ServiceRegistry::Record& ServiceRegistry::find(const std::string& name) {
   auto it = records_.find(name);
   if (it == records_.end()) {
-    throw ApiError(404, "unknown_service",
-                   fmt::format("no service named '{}' (add it with `handoff service add {}`)", name,
-                               name));
+    throw ApiError(
+        404, "unknown_service",
+        fmt::format("no service named '{}' (add it with `handoff service add {}`)", name, name));
   }
   return it->second;
 }
@@ -79,8 +79,8 @@ void ServiceRegistry::check_hosts(const std::string& name,
       throw ApiError(400, "bad_host", fmt::format("'{}' is not a host name or *.wildcard", h));
     }
     for (const auto& [other, record] : records_) {
-      if (other != name && std::find(record.hosts.begin(), record.hosts.end(), lower(h)) !=
-                               record.hosts.end()) {
+      if (other != name &&
+          std::find(record.hosts.begin(), record.hosts.end(), lower(h)) != record.hosts.end()) {
         throw ApiError(409, "host_taken",
                        fmt::format("host '{}' already routes to service '{}'", h, other));
       }
@@ -355,16 +355,15 @@ std::string ServiceRegistry::metrics() const {
   for (const auto& [name, r] : records_) {
     out += fmt::format("handoff_swap_duration_seconds_sum{{service=\"{}\"}} {:.9f}\n", name,
                        r.swap_seconds);
-    out += fmt::format("handoff_swap_duration_seconds_count{{service=\"{}\"}} {}\n", name,
-                       r.swaps);
+    out += fmt::format("handoff_swap_duration_seconds_count{{service=\"{}\"}} {}\n", name, r.swaps);
   }
   line("# HELP handoff_drain_duration_seconds Time from a swap until the old upstream was idle.");
   line("# TYPE handoff_drain_duration_seconds summary");
   for (const auto& [name, r] : records_) {
     out += fmt::format("handoff_drain_duration_seconds_sum{{service=\"{}\"}} {:.6f}\n", name,
                        r.drain_seconds);
-    out += fmt::format("handoff_drain_duration_seconds_count{{service=\"{}\"}} {}\n", name,
-                       r.drains);
+    out +=
+        fmt::format("handoff_drain_duration_seconds_count{{service=\"{}\"}} {}\n", name, r.drains);
   }
   line("# HELP handoff_connections Open client connections.");
   line("# TYPE handoff_connections gauge");

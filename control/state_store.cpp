@@ -119,9 +119,9 @@ ProxyState StateStore::load() const {
           s.hosts.emplace_back(host.as_string());
         }
       }
-      for (auto [key, field] : {std::pair{"container_id", &s.container_id},
-                                std::pair{"container_name", &s.container_name},
-                                std::pair{"image", &s.image}}) {
+      for (auto [key, field] :
+           {std::pair{"container_id", &s.container_id},
+            std::pair{"container_name", &s.container_name}, std::pair{"image", &s.image}}) {
         if (const json::value* v = so.if_contains(key); v && v->is_string()) {
           *field = std::string(v->as_string());
         }
@@ -153,8 +153,7 @@ void StateStore::save(const ProxyState& state) const {
   const int err = errno;
   ::unlink(temp.c_str());
   if (err != EBUSY && err != EXDEV) {
-    throw std::runtime_error(
-        fmt::format("cannot replace {}: {}", file_.string(), strerror(err)));
+    throw std::runtime_error(fmt::format("cannot replace {}: {}", file_.string(), strerror(err)));
   }
   // state.json is a file bind-mounted on its own: renaming onto it fails, so overwrite it.
   write_file(file_, data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);

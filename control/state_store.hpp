@@ -14,7 +14,7 @@ struct ServiceState {
   std::string upstream;
   std::string previous;  ///< the upstream before the last swap, for rollback
   std::uint64_t generation = 1;
-  std::string container_id;    ///< set when the upstream is a container handoff deployed
+  std::string container_id;  ///< set when the upstream is a container handoff deployed
   std::string container_name;
   std::string image;
 };

@@ -21,9 +21,8 @@ std::int64_t ms_since(Clock::time_point t) {
 
 }  // namespace
 
-Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server,
-                       const std::string& service, const std::string& target,
-                       const SwapOptions& options) {
+Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const std::string& service,
+                       const std::string& target, const SwapOptions& options) {
   try {
     proxy::resolve_address(target);
   } catch (const std::exception& e) {
@@ -34,19 +33,19 @@ Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server,
   return [&registry, &server, service, target, options, claim](EventSink& sink) {
     const auto start = Clock::now();
     const std::string from = registry.current_upstream(service);
-    sink.emit(json::object{{"step", "begin"}, {"service", service}, {"from", from},
-                           {"to", target}});
+    sink.emit(
+        json::object{{"step", "begin"}, {"service", service}, {"from", from}, {"to", target}});
 
     if (options.health.enabled) {
-      sink.emit(json::object{{"step", "health_check"}, {"state", "started"},
-                             {"path", options.health.path}});
+      sink.emit(json::object{
+          {"step", "health_check"}, {"state", "started"}, {"path", options.health.path}});
       const auto gate_start = Clock::now();
       std::string failure = run_health_gate(target, options.health, sink);
       if (!failure.empty()) {
         return operation_error(422, "health_check_failed", failure);
       }
-      sink.emit(json::object{{"step", "health_check"}, {"state", "done"},
-                             {"elapsed_ms", ms_since(gate_start)}});
+      sink.emit(json::object{
+          {"step", "health_check"}, {"state", "done"}, {"elapsed_ms", ms_since(gate_start)}});
     }
 
     std::chrono::nanoseconds switch_time{};
@@ -58,14 +57,19 @@ Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server,
     }
     const auto switch_us =
         std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
-    sink.emit(json::object{{"step", "swap"}, {"state", "done"}, {"from", from}, {"to", target},
+    sink.emit(json::object{{"step", "swap"},
+                           {"state", "done"},
+                           {"from", from},
+                           {"to", target},
                            {"switch_us", switch_us}});
 
     proxy::DrainResult drained;
     if (old) {
       registry.begin_drain(service, old);
-      sink.emit(json::object{{"step", "drain"}, {"state", "started"},
-                             {"upstream", old->address()}, {"in_flight", old->in_flight()},
+      sink.emit(json::object{{"step", "drain"},
+                             {"state", "started"},
+                             {"upstream", old->address()},
+                             {"in_flight", old->in_flight()},
                              {"timeout_ms", options.drain_timeout.count()}});
       drained = server.drain(old, options.drain_timeout,
                              [&](std::int64_t in_flight, milliseconds elapsed) {
@@ -75,8 +79,10 @@ Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server,
                                                       {"elapsed_ms", elapsed.count()}});
                              });
       registry.end_drain(service, old.get(), drained.took);
-      sink.emit(json::object{{"step", "drain"}, {"state", "done"},
-                             {"elapsed_ms", drained.took.count()}, {"closed", drained.closed}});
+      sink.emit(json::object{{"step", "drain"},
+                             {"state", "done"},
+                             {"elapsed_ms", drained.took.count()},
+                             {"closed", drained.closed}});
     }
     return OperationResult{200, json::object{{"result", "ok"},
                                              {"service", service},

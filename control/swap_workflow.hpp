@@ -18,9 +18,8 @@ struct SwapOptions {
 /// Prepares `swap SERVICE --to TARGET`: validates, claims the service (one workflow at a time)
 /// and returns the operation that runs the steps: health gate, swap, drain. Throws ApiError
 /// (400, 404, 409) before anything changes.
-Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server,
-                       const std::string& service, const std::string& target,
-                       const SwapOptions& options);
+Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const std::string& service,
+                       const std::string& target, const SwapOptions& options);
 
 /// Prepares `rollback SERVICE`: a swap back to the upstream before the last swap.
 Operation prepare_rollback(ServiceRegistry& registry, proxy::Server& server,

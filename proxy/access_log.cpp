@@ -42,8 +42,7 @@ void write_access_log(const AccessRecord& r) {
   field("host", r.host);
   field("target", r.target);
   fmt::format_to(std::back_inserter(line), ",\"status\":{},\"bytes\":{},\"ms\":{:.3f}", r.status,
-                 r.response_bytes,
-                 std::chrono::duration<double, std::milli>(r.took).count());
+                 r.response_bytes, std::chrono::duration<double, std::milli>(r.took).count());
   field("request_id", r.request_id);
   line.append("}\n");
   std::fwrite(line.data(), 1, line.size(), stdout);

@@ -125,13 +125,13 @@ class ClientSession {
   Worker& worker_;
   tcp::socket client_;
   SessionHandle handle_;
-  Buffer in_;   // bytes from the client
-  Buffer up_;   // bytes from the upstream, during an exchange
+  Buffer in_;  // bytes from the client
+  Buffer up_;  // bytes from the upstream, during an exchange
   std::string client_ip_;
   std::unique_ptr<Exchange> x_;
-  Service* service_ = nullptr;          // the current request's service, once routed
+  Service* service_ = nullptr;             // the current request's service, once routed
   std::shared_ptr<Service> held_service_;  // set while a request waits out a pause
-  const Upstream* upstream_ = nullptr;  // and its upstream, once bound
+  const Upstream* upstream_ = nullptr;     // and its upstream, once bound
   int status_ = 0;
   std::uint64_t response_bytes_ = 0;
   Clock::time_point started_;
@@ -166,8 +166,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     handle_.idle_since = worker_.coarse_now();
     arm(config().client_idle_timeout);
     auto [ec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
-    if (ec == asio::error::operation_aborted && handle_.parked && !timed_out() &&
-        !handle_.killed) {
+    if (ec == asio::error::operation_aborted && handle_.parked && !timed_out() && !handle_.killed) {
       // Idle for a while: hold no buffer and no exchange state until the client sends more.
       return_exchange(std::move(x_));
       in_.release();
@@ -478,11 +477,11 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
   bool upstream_reusable = false;
   Outcome outcome = Outcome::close;
   const bool dechunk = resp.body == BodyKind::chunked && client_minor == 0;
-  const bool close_client = !client_keep_alive || worker_.stopping() ||
-                            resp.body == BodyKind::until_close || dechunk;
+  const bool close_client =
+      !client_keep_alive || worker_.stopping() || resp.body == BodyKind::until_close || dechunk;
   x.out.clear();
-  build_client_response(resp,
-                        {close_client, client_minor == 0 && client_keep_alive, dechunk}, x.out);
+  build_client_response(resp, {close_client, client_minor == 0 && client_keep_alive, dechunk},
+                        x.out);
   up_.consume(parsed.head_bytes);
   outcome = co_await relay_response(sock, upstream_reusable);
   if (close_client) {
@@ -539,8 +538,7 @@ asio::awaitable<Outcome> ClientSession::relay_response(tcp::socket& upstream,
     }
     std::string_view chunk = dechunk ? std::string_view(x.dechunked) : data.substr(0, take);
     if (!head_sent || !chunk.empty()) {
-      if (!co_await write_client(head_sent ? std::string_view{} : std::string_view(x.out),
-                                 chunk)) {
+      if (!co_await write_client(head_sent ? std::string_view{} : std::string_view(x.out), chunk)) {
         co_return Outcome::close;
       }
       head_sent = true;
@@ -626,9 +624,9 @@ void ClientSession::finish() {
     return;
   }
   write_access_log(AccessRecord{service_ ? std::string_view(service_->name()) : "",
-                                upstream_ ? std::string_view(upstream_->address()) : "",
-                                client_ip_, x_->method, x_->target, x_->host, x_->request_id,
-                                status_, response_bytes_, Clock::now() - started_});
+                                upstream_ ? std::string_view(upstream_->address()) : "", client_ip_,
+                                x_->method, x_->target, x_->host, x_->request_id, status_,
+                                response_bytes_, Clock::now() - started_});
 }
 
 // Holds a request while its service is paused. False when the pause outlasted the service's

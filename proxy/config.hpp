@@ -16,9 +16,9 @@ struct ProxyConfig {
   std::vector<boost::asio::ip::tcp::endpoint> listen;  ///< addresses to accept clients on
   unsigned threads = 1;                                ///< worker threads, one acceptor each
 
-  Millis client_header_timeout{10'000};   ///< to receive a whole request head
-  Millis client_idle_timeout{60'000};     ///< keep-alive wait for the next request
-  Millis client_io_timeout{60'000};       ///< each read or write of a body from or to a client
+  Millis client_header_timeout{10'000};      ///< to receive a whole request head
+  Millis client_idle_timeout{60'000};        ///< keep-alive wait for the next request
+  Millis client_io_timeout{60'000};          ///< each read or write of a body from or to a client
   Millis upstream_connect_timeout{5'000};    ///< to open a connection to an upstream
   Millis upstream_response_timeout{60'000};  ///< each wait for response bytes from an upstream
   Millis upstream_idle_timeout{30'000};      ///< an idle pooled upstream connection is closed

@@ -23,9 +23,9 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
 
 /// How a response head is rewritten for the client.
 struct ResponseForwarding {
-  bool close = false;        ///< the proxy closes the client connection after this response
+  bool close = false;          ///< the proxy closes the client connection after this response
   bool keep_alive_10 = false;  ///< an HTTP/1.0 client asked for keep-alive
-  bool dechunk = false;      ///< the body is sent without chunked framing (HTTP/1.0 client)
+  bool dechunk = false;        ///< the body is sent without chunked framing (HTTP/1.0 client)
 };
 
 /// Appends to `out` the head that forwards `resp` to the client: hop-by-hop fields and the

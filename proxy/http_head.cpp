@@ -363,8 +363,7 @@ ParseResult parse_response_head(std::string_view data, std::size_t max_bytes,
     head.connection_close = true;
   }
   // RFC 9112 §6.3: the order of these rules decides the body length.
-  if (request_method == "HEAD" || head.status < 200 || head.status == 204 ||
-      head.status == 304) {
+  if (request_method == "HEAD" || head.status < 200 || head.status == 204 || head.status == 304) {
     head.body = BodyKind::none;
   } else if (f.transfer_encoding_seen) {
     head.body = f.chunked_final ? BodyKind::chunked : BodyKind::until_close;

@@ -6,7 +6,9 @@
 namespace handoff::proxy {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 // Strips the port and lowercases a Host value into `out`; false when it is too long.
 bool normalize_host(std::string_view host, std::array<char, 256>& out, std::string_view& result) {
@@ -78,7 +80,8 @@ std::shared_ptr<Service> RouteTable::service(std::string_view name) const {
 }
 
 Router::Router(unsigned threads)
-    : table_(std::make_shared<const RouteTable>(std::vector<Route>{})), cache_(new Cache[threads]) {}
+    : table_(std::make_shared<const RouteTable>(std::vector<Route>{})),
+      cache_(new Cache[threads]) {}
 
 void Router::replace(std::shared_ptr<const RouteTable> table) {
   table_.exchange(std::move(table));

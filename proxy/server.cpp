@@ -71,7 +71,9 @@ Server::Server(ProxyConfig config) : config_(std::move(config)), router_(config_
   }
 }
 
-Server::~Server() { shutdown(); }
+Server::~Server() {
+  shutdown();
+}
 
 void Server::start() {
   for (auto& worker : workers_) {

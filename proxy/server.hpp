@@ -16,9 +16,9 @@ namespace handoff::proxy {
 
 /// How a drain ended.
 struct DrainResult {
-  bool clean = true;        ///< every request finished before the timeout
-  std::size_t closed = 0;   ///< exchanges closed at the timeout (slow requests, tunnels)
-  Millis took{0};           ///< from the call until the in-flight count reached zero
+  bool clean = true;       ///< every request finished before the timeout
+  std::size_t closed = 0;  ///< exchanges closed at the timeout (slow requests, tunnels)
+  Millis took{0};          ///< from the call until the in-flight count reached zero
 };
 
 /// The data plane: listeners, workers and the route table. This is the in-process API the

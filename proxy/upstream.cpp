@@ -5,8 +5,8 @@ namespace {
 std::atomic<std::uint64_t> next_upstream_id{1};
 }  // namespace
 
-Upstream::Upstream(std::string address, boost::asio::ip::tcp::endpoint endpoint,
-                   unsigned threads, std::uint64_t generation)
+Upstream::Upstream(std::string address, boost::asio::ip::tcp::endpoint endpoint, unsigned threads,
+                   std::uint64_t generation)
     : address_(std::move(address)),
       endpoint_(endpoint),
       id_(next_upstream_id.fetch_add(1)),

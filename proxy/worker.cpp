@@ -162,8 +162,7 @@ Clock::time_point Worker::deadline_after(Millis timeout) const {
 
 void Worker::refuse(tcp::socket& socket) {
   // Best effort and never blocking: the client learns why before the connection closes.
-  static const std::string reply =
-      make_plain_response(503, "handoff: too many connections", true);
+  static const std::string reply = make_plain_response(503, "handoff: too many connections", true);
   ::send(socket.native_handle(), reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   boost::system::error_code ignored;
   socket.close(ignored);

@@ -26,17 +26,17 @@ using Clock = std::chrono::steady_clock;
 
 /// The part of a client connection that its worker acts on from outside the connection's
 /// coroutine: timeouts, drain deadlines and shutdown close its sockets.
-struct SessionHandle : boost::intrusive::list_base_hook<
-                           boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+struct SessionHandle
+    : boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
   boost::asio::ip::tcp::socket* client = nullptr;
   boost::asio::ip::tcp::socket* upstream = nullptr;  ///< set while an exchange is running
   std::uint64_t upstream_id = 0;                     ///< the exchange's upstream
   Clock::time_point deadline = Clock::time_point::max();
-  bool timed_out = false;  ///< the deadline passed and the sockets were cancelled
-  bool idle = false;       ///< waiting for the next request on a keep-alive connection
-  bool parked = false;     ///< idle long enough to give its buffers back (see Worker)
+  bool timed_out = false;        ///< the deadline passed and the sockets were cancelled
+  bool idle = false;             ///< waiting for the next request on a keep-alive connection
+  bool parked = false;           ///< idle long enough to give its buffers back (see Worker)
   Clock::time_point idle_since;  ///< when the connection became idle
-  bool killed = false;     ///< closed by a drain timeout or a forced shutdown
+  bool killed = false;           ///< closed by a drain timeout or a forced shutdown
 
   /// Cancels whatever the connection is waiting on.
   void cancel_io();

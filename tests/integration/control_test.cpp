@@ -2,8 +2,8 @@
 #include <doctest/doctest.h>
 #include <grp.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -30,8 +30,8 @@ TestBackend::Handler app(std::string name, int up_status = 200) {
         std::this_thread::sleep_for(800ms);
       }
       const int status = r->target == "/up" ? up_status : 200;
-      c.send("HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
-             std::to_string(name.size()) + "\r\n\r\n" + name);
+      c.send("HTTP/1.1 " + std::to_string(status) +
+             " X\r\nContent-Length: " + std::to_string(name.size()) + "\r\n\r\n" + name);
     }
   };
 }
@@ -48,8 +48,8 @@ TEST_CASE("swap through the CLI moves traffic after the health gate, with progre
   RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
   CHECK(get(proxy.port()) == "blue");
 
-  CommandResult r = proxy.cli({"swap", "default", "--to", green.address(), "--health-interval",
-                               "100ms"});
+  CommandResult r =
+      proxy.cli({"swap", "default", "--to", green.address(), "--health-interval", "100ms"});
   CHECK(r.code == 0);
   CHECK(r.out.find("health check  attempt 1: HTTP 200") != std::string::npos);
   CHECK(r.out.find("health check  passed") != std::string::npos);
@@ -90,9 +90,9 @@ TEST_CASE("an unhealthy target is refused and nothing changes") {
       c.send("HTTP/1.1 302 Found\r\nLocation: /up2\r\nContent-Length: 0\r\n\r\n");
     }
   });
-  UnixResponse api = unix_request(
-      proxy.control(), "POST", "/v1/services/default/swap",
-      R"({"to":")" + redirect.address() + R"(","deploy_timeout":"300ms","health_interval":"100ms"})");
+  UnixResponse api = unix_request(proxy.control(), "POST", "/v1/services/default/swap",
+                                  R"({"to":")" + redirect.address() +
+                                      R"(","deploy_timeout":"300ms","health_interval":"100ms"})");
   CHECK(api.status == 422);
   CHECK(api.body.find("\"error\":\"health_check_failed\"") != std::string::npos);
   CHECK(get(proxy.port()) == "blue");
@@ -195,9 +195,9 @@ TEST_CASE("the control API answers errors as JSON with fitting statuses") {
   CHECK(unix_request(proxy.control(), "POST", "/v1/services", std::string(2 << 20, 'x')).status ==
         400);
   // Streaming clients get one JSON event per line as the swap runs.
-  UnixResponse streamed = unix_request(
-      proxy.control(), "POST", "/v1/services/default/swap",
-      R"({"to":")" + blue.address() + R"(","health_check":false})", "Accept: application/x-ndjson\r\n");
+  UnixResponse streamed = unix_request(proxy.control(), "POST", "/v1/services/default/swap",
+                                       R"({"to":")" + blue.address() + R"(","health_check":false})",
+                                       "Accept: application/x-ndjson\r\n");
   CHECK(streamed.status == 200);
   CHECK(streamed.body.find("{\"step\":\"swap\"") != std::string::npos);
   CHECK(streamed.body.find("{\"result\":\"ok\"") != std::string::npos);
@@ -220,8 +220,7 @@ TEST_CASE("a restart restores services and upstreams from the state directory") 
   {
     RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
     CHECK(proxy.cli({"swap", "default", "--to", green.address(), "--no-health-check"}).code == 0);
-    CHECK(proxy.cli({"service", "add", "shop", "--host", "shop.test", "--upstream",
-                     blue.address()})
+    CHECK(proxy.cli({"service", "add", "shop", "--host", "shop.test", "--upstream", blue.address()})
               .code == 0);
     proxy.process().signal(SIGTERM);
     CHECK(proxy.process().wait_exit() == 0);
@@ -237,9 +236,9 @@ TEST_CASE("a corrupt state file stops the start unless --ignore-state") {
   TempDir dir;
   std::filesystem::create_directories(dir.path() / "state");
   std::ofstream(dir.path() / "state" / "state.json") << "{\"version\":1,\"services\":[{";
-  auto [code, err] = run_handoff({"run", "--listen", "127.0.0.1:0", "--control",
-                                  (dir.path() / "c.sock").string(), "--state-dir",
-                                  (dir.path() / "state").string()});
+  auto [code, err] =
+      run_handoff({"run", "--listen", "127.0.0.1:0", "--control", (dir.path() / "c.sock").string(),
+                   "--state-dir", (dir.path() / "state").string()});
   CHECK(code != 0);
   CHECK(err.find((dir.path() / "state" / "state.json").string()) != std::string::npos);
   CHECK(err.find("corrupt") != std::string::npos);
@@ -264,7 +263,7 @@ TEST_CASE("the control socket is private, a stale one is replaced, a live one is
     ::close(fd);
   }
   RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat(proxy.control().c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
   CHECK(proxy.cli({"status"}).code == 0);
@@ -298,11 +297,13 @@ TEST_CASE("the health check can send its own Host header") {
   });
   TempDir dir;
   RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
-  CHECK(proxy.cli({"swap", "default", "--to", vhost.address(), "--deploy-timeout", "400ms",
-                   "--health-interval", "100ms"})
+  CHECK(proxy
+            .cli({"swap", "default", "--to", vhost.address(), "--deploy-timeout", "400ms",
+                  "--health-interval", "100ms"})
             .code == 1);
-  CHECK(proxy.cli({"swap", "default", "--to", vhost.address(), "--health-host", "app.internal",
-                   "--health-interval", "100ms"})
+  CHECK(proxy
+            .cli({"swap", "default", "--to", vhost.address(), "--health-host", "app.internal",
+                  "--health-interval", "100ms"})
             .code == 0);
 }
 
@@ -310,14 +311,13 @@ TEST_CASE("--control-group opens the control socket to that group") {
   TestBackend blue(app("blue"));
   TempDir dir;
   RunningProxy proxy(dir.path(), {"--upstream", blue.address(), "--control-group", "daemon"});
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat(proxy.control().c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0660);
   CHECK(st.st_gid == ::getgrnam("daemon")->gr_gid);
-  auto [code, err] = run_handoff({"run", "--listen", "127.0.0.1:0", "--control",
-                                  (dir.path() / "other.sock").string(), "--state-dir",
-                                  (dir.path() / "other").string(), "--control-group",
-                                  "no-such-group"});
+  auto [code, err] = run_handoff(
+      {"run", "--listen", "127.0.0.1:0", "--control", (dir.path() / "other.sock").string(),
+       "--state-dir", (dir.path() / "other").string(), "--control-group", "no-such-group"});
   CHECK(code != 0);
   CHECK(err.find("no group named 'no-such-group'") != std::string::npos);
 }

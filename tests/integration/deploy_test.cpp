@@ -23,9 +23,9 @@ std::string get(std::uint16_t port, const std::string& path = "/") {
 // `handoff deploy SERVICE` of the test app image with fast health checks.
 CommandResult deploy(const RunningProxy& proxy, const std::string& service,
                      std::vector<std::string> extra) {
-  std::vector<std::string> args = {"deploy",       service, "--image", test_app_image(),
-                                   "--host-network", "--health-interval", "100ms",
-                                   "--stop-timeout", "2s"};
+  std::vector<std::string> args = {"deploy",         service,          "--image",
+                                   test_app_image(), "--host-network", "--health-interval",
+                                   "100ms",          "--stop-timeout", "2s"};
   args.insert(args.end(), extra.begin(), extra.end());
   return proxy.cli(args);
 }
@@ -41,8 +41,9 @@ struct DeployFixture {
   DeployFixture() {
     // Containers are labelled with the service name; a per-run name keeps runs apart.
     service = prefix;
-    REQUIRE(proxy.cli({"service", "add", service, "--host", "app", "--upstream", "127.0.0.1:9"})
-                .code == 0);
+    REQUIRE(
+        proxy.cli({"service", "add", service, "--host", "app", "--upstream", "127.0.0.1:9"}).code ==
+        0);
   }
 
   CommandResult deploy_version(const std::string& version, std::vector<std::string> extra = {}) {
@@ -137,16 +138,16 @@ TEST_CASE("a container that exits at start fails the deploy with its exit code a
 TEST_CASE("bad deploy input is refused and changes nothing") {
   DeployFixture f;
   REQUIRE(f.deploy_version("v1").code == 0);
-  CommandResult unknown = f.proxy.cli({"deploy", f.service, "--image", "handoff-no-such-image:1",
-                                       "--host-network"});
+  CommandResult unknown =
+      f.proxy.cli({"deploy", f.service, "--image", "handoff-no-such-image:1", "--host-network"});
   CHECK(unknown.code == 1);
   CHECK(unknown.err.find("No such image") != std::string::npos);
-  CommandResult env = f.proxy.cli({"deploy", f.service, "--image", test_app_image(),
-                                   "--host-network", "--env", "NOEQUALS"});
+  CommandResult env = f.proxy.cli(
+      {"deploy", f.service, "--image", test_app_image(), "--host-network", "--env", "NOEQUALS"});
   CHECK(env.code == 2);
   CHECK(env.err.find("bad env 'NOEQUALS'") != std::string::npos);
-  CommandResult network = f.proxy.cli({"deploy", f.service, "--image", test_app_image(),
-                                       "--network", "handoff-no-such-network"});
+  CommandResult network = f.proxy.cli(
+      {"deploy", f.service, "--image", test_app_image(), "--network", "handoff-no-such-network"});
   CHECK(network.code == 1);
   CHECK(network.err.find("handoff-no-such-network") != std::string::npos);
   // The next container's name is taken by something else: the engine's 409 is passed on.
@@ -169,8 +170,7 @@ TEST_CASE("a deploy with the engine down fails plainly and the service keeps ser
   RunningProxy proxy(dir.path());
   ::unsetenv("DOCKER_HOST");
   REQUIRE(proxy.cli({"service", "add", service, "--upstream", "127.0.0.1:9"}).code == 0);
-  CommandResult r =
-      proxy.cli({"deploy", service, "--image", "anything:1", "--host-network"});
+  CommandResult r = proxy.cli({"deploy", service, "--image", "anything:1", "--host-network"});
   CHECK(r.code == 1);
   CHECK(r.err.find("cannot reach the Docker engine at /nonexistent/docker.sock") !=
         std::string::npos);
@@ -199,8 +199,9 @@ TEST_CASE("a restarted proxy restores routing to its containers and reports miss
   ServiceCleanup cleanup(service);
   {
     RunningProxy proxy(dir.path());
-    REQUIRE(proxy.cli({"service", "add", service, "--host", "app", "--upstream", "127.0.0.1:9"})
-                .code == 0);
+    REQUIRE(
+        proxy.cli({"service", "add", service, "--host", "app", "--upstream", "127.0.0.1:9"}).code ==
+        0);
     REQUIRE(deploy(proxy, service, {"--env", "APP_VERSION=v1"}).code == 0);
     proxy.process().signal(SIGTERM);
     REQUIRE(proxy.process().wait_exit() == 0);

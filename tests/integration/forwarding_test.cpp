@@ -160,7 +160,8 @@ TEST_CASE("interim 1xx responses from the backend reach the client before the fi
 TEST_CASE("an HTTP/1.0 client gets a chunked response without chunked framing") {
   TestBackend backend([](BackendConnection& c, TestBackend&) {
     while (auto r = c.read_request()) {
-      c.send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+      c.send(
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
     }
   });
   ProxyUnderTest proxy(backend.address());

@@ -45,8 +45,8 @@ const std::vector<BadRequest>& bad_requests() {
        400},
       {"whitespace before the colon", "GET / HTTP/1.1\r\nHost: a\r\nX-A : 1\r\n\r\n", 400},
       {"obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n 2\r\n\r\n", 400},
-      {"a control character in a value", std::string("GET / HTTP/1.1\r\nHost: a\r\nX-A: \x01\r\n\r\n"),
-       400},
+      {"a control character in a value",
+       std::string("GET / HTTP/1.1\r\nHost: a\r\nX-A: \x01\r\n\r\n"), 400},
       {"a bare CR in a value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: a\rb\r\n\r\n", 400},
       {"an invalid header name", "GET / HTTP/1.1\r\nHost: a\r\nX(A): 1\r\n\r\n", 400},
       {"an invalid request target", "GET /a\x7f HTTP/1.1\r\nHost: a\r\n\r\n", 400},
@@ -84,9 +84,9 @@ TEST_CASE("ambiguous and malformed requests are refused, closed and never forwar
 TEST_CASE("bodies over --max-body get 413, whether announced or chunked") {
   TestBackend backend(TestBackend::respond("ok"));
   ProxyUnderTest proxy(backend.address(), [](auto& c) { c.max_body_bytes = 1000; });
-  Response announced = request_once(
-      proxy.port(), "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n" +
-                        std::string(1001, 'x'));
+  Response announced =
+      request_once(proxy.port(), "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n" +
+                                     std::string(1001, 'x'));
   CHECK(announced.status == 413);
   CHECK(backend.requests().empty());
   SocketClient chunked(proxy.port());
@@ -102,8 +102,9 @@ TEST_CASE("bodies over --max-body get 413, whether announced or chunked") {
 TEST_CASE("a response with ambiguous framing is a 502, never passed on") {
   TestBackend backend([](BackendConnection& c, TestBackend&) {
     while (c.read_request()) {
-      c.send("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-             "0\r\n\r\n");
+      c.send(
+          "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "0\r\n\r\n");
     }
   });
   ProxyUnderTest proxy(backend.address());
@@ -145,9 +146,8 @@ TEST_CASE("1000 slowloris connections are cut at the header timeout while others
   lim.rlim_cur = lim.rlim_max;
   setrlimit(RLIMIT_NOFILE, &lim);
   TestBackend backend(TestBackend::respond("ok"));
-  ProxyUnderTest proxy(backend.address(), [](auto& c) {
-    c.client_header_timeout = std::chrono::milliseconds(1500);
-  });
+  ProxyUnderTest proxy(backend.address(),
+                       [](auto& c) { c.client_header_timeout = std::chrono::milliseconds(1500); });
   std::vector<std::unique_ptr<SocketClient>> slow;
   for (int i = 0; i < 1000; ++i) {
     slow.push_back(std::make_unique<SocketClient>(proxy.port(), 3s));
@@ -261,8 +261,10 @@ TEST_CASE("the control socket checks its peer's credentials") {
   // Loosen the socket's own protection: the credential check must still refuse strangers.
   std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
   ::chmod(proxy.control().c_str(), 0666);
-  auto [code, out] = shell("runuser -u nobody -- curl -s -o /dev/null -w '%{http_code}' "
-                           "--unix-socket " + proxy.control() + " http://handoff/v1/status");
+  auto [code, out] = shell(
+      "runuser -u nobody -- curl -s -o /dev/null -w '%{http_code}' "
+      "--unix-socket " +
+      proxy.control() + " http://handoff/v1/status");
   CHECK(out == "403");
   auto [root_code, root_out] = shell("curl -s -o /dev/null -w '%{http_code}' --unix-socket " +
                                      proxy.control() + " http://handoff/v1/status");

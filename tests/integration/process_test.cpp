@@ -1,6 +1,5 @@
 // The `handoff run` executable as users start it: flags, start-up errors, signals, memory.
 #include <doctest/doctest.h>
-
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -44,8 +43,8 @@ TEST_CASE("start-up errors print one clear line and exit non-zero") {
 
   TestBackend taken(TestBackend::respond(""));
   TempDir dir;
-  std::tie(code, err) = run_handoff(
-      isolated(dir, {"run", "--listen", taken.address(), "--upstream", "127.0.0.1:1"}));
+  std::tie(code, err) =
+      run_handoff(isolated(dir, {"run", "--listen", taken.address(), "--upstream", "127.0.0.1:1"}));
   CHECK(code != 0);
   CHECK(err.find("cannot listen on " + taken.address()) != std::string::npos);
   CHECK(err.find("in use") != std::string::npos);
@@ -83,9 +82,8 @@ TEST_CASE("SIGTERM lets the request in flight finish, then exits 0") {
       isolated(dir, {"run", "--listen", "127.0.0.1:0", "--upstream", backend.address()}));
   std::uint16_t port = proxy.wait_listening();
   SocketClient idle(port);  // an idle keep-alive connection must not hold up the exit
-  auto slow = std::async(std::launch::async, [&] {
-    return request_once(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-  });
+  auto slow = std::async(std::launch::async,
+                         [&] { return request_once(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); });
   std::this_thread::sleep_for(150ms);
   proxy.signal(SIGTERM);
   Response r = slow.get();
@@ -142,7 +140,8 @@ TEST_CASE("a 1 GiB upload and a 1 GiB download stream through with bounded memor
   std::string block(1 << 20, 'u');
   for (std::size_t sent = 0; sent < kGiB; sent += block.size()) {
     REQUIRE_MESSAGE(up.send(block), "upload failed after " << sent << " bytes: " << up.last_error()
-                                                           << "\n" << proxy.stderr_text());
+                                                           << "\n"
+                                                           << proxy.stderr_text());
   }
   Response put = up.read_response();
   CHECK(put.status == 200);

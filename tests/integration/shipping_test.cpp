@@ -15,8 +15,9 @@ using namespace std::chrono_literals;
 namespace {
 
 std::uint16_t free_port() {
-  auto [code, out] = shell("python3 -c 'import socket; s=socket.socket(); "
-                           "s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'");
+  auto [code, out] = shell(
+      "python3 -c 'import socket; s=socket.socket(); "
+      "s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'");
   REQUIRE(code == 0);
   return static_cast<std::uint16_t>(std::stoi(out));
 }
@@ -38,8 +39,8 @@ bool wait_for_port(std::uint16_t port) {
 TEST_CASE("the demo runs end to end and loses no request") {
   TempDir dir;
   const std::string plot = (dir.path() / "demo.png").string();
-  auto [code, out] = shell("cd " HANDOFF_SOURCE_DIR " && DEMO_PLOT=" + plot +
-                           " scripts/demo --short 2>&1");
+  auto [code, out] =
+      shell("cd " HANDOFF_SOURCE_DIR " && DEMO_PLOT=" + plot + " scripts/demo --short 2>&1");
   INFO(out);
   REQUIRE(code == 0);
   CHECK(out.find("requests failed            0\n") != std::string::npos);
@@ -56,7 +57,8 @@ TEST_CASE("the demo runs end to end and loses no request") {
 
 TEST_CASE("the front-container image runs handoff as PID 1 and deploys through it") {
   const std::string app = test_app_image();
-  auto [built, build_out] = shell("cd " HANDOFF_SOURCE_DIR " && scripts/build-image handoff:test 2>&1");
+  auto [built, build_out] =
+      shell("cd " HANDOFF_SOURCE_DIR " && scripts/build-image handoff:test 2>&1");
   REQUIRE_MESSAGE(built == 0, build_out);
 
   TempDir dir;
@@ -67,10 +69,14 @@ TEST_CASE("the front-container image runs handoff as PID 1 and deploys through i
   const std::uint16_t port = free_port();
   auto [ran, id] = shell("docker run -d --name " + name +
                          " --network host -v /var/run/docker.sock:/var/run/docker.sock"
-                         " -v " + (dir.path() / "state").string() + ":/var/lib/handoff"
-                         " -v " + (dir.path() / "run").string() + ":/run/handoff"
-                         " handoff:test run --listen 127.0.0.1:" + std::to_string(port) +
-                         " --no-access-log 2>&1");
+                         " -v " +
+                         (dir.path() / "state").string() +
+                         ":/var/lib/handoff"
+                         " -v " +
+                         (dir.path() / "run").string() +
+                         ":/run/handoff"
+                         " handoff:test run --listen 127.0.0.1:" +
+                         std::to_string(port) + " --no-access-log 2>&1");
   struct RemoveProxy {
     std::string name;
     ~RemoveProxy() { shell("docker rm -f " + name + " >/dev/null 2>&1"); }
@@ -80,7 +86,8 @@ TEST_CASE("the front-container image runs handoff as PID 1 and deploys through i
 
   // The host CLI reaches the proxy through the bind-mounted socket directory...
   const std::string socket = (dir.path() / "run" / "control.sock").string();
-  CommandResult added = run_command({"service", "add", service, "--host", "app", "--control", socket});
+  CommandResult added =
+      run_command({"service", "add", service, "--host", "app", "--control", socket});
   REQUIRE_MESSAGE(added.code == 0, added.err);
   // ...and `docker exec` works too.
   auto [deployed, deploy_out] =
@@ -88,9 +95,9 @@ TEST_CASE("the front-container image runs handoff as PID 1 and deploys through i
             " --host-network --env APP_VERSION=v1 --health-interval 100ms 2>&1");
   REQUIRE_MESSAGE(deployed == 0, deploy_out);
   CHECK(request_once(port, "GET / HTTP/1.1\r\nHost: app\r\n\r\n").body == "v1\n");
-  CommandResult v2 = run_command({"deploy", service, "--image", app, "--host-network", "--env",
-                                  "APP_VERSION=v2", "--health-interval", "100ms", "--control",
-                                  socket});
+  CommandResult v2 =
+      run_command({"deploy", service, "--image", app, "--host-network", "--env", "APP_VERSION=v2",
+                   "--health-interval", "100ms", "--control", socket});
   CHECK_MESSAGE(v2.code == 0, v2.err);
   CHECK(request_once(port, "GET / HTTP/1.1\r\nHost: app\r\n\r\n").body == "v2\n");
   CHECK(std::filesystem::exists(dir.path() / "state" / "state.json"));

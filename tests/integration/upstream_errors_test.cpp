@@ -1,7 +1,6 @@
 // What clients get when the upstream fails, and that the proxy keeps serving afterwards.
-#include <doctest/doctest.h>
-
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>

@@ -38,7 +38,8 @@ std::string test_app_image() {
       return;
     }
     namespace fs = std::filesystem;
-    const fs::path dir = fs::temp_directory_path() / ("handoff-image-" + std::to_string(::getpid()));
+    const fs::path dir =
+        fs::temp_directory_path() / ("handoff-image-" + std::to_string(::getpid()));
     fs::create_directories(dir);
     fs::copy_file(HANDOFF_TEST_APP, dir / "handoff-test-app", fs::copy_options::overwrite_existing);
     std::ofstream(dir / "Dockerfile") << "FROM scratch\n"

@@ -14,10 +14,11 @@ extern char** environ;
 
 namespace handoff::test {
 
-std::string handoff_binary() { return HANDOFF_BINARY; }
+std::string handoff_binary() {
+  return HANDOFF_BINARY;
+}
 
-HandoffProcess::HandoffProcess(std::vector<std::string> args, bool capture_stdout,
-                               int max_files) {
+HandoffProcess::HandoffProcess(std::vector<std::string> args, bool capture_stdout, int max_files) {
   int pipe_fds[2];
   int out_fds[2] = {-1, -1};
   if (::pipe(pipe_fds) != 0 || (capture_stdout && ::pipe(out_fds) != 0)) {
@@ -113,7 +114,9 @@ std::uint16_t HandoffProcess::wait_listening(std::chrono::milliseconds timeout) 
   throw std::runtime_error("handoff did not start listening: " + stderr_text());
 }
 
-void HandoffProcess::signal(int sig) { ::kill(pid_, sig); }
+void HandoffProcess::signal(int sig) {
+  ::kill(pid_, sig);
+}
 
 int HandoffProcess::wait_exit(std::chrono::milliseconds timeout) {
   if (exited_) {
@@ -172,8 +175,12 @@ double HandoffProcess::cpu_seconds() const {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-long HandoffProcess::peak_rss_kib() const { return status_field_kib(pid_, "VmHWM"); }
-long HandoffProcess::rss_kib() const { return status_field_kib(pid_, "VmRSS"); }
+long HandoffProcess::peak_rss_kib() const {
+  return status_field_kib(pid_, "VmHWM");
+}
+long HandoffProcess::rss_kib() const {
+  return status_field_kib(pid_, "VmRSS");
+}
 
 CommandResult run_command(std::vector<std::string> args) {
   HandoffProcess p(std::move(args), true);

@@ -13,8 +13,8 @@ ProxyUnderTest::ProxyUnderTest(const std::string& upstream,
     tweak(config);
   }
   server_ = std::make_unique<proxy::Server>(config);
-  service_ = std::make_shared<proxy::Service>("default", config.threads,
-                                              server_->make_upstream(upstream));
+  service_ =
+      std::make_shared<proxy::Service>("default", config.threads, server_->make_upstream(upstream));
   server_->router().replace(std::make_shared<const proxy::RouteTable>(
       std::vector<proxy::Route>{proxy::Route{service_, {}}}));
   server_->start();

@@ -134,8 +134,7 @@ Response SocketClient::read_response(std::string_view method) {
       value.erase(0, value.find_first_not_of(" \t"));
       r.headers.emplace(name, value);
     }
-    const bool no_body = method == "HEAD" || r.status < 200 || r.status == 204 ||
-                         r.status == 304;
+    const bool no_body = method == "HEAD" || r.status < 200 || r.status == 204 || r.status == 304;
     std::string te = r.header("transfer-encoding");
     std::string cl = r.header("content-length");
     if (no_body) {
@@ -186,7 +185,9 @@ bool SocketClient::closed_by_peer(std::chrono::milliseconds wait) {
   return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
-void SocketClient::shutdown_send() { ::shutdown(fd_, SHUT_WR); }
+void SocketClient::shutdown_send() {
+  ::shutdown(fd_, SHUT_WR);
+}
 
 Response request_once(std::uint16_t port, std::string_view raw_request, std::string_view method) {
   SocketClient c(port);

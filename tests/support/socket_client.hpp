@@ -11,11 +11,11 @@ namespace handoff::test {
 /// A parsed HTTP response as a test client sees it.
 struct Response {
   int status = 0;
-  std::string head;                          ///< status line and fields, as received
+  std::string head;                                 ///< status line and fields, as received
   std::multimap<std::string, std::string> headers;  ///< names lowercased
-  std::string body;                          ///< after removing chunked framing
-  std::size_t body_bytes = 0;                ///< body length, also when the body was discarded
-  bool closed = false;                       ///< the connection closed after this response
+  std::string body;                                 ///< after removing chunked framing
+  std::size_t body_bytes = 0;  ///< body length, also when the body was discarded
+  bool closed = false;         ///< the connection closed after this response
 
   /// The first value of a field, or "" when absent.
   [[nodiscard]] std::string header(const std::string& lower_name) const;

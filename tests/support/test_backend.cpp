@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <utility>
 #include <stdexcept>
+#include <utility>
 
 namespace handoff::test {
 
@@ -77,7 +77,8 @@ std::optional<BackendRequest> BackendConnection::read_request() {
       buffer_.erase(0, le + 2);
       if (size == 0) {
         std::size_t te;
-        while ((te = buffer_.find("\r\n\r\n")) == std::string::npos && buffer_.rfind("\r\n", 0) != 0) {
+        while ((te = buffer_.find("\r\n\r\n")) == std::string::npos &&
+               buffer_.rfind("\r\n", 0) != 0) {
           if (!fill()) {
             return std::nullopt;
           }
@@ -167,7 +168,9 @@ TestBackend::~TestBackend() {
   }
 }
 
-std::string TestBackend::address() const { return "127.0.0.1:" + std::to_string(port_); }
+std::string TestBackend::address() const {
+  return "127.0.0.1:" + std::to_string(port_);
+}
 
 std::vector<BackendRequest> TestBackend::requests() const {
   std::lock_guard lock(mutex_);

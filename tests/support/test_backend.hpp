@@ -17,9 +17,9 @@ namespace handoff::test {
 struct BackendRequest {
   std::string method;
   std::string target;
-  std::string raw_head;  ///< request line and fields exactly as received
+  std::string raw_head;                             ///< request line and fields exactly as received
   std::multimap<std::string, std::string> headers;  ///< names lowercased
-  std::string body;      ///< decoded
+  std::string body;                                 ///< decoded
   std::string raw_body;  ///< exactly as received (chunked framing included)
 
   /// The first value of a field, or "" when absent.

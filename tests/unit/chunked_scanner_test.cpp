@@ -1,8 +1,8 @@
+#include "proxy/chunked_scanner.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
-
-#include "proxy/chunked_scanner.hpp"
 
 using handoff::proxy::ChunkedScanner;
 
@@ -10,7 +10,8 @@ TEST_CASE("a chunked body with extensions and trailers is followed to its end") 
   std::string body = "5;name=\"v\"\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n";
   ChunkedScanner s;
   std::string data;
-  std::size_t used = s.feed(body + "NEXT", [&](const char* p, std::size_t n) { data.append(p, n); });
+  std::size_t used =
+      s.feed(body + "NEXT", [&](const char* p, std::size_t n) { data.append(p, n); });
   CHECK(s.done());
   CHECK(used == body.size());
   CHECK(data == "hello world");
@@ -28,9 +29,8 @@ TEST_CASE("the scanner works byte by byte") {
 }
 
 TEST_CASE("bad chunk framing is an error") {
-  for (std::string bad : {"x\r\n", "5\nhello", "5\r\nhelloX\r\n", "5 x\r\n",
-                          "5;a\x01\r\n", "1234567890123456\r\n", "0\r\n bad\r\n\r\n",
-                          "0\r\nX: y\n\r\n"}) {
+  for (std::string bad : {"x\r\n", "5\nhello", "5\r\nhelloX\r\n", "5 x\r\n", "5;a\x01\r\n",
+                          "1234567890123456\r\n", "0\r\n bad\r\n\r\n", "0\r\nX: y\n\r\n"}) {
     ChunkedScanner s;
     s.feed(bad);
     CHECK_MESSAGE(s.failed(), bad);

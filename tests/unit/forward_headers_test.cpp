@@ -1,8 +1,8 @@
+#include "proxy/forward_headers.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
-
-#include "proxy/forward_headers.hpp"
 
 using namespace handoff::proxy;
 

@@ -1,8 +1,8 @@
+#include "proxy/http_head.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
-
-#include "proxy/http_head.hpp"
 
 using namespace handoff::proxy;
 
@@ -13,7 +13,8 @@ ParseResult parse(std::string_view raw, MessageHead& head, std::size_t limit = 1
 int status_of(std::string_view raw) {
   MessageHead head;
   ParseResult r = parse(raw, head);
-  return r.state == ParseStatus::error ? r.error_status : (r.state == ParseStatus::complete ? 0 : -1);
+  return r.state == ParseStatus::error ? r.error_status
+                                       : (r.state == ParseStatus::complete ? 0 : -1);
 }
 }  // namespace
 
@@ -64,10 +65,8 @@ TEST_CASE("ambiguous or malformed requests are refused with the right status") {
   CHECK(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n") == 400);
   CHECK(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n") == 400);
   CHECK(status_of("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n") == 400);
-  CHECK(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n") ==
-        400);
-  CHECK(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") ==
-        501);
+  CHECK(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n") == 400);
+  CHECK(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") == 501);
   CHECK(status_of("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
                   "Transfer-Encoding: chunked\r\n\r\n") == 400);
   CHECK(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n") == 400);

@@ -22,8 +22,8 @@ TEST_CASE("hosts route to services by exact name, wildcard, then default") {
   auto app = std::make_shared<Service>("app", 1, upstream(1));
   auto api = std::make_shared<Service>("api", 1, upstream(2));
   auto fallback = std::make_shared<Service>("default", 1, upstream(3));
-  RouteTable table({{app, {"app.example.com"}}, {api, {"*.api.example.com", "API.test"}},
-                    {fallback, {}}});
+  RouteTable table(
+      {{app, {"app.example.com"}}, {api, {"*.api.example.com", "API.test"}}, {fallback, {}}});
   CHECK(table.find("app.example.com") == app.get());
   CHECK(table.find("App.Example.com:8080") == app.get());
   CHECK(table.find("v1.api.example.com") == api.get());

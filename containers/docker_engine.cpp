@@ -12,6 +12,8 @@
 #include <cstring>
 #include <memory>
 
+#include "containers/unix_socket.hpp"
+
 namespace handoff::containers {
 
 namespace json = boost::json;
@@ -130,14 +132,8 @@ DockerEngine::Reply DockerEngine::call(const std::string& method, const std::str
                                        const std::string& body, long timeout_ms) const {
   if (!socket_.empty()) {
     // Say plainly why a unix socket cannot be used (missing, refused, permission).
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, socket_.c_str(), sizeof(addr.sun_path) - 1);
-    const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    const int err = errno;
-    ::close(fd);
-    if (rc != 0) {
+    const int err = probe_unix_socket(socket_);
+    if (err != 0) {
       if (err == EACCES || err == EPERM) {
         throw EngineError(0, fmt::format("permission denied on the Docker socket {} (run as root "
                                          "or in the docker group)",

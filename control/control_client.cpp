@@ -10,6 +10,8 @@
 #include <cstring>
 #include <memory>
 
+#include "containers/unix_socket.hpp"
+
 namespace handoff::control {
 
 namespace {
@@ -42,14 +44,8 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
 void ControlClient::check_reachable() const {
   const std::string hint =
       "start `handoff run`, or point --control or HANDOFF_CONTROL at its socket";
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
-  const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  const int err = errno;
-  ::close(fd);
-  if (rc == 0) {
+  const int err = containers::probe_unix_socket(path_);
+  if (err == 0) {
     return;
   }
   if (err == ENOENT) {

@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "containers/unix_socket.hpp"
+
 namespace handoff::control {
 
 namespace fs = std::filesystem;
@@ -27,24 +29,6 @@ std::string control_socket_path(const std::string& flag) {
   }
   return "/run/handoff/control.sock";
 }
-
-namespace {
-
-// Whether a process accepts connections on the unix socket at `path`.
-bool socket_is_live(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return false;
-  }
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return live;
-}
-
-}  // namespace
 
 local::acceptor bind_control_socket(boost::asio::io_context& io, const std::string& path,
                                     const std::string& group) {
@@ -65,7 +49,7 @@ local::acceptor bind_control_socket(boost::asio::io_context& io, const std::stri
     if (!S_ISSOCK(st.st_mode)) {
       throw std::runtime_error(fmt::format("{} exists and is not a socket", path));
     }
-    if (socket_is_live(path)) {
+    if (containers::probe_unix_socket(path) == 0) {
       throw std::runtime_error(fmt::format(
           "another handoff is already answering on {} (stop it or use --control)", path));
     }

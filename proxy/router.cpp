@@ -58,7 +58,7 @@ Service* RouteTable::find(std::string_view host) const {
   std::array<char, 256> buf;
   std::string_view name;
   if (normalize_host(host, buf, name)) {
-    if (auto it = exact_.find(std::string(name)); it != exact_.end()) {
+    if (auto it = exact_.find(name); it != exact_.end()) {
       return it->second;
     }
     for (const auto& [suffix, service] : wildcards_) {

@@ -33,8 +33,14 @@ class RouteTable {
   [[nodiscard]] std::shared_ptr<Service> service(std::string_view name) const;
 
  private:
+  // Transparent hashing, so that a lookup by string_view allocates nothing per request.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
   std::vector<Route> routes_;
-  std::unordered_map<std::string, Service*> exact_;
+  std::unordered_map<std::string, Service*, NameHash, std::equal_to<>> exact_;
   std::vector<std::pair<std::string, Service*>> wildcards_;  // suffix such as ".example.com"
   Service* fallback_ = nullptr;
 };

@@ -44,7 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (resp.state == ParseStatus::complete) {
     std::string out;
     build_client_response(head, {.close = (size & 1) != 0}, out);
-    if (parse_response_head(out, 1 << 20, "GET", again).state != ParseStatus::complete) {
+    ParseResult fwd = parse_response_head(out, 1 << 20, "GET", again);
+    const bool at_limit = fwd.state == ParseStatus::error && head.header_count + 3 > kMaxHeaders;
+    if (!at_limit && fwd.state != ParseStatus::complete) {
       std::abort();
     }
   }

@@ -23,6 +23,15 @@ bool settles_to_zero(const handoff::proxy::Upstream& up) {
   return up.in_flight() == 0;
 }
 
+// Answers one request per connection, then closes without saying Connection: close, so the
+// proxy's pooled connection goes stale.
+void answers_once_then_closes(BackendConnection& c, TestBackend& self) {
+  if (auto r = c.read_request()) {
+    self.record(*r);
+    c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  }
+}
+
 // A loopback port with nothing listening on it.
 std::string closed_port_address() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -106,13 +115,7 @@ TEST_CASE("garbage from the upstream is a 502") {
 }
 
 TEST_CASE("a pooled connection the upstream closed while idle is retried on a fresh one") {
-  // Answers one request per connection, then closes without saying Connection: close.
-  TestBackend backend([](BackendConnection& c, TestBackend& self) {
-    if (auto r = c.read_request()) {
-      self.record(*r);
-      c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-    }
-  });
+  TestBackend backend(answers_once_then_closes);
   ProxyUnderTest proxy(backend.address(), [](auto& c) { c.threads = 1; });
   SocketClient client(proxy.port());
   for (int i = 0; i < 4; ++i) {
@@ -127,12 +130,7 @@ TEST_CASE("a pooled connection the upstream closed while idle is retried on a fr
 }
 
 TEST_CASE("a non-idempotent request is not replayed on a stale connection") {
-  TestBackend backend([](BackendConnection& c, TestBackend& self) {
-    if (auto r = c.read_request()) {
-      self.record(*r);
-      c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-    }
-  });
+  TestBackend backend(answers_once_then_closes);
   ProxyUnderTest proxy(backend.address(), [](auto& c) { c.threads = 1; });
   SocketClient client(proxy.port());
   client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");

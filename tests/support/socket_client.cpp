@@ -12,6 +12,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "tests/support/fd_io.hpp"
+
 namespace handoff::test {
 
 std::string Response::header(const std::string& lower_name) const {
@@ -46,28 +48,11 @@ SocketClient::~SocketClient() {
 }
 
 bool SocketClient::send(std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      last_error_ = n < 0 ? std::strerror(errno) : "closed";
-      return false;
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
+  return send_all(fd_, bytes, &last_error_);
 }
 
 bool SocketClient::fill() {
-  char buf[65536];
-  ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-  if (n <= 0) {
-    return false;
-  }
-  buffer_.append(buf, static_cast<std::size_t>(n));
-  return true;
+  return recv_append(fd_, buffer_);
 }
 
 std::string SocketClient::take_line() {

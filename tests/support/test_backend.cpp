@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "tests/support/fd_io.hpp"
+
 namespace handoff::test {
 
 std::string BackendRequest::header(const std::string& lower_name) const {
@@ -19,13 +21,7 @@ std::string BackendRequest::header(const std::string& lower_name) const {
 }
 
 bool BackendConnection::fill() {
-  char buf[65536];
-  ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-  if (n <= 0) {
-    return false;
-  }
-  buffer_.append(buf, static_cast<std::size_t>(n));
-  return true;
+  return recv_append(fd_, buffer_);
 }
 
 std::optional<BackendRequest> BackendConnection::read_request() {
@@ -108,14 +104,7 @@ std::optional<BackendRequest> BackendConnection::read_request() {
 }
 
 bool BackendConnection::send(std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) {
-      return false;
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
+  return send_all(fd_, bytes);
 }
 
 std::string BackendConnection::read_some() {

@@ -66,6 +66,37 @@ std::chrono::milliseconds get_duration(const json::object& o, std::string_view k
   throw ApiError(400, "bad_field", fmt::format("field '{}' must be a duration like \"30s\"", key));
 }
 
+std::vector<std::string> get_string_array(const json::object& o, std::string_view key,
+                                          std::string_view what) {
+  std::vector<std::string> out;
+  const json::value* v = field(o, key);
+  if (v == nullptr) {
+    return out;
+  }
+  const std::string error = fmt::format("field '{}' must be an array of {}", key, what);
+  if (!v->is_array()) {
+    throw ApiError(400, "bad_field", error);
+  }
+  for (const json::value& item : v->as_array()) {
+    if (!item.is_string()) {
+      throw ApiError(400, "bad_field", error);
+    }
+    out.emplace_back(item.as_string());
+  }
+  return out;
+}
+
+bool get_bool(const json::object& o, std::string_view key, bool fallback) {
+  const json::value* v = field(o, key);
+  if (v == nullptr) {
+    return fallback;
+  }
+  if (!v->is_bool()) {
+    throw ApiError(400, "bad_field", fmt::format("field '{}' must be true or false", key));
+  }
+  return v->as_bool();
+}
+
 SwapOptions swap_options(const json::object& o, std::chrono::milliseconds deploy_timeout) {
   SwapOptions opt;
   opt.health.timeout = deploy_timeout;
@@ -83,12 +114,7 @@ SwapOptions swap_options(const json::object& o, std::chrono::milliseconds deploy
     }
     opt.health.healthy_threshold = static_cast<unsigned>(v->as_int64());
   }
-  if (const json::value* v = field(o, "health_check")) {
-    if (!v->is_bool()) {
-      throw ApiError(400, "bad_field", "field 'health_check' must be true or false");
-    }
-    opt.health.enabled = v->as_bool();
-  }
+  opt.health.enabled = get_bool(o, "health_check", opt.health.enabled);
   return opt;
 }
 
@@ -113,23 +139,8 @@ DeployOptions deploy_options(const json::object& o) {
   opt.keep = get_int(o, "keep", opt.keep);
   opt.stop_timeout = std::chrono::duration_cast<std::chrono::seconds>(
       get_duration(o, "stop_timeout", opt.stop_timeout));
-  if (const json::value* v = field(o, "host_network")) {
-    if (!v->is_bool()) {
-      throw ApiError(400, "bad_field", "field 'host_network' must be true or false");
-    }
-    opt.host_network = v->as_bool();
-  }
-  if (const json::value* v = field(o, "env")) {
-    if (!v->is_array()) {
-      throw ApiError(400, "bad_field", "field 'env' must be an array of \"KEY=VALUE\"");
-    }
-    for (const json::value& e : v->as_array()) {
-      if (!e.is_string()) {
-        throw ApiError(400, "bad_field", "field 'env' must be an array of \"KEY=VALUE\"");
-      }
-      opt.env.emplace_back(e.as_string());
-    }
-  }
+  opt.host_network = get_bool(o, "host_network", opt.host_network);
+  opt.env = get_string_array(o, "env", "\"KEY=VALUE\"");
   return opt;
 }
 
@@ -173,18 +184,7 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
       throw ApiError(405, "method_not_allowed", "use POST to add a service");
     }
     json::object body = parse_body(req.body);
-    std::vector<std::string> hosts;
-    if (const json::value* h = field(body, "hosts")) {
-      if (!h->is_array()) {
-        throw ApiError(400, "bad_field", "field 'hosts' must be an array of host names");
-      }
-      for (const json::value& v : h->as_array()) {
-        if (!v.is_string()) {
-          throw ApiError(400, "bad_field", "field 'hosts' must be an array of host names");
-        }
-        hosts.emplace_back(v.as_string());
-      }
-    }
+    const std::vector<std::string> hosts = get_string_array(body, "hosts", "host names");
     const std::string name = get_string(body, "name", true);
     registry_.add(name, hosts, get_string(body, "upstream", false));
     return json_reply(201, json::object{{"result", "ok"}, {"service", name}});

@@ -74,8 +74,6 @@ class Buffer {
   [[nodiscard]] std::size_t size() const { return end_ - begin_; }
   /// Whether no bytes are queued.
   [[nodiscard]] bool empty() const { return begin_ == end_; }
-  /// Whether no more bytes fit, even after moving the queued ones to the front.
-  [[nodiscard]] bool full() const { return size() == pool_->block_size(); }
 
   /// Free space to read into (moves queued bytes to the front first when that helps).
   boost::asio::mutable_buffer prepare() {

@@ -54,8 +54,6 @@ class Router {
 
   /// Installs a new table with one atomic store; requests in flight keep the one they read.
   void replace(std::shared_ptr<const RouteTable> table);
-  /// The current table (control plane).
-  [[nodiscard]] std::shared_ptr<const RouteTable> table() const { return table_.load(); }
   /// The current table as seen by worker `w` (data plane).
   const RouteTable& table_for(unsigned w);
 

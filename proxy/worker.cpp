@@ -142,12 +142,10 @@ std::future<std::size_t> Worker::kill_upstream(std::uint64_t upstream_id) {
 
 void Worker::attach(SessionHandle& session) {
   sessions_.push_back(session);
-  session_count_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Worker::detach(SessionHandle& session) {
   session.unlink();
-  session_count_.fetch_sub(1, std::memory_order_relaxed);
   connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 

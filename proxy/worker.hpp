@@ -48,12 +48,6 @@ struct SessionHandle
 using SessionList =
     boost::intrusive::list<SessionHandle, boost::intrusive::constant_time_size<false>>;
 
-/// Counters a worker keeps about its connections.
-struct WorkerStats {
-  std::atomic<std::uint64_t> accepted{0};
-  std::atomic<std::uint64_t> refused{0};
-};
-
 /// One data-plane thread: its own io_context, its own SO_REUSEPORT acceptors, its own upstream
 /// connection pool and buffers. Nothing here is shared with other workers, so the request path
 /// takes no lock (the nginx worker model).
@@ -75,8 +69,6 @@ class Worker {
   void close_all();
   /// Stops the event loop and joins the thread.
   void join();
-  /// Open client connections on this worker (approximate, thread-safe).
-  [[nodiscard]] std::size_t session_count() const { return session_count_.load(); }
 
   /// Closes idle pooled connections to an upstream that was swapped out. Thread-safe.
   void close_idle(std::uint64_t upstream_id);
@@ -127,7 +119,6 @@ class Worker {
   BufferPool client_buffers_;
   BufferPool upstream_buffers_;
   SessionList sessions_;
-  std::atomic<std::size_t> session_count_{0};
   bool stopping_ = false;
   Clock::time_point now_ = Clock::now();  // refreshed by the sweeper
   std::uint64_t id_prefix_;

@@ -9,11 +9,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 
 #include "proxy/access_log.hpp"
-#include "proxy/chunked_scanner.hpp"
+#include "proxy/body_framer.hpp"
 #include "proxy/forward_headers.hpp"
 #include "proxy/http_head.hpp"
 #include "proxy/worker.hpp"
@@ -39,8 +40,7 @@ bool is_idempotent(std::string_view method) {
 struct Exchange {
   MessageHead request;
   MessageHead response;
-  std::string out;        // a head being sent, upstream or to the client
-  std::string dechunked;  // response data for HTTP/1.0 clients, without chunked framing
+  std::string out;  // a head being sent, upstream or to the client
   // Copied for the access log, since the request head's bytes are gone by the time it is written.
   std::string method, target, host, request_id;
 };
@@ -65,6 +65,19 @@ void return_exchange(std::unique_ptr<Exchange> x) {
 
 /// How an exchange with the upstream ended, from the client connection's point of view.
 enum class Outcome { keep_alive, close };
+
+/// Scope of one exchange with an upstream. While it lasts, the drain and timeout machinery sees
+/// the upstream socket; when it ends, whatever is left of the upstream's bytes is dropped, so
+/// that nothing read from one exchange can be taken as part of the next.
+struct UpstreamScope {
+  SessionHandle& handle;
+  Buffer& upstream_bytes;
+  ~UpstreamScope() {
+    handle.upstream = nullptr;
+    upstream_bytes.consume(upstream_bytes.size());
+    upstream_bytes.release();
+  }
+};
 
 class ClientSession {
  public:
@@ -108,9 +121,30 @@ class ClientSession {
   [[nodiscard]] bool timed_out() const { return handle_.timed_out; }
   [[nodiscard]] const ProxyConfig& config() const { return worker_.config(); }
 
+  /// What `send_request` did when it did not succeed.
+  enum class SendResult : std::uint8_t { retry, answered, closed };
+  /// What `read_response_head` found.
+  enum class HeadResult : std::uint8_t { complete, retry, ended };
+  /// One attempt's connection to the upstream.
+  struct UpstreamLink {
+    tcp::socket socket;
+    bool reused = false;     ///< taken from the pool (a failure may mean it went stale)
+    bool replayable = true;  ///< nothing was taken from the client beyond what is buffered
+    ParseResult head;        ///< the response head, once read
+  };
+
   asio::awaitable<Outcome> serve_one();
   asio::awaitable<void> linger();
-  asio::awaitable<Outcome> forward(Service& service, InFlight flight, std::size_t head_bytes);
+  asio::awaitable<Outcome> forward(InFlight flight, std::size_t head_bytes);
+  asio::awaitable<std::optional<Outcome>> refuse_body(const BodyFramer& body);
+  asio::awaitable<std::optional<SendResult>> send_request(UpstreamLink& link, Upstream& up,
+                                                          int attempt, std::string_view first_body,
+                                                          bool body_buffered);
+  asio::awaitable<std::optional<Outcome>> stream_request_body(tcp::socket& upstream,
+                                                              BodyFramer& body,
+                                                              bool nothing_buffered);
+  asio::awaitable<HeadResult> read_response_head(UpstreamLink& link);
+  asio::awaitable<Outcome> deliver_response(UpstreamLink& link, Upstream& up);
   asio::awaitable<Outcome> relay_response(tcp::socket& upstream, bool& upstream_reusable);
   asio::awaitable<void> tunnel(tcp::socket& upstream);
   asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, Buffer& buffer);
@@ -129,9 +163,12 @@ class ClientSession {
   Buffer up_;  // bytes from the upstream, during an exchange
   std::string client_ip_;
   std::unique_ptr<Exchange> x_;
-  Service* service_ = nullptr;             // the current request's service, once routed
-  std::shared_ptr<Service> held_service_;  // set while a request waits out a pause
-  const Upstream* upstream_ = nullptr;     // and its upstream, once bound
+  // Owned for the request's lifetime: a control operation may replace the route table (and
+  // drop the service from it) while the request is suspended.
+  std::shared_ptr<Service> service_;
+  // The request's upstream, once bound; owned by the InFlight that `forward` holds.
+  const Upstream* upstream_ = nullptr;
+  Outcome last_outcome_ = Outcome::close;  // set by the steps of `forward` that answer
   int status_ = 0;
   std::uint64_t response_bytes_ = 0;
   Clock::time_point started_;
@@ -207,9 +244,8 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   }
   status_ = 0;
   response_bytes_ = 0;
-  service_ = nullptr;
+  service_.reset();
   upstream_ = nullptr;
-  held_service_.reset();
   if (config().access_log) {
     const bool ok = parsed.state == ParseStatus::complete;
     x.method = ok ? x.request.method : std::string_view{};
@@ -228,12 +264,13 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
       x.request.content_length > config().max_body_bytes) {
     co_return co_await reply(413, "handoff: request body over the limit", true);
   }
-  Service* service = worker_.router().table_for(worker_.index()).find(x.request.host);
-  if (service == nullptr) {
+  Service* found = worker_.router().table_for(worker_.index()).find(x.request.host);
+  if (found == nullptr) {
     in_.consume(has_body ? 0 : parsed.head_bytes);
     co_return co_await reply(404, "handoff: no service for this host", has_body);
   }
-  service_ = service;
+  service_ = found->shared_from_this();
+  Service* service = service_.get();
   if (service->paused() && !co_await wait_while_paused(*service)) {
     in_.consume(has_body ? 0 : parsed.head_bytes);
     co_return co_await reply(503, "handoff: the service is paused", has_body);
@@ -243,25 +280,14 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     in_.consume(has_body ? 0 : parsed.head_bytes);
     co_return co_await reply(503, "handoff: the service has no upstream", has_body);
   }
-  co_return co_await forward(*service, std::move(flight), parsed.head_bytes);
+  co_return co_await forward(std::move(flight), parsed.head_bytes);
 }
 
-asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight flight,
-                                                std::size_t head_bytes) {
+asio::awaitable<Outcome> ClientSession::forward(InFlight flight, std::size_t head_bytes) {
   Exchange& x = *x_;
   Upstream& up = *flight.get();
   upstream_ = &up;
   const MessageHead& req = x.request;
-  const bool is_head = req.method == "HEAD";
-  const bool idempotent = is_idempotent(req.method);
-  const bool upgrade = req.connection_upgrade && req.has_upgrade;
-  const bool expect_continue = req.expect_continue && req.version_minor == 1;
-  const int client_minor = req.version_minor;
-  const bool client_keep_alive =
-      client_minor == 1 ? !req.connection_close : req.connection_keep_alive;
-  const BodyKind body = req.body;
-  std::uint64_t remaining = req.content_length;
-
   x.out.clear();
   std::string_view request_id =
       build_upstream_request(req, {client_ip_, worker_.next_request_id()}, x.out);
@@ -272,280 +298,283 @@ asio::awaitable<Outcome> ClientSession::forward(Service& service, InFlight fligh
   in_.consume(head_bytes);
 
   // The body bytes that arrived with the head go out with it.
-  ChunkedScanner chunks;
-  std::uint64_t chunked_bytes = 0;  // chunk data seen, checked against --max-body
-  auto count_body = [&chunked_bytes](const char*, std::size_t n) { chunked_bytes += n; };
-  auto over_limit = [&] {
-    return config().max_body_bytes != 0 && chunked_bytes > config().max_body_bytes;
-  };
-  std::size_t initial = 0;
-  bool body_buffered = true;
-  if (body == BodyKind::length) {
-    initial = static_cast<std::size_t>(std::min<std::uint64_t>(in_.size(), remaining));
-    body_buffered = initial == remaining;
-  } else if (body == BodyKind::chunked) {
-    initial = chunks.feed(in_.view(), count_body);
-    if (chunks.failed()) {
-      const std::string message = fmt::format("handoff: {}", chunks.error());
-      co_return co_await reply(400, message, true);
-    }
-    if (over_limit()) {
-      co_return co_await reply(413, "handoff: request body over the limit", true);
-    }
-    body_buffered = chunks.done();
+  BodyFramer body(req.body, req.content_length);
+  const BodyFramer::Step first = body.feed(in_.view());
+  if (auto refused = co_await refuse_body(body)) {
+    co_return *refused;
   }
-
-  struct UpstreamScope {  // the drain and timeout machinery sees the socket while it is in use
-    SessionHandle& h;
-    ~UpstreamScope() { h.upstream = nullptr; }
-  } scope{handle_};
-
-  tcp::socket sock(worker_.io());
-  bool replay_ok = true;  // nothing was taken from the client beyond what is still buffered
-  ParseResult parsed;
+  UpstreamScope scope{handle_, up_};
+  UpstreamLink link{tcp::socket(worker_.io()), false, true, {}};
   for (int attempt = 0;; ++attempt) {
-    bool reused = false;
-    if (attempt == 0) {
-      if (auto pooled = worker_.pool().take(up.id())) {
-        sock = std::move(*pooled);
-        reused = true;
+    if (auto failed = co_await send_request(link, up, attempt, first.forward, body.done())) {
+      if (*failed == SendResult::retry) {
+        continue;
+      }
+      co_return *failed == SendResult::closed ? Outcome::close : last_outcome_;
+    }
+    if (!body.done()) {
+      // Stream the rest of the body; from here on the request cannot be replayed.
+      link.replayable = false;
+      in_.consume(first.consumed);
+      if (auto ended = co_await stream_request_body(link.socket, body, first.consumed == 0)) {
+        co_return *ended;
       }
     }
-    handle_.upstream = &sock;
-    handle_.upstream_id = up.id();
-    if (!reused) {
-      sock = tcp::socket(worker_.io());
-      arm(config().upstream_connect_timeout);
-      auto [ec] = co_await sock.async_connect(up.endpoint(), nothrow);
-      if (handle_.killed) {
-        co_return Outcome::close;
-      }
-      if (ec || timed_out()) {
-        service.count_connect_error(worker_.index());
-        const bool timeout = timed_out();
-        const std::string message =
-            timeout ? std::string("handoff: timed out connecting to the upstream")
-                    : fmt::format("handoff: cannot connect to the upstream: {}", ec.message());
-        co_return co_await reply(timeout ? 504 : 502, message,
-                                 !body_buffered || !client_keep_alive);
-      }
-      boost::system::error_code ignored;
-      sock.set_option(tcp::no_delay(true), ignored);
+    const HeadResult head = co_await read_response_head(link);
+    if (head == HeadResult::retry) {
+      continue;
     }
+    if (head == HeadResult::ended) {
+      co_return last_outcome_;
+    }
+    if (link.replayable) {
+      in_.consume(first.consumed);
+    }
+    break;
+  }
+  co_return co_await deliver_response(link, up);
+}
 
-    // Send the head and the buffered part of the body in one write.
+// Answers and ends the exchange when the request body seen so far is malformed (400) or over
+// --max-body (413). Empty while the body is acceptable.
+asio::awaitable<std::optional<Outcome>> ClientSession::refuse_body(const BodyFramer& body) {
+  if (body.failed()) {
+    const std::string message = fmt::format("handoff: {}", body.error());
+    co_return co_await reply(400, message, true);
+  }
+  if (config().max_body_bytes != 0 && body.data_bytes() > config().max_body_bytes) {
+    // Part of the body may have gone upstream; that connection is dropped with the request.
+    co_return co_await reply(413, "handoff: request body over the limit", true);
+  }
+  co_return std::nullopt;
+}
+
+// Opens (or takes from the pool) a connection to `up` and sends the request head with the
+// body bytes that came with it. Empty on success.
+asio::awaitable<std::optional<ClientSession::SendResult>> ClientSession::send_request(
+    UpstreamLink& link, Upstream& up, int attempt, std::string_view first_body,
+    bool body_buffered) {
+  const Exchange& x = *x_;
+  const bool client_keep_alive =
+      x.request.version_minor == 1 ? !x.request.connection_close : x.request.connection_keep_alive;
+  link.reused = false;
+  if (attempt == 0) {
+    if (auto pooled = worker_.pool().take(up.id())) {
+      link.socket = std::move(*pooled);
+      link.reused = true;
+    }
+  }
+  handle_.upstream = &link.socket;
+  handle_.upstream_id = up.id();
+  if (!link.reused) {
+    link.socket = tcp::socket(worker_.io());
+    arm(config().upstream_connect_timeout);
+    auto [ec] = co_await link.socket.async_connect(up.endpoint(), nothrow);
+    if (handle_.killed) {
+      co_return SendResult::closed;
+    }
+    if (ec || timed_out()) {
+      service_->count_connect_error(worker_.index());
+      const bool timeout = timed_out();
+      const std::string message =
+          timeout ? std::string("handoff: timed out connecting to the upstream")
+                  : fmt::format("handoff: cannot connect to the upstream: {}", ec.message());
+      last_outcome_ =
+          co_await reply(timeout ? 504 : 502, message, !body_buffered || !client_keep_alive);
+      co_return SendResult::answered;
+    }
+    boost::system::error_code ignored;
+    link.socket.set_option(tcp::no_delay(true), ignored);
+  }
+  // Send the head and the buffered part of the body in one write.
+  arm(config().upstream_response_timeout);
+  std::array<asio::const_buffer, 2> head_and_body{asio::buffer(x.out), asio::buffer(first_body)};
+  auto [wec, wn] = co_await asio::async_write(link.socket, head_and_body, nothrow);
+  if (handle_.killed) {
+    co_return SendResult::closed;
+  }
+  if (wec || timed_out()) {
+    if (link.reused && !timed_out()) {
+      co_return SendResult::retry;  // a stale pooled connection; nothing of this request ran
+    }
+    last_outcome_ =
+        co_await reply(timed_out() ? 504 : 502, "handoff: cannot send to the upstream", true);
+    co_return SendResult::answered;
+  }
+  co_return std::nullopt;
+}
+
+// Relays the rest of a request body as the client sends it. Empty when the body is complete.
+asio::awaitable<std::optional<Outcome>> ClientSession::stream_request_body(tcp::socket& upstream,
+                                                                           BodyFramer& body,
+                                                                           bool nothing_buffered) {
+  const MessageHead& req = x_->request;
+  if (req.expect_continue && req.version_minor == 1 && nothing_buffered) {
+    if (!co_await write_client(kContinue)) {
+      co_return Outcome::close;
+    }
+  }
+  while (!body.done()) {
+    if (in_.empty()) {
+      arm(config().client_io_timeout);
+      auto [rec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
+      if (rec || timed_out() || handle_.killed) {
+        co_return Outcome::close;  // the client went away mid-body; nothing to answer
+      }
+      in_.commit(n);
+    }
+    const BodyFramer::Step step = body.feed(in_.view());
+    if (auto refused = co_await refuse_body(body)) {
+      co_return *refused;
+    }
     arm(config().upstream_response_timeout);
-    std::array<asio::const_buffer, 2> head_and_body{asio::buffer(x.out),
-                                                    asio::buffer(in_.view().data(), initial)};
-    auto [wec, wn] = co_await asio::async_write(sock, head_and_body, nothrow);
+    auto [wec, wn] = co_await asio::async_write(upstream, asio::buffer(step.forward), nothrow);
     if (handle_.killed) {
       co_return Outcome::close;
     }
     if (wec || timed_out()) {
-      if (reused && !timed_out()) {
-        continue;  // a stale pooled connection; nothing of this request was processed
-      }
-      co_return co_await reply(timed_out() ? 504 : 502, "handoff: cannot send to the upstream",
-                               true);
+      co_return co_await reply(timed_out() ? 504 : 502,
+                               "handoff: the upstream stopped reading the request", true);
     }
-
-    if (!body_buffered) {
-      // Stream the rest of the body; from here on the request cannot be replayed.
-      replay_ok = false;
-      if (expect_continue && initial == 0) {
-        if (!co_await write_client(kContinue)) {
-          co_return Outcome::close;
-        }
-      }
-      in_.consume(initial);
-      bool done = false;
-      while (!done) {
-        arm(config().client_io_timeout);
-        auto [rec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
-        if (rec || timed_out() || handle_.killed) {
-          co_return Outcome::close;  // the client went away mid-body; nothing to answer
-        }
-        in_.commit(n);
-        std::size_t take = 0;
-        if (body == BodyKind::length) {
-          take = static_cast<std::size_t>(std::min<std::uint64_t>(in_.size(), remaining));
-          remaining -= take;
-          done = remaining == 0;
-        } else {
-          take = chunks.feed(in_.view(), count_body);
-          if (chunks.failed()) {
-            const std::string message = fmt::format("handoff: {}", chunks.error());
-            co_return co_await reply(400, message, true);
-          }
-          if (over_limit()) {
-            // Part of the body went upstream; that connection is dropped with the request.
-            co_return co_await reply(413, "handoff: request body over the limit", true);
-          }
-          done = chunks.done();
-        }
-        arm(config().upstream_response_timeout);
-        auto [bec, bn] =
-            co_await asio::async_write(sock, asio::buffer(in_.view().data(), take), nothrow);
-        if (handle_.killed) {
-          co_return Outcome::close;
-        }
-        if (bec || timed_out()) {
-          co_return co_await reply(timed_out() ? 504 : 502,
-                                   "handoff: the upstream stopped reading the request", true);
-        }
-        in_.consume(take);
-      }
-    }
-
-    // Read the response head, passing interim 1xx responses on to the client.
-    bool retry = false;
-    bool got_bytes = false;
-    while (true) {
-      if (!up_.empty()) {
-        parsed = parse_response_head(up_.view(), worker_.upstream_buffers().block_size(),
-                                     is_head ? "HEAD" : "GET", x.response);
-        if (parsed.state == ParseStatus::error) {
-          up_.consume(up_.size());
-          const std::string message = fmt::format("handoff: bad response: {}", parsed.error);
-          co_return co_await reply(502, message, true);
-        }
-        if (parsed.state == ParseStatus::complete) {
-          if (x.response.status >= 200 || x.response.status == 101) {
-            break;
-          }
-          // RFC 9110 §15.2: interim responses go to HTTP/1.1 clients, never to HTTP/1.0 ones.
-          if (client_minor == 1) {
-            x.out.clear();
-            build_client_response(x.response, {}, x.out);
-            if (!co_await write_client(x.out)) {
-              co_return Outcome::close;
-            }
-          }
-          up_.consume(parsed.head_bytes);
-          continue;
-        }
-      }
-      arm(config().upstream_response_timeout);
-      auto [rec, n] = co_await sock.async_read_some(up_.prepare(), nothrow);
-      if (handle_.killed) {
-        co_return Outcome::close;
-      }
-      if (rec || timed_out()) {
-        if (!got_bytes && !timed_out() && reused && replay_ok && idempotent) {
-          retry = true;  // the upstream had closed this pooled connection while it sat idle
-          break;
-        }
-        up_.consume(up_.size());
-        const bool timeout = timed_out();
-        const std::string message =
-            timeout ? std::string("handoff: timed out waiting for the upstream")
-                    : fmt::format("handoff: the upstream closed the connection: {}",
-                                  rec == asio::error::eof ? "end of stream" : rec.message());
-        co_return co_await reply(timeout ? 504 : 502, message, !replay_ok || !client_keep_alive);
-      }
-      got_bytes = true;
-      up_.commit(n);
-    }
-    if (retry) {
-      boost::system::error_code ignored;
-      sock.close(ignored);
-      continue;
-    }
-    if (replay_ok) {
-      in_.consume(initial);
-    }
-    break;
+    in_.consume(step.consumed);
   }
+  co_return std::nullopt;
+}
 
+// Reads the response head, passing interim 1xx responses on to the client.
+asio::awaitable<ClientSession::HeadResult> ClientSession::read_response_head(UpstreamLink& link) {
+  Exchange& x = *x_;
+  const MessageHead& req = x.request;
+  const bool client_keep_alive =
+      req.version_minor == 1 ? !req.connection_close : req.connection_keep_alive;
+  bool got_bytes = false;
+  while (true) {
+    if (!up_.empty()) {
+      link.head = parse_response_head(up_.view(), worker_.upstream_buffers().block_size(),
+                                      req.method == "HEAD" ? "HEAD" : "GET", x.response);
+      if (link.head.state == ParseStatus::error) {
+        const std::string message = fmt::format("handoff: bad response: {}", link.head.error);
+        last_outcome_ = co_await reply(502, message, true);
+        co_return HeadResult::ended;
+      }
+      if (link.head.state == ParseStatus::complete) {
+        if (x.response.status >= 200 || x.response.status == 101) {
+          co_return HeadResult::complete;
+        }
+        // RFC 9110 §15.2: interim responses go to HTTP/1.1 clients, never to HTTP/1.0 ones.
+        if (req.version_minor == 1) {
+          x.out.clear();
+          build_client_response(x.response, {}, x.out);
+          if (!co_await write_client(x.out)) {
+            last_outcome_ = Outcome::close;
+            co_return HeadResult::ended;
+          }
+        }
+        up_.consume(link.head.head_bytes);
+        continue;
+      }
+    }
+    arm(config().upstream_response_timeout);
+    auto [rec, n] = co_await link.socket.async_read_some(up_.prepare(), nothrow);
+    if (handle_.killed) {
+      last_outcome_ = Outcome::close;
+      co_return HeadResult::ended;
+    }
+    if (rec || timed_out()) {
+      const bool timeout = timed_out();
+      if (!got_bytes && !timeout && link.reused && link.replayable && is_idempotent(req.method)) {
+        // The upstream had closed this pooled connection while it sat idle.
+        boost::system::error_code ignored;
+        link.socket.close(ignored);
+        co_return HeadResult::retry;
+      }
+      const std::string message =
+          timeout ? std::string("handoff: timed out waiting for the upstream")
+                  : fmt::format("handoff: the upstream closed the connection: {}",
+                                rec == asio::error::eof ? "end of stream" : rec.message());
+      last_outcome_ =
+          co_await reply(timeout ? 504 : 502, message, !link.replayable || !client_keep_alive);
+      co_return HeadResult::ended;
+    }
+    got_bytes = true;
+    up_.commit(n);
+  }
+}
+
+// Sends the final response (or switches to a tunnel after a 101) and decides what becomes of
+// both connections.
+asio::awaitable<Outcome> ClientSession::deliver_response(UpstreamLink& link, Upstream& up) {
+  Exchange& x = *x_;
+  const MessageHead& req = x.request;
   const MessageHead& resp = x.response;
   status_ = resp.status;
   if (resp.status == 101) {
-    if (!upgrade) {
-      up_.consume(up_.size());
+    if (!(req.connection_upgrade && req.has_upgrade)) {
       co_return co_await reply(502, "handoff: unexpected 101 from the upstream", true);
     }
     x.out.clear();
     build_client_response(resp, {}, x.out);
     finish();
-    up_.consume(parsed.head_bytes);
+    up_.consume(link.head.head_bytes);  // what follows the 101 belongs to the tunnel
     if (co_await write_client(x.out)) {
-      co_await tunnel(sock);
+      co_await tunnel(link.socket);
     }
     co_return Outcome::close;
   }
-
-  bool upstream_reusable = false;
-  Outcome outcome = Outcome::close;
+  const int client_minor = req.version_minor;
+  const bool client_keep_alive =
+      client_minor == 1 ? !req.connection_close : req.connection_keep_alive;
   const bool dechunk = resp.body == BodyKind::chunked && client_minor == 0;
   const bool close_client =
       !client_keep_alive || worker_.stopping() || resp.body == BodyKind::until_close || dechunk;
   x.out.clear();
   build_client_response(resp, {close_client, client_minor == 0 && client_keep_alive, dechunk},
                         x.out);
-  up_.consume(parsed.head_bytes);
-  outcome = co_await relay_response(sock, upstream_reusable);
+  up_.consume(link.head.head_bytes);
+  bool upstream_reusable = false;
+  Outcome outcome = co_await relay_response(link.socket, upstream_reusable);
   if (close_client) {
     outcome = Outcome::close;
   }
   handle_.upstream = nullptr;
   if (upstream_reusable && !up.retired() && !worker_.stopping()) {
-    worker_.pool().put(up.id(), std::move(sock), worker_.coarse_now());
+    worker_.pool().put(up.id(), std::move(link.socket), worker_.coarse_now());
   }
-  up_.release();
   finish();
   co_return outcome;
 }
 
 // Streams the response body to the client. `x_->out` holds the response head, which goes out
-// with the first body bytes.
+// with the first body bytes. Bytes the upstream sends after the end of the response are never
+// passed on: they mean the upstream is out of step, and its connection is not reused.
 asio::awaitable<Outcome> ClientSession::relay_response(tcp::socket& upstream,
                                                        bool& upstream_reusable) {
   Exchange& x = *x_;
   const MessageHead& resp = x.response;
-  const BodyKind body = resp.body;
-  const bool dechunk = body == BodyKind::chunked && x.request.version_minor == 0;
-  std::uint64_t remaining = resp.content_length;
-  ChunkedScanner chunks;
+  const bool dechunk = resp.body == BodyKind::chunked && x.request.version_minor == 0;
+  BodyFramer body(resp.body, resp.content_length,
+                  dechunk ? ChunkedOutput::dechunk : ChunkedOutput::reframe);
   bool head_sent = false;
-  bool complete = body == BodyKind::none;
-
   while (true) {
-    std::size_t take = 0;
-    std::string_view data = up_.view();
-    if (body == BodyKind::length) {
-      take = static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), remaining));
-      remaining -= take;
-      complete = remaining == 0;
-    } else if (body == BodyKind::chunked) {
-      x.dechunked.clear();
-      take = chunks.feed(data, [&](const char* p, std::size_t n) {
-        if (dechunk) {
-          x.dechunked.append(p, n);
-        }
-      });
-      if (chunks.failed()) {
-        // Never pass on a body whose framing is broken: before anything was sent that is a
-        // 502; after, the client connection is closed so the body cannot look complete.
-        if (!head_sent) {
-          up_.consume(up_.size());
-          co_return co_await reply(502, "handoff: bad chunked body from the upstream", true);
-        }
-        co_return Outcome::close;
+    const BodyFramer::Step step = body.feed(up_.view());
+    if (body.failed()) {
+      // Never pass on a body whose framing is broken: before anything was sent that is a
+      // 502; after, the client connection is closed so the body cannot look complete.
+      if (!head_sent) {
+        co_return co_await reply(502, "handoff: bad chunked body from the upstream", true);
       }
-      complete = chunks.done();
-    } else if (body == BodyKind::until_close) {
-      take = data.size();
+      co_return Outcome::close;
     }
-    std::string_view chunk = dechunk ? std::string_view(x.dechunked) : data.substr(0, take);
-    if (!head_sent || !chunk.empty()) {
-      if (!co_await write_client(head_sent ? std::string_view{} : std::string_view(x.out), chunk)) {
+    if (!head_sent || !step.forward.empty()) {
+      if (!co_await write_client(head_sent ? std::string_view{} : std::string_view(x.out),
+                                 step.forward)) {
         co_return Outcome::close;
       }
       head_sent = true;
-      response_bytes_ += chunk.size();
+      response_bytes_ += step.forward.size();
     }
-    up_.consume(take);
-    if (complete) {
+    up_.consume(step.consumed);
+    if (body.done()) {
       break;
     }
     arm(config().upstream_response_timeout);
@@ -553,7 +582,7 @@ asio::awaitable<Outcome> ClientSession::relay_response(tcp::socket& upstream,
     if (handle_.killed) {
       co_return Outcome::close;
     }
-    if (ec == asio::error::eof && body == BodyKind::until_close) {
+    if (ec == asio::error::eof && resp.body == BodyKind::until_close) {
       break;  // the end of a close-delimited body
     }
     if (ec || timed_out()) {
@@ -562,8 +591,7 @@ asio::awaitable<Outcome> ClientSession::relay_response(tcp::socket& upstream,
     }
     up_.commit(n);
   }
-  // Bytes after the response mean the upstream is out of step: that connection is not reused.
-  upstream_reusable = !resp.connection_close && body != BodyKind::until_close && up_.empty();
+  upstream_reusable = !resp.connection_close && resp.body != BodyKind::until_close && up_.empty();
   co_return Outcome::keep_alive;
 }
 
@@ -617,7 +645,7 @@ asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text,
 }
 
 void ClientSession::finish() {
-  if (service_ != nullptr) {
+  if (service_) {
     service_->count_response(worker_.index(), status_);
   }
   if (!config().access_log || !x_) {
@@ -632,8 +660,6 @@ void ClientSession::finish() {
 // Holds a request while its service is paused. False when the pause outlasted the service's
 // max pause (or the proxy is closing), and the request must be refused.
 asio::awaitable<bool> ClientSession::wait_while_paused(Service& service) {
-  // The route table may change while we wait; this keeps the service alive for the request.
-  held_service_ = service.shared_from_this();
   const auto give_up = Clock::now() + service.max_pause();
   asio::steady_timer timer(worker_.io());
   while (service.paused()) {

@@ -9,6 +9,8 @@ std::optional<boost::asio::ip::tcp::socket> ConnectionPool::take(std::uint64_t u
     if (e.upstream_id == upstream_id && !e.idle.empty()) {
       boost::asio::ip::tcp::socket s = std::move(e.idle.back().socket);
       e.idle.pop_back();
+      boost::system::error_code ignored;
+      s.cancel(ignored);  // stops the watcher; its handler sees operation_aborted
       return s;
     }
   }
@@ -24,7 +26,25 @@ void ConnectionPool::put(std::uint64_t upstream_id, boost::asio::ip::tcp::socket
     it = std::prev(entries_.end());
   }
   if (it->idle.size() < max_idle_) {
-    it->idle.push_back(Idle{std::move(socket), now});
+    it->idle.push_back(Idle{std::move(socket), now, ++next_serial_});
+    watch(upstream_id, it->idle.back());
+  }
+}
+
+void ConnectionPool::watch(std::uint64_t upstream_id, Idle& idle) {
+  idle.socket.async_wait(boost::asio::ip::tcp::socket::wait_read,
+                         [this, upstream_id, serial = idle.serial](boost::system::error_code ec) {
+                           if (ec != boost::asio::error::operation_aborted) {
+                             drop(upstream_id, serial);
+                           }
+                         });
+}
+
+void ConnectionPool::drop(std::uint64_t upstream_id, std::uint64_t serial) {
+  for (Entry& e : entries_) {
+    if (e.upstream_id == upstream_id) {
+      std::erase_if(e.idle, [&](const Idle& i) { return i.serial == serial; });
+    }
   }
 }
 

@@ -11,7 +11,10 @@
 namespace handoff::proxy {
 
 /// One worker's idle keep-alive connections to upstreams, keyed by upstream id. Only its own
-/// worker thread touches it, so it takes no lock.
+/// worker thread touches it, so it takes no lock. Each idle connection is watched: if its
+/// upstream sends anything while it sits here (stray bytes after a response, or the close of an
+/// idle timeout), it is closed at once, so that no byte it sent can be read as the answer to
+/// a later request (what nginx's keepalive cache does).
 class ConnectionPool {
  public:
   using Clock = std::chrono::steady_clock;
@@ -37,7 +40,12 @@ class ConnectionPool {
   struct Idle {
     boost::asio::ip::tcp::socket socket;
     Clock::time_point since;
+    std::uint64_t serial;  // names it for its watcher
   };
+
+  void watch(std::uint64_t upstream_id, Idle& idle);
+  void drop(std::uint64_t upstream_id, std::uint64_t serial);
+
   struct Entry {
     std::uint64_t upstream_id;
     std::vector<Idle> idle;  // oldest first
@@ -46,6 +54,7 @@ class ConnectionPool {
   std::size_t max_idle_;
   Millis idle_timeout_;
   std::vector<Entry> entries_;
+  std::uint64_t next_serial_ = 0;
 };
 
 }  // namespace handoff::proxy

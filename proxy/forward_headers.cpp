@@ -72,12 +72,17 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
   std::string_view via;
   std::string_view request_id;
   std::string_view upgrade;
-  bool host_sent = false;
 
   out.append(req.method);
   out.push_back(' ');
+  if (req.target.empty() || (req.target.front() != '/' && req.target != "*")) {
+    out.push_back('/');  // an absolute-form target without a path, or with only a query
+  }
   out.append(req.target);
   out.append(" HTTP/1.1\r\n");
+  // Restated from the parsed head: an absolute-form target's authority replaces the Host
+  // field (RFC 9112 §3.2.2), and HTTP/1.1 needs a Host, empty when there is no authority.
+  append_field(out, "Host", req.host);
   for (const Header& h : req) {
     const std::string_view n = h.name;
     if (is_hop_by_hop(n)) {
@@ -97,7 +102,9 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
         }
         break;
       case 4:
-        host_sent = host_sent || iequals(n, "host");
+        if (iequals(n, "host")) {
+          continue;  // restated above
+        }
         break;
       case 6:
         if (req.expect_continue && iequals(n, "expect")) {
@@ -134,11 +141,6 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
         break;
     }
     append_field(out, n, h.value);
-  }
-  if (!host_sent) {
-    // An HTTP/1.0 request may lack Host; HTTP/1.1 requires one, empty when there is no
-    // authority (RFC 9112 §3.2).
-    out.append("Host: \r\n");
   }
   if (req.body == BodyKind::chunked) {
     out.append("Transfer-Encoding: chunked\r\n");

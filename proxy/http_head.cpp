@@ -1,5 +1,6 @@
 #include "proxy/http_head.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cstring>
 
@@ -65,6 +66,18 @@ ParseResult fail(int status, std::string_view why) {
 std::size_t find_head_end(std::string_view data) {
   std::size_t pos = data.find("\r\n\r\n");
   return pos == std::string_view::npos ? 0 : pos + 4;
+}
+
+// Whether an incomplete head already holds a line ended by a bare LF. Such a head can never
+// become valid (RFC 9112 §2.2), so it is refused at once instead of at the header timeout.
+bool has_bare_lf(std::string_view data) {
+  for (std::size_t lf = data.find('\n'); lf != std::string_view::npos;
+       lf = data.find('\n', lf + 1)) {
+    if (lf == 0 || data[lf - 1] != '\r') {
+      return true;
+    }
+  }
+  return false;
 }
 
 // Splits off the next CRLF-terminated line. A bare LF or a CR inside the line is an error,
@@ -133,32 +146,25 @@ ParseResult parse_fields(std::string_view rest, bool is_request, MessageHead& he
     if (line.empty()) {
       break;
     }
-    if (line.front() == ' ' || line.front() == '\t') {
-      return fail(bad, "obsolete line folding");  // RFC 9112 §5.2
-    }
-    std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos) {
-      return fail(bad, "header line without a colon");
-    }
-    std::string_view name = line.substr(0, colon);
-    if (!is_token(name)) {
-      // Also catches whitespace between the name and the colon (RFC 9112 §5.1).
-      return fail(bad, "invalid header name");
-    }
-    std::string_view value = trim_ows(line.substr(colon + 1));
-    if (!is_field_value(value)) {
-      return fail(bad, "invalid character in header value");
+    Header field;
+    if (std::string_view why = parse_field_line(line, field); !why.empty()) {
+      return fail(bad, why);
     }
     if (head.header_count == kMaxHeaders) {
       return fail(is_request ? 431 : 502, "too many header fields");
     }
-    head.headers[head.header_count++] = Header{name, value};
+    head.headers[head.header_count++] = field;
+    const std::string_view name = field.name;
+    const std::string_view value = field.value;
 
     switch (name.size()) {
       case 4:
         if (is_request && iequals(name, "host")) {
           if (f.host_seen) {
             return fail(400, "more than one Host field");  // RFC 9112 §3.2
+          }
+          if (!valid_host(value)) {
+            return fail(400, "invalid Host field");
           }
           f.host_seen = true;
           head.host = value;
@@ -235,6 +241,48 @@ bool valid_request_target(std::string_view method, std::string_view target) {
          (target.size() > 8 && iequals(target.substr(0, 8), "https://"));
 }
 
+// Splits an absolute-form target into its authority and the origin-form rest (path and query,
+// possibly empty). False when the authority is not a valid host or carries userinfo.
+bool split_absolute_target(std::string_view target, std::string_view& authority,
+                           std::string_view& rest) {
+  const std::size_t start = target.find("://") + 3;
+  const std::size_t end = target.find_first_of("/?#", start);
+  authority = target.substr(start, end == std::string_view::npos ? end : end - start);
+  rest = end == std::string_view::npos ? std::string_view{} : target.substr(end);
+  // RFC 9110 §4.2.4: userinfo is deprecated in http(s) URIs; an empty host is invalid there.
+  return !authority.empty() && authority.front() != ':' && valid_host(authority);
+}
+
+constexpr std::array<bool, 256> make_reg_name_table() {
+  // RFC 3986 §3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ). The comma, a
+  // sub-delim, is left out: in a Host field it can only come from two values joined as a list.
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) {
+    t[c] = true;
+  }
+  for (int c = 'a'; c <= 'z'; ++c) {
+    t[c] = true;
+    t[c - 'a' + 'A'] = true;
+  }
+  for (char c : std::string_view("-._~%!$&'()*+;=")) {
+    t[static_cast<unsigned char>(c)] = true;
+  }
+  return t;
+}
+constexpr auto kRegName = make_reg_name_table();
+
+bool valid_port(std::string_view port) {
+  if (port.empty() || port.size() > 5) {
+    return port.empty();  // RFC 3986 §3.2.3: port = *DIGIT, so "host:" is allowed
+  }
+  for (char c : port) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -254,6 +302,62 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool is_token_char(unsigned char c) {
+  return kTchar[c];
+}
+
+std::string_view parse_field_line(std::string_view line, Header& field) {
+  if (line.front() == ' ' || line.front() == '\t') {
+    return "obsolete line folding";  // RFC 9112 §5.2
+  }
+  const std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos) {
+    return "header line without a colon";
+  }
+  field.name = line.substr(0, colon);
+  if (!is_token(field.name)) {
+    // Also catches whitespace between the name and the colon (RFC 9112 §5.1).
+    return "invalid header name";
+  }
+  field.value = trim_ows(line.substr(colon + 1));
+  if (!is_field_value(field.value)) {
+    return "invalid character in header value";
+  }
+  return {};
+}
+
+bool valid_host(std::string_view host) {
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    // IP-literal: hex digits, colons and dots (IPv6 and its embedded IPv4 form).
+    const std::size_t close = host.find(']');
+    if (close == std::string_view::npos || close < 3) {
+      return false;
+    }
+    for (char c : host.substr(1, close - 1)) {
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') {
+        return false;
+      }
+    }
+    port = host.substr(close + 1);
+    return port.empty() || (port.front() == ':' && valid_port(port.substr(1)));
+  }
+  const std::size_t colon = host.rfind(':');
+  if (colon != std::string_view::npos) {
+    port = host.substr(colon + 1);
+    host = host.substr(0, colon);
+    if (!valid_port(port)) {
+      return false;
+    }
+  }
+  for (unsigned char c : host) {
+    if (!kRegName[c]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, MessageHead& head) {
   // RFC 9112 §2.2: ignore empty lines received before the request line.
   std::size_t skipped = 0;
@@ -263,6 +367,9 @@ ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, Mes
   std::string_view msg = data.substr(skipped);
   std::size_t end = find_head_end(msg);
   if (end == 0) {
+    if (has_bare_lf(msg)) {
+      return fail(400, "malformed header line ending");
+    }
     if (msg.size() >= max_bytes) {
       return fail(431, "request header section too large");
     }
@@ -298,6 +405,11 @@ ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, Mes
   if (!valid_request_target(head.method, head.target)) {
     return fail(400, "invalid request target");
   }
+  std::string_view authority;
+  const bool absolute = head.target.front() != '/' && head.target != "*";
+  if (absolute && !split_absolute_target(head.target, authority, head.target)) {
+    return fail(400, "invalid authority in the request target");
+  }
   FramingFields f;
   ParseResult fields = parse_fields(rest, true, head, f);
   if (fields.state == ParseStatus::error) {
@@ -305,6 +417,11 @@ ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, Mes
   }
   if (head.version_minor == 1 && !f.host_seen) {
     return fail(400, "missing Host field");
+  }
+  if (absolute) {
+    // RFC 9112 §3.2.2: the target's authority replaces Host, which is then ignored; the
+    // request is forwarded in origin-form with that authority as its Host.
+    head.host = authority;
   }
   if (f.transfer_encoding_seen) {
     if (head.version_minor == 0) {
@@ -327,6 +444,9 @@ ParseResult parse_response_head(std::string_view data, std::size_t max_bytes,
                                 std::string_view request_method, MessageHead& head) {
   std::size_t end = find_head_end(data);
   if (end == 0) {
+    if (has_bare_lf(data)) {
+      return fail(502, "malformed header line ending");
+    }
     if (data.size() >= max_bytes) {
       return fail(502, "response header section too large");
     }

@@ -22,7 +22,7 @@ enum class BodyKind : std::uint8_t { none, length, chunked, until_close };
 /// The fields of a parsed request or response head that the relay needs.
 struct MessageHead {
   std::string_view method;  ///< requests only
-  std::string_view target;  ///< requests only
+  std::string_view target;  ///< requests only; origin-form (an absolute-form's path and query)
   int status = 0;           ///< responses only
   std::string_view reason;  ///< responses only
   int version_minor = 1;    ///< HTTP/1.x
@@ -37,7 +37,7 @@ struct MessageHead {
   bool connection_upgrade = false;     ///< `Connection: upgrade` was sent
   bool has_upgrade = false;            ///< an `Upgrade` field is present
   bool expect_continue = false;        ///< `Expect: 100-continue`
-  std::string_view host;               ///< requests only: the Host field
+  std::string_view host;  ///< requests only: the Host field, or an absolute-form's authority
 
   /// The header fields that were parsed.
   [[nodiscard]] const Header* begin() const { return headers.data(); }
@@ -65,6 +65,17 @@ ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, Mes
 /// the response can have a body (HEAD never does).
 ParseResult parse_response_head(std::string_view data, std::size_t max_bytes,
                                 std::string_view request_method, MessageHead& head);
+
+/// Whether `c` may appear in a token (RFC 9110 §5.6.2).
+bool is_token_char(unsigned char c);
+
+/// Splits one field line (`name: value`, no CRLF) into `field` and checks it (RFC 9112 §5,
+/// RFC 9110 §5.5). Returns an empty reason when it is valid, else why it is not.
+std::string_view parse_field_line(std::string_view line, Header& field);
+
+/// Whether `host` is a valid Host value or authority: uri-host [":" port] (RFC 9110 §7.2,
+/// RFC 3986 §3.2.2), without userinfo and without commas. An empty value is valid.
+bool valid_host(std::string_view host);
 
 /// ASCII case-insensitive equality, as header names and tokens compare.
 bool iequals(std::string_view a, std::string_view b);

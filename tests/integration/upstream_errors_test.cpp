@@ -32,6 +32,18 @@ void answers_once_then_closes(BackendConnection& c, TestBackend& self) {
   }
 }
 
+// Answers the first request on each connection; reads the second and closes without an answer,
+// as an upstream whose idle timeout fires just as a pooled connection is reused.
+void drops_the_second_request(BackendConnection& c, TestBackend& self) {
+  if (auto r = c.read_request()) {
+    self.record(*r);
+    c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  }
+  if (auto r = c.read_request()) {
+    self.record(*r);
+  }
+}
+
 // A loopback port with nothing listening on it.
 std::string closed_port_address() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -130,13 +142,27 @@ TEST_CASE("a pooled connection the upstream closed while idle is retried on a fr
 }
 
 TEST_CASE("a non-idempotent request is not replayed on a stale connection") {
-  TestBackend backend(answers_once_then_closes);
+  TestBackend backend(drops_the_second_request);
   ProxyUnderTest proxy(backend.address(), [](auto& c) { c.threads = 1; });
   SocketClient client(proxy.port());
   client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
   CHECK(client.read_response().status == 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   client.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx");
   CHECK(client.read_response().status == 502);
-  CHECK(backend.requests().size() == 1);
+  CHECK(backend.requests().size() == 2);  // the POST reached the backend once, never twice
+}
+
+TEST_CASE("an idempotent request dropped by a pooled connection is retried on a fresh one") {
+  TestBackend backend(drops_the_second_request);
+  ProxyUnderTest proxy(backend.address(), [](auto& c) { c.threads = 1; });
+  SocketClient client(proxy.port());
+  client.send("GET /1 HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(client.read_response().status == 200);
+  client.send("GET /2 HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(client.read_response().status == 200);
+  auto seen = backend.requests();
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[1].target == "/2");
+  CHECK(seen[2].target == "/2");
+  CHECK(backend.connections() == 2);
 }

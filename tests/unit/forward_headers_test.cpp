@@ -85,3 +85,17 @@ TEST_CASE("proxy-made responses are complete and short") {
         "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\n"
         "Content-Length: 23\r\nConnection: close\r\n\r\nhandoff: upstream down\n");
 }
+
+TEST_CASE("an absolute-form target is forwarded in origin-form with its authority as Host") {
+  MessageHead head =
+      request("GET http://abs.example:81/p?q=1 HTTP/1.1\r\nHost: other.example\r\nA: 1\r\n\r\n");
+  std::string out;
+  build_upstream_request(head, {"127.0.0.1", "id"}, out);
+  CHECK(out ==
+        "GET /p?q=1 HTTP/1.1\r\nHost: abs.example:81\r\nA: 1\r\nX-Forwarded-For: 127.0.0.1\r\n"
+        "X-Forwarded-Proto: http\r\nX-Forwarded-Host: abs.example:81\r\nVia: 1.1 handoff\r\n"
+        "X-Request-Id: id\r\n\r\n");
+  out.clear();
+  build_upstream_request(request("GET https://h?x HTTP/1.1\r\nHost: h\r\n\r\n"), {"c", "i"}, out);
+  CHECK(out.rfind("GET /?x HTTP/1.1\r\nHost: h\r\n", 0) == 0);
+}

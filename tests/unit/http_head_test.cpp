@@ -145,3 +145,37 @@ TEST_CASE("ambiguous responses are refused as 502") {
   CHECK(status("garbage\r\n\r\n") == 502);
   CHECK(status("HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n") == 502);
 }
+
+TEST_CASE("Host values must be host[:port]") {
+  for (std::string_view good :
+       {"", "x", "x:80", "x:", "a-b.c_d~e", "[::1]", "[::1]:8080", "127.0.0.1:9", "%41.example"}) {
+    CHECK_MESSAGE(valid_host(good), good);
+  }
+  for (std::string_view bad : {"x/evil", "x, y", "x,y", "a b", "u@x", "x:8a", "x:123456", "[::1",
+                               "[zz]", "x\\y", "x?y", "x#y", "[::1]x"}) {
+    CHECK_FALSE_MESSAGE(valid_host(bad), bad);
+  }
+}
+
+TEST_CASE("an absolute-form target's authority replaces Host") {
+  MessageHead head;
+  auto r = parse_request_head("GET http://abs.example/abs?q=1 HTTP/1.1\r\nHost: other\r\n\r\n",
+                              16384, head);
+  REQUIRE(r.state == ParseStatus::complete);
+  CHECK(head.host == "abs.example");
+  CHECK(head.target == "/abs?q=1");
+  for (std::string_view bad :
+       {"GET http://u@x/ HTTP/1.1\r\nHost: x\r\n\r\n", "GET http:///p HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET http://x/ HTTP/1.1\r\n\r\n"}) {
+    CHECK_MESSAGE(parse_request_head(bad, 16384, head).error_status == 400, bad);
+  }
+}
+
+TEST_CASE("a bare LF is refused before the head is complete") {
+  MessageHead head;
+  for (std::string_view partial : {"GET / HTTP/1.1\nHost", "GET / HTTP/1.1\r\nHost: x\n"}) {
+    CHECK_MESSAGE(parse_request_head(partial, 16384, head).state == ParseStatus::error, partial);
+  }
+  CHECK(parse_request_head("GET / HTTP/1.1\r\nHost: x\r\n", 16384, head).state ==
+        ParseStatus::incomplete);
+}

@@ -172,9 +172,12 @@ int run_command(const std::vector<std::string_view>& args) {
     std::signal(SIGPIPE, SIG_IGN);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     store = std::make_unique<StateStore>(state_dir);
+    bool state_loaded = false;  // a state file existed and was read
     ProxyState saved;
     try {
+      const bool exists = store->exists();
       saved = store->load();
+      state_loaded = exists;
     } catch (const std::exception& e) {
       if (!ignore_state) {
         throw std::runtime_error(fmt::format(
@@ -190,12 +193,11 @@ int run_command(const std::vector<std::string_view>& args) {
     server = std::make_unique<proxy::Server>(config);
     registry = std::make_unique<ServiceRegistry>(*server, *store);
     registry->restore(saved);
-    const bool has_default = std::any_of(saved.services.begin(), saved.services.end(),
-                                         [](const ServiceState& s) { return s.name == "default"; });
     if (!upstream.empty()) {
-      if (has_default) {
-        // After a deploy the saved upstream is the live one; the flag only seeds a first start.
-        fmt::print(stderr, "handoff: service default restored from {} (--upstream {} not used)\n",
+      if (state_loaded) {
+        // Once a state file exists it wins: after a deploy the saved upstream is the live one,
+        // and a `default` removed through the API stays removed. The flag seeds a first start.
+        fmt::print(stderr, "handoff: services restored from {} (--upstream {} not used)\n",
                    store->file().string(), upstream);
       } else {
         registry->add("default", {}, upstream);

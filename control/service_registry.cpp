@@ -98,12 +98,17 @@ void ServiceRegistry::restore(const ProxyState& state) {
     r.container = ContainerRef{s.container_id, s.container_name, s.image};
     std::shared_ptr<proxy::Upstream> up;
     try {
-      up = server_.make_upstream(s.upstream, s.generation);
+      // A service added without an upstream is saved with an empty one: it answers 503 until
+      // its first swap or deploy, after a restart as before it.
+      up = s.upstream.empty() ? nullptr : server_.make_upstream(s.upstream, s.generation);
     } catch (const std::exception& e) {
       throw std::runtime_error(
           fmt::format("saved service '{}' has a bad upstream: {}", s.name, e.what()));
     }
     r.service = std::make_shared<proxy::Service>(s.name, server_.config().threads, up);
+    if (s.paused) {
+      r.service->pause(std::chrono::milliseconds(s.max_pause_ms));
+    }
     records_[s.name] = std::move(r);
   }
   publish();
@@ -239,24 +244,32 @@ void ServiceRegistry::end_drain(const std::string& name, const proxy::Upstream* 
 void ServiceRegistry::pause(const std::string& name, std::chrono::milliseconds max_pause) {
   std::lock_guard lock(mutex_);
   find(name).service->pause(max_pause);
+  persist();  // a paused service stays paused after a restart
 }
 
 void ServiceRegistry::resume(const std::string& name) {
   std::lock_guard lock(mutex_);
   find(name).service->resume();
+  persist();
 }
 
 void ServiceRegistry::publish() {
   std::vector<proxy::Route> routes;
-  ProxyState state;
   for (const auto& [name, r] : records_) {
     routes.push_back(proxy::Route{r.service, r.hosts});
-    auto up = r.service->upstream();
-    state.services.push_back(ServiceState{name, r.hosts, up ? up->address() : "", r.previous,
-                                          r.generation, r.container.id, r.container.name,
-                                          r.container.image});
   }
   server_.router().replace(std::make_shared<const proxy::RouteTable>(std::move(routes)));
+  persist();
+}
+
+void ServiceRegistry::persist() {
+  ProxyState state;
+  for (const auto& [name, r] : records_) {
+    auto up = r.service->upstream();
+    state.services.push_back(ServiceState{
+        name, r.hosts, up ? up->address() : "", r.previous, r.generation, r.container.id,
+        r.container.name, r.container.image, r.service->paused(), r.service->max_pause().count()});
+  }
   try {
     store_.save(state);
   } catch (const std::exception& e) {

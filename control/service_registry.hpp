@@ -95,6 +95,7 @@ class ServiceRegistry {
   [[nodiscard]] const Record& find(const std::string& name) const;
   void check_hosts(const std::string& name, const std::vector<std::string>& hosts) const;
   void publish();  // installs a route table built from records_ and saves the state
+  void persist();  // saves the state built from records_
 
   proxy::Server& server_;
   const StateStore& store_;

@@ -32,7 +32,9 @@ std::string to_json(const ProxyState& state) {
                                     {"generation", s.generation},
                                     {"container_id", s.container_id},
                                     {"container_name", s.container_name},
-                                    {"image", s.image}});
+                                    {"image", s.image},
+                                    {"paused", s.paused},
+                                    {"max_pause_ms", s.max_pause_ms}});
   }
   return json::serialize(json::object{{"version", 1}, {"services", std::move(services)}}) + "\n";
 }
@@ -125,6 +127,12 @@ ProxyState StateStore::load() const {
         if (const json::value* v = so.if_contains(key); v && v->is_string()) {
           *field = std::string(v->as_string());
         }
+      }
+      if (const json::value* p = so.if_contains("paused"); p && p->is_bool()) {
+        s.paused = p->as_bool();
+      }
+      if (const json::value* m = so.if_contains("max_pause_ms")) {
+        s.max_pause_ms = m->to_number<std::int64_t>();
       }
       if (const json::value* g = so.if_contains("generation")) {
         s.generation = static_cast<std::uint64_t>(g->to_number<std::int64_t>());

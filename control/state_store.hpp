@@ -17,6 +17,8 @@ struct ServiceState {
   std::string container_id;  ///< set when the upstream is a container handoff deployed
   std::string container_name;
   std::string image;
+  bool paused = false;                 ///< new requests are held (see `handoff pause`)
+  std::int64_t max_pause_ms = 30'000;  ///< how long a held request waits before a 503
 };
 
 /// The proxy's saved state.
@@ -30,6 +32,8 @@ class StateStore {
   /// Uses `dir`, creating it when missing (throws std::runtime_error when it cannot).
   explicit StateStore(std::filesystem::path dir);
 
+  /// Whether a state file exists: once one does, it wins over start-up flags.
+  [[nodiscard]] bool exists() const { return std::filesystem::exists(file_); }
   /// The state file's path.
   [[nodiscard]] const std::filesystem::path& file() const { return file_; }
 

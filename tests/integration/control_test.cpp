@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <cstring>
 #include <fstream>
 #include <future>
@@ -38,6 +39,25 @@ TestBackend::Handler app(std::string name, int up_status = 200) {
 
 std::string get(std::uint16_t port, const std::string& host = "a", const std::string& path = "/") {
   return request_once(port, "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n").body;
+}
+
+// What a restart must keep of `status`: every service's routing and workflow state, without
+// the counters that start again from zero.
+std::string routing_state(const RunningProxy& proxy) {
+  const UnixResponse r = unix_request(proxy.control(), "GET", "/v1/status");
+  boost::json::object status = boost::json::parse(r.body).as_object();
+  boost::json::array kept;
+  for (const auto& v : status.at("services").as_array()) {
+    const auto& s = v.as_object();
+    kept.push_back(boost::json::object{{"name", s.at("name")},
+                                       {"hosts", s.at("hosts")},
+                                       {"upstream", s.at("upstream")},
+                                       {"previous", s.at("previous")},
+                                       {"generation", s.at("generation")},
+                                       {"paused", s.at("paused")},
+                                       {"container", s.at("container")}});
+  }
+  return boost::json::serialize(kept);
 }
 }  // namespace
 
@@ -329,4 +349,40 @@ TEST_CASE("--control-group opens the control socket to that group") {
        "--state-dir", (dir.path() / "other").string(), "--control-group", "no-such-group"});
   CHECK(code != 0);
   CHECK(err.find("no group named 'no-such-group'") != std::string::npos);
+}
+
+TEST_CASE("every state the control API accepts loads again, even after a kill -9") {
+  TestBackend blue(app("blue"));
+  TestBackend green(app("green"));
+  TempDir dir;
+  const std::vector<std::string> seed = {"--upstream", blue.address()};
+  const std::vector<std::vector<std::string>> commands = {
+      {"service", "add", "web", "--host", "example.com"},  // no upstream yet, as documented
+      {"service", "add", "shop", "--host", "shop.test", "--host", "*.shop.test", "--upstream",
+       blue.address()},
+      {"swap", "shop", "--to", green.address(), "--no-health-check"},
+      {"pause", "shop", "--max-pause", "5s"},
+      {"service", "remove", "default"},  // stays removed although --upstream is given again
+      {"resume", "shop"},
+      {"pause", "web"},
+      {"rollback", "shop", "--no-health-check"},
+      {"swap", "web", "--to", green.address(), "--no-health-check"},
+  };
+  auto proxy = std::make_unique<RunningProxy>(dir.path(), seed);
+  for (const auto& command : commands) {
+    CAPTURE(command.front());
+    CAPTURE(command.at(1));
+    REQUIRE(proxy->cli(command).code == 0);
+    const std::string before = routing_state(*proxy);
+    proxy->process().signal(SIGKILL);
+    proxy->process().wait_exit();
+    proxy.reset();
+    proxy = std::make_unique<RunningProxy>(dir.path(), seed);
+    CHECK(routing_state(*proxy) == before);
+  }
+  // The restored services serve: web was paused (held, then 503 after its max pause).
+  CHECK(get(proxy->port(), "shop.test") == "blue");
+  CHECK(proxy->cli({"resume", "web"}).code == 0);
+  CHECK(get(proxy->port(), "example.com") == "green");
+  CHECK(request_once(proxy->port(), "GET / HTTP/1.1\r\nHost: other\r\n\r\n").status == 404);
 }

@@ -2,12 +2,67 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <thread>
 
 namespace handoff::test {
 
+namespace {
+
+// HANDOFF_TEST_SPLIT_SENDS=1 makes every message a test sends arrive in pieces: each send of
+// up to 64 KiB is cut at one or two pseudo-random points, with a pause between the pieces, so
+// that the proxy reads it in several reads. The suite run this way must behave exactly as
+// when messages arrive whole.
+bool split_sends() {
+  static const bool on = std::getenv("HANDOFF_TEST_SPLIT_SENDS") != nullptr;
+  return on;
+}
+
+std::size_t next_cut(std::size_t size) {
+  static std::atomic<std::uint64_t> state{0x9e3779b97f4a7c15ULL};
+  std::uint64_t x = state.fetch_add(0x9e3779b97f4a7c15ULL) + 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 31)) * 0xbf58476d1ce4e5b9ULL;
+  return 1 + static_cast<std::size_t>((x ^ (x >> 29)) % (size - 1));
+}
+
+bool send_whole(int fd, std::string_view bytes, std::string* error);
+
+bool send_in_pieces(int fd, std::string_view bytes, std::string* error) {
+  std::size_t first = next_cut(bytes.size());
+  std::size_t second = first + 1 < bytes.size() ? first + next_cut(bytes.size() - first) : 0;
+  std::size_t from = 0;
+  for (std::size_t to : {first, second, bytes.size()}) {
+    if (to <= from) {
+      continue;
+    }
+    if (from > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (!send_whole(fd, bytes.substr(from, to - from), error)) {
+      return false;
+    }
+    from = to;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool send_all(int fd, std::string_view bytes, std::string* error) {
+  if (split_sends() && bytes.size() >= 2 && bytes.size() <= 65536) {
+    return send_in_pieces(fd, bytes, error);
+  }
+  return send_whole(fd, bytes, error);
+}
+
+namespace {
+
+bool send_whole(int fd, std::string_view bytes, std::string* error) {
   while (!bytes.empty()) {
     ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) {
@@ -23,6 +78,8 @@ bool send_all(int fd, std::string_view bytes, std::string* error) {
   }
   return true;
 }
+
+}  // namespace
 
 bool recv_append(int fd, std::string& buffer) {
   char buf[65536];

@@ -10,6 +10,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -28,10 +29,12 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto kRequestTimeout = std::chrono::seconds(10);
 
 /// Carries a long operation's events from its thread to the connection that reports them.
 class EventQueue : public EventSink, public std::enable_shared_from_this<EventQueue> {
@@ -155,6 +158,8 @@ void ControlServer::stop(std::chrono::milliseconds wait) {
   }
   io_.stop();
   thread_.join();
+  blocking_.stop();
+  blocking_.join();
   ::unlink(path_.c_str());
 }
 
@@ -169,6 +174,32 @@ asio::awaitable<void> ControlServer::accept_loop() {
     }
     asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
   }
+}
+
+// Reads one request, giving up after kRequestTimeout: a client that connects and sends
+// nothing (or too little) must not hold a connection and its coroutine for ever.
+asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> ControlServer::read_request(
+    Socket& socket, beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser) {
+  asio::steady_timer timer(io_, kRequestTimeout);
+  auto result =
+      co_await (http::async_read(socket, buffer, parser, nothrow) || timer.async_wait(nothrow));
+  if (result.index() == 1) {
+    co_return std::tuple{boost::system::error_code(asio::error::timed_out), std::size_t{0}};
+  }
+  co_return std::get<0>(result);
+}
+
+// Status and metrics are answered on this thread: they only read the registry. Everything else
+// may call the container engine (a ping, a list) and so runs on the blocking pool, so that a
+// hung engine never stalls `handoff status`.
+asio::awaitable<ApiResponse> ControlServer::handle(const ApiRequest& request) {
+  if (request.method == "GET" && (request.path == "/v1/status" || request.path == "/metrics")) {
+    co_return api_.handle(request);
+  }
+  co_return co_await asio::co_spawn(
+      blocking_,
+      [this, &request]() -> asio::awaitable<ApiResponse> { co_return api_.handle(request); },
+      asio::use_awaitable);
 }
 
 asio::awaitable<void> ControlServer::serve(Socket socket) {
@@ -194,16 +225,21 @@ asio::awaitable<void> ControlServer::serve(Socket socket) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
     parser.body_limit(1024 * 1024);
-    auto [ec, n] = co_await http::async_read(socket, buffer, parser, nothrow);
+    auto [ec, n] = co_await read_request(socket, buffer, parser);
     if (ec) {
-      if (ec != http::error::end_of_stream && ec != asio::error::eof &&
-          ec != asio::error::connection_reset) {
-        const std::string why =
-            ec == http::error::body_limit ? "request body over 1 MiB" : ec.message();
-        http::response<http::string_body> bad{http::status::bad_request, 11};
+      const bool quiet = ec == http::error::end_of_stream || ec == asio::error::eof ||
+                         ec == asio::error::connection_reset ||
+                         (ec == asio::error::timed_out && buffer.size() == 0 && !parser.got_some());
+      if (!quiet) {
+        const bool timeout = ec == asio::error::timed_out;
+        const std::string why = timeout ? "the request did not arrive within 10 s"
+                                : ec == http::error::body_limit ? "request body over 1 MiB"
+                                                                : ec.message();
+        http::response<http::string_body> bad{
+            timeout ? http::status::request_timeout : http::status::bad_request, 11};
         bad.set(http::field::content_type, "application/json");
         bad.keep_alive(false);
-        bad.body() = error_body("bad_request", why);
+        bad.body() = error_body(timeout ? "request_timeout" : "bad_request", why);
         bad.prepare_payload();
         co_await http::async_write(socket, bad, nothrow);
       }
@@ -211,8 +247,10 @@ asio::awaitable<void> ControlServer::serve(Socket socket) {
     }
     const auto& req = parser.get();
     const bool keep_alive = req.keep_alive();
-    ApiResponse reply = api_.handle(
-        ApiRequest{std::string(req.method_string()), query_free(req.target()), req.body()});
+    // Named, and passed by reference: it outlives the call, which the caller awaits.
+    const ApiRequest api_request{std::string(req.method_string()), query_free(req.target()),
+                                 req.body()};
+    ApiResponse reply = co_await handle(api_request);
 
     if (!reply.operation) {
       http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};

@@ -6,9 +6,14 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "control/control_api.hpp"
 
@@ -37,6 +42,10 @@ class ControlServer {
   using Socket = boost::asio::local::stream_protocol::socket;
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(Socket socket);
+  boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_request(
+      Socket& socket, boost::beast::flat_buffer& buffer,
+      boost::beast::http::request_parser<boost::beast::http::string_body>& parser);
+  boost::asio::awaitable<ApiResponse> handle(const ApiRequest& request);
 
   bool peer_allowed(const Socket& socket) const;
 
@@ -46,6 +55,7 @@ class ControlServer {
   boost::asio::io_context io_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
   std::thread thread_;
+  boost::asio::thread_pool blocking_{2};  // API calls that may block on the container engine
   std::shared_ptr<std::atomic<int>> running_ops_ = std::make_shared<std::atomic<int>>(0);
 };
 

@@ -386,3 +386,84 @@ TEST_CASE("every state the control API accepts loads again, even after a kill -9
   CHECK(get(proxy->port(), "example.com") == "green");
   CHECK(request_once(proxy->port(), "GET / HTTP/1.1\r\nHost: other\r\n\r\n").status == 404);
 }
+
+TEST_CASE("the control API refuses unknown fields, repeated keys and numbers out of range") {
+  TestBackend blue(app("blue"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+  auto refused = [&](std::string_view target, std::string_view body, std::string_view code,
+                     std::string_view field) {
+    const UnixResponse r = unix_request(proxy.control(), "POST", target, body);
+    CHECK_MESSAGE(r.status == 400, body);
+    CHECK_MESSAGE(r.body.find(code) != std::string::npos, r.body);
+    CHECK_MESSAGE(r.body.find(field) != std::string::npos, r.body);
+  };
+  refused("/v1/services", R"({"name":"x","hostz":["a"]})", "unknown_field", "hostz");
+  refused("/v1/services", R"({"name":"x","name":"y"})", "repeated_field", "name");
+  refused("/v1/services/default/swap", R"({"to":"127.0.0.1:1","drain_timout":"1s"})",
+          "unknown_field", "drain_timout");
+  refused("/v1/services/default/swap", R"({"to":"127.0.0.1:1","healthy_threshold":1e3})",
+          "bad_field", "healthy_threshold");
+  refused("/v1/services/default/deploy", R"({"image":"x","host_network":true,"port":4294975488})",
+          "bad_field", "port");
+  refused("/v1/services/default/deploy", R"({"image":"x","host_network":true,"keep":-1})",
+          "bad_field", "keep");
+  refused("/v1/services/default/pause", R"({"max_pause":"1s","extra":1})", "unknown_field",
+          "extra");
+  refused("/v1/services/default/resume", R"({"now":true})", "unknown_field", "now");
+  // Nothing changed.
+  CHECK(routing_state(proxy).find("\"paused\":false") != std::string::npos);
+  CHECK(unix_request(proxy.control(), "GET", "/v1/status").body.find("\"x\"") == std::string::npos);
+}
+
+TEST_CASE("a control client that sends half a request is answered 408 and closed") {
+  TestBackend blue(app("blue"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, proxy.control().c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const std::string partial =
+      "POST /v1/services HTTP/1.1\r\nHost: h\r\nContent-Length: 50\r\n\r\n{";
+  REQUIRE(::send(fd, partial.data(), partial.size(), 0) == static_cast<ssize_t>(partial.size()));
+  timeval tv{15, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+    answer.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  CHECK(answer.rfind("HTTP/1.1 408", 0) == 0);
+  // Meanwhile the API kept answering others.
+  CHECK(unix_request(proxy.control(), "GET", "/v1/status").status == 200);
+}
+
+TEST_CASE("a container engine that never answers does not stall status") {
+  // A unix socket that accepts connections and never answers: a hung Docker engine.
+  TempDir dir;
+  const std::string engine_path = (dir.path() / "engine.sock").string();
+  int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, engine_path.c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener, 16) == 0);
+  ::setenv("DOCKER_HOST", ("unix://" + engine_path).c_str(), 1);
+  TestBackend blue(app("blue"));
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+  ::unsetenv("DOCKER_HOST");
+  auto deploy = std::async(std::launch::async, [&] {
+    return proxy.cli({"deploy", "default", "--image", "app:v1", "--host-network"});
+  });
+  std::this_thread::sleep_for(300ms);  // the deploy is waiting on the engine
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(unix_request(proxy.control(), "GET", "/v1/status").status == 200);
+  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  const CommandResult result = deploy.get();
+  CHECK(result.code != 0);
+  CHECK(get(proxy.port()) == "blue");  // the old version still serves
+  ::close(listener);
+}

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace handoff::control {
+
+/// The fields of one control-API request body, read strictly: the body must be one JSON object
+/// without repeated keys, each field must have the expected type and range, and `finish()`
+/// refuses every field that no reader asked for. Errors are ApiError 400 naming the field, so
+/// that a misspelt option is never silently ignored.
+class JsonFields {
+ public:
+  /// Parses `body` ({} when empty).
+  explicit JsonFields(std::string_view body);
+
+  /// Whether the field is present.
+  [[nodiscard]] bool has(std::string_view key) const { return object_.contains(key); }
+  /// A string field; missing: `fallback`, or a 400 when `required`.
+  std::string string(std::string_view key, bool required = false, std::string fallback = {});
+  /// A duration written like "30s"; missing: `fallback`.
+  std::chrono::milliseconds duration(std::string_view key, std::chrono::milliseconds fallback);
+  /// A whole number within [min, max]; missing: `fallback`.
+  std::int64_t integer(std::string_view key, std::int64_t min, std::int64_t max,
+                       std::int64_t fallback);
+  /// true or false; missing: `fallback`.
+  bool boolean(std::string_view key, bool fallback);
+  /// An array of strings (`what` describes them in the error); missing: empty.
+  std::vector<std::string> strings(std::string_view key, std::string_view what);
+  /// Refuses the first field that was not read.
+  void finish() const;
+
+ private:
+  const boost::json::value* take(std::string_view key);
+
+  boost::json::object object_;
+  std::set<std::string, std::less<>> read_;
+};
+
+/// The first key that appears twice in one object of the JSON text, or "" when none does (or
+/// the text is not valid JSON, which the parser then reports).
+std::string find_repeated_key(std::string_view text);
+
+}  // namespace handoff::control

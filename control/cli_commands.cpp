@@ -87,6 +87,10 @@ class ProgressPrinter {
     const std::string state = str(e, "state");
     if (step == "begin") {
       fmt::print("{} {}: {} -> {}\n", verb_, str(e, "service"), str(e, "from"), str(e, "to"));
+    } else if (step == "health_check" && state == "running" && e.contains("engine_health")) {
+      // The image's own HEALTHCHECK, as the engine reports it, before the HTTP gate.
+      fmt::print("  health check  the engine reports {} ({})\n", str(e, "engine_health"),
+                 format_duration(milliseconds(num(e, "elapsed_ms"))));
     } else if (step == "health_check" && state == "running") {
       const std::string answer =
           e.contains("status") ? fmt::format("HTTP {}", num(e, "status")) : str(e, "error");
@@ -126,9 +130,6 @@ class ProgressPrinter {
                  format_duration(milliseconds(num(e, "elapsed_ms"))));
     } else if (step == "address") {
       fmt::print("  address       {}\n", str(e, "address"));
-    } else if (step == "health_check" && state == "running" && e.contains("engine_health")) {
-      fmt::print("  health check  engine says {} ({})\n", str(e, "engine_health"),
-                 format_duration(milliseconds(num(e, "elapsed_ms"))));
     } else if (step == "retire" && state == "done") {
       std::string removed;
       for (const json::value& r : e.at("removed").as_array()) {
@@ -284,7 +285,8 @@ std::function<void(std::string_view)> int_field(json::object& body, const char* 
 }
 
 // The health gate and drain flags that swap, rollback and deploy share.
-void add_gate_flags(std::vector<Flag>& flags, json::object& body, bool deploy) {
+// `timeout_help` (a literal) says the deploy timeout's default, which depends on the command.
+void add_gate_flags(std::vector<Flag>& flags, json::object& body, std::string_view timeout_help) {
   flags.push_back({"health-path", "PATH", "GET this path on the target (default /up)",
                    text_field(body, "health_path")});
   flags.push_back(
@@ -293,10 +295,7 @@ void add_gate_flags(std::vector<Flag>& flags, json::object& body, bool deploy) {
                    duration_field(body, "health_interval")});
   flags.push_back({"healthy-threshold", "N", "consecutive 2xx needed (default 2)",
                    int_field(body, "healthy_threshold")});
-  flags.push_back({"deploy-timeout", "DUR",
-                   deploy ? "the target must be healthy within (default 60s)"
-                          : "the target must be healthy within (default 30s)",
-                   duration_field(body, "deploy_timeout")});
+  flags.push_back({"deploy-timeout", "DUR", timeout_help, duration_field(body, "deploy_timeout")});
   flags.push_back({"drain-timeout", "DUR",
                    "close what is still open on the old upstream after (default 30s)",
                    duration_field(body, "drain_timeout")});
@@ -312,7 +311,9 @@ int swap_like(bool rollback, const std::vector<std::string_view>& args) {
   if (!rollback) {
     flags.push_back({"to", "HOST:PORT", "the new upstream", [&](std::string_view v) { to = v; }});
   }
-  add_gate_flags(flags, body, false);
+  add_gate_flags(flags, body,
+                 rollback ? "start to healthy within (default 30s; 60s for a deployed service)"
+                          : "the target must be healthy within (default 30s)");
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help) {
@@ -367,7 +368,7 @@ int deploy_command(const std::vector<std::string_view>& args) {
        duration_field(body, "stop_timeout")},
       {"keep", "N", "stopped containers kept for rollback (default 1)", int_field(body, "keep")},
   };
-  add_gate_flags(flags, body, true);
+  add_gate_flags(flags, body, "the whole deploy, create to healthy, within (default 60s)");
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help) {

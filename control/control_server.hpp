@@ -35,6 +35,8 @@ class ControlServer {
   void start();
   /// Stops accepting, waits up to `wait` for running operations, removes the socket file.
   void stop(std::chrono::milliseconds wait);
+  /// Long operations (swap, deploy, rollback) still running.
+  [[nodiscard]] int running_operations() const { return running_ops_->load(); }
   /// The socket's path.
   [[nodiscard]] const std::string& path() const { return path_; }
 

@@ -88,18 +88,29 @@ class ContainerSwitch {
   }
 
  private:
+  /// Undoes a new container on every way out before the switch: whatever ends the steps (a
+  /// failed step, an engine error, anything thrown), the new container does not stay behind.
+  struct NewContainerGuard {
+    ContainerSwitch& run;
+    ~NewContainerGuard() { run.cleanup_new(); }
+  };
+
   template <typename Steps>
   OperationResult run(Steps&& steps) {
     const auto start = Clock::now();
+    // One deadline for the whole deploy: starting, the engine's health and the HTTP gate share
+    // it, so a 60 s timeout never becomes 120 s.
+    deadline_ = start + options_.swap.health.timeout;
     old_ = registry_.container(service_);
     try {
+      NewContainerGuard guard{*this};
       steps();
     } catch (const StepFailure& f) {
-      cleanup_new();
       return operation_error(f.status, f.code, f.message);
     } catch (const containers::EngineError& e) {
-      cleanup_new();
       return operation_error(status_for(e), "engine_error", e.what());
+    } catch (const std::exception& e) {
+      return operation_error(500, "internal", e.what());
     }
     return OperationResult{200, json::object{{"result", "ok"},
                                              {"service", service_},
@@ -146,9 +157,9 @@ class ContainerSwitch {
   }
 
   void create_new() {
-    generation_ = registry_.next_generation(service_);
+    const std::uint64_t number = registry_.reserve_container_number(service_);
     const std::string prefix = options_.name_prefix.empty() ? service_ : options_.name_prefix;
-    new_name_ = fmt::format("{}-{}", prefix, generation_);
+    new_name_ = fmt::format("{}-{}", prefix, number);
     new_image_ = options_.image;
     containers::ContainerSpec spec;
     spec.name = new_name_;
@@ -162,7 +173,7 @@ class ContainerSwitch {
       spec.env.push_back(fmt::format("PORT={}", port));
     }
     spec.labels = {{"handoff.service", service_},
-                   {"handoff.generation", std::to_string(generation_)},
+                   {"handoff.generation", std::to_string(number)},
                    {"handoff.port", std::to_string(port)},
                    {"handoff.network", spec.network}};
     const auto t = Clock::now();
@@ -177,13 +188,10 @@ class ContainerSwitch {
     containers::ContainerInfo info = engine_->inspect(new_id_);
     new_name_ = info.name;
     new_image_ = info.image;
-    if (generation_ == 0) {
-      generation_ = registry_.next_generation(service_);
-    }
     step("start", "running", {{"name", new_name_}});
     engine_->start(new_id_);
     // Wait until it runs; a container that exits fails the deploy with its exit code.
-    const auto deadline = Clock::now() + options_.swap.health.timeout;
+    const auto deadline = deadline_;
     while (true) {
       info = engine_->inspect(new_id_);
       if (info.running) {
@@ -223,7 +231,7 @@ class ContainerSwitch {
 
   void switch_to_new() {
     const auto t = Clock::now();
-    const auto deadline = t + options_.swap.health.timeout;
+    const auto deadline = deadline_;
     step("health_check", "started", {{"address", address_}, {"path", options_.swap.health.path}});
     // An image with a HEALTHCHECK must also be reported healthy by the engine.
     while (true) {
@@ -267,6 +275,7 @@ class ContainerSwitch {
     auto old_upstream = registry_.swap(service_, address_, switch_time,
                                        ContainerRef{new_id_, new_name_, new_image_});
     created_ = false;
+    generation_ = registry_.next_generation(service_) - 1;
     switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
     step("swap", "done", {{"from", from}, {"to", address_}, {"switch_us", switch_us_}});
 
@@ -289,7 +298,9 @@ class ContainerSwitch {
     retire_old();
   }
 
-  // Stops the container that was serving, and removes stopped ones beyond --keep.
+  // Stops the container that was serving, and removes those beyond the --keep most recently
+  // served (and any of the service's stopped containers the history does not name). Traffic is
+  // already on the new version: a failure here is a warning, never a failed deploy.
   void retire_old() {
     const auto t = Clock::now();
     step("retire", "running", {{"name", old_.name}});
@@ -300,26 +311,37 @@ class ContainerSwitch {
         step("retire", "warning", {{"message", e.what()}});
       }
     }
-    std::vector<containers::ContainerSummary> stopped;
-    for (auto& c : engine_->list("handoff.service=" + service_)) {
-      if (c.id != new_id_ && c.state != "running") {
-        stopped.push_back(std::move(c));
-      }
-    }
-    auto generation_of = [](const containers::ContainerSummary& c) {
-      auto it = c.labels.find("handoff.generation");
-      return it == c.labels.end() ? 0L : std::atol(it->second.c_str());
-    };
-    std::sort(stopped.begin(), stopped.end(),
-              [&](const auto& a, const auto& b) { return generation_of(a) > generation_of(b); });
     json::array removed;
-    for (std::size_t i = static_cast<std::size_t>(std::max(options_.keep, 0)); i < stopped.size();
-         ++i) {
-      engine_->remove(stopped[i].id);
-      removed.emplace_back(stopped[i].name);
+    try {
+      std::vector<std::string> gone;
+      for (const ContainerRef& c : beyond_keep()) {
+        engine_->remove(c.id);
+        gone.push_back(c.id);
+        removed.emplace_back(c.name);
+      }
+      registry_.forget_containers(service_, gone);
+    } catch (const containers::EngineError& e) {
+      step("retire", "warning", {{"message", e.what()}});
     }
     step("retire", "done",
          {{"stopped", old_.name}, {"removed", std::move(removed)}, {"elapsed_ms", ms_since(t)}});
+  }
+
+  // The containers to remove: the history past --keep, and stopped containers of the service
+  // that neither serve nor are kept (left by a crash, or by an older handoff).
+  std::vector<ContainerRef> beyond_keep() {
+    const std::vector<ContainerRef> history = registry_.history(service_);
+    const auto keep = static_cast<std::size_t>(std::max(options_.keep, 0));
+    std::vector<ContainerRef> out(history.begin() + std::min(keep, history.size()), history.end());
+    for (const auto& c : engine_->list("handoff.service=" + service_)) {
+      const bool known =
+          c.id == new_id_ ||
+          std::any_of(history.begin(), history.end(), [&](const auto& h) { return h.id == c.id; });
+      if (!known && c.state != "running") {
+        out.push_back(ContainerRef{c.id, c.name, c.image});
+      }
+    }
+    return out;
   }
 
   // Undoes a failed deploy: the new container goes away (a kept one is stopped again).
@@ -351,7 +373,8 @@ class ContainerSwitch {
   std::string new_name_;
   std::string new_image_;
   bool created_ = false;
-  std::uint64_t generation_ = 0;
+  std::uint64_t generation_ = 0;  // the upstream generation the switch made
+  Clock::time_point deadline_;    // of the whole deploy (see run)
   std::string address_;
   std::int64_t switch_us_ = 0;
   std::int64_t drain_ms_ = 0;
@@ -401,32 +424,93 @@ Operation prepare_container_rollback(ServiceRegistry& registry, proxy::Server& s
                                      const DeployOptions& options) {
   const ContainerRef current = registry.container(service);
   std::shared_ptr<containers::Engine> engine = reach_engine(engines);
-  std::optional<containers::ContainerSummary> newest;
-  long newest_generation = -1;
-  for (auto& c : engine->list("handoff.service=" + service)) {
-    auto it = c.labels.find("handoff.generation");
-    const long generation = it == c.labels.end() ? 0 : std::atol(it->second.c_str());
-    if (c.id != current.id && c.state != "running" && generation > newest_generation) {
-      newest_generation = generation;
-      newest = std::move(c);
+  // The target is the container that served before the current one: the first of the history
+  // that the engine still has.
+  std::optional<containers::ContainerSummary> target;
+  const auto existing = engine->list("handoff.service=" + service);
+  for (const ContainerRef& kept : registry.history(service)) {
+    auto it = std::find_if(existing.begin(), existing.end(),
+                           [&](const auto& c) { return c.id == kept.id && c.id != current.id; });
+    if (it != existing.end()) {
+      target = *it;
+      break;
     }
   }
-  if (!newest) {
+  if (!target) {
     throw ApiError(409, "nothing_to_roll_back",
-                   fmt::format("no stopped container of service '{}' is kept for rollback "
+                   fmt::format("no container that served '{}' before is kept for rollback "
                                "(deploy with --keep 1 or more)",
                                service));
   }
   std::shared_ptr<void> claim = registry.claim(service);
-  return [&registry, &server, engine, service, options, claim, kept = *newest](EventSink& sink) {
+  return [&registry, &server, engine, service, options, claim, kept = *target](EventSink& sink) {
     return ContainerSwitch(registry, server, engine, service, options, sink).roll_back(kept);
   };
 }
 
+namespace {
+
+// Brings the engine in line with the saved state for one service: containers labelled for it
+// that neither serve nor are kept for rollback (a deploy cut short by a crash) are removed, and
+// kept ones still running (a retire cut short) are stopped. Each change is reported.
+void reconcile_service(ServiceRegistry& registry, containers::Engine& engine,
+                       const std::string& service) {
+  const ContainerRef current = registry.container(service);
+  const std::vector<ContainerRef> history = registry.history(service);
+  for (const auto& c : engine.list("handoff.service=" + service)) {
+    if (c.id == current.id) {
+      continue;
+    }
+    const bool kept = std::any_of(history.begin(), history.end(),
+                                  [&](const ContainerRef& h) { return h.id == c.id; });
+    try {
+      if (!kept) {
+        engine.remove(c.id);
+        fmt::print(stderr,
+                   "handoff: service {}: removed container {} (neither serving nor kept for "
+                   "rollback; left by an interrupted deploy)\n",
+                   service, c.name);
+      } else if (c.state == "running") {
+        engine.stop(c.id, std::chrono::seconds(10));
+        fmt::print(stderr, "handoff: service {}: stopped container {} (kept for rollback)\n",
+                   service, c.name);
+      }
+    } catch (const containers::EngineError& e) {
+      fmt::print(stderr, "handoff: warning: service {}: container {}: {}\n", service, c.name,
+                 e.what());
+    }
+  }
+}
+
+// Checks that the container a restored service routes to still runs.
+void check_current(ServiceRegistry& registry, containers::Engine& engine,
+                   const std::string& service, const ContainerRef& container) {
+  std::string problem;
+  try {
+    containers::ContainerInfo info = engine.inspect(container.id);
+    if (!info.running) {
+      problem = fmt::format("container {} is {} (exit code {})", container.name, info.state,
+                            info.exit_code);
+    }
+  } catch (const containers::EngineError& e) {
+    problem = e.status() == 404 ? fmt::format("container {} is missing", container.name) : e.what();
+  }
+  if (!problem.empty()) {
+    registry.set_container_problem(service, problem);
+    fmt::print(stderr,
+               "handoff: warning: service {}: {}; its requests will fail until the "
+               "next deploy or rollback\n",
+               service, problem);
+  }
+}
+
+}  // namespace
+
 void check_restored_containers(ServiceRegistry& registry, const EngineFactory& engines) {
   const auto deployed = registry.deployed();
-  if (deployed.empty()) {
-    return;
+  const auto services = registry.container_services();
+  if (services.empty()) {
+    return;  // no container was ever created: the engine is not needed (and may not exist)
   }
   std::shared_ptr<containers::Engine> engine;
   try {
@@ -435,25 +519,11 @@ void check_restored_containers(ServiceRegistry& registry, const EngineFactory& e
     fmt::print(stderr, "handoff: warning: cannot check the restored containers: {}\n", e.what());
     return;
   }
+  for (const auto& name : services) {
+    reconcile_service(registry, *engine, name);
+  }
   for (const auto& [service, container] : deployed) {
-    std::string problem;
-    try {
-      containers::ContainerInfo info = engine->inspect(container.id);
-      if (!info.running) {
-        problem = fmt::format("container {} is {} (exit code {})", container.name, info.state,
-                              info.exit_code);
-      }
-    } catch (const containers::EngineError& e) {
-      problem =
-          e.status() == 404 ? fmt::format("container {} is missing", container.name) : e.what();
-    }
-    if (!problem.empty()) {
-      registry.set_container_problem(service, problem);
-      fmt::print(stderr,
-                 "handoff: warning: service {}: {}; its requests will fail until the "
-                 "next deploy or rollback\n",
-                 service, problem);
-    }
+    check_current(registry, *engine, service, container);
   }
 }
 

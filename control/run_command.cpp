@@ -234,6 +234,12 @@ int run_command(const std::vector<std::string_view>& args) {
   fmt::print(stderr, "handoff: {} received; finishing {} open connection(s), up to {}\n",
              received == SIGTERM ? "SIGTERM" : "SIGINT", server->connections(),
              format_duration(config.shutdown_timeout));
+  if (const int running = control->running_operations(); running > 0) {
+    fmt::print(stderr,
+               "handoff: waiting up to {} for {} running workflow(s) (deploy, swap or rollback) "
+               "to end\n",
+               format_duration(config.shutdown_timeout), running);
+  }
   control->stop(config.shutdown_timeout);
   server->shutdown();
   fmt::print(stderr, "handoff: stopped\n");

@@ -96,6 +96,10 @@ void ServiceRegistry::restore(const ProxyState& state) {
     r.previous = s.previous;
     r.generation = s.generation;
     r.container = ContainerRef{s.container_id, s.container_name, s.image};
+    for (const SavedContainer& c : s.history) {
+      r.history.push_back(ContainerRef{c.id, c.name, c.image});
+    }
+    r.next_container = s.next_container;
     std::shared_ptr<proxy::Upstream> up;
     try {
       // A service added without an upstream is saved with an empty one: it answers 503 until
@@ -177,6 +181,12 @@ std::shared_ptr<proxy::Upstream> ServiceRegistry::swap(const std::string& name,
   switch_time = Clock::now() - start;
   r.generation += 1;
   r.previous = previous ? previous->address() : std::string();
+  // The container that served until now becomes the most recent one in the history; the one
+  // taking over (a rollback target) leaves it.
+  std::erase_if(r.history, [&](const ContainerRef& c) { return c.id == container.id; });
+  if (!r.container.id.empty() && r.container.id != container.id) {
+    r.history.insert(r.history.begin(), r.container);
+  }
   r.container = container;
   r.container_problem.clear();
   r.swaps += 1;
@@ -188,6 +198,46 @@ std::shared_ptr<proxy::Upstream> ServiceRegistry::swap(const std::string& name,
 std::uint64_t ServiceRegistry::next_generation(const std::string& name) const {
   std::lock_guard lock(mutex_);
   return find(name).generation + 1;
+}
+
+std::uint64_t ServiceRegistry::reserve_container_number(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Record& r = find(name);
+  // The first container is numbered after the service's current generation; later ones count
+  // on from there, whatever swaps and rollbacks happen in between.
+  const std::uint64_t n = r.next_container != 0 ? r.next_container : r.generation + 1;
+  r.next_container = n + 1;
+  persist();
+  return n;
+}
+
+std::vector<ContainerRef> ServiceRegistry::history(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  return find(name).history;
+}
+
+void ServiceRegistry::forget_containers(const std::string& name,
+                                        const std::vector<std::string>& ids) {
+  std::lock_guard lock(mutex_);
+  auto it = records_.find(name);
+  if (it == records_.end()) {
+    return;
+  }
+  std::erase_if(it->second.history, [&](const ContainerRef& c) {
+    return std::find(ids.begin(), ids.end(), c.id) != ids.end();
+  });
+  persist();
+}
+
+std::vector<std::string> ServiceRegistry::container_services() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [name, r] : records_) {
+    if (r.next_container != 0 || !r.container.id.empty() || !r.history.empty()) {
+      out.push_back(name);
+    }
+  }
+  return out;
 }
 
 ContainerRef ServiceRegistry::container(const std::string& name) const {
@@ -266,9 +316,14 @@ void ServiceRegistry::persist() {
   ProxyState state;
   for (const auto& [name, r] : records_) {
     auto up = r.service->upstream();
-    state.services.push_back(ServiceState{
-        name, r.hosts, up ? up->address() : "", r.previous, r.generation, r.container.id,
-        r.container.name, r.container.image, r.service->paused(), r.service->max_pause().count()});
+    std::vector<SavedContainer> history;
+    for (const ContainerRef& c : r.history) {
+      history.push_back(SavedContainer{c.id, c.name, c.image});
+    }
+    state.services.push_back(ServiceState{name, r.hosts, up ? up->address() : "", r.previous,
+                                          r.generation, r.container.id, r.container.name,
+                                          r.container.image, std::move(history), r.next_container,
+                                          r.service->paused(), r.service->max_pause().count()});
   }
   try {
     store_.save(state);
@@ -363,6 +418,26 @@ std::string ServiceRegistry::metrics() const {
     out += fmt::format("handoff_upstream_connect_errors_total{{service=\"{}\"}} {}\n", name,
                        r.service->counters().connect_errors);
   }
+  line(
+      "# HELP handoff_requests_unfinished_total Requests that ended without a whole answer: "
+      "cut at a drain or shutdown timeout, or otherwise (client gone, upstream cut mid-body).");
+  line("# TYPE handoff_requests_unfinished_total counter");
+  for (const auto& [name, r] : records_) {
+    const auto c = r.service->counters();
+    out += fmt::format(
+        "handoff_requests_unfinished_total{{service=\"{}\",reason=\"drain_timeout\"}} {}\n", name,
+        c.closed_at_drain);
+    out += fmt::format("handoff_requests_unfinished_total{{service=\"{}\",reason=\"other\"}} {}\n",
+                       name, c.unfinished);
+  }
+  line("# HELP handoff_unrouted_requests_total Requests for a Host no service claims (404).");
+  line("# TYPE handoff_unrouted_requests_total counter");
+  out += fmt::format("handoff_unrouted_requests_total {}\n", server_.unrouted());
+  line(
+      "# HELP handoff_rejected_requests_total Requests refused before routing: malformed, or "
+      "over a limit (400, 408, 413, 431, 501, 505).");
+  line("# TYPE handoff_rejected_requests_total counter");
+  out += fmt::format("handoff_rejected_requests_total {}\n", server_.rejected());
   line("# HELP handoff_swap_duration_seconds Time the upstream switch itself took.");
   line("# TYPE handoff_swap_duration_seconds summary");
   for (const auto& [name, r] : records_) {

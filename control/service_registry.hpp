@@ -48,6 +48,15 @@ class ServiceRegistry {
                                         const ContainerRef& container = {});
   /// The generation the next swap will give the service.
   [[nodiscard]] std::uint64_t next_generation(const std::string& name) const;
+  /// Reserves the number of the service's next container and saves it before returning, so
+  /// that no name is used twice, even when handoff dies before the container serves.
+  std::uint64_t reserve_container_number(const std::string& name);
+  /// Containers that served the service before its current one, most recently served first.
+  [[nodiscard]] std::vector<ContainerRef> history(const std::string& name) const;
+  /// Forgets containers that were removed (kept for rollback no more).
+  void forget_containers(const std::string& name, const std::vector<std::string>& ids);
+  /// The services handoff ever created a container for (a number was reserved).
+  [[nodiscard]] std::vector<std::string> container_services() const;
   /// The container the service's current upstream runs in (empty id when not a container).
   [[nodiscard]] ContainerRef container(const std::string& name) const;
   /// Every service whose upstream is a container handoff deployed, with that container.
@@ -83,7 +92,9 @@ class ServiceRegistry {
     std::uint64_t generation = 1;
     bool busy = false;
     ContainerRef container;
-    std::string container_problem;  // e.g. "missing", found when restoring
+    std::vector<ContainerRef> history;  // served before `container`, most recent first
+    std::uint64_t next_container = 0;   // see reserve_container_number; 0: none reserved yet
+    std::string container_problem;      // e.g. "missing", found when restoring
     std::vector<std::shared_ptr<proxy::Upstream>> draining;
     std::uint64_t swaps = 0;
     double swap_seconds = 0;  // sum over swaps

@@ -25,6 +25,10 @@ std::string to_json(const ProxyState& state) {
     for (const auto& h : s.hosts) {
       hosts.emplace_back(h);
     }
+    json::array history;
+    for (const SavedContainer& c : s.history) {
+      history.push_back(json::object{{"id", c.id}, {"name", c.name}, {"image", c.image}});
+    }
     services.push_back(json::object{{"name", s.name},
                                     {"hosts", std::move(hosts)},
                                     {"upstream", s.upstream},
@@ -33,6 +37,8 @@ std::string to_json(const ProxyState& state) {
                                     {"container_id", s.container_id},
                                     {"container_name", s.container_name},
                                     {"image", s.image},
+                                    {"history", std::move(history)},
+                                    {"next_container", s.next_container},
                                     {"paused", s.paused},
                                     {"max_pause_ms", s.max_pause_ms}});
   }
@@ -127,6 +133,16 @@ ProxyState StateStore::load() const {
         if (const json::value* v = so.if_contains(key); v && v->is_string()) {
           *field = std::string(v->as_string());
         }
+      }
+      if (const json::value* h = so.if_contains("history")) {
+        for (const json::value& c : h->as_array()) {
+          const json::object& co = c.as_object();
+          s.history.push_back(SavedContainer{require_string(co, "id"), require_string(co, "name"),
+                                             require_string(co, "image")});
+        }
+      }
+      if (const json::value* n = so.if_contains("next_container")) {
+        s.next_container = static_cast<std::uint64_t>(n->to_number<std::int64_t>());
       }
       if (const json::value* p = so.if_contains("paused"); p && p->is_bool()) {
         s.paused = p->as_bool();

@@ -7,6 +7,13 @@
 
 namespace handoff::control {
 
+/// A container handoff deployed, as saved.
+struct SavedContainer {
+  std::string id;
+  std::string name;
+  std::string image;
+};
+
 /// What is saved of one service: enough to route it again after a restart.
 struct ServiceState {
   std::string name;
@@ -17,6 +24,12 @@ struct ServiceState {
   std::string container_id;  ///< set when the upstream is a container handoff deployed
   std::string container_name;
   std::string image;
+  /// Containers that served before the current one, most recently served first: the rollback
+  /// target is the first, and --keep counts from it.
+  std::vector<SavedContainer> history;
+  /// The number the next deployed container is named with (PREFIX-N). It is reserved and saved
+  /// before the container is created, so that a name is never used twice, even after a crash.
+  std::uint64_t next_container = 0;
   bool paused = false;                 ///< new requests are held (see `handoff pause`)
   std::int64_t max_pause_ms = 30'000;  ///< how long a held request waits before a 503
 };

@@ -18,6 +18,7 @@ struct AccessRecord {
   int status = 0;
   std::uint64_t response_bytes = 0;
   std::chrono::steady_clock::duration took{};
+  std::string_view error;  ///< why the proxy refused or ended the request; empty when it did not
 };
 
 /// Writes one JSON line for the request to stdout.

@@ -104,6 +104,11 @@ class ClientSession {
   asio::awaitable<void> run() {
     while (co_await serve_one() == Outcome::keep_alive) {
     }
+    if (request_open_) {
+      // Ended without an answer (client gone, or closed at a drain or shutdown timeout): it
+      // still goes on the books.
+      finish(handle_.killed ? handle_.kill_reason : "the client went away");
+    }
     boost::system::error_code ec;
     client_.shutdown(tcp::socket::shutdown_send, ec);
     if (!ec && !handle_.killed) {
@@ -152,8 +157,9 @@ class ClientSession {
   // co_await expression twice (a conditional between a literal and a std::string).
   asio::awaitable<Outcome> reply(int status, std::string_view text, bool close);
   asio::awaitable<bool> write_client(std::string_view a, std::string_view b = {});
-  /// Counts the finished request on its service and writes its access log line.
-  void finish();
+  /// Counts the finished request on its service and writes its access log line; `error` says
+  /// why the proxy refused or ended it.
+  void finish(std::string_view error = {});
   asio::awaitable<bool> wait_while_paused(Service& service);
 
   Worker& worker_;
@@ -172,6 +178,8 @@ class ClientSession {
   int status_ = 0;
   std::uint64_t response_bytes_ = 0;
   Clock::time_point started_;
+  bool request_open_ = false;  // a request head was read and the request is not yet on the books
+  std::string_view cut_;       // why the exchange was cut short (a literal), once it was
 };
 
 // Closing a socket with unread input makes the kernel send a reset, which can destroy the
@@ -221,6 +229,9 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     x_ = borrow_exchange();
   }
   Exchange& x = *x_;
+  if (config().access_log) {
+    x.method = x.target = x.host = x.request_id = {};  // nothing of the previous request
+  }
   arm(config().client_header_timeout);
   ParseResult parsed;
   while (true) {
@@ -233,6 +244,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     auto [ec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
     if (ec || timed_out() || handle_.killed) {
       if (timed_out() && !in_.empty()) {
+        worker_.count_refused(false);
         co_await reply(408, "handoff: timed out reading the request header", true);
       }
       co_return Outcome::close;
@@ -246,6 +258,8 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   response_bytes_ = 0;
   service_.reset();
   upstream_ = nullptr;
+  request_open_ = true;
+  cut_ = {};
   if (config().access_log) {
     const bool ok = parsed.state == ParseStatus::complete;
     x.method = ok ? x.request.method : std::string_view{};
@@ -255,6 +269,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   }
   if (parsed.state == ParseStatus::error) {
     // Ambiguous or malformed: answer and close, never forward (RFC 9112 §11.2).
+    worker_.count_refused(false);
     const std::string message = fmt::format("handoff: {}", parsed.error);
     co_return co_await reply(parsed.error_status, message, true);
   }
@@ -262,10 +277,12 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   const bool has_body = x.request.body != BodyKind::none;
   if (config().max_body_bytes != 0 && x.request.body == BodyKind::length &&
       x.request.content_length > config().max_body_bytes) {
+    worker_.count_refused(false);
     co_return co_await reply(413, "handoff: request body over the limit", true);
   }
   Service* found = worker_.router().table_for(worker_.index()).find(x.request.host);
   if (found == nullptr) {
+    worker_.count_refused(true);
     in_.consume(has_body ? 0 : parsed.head_bytes);
     co_return co_await reply(404, "handoff: no service for this host", has_body);
   }
@@ -540,7 +557,7 @@ asio::awaitable<Outcome> ClientSession::deliver_response(UpstreamLink& link, Ups
   if (upstream_reusable && !up.retired() && !worker_.stopping()) {
     worker_.pool().put(up.id(), std::move(link.socket), worker_.coarse_now());
   }
-  finish();
+  finish(cut_);
   co_return outcome;
 }
 
@@ -563,11 +580,13 @@ asio::awaitable<Outcome> ClientSession::relay_response(tcp::socket& upstream,
       if (!head_sent) {
         co_return co_await reply(502, "handoff: bad chunked body from the upstream", true);
       }
+      cut_ = "bad chunked body from the upstream";
       co_return Outcome::close;
     }
     if (!head_sent || !step.forward.empty()) {
       if (!co_await write_client(head_sent ? std::string_view{} : std::string_view(x.out),
                                  step.forward)) {
+        cut_ = "the client went away";
         co_return Outcome::close;
       }
       head_sent = true;
@@ -580,6 +599,7 @@ asio::awaitable<Outcome> ClientSession::relay_response(tcp::socket& upstream,
     arm(config().upstream_response_timeout);
     auto [ec, n] = co_await upstream.async_read_some(up_.prepare(), nothrow);
     if (handle_.killed) {
+      cut_ = handle_.kill_reason;
       co_return Outcome::close;
     }
     if (ec == asio::error::eof && resp.body == BodyKind::until_close) {
@@ -587,6 +607,8 @@ asio::awaitable<Outcome> ClientSession::relay_response(tcp::socket& upstream,
     }
     if (ec || timed_out()) {
       // A truncated body must not look complete: the client connection is closed.
+      cut_ = timed_out() ? "timed out waiting for the upstream mid-body"
+                         : "the upstream closed mid-body";
       co_return Outcome::close;
     }
     up_.commit(n);
@@ -640,13 +662,20 @@ asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text,
   const std::string response = make_plain_response(status, text, closing);
   response_bytes_ += text.size() + 1;
   const bool sent = co_await write_client(response);
-  finish();
+  finish(text);
   co_return sent && !closing ? Outcome::keep_alive : Outcome::close;
 }
 
-void ClientSession::finish() {
+void ClientSession::finish(std::string_view error) {
+  request_open_ = false;
+  const bool unfinished = status_ == 0 || !cut_.empty() || handle_.killed;
   if (service_) {
-    service_->count_response(worker_.index(), status_);
+    if (status_ != 0) {
+      service_->count_response(worker_.index(), status_);
+    }
+    if (unfinished) {
+      service_->count_unfinished(worker_.index(), handle_.killed);
+    }
   }
   if (!config().access_log || !x_) {
     return;
@@ -654,7 +683,7 @@ void ClientSession::finish() {
   write_access_log(AccessRecord{service_ ? std::string_view(service_->name()) : "",
                                 upstream_ ? std::string_view(upstream_->address()) : "", client_ip_,
                                 x_->method, x_->target, x_->host, x_->request_id, status_,
-                                response_bytes_, Clock::now() - started_});
+                                response_bytes_, Clock::now() - started_, error});
 }
 
 // Holds a request while its service is paused. False when the pause outlasted the service's

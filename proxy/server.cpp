@@ -156,4 +156,20 @@ DrainResult Server::drain(const std::shared_ptr<Upstream>& old, Millis timeout,
   return result;
 }
 
+std::uint64_t Server::unrouted() const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) {
+    n += w->unrouted();
+  }
+  return n;
+}
+
+std::uint64_t Server::rejected() const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) {
+    n += w->rejected();
+  }
+  return n;
+}
+
 }  // namespace handoff::proxy

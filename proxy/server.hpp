@@ -47,6 +47,10 @@ class Server {
   }
   /// Open client connections.
   [[nodiscard]] std::size_t connections() const { return connections_.load(); }
+  /// Requests for hosts no service claims (answered 404), over all workers.
+  [[nodiscard]] std::uint64_t unrouted() const;
+  /// Requests refused before routing as malformed or over a limit, over all workers.
+  [[nodiscard]] std::uint64_t rejected() const;
 
   /// A new upstream for `address` (HOST:PORT; resolved now). Throws std::invalid_argument.
   [[nodiscard]] std::shared_ptr<Upstream> make_upstream(const std::string& address,

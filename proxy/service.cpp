@@ -16,6 +16,8 @@ ServiceCounters Service::counters() const {
       c.responses[i] += stats_[w].responses[i].load(std::memory_order_relaxed);
     }
     c.connect_errors += stats_[w].connect_errors.load(std::memory_order_relaxed);
+    c.closed_at_drain += stats_[w].closed_at_drain.load(std::memory_order_relaxed);
+    c.unfinished += stats_[w].unfinished.load(std::memory_order_relaxed);
   }
   return c;
 }

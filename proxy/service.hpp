@@ -16,6 +16,8 @@ namespace handoff::proxy {
 struct ServiceCounters {
   std::array<std::uint64_t, 6> responses{};  ///< by status class: [1] = 1xx ... [5] = 5xx
   std::uint64_t connect_errors = 0;          ///< failed connects to its upstreams
+  std::uint64_t closed_at_drain = 0;         ///< requests cut at a drain timeout or shutdown
+  std::uint64_t unfinished = 0;  ///< requests that ended without a whole answer otherwise
 };
 
 /// A named application behind the proxy. It has one current upstream, replaced by `swap` with a
@@ -64,6 +66,12 @@ class Service : public std::enable_shared_from_this<Service> {
   void count_connect_error(unsigned w) {
     stats_[w].connect_errors.fetch_add(1, std::memory_order_relaxed);
   }
+  /// Data plane: counts a request that ended without a whole answer on worker `w`: cut at a
+  /// drain timeout or forced shutdown (`killed`), or else (client gone, upstream cut mid-body).
+  void count_unfinished(unsigned w, bool killed) {
+    (killed ? stats_[w].closed_at_drain : stats_[w].unfinished)
+        .fetch_add(1, std::memory_order_relaxed);
+  }
   /// The counters, summed over workers.
   [[nodiscard]] ServiceCounters counters() const;
 
@@ -79,6 +87,8 @@ class Service : public std::enable_shared_from_this<Service> {
   struct alignas(64) Stats {
     std::array<std::atomic<std::uint64_t>, 6> responses{};
     std::atomic<std::uint64_t> connect_errors{0};
+    std::atomic<std::uint64_t> closed_at_drain{0};
+    std::atomic<std::uint64_t> unfinished{0};
   };
 
   unsigned threads_;

@@ -104,6 +104,7 @@ void Worker::close_all() {
   asio::post(io_, [this] {
     for (SessionHandle& s : sessions_) {
       s.killed = true;
+      s.kill_reason = "closed at the shutdown timeout";
       s.close_all();
     }
     pool_.clear();
@@ -130,6 +131,7 @@ std::future<std::size_t> Worker::kill_upstream(std::uint64_t upstream_id) {
     for (SessionHandle& s : sessions_) {
       if (s.upstream != nullptr && s.upstream_id == upstream_id) {
         s.killed = true;
+        s.kill_reason = "closed at the drain timeout";
         s.close_all();
         ++killed;
       }

@@ -37,6 +37,7 @@ struct SessionHandle
   bool parked = false;           ///< idle long enough to give its buffers back (see Worker)
   Clock::time_point idle_since;  ///< when the connection became idle
   bool killed = false;           ///< closed by a drain timeout or a forced shutdown
+  std::string_view kill_reason;  ///< why, for the access log
 
   /// Cancels whatever the connection is waiting on.
   void cancel_io();
@@ -97,6 +98,15 @@ class Worker {
   void attach(SessionHandle& session);
   /// Unregisters a connection.
   void detach(SessionHandle& session);
+  /// Counts a request answered before it reached a service: refused as malformed or over a
+  /// limit (`unrouted` false), or for a Host no service claims (404).
+  void count_refused(bool unrouted) {
+    (unrouted ? unrouted_ : rejected_).fetch_add(1, std::memory_order_relaxed);
+  }
+  /// Requests for hosts no service claims, so far.
+  [[nodiscard]] std::uint64_t unrouted() const { return unrouted_.load(); }
+  /// Requests refused before routing (400, 408, 413, 431, 501, 505), so far.
+  [[nodiscard]] std::uint64_t rejected() const { return rejected_.load(); }
   /// A fresh request id: 32 hex digits, unique per process.
   std::string_view next_request_id();
   /// A deadline `timeout` from now, read from a clock the sweeper refreshes each tick (reading
@@ -120,6 +130,8 @@ class Worker {
   BufferPool upstream_buffers_;
   SessionList sessions_;
   bool stopping_ = false;
+  std::atomic<std::uint64_t> unrouted_{0};  // written by this worker, read by the control plane
+  std::atomic<std::uint64_t> rejected_{0};
   Clock::time_point now_ = Clock::now();  // refreshed by the sweeper
   std::uint64_t id_prefix_;
   std::uint64_t id_counter_ = 0;

@@ -467,3 +467,46 @@ TEST_CASE("a container engine that never answers does not stall status") {
   CHECK(get(proxy.port()) == "blue");  // the old version still serves
   ::close(listener);
 }
+
+TEST_CASE("requests cut at a drain timeout, refused or unrouted are logged and counted") {
+  TestBackend blue(app("blue"));
+  TestBackend green(app("green"));
+  TempDir dir;
+  const std::string control = (dir.path() / "control.sock").string();
+  HandoffProcess proxy({"run", "--listen", "127.0.0.1:0", "--control", control, "--state-dir",
+                        (dir.path() / "state").string()},
+                       /*capture_stdout=*/true);
+  const std::uint16_t port = proxy.wait_listening();
+  auto cli = [&](std::vector<std::string> args) {
+    args.push_back("--control");
+    args.push_back(control);
+    return run_command(std::move(args));
+  };
+  REQUIRE(
+      cli({"service", "add", "shop", "--host", "shop.test", "--upstream", blue.address()}).code ==
+      0);
+  auto slow = std::async(std::launch::async, [&] {
+    return request_once(port, "GET /slow HTTP/1.1\r\nHost: shop.test\r\n\r\n").status;
+  });
+  std::this_thread::sleep_for(200ms);
+  CHECK(cli({"swap", "shop", "--to", green.address(), "--no-health-check", "--drain-timeout",
+             "100ms"})
+            .code == 0);
+  CHECK(slow.get() == 0);  // cut: the client connection was closed without an answer
+  CHECK(request_once(port, "GET / HTTP/1.1\r\nHost: x/evil\r\n\r\n").status == 400);
+  CHECK(request_once(port, "GET / HTTP/1.1\r\nHost: nobody.test\r\n\r\n").status == 404);
+
+  const std::string metrics = unix_request(control, "GET", "/metrics").body;
+  CHECK(metrics.find(
+            "handoff_requests_unfinished_total{service=\"shop\",reason=\"drain_timeout\"} 1") !=
+        std::string::npos);
+  CHECK(metrics.find("handoff_unrouted_requests_total 1") != std::string::npos);
+  CHECK(metrics.find("handoff_rejected_requests_total 1") != std::string::npos);
+  proxy.signal(SIGTERM);
+  CHECK(proxy.wait_exit() == 0);
+  const std::string log = proxy.stdout_text();
+  CHECK(log.find("\"target\":\"/slow\",\"status\":0") != std::string::npos);
+  CHECK(log.find("\"error\":\"closed at the drain timeout\"") != std::string::npos);
+  CHECK(log.find("\"error\":\"handoff: invalid Host field\"") != std::string::npos);
+  CHECK(log.find("\"host\":\"nobody.test\",\"target\":\"/\",\"status\":404") != std::string::npos);
+}

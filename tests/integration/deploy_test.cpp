@@ -2,7 +2,11 @@
 // host's network and every request goes to 127.0.0.1.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <future>
 #include <thread>
 
@@ -138,6 +142,12 @@ TEST_CASE("a container that exits at start fails the deploy with its exit code a
 TEST_CASE("bad deploy input is refused and changes nothing") {
   DeployFixture f;
   REQUIRE(f.deploy_version("v1").code == 0);
+  // The next container's name is taken by something else: the engine's 409 is passed on.
+  shell("docker create --name " + f.prefix + "-3 " + test_app_image() + " >/dev/null 2>&1");
+  CommandResult conflict = f.deploy_version("v2");
+  CHECK(conflict.code == 1);
+  CHECK(conflict.err.find("is already in use") != std::string::npos);
+  shell("docker rm -f " + f.prefix + "-3 >/dev/null 2>&1");
   CommandResult unknown =
       f.proxy.cli({"deploy", f.service, "--image", "handoff-no-such-image:1", "--host-network"});
   CHECK(unknown.code == 1);
@@ -150,12 +160,6 @@ TEST_CASE("bad deploy input is refused and changes nothing") {
       {"deploy", f.service, "--image", test_app_image(), "--network", "handoff-no-such-network"});
   CHECK(network.code == 1);
   CHECK(network.err.find("handoff-no-such-network") != std::string::npos);
-  // The next container's name is taken by something else: the engine's 409 is passed on.
-  shell("docker create --name " + f.prefix + "-3 " + test_app_image() + " >/dev/null 2>&1");
-  CommandResult conflict = f.deploy_version("v2");
-  CHECK(conflict.code == 1);
-  CHECK(conflict.err.find("is already in use") != std::string::npos);
-  shell("docker rm -f " + f.prefix + "-3 >/dev/null 2>&1");
   CommandResult neither = f.proxy.cli({"deploy", f.service, "--image", test_app_image()});
   CHECK(neither.code == 1);
   CHECK(neither.err.find("--network NAME and --host-network") != std::string::npos);
@@ -219,4 +223,90 @@ TEST_CASE("a restarted proxy restores routing to its containers and reports miss
   CHECK(third.process().stderr_text().find("container " + service + "-2 is missing") !=
         std::string::npos);
   CHECK(third.cli({"status", "--json"}).out.find("is missing") != std::string::npos);
+}
+
+TEST_CASE("rollback goes to the version that served before, and --keep counts served order") {
+  DeployFixture f;
+  REQUIRE(f.deploy_version("v1").code == 0);  // -2
+  REQUIRE(f.deploy_version("v3").code == 0);  // -3; v1 kept
+  REQUIRE(f.proxy.cli({"rollback", f.service, "--health-interval", "100ms"}).code == 0);
+  CHECK(get(f.proxy.port()) == "v1\n");
+  CommandResult v2 = f.deploy_version("v2");  // -4: v1 served last before it, so v1 is kept
+  REQUIRE_MESSAGE(v2.code == 0, v2.out << v2.err);
+  auto containers = service_containers(f.service);
+  CHECK(containers.size() == 2);
+  CHECK(containers[f.prefix + "-4"] == "running");
+  CHECK(containers[f.prefix + "-2"] == "exited");
+  CHECK(containers.count(f.prefix + "-3") == 0);
+  REQUIRE(f.proxy.cli({"rollback", f.service, "--health-interval", "100ms"}).code == 0);
+  CHECK(get(f.proxy.port()) == "v1\n");
+  REQUIRE(f.proxy.cli({"rollback", f.service, "--health-interval", "100ms"}).code == 0);
+  CHECK(get(f.proxy.port()) == "v2\n");  // and back: v2 served just before v1
+}
+
+namespace {
+
+// Starts a deploy through the control socket and returns once its event stream shows `step`
+// (with the connection still open), so the proxy can be killed right at that step.
+int deploy_until_step(const RunningProxy& proxy, const std::string& body, const std::string& step) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, proxy.control().c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const std::string request = "POST /v1/services/" + body.substr(0, body.find(' ')) +
+                              "/deploy HTTP/1.1\r\nHost: h\r\nAccept: application/x-ndjson\r\n"
+                              "Content-Type: application/json\r\nContent-Length: " +
+                              std::to_string(body.size() - body.find(' ') - 1) + "\r\n\r\n" +
+                              body.substr(body.find(' ') + 1);
+  REQUIRE(::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
+  timeval tv{30, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string seen;
+  char buf[4096];
+  while (seen.find("\"step\":\"" + step + "\"") == std::string::npos) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    REQUIRE_MESSAGE(n > 0, "the deploy ended before step ", step, ": ", seen);
+    seen.append(buf, static_cast<std::size_t>(n));
+  }
+  return fd;
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 at each deploy step, then a restart: the next deploy works, nothing is left") {
+  for (std::string step : {"create", "start", "health_check", "swap", "drain", "retire"}) {
+    CAPTURE(step);
+    DeployFixture f;
+    REQUIRE(f.deploy_version("v1").code == 0);
+    // v2 starts slowly (so the health gate lasts), and a slow request keeps the drain going.
+    auto slow =
+        std::async(std::launch::async, [&] { return get(f.proxy.port(), "/slow?ms=3000"); });
+    std::this_thread::sleep_for(100ms);
+    const std::string body =
+        f.service + R"( {"image":")" + test_app_image() +
+        R"(","host_network":true,"health_interval":"100ms",)"
+        R"("stop_timeout":"2s","env":["APP_VERSION=v2","START_DELAY_MS=800"]})";
+    const int stream = deploy_until_step(f.proxy, body, step);
+    f.proxy.process().signal(SIGKILL);
+    f.proxy.process().wait_exit();
+    ::close(stream);
+    slow.wait();
+
+    RunningProxy again(f.dir.path());
+    const std::string served = get(again.port());
+    CHECK((served == "v1\n" || served == "v2\n"));  // a live container, never a dead one
+    CommandResult v3 = deploy(again, f.service, {"--env", "APP_VERSION=v3"});
+    CHECK_MESSAGE(v3.code == 0, v3.out << v3.err);
+    CHECK(get(again.port()) == "v3\n");
+    auto containers = service_containers(f.service);
+    CHECK(containers.size() == 2);  // v3 serving, and the one before it kept for rollback
+    std::size_t running = 0;
+    for (const auto& [name, state] : containers) {
+      running += state == "running" ? 1 : 0;
+    }
+    CHECK(running == 1);
+    again.process().signal(SIGTERM);
+    again.process().wait_exit();
+  }
 }

@@ -35,3 +35,21 @@ run_wrk() {
     /requests in/ { requests = $1 }
     END { printf "%.0f %.3f %.3f %d %d %d\n", rps, p50, p99, errs, non2xx, requests }'
 }
+
+# CPU time (user + system, in clock ticks) used so far by process $1 and its children, from
+# /proc: the figure a noisy machine moves least.
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" 2>/dev/null); do
+    [ -r "/proc/$pid/stat" ] || continue
+    # Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name.
+    total=$((total + $(sed -e 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')))
+  done
+  echo "$total"
+}
+
+# CPU microseconds per request: ticks before and after, and the request count.
+cpu_us_per_request() {
+  awk -v a="$1" -v b="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else print "-" }'
+}

@@ -141,7 +141,8 @@ class ClientSession {
   asio::awaitable<Outcome> serve_one();
   asio::awaitable<void> linger();
   asio::awaitable<Outcome> forward(InFlight flight, std::size_t head_bytes);
-  asio::awaitable<std::optional<Outcome>> refuse_body(const BodyFramer& body);
+  [[nodiscard]] int refuse_body(const BodyFramer& body) const;
+  static std::string_view refusal(const BodyFramer& body);
   asio::awaitable<std::optional<SendResult>> send_request(UpstreamLink& link, Upstream& up,
                                                           int attempt, std::string_view first_body,
                                                           bool body_buffered);
@@ -317,8 +318,9 @@ asio::awaitable<Outcome> ClientSession::forward(InFlight flight, std::size_t hea
   // The body bytes that arrived with the head go out with it.
   BodyFramer body(req.body, req.content_length);
   const BodyFramer::Step first = body.feed(in_.view());
-  if (auto refused = co_await refuse_body(body)) {
-    co_return *refused;
+  if (const int refused = refuse_body(body); refused != 0) {
+    const std::string message = fmt::format("handoff: {}", refusal(body));
+    co_return co_await reply(refused, message, true);
   }
   UpstreamScope scope{handle_, up_};
   UpstreamLink link{tcp::socket(worker_.io()), false, true, {}};
@@ -352,18 +354,21 @@ asio::awaitable<Outcome> ClientSession::forward(InFlight flight, std::size_t hea
   co_return co_await deliver_response(link, up);
 }
 
-// Answers and ends the exchange when the request body seen so far is malformed (400) or over
-// --max-body (413). Empty while the body is acceptable.
-asio::awaitable<std::optional<Outcome>> ClientSession::refuse_body(const BodyFramer& body) {
+// The status that refuses the request body seen so far: 400 when it is malformed, 413 when it
+// is over --max-body; 0 while it is acceptable. (A plain function: this runs for every request,
+// and a coroutine would cost a frame allocation each time.)
+int ClientSession::refuse_body(const BodyFramer& body) const {
   if (body.failed()) {
-    const std::string message = fmt::format("handoff: {}", body.error());
-    co_return co_await reply(400, message, true);
+    return 400;
   }
   if (config().max_body_bytes != 0 && body.data_bytes() > config().max_body_bytes) {
-    // Part of the body may have gone upstream; that connection is dropped with the request.
-    co_return co_await reply(413, "handoff: request body over the limit", true);
+    return 413;
   }
-  co_return std::nullopt;
+  return 0;
+}
+
+std::string_view ClientSession::refusal(const BodyFramer& body) {
+  return body.failed() ? body.error() : std::string_view("request body over the limit");
 }
 
 // Opens (or takes from the pool) a connection to `up` and sends the request head with the
@@ -441,8 +446,10 @@ asio::awaitable<std::optional<Outcome>> ClientSession::stream_request_body(tcp::
       in_.commit(n);
     }
     const BodyFramer::Step step = body.feed(in_.view());
-    if (auto refused = co_await refuse_body(body)) {
-      co_return *refused;
+    if (const int refused = refuse_body(body); refused != 0) {
+      // Part of the body may have gone upstream; that connection is dropped with the request.
+      const std::string message = fmt::format("handoff: {}", refusal(body));
+      co_return co_await reply(refused, message, true);
     }
     arm(config().upstream_response_timeout);
     auto [wec, wn] = co_await asio::async_write(upstream, asio::buffer(step.forward), nothrow);

@@ -11,10 +11,10 @@
 namespace handoff::proxy {
 
 /// One worker's idle keep-alive connections to upstreams, keyed by upstream id. Only its own
-/// worker thread touches it, so it takes no lock. Each idle connection is watched: if its
-/// upstream sends anything while it sits here (stray bytes after a response, or the close of an
-/// idle timeout), it is closed at once, so that no byte it sent can be read as the answer to
-/// a later request (what nginx's keepalive cache does).
+/// worker thread touches it, so it takes no lock. A connection is checked when it is taken: if
+/// its upstream sent anything while it sat here (stray bytes after a response, or the close of
+/// its own idle timeout), it is closed instead, so that no byte it sent can be read as the
+/// answer to a later request.
 class ConnectionPool {
  public:
   using Clock = std::chrono::steady_clock;
@@ -23,7 +23,7 @@ class ConnectionPool {
   ConnectionPool(std::size_t max_idle, Millis idle_timeout)
       : max_idle_(max_idle), idle_timeout_(idle_timeout) {}
 
-  /// The most recently used idle connection to the upstream, if any.
+  /// The most recently used idle connection to the upstream that is still clean, if any.
   std::optional<boost::asio::ip::tcp::socket> take(std::uint64_t upstream_id);
   /// Keeps a connection whose exchange completed cleanly; closes it when the pool is full.
   void put(std::uint64_t upstream_id, boost::asio::ip::tcp::socket socket, Clock::time_point now);
@@ -33,18 +33,12 @@ class ConnectionPool {
   void expire(Clock::time_point now);
   /// Closes everything.
   void clear() { entries_.clear(); }
-  /// Idle connections held, over all upstreams.
-  [[nodiscard]] std::size_t size() const;
 
  private:
   struct Idle {
     boost::asio::ip::tcp::socket socket;
     Clock::time_point since;
-    std::uint64_t serial;  // names it for its watcher
   };
-
-  void watch(std::uint64_t upstream_id, Idle& idle);
-  void drop(std::uint64_t upstream_id, std::uint64_t serial);
 
   struct Entry {
     std::uint64_t upstream_id;
@@ -54,7 +48,6 @@ class ConnectionPool {
   std::size_t max_idle_;
   Millis idle_timeout_;
   std::vector<Entry> entries_;
-  std::uint64_t next_serial_ = 0;
 };
 
 }  // namespace handoff::proxy

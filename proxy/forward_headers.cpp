@@ -184,7 +184,10 @@ void build_client_response(const MessageHead& resp, const ResponseForwarding& fw
   std::string_view transfer_encoding;
 
   out.append("HTTP/1.1 ");
-  fmt::format_to(std::back_inserter(out), "{}", resp.status);
+  // A status is three digits (the parser allows 100-599 only).
+  out.push_back(static_cast<char>('0' + resp.status / 100));
+  out.push_back(static_cast<char>('0' + resp.status / 10 % 10));
+  out.push_back(static_cast<char>('0' + resp.status % 10));
   out.push_back(' ');
   out.append(resp.reason);
   out.append("\r\n");

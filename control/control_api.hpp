@@ -39,6 +39,8 @@ class ControlApi {
 
  private:
   ApiResponse route(const ApiRequest& request);
+  Operation deploy_creating(const std::string& name, const std::vector<std::string>& hosts,
+                            const DeployOptions& options);
 
   ServiceRegistry& registry_;
   proxy::Server& server_;

@@ -21,7 +21,8 @@ constexpr std::string_view kHelp =
     "  rollback  swap a service back to its previous upstream or container\n"
     "  pause     hold new requests to a service until resume\n"
     "  resume    release held requests\n"
-    "  service   add or remove a service (routed by Host)\n"
+    "  service   add, update, list or remove services (routed by Host)\n"
+    "  version   print the version (also --version)\n"
     "\n"
     "Control commands reach the proxy through its control socket: --control PATH, else\n"
     "$HANDOFF_CONTROL, else /run/handoff/control.sock. Each command takes --help.\n";
@@ -33,6 +34,10 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     fmt::print("{}", kHelp);
     return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version" || args[0] == "version") {
+    fmt::print("handoff {}\n", HANDOFF_VERSION);
+    return 0;
   }
   const std::string_view command = args[0];
   args.erase(args.begin());

@@ -20,6 +20,7 @@
 #include "control/flags.hpp"
 #include "control/service_registry.hpp"
 #include "control/state_store.hpp"
+#include "control/usable_cores.hpp"
 #include "proxy/address.hpp"
 #include "proxy/server.hpp"
 
@@ -89,6 +90,7 @@ void raise_descriptor_limit() {
 
 int run_command(const std::vector<std::string_view>& args) {
   proxy::ProxyConfig config;
+  config.threads = usable_cores();
   std::vector<std::string> listen;
   std::string upstream;
   std::string control_flag;
@@ -104,7 +106,7 @@ int run_command(const std::vector<std::string_view>& args) {
        [&](std::string_view v) { listen.emplace_back(v); }},
       {"upstream", "HOST:PORT", "upstream of the service `default`",
        [&](std::string_view v) { upstream = v; }},
-      {"threads", "N", "worker threads, each with its own acceptor (default 1)",
+      {"threads", "N", "worker threads, each with its own acceptor (default: the usable cores)",
        [&](std::string_view v) { config.threads = static_cast<unsigned>(parse_count(v)); }},
       {"client-header-timeout", "DUR", "receive a request head within (default 10s)",
        millis(config.client_header_timeout)},

@@ -141,6 +141,22 @@ void ServiceRegistry::add(const std::string& name, std::vector<std::string> host
   publish();
 }
 
+void ServiceRegistry::update_hosts(const std::string& name, std::vector<std::string> hosts) {
+  for (auto& h : hosts) {
+    h = lower(h);
+  }
+  std::lock_guard lock(mutex_);
+  Record& r = find(name);
+  check_hosts(name, hosts);
+  r.hosts = std::move(hosts);
+  publish();
+}
+
+bool ServiceRegistry::exists(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  return records_.count(name) != 0;
+}
+
 void ServiceRegistry::remove(const std::string& name) {
   std::lock_guard lock(mutex_);
   Record& r = find(name);

@@ -34,6 +34,11 @@ class ServiceRegistry {
   /// Adds a service (`upstream` may be empty: 503 until the first swap or deploy); throws
   /// ApiError (400 bad field, 409 name or host taken).
   void add(const std::string& name, std::vector<std::string> hosts, const std::string& upstream);
+  /// Replaces a service's hosts with one atomic route-table store: no request goes unrouted
+  /// in between. Throws ApiError (404, 400 bad host, 409 host taken).
+  void update_hosts(const std::string& name, std::vector<std::string> hosts);
+  /// Whether a service of this name exists.
+  [[nodiscard]] bool exists(const std::string& name) const;
   /// Removes a service; its requests in flight finish. Throws ApiError (404, 409 busy).
   void remove(const std::string& name);
 

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <cstring>
 #include <fstream>
@@ -509,4 +510,47 @@ TEST_CASE("requests cut at a drain timeout, refused or unrouted are logged and c
   CHECK(log.find("\"error\":\"closed at the drain timeout\"") != std::string::npos);
   CHECK(log.find("\"error\":\"handoff: invalid Host field\"") != std::string::npos);
   CHECK(log.find("\"host\":\"nobody.test\",\"target\":\"/\",\"status\":404") != std::string::npos);
+}
+
+TEST_CASE("service update moves hosts without a gap; service list and --version answer") {
+  TestBackend blue(app("blue"));
+  TestBackend green(app("green"));
+  TempDir dir;
+  RunningProxy proxy(dir.path());
+  REQUIRE(proxy.cli({"service", "add", "shop", "--host", "shop.test", "--upstream", blue.address()})
+              .code == 0);
+  REQUIRE(proxy.cli({"service", "add", "web", "--host", "web.test", "--upstream", green.address()})
+              .code == 0);
+  // Under steady traffic, a service's hosts change: no request goes unrouted.
+  std::atomic<bool> stop{false};
+  std::atomic<int> failed{0};
+  std::thread load([&] {
+    while (!stop) {
+      const Response r = request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: shop.test\r\n\r\n");
+      failed += r.status == 200 ? 0 : 1;
+    }
+  });
+  std::this_thread::sleep_for(100ms);
+  CHECK(proxy.cli({"service", "update", "shop", "--host", "www.shop.test", "--host", "shop.test"})
+            .code == 0);
+  std::this_thread::sleep_for(100ms);
+  stop = true;
+  load.join();
+  CHECK(failed == 0);
+  CHECK(get(proxy.port(), "www.shop.test") == "blue");
+  // Moving a host to another service: leave one, then join the other.
+  CHECK(proxy.cli({"service", "update", "web", "--host", "shop.test"}).code == 1);  // taken: 409
+  CHECK(proxy.cli({"service", "update", "shop", "--host", "old.shop.test"}).code == 0);
+  CHECK(proxy.cli({"service", "update", "web", "--host", "web.test", "--host", "shop.test"}).code ==
+        0);
+  CHECK(get(proxy.port(), "shop.test") == "green");
+  CHECK(get(proxy.port(), "old.shop.test") == "blue");
+  const CommandResult list = proxy.cli({"service", "list"});
+  CHECK(list.code == 0);
+  CHECK(list.out.find("web") != std::string::npos);
+  CHECK(list.out.find("web.test,shop.test") != std::string::npos);
+  CHECK(list.out.find("old.shop.test") != std::string::npos);
+  const CommandResult version = run_command({"--version"});
+  CHECK(version.code == 0);
+  CHECK(version.out.rfind("handoff ", 0) == 0);
 }

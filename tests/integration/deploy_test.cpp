@@ -310,3 +310,22 @@ TEST_CASE("kill -9 at each deploy step, then a restart: the next deploy works, n
     again.process().wait_exit();
   }
 }
+
+TEST_CASE("deploy creates a missing service with its hosts; a failed first deploy leaves none") {
+  TempDir dir;
+  const std::string service = unique_service("fresh");
+  ServiceCleanup cleanup(service);
+  RunningProxy proxy(dir.path());
+  CommandResult bad = deploy(
+      proxy, service, {"--host", "fresh.test", "--env", "UNHEALTHY=1", "--deploy-timeout", "1s"});
+  CHECK(bad.code == 1);
+  CHECK(proxy.cli({"status", "--json"}).out.find("\"name\":\"" + service + "\"") ==
+        std::string::npos);  // the service the failed deploy made is gone again
+  CommandResult ok = deploy(proxy, service, {"--host", "fresh.test", "--env", "APP_VERSION=v1"});
+  CHECK_MESSAGE(ok.code == 0, ok.out << ok.err);
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: fresh.test\r\n\r\n").body == "v1\n");
+  // For an existing service, hosts change through `service update`, never as a deploy side effect.
+  CommandResult again = deploy(proxy, service, {"--host", "other.test"});
+  CHECK(again.code == 1);
+  CHECK(again.err.find("service update") != std::string::npos);
+}

@@ -1,0 +1,67 @@
+#include "control/usable_cores.hpp"
+
+#include <sched.h>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace handoff::control {
+
+namespace {
+
+std::string read_file(const char* path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+unsigned affinity_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) {
+    return 1;
+  }
+  const int n = CPU_COUNT(&set);
+  return n > 0 ? static_cast<unsigned>(n) : 1;
+}
+
+long parse_long(std::string_view text) {
+  long n = -1;
+  std::from_chars(text.data(), text.data() + text.size(), n);
+  return n;
+}
+
+}  // namespace
+
+unsigned cores_within_quota(std::string_view cpu_max, unsigned cores) {
+  const std::size_t space = cpu_max.find(' ');
+  if (space == std::string_view::npos || cpu_max.substr(0, space) == "max") {
+    return cores;
+  }
+  const long quota = parse_long(cpu_max.substr(0, space));
+  const long period = parse_long(cpu_max.substr(space + 1));
+  if (quota <= 0 || period <= 0) {
+    return cores;
+  }
+  const auto allowed = static_cast<unsigned>((quota + period - 1) / period);
+  return allowed < 1 ? 1 : (allowed < cores ? allowed : cores);
+}
+
+unsigned usable_cores() {
+  const unsigned cores = affinity_cores();
+  std::string v2 = read_file("/sys/fs/cgroup/cpu.max");
+  if (!v2.empty()) {
+    return cores_within_quota(v2, cores);
+  }
+  const std::string quota = read_file("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
+  const std::string period = read_file("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+  if (quota.empty() || period.empty() || quota.rfind("-1", 0) == 0) {
+    return cores;
+  }
+  return cores_within_quota(quota.substr(0, quota.find('\n')) + " " + period, cores);
+}
+
+}  // namespace handoff::control

@@ -449,10 +449,11 @@ int pause_resume(bool pause, const std::vector<std::string_view>& args) {
   std::vector<Flag> flags;
   if (pause) {
     flags.push_back({"max-pause", "DUR", "a held request gets 503 after waiting this long (30s)",
-                     [&](std::string_view v) {
-                       parse_duration(v);
-                       body["max_pause"] = v;
-                     }});
+                     duration_field(body, "max_pause")});
+    flags.push_back({"message", "TEXT", "the 503's body, e.g. a maintenance note",
+                     text_field(body, "message")});
+    flags.push_back({"retry-after", "DUR", "the 503's Retry-After (default 5s)",
+                     duration_field(body, "retry_after")});
   }
   common.add_to(flags);
   auto words = parse_flags(args, flags);

@@ -194,8 +194,12 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
     }
     if (action == "pause") {
       auto max_pause = body.duration("max_pause", std::chrono::seconds(30));
+      proxy::PauseNotice notice;
+      notice.message = body.string("message");
+      notice.retry_after = std::chrono::duration_cast<std::chrono::seconds>(
+          body.duration("retry_after", notice.retry_after));
       body.finish();
-      registry_.pause(name, max_pause);
+      registry_.pause(name, max_pause, std::move(notice));
       return json_reply(200, json::object{{"result", "ok"}, {"service", name}, {"paused", true}});
     }
     if (action == "resume") {

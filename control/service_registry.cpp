@@ -111,7 +111,8 @@ void ServiceRegistry::restore(const ProxyState& state) {
     }
     r.service = std::make_shared<proxy::Service>(s.name, server_.config().threads, up);
     if (s.paused) {
-      r.service->pause(std::chrono::milliseconds(s.max_pause_ms));
+      r.service->pause(std::chrono::milliseconds(s.max_pause_ms),
+                       {s.pause_message, std::chrono::seconds(s.retry_after_s)});
     }
     records_[s.name] = std::move(r);
   }
@@ -307,9 +308,10 @@ void ServiceRegistry::end_drain(const std::string& name, const proxy::Upstream* 
   }
 }
 
-void ServiceRegistry::pause(const std::string& name, std::chrono::milliseconds max_pause) {
+void ServiceRegistry::pause(const std::string& name, std::chrono::milliseconds max_pause,
+                            proxy::PauseNotice notice) {
   std::lock_guard lock(mutex_);
-  find(name).service->pause(max_pause);
+  find(name).service->pause(max_pause, std::move(notice));
   persist();  // a paused service stays paused after a restart
 }
 
@@ -336,10 +338,11 @@ void ServiceRegistry::persist() {
     for (const ContainerRef& c : r.history) {
       history.push_back(SavedContainer{c.id, c.name, c.image});
     }
-    state.services.push_back(ServiceState{name, r.hosts, up ? up->address() : "", r.previous,
-                                          r.generation, r.container.id, r.container.name,
-                                          r.container.image, std::move(history), r.next_container,
-                                          r.service->paused(), r.service->max_pause().count()});
+    state.services.push_back(ServiceState{
+        name, r.hosts, up ? up->address() : "", r.previous, r.generation, r.container.id,
+        r.container.name, r.container.image, std::move(history), r.next_container,
+        r.service->paused(), r.service->max_pause().count(), r.service->pause_notice()->message,
+        r.service->pause_notice()->retry_after.count()});
   }
   try {
     store_.save(state);

@@ -80,7 +80,8 @@ class ServiceRegistry {
                  std::chrono::milliseconds took);
 
   /// Holds new requests to the service (see proxy::Service::pause). Throws ApiError 404.
-  void pause(const std::string& name, std::chrono::milliseconds max_pause);
+  void pause(const std::string& name, std::chrono::milliseconds max_pause,
+             proxy::PauseNotice notice = {});
   /// Releases held requests. Throws ApiError 404.
   void resume(const std::string& name);
 

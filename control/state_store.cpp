@@ -40,7 +40,9 @@ std::string to_json(const ProxyState& state) {
                                     {"history", std::move(history)},
                                     {"next_container", s.next_container},
                                     {"paused", s.paused},
-                                    {"max_pause_ms", s.max_pause_ms}});
+                                    {"max_pause_ms", s.max_pause_ms},
+                                    {"pause_message", s.pause_message},
+                                    {"retry_after_s", s.retry_after_s}});
   }
   return json::serialize(json::object{{"version", 1}, {"services", std::move(services)}}) + "\n";
 }
@@ -149,6 +151,12 @@ ProxyState StateStore::load() const {
       }
       if (const json::value* m = so.if_contains("max_pause_ms")) {
         s.max_pause_ms = m->to_number<std::int64_t>();
+      }
+      if (const json::value* m = so.if_contains("pause_message"); m && m->is_string()) {
+        s.pause_message = std::string(m->as_string());
+      }
+      if (const json::value* r = so.if_contains("retry_after_s")) {
+        s.retry_after_s = r->to_number<std::int64_t>();
       }
       if (const json::value* g = so.if_contains("generation")) {
         s.generation = static_cast<std::uint64_t>(g->to_number<std::int64_t>());

@@ -32,6 +32,8 @@ struct ServiceState {
   std::uint64_t next_container = 0;
   bool paused = false;                 ///< new requests are held (see `handoff pause`)
   std::int64_t max_pause_ms = 30'000;  ///< how long a held request waits before a 503
+  std::string pause_message;           ///< that 503's body, when set with the pause
+  std::int64_t retry_after_s = 5;      ///< that 503's Retry-After
 };
 
 /// The proxy's saved state.

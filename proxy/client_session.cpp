@@ -156,7 +156,8 @@ class ClientSession {
   asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, Buffer& buffer);
   // Callers build the text in a named variable first: GCC 12 destroys some temporaries in a
   // co_await expression twice (a conditional between a literal and a std::string).
-  asio::awaitable<Outcome> reply(int status, std::string_view text, bool close);
+  asio::awaitable<Outcome> reply(int status, std::string_view text, bool close,
+                                 std::string_view extra_field = {});
   asio::awaitable<bool> write_client(std::string_view a, std::string_view b = {});
   /// Counts the finished request on its service and writes its access log line; `error` says
   /// why the proxy refused or ended it.
@@ -291,7 +292,11 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   Service* service = service_.get();
   if (service->paused() && !co_await wait_while_paused(*service)) {
     in_.consume(has_body ? 0 : parsed.head_bytes);
-    co_return co_await reply(503, "handoff: the service is paused", has_body);
+    const auto notice = service->pause_notice();
+    const std::string text =
+        notice->message.empty() ? std::string("handoff: the service is paused") : notice->message;
+    const std::string retry = fmt::format("Retry-After: {}", notice->retry_after.count());
+    co_return co_await reply(503, text, has_body, retry);
   }
   InFlight flight = service->acquire(worker_.index());
   if (!flight) {
@@ -663,10 +668,11 @@ asio::awaitable<bool> ClientSession::write_client(std::string_view a, std::strin
   co_return !ec && !timed_out() && !handle_.killed;
 }
 
-asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text, bool close) {
+asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text, bool close,
+                                              std::string_view extra_field) {
   status_ = status;
   const bool closing = close || worker_.stopping();
-  const std::string response = make_plain_response(status, text, closing);
+  const std::string response = make_plain_response(status, text, closing, extra_field);
   response_bytes_ += text.size() + 1;
   const bool sent = co_await write_client(response);
   finish(text);

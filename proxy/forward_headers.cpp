@@ -266,11 +266,13 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-std::string make_plain_response(int status, std::string_view text, bool close) {
+std::string make_plain_response(int status, std::string_view text, bool close,
+                                std::string_view extra_field) {
   return fmt::format(
       "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
-      "{}\r\n{}\n",
-      status, reason_phrase(status), text.size() + 1, close ? "Connection: close\r\n" : "", text);
+      "{}{}{}\r\n{}\n",
+      status, reason_phrase(status), text.size() + 1, extra_field,
+      extra_field.empty() ? "" : "\r\n", close ? "Connection: close\r\n" : "", text);
 }
 
 }  // namespace handoff::proxy

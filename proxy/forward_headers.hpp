@@ -36,7 +36,9 @@ void build_client_response(const MessageHead& resp, const ResponseForwarding& fw
 /// The standard reason phrase for the statuses the proxy itself produces.
 std::string_view reason_phrase(int status);
 
-/// A complete short plain-text response made by the proxy (errors, refusals).
-std::string make_plain_response(int status, std::string_view text, bool close);
+/// A complete short plain-text response made by the proxy (errors, refusals). `extra_field`,
+/// when not empty, is one more header line without its CRLF (e.g. `Retry-After: 5`).
+std::string make_plain_response(int status, std::string_view text, bool close,
+                                std::string_view extra_field = {});
 
 }  // namespace handoff::proxy

@@ -20,6 +20,12 @@ struct ServiceCounters {
   std::uint64_t unfinished = 0;  ///< requests that ended without a whole answer otherwise
 };
 
+/// What a request held past its service's max pause is told.
+struct PauseNotice {
+  std::string message;                  ///< the 503's body (a maintenance note); may be empty
+  std::chrono::seconds retry_after{5};  ///< sent as Retry-After
+};
+
 /// A named application behind the proxy. It has one current upstream, replaced by `swap` with a
 /// single atomic store; requests read it once, when they start.
 class Service : public std::enable_shared_from_this<Service> {
@@ -42,12 +48,15 @@ class Service : public std::enable_shared_from_this<Service> {
   /// flight there. Empty when the service has no upstream. Lock-free.
   InFlight acquire(unsigned w);
 
-  /// Holds new requests until `resume`; each waits at most `max_pause`, then gets 503.
-  /// Requests already in flight are not affected.
-  void pause(std::chrono::milliseconds max_pause) {
+  /// Holds new requests until `resume`; each waits at most `max_pause`, then gets 503 with
+  /// `notice`. Requests already in flight are not affected.
+  void pause(std::chrono::milliseconds max_pause, PauseNotice notice = {}) {
+    notice_.exchange(std::make_shared<const PauseNotice>(std::move(notice)));
     max_pause_ms_.store(max_pause.count());
     paused_.store(true);
   }
+  /// What a request held too long is told (read only when answering one).
+  [[nodiscard]] std::shared_ptr<const PauseNotice> pause_notice() const { return notice_.load(); }
   /// Lets held and new requests through again.
   void resume() { paused_.store(false); }
   /// Whether new requests are being held.
@@ -96,6 +105,7 @@ class Service : public std::enable_shared_from_this<Service> {
   std::unique_ptr<Stats[]> stats_;  // one per worker, written only by that worker
   std::atomic<bool> paused_{false};
   std::atomic<std::int64_t> max_pause_ms_{30'000};
+  SharedSlot<const PauseNotice> notice_{std::make_shared<const PauseNotice>()};
 };
 
 }  // namespace handoff::proxy

@@ -191,8 +191,22 @@ TEST_CASE("pause holds requests until resume, and max-pause turns them into 503"
   auto start = std::chrono::steady_clock::now();
   Response r = request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
   CHECK(r.status == 503);
+  CHECK(r.header("retry-after") == "5");
   CHECK(std::chrono::steady_clock::now() - start >= 300ms);
   CHECK(proxy.cli({"resume", "default"}).code == 0);
+
+  // A maintenance pause: its own message and Retry-After, kept across a restart.
+  CHECK(proxy
+            .cli({"pause", "default", "--max-pause", "200ms", "--message",
+                  "Back at 10:00 (database upgrade)", "--retry-after", "2m"})
+            .code == 0);
+  proxy.process().signal(SIGTERM);
+  REQUIRE(proxy.process().wait_exit() == 0);
+  RunningProxy again(dir.path());
+  r = request_once(again.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(r.status == 503);
+  CHECK(r.header("retry-after") == "120");
+  CHECK(r.body == "Back at 10:00 (database upgrade)\n");
 }
 
 TEST_CASE("the control API answers errors as JSON with fitting statuses") {

@@ -18,6 +18,7 @@
 #include "control/control_socket.hpp"
 #include "control/duration.hpp"
 #include "control/flags.hpp"
+#include "control/metrics_listener.hpp"
 #include "control/service_registry.hpp"
 #include "control/state_store.hpp"
 #include "control/usable_cores.hpp"
@@ -96,6 +97,7 @@ int run_command(const std::vector<std::string_view>& args) {
   std::string control_flag;
   std::string control_group;
   std::string state_dir = "/var/lib/handoff";
+  std::string metrics_listen;
   bool ignore_state = false;
   bool help = false;
   auto millis = [](proxy::Millis& field) {
@@ -140,6 +142,8 @@ int run_command(const std::vector<std::string_view>& args) {
        [&](std::string_view v) { control_group = v; }},
       {"state-dir", "DIR", "where services are saved (default /var/lib/handoff)",
        [&](std::string_view v) { state_dir = v; }},
+      {"metrics-listen", "HOST:PORT", "also serve GET /metrics over TCP here (for Prometheus)",
+       [&](std::string_view v) { metrics_listen = v; }},
       {"ignore-state", "", "start even if the saved state cannot be read (it is replaced)",
        [&](std::string_view) { ignore_state = true; }},
       {"help", "", "show this help", [&](std::string_view) { help = true; }},
@@ -150,6 +154,7 @@ int run_command(const std::vector<std::string_view>& args) {
   std::unique_ptr<ServiceRegistry> registry;
   std::unique_ptr<ControlApi> api;
   std::unique_ptr<ControlServer> control;
+  std::unique_ptr<MetricsListener> metrics;
   try {
     auto extra = parse_flags(args, flags);
     if (help) {
@@ -210,6 +215,10 @@ int run_command(const std::vector<std::string_view>& args) {
     api = std::make_unique<ControlApi>(*registry, *server, engines);
     control =
         std::make_unique<ControlServer>(control_socket_path(control_flag), control_group, *api);
+    if (!metrics_listen.empty()) {
+      metrics = std::make_unique<MetricsListener>(proxy::resolve_address(metrics_listen).front(),
+                                                  [&registry] { return registry->metrics(); });
+    }
   } catch (const std::exception& e) {
     fmt::print(stderr, "handoff: {}\n", e.what());
     return 2;
@@ -232,6 +241,11 @@ int run_command(const std::vector<std::string_view>& args) {
                o.at("upstream").is_string() ? o.at("upstream").as_string().c_str() : "(none)");
   }
   fmt::print(stderr, "handoff: control socket {}\n", control->path());
+  if (metrics) {
+    metrics->start();
+    fmt::print(stderr, "handoff: metrics on http://{}/metrics\n",
+               proxy::format_endpoint(metrics->local_endpoint()));
+  }
   signals_io.run();
   fmt::print(stderr, "handoff: {} received; finishing {} open connection(s), up to {}\n",
              received == SIGTERM ? "SIGTERM" : "SIGINT", server->connections(),

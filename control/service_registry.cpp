@@ -417,6 +417,26 @@ std::string ServiceRegistry::metrics() const {
                          c.responses[cls]);
     }
   }
+  line(
+      "# HELP handoff_request_duration_seconds Time from a request's head to the end of its "
+      "answer, by service.");
+  line("# TYPE handoff_request_duration_seconds histogram");
+  for (const auto& [name, r] : records_) {
+    const auto c = r.service->counters();
+    std::uint64_t cumulative = 0;
+    for (std::size_t b = 0; b < c.duration_buckets.size(); ++b) {
+      cumulative += c.duration_buckets[b];
+      const std::string le = b < proxy::kDurationBuckets.size()
+                                 ? fmt::format("{}", proxy::kDurationBuckets[b])
+                                 : std::string("+Inf");
+      out += fmt::format("handoff_request_duration_seconds_bucket{{service=\"{}\",le=\"{}\"}} {}\n",
+                         name, le, cumulative);
+    }
+    out += fmt::format("handoff_request_duration_seconds_sum{{service=\"{}\"}} {:.6f}\n", name,
+                       c.duration_sum);
+    out += fmt::format("handoff_request_duration_seconds_count{{service=\"{}\"}} {}\n", name,
+                       cumulative);
+  }
   line("# HELP handoff_in_flight Requests in flight, by service and upstream generation.");
   line("# TYPE handoff_in_flight gauge");
   for (const auto& [name, r] : records_) {

@@ -253,9 +253,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     }
     in_.commit(n);
   }
-  if (config().access_log) {
-    started_ = Clock::now();
-  }
+  started_ = Clock::now();  // for the duration histogram and the access log
   status_ = 0;
   response_bytes_ = 0;
   service_.reset();
@@ -685,6 +683,7 @@ void ClientSession::finish(std::string_view error) {
   if (service_) {
     if (status_ != 0) {
       service_->count_response(worker_.index(), status_);
+      service_->count_duration(worker_.index(), Clock::now() - started_);
     }
     if (unfinished) {
       service_->count_unfinished(worker_.index(), handle_.killed);

@@ -17,6 +17,11 @@ ServiceCounters Service::counters() const {
     }
     c.connect_errors += stats_[w].connect_errors.load(std::memory_order_relaxed);
     c.closed_at_drain += stats_[w].closed_at_drain.load(std::memory_order_relaxed);
+    for (std::size_t b = 0; b < c.duration_buckets.size(); ++b) {
+      c.duration_buckets[b] += stats_[w].duration_buckets[b].load(std::memory_order_relaxed);
+    }
+    c.duration_sum +=
+        static_cast<double>(stats_[w].duration_ns.load(std::memory_order_relaxed)) / 1e9;
     c.unfinished += stats_[w].unfinished.load(std::memory_order_relaxed);
   }
   return c;

@@ -12,8 +12,15 @@
 
 namespace handoff::proxy {
 
+/// Upper bounds (seconds) of the request-duration histogram's buckets: Prometheus's defaults.
+inline constexpr std::array<double, 11> kDurationBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                            0.5,   1,    2.5,   5,    10};
+
 /// Per-service counters, summed over workers.
 struct ServiceCounters {
+  /// Requests per duration bucket (not cumulative); the last one is beyond every bound.
+  std::array<std::uint64_t, kDurationBuckets.size() + 1> duration_buckets{};
+  double duration_sum = 0;                   ///< seconds, over all requests
   std::array<std::uint64_t, 6> responses{};  ///< by status class: [1] = 1xx ... [5] = 5xx
   std::uint64_t connect_errors = 0;          ///< failed connects to its upstreams
   std::uint64_t closed_at_drain = 0;         ///< requests cut at a drain timeout or shutdown
@@ -71,6 +78,17 @@ class Service : public std::enable_shared_from_this<Service> {
     const unsigned cls = status >= 100 && status < 600 ? static_cast<unsigned>(status / 100) : 0;
     stats_[w].responses[cls].fetch_add(1, std::memory_order_relaxed);
   }
+  /// Data plane: adds a finished request's duration to the histogram on worker `w`.
+  void count_duration(unsigned w, std::chrono::nanoseconds took) {
+    const double seconds = std::chrono::duration<double>(took).count();
+    std::size_t bucket = 0;
+    while (bucket < kDurationBuckets.size() && seconds > kDurationBuckets[bucket]) {
+      ++bucket;
+    }
+    stats_[w].duration_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+    stats_[w].duration_ns.fetch_add(static_cast<std::uint64_t>(took.count()),
+                                    std::memory_order_relaxed);
+  }
   /// Data plane: counts a failed connect to the upstream on worker `w`.
   void count_connect_error(unsigned w) {
     stats_[w].connect_errors.fetch_add(1, std::memory_order_relaxed);
@@ -98,6 +116,8 @@ class Service : public std::enable_shared_from_this<Service> {
     std::atomic<std::uint64_t> connect_errors{0};
     std::atomic<std::uint64_t> closed_at_drain{0};
     std::atomic<std::uint64_t> unfinished{0};
+    std::array<std::atomic<std::uint64_t>, kDurationBuckets.size() + 1> duration_buckets{};
+    std::atomic<std::uint64_t> duration_ns{0};
   };
 
   unsigned threads_;

@@ -7,11 +7,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/running_proxy.hpp"
@@ -567,4 +570,51 @@ TEST_CASE("service update moves hosts without a gap; service list and --version 
   const CommandResult version = run_command({"--version"});
   CHECK(version.code == 0);
   CHECK(version.out.rfind("handoff ", 0) == 0);
+}
+
+TEST_CASE("--metrics-listen serves the metrics over TCP with a duration histogram") {
+  TestBackend blue(app("blue"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address(), "--metrics-listen", "127.0.0.1:0"});
+  for (int i = 0; i < 3; ++i) {
+    CHECK(get(proxy.port()) == "blue");
+  }
+  std::string err;
+  for (int i = 0; i < 50 && err.find("/metrics\n") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(20ms);
+    err = proxy.process().stderr_text();
+  }
+  const std::size_t at = err.find("metrics on http://127.0.0.1:");
+  REQUIRE(at != std::string::npos);
+  const auto port = static_cast<std::uint16_t>(std::stoi(err.substr(at + 28)));
+  const Response r = request_once(port, "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n");
+  CHECK(r.status == 200);
+  CHECK(r.body.find("# TYPE handoff_request_duration_seconds histogram") != std::string::npos);
+  CHECK(r.body.find("handoff_request_duration_seconds_bucket{service=\"default\",le=\"+Inf\"} 3") !=
+        std::string::npos);
+  CHECK(r.body.find("handoff_request_duration_seconds_count{service=\"default\"} 3") !=
+        std::string::npos);
+  // Every sample line is NAME{LABELS} VALUE, and each family is typed before its samples.
+  std::istringstream lines(r.body);
+  std::set<std::string> typed;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      typed.insert(line.substr(7, line.find(' ', 7) - 7));
+      continue;
+    }
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
+    const std::string name = line.substr(0, line.find_first_of("{ "));
+    const bool known = typed.count(name) != 0 ||
+                       std::any_of(typed.begin(), typed.end(), [&](const std::string& t) {
+                         return name.rfind(t + "_", 0) == 0;
+                       });
+    CHECK_MESSAGE(known, line);
+    CHECK_MESSAGE(line.find(' ') != std::string::npos, line);
+  }
+  CHECK(request_once(port, "GET /v1/status HTTP/1.1\r\nHost: m\r\n\r\n").status == 404);
+  CHECK(
+      request_once(port, "POST /metrics HTTP/1.1\r\nHost: m\r\nContent-Length: 0\r\n\r\n").status ==
+      405);
 }

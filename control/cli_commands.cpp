@@ -476,6 +476,40 @@ int pause_resume(bool pause, const std::vector<std::string_view>& args) {
                         body, fmt::format("{} {}", pause ? "paused" : "resumed", service));
 }
 
+// `handoff logs SERVICE [--tail N]`: the serving container's last log lines, through the proxy
+// (which talks to the engine), so it works from wherever the control socket reaches.
+int logs_command(const std::vector<std::string_view>& args) {
+  CommonFlags common;
+  json::object body;
+  std::vector<Flag> flags = {
+      {"tail", "N", "how many of the last lines (default 100)", int_field(body, "tail")}};
+  common.add_to(flags);
+  auto words = parse_flags(args, flags);
+  if (common.help) {
+    fmt::print(
+        "usage: handoff logs SERVICE [--tail N]\n\nPrints the last log lines (stdout and "
+        "stderr) of the container serving SERVICE.\n\noptions:\n{}",
+        flags_help(flags));
+    return 0;
+  }
+  if (words.size() != 1) {
+    throw std::invalid_argument("usage: handoff logs SERVICE [--tail N]");
+  }
+  ControlClient client(control_socket_path(common.control));
+  std::string answer;
+  const int status = client.request("POST", fmt::format("/v1/services/{}/logs", words[0]),
+                                    json::serialize(body), &answer);
+  if (status != 200) {
+    return report_error(status, answer);
+  }
+  if (common.json) {
+    fmt::print("{}", answer);
+  } else {
+    fmt::print("{}", str(json::parse(answer).as_object(), "logs"));
+  }
+  return 0;
+}
+
 constexpr std::string_view kServiceUsage =
     "usage: handoff service add NAME [--upstream HOST:PORT] [--host NAME]...\n"
     "       handoff service update NAME --host NAME [--host NAME]...\n"
@@ -584,6 +618,9 @@ int control_command(std::string_view verb, const std::vector<std::string_view>& 
     }
     if (verb == "service") {
       return service_command(args);
+    }
+    if (verb == "logs") {
+      return logs_command(args);
     }
     return -1;
   } catch (const std::invalid_argument& e) {

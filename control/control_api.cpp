@@ -93,6 +93,23 @@ Operation ControlApi::deploy_creating(const std::string& name,
   };
 }
 
+// The last `tail` lines of the service's serving container, through the engine.
+json::object ControlApi::container_logs(const std::string& name, int tail) {
+  const ContainerRef current = registry_.container(name);
+  if (current.id.empty()) {
+    throw ApiError(409, "no_container",
+                   fmt::format("service '{}' does not run in a container handoff deployed", name));
+  }
+  std::unique_ptr<containers::Engine> engine;
+  try {
+    engine = engines_();
+    return json::object{
+        {"service", name}, {"container", current.name}, {"logs", engine->logs(current.id, tail)}};
+  } catch (const containers::EngineError& e) {
+    throw ApiError(e.status() == 404 ? 409 : 503, "engine_error", e.what());
+  }
+}
+
 ApiResponse ControlApi::handle(const ApiRequest& request) {
   if (shutting_down_) {
     return ApiResponse{
@@ -191,6 +208,11 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
       body.finish();
       return ApiResponse{
           200, {}, "application/x-ndjson", prepare_rollback(registry_, server_, name, options)};
+    }
+    if (action == "logs") {
+      const auto tail = static_cast<int>(body.integer("tail", 1, 100'000, 100));
+      body.finish();
+      return json_reply(200, container_logs(name, tail));
     }
     if (action == "pause") {
       auto max_pause = body.duration("max_pause", std::chrono::seconds(30));

@@ -39,6 +39,7 @@ class ControlApi {
 
  private:
   ApiResponse route(const ApiRequest& request);
+  boost::json::object container_logs(const std::string& name, int tail);
   Operation deploy_creating(const std::string& name, const std::vector<std::string>& hosts,
                             const DeployOptions& options);
 

@@ -22,6 +22,7 @@ constexpr std::string_view kHelp =
     "  pause     hold new requests to a service until resume\n"
     "  resume    release held requests\n"
     "  service   add, update, list or remove services (routed by Host)\n"
+    "  logs      the last log lines of a service's container\n"
     "  version   print the version (also --version)\n"
     "\n"
     "Control commands reach the proxy through its control socket: --control PATH, else\n"

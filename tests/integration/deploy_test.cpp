@@ -329,3 +329,13 @@ TEST_CASE("deploy creates a missing service with its hosts; a failed first deplo
   CHECK(again.code == 1);
   CHECK(again.err.find("service update") != std::string::npos);
 }
+
+TEST_CASE("handoff logs prints the serving container's last lines") {
+  DeployFixture f;
+  REQUIRE(f.deploy_version("v1").code == 0);
+  const CommandResult logs = f.proxy.cli({"logs", f.service, "--tail", "5"});
+  CHECK(logs.code == 0);
+  CHECK(logs.out.find("listening") != std::string::npos);
+  const CommandResult none = f.proxy.cli({"logs", "nope"});
+  CHECK(none.code == 1);
+}

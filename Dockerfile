@@ -22,12 +22,23 @@ COPY containers containers
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHANDOFF_BUILD_TESTS=OFF \
  && cmake --build build -j"$(nproc)" --target handoff \
  && strip build/handoff
+# The runtime is the binary and the shared libraries it loads, nothing else: no shell, no
+# package manager. /etc gets the few files the C library reads (users for the control
+# socket's peer check, name resolution for host names in --upstream and --listen).
+RUN mkdir -p /rootfs/usr/local/bin /rootfs/var/lib/handoff /rootfs/run/handoff /rootfs/tmp \
+      /rootfs/etc \
+ && cp build/handoff /rootfs/usr/local/bin/handoff \
+ && ldd build/handoff | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' \
+      | xargs -I{} cp --parents -L {} /rootfs \
+ && printf 'root:x:0:0:root:/:/usr/local/bin/handoff\n' > /rootfs/etc/passwd \
+ && printf 'root:x:0:\n' > /rootfs/etc/group \
+ && printf 'hosts: files dns\n' > /rootfs/etc/nsswitch.conf \
+ && printf '127.0.0.1 localhost\n::1 localhost\n' > /rootfs/etc/hosts \
+ && chmod 1777 /rootfs/tmp
 
-FROM ${DEBIAN_IMAGE}
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libcurl4 libfmt9 libboost-json1.81.0 \
- && rm -rf /var/lib/apt/lists/*
-COPY --from=build /src/build/handoff /usr/local/bin/handoff
+FROM scratch
+COPY --from=build /rootfs /
+ENV PATH=/usr/local/bin
 # Services are saved here. Mount a directory (a named volume or a host directory), never a
 # single file: the state is replaced by renaming a new file over it, which fails with EBUSY on
 # a file that is itself a bind mount.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <random>
 #include <future>
 #include <thread>
 
@@ -338,4 +339,48 @@ TEST_CASE("handoff logs prints the serving container's last lines") {
   CHECK(logs.out.find("listening") != std::string::npos);
   const CommandResult none = f.proxy.cli({"logs", "nope"});
   CHECK(none.code == 1);
+}
+
+TEST_CASE("random deploys, failed deploys and rollbacks match a reference model") {
+  // The model: the version serving, and the versions that served before it, most recent first.
+  // A rollback swaps the current with the first of those; --keep 1 keeps one of them.
+  struct Model {
+    std::string current;
+    std::vector<std::string> before;
+  } model;
+  DeployFixture f;
+  std::mt19937 random(20261126);
+  int next_version = 1;
+  for (int step = 0; step < 10; ++step) {
+    const int op = step == 0 ? 0 : static_cast<int>(random() % 3);
+    if (op == 0) {  // a deploy that succeeds
+      const std::string version = "v" + std::to_string(next_version++);
+      CAPTURE(version);
+      REQUIRE(f.deploy_version(version).code == 0);
+      if (!model.current.empty()) {
+        model.before.insert(model.before.begin(), model.current);
+      }
+      model.current = version;
+      model.before.resize(std::min<std::size_t>(model.before.size(), 1));
+    } else if (op == 1) {  // a deploy that fails its health gate: nothing changes
+      CHECK(f.deploy_version("bad", {"--env", "UNHEALTHY=1", "--deploy-timeout", "1s"}).code == 1);
+    } else {  // a rollback, refused when nothing is kept
+      const CommandResult back = f.proxy.cli({"rollback", f.service, "--health-interval", "100ms"});
+      if (model.before.empty()) {
+        CHECK(back.code == 1);
+      } else {
+        CHECK_MESSAGE(back.code == 0, back.out << back.err);
+        std::swap(model.current, model.before.front());
+      }
+    }
+    CAPTURE(step);
+    CHECK(get(f.proxy.port()) == model.current + "\n");
+    auto containers = service_containers(f.service);
+    CHECK(containers.size() == 1 + model.before.size());
+    std::size_t running = 0;
+    for (const auto& [name, state] : containers) {
+      running += state == "running" ? 1 : 0;
+    }
+    CHECK(running == 1);
+  }
 }

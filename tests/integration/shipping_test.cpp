@@ -60,6 +60,10 @@ TEST_CASE("the front-container image runs handoff as PID 1 and deploys through i
   auto [built, build_out] =
       shell("cd " HANDOFF_SOURCE_DIR " && scripts/build-image handoff:test 2>&1");
   REQUIRE_MESSAGE(built == 0, build_out);
+  // The runtime is the binary and its shared libraries on an empty root: small to pull.
+  const std::string size = shell("docker image inspect -f '{{.Size}}' handoff:test").second;
+  MESSAGE("front-container image: " << std::stoll(size) / (1024 * 1024) << " MiB");
+  CHECK(std::stoll(size) <= 40LL * 1024 * 1024);
 
   TempDir dir;
   const std::string service = unique_service("front");

@@ -24,6 +24,13 @@ namespace {
 constexpr std::string_view kOurApiVersion = "1.43";
 constexpr std::size_t kMaxErrorBody = 4096;
 
+// libcurl write callback that hands each piece of the body to a std::function.
+std::size_t forward_data(char* data, std::size_t size, std::size_t n, void* fn) {
+  (*static_cast<const std::function<void(std::string_view)>*>(fn))(
+      std::string_view(data, size * n));
+  return size * n;
+}
+
 std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
   static_cast<std::string*>(out)->append(data, size * n);
   return size * n;
@@ -129,7 +136,9 @@ DockerEngine::DockerEngine(std::string docker_host) {
 }
 
 DockerEngine::Reply DockerEngine::call(const std::string& method, const std::string& path,
-                                       const std::string& body, long timeout_ms) const {
+                                       const std::string& body, long timeout_ms,
+                                       const std::string& header,
+                                       const std::function<void(std::string_view)>* on_data) const {
   if (!socket_.empty()) {
     // Say plainly why a unix socket cannot be used (missing, refused, permission).
     const int err = probe_unix_socket(socket_);
@@ -152,6 +161,9 @@ DockerEngine::Reply DockerEngine::call(const std::string& method, const std::str
       path == "/_ping" ? base_url_ + path : fmt::format("{}/v{}{}", base_url_, version_, path);
   Reply reply;
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  if (!header.empty()) {
+    headers = curl_slist_append(headers, header.c_str());
+  }
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
                                                                           curl_slist_free_all);
   if (!socket_.empty()) {
@@ -168,8 +180,13 @@ DockerEngine::Reply DockerEngine::call(const std::string& method, const std::str
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &reply.body);
+  if (on_data != nullptr) {
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, forward_data);
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, on_data);
+  } else {
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &reply.body);
+  }
   curl_easy_setopt(curl.get(), CURLOPT_HEADERFUNCTION, read_header);
   curl_easy_setopt(curl.get(), CURLOPT_HEADERDATA, &reply.api_version);
   const CURLcode rc = curl_easy_perform(curl.get());
@@ -318,6 +335,87 @@ std::string DockerEngine::logs(const std::string& id, int lines) {
       call("GET", fmt::format("/containers/{}/logs?stdout=true&stderr=true&tail={}", id, lines));
   expect(r, {200}, "read the logs of container " + id);
   return demultiplex_logs(r.body);
+}
+
+bool DockerEngine::has_image(const std::string& image) {
+  Reply r = call("GET", "/images/" + url_encode(image) + "/json");
+  if (r.status == 404) {
+    return false;
+  }
+  expect(r, {200}, "inspect image " + image);
+  return true;
+}
+
+// POST /images/create streams one JSON object per line: per-layer status and progress, and on
+// failure an {"error": ...} object, still with HTTP 200. Layers are counted from the ids seen.
+void DockerEngine::pull(const std::string& image, const std::string& registry_auth,
+                        const std::function<void(const PullProgress&)>& progress) {
+  std::string name = image;
+  std::string tag = "latest";
+  const std::size_t colon = image.rfind(':');
+  if (colon != std::string::npos && image.find('/', colon) == std::string::npos) {
+    name = image.substr(0, colon);
+    tag = image.substr(colon + 1);
+  }
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> layers;  // id -> bytes, total
+  std::map<std::string, bool> done;
+  std::string pending;
+  std::string error;
+  PullProgress state;
+  std::string raw;  // the start of the body, for an error answer
+  const std::function<void(std::string_view)> on_data = [&](std::string_view data) {
+    if (raw.size() < kMaxErrorBody) {
+      raw.append(data.substr(0, kMaxErrorBody - raw.size()));
+    }
+    pending.append(data);
+    for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1)) {
+      boost::system::error_code ec;
+      json::value v = json::parse(std::string_view(pending).substr(0, nl), ec);
+      if (ec || !v.is_object()) {
+        continue;
+      }
+      const json::object& o = v.as_object();
+      if (o.contains("error")) {
+        error = string_or_empty(o, "error");
+        continue;
+      }
+      const std::string id = string_or_empty(o, "id");
+      const std::string status = string_or_empty(o, "status");
+      if (id.empty() || id == tag) {
+        continue;
+      }
+      if (const json::value* d = o.if_contains("progressDetail");
+          d && d->is_object() && status == "Downloading") {
+        const json::object& detail = d->as_object();
+        auto number = [&](const char* key) {
+          const json::value* n = detail.if_contains(key);
+          return n != nullptr && n->is_number() ? n->to_number<std::uint64_t>() : 0;
+        };
+        layers[id] = {number("current"), number("total")};
+      } else {
+        layers.try_emplace(id, 0, 0);
+      }
+      if (status == "Pull complete" || status == "Already exists") {
+        done[id] = true;
+      }
+      state = PullProgress{static_cast<int>(layers.size()), static_cast<int>(done.size()), 0, 0};
+      for (const auto& [layer, bytes] : layers) {
+        state.bytes += bytes.first;
+        state.total_bytes += bytes.second;
+      }
+      progress(state);
+    }
+  };
+  const std::string header = registry_auth.empty() ? "" : "X-Registry-Auth: " + registry_auth;
+  Reply r = call("POST", "/images/create?fromImage=" + url_encode(name) + "&tag=" + url_encode(tag),
+                 {}, 15 * 60 * 1000, header, &on_data);
+  if (r.status != 200) {
+    r.body = raw;
+    expect(r, {200}, "pull " + image);
+  }
+  if (!error.empty()) {
+    throw EngineError(404, fmt::format("cannot pull {}: {}", image, error));
+  }
 }
 
 }  // namespace handoff::containers

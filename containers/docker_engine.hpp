@@ -28,6 +28,9 @@ class DockerEngine : public Engine {
   void remove(const std::string& id) override;
   std::vector<ContainerSummary> list(const std::string& label) override;
   std::string logs(const std::string& id, int lines) override;
+  bool has_image(const std::string& image) override;
+  void pull(const std::string& image, const std::string& registry_auth,
+            const std::function<void(const PullProgress&)>& progress) override;
 
  private:
   struct Reply {
@@ -35,8 +38,11 @@ class DockerEngine : public Engine {
     std::string body;
     std::string api_version;  // the Api-Version header, when sent
   };
+  // With `on_data`, the body goes there as it arrives instead of into the reply; `header` is
+  // one more request header line.
   Reply call(const std::string& method, const std::string& path, const std::string& body = {},
-             long timeout_ms = 30'000) const;
+             long timeout_ms = 30'000, const std::string& header = {},
+             const std::function<void(std::string_view)>* on_data = nullptr) const;
   // Throws EngineError with the engine's message when the status is not one of `ok`.
   static void expect(const Reply& r, std::initializer_list<int> ok, const std::string& what);
 

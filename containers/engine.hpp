@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -57,9 +58,23 @@ struct ContainerSummary {
 
 /// A container engine. `DockerEngine` is the one implementation; the interface keeps workflows
 /// independent of the engine's API. Every call blocks (control threads only).
+/// How far an image pull has come, over all its layers.
+struct PullProgress {
+  int layers = 0;                 ///< layers the image has (as far as the engine has said)
+  int layers_done = 0;            ///< layers downloaded and extracted, or already present
+  std::uint64_t bytes = 0;        ///< bytes downloaded so far
+  std::uint64_t total_bytes = 0;  ///< bytes to download, as far as known
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
+  /// Whether the image is present on the engine.
+  virtual bool has_image(const std::string& image) = 0;
+  /// Pulls the image from its registry; `registry_auth` is the X-Registry-Auth value (empty for
+  /// none). Calls `progress` as layers arrive. Throws EngineError with the registry's message.
+  virtual void pull(const std::string& image, const std::string& registry_auth,
+                    const std::function<void(const PullProgress&)>& progress) = 0;
   /// Creates a container; returns its id.
   virtual std::string create(const ContainerSpec& spec) = 0;
   /// Starts it.

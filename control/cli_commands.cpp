@@ -13,6 +13,7 @@
 #include "control/control_socket.hpp"
 #include "control/duration.hpp"
 #include "control/flags.hpp"
+#include "control/registry_auth.hpp"
 
 namespace handoff::control {
 
@@ -120,6 +121,16 @@ class ProgressPrinter {
         last_in_flight_ = n;
         last_print_ms_ = elapsed;
       }
+    } else if (step == "pull" && state == "running" && e.contains("layers")) {
+      fmt::print("  pull          {}/{} layers, {:.1f} of {:.1f} MB ({})\n", num(e, "layers_done"),
+                 num(e, "layers"), static_cast<double>(num(e, "bytes")) / 1e6,
+                 static_cast<double>(num(e, "total_bytes")) / 1e6,
+                 format_duration(milliseconds(num(e, "elapsed_ms"))));
+    } else if (step == "pull" && state == "running") {
+      fmt::print("  pull          {}\n", str(e, "image"));
+    } else if (step == "pull" && state == "done") {
+      fmt::print("  pull          done in {}\n",
+                 format_duration(milliseconds(num(e, "elapsed_ms"))));
     } else if (step == "create" && state == "running") {
       fmt::print("  create        {} from {}\n", str(e, "name"), str(e, "image"));
     } else if (step == "create" && state == "done") {
@@ -346,6 +357,7 @@ constexpr std::string_view kDeployUsage =
 
 int deploy_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
+  std::string auth_file;
   json::object body;
   json::array env;
   json::array hosts;
@@ -370,6 +382,12 @@ int deploy_command(const std::vector<std::string_view>& args) {
       {"stop-timeout", "DUR", "grace period when stopping the old container (default 10s)",
        duration_field(body, "stop_timeout")},
       {"keep", "N", "stopped containers kept for rollback (default 1)", int_field(body, "keep")},
+      {"pull", "WHEN", "pull the image: missing (default), always or never",
+       text_field(body, "pull")},
+      {"registry-auth", "FILE",
+       "registry credentials, a Docker config.json (default: $DOCKER_CONFIG/config.json or "
+       "~/.docker/config.json when it exists)",
+       [&](std::string_view v) { auth_file = v; }},
   };
   add_gate_flags(flags, body, "the whole deploy, create to healthy, within (default 60s)");
   common.add_to(flags);
@@ -389,6 +407,11 @@ int deploy_command(const std::vector<std::string_view>& args) {
   }
   if (!hosts.empty()) {
     body["hosts"] = std::move(hosts);
+  }
+  // The credentials are read here, where the user's Docker config is, and travel with the
+  // request: the proxy (often a container) has no access to them.
+  if (std::string auth = registry_auth_for(str(body, "image"), auth_file); !auth.empty()) {
+    body["registry_auth"] = auth;
   }
   ControlClient client(control_socket_path(common.control));
   const std::string service(words[0]);

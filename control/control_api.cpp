@@ -48,6 +48,8 @@ DeployOptions deploy_options(JsonFields& body) {
       body.duration("stop_timeout", opt.stop_timeout));
   opt.host_network = body.boolean("host_network", opt.host_network);
   opt.env = body.strings("env", "\"KEY=VALUE\"");
+  opt.pull = body.string("pull", false, opt.pull);
+  opt.registry_auth = body.string("registry_auth");
   return opt;
 }
 

@@ -71,6 +71,7 @@ class ContainerSwitch {
   OperationResult deploy() {
     begin(options_.image);
     return run([this] {
+      pull_image();
       create_new();
       start_new();
       switch_to_new();
@@ -154,6 +155,34 @@ class ContainerSwitch {
 
   [[noreturn]] void fail(int status, std::string code, const std::string& message) {
     throw StepFailure{status, std::move(code), message + tail()};
+  }
+
+  // Pulls the image when --pull says so. The deploy's deadline starts after the pull: how long
+  // a download takes says nothing about the new version's health.
+  void pull_image() {
+    if (options_.pull != "always" && engine_->has_image(options_.image)) {
+      return;
+    }
+    if (options_.pull == "never") {
+      fail(400, "image_missing",
+           fmt::format("image {} is not on the engine and --pull is never", options_.image));
+    }
+    const auto t = Clock::now();
+    step("pull", "running", {{"image", options_.image}});
+    auto last = Clock::now();
+    engine_->pull(options_.image, options_.registry_auth, [&](const containers::PullProgress& p) {
+      if (Clock::now() - last >= milliseconds(500)) {
+        last = Clock::now();
+        step("pull", "running",
+             {{"layers", p.layers},
+              {"layers_done", p.layers_done},
+              {"bytes", p.bytes},
+              {"total_bytes", p.total_bytes},
+              {"elapsed_ms", ms_since(t)}});
+      }
+    });
+    step("pull", "done", {{"image", options_.image}, {"elapsed_ms", ms_since(t)}});
+    deadline_ = Clock::now() + options_.swap.health.timeout;
   }
 
   void create_new() {
@@ -402,6 +431,9 @@ void validate(const DeployOptions& o) {
   }
   if (o.keep < 0) {
     throw ApiError(400, "bad_field", "keep must be 0 or more");
+  }
+  if (o.pull != "missing" && o.pull != "always" && o.pull != "never") {
+    throw ApiError(400, "bad_field", "pull must be missing, always or never");
   }
 }
 

@@ -22,6 +22,9 @@ struct DeployOptions {
   SwapOptions swap;              ///< health gate (its timeout is the deploy timeout), drain
   std::chrono::seconds stop_timeout{10};
   int keep = 1;  ///< stopped containers kept for rollback
+  std::string pull =
+      "missing";              ///< pull the image: "missing" (when not present), "always", "never"
+  std::string registry_auth;  ///< the X-Registry-Auth value for the pull (empty: anonymous)
 };
 
 /// Makes the engine a workflow uses (DockerEngine in production). Throws EngineError.

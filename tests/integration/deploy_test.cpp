@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <random>
 #include <future>
+#include <random>
 #include <thread>
 
 #include "tests/support/docker_fixture.hpp"
@@ -383,4 +383,41 @@ TEST_CASE("random deploys, failed deploys and rollbacks match a reference model"
     }
     CHECK(running == 1);
   }
+}
+
+TEST_CASE("an image that is not local is pulled from a registry; a bad pull changes nothing") {
+  // Debian's docker-registry on 127.0.0.1:5000 (scripts/test starts it).
+  REQUIRE_MESSAGE(shell("curl -fsS -o /dev/null http://127.0.0.1:5000/v2/").first == 0,
+                  "no registry answers on 127.0.0.1:5000 (scripts/start-registry starts one)");
+  DeployFixture f;
+  REQUIRE(f.deploy_version("v1").code == 0);
+  const std::string remote = "127.0.0.1:5000/" + f.prefix + ":v2";
+  REQUIRE(shell("docker tag " + test_app_image() + " " + remote + " && docker push " + remote +
+                " >/dev/null 2>&1 && docker rmi " + remote + " >/dev/null 2>&1")
+              .first == 0);
+  REQUIRE(shell("docker image inspect " + remote + " >/dev/null 2>&1").first != 0);
+
+  // --pull never refuses a missing image; a missing tag and a registry that is down are clear
+  // errors; none of them changes what serves.
+  CommandResult never =
+      f.proxy.cli({"deploy", f.service, "--image", remote, "--host-network", "--pull", "never"});
+  CHECK(never.code == 1);
+  CHECK(never.err.find("--pull is never") != std::string::npos);
+  CommandResult missing =
+      f.proxy.cli({"deploy", f.service, "--image", "127.0.0.1:5000/" + f.prefix + ":no-such-tag",
+                   "--host-network"});
+  CHECK(missing.code == 1);
+  CHECK(missing.err.find("cannot pull") != std::string::npos);
+  CommandResult down = f.proxy.cli(
+      {"deploy", f.service, "--image", "127.0.0.1:9/" + f.prefix + ":v2", "--host-network"});
+  CHECK(down.code == 1);
+  CHECK(down.err.find("127.0.0.1:9") != std::string::npos);
+  CHECK(get(f.proxy.port()) == "v1\n");
+
+  CommandResult pulled = f.proxy.cli({"deploy", f.service, "--image", remote, "--host-network",
+                                      "--env", "APP_VERSION=v2", "--health-interval", "100ms"});
+  CHECK_MESSAGE(pulled.code == 0, pulled.out << pulled.err);
+  CHECK(pulled.out.find("pull          done") != std::string::npos);
+  CHECK(get(f.proxy.port()) == "v2\n");
+  shell("docker rmi -f " + remote + " >/dev/null 2>&1");
 }

@@ -7,9 +7,8 @@
 namespace handoff::proxy {
 namespace {
 
-// RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
-// "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-constexpr std::array<bool, 256> make_tchar_table() {
+// A character-class table: letters, digits and the characters in `extra`.
+constexpr std::array<bool, 256> alnum_and(std::string_view extra) {
   std::array<bool, 256> t{};
   for (int c = '0'; c <= '9'; ++c) {
     t[c] = true;
@@ -18,12 +17,15 @@ constexpr std::array<bool, 256> make_tchar_table() {
     t[c] = true;
     t[c - 'a' + 'A'] = true;
   }
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) {
+  for (char c : extra) {
     t[static_cast<unsigned char>(c)] = true;
   }
   return t;
 }
-constexpr auto kTchar = make_tchar_table();
+
+// RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+// "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+constexpr auto kTchar = alnum_and("!#$%&'*+-.^_`|~");
 
 bool is_token(std::string_view s) {
   if (s.empty()) {
@@ -276,23 +278,9 @@ bool split_absolute_target(std::string_view target, std::string_view& authority,
   return !authority.empty() && authority.front() != ':' && valid_host(authority);
 }
 
-constexpr std::array<bool, 256> make_reg_name_table() {
-  // RFC 3986 §3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ). The comma, a
-  // sub-delim, is left out: in a Host field it can only come from two values joined as a list.
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) {
-    t[c] = true;
-  }
-  for (int c = 'a'; c <= 'z'; ++c) {
-    t[c] = true;
-    t[c - 'a' + 'A'] = true;
-  }
-  for (char c : std::string_view("-._~%!$&'()*+;=")) {
-    t[static_cast<unsigned char>(c)] = true;
-  }
-  return t;
-}
-constexpr auto kRegName = make_reg_name_table();
+// RFC 3986 §3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ). The comma, a
+// sub-delim, is left out: in a Host field it can only come from two values joined as a list.
+constexpr auto kRegName = alnum_and("-._~%!$&'()*+;=");
 
 bool valid_port(std::string_view port) {
   if (port.empty() || port.size() > 5) {

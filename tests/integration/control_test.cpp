@@ -529,7 +529,7 @@ TEST_CASE("requests cut at a drain timeout, refused or unrouted are logged and c
   CHECK(log.find("\"host\":\"nobody.test\",\"target\":\"/\",\"status\":404") != std::string::npos);
 }
 
-TEST_CASE("service update moves hosts without a gap; service list and --version answer") {
+TEST_CASE("service update moves hosts without a gap, and service list and --version answer") {
   TestBackend blue(app("blue"));
   TestBackend green(app("green"));
   TempDir dir;

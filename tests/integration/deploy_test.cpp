@@ -149,10 +149,11 @@ TEST_CASE("bad deploy input is refused and changes nothing") {
   CHECK(conflict.code == 1);
   CHECK(conflict.err.find("is already in use") != std::string::npos);
   shell("docker rm -f " + f.prefix + "-3 >/dev/null 2>&1");
-  CommandResult unknown =
-      f.proxy.cli({"deploy", f.service, "--image", "handoff-no-such-image:1", "--host-network"});
+  // --pull never: a missing image is an error here, and no registry outside is asked.
+  CommandResult unknown = f.proxy.cli({"deploy", f.service, "--image", "handoff-no-such-image:1",
+                                       "--host-network", "--pull", "never"});
   CHECK(unknown.code == 1);
-  CHECK(unknown.err.find("No such image") != std::string::npos);
+  CHECK(unknown.err.find("handoff-no-such-image:1 is not on the engine") != std::string::npos);
   CommandResult env = f.proxy.cli(
       {"deploy", f.service, "--image", test_app_image(), "--host-network", "--env", "NOEQUALS"});
   CHECK(env.code == 2);
@@ -312,7 +313,8 @@ TEST_CASE("kill -9 at each deploy step, then a restart: the next deploy works, n
   }
 }
 
-TEST_CASE("deploy creates a missing service with its hosts; a failed first deploy leaves none") {
+TEST_CASE(
+    "deploy creates a missing service with its hosts, and a failed first deploy leaves none") {
   TempDir dir;
   const std::string service = unique_service("fresh");
   ServiceCleanup cleanup(service);
@@ -385,7 +387,7 @@ TEST_CASE("random deploys, failed deploys and rollbacks match a reference model"
   }
 }
 
-TEST_CASE("an image that is not local is pulled from a registry; a bad pull changes nothing") {
+TEST_CASE("an image that is not local is pulled from a registry, and a bad pull changes nothing") {
   // Debian's docker-registry on 127.0.0.1:5000 (scripts/test starts it).
   REQUIRE_MESSAGE(shell("curl -fsS -o /dev/null http://127.0.0.1:5000/v2/").first == 0,
                   "no registry answers on 127.0.0.1:5000 (scripts/start-registry starts one)");

@@ -209,7 +209,7 @@ TEST_CASE("a request line hidden in a chunked trailer section is refused, never 
 }
 
 // Defect 5: invalid chunk extensions passed unchanged.
-TEST_CASE("invalid chunk extensions get 400; valid ones are checked and not forwarded") {
+TEST_CASE("invalid chunk extensions get 400, and valid ones are checked and not forwarded") {
   RecordingBackend backend(echo_target);
   ProxyUnderTest proxy(backend.address());
   for (std::string size_line : {"5;a=\"bc", "5;=x", "2;"}) {

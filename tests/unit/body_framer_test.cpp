@@ -51,7 +51,7 @@ TEST_CASE("a chunked body split at every byte boundary is re-framed the same") {
   }
 }
 
-TEST_CASE("no body takes nothing; a close-delimited body takes everything") {
+TEST_CASE("no body takes nothing, and a close-delimited body takes everything") {
   BodyFramer none(BodyKind::none, 0);
   CHECK(none.done());
   CHECK(none.feed("GET / HTTP/1.1\r\n").consumed == 0);

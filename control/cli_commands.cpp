@@ -13,6 +13,7 @@
 #include "control/control_socket.hpp"
 #include "control/duration.hpp"
 #include "control/flags.hpp"
+#include "control/progress_printer.hpp"
 #include "control/registry_auth.hpp"
 
 namespace handoff::control {
@@ -39,17 +40,12 @@ struct CommonFlags {
   }
 };
 
+// Short names for the JSON field readers the printers share.
 std::string str(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr || v->is_null()) {
-    return {};
-  }
-  return v->is_string() ? std::string(v->as_string()) : json::serialize(*v);
+  return field_text(o, key);
 }
-
 std::int64_t num(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_number() ? v->to_number<std::int64_t>() : 0;
+  return field_number(o, key);
 }
 
 // Prints an API error body ({"error","message"}) as one line; returns the exit code.
@@ -63,139 +59,6 @@ int report_error(int status, const std::string& body) {
   }
   return 1;
 }
-
-/// Renders a long operation's events as progress lines for a person.
-class ProgressPrinter {
- public:
-  /// With `quiet`, it only keeps the result (the caller prints the raw JSON).
-  ProgressPrinter(std::string verb, bool quiet) : verb_(std::move(verb)), quiet_(quiet) {}
-
-  void line(std::string_view text) {
-    boost::system::error_code ec;
-    json::value v = json::parse(text, ec);
-    if (ec || !v.is_object()) {
-      return;
-    }
-    const json::object& e = v.as_object();
-    if (e.contains("result")) {
-      result_ = e;
-      return;
-    }
-    if (quiet_) {
-      return;
-    }
-    const std::string step = str(e, "step");
-    const std::string state = str(e, "state");
-    if (step == "begin") {
-      fmt::print("{} {}: {} -> {}\n", verb_, str(e, "service"), str(e, "from"), str(e, "to"));
-    } else if (step == "health_check" && state == "running" && e.contains("engine_health")) {
-      // The image's own HEALTHCHECK, as the engine reports it, before the HTTP gate.
-      fmt::print("  health check  the engine reports {} ({})\n", str(e, "engine_health"),
-                 format_duration(milliseconds(num(e, "elapsed_ms"))));
-    } else if (step == "health_check" && state == "running") {
-      const std::string answer =
-          e.contains("status") ? fmt::format("HTTP {}", num(e, "status")) : str(e, "error");
-      fmt::print("  health check  attempt {}: {} ({}/{} healthy, {})\n", num(e, "attempt"), answer,
-                 num(e, "healthy"), num(e, "needed"),
-                 format_duration(milliseconds(num(e, "elapsed_ms"))));
-    } else if (step == "health_check" && state == "done") {
-      fmt::print("  health check  passed in {}\n",
-                 format_duration(milliseconds(num(e, "elapsed_ms"))));
-    } else if (step == "swap") {
-      fmt::print("  switch        {} -> {} in {}us\n", str(e, "from"), str(e, "to"),
-                 num(e, "switch_us"));
-    } else if (step == "drain" && state == "started") {
-      last_in_flight_ = num(e, "in_flight");
-      drain_timeout_ms_ = num(e, "timeout_ms");
-      fmt::print("  drain         {} in flight on {} (timeout {})\n", last_in_flight_,
-                 str(e, "upstream"), format_duration(milliseconds(num(e, "timeout_ms"))));
-    } else if (step == "drain" && state == "running") {
-      // Print when the count changes, and at least once a second while it does not.
-      const std::int64_t n = num(e, "in_flight");
-      const std::int64_t elapsed = num(e, "elapsed_ms");
-      if (n != last_in_flight_ || elapsed - last_print_ms_ >= 1000) {
-        fmt::print(
-            "  drain         {} in flight ({}; what remains is closed in {})\n", n,
-            format_duration(milliseconds(elapsed)),
-            format_duration(milliseconds(std::max<std::int64_t>(drain_timeout_ms_ - elapsed, 0))));
-        last_in_flight_ = n;
-        last_print_ms_ = elapsed;
-      }
-    } else if (step == "pull" && state == "running" && e.contains("layers")) {
-      fmt::print("  pull          {}/{} layers, {:.1f} of {:.1f} MB ({})\n", num(e, "layers_done"),
-                 num(e, "layers"), static_cast<double>(num(e, "bytes")) / 1e6,
-                 static_cast<double>(num(e, "total_bytes")) / 1e6,
-                 format_duration(milliseconds(num(e, "elapsed_ms"))));
-    } else if (step == "pull" && state == "running") {
-      fmt::print("  pull          {}\n", str(e, "image"));
-    } else if (step == "pull" && state == "done") {
-      fmt::print("  pull          done in {}\n",
-                 format_duration(milliseconds(num(e, "elapsed_ms"))));
-    } else if (step == "create" && state == "running") {
-      fmt::print("  create        {} from {}\n", str(e, "name"), str(e, "image"));
-    } else if (step == "create" && state == "done") {
-      fmt::print("  create        {} in {}\n", str(e, "id"),
-                 format_duration(milliseconds(num(e, "elapsed_ms"))));
-    } else if (step == "start" && state == "done") {
-      fmt::print("  start         {} running in {}\n", str(e, "name"),
-                 format_duration(milliseconds(num(e, "elapsed_ms"))));
-    } else if (step == "address") {
-      fmt::print("  address       {}\n", str(e, "address"));
-    } else if (step == "retire" && state == "done") {
-      std::string removed;
-      for (const json::value& r : e.at("removed").as_array()) {
-        if (!removed.empty()) {
-          removed += ", ";
-        }
-        removed.append(r.as_string().data(), r.as_string().size());
-      }
-      fmt::print("  retire        stopped {}{} in {}\n",
-                 str(e, "stopped").empty() ? "nothing" : str(e, "stopped"),
-                 removed.empty() ? "" : "; removed " + removed,
-                 format_duration(milliseconds(num(e, "elapsed_ms"))));
-    } else if (step == "retire" && state == "warning") {
-      fmt::print("  retire        warning: {}\n", str(e, "message"));
-    } else if (step == "cleanup") {
-      fmt::print("  cleanup       {}\n", e.contains("removed")   ? "removed " + str(e, "removed")
-                                         : e.contains("stopped") ? "stopped " + str(e, "stopped")
-                                                                 : str(e, "message"));
-    } else if (step == "drain" && state == "done") {
-      fmt::print("  drain         done in {}, {} closed at the timeout\n",
-                 format_duration(milliseconds(num(e, "elapsed_ms"))), num(e, "closed"));
-    }
-    std::fflush(stdout);
-  }
-
-  /// Prints the outcome; returns the exit code.
-  int finish() const {
-    if (result_.empty()) {
-      fmt::print(stderr, "handoff: {} ended without a result (the proxy may have stopped)\n",
-                 verb_);
-      return 1;
-    }
-    if (str(result_, "result") != "ok") {
-      fmt::print(stderr, "handoff: {} failed: {}\n", verb_, str(result_, "message"));
-      return 1;
-    }
-    if (quiet_) {
-      return 0;
-    }
-    if (result_.contains("container")) {
-      fmt::print("{} serves {} at {} (generation {})\n", str(result_, "container"),
-                 str(result_, "service"), str(result_, "to"), num(result_, "generation"));
-    }
-    fmt::print("done in {}\n", format_duration(milliseconds(num(result_, "elapsed_ms"))));
-    return 0;
-  }
-
- private:
-  std::string verb_;
-  bool quiet_;
-  json::object result_;
-  std::int64_t last_in_flight_ = -1;
-  std::int64_t drain_timeout_ms_ = 0;
-  std::int64_t last_print_ms_ = 0;
-};
 
 int run_operation(ControlClient& client, const std::string& verb, const std::string& path,
                   const json::object& body, bool as_json) {

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -397,14 +398,16 @@ int logs_command(const std::vector<std::string_view>& args) {
 }
 
 constexpr std::string_view kServiceUsage =
-    "usage: handoff service add NAME [--upstream HOST:PORT] [--host NAME]...\n"
-    "       handoff service update NAME --host NAME [--host NAME]...\n"
+    "usage: handoff service add NAME [--upstream HOST:PORT] [--host NAME[/PREFIX]]...\n"
+    "                           [--strip-prefix]\n"
+    "       handoff service update NAME --host NAME[/PREFIX]... [--[no-]strip-prefix]\n"
     "       handoff service list\n"
     "       handoff service remove NAME\n\n"
     "Adds, updates, lists or removes services. Requests are routed by their Host header; the\n"
     "service named `default` gets every request no other service claims. A service added\n"
-    "without an upstream answers 503 until its first deploy or swap. `update` replaces the\n"
-    "hosts with one atomic store: no request goes unrouted in between.\n\n";
+    "without an upstream answers 503 until its first deploy or swap. A host may carry a path\n"
+    "prefix (example.com/api, or /api on every host): the longest matching prefix wins.\n"
+    "`update` replaces the hosts with one atomic store: no request goes unrouted between.\n\n";
 
 json::array to_json_array(const std::vector<std::string>& items) {
   json::array out;
@@ -445,9 +448,16 @@ int service_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
   std::vector<std::string> hosts;
   std::string upstream;
+  std::optional<bool> strip;
   std::vector<Flag> flags = {
-      {"host", "NAME", "a Host this service answers (exact or *.domain); repeatable",
+      {"host", "NAME",
+       "a Host it answers (exact or *.domain), with an optional path prefix "
+       "(NAME/PREFIX, or /PREFIX on every host); repeatable",
        [&](std::string_view v) { hosts.emplace_back(v); }},
+      {"strip-prefix", "", "remove the matched path prefix before forwarding",
+       [&](std::string_view) { strip = true; }},
+      {"no-strip-prefix", "", "forward the path whole (the default)",
+       [&](std::string_view) { strip = false; }},
       {"upstream", "HOST:PORT", "the service's first upstream",
        [&](std::string_view v) { upstream = v; }}};
   common.add_to(flags);
@@ -463,7 +473,10 @@ int service_command(const std::vector<std::string_view>& args) {
   if (words[0] == "add" && words.size() == 2) {
     return simple_request(
         common, "POST", "/v1/services",
-        json::object{{"name", name}, {"hosts", to_json_array(hosts)}, {"upstream", upstream}},
+        json::object{{"name", name},
+                     {"hosts", to_json_array(hosts)},
+                     {"upstream", upstream},
+                     {"strip_prefix", strip.value_or(false)}},
         upstream.empty() ? fmt::format("added service {} (no upstream yet: deploy or swap)", name)
                          : fmt::format("added service {} -> {}", name, upstream));
   }
@@ -472,8 +485,11 @@ int service_command(const std::vector<std::string_view>& args) {
       throw std::invalid_argument(
           "usage: handoff service update NAME --host NAME... (switch upstreams with swap)");
     }
-    return simple_request(common, "PATCH", fmt::format("/v1/services/{}", name),
-                          json::object{{"hosts", to_json_array(hosts)}},
+    json::object body{{"hosts", to_json_array(hosts)}};
+    if (strip) {
+      body["strip_prefix"] = *strip;
+    }
+    return simple_request(common, "PATCH", fmt::format("/v1/services/{}", name), body,
                           fmt::format("updated service {}", name));
   }
   if (words[0] == "remove" && words.size() == 2) {

@@ -149,8 +149,9 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
     const std::vector<std::string> hosts = body.strings("hosts", "host names");
     const std::string name = body.string("name", true);
     const std::string upstream = body.string("upstream");
+    const bool strip = body.boolean("strip_prefix", false);
     body.finish();
-    registry_.add(name, hosts, upstream);
+    registry_.add(name, hosts, upstream, strip);
     return json_reply(201, json::object{{"result", "ok"}, {"service", name}});
   }
   constexpr std::string_view prefix = "/v1/services/";
@@ -165,8 +166,12 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
         throw ApiError(400, "missing_field", "field 'hosts' is required");
       }
       const std::vector<std::string> hosts = body.strings("hosts", "host names");
+      std::optional<bool> strip;
+      if (body.has("strip_prefix")) {
+        strip = body.boolean("strip_prefix", false);
+      }
       body.finish();
-      registry_.update_hosts(name, hosts);
+      registry_.update_hosts(name, hosts, strip);
       return json_reply(200, json::object{{"result", "ok"}, {"service", name}});
     }
     if (action.empty()) {

@@ -24,8 +24,27 @@ bool valid_name(const std::string& name) {
   });
 }
 
-// A DNS name or a `*.` wildcard in front of one.
-bool valid_host(std::string_view host) {
+// A path prefix a service may claim: "/" and then path characters, no query or fragment.
+bool valid_prefix(std::string_view prefix) {
+  return !prefix.empty() && prefix.front() == '/' && prefix.size() <= 1024 &&
+         std::all_of(prefix.begin(), prefix.end(),
+                     [](unsigned char c) { return c > 0x20 && c < 0x7f && c != '?' && c != '#'; });
+}
+
+// A DNS name or a `*.` wildcard in front of one, optionally followed by a path prefix
+// (`example.com/api`); or a path prefix alone (`/api`, on every host).
+bool valid_host(std::string_view entry) {
+  const std::size_t slash = entry.find('/');
+  if (slash != std::string_view::npos) {
+    if (!valid_prefix(entry.substr(slash))) {
+      return false;
+    }
+    if (slash == 0) {
+      return true;
+    }
+    entry = entry.substr(0, slash);
+  }
+  std::string_view host = entry;
   if (host.rfind("*.", 0) == 0) {
     host.remove_prefix(2);
   }
@@ -38,8 +57,11 @@ bool valid_host(std::string_view host) {
   });
 }
 
+// Lowercases the host part of an entry; a path prefix keeps its case (paths are
+// case-sensitive).
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  const auto end = std::find(s.begin(), s.end(), '/');
+  std::transform(s.begin(), end, s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
 }
 
@@ -93,6 +115,7 @@ void ServiceRegistry::restore(const ProxyState& state) {
   for (const ServiceState& s : state.services) {
     Record r;
     r.hosts = s.hosts;
+    r.strip_prefix = s.strip_prefix;
     r.previous = s.previous;
     r.generation = s.generation;
     r.container = ContainerRef{s.container_id, s.container_name, s.image};
@@ -120,7 +143,7 @@ void ServiceRegistry::restore(const ProxyState& state) {
 }
 
 void ServiceRegistry::add(const std::string& name, std::vector<std::string> hosts,
-                          const std::string& upstream) {
+                          const std::string& upstream, bool strip_prefix) {
   if (!valid_name(name)) {
     throw ApiError(400, "bad_name",
                    fmt::format("service name '{}' must be 1-63 of a-z, 0-9, '-' and '_'", name));
@@ -137,12 +160,14 @@ void ServiceRegistry::add(const std::string& name, std::vector<std::string> host
   check_hosts(name, hosts);
   Record r;
   r.hosts = std::move(hosts);
+  r.strip_prefix = strip_prefix;
   r.service = std::make_shared<proxy::Service>(name, server_.config().threads, up);
   records_[name] = std::move(r);
   publish();
 }
 
-void ServiceRegistry::update_hosts(const std::string& name, std::vector<std::string> hosts) {
+void ServiceRegistry::update_hosts(const std::string& name, std::vector<std::string> hosts,
+                                   std::optional<bool> strip_prefix) {
   for (auto& h : hosts) {
     h = lower(h);
   }
@@ -150,6 +175,7 @@ void ServiceRegistry::update_hosts(const std::string& name, std::vector<std::str
   Record& r = find(name);
   check_hosts(name, hosts);
   r.hosts = std::move(hosts);
+  r.strip_prefix = strip_prefix.value_or(r.strip_prefix);
   publish();
 }
 
@@ -324,7 +350,7 @@ void ServiceRegistry::resume(const std::string& name) {
 void ServiceRegistry::publish() {
   std::vector<proxy::Route> routes;
   for (const auto& [name, r] : records_) {
-    routes.push_back(proxy::Route{r.service, r.hosts});
+    routes.push_back(proxy::Route{r.service, r.hosts, r.strip_prefix});
   }
   server_.router().replace(std::make_shared<const proxy::RouteTable>(std::move(routes)));
   persist();
@@ -342,7 +368,7 @@ void ServiceRegistry::persist() {
         name, r.hosts, up ? up->address() : "", r.previous, r.generation, r.container.id,
         r.container.name, r.container.image, std::move(history), r.next_container,
         r.service->paused(), r.service->max_pause().count(), r.service->pause_notice()->message,
-        r.service->pause_notice()->retry_after.count()});
+        r.service->pause_notice()->retry_after.count(), r.strip_prefix});
   }
   try {
     store_.save(state);
@@ -383,6 +409,7 @@ json::object ServiceRegistry::status() const {
         {"name", name},
         {"container", std::move(container)},
         {"hosts", std::move(hosts)},
+        {"strip_prefix", r.strip_prefix},
         {"upstream", up ? json::value(up->address()) : json::value(nullptr)},
         {"previous", r.previous},
         {"generation", r.generation},

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,10 +34,12 @@ class ServiceRegistry {
 
   /// Adds a service (`upstream` may be empty: 503 until the first swap or deploy); throws
   /// ApiError (400 bad field, 409 name or host taken).
-  void add(const std::string& name, std::vector<std::string> hosts, const std::string& upstream);
+  void add(const std::string& name, std::vector<std::string> hosts, const std::string& upstream,
+           bool strip_prefix = false);
   /// Replaces a service's hosts with one atomic route-table store: no request goes unrouted
   /// in between. Throws ApiError (404, 400 bad host, 409 host taken).
-  void update_hosts(const std::string& name, std::vector<std::string> hosts);
+  void update_hosts(const std::string& name, std::vector<std::string> hosts,
+                    std::optional<bool> strip_prefix = std::nullopt);
   /// Whether a service of this name exists.
   [[nodiscard]] bool exists(const std::string& name) const;
   /// Removes a service; its requests in flight finish. Throws ApiError (404, 409 busy).
@@ -94,6 +97,7 @@ class ServiceRegistry {
   struct Record {
     std::shared_ptr<proxy::Service> service;
     std::vector<std::string> hosts;
+    bool strip_prefix = false;  // a matched path prefix is removed before forwarding
     std::string previous;
     std::uint64_t generation = 1;
     bool busy = false;

@@ -42,7 +42,8 @@ std::string to_json(const ProxyState& state) {
                                     {"paused", s.paused},
                                     {"max_pause_ms", s.max_pause_ms},
                                     {"pause_message", s.pause_message},
-                                    {"retry_after_s", s.retry_after_s}});
+                                    {"retry_after_s", s.retry_after_s},
+                                    {"strip_prefix", s.strip_prefix}});
   }
   return json::serialize(json::object{{"version", 1}, {"services", std::move(services)}}) + "\n";
 }
@@ -154,6 +155,9 @@ ProxyState StateStore::load() const {
       }
       if (const json::value* m = so.if_contains("pause_message"); m && m->is_string()) {
         s.pause_message = std::string(m->as_string());
+      }
+      if (const json::value* sp = so.if_contains("strip_prefix"); sp && sp->is_bool()) {
+        s.strip_prefix = sp->as_bool();
       }
       if (const json::value* r = so.if_contains("retry_after_s")) {
         s.retry_after_s = r->to_number<std::int64_t>();

@@ -34,6 +34,7 @@ struct ServiceState {
   std::int64_t max_pause_ms = 30'000;  ///< how long a held request waits before a 503
   std::string pause_message;           ///< that 503's body, when set with the pause
   std::int64_t retry_after_s = 5;      ///< that 503's Retry-After
+  bool strip_prefix = false;           ///< a matched path prefix is removed before forwarding
 };
 
 /// The proxy's saved state.

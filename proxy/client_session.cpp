@@ -280,13 +280,18 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     worker_.count_refused(false);
     co_return co_await reply(413, "handoff: request body over the limit", true);
   }
-  Service* found = worker_.router().table_for(worker_.index()).find(x.request.host);
+  const RouteMatch route =
+      worker_.router().table_for(worker_.index()).match(x.request.host, x.request.target);
+  Service* found = route.service;
   if (found == nullptr) {
     worker_.count_refused(true);
     in_.consume(has_body ? 0 : parsed.head_bytes);
     co_return co_await reply(404, "handoff: no service for this host", has_body);
   }
   service_ = found->shared_from_this();
+  // A service that claims a path prefix with --strip-prefix gets the path without it (an empty
+  // rest is forwarded as "/").
+  x.request.target.remove_prefix(route.strip);
   Service* service = service_.get();
   if (service->paused() && !co_await wait_while_paused(*service)) {
     in_.consume(has_body ? 0 : parsed.head_bytes);

@@ -36,13 +36,23 @@ RouteTable::RouteTable(std::vector<Route> routes) : routes_(std::move(routes)) {
     if (r.service->name() == "default") {
       fallback_ = r.service.get();
     }
-    for (const std::string& h : r.hosts) {
-      std::string name(h);
+    for (const std::string& entry : r.hosts) {
+      const std::size_t slash = entry.find('/');
+      std::string name = entry.substr(0, slash);
+      std::string prefix = slash == std::string::npos ? std::string() : entry.substr(slash);
       std::transform(name.begin(), name.end(), name.begin(), lower);
-      if (name.rfind("*.", 0) == 0) {
-        wildcards_.emplace_back(name.substr(1), r.service.get());
+      if (name.empty()) {
+        add(any_host_, std::move(prefix), r.service.get(), r.strip_prefix);
+      } else if (name.rfind("*.", 0) == 0) {
+        auto it = std::find_if(wildcards_.begin(), wildcards_.end(),
+                               [&](const auto& w) { return w.first == name.substr(1); });
+        if (it == wildcards_.end()) {
+          wildcards_.emplace_back(name.substr(1), Candidates{});
+          it = std::prev(wildcards_.end());
+        }
+        add(it->second, std::move(prefix), r.service.get(), r.strip_prefix);
       } else {
-        exact_.emplace(std::move(name), r.service.get());
+        add(exact_[name], std::move(prefix), r.service.get(), r.strip_prefix);
       }
     }
   }
@@ -51,23 +61,57 @@ RouteTable::RouteTable(std::vector<Route> routes) : routes_(std::move(routes)) {
             [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
 }
 
-Service* RouteTable::find(std::string_view host) const {
-  if (exact_.empty() && wildcards_.empty()) {
-    return fallback_;
+void RouteTable::add(Candidates& to, std::string prefix, Service* service, bool strip) {
+  while (prefix.size() > 1 && prefix.back() == '/') {
+    prefix.pop_back();  // "/api/" claims what "/api" does
   }
-  std::array<char, 256> buf;
-  std::string_view name;
-  if (normalize_host(host, buf, name)) {
-    if (auto it = exact_.find(name); it != exact_.end()) {
-      return it->second;
+  if (prefix == "/") {
+    prefix.clear();
+  }
+  to.push_back(Prefixed{std::move(prefix), service, strip});
+  std::stable_sort(to.begin(), to.end(),
+                   [](const auto& a, const auto& b) { return a.prefix.size() > b.prefix.size(); });
+}
+
+// The longest prefix that matches `path` on a segment boundary: "/api" takes "/api",
+// "/api/x" and "/api?q", never "/apix".
+const RouteTable::Prefixed* RouteTable::pick(const Candidates& candidates, std::string_view path) {
+  for (const Prefixed& c : candidates) {
+    if (path.starts_with(c.prefix) &&
+        (path.size() == c.prefix.size() || path[c.prefix.size()] == '/' ||
+         path[c.prefix.size()] == '?' || c.prefix.empty())) {
+      return &c;
     }
-    for (const auto& [suffix, service] : wildcards_) {
-      if (name.size() > suffix.size() && name.ends_with(suffix)) {
-        return service;
+  }
+  return nullptr;
+}
+
+RouteMatch RouteTable::match(std::string_view host, std::string_view path) const {
+  auto found = [](const Prefixed* p) {
+    return RouteMatch{p->service, p->strip ? p->prefix.size() : 0};
+  };
+  if (!exact_.empty() || !wildcards_.empty()) {
+    std::array<char, 256> buf;
+    std::string_view name;
+    if (normalize_host(host, buf, name)) {
+      if (auto it = exact_.find(name); it != exact_.end()) {
+        if (const Prefixed* p = pick(it->second, path)) {
+          return found(p);
+        }
+      }
+      for (const auto& [suffix, candidates] : wildcards_) {
+        if (name.size() > suffix.size() && name.ends_with(suffix)) {
+          if (const Prefixed* p = pick(candidates, path)) {
+            return found(p);
+          }
+        }
       }
     }
   }
-  return fallback_;
+  if (const Prefixed* p = pick(any_host_, path)) {
+    return found(p);
+  }
+  return RouteMatch{fallback_, 0};
 }
 
 std::shared_ptr<Service> RouteTable::service(std::string_view name) const {

@@ -13,10 +13,18 @@
 
 namespace handoff::proxy {
 
-/// A service and the Host names it answers (exact names and `*.example.com` wildcards).
+/// A service and what it answers: Host names (exact, or `*.example.com` wildcards), each with
+/// an optional path prefix (`example.com/api`), or a prefix on every host (`/api`).
 struct Route {
   std::shared_ptr<Service> service;
   std::vector<std::string> hosts;
+  bool strip_prefix = false;  ///< the matched prefix is removed from the forwarded path
+};
+
+/// Where a request goes.
+struct RouteMatch {
+  Service* service = nullptr;  ///< null: no service claims the request
+  std::size_t strip = 0;       ///< bytes of the path to remove before forwarding
 };
 
 /// The immutable route table: Host name → service. A change builds a new table.
@@ -25,8 +33,12 @@ class RouteTable {
   /// Builds the table; the service named `default` catches hosts no route names.
   explicit RouteTable(std::vector<Route> routes);
 
-  /// The service for a Host field value (port and case ignored), or null when none matches.
-  [[nodiscard]] Service* find(std::string_view host) const;
+  /// The service for a Host field value (port and case ignored) and a path: the longest
+  /// matching prefix among the host's entries wins, then wildcard hosts, then prefixes on any
+  /// host, then `default`. No service: null.
+  [[nodiscard]] RouteMatch match(std::string_view host, std::string_view path) const;
+  /// The service for a Host, whatever the path (entries without a prefix).
+  [[nodiscard]] Service* find(std::string_view host) const { return match(host, "/").service; }
   /// Every route, in the order given.
   [[nodiscard]] const std::vector<Route>& routes() const { return routes_; }
   /// The service with this name, or null.
@@ -39,9 +51,20 @@ class RouteTable {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
 
+  /// One host's entries: path prefixes ("" for none), longest first.
+  struct Prefixed {
+    std::string prefix;
+    Service* service;
+    bool strip;
+  };
+  using Candidates = std::vector<Prefixed>;
+  static void add(Candidates& to, std::string prefix, Service* service, bool strip);
+  static const Prefixed* pick(const Candidates& candidates, std::string_view path);
+
   std::vector<Route> routes_;
-  std::unordered_map<std::string, Service*, NameHash, std::equal_to<>> exact_;
-  std::vector<std::pair<std::string, Service*>> wildcards_;  // suffix such as ".example.com"
+  std::unordered_map<std::string, Candidates, NameHash, std::equal_to<>> exact_;
+  std::vector<std::pair<std::string, Candidates>> wildcards_;  // suffix such as ".example.com"
+  Candidates any_host_;                                        // entries such as "/api"
   Service* fallback_ = nullptr;
 };
 

@@ -618,3 +618,40 @@ TEST_CASE("--metrics-listen serves the metrics over TCP with a duration histogra
       request_once(port, "POST /metrics HTTP/1.1\r\nHost: m\r\nContent-Length: 0\r\n\r\n").status ==
       405);
 }
+
+TEST_CASE("services may claim path prefixes, with the prefix stripped or kept") {
+  // Each backend answers with its name and the path it received.
+  auto echo = [](std::string name) {
+    return [name](BackendConnection& c, TestBackend& self) {
+      while (auto r = c.read_request()) {
+        self.record(*r);
+        const std::string body = name + " " + r->target;
+        c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+               body);
+      }
+    };
+  };
+  TestBackend site(echo("site"));
+  TestBackend api(echo("api"));
+  TempDir dir;
+  auto proxy = std::make_unique<RunningProxy>(dir.path());
+  REQUIRE(
+      proxy->cli({"service", "add", "site", "--host", "shop.test", "--upstream", site.address()})
+          .code == 0);
+  REQUIRE(proxy
+              ->cli({"service", "add", "api", "--host", "shop.test/api", "--strip-prefix",
+                     "--upstream", api.address()})
+              .code == 0);
+  CHECK(get(proxy->port(), "shop.test", "/cart") == "site /cart");
+  CHECK(get(proxy->port(), "shop.test", "/api/orders?id=7") == "api /orders?id=7");
+  CHECK(get(proxy->port(), "shop.test", "/api") == "api /");
+  CHECK(get(proxy->port(), "shop.test", "/apiary") == "site /apiary");
+  CHECK(proxy->cli({"service", "add", "bad", "--host", "shop.test/a?b"}).code == 1);
+  // Kept across a restart, and --no-strip-prefix forwards the path whole.
+  proxy.reset();
+  proxy = std::make_unique<RunningProxy>(dir.path());
+  CHECK(get(proxy->port(), "shop.test", "/api/orders") == "api /orders");
+  REQUIRE(proxy->cli({"service", "update", "api", "--host", "shop.test/api", "--no-strip-prefix"})
+              .code == 0);
+  CHECK(get(proxy->port(), "shop.test", "/api/orders") == "api /api/orders");
+}

@@ -97,3 +97,29 @@ TEST_CASE("addresses parse in IPv4, IPv6 and host-name forms") {
   CHECK(format_endpoint(resolve_address("[::1]:5").front()) == "[::1]:5");
   CHECK(resolve_address("localhost:7").front().port() == 7);
 }
+
+TEST_CASE("path prefixes: the longest match on a segment boundary wins, then wildcards, any host") {
+  auto site = std::make_shared<Service>("site", 1, upstream(1));
+  auto api = std::make_shared<Service>("api", 1, upstream(2));
+  auto v2 = std::make_shared<Service>("v2", 1, upstream(3));
+  auto assets = std::make_shared<Service>("assets", 1, upstream(4));
+  auto fallback = std::make_shared<Service>("default", 1, upstream(5));
+  RouteTable table({{site, {"example.com"}},
+                    {api, {"example.com/api"}, true},
+                    {v2, {"example.com/api/v2/"}},
+                    {assets, {"/static"}},
+                    {fallback, {}}});
+  CHECK(table.match("example.com", "/").service == site.get());
+  CHECK(table.match("example.com", "/apix").service == site.get());
+  CHECK(table.match("example.com", "/api").service == api.get());
+  CHECK(table.match("example.com", "/api").strip == 4);
+  CHECK(table.match("example.com", "/api?q=1").service == api.get());
+  CHECK(table.match("EXAMPLE.com:80", "/api/users").service == api.get());
+  CHECK(table.match("example.com", "/api/v2/users").service == v2.get());
+  CHECK(table.match("example.com", "/api/v2/users").strip == 0);
+  CHECK(table.match("example.com", "/API").service == site.get());  // paths are case-sensitive
+  CHECK(table.match("other.test", "/static/app.js").service == assets.get());
+  CHECK(table.match("other.test", "/").service == fallback.get());
+  CHECK(table.match("example.com", "/static/app.js").service == site.get());  // host first
+  CHECK(table.find("example.com") == site.get());
+}

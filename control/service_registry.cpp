@@ -33,7 +33,7 @@ bool valid_prefix(std::string_view prefix) {
 
 // A DNS name or a `*.` wildcard in front of one, optionally followed by a path prefix
 // (`example.com/api`); or a path prefix alone (`/api`, on every host).
-bool valid_host(std::string_view entry) {
+bool valid_route_entry(std::string_view entry) {
   const std::size_t slash = entry.find('/');
   if (slash != std::string_view::npos) {
     if (!valid_prefix(entry.substr(slash))) {
@@ -97,7 +97,7 @@ const ServiceRegistry::Record& ServiceRegistry::find(const std::string& name) co
 void ServiceRegistry::check_hosts(const std::string& name,
                                   const std::vector<std::string>& hosts) const {
   for (const std::string& h : hosts) {
-    if (!valid_host(h)) {
+    if (!valid_route_entry(h)) {
       throw ApiError(400, "bad_host", fmt::format("'{}' is not a host name or *.wildcard", h));
     }
     for (const auto& [other, record] : records_) {
@@ -364,11 +364,12 @@ void ServiceRegistry::persist() {
     for (const ContainerRef& c : r.history) {
       history.push_back(SavedContainer{c.id, c.name, c.image});
     }
-    state.services.push_back(ServiceState{
-        name, r.hosts, up ? up->address() : "", r.previous, r.generation, r.container.id,
-        r.container.name, r.container.image, std::move(history), r.next_container,
-        r.service->paused(), r.service->max_pause().count(), r.service->pause_notice()->message,
-        r.service->pause_notice()->retry_after.count(), r.strip_prefix});
+    const auto notice = r.service->pause_notice();
+    state.services.push_back(
+        ServiceState{name, r.hosts, up ? up->address() : "", r.previous, r.generation,
+                     r.container.id, r.container.name, r.container.image, std::move(history),
+                     r.next_container, r.service->paused(), r.service->max_pause().count(),
+                     notice->message, notice->retry_after.count(), r.strip_prefix});
   }
   try {
     store_.save(state);

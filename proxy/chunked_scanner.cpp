@@ -108,55 +108,33 @@ bool ChunkedScanner::chunk_line_byte(char c) {
     return fail("chunk size line too long");
   }
   const bool tchar = is_token_char(static_cast<unsigned char>(c));
+  const auto bad = [this] { return fail("invalid chunk extension"); };
   switch (state_) {
     case State::size_ws:
-      if (c == ';') {
-        state_ = State::ext_name_ws;
-      } else if (c == '\r') {
-        state_ = State::size_lf;
-      } else if (!is_ws(c)) {
-        return fail("invalid chunk extension");
-      }
-      return true;
+      return after_element(c, State::size_ws) || bad();
     case State::ext_name_ws:
       if (tchar) {
         state_ = State::ext_name;
       } else if (!is_ws(c)) {
-        return fail("invalid chunk extension");
+        return bad();
       }
       return true;
     case State::ext_name:
-    case State::ext_value_token:
-      if (c == '=' && state_ == State::ext_name) {
-        state_ = State::ext_value_ws;
-      } else if (c == ';') {
-        state_ = State::ext_name_ws;
-      } else if (c == '\r') {
-        state_ = State::size_lf;
-      } else if (is_ws(c)) {
-        state_ = state_ == State::ext_name ? State::ext_name_end : State::size_ws;
-      } else if (!tchar) {
-        return fail("invalid chunk extension");
-      }
-      return true;
     case State::ext_name_end:
       if (c == '=') {
         state_ = State::ext_value_ws;
-      } else if (c == ';') {
-        state_ = State::ext_name_ws;
-      } else if (c == '\r') {
-        state_ = State::size_lf;
-      } else if (!is_ws(c)) {
-        return fail("invalid chunk extension");
+        return true;
       }
-      return true;
+      return (tchar && state_ == State::ext_name) || after_element(c, State::ext_name_end) || bad();
+    case State::ext_value_token:
+      return tchar || after_element(c, State::size_ws) || bad();
     case State::ext_value_ws:
       if (tchar) {
         state_ = State::ext_value_token;
       } else if (c == '"') {
         state_ = State::ext_quoted;
       } else if (!is_ws(c)) {
-        return fail("invalid chunk extension");
+        return bad();
       }
       return true;
     case State::ext_quoted:
@@ -165,18 +143,34 @@ bool ChunkedScanner::chunk_line_byte(char c) {
       } else if (c == '\\') {
         state_ = State::ext_quoted_pair;
       } else if (!is_qdtext(c)) {
-        return fail("invalid chunk extension");
+        return bad();
       }
       return true;
     case State::ext_quoted_pair:
       if (!is_quoted_pair_char(c)) {
-        return fail("invalid chunk extension");
+        return bad();
       }
       state_ = State::ext_quoted;
       return true;
     default:
       return fail("internal chunked scanner state");
   }
+}
+
+// What may follow an extension's name or value, or the BWS after them: ';' opens the next
+// extension, CR ends the line, whitespace is BWS (the scanner moves to `on_ws`). False for
+// anything else.
+bool ChunkedScanner::after_element(char c, State on_ws) {
+  if (c == ';') {
+    state_ = State::ext_name_ws;
+  } else if (c == '\r') {
+    state_ = State::size_lf;
+  } else if (is_ws(c)) {
+    state_ = on_ws;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 bool ChunkedScanner::end_size_line(std::string& out) {

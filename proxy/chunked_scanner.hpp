@@ -58,6 +58,7 @@ class ChunkedScanner {
 
   bool step(char c, std::string& out);
   bool chunk_line_byte(char c);
+  bool after_element(char c, State on_ws);
   bool end_size_line(std::string& out);
   bool end_trailer_line(std::string& out);
   bool fail(std::string_view why) {

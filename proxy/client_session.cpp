@@ -685,10 +685,11 @@ asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text,
 void ClientSession::finish(std::string_view error) {
   request_open_ = false;
   const bool unfinished = status_ == 0 || !cut_.empty() || handle_.killed;
+  const Clock::duration took = Clock::now() - started_;  // one clock read for both uses
   if (service_) {
     if (status_ != 0) {
       service_->count_response(worker_.index(), status_);
-      service_->count_duration(worker_.index(), Clock::now() - started_);
+      service_->count_duration(worker_.index(), took);
     }
     if (unfinished) {
       service_->count_unfinished(worker_.index(), handle_.killed);
@@ -700,7 +701,7 @@ void ClientSession::finish(std::string_view error) {
   write_access_log(AccessRecord{service_ ? std::string_view(service_->name()) : "",
                                 upstream_ ? std::string_view(upstream_->address()) : "", client_ip_,
                                 x_->method, x_->target, x_->host, x_->request_id, status_,
-                                response_bytes_, Clock::now() - started_, error});
+                                response_bytes_, took, error});
 }
 
 // Holds a request while its service is paused. False when the pause outlasted the service's

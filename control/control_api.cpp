@@ -61,11 +61,13 @@ ApiResponse json_reply(int status, const json::value& v) {
 
 // A deploy to a service that does not exist yet creates it with `hosts` (kamal-proxy's habit);
 // when that deploy fails, the service it created goes away again, so nothing is left half made.
+// Repeating the same command is accepted (the hosts match): after a crash cut the first deploy
+// short, the service exists and running the command again must still work.
 Operation ControlApi::deploy_creating(const std::string& name,
                                       const std::vector<std::string>& hosts,
                                       const DeployOptions& options) {
   if (registry_.exists(name)) {
-    if (!hosts.empty()) {
+    if (!hosts.empty() && !registry_.has_hosts(name, hosts)) {
       throw ApiError(400, "bad_field",
                      fmt::format("service '{}' exists: change its hosts with `handoff service "
                                  "update`",

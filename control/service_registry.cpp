@@ -179,6 +179,17 @@ void ServiceRegistry::update_hosts(const std::string& name, std::vector<std::str
   publish();
 }
 
+bool ServiceRegistry::has_hosts(const std::string& name, std::vector<std::string> hosts) const {
+  for (auto& h : hosts) {
+    h = lower(h);
+  }
+  std::sort(hosts.begin(), hosts.end());
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> current = find(name).hosts;
+  std::sort(current.begin(), current.end());
+  return current == hosts;
+}
+
 bool ServiceRegistry::exists(const std::string& name) const {
   std::lock_guard lock(mutex_);
   return records_.count(name) != 0;

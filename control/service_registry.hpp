@@ -40,6 +40,8 @@ class ServiceRegistry {
   /// in between. Throws ApiError (404, 400 bad host, 409 host taken).
   void update_hosts(const std::string& name, std::vector<std::string> hosts,
                     std::optional<bool> strip_prefix = std::nullopt);
+  /// Whether the service answers exactly these hosts (in any order, case ignored).
+  [[nodiscard]] bool has_hosts(const std::string& name, std::vector<std::string> hosts) const;
   /// Whether a service of this name exists.
   [[nodiscard]] bool exists(const std::string& name) const;
   /// Removes a service; its requests in flight finish. Throws ApiError (404, 409 busy).

@@ -55,6 +55,7 @@ std::string routing_state(const RunningProxy& proxy) {
     const auto& s = v.as_object();
     kept.push_back(boost::json::object{{"name", s.at("name")},
                                        {"hosts", s.at("hosts")},
+                                       {"strip_prefix", s.at("strip_prefix")},
                                        {"upstream", s.at("upstream")},
                                        {"previous", s.at("previous")},
                                        {"generation", s.at("generation")},
@@ -382,9 +383,12 @@ TEST_CASE("every state the control API accepts loads again, even after a kill -9
       {"pause", "shop", "--max-pause", "5s"},
       {"service", "remove", "default"},  // stays removed although --upstream is given again
       {"resume", "shop"},
-      {"pause", "web"},
+      {"pause", "web", "--max-pause", "200ms", "--message", "Back soon", "--retry-after", "1m"},
       {"rollback", "shop", "--no-health-check"},
       {"swap", "web", "--to", green.address(), "--no-health-check"},
+      {"service", "update", "shop", "--host", "shop.test", "--host", "*.shop.test/api",
+       "--strip-prefix"},
+      {"service", "add", "assets", "--host", "/static", "--upstream", green.address()},
   };
   auto proxy = std::make_unique<RunningProxy>(dir.path(), seed);
   for (const auto& command : commands) {
@@ -398,8 +402,15 @@ TEST_CASE("every state the control API accepts loads again, even after a kill -9
     proxy = std::make_unique<RunningProxy>(dir.path(), seed);
     CHECK(routing_state(*proxy) == before);
   }
-  // The restored services serve: web was paused (held, then 503 after its max pause).
+  // The restored services serve: web was paused (held, then 503 after its max pause, with its
+  // message and Retry-After), shop strips its prefix, assets claims /static on every host.
+  const Response held = request_once(proxy->port(), "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  CHECK(held.status == 503);
+  CHECK(held.body == "Back soon\n");
+  CHECK(held.header("retry-after") == "60");
   CHECK(get(proxy->port(), "shop.test") == "blue");
+  CHECK(get(proxy->port(), "v1.shop.test", "/api/x") == "blue");
+  CHECK(get(proxy->port(), "other.test", "/static/a.css") == "green");
   CHECK(proxy->cli({"resume", "web"}).code == 0);
   CHECK(get(proxy->port(), "example.com") == "green");
   CHECK(request_once(proxy->port(), "GET / HTTP/1.1\r\nHost: other\r\n\r\n").status == 404);

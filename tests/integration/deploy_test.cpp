@@ -423,3 +423,24 @@ TEST_CASE("an image that is not local is pulled from a registry, and a bad pull 
   CHECK(get(f.proxy.port()) == "v2\n");
   shell("docker rmi -f " + remote + " >/dev/null 2>&1");
 }
+
+TEST_CASE("kill -9 during the first deploy that creates a service, then the same command works") {
+  TempDir dir;
+  const std::string service = unique_service("made");
+  ServiceCleanup cleanup(service);
+  auto proxy = std::make_unique<RunningProxy>(dir.path());
+  const std::string body = service + R"( {"image":")" + test_app_image() +
+                           R"(","hosts":["made.test"],"host_network":true,)"
+                           R"("health_interval":"100ms","env":["START_DELAY_MS=800"]})";
+  const int stream = deploy_until_step(*proxy, body, "health_check");
+  proxy->process().signal(SIGKILL);
+  proxy->process().wait_exit();
+  ::close(stream);
+  proxy = std::make_unique<RunningProxy>(dir.path());
+  // The same command again: the service the first run made is taken as it is.
+  CommandResult again = deploy(*proxy, service, {"--host", "made.test", "--env", "APP_VERSION=v1"});
+  CHECK_MESSAGE(again.code == 0, again.out << again.err);
+  CHECK(request_once(proxy->port(), "GET / HTTP/1.1\r\nHost: made.test\r\n\r\n").body == "v1\n");
+  auto containers = service_containers(service);
+  CHECK(containers.size() == 1);  // the interrupted deploy's container was removed at start
+}

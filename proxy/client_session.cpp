@@ -231,9 +231,16 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     x_ = borrow_exchange();
   }
   Exchange& x = *x_;
+  // Nothing of the previous request may be counted or logged with this one (a 408 below
+  // belongs to no service).
   if (config().access_log) {
-    x.method = x.target = x.host = x.request_id = {};  // nothing of the previous request
+    x.method = x.target = x.host = x.request_id = {};
   }
+  service_.reset();
+  upstream_ = nullptr;
+  status_ = 0;
+  response_bytes_ = 0;
+  cut_ = {};
   arm(config().client_header_timeout);
   ParseResult parsed;
   while (true) {
@@ -246,6 +253,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     auto [ec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
     if (ec || timed_out() || handle_.killed) {
       if (timed_out() && !in_.empty()) {
+        started_ = Clock::now();  // the log line's duration; no head, no request before this
         worker_.count_refused(false);
         co_await reply(408, "handoff: timed out reading the request header", true);
       }
@@ -254,12 +262,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     in_.commit(n);
   }
   started_ = Clock::now();  // for the duration histogram and the access log
-  status_ = 0;
-  response_bytes_ = 0;
-  service_.reset();
-  upstream_ = nullptr;
   request_open_ = true;
-  cut_ = {};
   if (config().access_log) {
     const bool ok = parsed.state == ParseStatus::complete;
     x.method = ok ? x.request.method : std::string_view{};

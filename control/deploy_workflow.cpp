@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "control/api_error.hpp"
+#include "control/deploy_cost.hpp"
 
 namespace handoff::control {
 
@@ -103,15 +104,16 @@ class ContainerSwitch {
     // it, so a 60 s timeout never becomes 120 s.
     deadline_ = start + options_.swap.health.timeout;
     old_ = registry_.container(service_);
+    cost_.emplace(registry_.service(service_));
     try {
       NewContainerGuard guard{*this};
       steps();
     } catch (const StepFailure& f) {
-      return operation_error(f.status, f.code, f.message);
+      return with_cost(operation_error(f.status, f.code, f.message), *cost_);
     } catch (const containers::EngineError& e) {
-      return operation_error(status_for(e), "engine_error", e.what());
+      return with_cost(operation_error(status_for(e), "engine_error", e.what()), *cost_);
     } catch (const std::exception& e) {
-      return operation_error(500, "internal", e.what());
+      return with_cost(operation_error(500, "internal", e.what()), *cost_);
     }
     return OperationResult{200, json::object{{"result", "ok"},
                                              {"service", service_},
@@ -122,7 +124,8 @@ class ContainerSwitch {
                                              {"switch_us", switch_us_},
                                              {"drain_ms", drain_ms_},
                                              {"closed", closed_},
-                                             {"elapsed_ms", ms_since(start)}}};
+                                             {"elapsed_ms", ms_since(start)},
+                                             {"cost", cost_->report()}}};
   }
 
   void begin(const std::string& to) {
@@ -302,7 +305,8 @@ class ContainerSwitch {
     std::chrono::nanoseconds switch_time{};
     const std::string from = registry_.current_upstream(service_);
     auto old_upstream = registry_.swap(service_, address_, switch_time,
-                                       ContainerRef{new_id_, new_name_, new_image_});
+                                       ContainerRef{new_id_, new_name_, new_image_},
+                                       [this] { cost_->switched(); });
     created_ = false;
     generation_ = registry_.next_generation(service_) - 1;
     switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
@@ -408,6 +412,7 @@ class ContainerSwitch {
   std::int64_t switch_us_ = 0;
   std::int64_t drain_ms_ = 0;
   std::size_t closed_ = 0;
+  std::optional<DeployCost> cost_;  // from the start of the steps
 };
 
 void validate(const DeployOptions& o) {

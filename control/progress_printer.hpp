@@ -84,7 +84,7 @@ class ProgressPrinter {
       const std::int64_t n = field_number(e, "in_flight");
       const std::int64_t elapsed = field_number(e, "elapsed_ms");
       if (n != last_in_flight_ || elapsed - last_print_ms_ >= 1000) {
-        fmt::print("  drain         {} in flight ({}; what remains is closed in {})\n", n,
+        fmt::print(out_, "  drain         {} in flight ({}; what remains is closed in {})\n", n,
                    format_duration(std::chrono::milliseconds(elapsed)),
                    format_duration(std::chrono::milliseconds(
                        std::max<std::int64_t>(drain_timeout_ms_ - elapsed, 0))));
@@ -146,7 +146,11 @@ class ProgressPrinter {
       fmt::print(err_, "handoff: {} ended without a result (the proxy may have stopped)\n", verb_);
       return 1;
     }
-    if (field_text(result_, "result") != "ok") {
+    const bool ok = field_text(result_, "result") == "ok";
+    if (!quiet_) {
+      print_cost();
+    }
+    if (!ok) {
       fmt::print(err_, "handoff: {} failed: {}\n", verb_, field_text(result_, "message"));
       return 1;
     }
@@ -164,6 +168,65 @@ class ProgressPrinter {
   }
 
  private:
+  // What the workflow cost the traffic (the result's "cost"): requests per version and why
+  // any failed, then request durations before and after the switch.
+  void print_cost() const {
+    const boost::json::value* cost = result_.if_contains("cost");
+    if (cost == nullptr || !cost->is_object()) {
+      return;
+    }
+    const boost::json::object& c = cost->as_object();
+    const char* label = "  cost          ";
+    for (const char* version : {"old", "new"}) {
+      if (const boost::json::value* v = c.if_contains(version); v != nullptr && v->is_object()) {
+        fmt::print(out_, "{}{} {}: {}\n", label, version, field_text(v->as_object(), "upstream"),
+                   outcome_text(v->as_object()));
+        label = "                ";
+      }
+    }
+    const boost::json::value* latency = c.if_contains("latency");
+    if (latency == nullptr || !latency->is_object()) {
+      return;
+    }
+    for (const auto& [when, text] : {std::pair{"before", "the minute before the switch"},
+                                     std::pair{"after", "after the switch"},
+                                     std::pair{"during", "during the attempt"}}) {
+      const boost::json::value* w = latency->as_object().if_contains(when);
+      if (w == nullptr || !w->is_object()) {
+        continue;
+      }
+      const boost::json::object& o = w->as_object();
+      fmt::print(out_, "{}p50 {:.2f} ms, p99 {:.2f} ms over {} requests {}{}\n", label,
+                 number(o, "p50_ms"), number(o, "p99_ms"), field_number(o, "requests"), text,
+                 std::string_view(when) == "before"
+                     ? std::string()
+                     : fmt::format(" ({})", format_duration(std::chrono::milliseconds(
+                                                field_number(o, "window_ms")))));
+      label = "                ";
+    }
+  }
+
+  // "1234 answered, 2 failed (1 upstream 5xx, 1 cut at the drain timeout)"
+  static std::string outcome_text(const boost::json::object& v) {
+    std::string reasons;
+    for (const auto& [key, name] :
+         {std::pair{"upstream_5xx", "upstream 5xx"}, std::pair{"proxy_5xx", "timeout or bad answer"},
+          std::pair{"connect_errors", "connect error"},
+          std::pair{"cut_at_drain", "cut at the drain timeout"},
+          std::pair{"incomplete", "incomplete"}}) {
+      if (const std::int64_t n = field_number(v, key); n != 0) {
+        reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", n, name);
+      }
+    }
+    return fmt::format("{} answered, {} failed{}", field_number(v, "answered"),
+                       field_number(v, "failed"), reasons.empty() ? "" : " (" + reasons + ")");
+  }
+
+  static double number(const boost::json::object& o, std::string_view key) {
+    const boost::json::value* v = o.if_contains(key);
+    return v != nullptr && v->is_number() ? v->to_number<double>() : 0.0;
+  }
+
   std::string verb_;
   bool quiet_;
   std::FILE* out_;

@@ -226,13 +226,17 @@ std::shared_ptr<void> ServiceRegistry::claim(const std::string& name) {
 std::shared_ptr<proxy::Upstream> ServiceRegistry::swap(const std::string& name,
                                                        const std::string& address,
                                                        std::chrono::nanoseconds& switch_time,
-                                                       const ContainerRef& container) {
+                                                       const ContainerRef& container,
+                                                       const std::function<void()>& on_switched) {
   std::lock_guard lock(mutex_);
   Record& r = find(name);
   auto next = make_upstream(server_, address, r.generation + 1);
   const auto start = Clock::now();
   auto previous = server_.swap(*r.service, next);
   switch_time = Clock::now() - start;
+  if (on_switched) {
+    on_switched();
+  }
   r.generation += 1;
   r.previous = previous ? previous->address() : std::string();
   // The container that served until now becomes the most recent one in the history; the one
@@ -318,6 +322,11 @@ void ServiceRegistry::set_container_problem(const std::string& name, const std::
 std::string ServiceRegistry::previous_upstream(const std::string& name) const {
   std::lock_guard lock(mutex_);
   return find(name).previous;
+}
+
+std::shared_ptr<proxy::Service> ServiceRegistry::service(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  return find(name).service;
 }
 
 std::string ServiceRegistry::current_upstream(const std::string& name) const {

@@ -2,6 +2,7 @@
 
 #include <boost/json/object.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,9 +54,11 @@ class ServiceRegistry {
 
   /// Swaps the service to a new upstream at `address` (validated and resolved before the
   /// switch). Returns the previous upstream and sets `switch_time` to the time the store took.
+  /// `on_switched` runs right after the store, before the state is saved.
   std::shared_ptr<proxy::Upstream> swap(const std::string& name, const std::string& address,
                                         std::chrono::nanoseconds& switch_time,
-                                        const ContainerRef& container = {});
+                                        const ContainerRef& container = {},
+                                        const std::function<void()>& on_switched = {});
   /// The generation the next swap will give the service.
   [[nodiscard]] std::uint64_t next_generation(const std::string& name) const;
   /// Reserves the number of the service's next container and saves it before returning, so
@@ -75,6 +78,8 @@ class ServiceRegistry {
   void set_container_problem(const std::string& name, const std::string& problem);
   /// The upstream before the last swap ("" when none), for rollback.
   [[nodiscard]] std::string previous_upstream(const std::string& name) const;
+  /// The data plane's service of this name. Throws ApiError 404.
+  [[nodiscard]] std::shared_ptr<proxy::Service> service(const std::string& name) const;
   /// The upstream address new requests go to.
   [[nodiscard]] std::string current_upstream(const std::string& name) const;
 

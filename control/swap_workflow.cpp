@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "control/api_error.hpp"
+#include "control/deploy_cost.hpp"
 #include "proxy/address.hpp"
 
 namespace handoff::control {
@@ -32,6 +33,7 @@ Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const s
   // Steps: health gate -> swap -> drain. A failure before the swap changes nothing.
   return [&registry, &server, service, target, options, claim](EventSink& sink) {
     const auto start = Clock::now();
+    DeployCost cost(registry.service(service));
     const std::string from = registry.current_upstream(service);
     sink.emit(
         json::object{{"step", "begin"}, {"service", service}, {"from", from}, {"to", target}});
@@ -42,7 +44,7 @@ Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const s
       const auto gate_start = Clock::now();
       std::string failure = run_health_gate(target, options.health, sink);
       if (!failure.empty()) {
-        return operation_error(422, "health_check_failed", failure);
+        return with_cost(operation_error(422, "health_check_failed", failure), cost);
       }
       sink.emit(json::object{
           {"step", "health_check"}, {"state", "done"}, {"elapsed_ms", ms_since(gate_start)}});
@@ -51,9 +53,9 @@ Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const s
     std::chrono::nanoseconds switch_time{};
     std::shared_ptr<proxy::Upstream> old;
     try {
-      old = registry.swap(service, target, switch_time);
+      old = registry.swap(service, target, switch_time, {}, [&] { cost.switched(); });
     } catch (const ApiError& e) {
-      return operation_error(e.status(), e.code(), e.what());
+      return with_cost(operation_error(e.status(), e.code(), e.what()), cost);
     }
     const auto switch_us =
         std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
@@ -91,7 +93,8 @@ Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const s
                                              {"switch_us", switch_us},
                                              {"drain_ms", drained.took.count()},
                                              {"closed", drained.closed},
-                                             {"elapsed_ms", ms_since(start)}}};
+                                             {"elapsed_ms", ms_since(start)},
+                                             {"cost", cost.report()}}};
   };
 }
 

@@ -104,11 +104,7 @@ class ClientSession {
   asio::awaitable<void> run() {
     while (co_await serve_one() == Outcome::keep_alive) {
     }
-    if (request_open_) {
-      // Ended without an answer (client gone, or closed at a drain or shutdown timeout): it
-      // still goes on the books.
-      finish(handle_.killed ? handle_.kill_reason : "the client went away");
-    }
+    close_books();
     boost::system::error_code ec;
     client_.shutdown(tcp::socket::shutdown_send, ec);
     if (!ec && !handle_.killed) {
@@ -140,7 +136,7 @@ class ClientSession {
 
   asio::awaitable<Outcome> serve_one();
   asio::awaitable<void> linger();
-  asio::awaitable<Outcome> forward(InFlight flight, std::size_t head_bytes);
+  asio::awaitable<Outcome> forward(const InFlight& flight, std::size_t head_bytes);
   [[nodiscard]] int refuse_body(const BodyFramer& body) const;
   static std::string_view refusal(const BodyFramer& body);
   asio::awaitable<std::optional<SendResult>> send_request(UpstreamLink& link, Upstream& up,
@@ -162,6 +158,15 @@ class ClientSession {
   /// Counts the finished request on its service and writes its access log line; `error` says
   /// why the proxy refused or ended it.
   void finish(std::string_view error = {});
+  /// Puts a request that ended without an answer (client gone, or closed at a drain or
+  /// shutdown timeout) on the books all the same.
+  void close_books() {
+    if (request_open_) {
+      finish(handle_.killed ? handle_.kill_reason : "the client went away");
+    }
+  }
+  /// How the request bound to `upstream_` ended.
+  [[nodiscard]] RequestOutcome outcome() const;
   asio::awaitable<bool> wait_while_paused(Service& service);
 
   Worker& worker_;
@@ -175,13 +180,15 @@ class ClientSession {
   // drop the service from it) while the request is suspended.
   std::shared_ptr<Service> service_;
   // The request's upstream, once bound; owned by the InFlight that `forward` holds.
-  const Upstream* upstream_ = nullptr;
+  Upstream* upstream_ = nullptr;
   Outcome last_outcome_ = Outcome::close;  // set by the steps of `forward` that answer
   int status_ = 0;
   std::uint64_t response_bytes_ = 0;
   Clock::time_point started_;
   bool request_open_ = false;  // a request head was read and the request is not yet on the books
   std::string_view cut_;       // why the exchange was cut short (a literal), once it was
+  bool connect_failed_ = false;     // no connection to the upstream could be made
+  bool answered_by_proxy_ = false;  // the status is handoff's own answer, not the upstream's
 };
 
 // Closing a socket with unread input makes the kernel send a reset, which can destroy the
@@ -241,6 +248,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   status_ = 0;
   response_bytes_ = 0;
   cut_ = {};
+  connect_failed_ = answered_by_proxy_ = false;
   arm(config().client_header_timeout);
   ParseResult parsed;
   while (true) {
@@ -309,10 +317,13 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     in_.consume(has_body ? 0 : parsed.head_bytes);
     co_return co_await reply(503, "handoff: the service has no upstream", has_body);
   }
-  co_return co_await forward(std::move(flight), parsed.head_bytes);
+  const Outcome outcome = co_await forward(flight, parsed.head_bytes);
+  close_books();  // while the upstream is still owned by `flight`
+  upstream_ = nullptr;
+  co_return outcome;
 }
 
-asio::awaitable<Outcome> ClientSession::forward(InFlight flight, std::size_t head_bytes) {
+asio::awaitable<Outcome> ClientSession::forward(const InFlight& flight, std::size_t head_bytes) {
   Exchange& x = *x_;
   Upstream& up = *flight.get();
   upstream_ = &up;
@@ -408,6 +419,7 @@ asio::awaitable<std::optional<ClientSession::SendResult>> ClientSession::send_re
     }
     if (ec || timed_out()) {
       service_->count_connect_error(worker_.index());
+      connect_failed_ = true;
       const bool timeout = timed_out();
       const std::string message =
           timeout ? std::string("handoff: timed out connecting to the upstream")
@@ -677,6 +689,7 @@ asio::awaitable<bool> ClientSession::write_client(std::string_view a, std::strin
 asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text, bool close,
                                               std::string_view extra_field) {
   status_ = status;
+  answered_by_proxy_ = true;
   const bool closing = close || worker_.stopping();
   const std::string response = make_plain_response(status, text, closing, extra_field);
   response_bytes_ += text.size() + 1;
@@ -688,15 +701,19 @@ asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text,
 void ClientSession::finish(std::string_view error) {
   request_open_ = false;
   const bool unfinished = status_ == 0 || !cut_.empty() || handle_.killed;
-  const Clock::duration took = Clock::now() - started_;  // one clock read for both uses
+  const Clock::time_point now = Clock::now();  // one clock read for every use
+  const Clock::duration took = now - started_;
   if (service_) {
     if (status_ != 0) {
       service_->count_response(worker_.index(), status_);
-      service_->count_duration(worker_.index(), took);
+      service_->count_duration(worker_.index(), now, took);
     }
     if (unfinished) {
       service_->count_unfinished(worker_.index(), handle_.killed);
     }
+  }
+  if (upstream_ != nullptr) {
+    upstream_->count_outcome(worker_.index(), outcome());
   }
   if (!config().access_log || !x_) {
     return;
@@ -705,6 +722,22 @@ void ClientSession::finish(std::string_view error) {
                                 upstream_ ? std::string_view(upstream_->address()) : "", client_ip_,
                                 x_->method, x_->target, x_->host, x_->request_id, status_,
                                 response_bytes_, took, error});
+}
+
+RequestOutcome ClientSession::outcome() const {
+  if (handle_.killed) {
+    return RequestOutcome::cut_at_drain;
+  }
+  if (connect_failed_) {
+    return RequestOutcome::connect_error;
+  }
+  if (status_ == 0 || !cut_.empty()) {
+    return RequestOutcome::incomplete;
+  }
+  if (status_ >= 500) {
+    return answered_by_proxy_ ? RequestOutcome::proxy_5xx : RequestOutcome::upstream_5xx;
+  }
+  return RequestOutcome::answered;
 }
 
 // Holds a request while its service is paused. False when the pause outlasted the service's

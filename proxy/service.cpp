@@ -7,7 +7,8 @@ Service::Service(std::string name, unsigned threads, std::shared_ptr<Upstream> i
       current_(std::move(initial)),
       threads_(threads),
       cache_(new Cache[threads]),
-      stats_(new Stats[threads]) {}
+      stats_(new Stats[threads]),
+      latency_(threads) {}
 
 ServiceCounters Service::counters() const {
   ServiceCounters c;
@@ -55,7 +56,7 @@ InFlight Service::acquire(unsigned w) {
     if (generation_.load(std::memory_order_seq_cst) == seen) {
       return InFlight(cache.upstream, w);
     }
-    cache.upstream->leave(w, false);
+    cache.upstream->leave(w);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/latency_window.hpp"
 #include "proxy/shared_slot.hpp"
 #include "proxy/upstream.hpp"
 
@@ -78,8 +79,11 @@ class Service : public std::enable_shared_from_this<Service> {
     const unsigned cls = status >= 100 && status < 600 ? static_cast<unsigned>(status / 100) : 0;
     stats_[w].responses[cls].fetch_add(1, std::memory_order_relaxed);
   }
-  /// Data plane: adds a finished request's duration to the histogram on worker `w`.
-  void count_duration(unsigned w, std::chrono::nanoseconds took) {
+  /// Data plane: adds the duration of a request that finished at `now` to the histograms on
+  /// worker `w`.
+  void count_duration(unsigned w, LatencyWindow::Clock::time_point now,
+                      std::chrono::nanoseconds took) {
+    latency_.record(w, now, took);
     const double seconds = std::chrono::duration<double>(took).count();
     std::size_t bucket = 0;
     while (bucket < kDurationBuckets.size() && seconds > kDurationBuckets[bucket]) {
@@ -101,6 +105,8 @@ class Service : public std::enable_shared_from_this<Service> {
   }
   /// The counters, summed over workers.
   [[nodiscard]] ServiceCounters counters() const;
+  /// Request durations of the last minute or so, for a deploy's report.
+  [[nodiscard]] const LatencyWindow& latency() const { return latency_; }
 
  private:
   struct alignas(64) Cache {
@@ -123,6 +129,7 @@ class Service : public std::enable_shared_from_this<Service> {
   unsigned threads_;
   std::unique_ptr<Cache[]> cache_;  // one per worker, touched only by that worker
   std::unique_ptr<Stats[]> stats_;  // one per worker, written only by that worker
+  LatencyWindow latency_;
   std::atomic<bool> paused_{false};
   std::atomic<std::int64_t> max_pause_ms_{30'000};
   SharedSlot<const PauseNotice> notice_{std::make_shared<const PauseNotice>()};

@@ -22,10 +22,12 @@ std::int64_t Upstream::in_flight() const {
   return sum;
 }
 
-std::uint64_t Upstream::requests() const {
-  std::uint64_t sum = 0;
+OutcomeCounts Upstream::outcomes() const {
+  OutcomeCounts sum{};
   for (unsigned w = 0; w < threads_; ++w) {
-    sum += counters_[w].requests.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < sum.size(); ++i) {
+      sum[i] += counters_[w].outcomes[i].load(std::memory_order_relaxed);
+    }
   }
   return sum;
 }

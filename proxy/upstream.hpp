@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
@@ -7,6 +8,19 @@
 #include <string>
 
 namespace handoff::proxy {
+
+/// How a request bound to an upstream ended, as a deploy reports it.
+enum class RequestOutcome : std::uint8_t {
+  answered,       ///< a whole response below 500
+  upstream_5xx,   ///< a whole 5xx response from the upstream
+  proxy_5xx,      ///< handoff answered 5xx: the upstream timed out or sent a bad response
+  connect_error,  ///< no connection to the upstream (answered 502 or 504)
+  cut_at_drain,   ///< closed at a drain timeout or a forced shutdown
+  incomplete,     ///< ended without a whole response otherwise (client gone, upstream cut)
+};
+
+/// Requests by how they ended, indexed by RequestOutcome.
+using OutcomeCounts = std::array<std::uint64_t, 6>;
 
 /// One backend address that requests go to. A swap never changes an Upstream; it installs a
 /// new one, so everything counted here belongs to exactly one generation of a service.
@@ -28,8 +42,8 @@ class Upstream {
 
   /// Requests currently in flight on this upstream, over all workers.
   [[nodiscard]] std::int64_t in_flight() const;
-  /// Requests started on this upstream, over all workers.
-  [[nodiscard]] std::uint64_t requests() const;
+  /// Finished requests by how they ended, over all workers.
+  [[nodiscard]] OutcomeCounts outcomes() const;
 
   /// Set once the upstream has been swapped out: its connections are no longer pooled.
   [[nodiscard]] bool retired() const { return retired_.load(std::memory_order_acquire); }
@@ -39,21 +53,20 @@ class Upstream {
   /// Counts a request in flight on worker `w` (data plane only).
   void enter(unsigned w) {
     counters_[w].in_flight.fetch_add(1, std::memory_order_seq_cst);
-    counters_[w].requests.fetch_add(1, std::memory_order_relaxed);
   }
   /// Undoes `enter` when the request finishes or did not start after all.
-  void leave(unsigned w, bool started) {
-    counters_[w].in_flight.fetch_sub(1, std::memory_order_release);
-    if (!started) {
-      counters_[w].requests.fetch_sub(1, std::memory_order_relaxed);
-    }
+  void leave(unsigned w) { counters_[w].in_flight.fetch_sub(1, std::memory_order_release); }
+  /// Data plane: counts how a request ended on worker `w` (only that worker writes its line).
+  void count_outcome(unsigned w, RequestOutcome outcome) {
+    auto& n = counters_[w].outcomes[static_cast<std::size_t>(outcome)];
+    n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
  private:
   // One cache line per worker, so that workers never write the same line.
   struct alignas(64) Counters {
     std::atomic<std::int64_t> in_flight{0};
-    std::atomic<std::uint64_t> requests{0};
+    std::array<std::atomic<std::uint64_t>, std::tuple_size_v<OutcomeCounts>> outcomes{};
   };
 
   std::string address_;
@@ -91,7 +104,7 @@ class InFlight {
  private:
   void release() {
     if (upstream_) {
-      upstream_->leave(worker_, true);
+      upstream_->leave(worker_);
       upstream_.reset();
     }
   }

@@ -48,7 +48,20 @@ TEST_CASE("a swap moves new requests to the new upstream and counts in flight pe
   CHECK(third.get()->address() == "127.0.0.1:2");
   first = InFlight();
   CHECK(old->in_flight() == 0);
-  CHECK(old->requests() == 1);
+  CHECK(s.upstream()->in_flight() == 2);
+}
+
+TEST_CASE("an upstream counts how its requests ended, per worker, summed when read") {
+  auto up = upstream(1);
+  up->count_outcome(0, RequestOutcome::answered);
+  up->count_outcome(1, RequestOutcome::answered);
+  up->count_outcome(1, RequestOutcome::cut_at_drain);
+  up->count_outcome(0, RequestOutcome::connect_error);
+  const OutcomeCounts n = up->outcomes();
+  CHECK(n[static_cast<std::size_t>(RequestOutcome::answered)] == 2);
+  CHECK(n[static_cast<std::size_t>(RequestOutcome::cut_at_drain)] == 1);
+  CHECK(n[static_cast<std::size_t>(RequestOutcome::connect_error)] == 1);
+  CHECK(n[static_cast<std::size_t>(RequestOutcome::upstream_5xx)] == 0);
 }
 
 TEST_CASE("no request starts on an upstream once a drain after its swap has seen zero") {

@@ -122,13 +122,14 @@ void BackendConnection::reset() {
   ::shutdown(fd_, SHUT_RDWR);
 }
 
-TestBackend::TestBackend(Handler handler) : handler_(std::move(handler)) {
+TestBackend::TestBackend(Handler handler, std::uint16_t port) : handler_(std::move(handler)) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
   if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(listen_fd_, 1024) != 0) {
     throw std::runtime_error("test backend: cannot listen");

@@ -57,8 +57,9 @@ class TestBackend {
  public:
   using Handler = std::function<void(BackendConnection&, TestBackend&)>;
 
-  /// Starts listening; `handler` runs once per connection, on that connection's thread.
-  explicit TestBackend(Handler handler);
+  /// Starts listening on `port` (0: any free one); `handler` runs once per connection, on that
+  /// connection's thread.
+  explicit TestBackend(Handler handler, std::uint16_t port = 0);
   ~TestBackend();
   TestBackend(const TestBackend&) = delete;
   TestBackend& operator=(const TestBackend&) = delete;

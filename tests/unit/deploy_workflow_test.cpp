@@ -1,0 +1,252 @@
+// The deploy, rollback and restart-reconcile workflows against a FakeEngine: every step made to
+// fail in turn, in milliseconds, with a real proxy in front of real (in-process) apps. The same
+// workflows run against a real Docker engine in tests/integration/deploy_test.cpp.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <mutex>
+
+#include "control/deploy_workflow.hpp"
+#include "control/service_registry.hpp"
+#include "control/state_store.hpp"
+#include "proxy/server.hpp"
+#include "tests/support/fake_engine.hpp"
+#include "tests/support/running_proxy.hpp"
+#include "tests/support/socket_client.hpp"
+
+using namespace handoff;
+using namespace handoff::test;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+/// Keeps every event a workflow emits.
+class Events : public control::EventSink {
+ public:
+  void emit(json::object event) override {
+    std::lock_guard lock(mutex_);
+    events_.push_back(std::move(event));
+  }
+  /// Whether an event has this step and state.
+  bool has(std::string_view step, std::string_view state) const {
+    std::lock_guard lock(mutex_);
+    return std::any_of(events_.begin(), events_.end(), [&](const json::object& e) {
+      const json::string* a = e.at("step").if_string();
+      const json::string* b = e.contains("state") ? e.at("state").if_string() : nullptr;
+      return a != nullptr && b != nullptr && *a == step && *b == state;
+    });
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<json::object> events_;
+};
+
+proxy::ProxyConfig loopback_config() {
+  proxy::ProxyConfig config;
+  config.listen.emplace_back(boost::asio::ip::make_address("127.0.0.1"), 0);
+  config.threads = 1;
+  config.access_log = false;
+  config.shutdown_timeout = 1s;
+  return config;
+}
+
+/// A proxy with one service, `web`, and a fake engine with images app:v1..v3.
+struct Harness {
+  TempDir dir;
+  proxy::Server server{loopback_config()};
+  control::StateStore store{dir.path()};
+  control::ServiceRegistry registry{server, store};
+  FakeEngine engine;
+
+  Harness() {
+    server.start();
+    registry.add("web", {"web.test"}, "");
+    for (const char* image : {"app:v1", "app:v2", "app:v3"}) {
+      engine.add_image(image);
+    }
+  }
+  ~Harness() { server.shutdown(); }
+
+  static control::DeployOptions options(const std::string& image) {
+    control::DeployOptions o;
+    o.image = image;
+    o.host_network = true;
+    o.swap.health.interval = 20ms;
+    o.swap.health.timeout = 2s;
+    o.swap.drain_timeout = 1s;
+    o.keep = 1;
+    return o;
+  }
+
+  control::OperationResult deploy(const std::string& image, Events& events,
+                                  control::DeployOptions o = {}) {
+    if (o.image.empty()) {
+      o = options(image);
+    }
+    auto op = control::prepare_deploy(registry, server, engine.factory(), "web", o);
+    return op(events);
+  }
+
+  control::OperationResult rollback(Events& events) {
+    auto op = control::prepare_container_rollback(registry, server, engine.factory(), "web",
+                                                  options(""));
+    return op(events);
+  }
+
+  /// What the service answers through the proxy.
+  std::string get() {
+    const std::uint16_t port = server.local_endpoints().front().port();
+    return request_once(port, "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n").body;
+  }
+};
+
+std::string code_of(const control::OperationResult& r) {
+  const json::value* e = r.result.if_contains("error");
+  return e != nullptr ? std::string(e->as_string()) : std::string("ok");
+}
+
+}  // namespace
+
+TEST_CASE("a deploy against the fake engine serves the new version and retires the old") {
+  Harness h;
+  Events first;
+  REQUIRE(code_of(h.deploy("app:v1", first)) == "ok");
+  CHECK(h.get() == "app:v1");
+  const std::string v1 = h.registry.container("web").name;
+  Events second;
+  const control::OperationResult r = h.deploy("app:v2", second);
+  REQUIRE(code_of(r) == "ok");
+  CHECK(h.get() == "app:v2");
+  const std::string v2 = h.registry.container("web").name;
+  CHECK(v2 != v1);
+  CHECK(h.engine.containers() ==
+        std::map<std::string, std::string>{{v1, "exited"}, {v2, "running"}});
+  CHECK(second.has("retire", "done"));
+  CHECK(r.result.at("cost").as_object().contains("new"));
+}
+
+TEST_CASE("a failure at each step before the switch leaves the old version serving, nothing left over") {
+  const std::vector<std::pair<EngineFault, std::string>> faults = {
+      {EngineFault::pull_fails, "engine_error"},
+      {EngineFault::create_fails, "engine_error"},
+      {EngineFault::start_fails, "engine_error"},
+      {EngineFault::exits_at_start, "container_exited"},
+      {EngineFault::never_runs, "container_not_running"},
+      {EngineFault::engine_unhealthy, "health_check_failed"},
+      {EngineFault::never_healthy, "health_check_failed"},
+      {EngineFault::app_unhealthy, "health_check_failed"},
+  };
+  for (const auto& [fault, code] : faults) {
+    Harness h;
+    Events setup;
+    REQUIRE(code_of(h.deploy("app:v1", setup)) == "ok");
+    const std::string v1 = h.registry.container("web").name;
+    h.engine.set_fault(fault);
+    control::DeployOptions o = Harness::options(fault == EngineFault::pull_fails ? "app:v9" : "app:v2");
+    o.swap.health.timeout = 600ms;
+    Events events;
+    const control::OperationResult r = h.deploy(o.image, events, o);
+    CAPTURE(code);
+    CHECK(code_of(r) == code);
+    CHECK(h.get() == "app:v1");
+    // The new container is gone, whatever failed; only the serving one is left.
+    CHECK(h.engine.containers() == std::map<std::string, std::string>{{v1, "running"}});
+    CHECK(h.registry.container("web").name == v1);
+    // A failure costs the old version nothing: the report says so.
+    CHECK(r.result.at("cost").as_object().contains("old"));
+    // The next deploy, once the engine behaves, succeeds under a name not used before.
+    h.engine.set_fault(EngineFault::none);
+    Events again;
+    REQUIRE(code_of(h.deploy("app:v3", again)) == "ok");
+    CHECK(h.get() == "app:v3");
+    const std::string v3 = h.registry.container("web").name;
+    CHECK(h.engine.containers() ==
+          std::map<std::string, std::string>{{v1, "exited"}, {v3, "running"}});
+    CHECK(h.engine.calls("create") == 3 - (fault == EngineFault::pull_fails ? 1 : 0));
+  }
+}
+
+TEST_CASE("a failure while retiring the old container is a warning: the deploy succeeded") {
+  for (const EngineFault fault : {EngineFault::stop_fails, EngineFault::remove_fails}) {
+    Harness h;
+    Events e1;
+    Events e2;
+    REQUIRE(code_of(h.deploy("app:v1", e1)) == "ok");
+    REQUIRE(code_of(h.deploy("app:v2", e2)) == "ok");
+    h.engine.set_fault(fault);  // app:v3 starts fine; only stop or remove fails
+    Events events;
+    const control::OperationResult r = h.deploy("app:v3", events);
+    CHECK(code_of(r) == "ok");
+    CHECK(events.has("retire", "warning"));
+    CHECK(events.has("retire", "done"));
+    CHECK(h.get() == "app:v3");
+    CHECK(h.engine.containers().at(h.registry.container("web").name) == "running");
+  }
+}
+
+TEST_CASE("one deadline covers the whole deploy: waiting to run and to be healthy share it") {
+  Harness h;
+  Events setup;
+  REQUIRE(code_of(h.deploy("app:v1", setup)) == "ok");
+  // Running after 700 ms, healthy 700 ms after that: each wait fits a 1 s timeout on its own,
+  // both together do not.
+  h.engine.set_delays(700ms, 700ms);
+  control::DeployOptions o = Harness::options("app:v2");
+  o.swap.health.timeout = 1s;
+  Events events;
+  const auto start = std::chrono::steady_clock::now();
+  const control::OperationResult r = h.deploy("app:v2", events, o);
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(code_of(r) == "health_check_failed");
+  CHECK(took < 1400ms);
+  CHECK(h.get() == "app:v1");
+  // The same delays within a 2 s timeout pass.
+  Events again;
+  CHECK(code_of(h.deploy("app:v2", again)) == "ok");
+}
+
+TEST_CASE("a rollback starts the kept container again and a failed one stops it again") {
+  Harness h;
+  Events e1;
+  Events e2;
+  REQUIRE(code_of(h.deploy("app:v1", e1)) == "ok");
+  const std::string v1 = h.registry.container("web").name;
+  REQUIRE(code_of(h.deploy("app:v2", e2)) == "ok");
+  const std::string v2 = h.registry.container("web").name;
+  Events back;
+  REQUIRE(code_of(h.rollback(back)) == "ok");
+  CHECK(h.get() == "app:v1");
+  CHECK(h.engine.containers() ==
+        std::map<std::string, std::string>{{v1, "running"}, {v2, "exited"}});
+  // A kept container that fails to come back is stopped again; the current one serves on.
+  h.engine.set_fault(EngineFault::app_unhealthy);
+  Events failed;
+  CHECK(code_of(h.rollback(failed)) == "health_check_failed");
+  CHECK(h.get() == "app:v1");
+  CHECK(h.engine.containers() ==
+        std::map<std::string, std::string>{{v1, "running"}, {v2, "exited"}});
+}
+
+TEST_CASE("restart reconciliation removes what an interrupted deploy left and stops kept ones") {
+  Harness h;
+  Events e1;
+  Events e2;
+  REQUIRE(code_of(h.deploy("app:v1", e1)) == "ok");
+  REQUIRE(code_of(h.deploy("app:v2", e2)) == "ok");
+  const std::string v2 = h.registry.container("web").name;
+  // What a crash leaves: a kept container still running (the retire was cut short) and a
+  // created container the state does not know (the create was the last step).
+  const control::ContainerRef kept = h.registry.history("web").at(0);
+  h.engine.start(kept.id);
+  containers::ContainerSpec orphan;
+  orphan.name = "web-9";
+  orphan.image = "app:v3";
+  orphan.labels = {{"handoff.service", "web"}};
+  h.engine.create(orphan);
+  control::check_restored_containers(h.registry, h.engine.factory());
+  CHECK(h.engine.containers() ==
+        std::map<std::string, std::string>{{kept.name, "exited"}, {v2, "running"}});
+  CHECK(h.get() == "app:v2");
+}

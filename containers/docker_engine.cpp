@@ -12,6 +12,7 @@
 #include <cstring>
 #include <memory>
 
+#include "containers/log_demultiplexer.hpp"
 #include "containers/unix_socket.hpp"
 
 namespace handoff::containers {
@@ -29,6 +30,12 @@ std::size_t forward_data(char* data, std::size_t size, std::size_t n, void* fn) 
   (*static_cast<const std::function<void(std::string_view)>*>(fn))(
       std::string_view(data, size * n));
   return size * n;
+}
+
+// libcurl's progress callback, called about once a second even while no data comes: a
+// non-zero return aborts the transfer.
+int ask_keep_going(void* fn, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return (*static_cast<const std::function<bool()>*>(fn))() ? 0 : 1;
 }
 
 std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
@@ -90,25 +97,6 @@ std::map<std::string, std::string> string_map(const json::value* v) {
 
 }  // namespace
 
-std::string demultiplex_logs(const std::string& raw) {
-  // Each frame: [stream, 0, 0, 0, size (big-endian u32)] then `size` bytes. A container with a
-  // TTY sends plain text instead, recognised by a first byte that is not a stream number.
-  if (raw.size() < 8 || raw[0] > 2 || raw[1] != 0 || raw[2] != 0 || raw[3] != 0) {
-    return raw;
-  }
-  std::string out;
-  std::size_t pos = 0;
-  while (pos + 8 <= raw.size()) {
-    const auto* h = reinterpret_cast<const unsigned char*>(raw.data() + pos);
-    const std::size_t size = (std::size_t{h[4]} << 24) | (std::size_t{h[5]} << 16) |
-                             (std::size_t{h[6]} << 8) | std::size_t{h[7]};
-    pos += 8;
-    out.append(raw, pos, std::min(size, raw.size() - pos));
-    pos += size;
-  }
-  return out;
-}
-
 DockerEngine::DockerEngine(std::string docker_host) {
   if (docker_host.empty()) {
     const char* env = std::getenv("DOCKER_HOST");
@@ -138,7 +126,8 @@ DockerEngine::DockerEngine(std::string docker_host) {
 DockerEngine::Reply DockerEngine::call(const std::string& method, const std::string& path,
                                        const std::string& body, long timeout_ms,
                                        const std::string& header,
-                                       const std::function<void(std::string_view)>* on_data) const {
+                                       const std::function<void(std::string_view)>* on_data,
+                                       const std::function<bool()>* keep_going) const {
   if (!socket_.empty()) {
     // Say plainly why a unix socket cannot be used (missing, refused, permission).
     const int err = probe_unix_socket(socket_);
@@ -187,9 +176,18 @@ DockerEngine::Reply DockerEngine::call(const std::string& method, const std::str
     curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &reply.body);
   }
+  if (keep_going != nullptr) {
+    curl_easy_setopt(curl.get(), CURLOPT_XFERINFOFUNCTION, ask_keep_going);
+    curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, keep_going);
+    curl_easy_setopt(curl.get(), CURLOPT_NOPROGRESS, 0L);
+  }
   curl_easy_setopt(curl.get(), CURLOPT_HEADERFUNCTION, read_header);
   curl_easy_setopt(curl.get(), CURLOPT_HEADERDATA, &reply.api_version);
   const CURLcode rc = curl_easy_perform(curl.get());
+  if (rc == CURLE_ABORTED_BY_CALLBACK && keep_going != nullptr) {
+    reply.status = 200;  // stopped because the caller asked to
+    return reply;
+  }
   if (rc != CURLE_OK) {
     throw EngineError(0, fmt::format("Docker engine at {}: {} {}: {}", where_, method, path,
                                      curl_easy_strerror(rc)));
@@ -328,6 +326,34 @@ std::vector<ContainerSummary> DockerEngine::list(const std::string& label) {
     out.push_back(std::move(s));
   }
   return out;
+}
+
+void DockerEngine::follow_logs(const std::string& id, int lines,
+                               const std::function<void(std::string_view)>& output,
+                               const std::function<bool()>& keep_going) {
+  inspect(id);  // a missing container is a clear error, not a log stream of its error body
+  LogDemultiplexer demux;
+  std::string error_body;
+  const std::function<void(std::string_view)> on_data = [&](std::string_view bytes) {
+    if (error_body.size() < 4096) {
+      error_body.append(bytes.substr(0, 4096));
+    }
+    if (std::string text = demux.feed(bytes); !text.empty()) {
+      output(text);
+    }
+  };
+  const std::string tail = lines < 0 ? std::string("all") : std::to_string(lines);
+  const Reply r = call("GET",
+                       fmt::format("/containers/{}/logs?stdout=true&stderr=true&follow=true&tail={}",
+                                   id, tail),
+                       {}, 0, {}, &on_data, &keep_going);
+  if (r.status != 200) {
+    throw EngineError(r.status, fmt::format("cannot follow the logs of container {}: {}", id,
+                                            error_body));
+  }
+  if (std::string rest = demux.finish(); !rest.empty()) {
+    output(rest);
+  }
 }
 
 std::string DockerEngine::logs(const std::string& id, int lines) {

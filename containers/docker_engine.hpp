@@ -28,6 +28,9 @@ class DockerEngine : public Engine {
   void remove(const std::string& id) override;
   std::vector<ContainerSummary> list(const std::string& label) override;
   std::string logs(const std::string& id, int lines) override;
+  void follow_logs(const std::string& id, int lines,
+                   const std::function<void(std::string_view)>& output,
+                   const std::function<bool()>& keep_going) override;
   bool has_image(const std::string& image) override;
   void pull(const std::string& image, const std::string& registry_auth,
             const std::function<void(const PullProgress&)>& progress) override;
@@ -42,7 +45,8 @@ class DockerEngine : public Engine {
   // one more request header line.
   Reply call(const std::string& method, const std::string& path, const std::string& body = {},
              long timeout_ms = 30'000, const std::string& header = {},
-             const std::function<void(std::string_view)>* on_data = nullptr) const;
+             const std::function<void(std::string_view)>* on_data = nullptr,
+             const std::function<bool()>* keep_going = nullptr) const;
   // Throws EngineError with the engine's message when the status is not one of `ok`.
   static void expect(const Reply& r, std::initializer_list<int> ok, const std::string& what);
 
@@ -52,7 +56,5 @@ class DockerEngine : public Engine {
   std::string version_ = "1.41";
 };
 
-/// Decodes Docker's multiplexed log stream (8-byte frame headers) into plain text.
-std::string demultiplex_logs(const std::string& raw);
 
 }  // namespace handoff::containers

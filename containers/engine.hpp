@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace handoff::containers {
@@ -89,6 +90,11 @@ class Engine {
   virtual std::vector<ContainerSummary> list(const std::string& label) = 0;
   /// The last `lines` lines of its output (stdout and stderr).
   virtual std::string logs(const std::string& id, int lines) = 0;
+  /// Streams its output to `output` as it comes, starting with the last `lines` lines (-1: all),
+  /// until the container stops or `keep_going` (asked about once a second) says false.
+  virtual void follow_logs(const std::string& id, int lines,
+                           const std::function<void(std::string_view)>& output,
+                           const std::function<bool()>& keep_going) = 0;
 };
 
 }  // namespace handoff::containers

@@ -82,6 +82,47 @@ int run_operation(ControlClient& client, const std::string& verb, const std::str
   return printer.finish();
 }
 
+// Prints a followed log stream's output as it comes; a switch to a new container is said on
+// stderr. Returns the exit code.
+int follow_logs(ControlClient& client, const std::string& path, const json::object& body,
+                bool as_json) {
+  std::string error_text;
+  json::object result;
+  const int status =
+      client.request("POST", path, json::serialize(body), nullptr, [&](std::string_view line) {
+        if (as_json) {
+          fmt::print("{}\n", line);
+          std::fflush(stdout);
+          return;
+        }
+        error_text += line;
+        boost::system::error_code ec;
+        json::value v = json::parse(line, ec);
+        if (ec || !v.is_object()) {
+          return;
+        }
+        const json::object& e = v.as_object();
+        if (e.contains("log")) {
+          fmt::print("{}", str(e, "log"));
+          std::fflush(stdout);
+        } else if (e.contains("following")) {
+          fmt::print(stderr, "handoff: now following {}, the service's new container\n",
+                     str(e, "following"));
+        } else if (e.contains("result")) {
+          result = e;
+        }
+      });
+  if (status != 200) {
+    return as_json ? 1 : report_error(status, error_text);
+  }
+  if (!as_json && str(result, "result") != "ok") {
+    fmt::print(stderr, "handoff: logs: {}\n",
+               result.empty() ? std::string("the proxy ended the stream") : str(result, "message"));
+    return 1;
+  }
+  return 0;
+}
+
 void print_status(const json::object& status) {
   fmt::print("{:<14} {:<24} {:<22} {:>4} {:>9} {:<18} {:>10} {:>7}  {}\n", "SERVICE", "HOSTS",
              "UPSTREAM", "GEN", "IN-FLIGHT", "DRAINING", "REQUESTS", "ERRORS", "STATE");
@@ -363,29 +404,35 @@ int pause_resume(bool pause, const std::vector<std::string_view>& args) {
                         body, fmt::format("{} {}", pause ? "paused" : "resumed", service));
 }
 
-// `handoff logs SERVICE [--tail N]`: the serving container's last log lines, through the proxy
-// (which talks to the engine), so it works from wherever the control socket reaches.
+// `handoff logs SERVICE [--tail N] [--follow]`: the serving container's log lines, through the
+// proxy (which talks to the engine), so it works from wherever the control socket reaches.
 int logs_command(const std::vector<std::string_view>& args) {
+  constexpr std::string_view kUsage = "usage: handoff logs SERVICE [--tail N] [--follow]";
   CommonFlags common;
   json::object body;
   std::vector<Flag> flags = {
-      {"tail", "N", "how many of the last lines (default 100)", int_field(body, "tail")}};
+      {"tail", "N", "how many of the last lines (default 100)", int_field(body, "tail")},
+      {"follow", "", "go on printing output as it comes, across deploys, until interrupted",
+       [&body](std::string_view) { body["follow"] = true; }}};
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help) {
     fmt::print(
-        "usage: handoff logs SERVICE [--tail N]\n\nPrints the last log lines (stdout and "
-        "stderr) of the container serving SERVICE.\n\noptions:\n{}",
-        flags_help(flags));
+        "{}\n\nPrints the last log lines (stdout and stderr) of the container serving "
+        "SERVICE.\n\noptions:\n{}",
+        kUsage, flags_help(flags));
     return 0;
   }
   if (words.size() != 1) {
-    throw std::invalid_argument("usage: handoff logs SERVICE [--tail N]");
+    throw std::invalid_argument(std::string(kUsage));
   }
   ControlClient client(control_socket_path(common.control));
+  const std::string path = fmt::format("/v1/services/{}/logs", words[0]);
+  if (body.contains("follow")) {
+    return follow_logs(client, path, body, common.json);
+  }
   std::string answer;
-  const int status = client.request("POST", fmt::format("/v1/services/{}/logs", words[0]),
-                                    json::serialize(body), &answer);
+  const int status = client.request("POST", path, json::serialize(body), &answer);
   if (status != 200) {
     return report_error(status, answer);
   }

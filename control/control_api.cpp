@@ -7,6 +7,7 @@
 #include "control/api_error.hpp"
 #include "control/duration.hpp"
 #include "control/json_fields.hpp"
+#include "control/log_follower.hpp"
 #include "control/swap_workflow.hpp"
 
 namespace handoff::control {
@@ -219,8 +220,13 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
           200, {}, "application/x-ndjson", prepare_rollback(registry_, server_, name, options)};
     }
     if (action == "logs") {
-      const auto tail = static_cast<int>(body.integer("tail", 1, 100'000, 100));
+      const auto tail = static_cast<int>(body.integer("tail", 0, 100'000, 100));
+      const bool follow = body.boolean("follow", false);
       body.finish();
+      if (follow) {
+        return ApiResponse{200, {}, "application/x-ndjson",
+                           prepare_log_follow(registry_, engines_, name, tail, shutting_down_)};
+      }
       return json_reply(200, container_logs(name, tail));
     }
     if (action == "pause") {

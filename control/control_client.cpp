@@ -33,7 +33,9 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
   std::size_t start = 0;
   for (std::size_t nl; (nl = sink->pending.find('\n', start)) != std::string::npos;
        start = nl + 1) {
-    (*sink->on_line)(std::string_view(sink->pending).substr(start, nl - start));
+    if (nl > start) {  // an empty line is the server's heartbeat on a quiet stream
+      (*sink->on_line)(std::string_view(sink->pending).substr(start, nl - start));
+    }
   }
   sink->pending.erase(0, start);
   return len;

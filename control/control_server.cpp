@@ -35,6 +35,9 @@ namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto kRequestTimeout = std::chrono::seconds(10);
+// A streamed operation that has said nothing for this long writes an empty line, so that a
+// client that left is noticed (the write fails) even while the operation is quiet.
+constexpr auto kHeartbeat = std::chrono::seconds(2);
 
 /// Carries a long operation's events from its thread to the connection that reports them.
 class EventQueue : public EventSink, public std::enable_shared_from_this<EventQueue> {
@@ -54,22 +57,24 @@ class EventQueue : public EventSink, public std::enable_shared_from_this<EventQu
     push(json::serialize(result.result) + "\n", true);
   }
 
-  /// Waits until there is something new; returns the lines and whether the operation ended.
-  asio::awaitable<std::pair<std::deque<std::string>, bool>> next() {
-    while (true) {
-      {
-        std::lock_guard lock(mutex_);
-        if (!lines_.empty() || done_) {
-          std::deque<std::string> out;
-          out.swap(lines_);
-          co_return std::make_pair(std::move(out), done_);
-        }
-      }
-      wake_.expires_at(asio::steady_timer::time_point::max());
+  /// Waits until there is something new, or at most `quiet`; returns the lines (none when
+  /// the wait ran out) and whether the operation ended.
+  asio::awaitable<std::pair<std::deque<std::string>, bool>> next(
+      asio::steady_timer::duration quiet) {
+    if (!ready()) {
+      // A push wakes the timer from this thread (see push), so none is missed in between.
+      wake_.expires_after(quiet);
       co_await wake_.async_wait(nothrow);
     }
+    std::lock_guard lock(mutex_);
+    std::deque<std::string> out;
+    out.swap(lines_);
+    co_return std::make_pair(std::move(out), done_);
   }
   [[nodiscard]] int status() const { return status_; }
+  /// Marks the reader as gone.
+  void abandon() { abandoned_ = true; }
+  [[nodiscard]] bool abandoned() const override { return abandoned_.load(); }
 
  private:
   void push(std::string line, bool done) {
@@ -82,7 +87,13 @@ class EventQueue : public EventSink, public std::enable_shared_from_this<EventQu
     asio::post(wake_.get_executor(), [self = shared_from_this()] { self->wake_.cancel(); });
   }
 
+  bool ready() {
+    std::lock_guard lock(mutex_);
+    return !lines_.empty() || done_;
+  }
+
   asio::steady_timer wake_;
+  std::atomic<bool> abandoned_{false};
   std::mutex mutex_;
   std::deque<std::string> lines_;
   bool done_ = false;
@@ -290,13 +301,19 @@ asio::awaitable<void> ControlServer::serve(Socket socket) {
       auto [hec, hn] = co_await http::async_write_header(socket, sr, nothrow);
       bool writable = !hec;
       while (true) {
-        auto [lines, done] = co_await queue->next();
+        auto [lines, done] = co_await queue->next(kHeartbeat);
+        if (lines.empty() && !done) {
+          lines.emplace_back("\n");
+        }
         for (const std::string& line : lines) {
           if (writable) {
             auto [cec, cn] =
                 co_await asio::async_write(socket, http::make_chunk(asio::buffer(line)), nothrow);
             writable = !cec;
           }
+        }
+        if (!writable) {
+          queue->abandon();
         }
         if (done) {
           break;
@@ -315,7 +332,7 @@ asio::awaitable<void> ControlServer::serve(Socket socket) {
     // Not streaming: answer with the final result and its status once the operation ends.
     std::string last;
     while (true) {
-      auto [lines, done] = co_await queue->next();
+      auto [lines, done] = co_await queue->next(std::chrono::hours(1));
       if (!lines.empty()) {
         last = lines.back();
       }

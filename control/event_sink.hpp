@@ -11,6 +11,9 @@ class EventSink {
   virtual ~EventSink() = default;
   /// Reports one event; thread-safe.
   virtual void emit(boost::json::object event) = 0;
+  /// Whether whoever reads the events has gone. Only an operation that exists to be watched
+  /// (following logs) stops then; a deploy runs to its end.
+  [[nodiscard]] virtual bool abandoned() const { return false; }
 };
 
 /// How a long operation ended: an HTTP status and the final result event.

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/support/docker_fixture.hpp"
+#include "tests/support/handoff_process.hpp"
 #include "tests/support/load_generator.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/socket_client.hpp"
@@ -341,6 +342,35 @@ TEST_CASE("handoff logs prints the serving container's last lines") {
   CHECK(logs.out.find("listening") != std::string::npos);
   const CommandResult none = f.proxy.cli({"logs", "nope"});
   CHECK(none.code == 1);
+}
+
+TEST_CASE("handoff logs --follow prints output as it comes, across a deploy, until interrupted") {
+  DeployFixture f;
+  REQUIRE(f.deploy_version("v1").code == 0);
+  HandoffProcess follow(
+      {"logs", f.service, "--follow", "--tail", "5", "--control", f.proxy.control()}, true);
+  auto printed = [&](const std::string& text) {
+    for (int i = 0; i < 100; ++i) {
+      if (follow.stdout_text().find(text) != std::string::npos) {
+        return true;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  };
+  CHECK(printed("test app v1 listening"));
+  const CommandResult v2 = f.deploy_version("v2");
+  REQUIRE_MESSAGE(v2.code == 0, v2.out << v2.err);
+  CHECK(printed("test app v2 listening"));
+  CHECK(follow.stderr_text().find("now following " + f.prefix + "-3") != std::string::npos);
+  follow.signal(SIGINT);
+  CHECK(follow.wait_exit(5s) != -1);
+  // The proxy notices the reader left (its next heartbeat write fails) and ends the stream: a
+  // SIGTERM then has no running operation to wait for.
+  std::this_thread::sleep_for(4s);
+  f.proxy.process().signal(SIGTERM);
+  CHECK(f.proxy.process().wait_exit(10s) == 0);
+  CHECK(f.proxy.process().stderr_text().find("running workflow") == std::string::npos);
 }
 
 TEST_CASE("random deploys, failed deploys and rollbacks match a reference model") {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <thread>
+
 namespace handoff::test {
 
 using containers::EngineError;
@@ -105,6 +107,7 @@ void FakeEngine::start(const std::string& id) {
   }
   c.state = "running";
   c.started = Clock::now();
+  c.output += c.spec.name + " started\n";
   std::uint16_t port = 0;
   for (const std::string& e : c.spec.env) {
     if (e.rfind("PORT=", 0) == 0) {
@@ -164,7 +167,10 @@ void FakeEngine::stop(const std::string& id, std::chrono::seconds /*timeout*/) {
       throw EngineError(500, "cannot stop container: the engine timed out");
     }
     Container& c = find(id);
-    c.state = c.state == "running" ? "exited" : c.state;
+    if (c.state == "running") {
+      c.output += c.spec.name + " stopped\n";
+      c.state = "exited";
+    }
     app = std::move(c.app);
   }
 }
@@ -198,10 +204,67 @@ std::vector<containers::ContainerSummary> FakeEngine::list(const std::string& la
   return out;
 }
 
-std::string FakeEngine::logs(const std::string& id, int /*lines*/) {
+std::string FakeEngine::last_lines(const std::string& text, int lines) {
+  if (lines < 0) {
+    return text;
+  }
+  std::size_t start = text.size();
+  for (int n = 0; n <= lines && start > 0; ++n) {
+    start = text.rfind('\n', start - 1);
+    if (start == std::string::npos) {
+      return text;
+    }
+  }
+  return text.substr(start + 1);
+}
+
+std::string FakeEngine::logs(const std::string& id, int lines) {
   std::lock_guard lock(state_->mutex);
   count("logs");
-  return fmt::format("{} says goodbye\n", find(id).spec.name);
+  return last_lines(find(id).output, lines);
+}
+
+void FakeEngine::follow_logs(const std::string& id, int lines,
+                             const std::function<void(std::string_view)>& output,
+                             const std::function<bool()>& keep_going) {
+  std::size_t sent = 0;
+  for (bool first = true;; first = false) {
+    std::string text;
+    bool running = false;
+    {
+      std::lock_guard lock(state_->mutex);
+      if (first) {
+        count("follow_logs");
+      }
+      auto it = state_->containers.find(id);
+      if (it == state_->containers.end()) {
+        if (first) {
+          throw EngineError(404, fmt::format("No such container: {}", id));
+        }
+        return;  // removed: its stream ends
+      }
+      const std::string& all = it->second.output;
+      text = first ? last_lines(all, lines) : all.substr(sent);
+      sent = all.size();
+      running = it->second.state == "running";
+    }
+    if (!text.empty()) {
+      output(text);
+    }
+    if (!running || !keep_going()) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void FakeEngine::say(const std::string& name, const std::string& line) {
+  std::lock_guard lock(state_->mutex);
+  for (auto& [id, c] : state_->containers) {
+    if (c.spec.name == name) {
+      c.output += line + "\n";
+    }
+  }
 }
 
 }  // namespace handoff::test

@@ -61,6 +61,11 @@ class FakeEngine : public containers::Engine {
   void remove(const std::string& id) override;
   std::vector<containers::ContainerSummary> list(const std::string& label) override;
   std::string logs(const std::string& id, int lines) override;
+  void follow_logs(const std::string& id, int lines,
+                   const std::function<void(std::string_view)>& output,
+                   const std::function<bool()>& keep_going) override;
+  /// Adds a line to the output of the container named `name`.
+  void say(const std::string& name, const std::string& line);
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -70,6 +75,7 @@ class FakeEngine : public containers::Engine {
     Clock::time_point started;
     EngineFault fault = EngineFault::none;  // the fault in force when it was created
     std::unique_ptr<TestBackend> app;
+    std::string output;  // what it "printed", line by line
   };
   struct State {
     std::mutex mutex;
@@ -85,6 +91,7 @@ class FakeEngine : public containers::Engine {
 
   Container& find(const std::string& id);  // with the mutex held; throws 404
   void count(const std::string& call);     // with the mutex held
+  static std::string last_lines(const std::string& text, int lines);
 
   std::shared_ptr<State> state_;
 };

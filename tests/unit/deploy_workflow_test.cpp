@@ -6,108 +6,12 @@
 #include <boost/json.hpp>
 #include <mutex>
 
-#include "control/deploy_workflow.hpp"
-#include "control/service_registry.hpp"
-#include "control/state_store.hpp"
-#include "proxy/server.hpp"
-#include "tests/support/fake_engine.hpp"
-#include "tests/support/running_proxy.hpp"
-#include "tests/support/socket_client.hpp"
+#include "tests/support/workflow_harness.hpp"
 
 using namespace handoff;
 using namespace handoff::test;
 using namespace std::chrono_literals;
 namespace json = boost::json;
-
-namespace {
-
-/// Keeps every event a workflow emits.
-class Events : public control::EventSink {
- public:
-  void emit(json::object event) override {
-    std::lock_guard lock(mutex_);
-    events_.push_back(std::move(event));
-  }
-  /// Whether an event has this step and state.
-  bool has(std::string_view step, std::string_view state) const {
-    std::lock_guard lock(mutex_);
-    return std::any_of(events_.begin(), events_.end(), [&](const json::object& e) {
-      const json::string* a = e.at("step").if_string();
-      const json::string* b = e.contains("state") ? e.at("state").if_string() : nullptr;
-      return a != nullptr && b != nullptr && *a == step && *b == state;
-    });
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<json::object> events_;
-};
-
-proxy::ProxyConfig loopback_config() {
-  proxy::ProxyConfig config;
-  config.listen.emplace_back(boost::asio::ip::make_address("127.0.0.1"), 0);
-  config.threads = 1;
-  config.access_log = false;
-  config.shutdown_timeout = 1s;
-  return config;
-}
-
-/// A proxy with one service, `web`, and a fake engine with images app:v1..v3.
-struct Harness {
-  TempDir dir;
-  proxy::Server server{loopback_config()};
-  control::StateStore store{dir.path()};
-  control::ServiceRegistry registry{server, store};
-  FakeEngine engine;
-
-  Harness() {
-    server.start();
-    registry.add("web", {"web.test"}, "");
-    for (const char* image : {"app:v1", "app:v2", "app:v3"}) {
-      engine.add_image(image);
-    }
-  }
-  ~Harness() { server.shutdown(); }
-
-  static control::DeployOptions options(const std::string& image) {
-    control::DeployOptions o;
-    o.image = image;
-    o.host_network = true;
-    o.swap.health.interval = 20ms;
-    o.swap.health.timeout = 2s;
-    o.swap.drain_timeout = 1s;
-    o.keep = 1;
-    return o;
-  }
-
-  control::OperationResult deploy(const std::string& image, Events& events,
-                                  control::DeployOptions o = {}) {
-    if (o.image.empty()) {
-      o = options(image);
-    }
-    auto op = control::prepare_deploy(registry, server, engine.factory(), "web", o);
-    return op(events);
-  }
-
-  control::OperationResult rollback(Events& events) {
-    auto op = control::prepare_container_rollback(registry, server, engine.factory(), "web",
-                                                  options(""));
-    return op(events);
-  }
-
-  /// What the service answers through the proxy.
-  std::string get() {
-    const std::uint16_t port = server.local_endpoints().front().port();
-    return request_once(port, "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n").body;
-  }
-};
-
-std::string code_of(const control::OperationResult& r) {
-  const json::value* e = r.result.if_contains("error");
-  return e != nullptr ? std::string(e->as_string()) : std::string("ok");
-}
-
-}  // namespace
 
 TEST_CASE("a deploy against the fake engine serves the new version and retires the old") {
   Harness h;

@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <set>
@@ -624,6 +626,18 @@ TEST_CASE("--metrics-listen serves the metrics over TCP with a duration histogra
     CHECK_MESSAGE(known, line);
     CHECK_MESSAGE(line.find(' ') != std::string::npos, line);
   }
+  // Prometheus's own checker finds nothing to say (scripts/install-deps installs promtool).
+  const std::filesystem::path scraped = dir.path() / "metrics.txt";
+  std::ofstream(scraped) << r.body;
+  const std::string command = "promtool check metrics < " + scraped.string() + " 2>&1";
+  std::FILE* checker = ::popen(command.c_str(), "r");
+  REQUIRE(checker != nullptr);
+  std::string verdict;
+  for (int c; (c = std::fgetc(checker)) != EOF;) {
+    verdict.push_back(static_cast<char>(c));
+  }
+  CHECK_MESSAGE(::pclose(checker) == 0, verdict);
+  CHECK_MESSAGE(verdict.empty(), verdict);
   CHECK(request_once(port, "GET /v1/status HTTP/1.1\r\nHost: m\r\n\r\n").status == 404);
   CHECK(
       request_once(port, "POST /metrics HTTP/1.1\r\nHost: m\r\nContent-Length: 0\r\n\r\n").status ==

@@ -11,6 +11,7 @@
 
 #include "control/api_error.hpp"
 #include "control/deploy_cost.hpp"
+#include "control/drain_step.hpp"
 
 namespace handoff::control {
 
@@ -312,22 +313,10 @@ class ContainerSwitch {
     switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
     step("swap", "done", {{"from", from}, {"to", address_}, {"switch_us", switch_us_}});
 
-    if (old_upstream) {
-      registry_.begin_drain(service_, old_upstream);
-      step("drain", "started",
-           {{"upstream", old_upstream->address()},
-            {"in_flight", old_upstream->in_flight()},
-            {"timeout_ms", options_.swap.drain_timeout.count()}});
-      proxy::DrainResult drained = server_.drain(
-          old_upstream, options_.swap.drain_timeout,
-          [&](std::int64_t in_flight, milliseconds elapsed) {
-            step("drain", "running", {{"in_flight", in_flight}, {"elapsed_ms", elapsed.count()}});
-          });
-      registry_.end_drain(service_, old_upstream.get(), drained.took);
-      drain_ms_ = drained.took.count();
-      closed_ = drained.closed;
-      step("drain", "done", {{"elapsed_ms", drain_ms_}, {"closed", closed_}});
-    }
+    const proxy::DrainResult drained =
+        drain_step(registry_, server_, service_, old_upstream, options_.swap.drain_timeout, sink_);
+    drain_ms_ = drained.took.count();
+    closed_ = drained.closed;
     retire_old();
   }
 

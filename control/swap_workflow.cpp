@@ -6,6 +6,7 @@
 
 #include "control/api_error.hpp"
 #include "control/deploy_cost.hpp"
+#include "control/drain_step.hpp"
 #include "proxy/address.hpp"
 
 namespace handoff::control {
@@ -65,27 +66,8 @@ Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const s
                            {"to", target},
                            {"switch_us", switch_us}});
 
-    proxy::DrainResult drained;
-    if (old) {
-      registry.begin_drain(service, old);
-      sink.emit(json::object{{"step", "drain"},
-                             {"state", "started"},
-                             {"upstream", old->address()},
-                             {"in_flight", old->in_flight()},
-                             {"timeout_ms", options.drain_timeout.count()}});
-      drained = server.drain(old, options.drain_timeout,
-                             [&](std::int64_t in_flight, milliseconds elapsed) {
-                               sink.emit(json::object{{"step", "drain"},
-                                                      {"state", "running"},
-                                                      {"in_flight", in_flight},
-                                                      {"elapsed_ms", elapsed.count()}});
-                             });
-      registry.end_drain(service, old.get(), drained.took);
-      sink.emit(json::object{{"step", "drain"},
-                             {"state", "done"},
-                             {"elapsed_ms", drained.took.count()},
-                             {"closed", drained.closed}});
-    }
+    const proxy::DrainResult drained =
+        drain_step(registry, server, service, old, options.drain_timeout, sink);
     return OperationResult{200, json::object{{"result", "ok"},
                                              {"service", service},
                                              {"from", from},

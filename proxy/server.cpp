@@ -126,34 +126,17 @@ std::shared_ptr<Upstream> Server::swap(Service& service, std::shared_ptr<Upstrea
 
 DrainResult Server::drain(const std::shared_ptr<Upstream>& old, Millis timeout,
                           const DrainProgress& progress) {
-  DrainResult result;
-  const auto start = Clock::now();
-  const auto deadline = start + timeout;
-  auto next_report = start;
-  while (old->in_flight() > 0 && Clock::now() < deadline) {
-    if (progress && Clock::now() >= next_report) {
-      progress(old->in_flight(), std::chrono::duration_cast<Millis>(Clock::now() - start));
-      next_report += std::chrono::milliseconds(100);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  if (old->in_flight() > 0) {
-    result.clean = false;
+  return drain_upstream(*old, timeout, progress, [this, &old] {
     std::vector<std::future<std::size_t>> kills;
     for (auto& worker : workers_) {
       kills.push_back(worker->kill_upstream(old->id()));
     }
+    std::size_t closed = 0;
     for (auto& k : kills) {
-      result.closed += k.get();
+      closed += k.get();
     }
-    // Closed exchanges leave their coroutines promptly; wait for the count to settle.
-    const auto settle = Clock::now() + std::chrono::seconds(5);
-    while (old->in_flight() > 0 && Clock::now() < settle) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-  }
-  result.took = std::chrono::duration_cast<Millis>(Clock::now() - start);
-  return result;
+    return closed;
+  });
 }
 
 std::uint64_t Server::unrouted() const {

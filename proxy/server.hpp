@@ -9,17 +9,11 @@
 #include <vector>
 
 #include "proxy/config.hpp"
+#include "proxy/drain.hpp"
 #include "proxy/router.hpp"
 #include "proxy/worker.hpp"
 
 namespace handoff::proxy {
-
-/// How a drain ended.
-struct DrainResult {
-  bool clean = true;       ///< every request finished before the timeout
-  std::size_t closed = 0;  ///< exchanges closed at the timeout (slow requests, tunnels)
-  Millis took{0};          ///< from the call until the in-flight count reached zero
-};
 
 /// The data plane: listeners, workers and the route table. This is the in-process API the
 /// control plane drives: build services, `swap` an upstream in, `drain` the one swapped out.
@@ -61,12 +55,9 @@ class Server {
   /// it continue (see `drain`). Call from a control thread, never from a worker.
   std::shared_ptr<Upstream> swap(Service& service, std::shared_ptr<Upstream> next);
 
-  /// Reports a drain's progress: requests still in flight, time since the drain began.
-  using DrainProgress = std::function<void(std::int64_t in_flight, Millis elapsed)>;
-
-  /// Waits until no request is in flight on `old`, at most `timeout`; then closes whatever is
-  /// still open on it (slow requests, tunnels). Calls `progress` about every 100 ms. Blocks;
-  /// call from a control thread.
+  /// Drains `old` (see drain_upstream): waits until no request is in flight on it, at most
+  /// `timeout`, then has each worker close what is still open on it (slow requests, tunnels).
+  /// Calls `progress` about every 100 ms. Blocks; call from a control thread.
   DrainResult drain(const std::shared_ptr<Upstream>& old, Millis timeout,
                     const DrainProgress& progress = {});
 

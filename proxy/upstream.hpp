@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "proxy/drain.hpp"
+
 namespace handoff::proxy {
 
 /// How a request bound to an upstream ended, as a deploy reports it.
@@ -47,15 +49,24 @@ class Upstream {
 
   /// Set once the upstream has been swapped out: its connections are no longer pooled.
   [[nodiscard]] bool retired() const { return retired_.load(std::memory_order_acquire); }
-  /// Marks the upstream as swapped out.
-  void retire() { retired_.store(true, std::memory_order_release); }
+  /// Marks the upstream as swapped out: from now on, a request that ends on it wakes a drain.
+  void retire() { retired_.store(true, std::memory_order_seq_cst); }
+  /// What a drain of this upstream waits on.
+  DrainSignal& drain_signal() { return drain_signal_; }
 
   /// Counts a request in flight on worker `w` (data plane only).
   void enter(unsigned w) {
     counters_[w].in_flight.fetch_add(1, std::memory_order_seq_cst);
   }
   /// Undoes `enter` when the request finishes or did not start after all.
-  void leave(unsigned w) { counters_[w].in_flight.fetch_sub(1, std::memory_order_release); }
+  void leave(unsigned w) {
+    counters_[w].in_flight.fetch_sub(1, std::memory_order_seq_cst);
+    // Either the drain sees this decrement when it reads the count after `retire`, or this
+    // sees `retired_` and wakes it (both sequentially consistent).
+    if (retired_.load(std::memory_order_seq_cst)) {
+      drain_signal_.ring();
+    }
+  }
   /// Data plane: counts how a request ended on worker `w` (only that worker writes its line).
   void count_outcome(unsigned w, RequestOutcome outcome) {
     auto& n = counters_[w].outcomes[static_cast<std::size_t>(outcome)];
@@ -75,7 +86,8 @@ class Upstream {
   std::uint64_t generation_;
   unsigned threads_;
   std::unique_ptr<Counters[]> counters_;
-  std::atomic<bool> retired_{false};
+  alignas(64) std::atomic<bool> retired_{false};  // read by every request; written once
+  DrainSignal drain_signal_;
 };
 
 /// Counts one request in flight on an upstream for as long as it lives (RAII).

@@ -1,0 +1,37 @@
+#include "control/drain_step.hpp"
+
+#include <boost/json.hpp>
+
+namespace handoff::control {
+
+namespace json = boost::json;
+
+proxy::DrainResult drain_step(ServiceRegistry& registry, proxy::Server& server,
+                              const std::string& service,
+                              const std::shared_ptr<proxy::Upstream>& old, proxy::Millis timeout,
+                              EventSink& sink) {
+  if (!old) {
+    return {};
+  }
+  registry.begin_drain(service, old);
+  sink.emit(json::object{{"step", "drain"},
+                         {"state", "started"},
+                         {"upstream", old->address()},
+                         {"in_flight", old->in_flight()},
+                         {"timeout_ms", timeout.count()}});
+  const proxy::DrainResult drained =
+      server.drain(old, timeout, [&](std::int64_t in_flight, proxy::Millis elapsed) {
+        sink.emit(json::object{{"step", "drain"},
+                               {"state", "running"},
+                               {"in_flight", in_flight},
+                               {"elapsed_ms", elapsed.count()}});
+      });
+  registry.end_drain(service, old.get(), drained.took);
+  sink.emit(json::object{{"step", "drain"},
+                         {"state", "done"},
+                         {"elapsed_ms", drained.took.count()},
+                         {"closed", drained.closed}});
+  return drained;
+}
+
+}  // namespace handoff::control

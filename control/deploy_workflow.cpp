@@ -12,6 +12,7 @@
 #include "control/api_error.hpp"
 #include "control/deploy_cost.hpp"
 #include "control/drain_step.hpp"
+#include "control/workflow_step.hpp"
 
 namespace handoff::control {
 
@@ -70,23 +71,33 @@ class ContainerSwitch {
         options_(std::move(options)),
         sink_(sink) {}
 
+  /// The deploy, one line per step (see Step).
   OperationResult deploy() {
     begin(options_.image);
     return run([this] {
       pull_image();
       create_new();
       start_new();
-      switch_to_new();
+      find_address();
+      pass_health_check();
+      switch_over();
+      drain_old();
+      retire_old();
     });
   }
 
+  /// The rollback to a kept container: the deploy's steps from start on.
   OperationResult roll_back(const containers::ContainerSummary& kept) {
     begin(kept.name);
     return run([&] {
       new_id_ = kept.id;
       created_ = false;  // a kept container is stopped again on failure, not removed
       start_new();
-      switch_to_new();
+      find_address();
+      pass_health_check();
+      switch_over();
+      drain_old();
+      retire_old();
     });
   }
 
@@ -131,17 +142,12 @@ class ContainerSwitch {
 
   void begin(const std::string& to) {
     const ContainerRef current = registry_.container(service_);
-    sink_.emit(json::object{
-        {"step", "begin"},
-        {"service", service_},
-        {"from", current.id.empty() ? registry_.current_upstream(service_) : current.name},
-        {"to", to}});
+    emit_begin(sink_, service_,
+               current.id.empty() ? registry_.current_upstream(service_) : current.name, to);
   }
 
-  void step(std::string_view name, std::string_view state, json::object extra = {}) {
-    extra["step"] = name;
-    extra["state"] = state;
-    sink_.emit(std::move(extra));
+  void step(Step name, StepState state, json::object fields = {}) {
+    emit_step(sink_, name, state, std::move(fields));
   }
 
   // The new container's last log lines, for a failure message.
@@ -172,12 +178,12 @@ class ContainerSwitch {
            fmt::format("image {} is not on the engine and --pull is never", options_.image));
     }
     const auto t = Clock::now();
-    step("pull", "running", {{"image", options_.image}});
+    step(Step::pull, StepState::running, {{"image", options_.image}});
     auto last = Clock::now();
     engine_->pull(options_.image, options_.registry_auth, [&](const containers::PullProgress& p) {
       if (Clock::now() - last >= milliseconds(500)) {
         last = Clock::now();
-        step("pull", "running",
+        step(Step::pull, StepState::running,
              {{"layers", p.layers},
               {"layers_done", p.layers_done},
               {"bytes", p.bytes},
@@ -185,7 +191,7 @@ class ContainerSwitch {
               {"elapsed_ms", ms_since(t)}});
       }
     });
-    step("pull", "done", {{"image", options_.image}, {"elapsed_ms", ms_since(t)}});
+    step(Step::pull, StepState::done, {{"image", options_.image}, {"elapsed_ms", ms_since(t)}});
     deadline_ = Clock::now() + options_.swap.health.timeout;
   }
 
@@ -210,20 +216,22 @@ class ContainerSwitch {
                    {"handoff.port", std::to_string(port)},
                    {"handoff.network", spec.network}};
     const auto t = Clock::now();
-    step("create", "running", {{"name", new_name_}, {"image", spec.image}});
+    step(Step::create, StepState::running, {{"name", new_name_}, {"image", spec.image}});
     new_id_ = engine_->create(spec);
     created_ = true;
-    step("create", "done", {{"id", new_id_.substr(0, 12)}, {"elapsed_ms", ms_since(t)}});
+    step(Step::create, StepState::done,
+         {{"id", new_id_.substr(0, 12)}, {"elapsed_ms", ms_since(t)}});
   }
 
+  // Starts the new container and waits until it runs; one that exits fails the deploy with
+  // its exit code.
   void start_new() {
     const auto t = Clock::now();
     containers::ContainerInfo info = engine_->inspect(new_id_);
     new_name_ = info.name;
     new_image_ = info.image;
-    step("start", "running", {{"name", new_name_}});
+    step(Step::start, StepState::running, {{"name", new_name_}});
     engine_->start(new_id_);
-    // Wait until it runs; a container that exits fails the deploy with its exit code.
     const auto deadline = deadline_;
     while (true) {
       info = engine_->inspect(new_id_);
@@ -242,8 +250,14 @@ class ContainerSwitch {
       }
       std::this_thread::sleep_for(milliseconds(100));
     }
-    step("start", "done", {{"name", new_name_}, {"elapsed_ms", ms_since(t)}});
+    step(Step::start, StepState::done, {{"name", new_name_}, {"elapsed_ms", ms_since(t)}});
+    running_ = std::move(info);
+  }
 
+  // Where the new container listens: its IP on the deploy's network, or the loopback port it
+  // was given on the host's network.
+  void find_address() {
+    const containers::ContainerInfo& info = running_;
     const std::string network = info.labels.count("handoff.network") != 0
                                     ? info.labels.at("handoff.network")
                                     : options_.network;
@@ -259,14 +273,22 @@ class ContainerSwitch {
       }
       address_ = ip->second + ":" + port;
     }
-    step("address", "done", {{"address", address_}});
+    step(Step::address, StepState::done, {{"address", address_}});
   }
 
-  void switch_to_new() {
+  // The engine's verdict (for an image with a HEALTHCHECK), then the HTTP gate, both within
+  // the deploy's one deadline.
+  void pass_health_check() {
     const auto t = Clock::now();
+    step(Step::health_check, StepState::started,
+         {{"address", address_}, {"path", options_.swap.health.path}});
+    wait_engine_healthy(t);
+    pass_http_gate();
+    step(Step::health_check, StepState::done, {{"elapsed_ms", ms_since(t)}});
+  }
+
+  void wait_engine_healthy(Clock::time_point t) {
     const auto deadline = deadline_;
-    step("health_check", "started", {{"address", address_}, {"path", options_.swap.health.path}});
-    // An image with a HEALTHCHECK must also be reported healthy by the engine.
     while (true) {
       containers::ContainerInfo info = engine_->inspect(new_id_);
       if (!info.running) {
@@ -281,12 +303,15 @@ class ContainerSwitch {
         fail(422, "health_check_failed",
              fmt::format("the engine reports container {} as {}", new_name_, info.health));
       }
-      step("health_check", "running",
+      step(Step::health_check, StepState::running,
            {{"engine_health", info.health}, {"elapsed_ms", ms_since(t)}});
       std::this_thread::sleep_for(milliseconds(250));
     }
+  }
+
+  void pass_http_gate() {
     HealthCheckOptions gate = options_.swap.health;
-    gate.timeout = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    gate.timeout = std::chrono::duration_cast<milliseconds>(deadline_ - Clock::now());
     if (gate.enabled) {
       // Stop probing as soon as the container is gone: its exit code says more than probes.
       auto exited = [this]() -> std::string {
@@ -300,24 +325,27 @@ class ContainerSwitch {
         fail(422, "health_check_failed", failure);
       }
     }
-    step("health_check", "done", {{"elapsed_ms", ms_since(t)}});
+  }
 
-    // The switch: from here on the new container serves and is kept whatever happens next.
+  // The switch: from here on the new container serves and is kept whatever happens next.
+  void switch_over() {
     std::chrono::nanoseconds switch_time{};
     const std::string from = registry_.current_upstream(service_);
-    auto old_upstream = registry_.swap(service_, address_, switch_time,
+    old_upstream_ = registry_.swap(service_, address_, switch_time,
                                        ContainerRef{new_id_, new_name_, new_image_},
                                        [this] { cost_->switched(); });
     created_ = false;
     generation_ = registry_.next_generation(service_) - 1;
     switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
-    step("swap", "done", {{"from", from}, {"to", address_}, {"switch_us", switch_us_}});
+    step(Step::swap, StepState::done,
+         {{"from", from}, {"to", address_}, {"switch_us", switch_us_}});
+  }
 
-    const proxy::DrainResult drained =
-        drain_step(registry_, server_, service_, old_upstream, options_.swap.drain_timeout, sink_);
+  void drain_old() {
+    const proxy::DrainResult drained = drain_step(registry_, server_, service_, old_upstream_,
+                                                  options_.swap.drain_timeout, sink_);
     drain_ms_ = drained.took.count();
     closed_ = drained.closed;
-    retire_old();
   }
 
   // Stops the container that was serving, and removes those beyond the --keep most recently
@@ -325,12 +353,12 @@ class ContainerSwitch {
   // already on the new version: a failure here is a warning, never a failed deploy.
   void retire_old() {
     const auto t = Clock::now();
-    step("retire", "running", {{"name", old_.name}});
+    step(Step::retire, StepState::running, {{"name", old_.name}});
     if (!old_.id.empty()) {
       try {
         engine_->stop(old_.id, options_.stop_timeout);
       } catch (const containers::EngineError& e) {
-        step("retire", "warning", {{"message", e.what()}});
+        step(Step::retire, StepState::warning, {{"message", e.what()}});
       }
     }
     json::array removed;
@@ -343,9 +371,9 @@ class ContainerSwitch {
       }
       registry_.forget_containers(service_, gone);
     } catch (const containers::EngineError& e) {
-      step("retire", "warning", {{"message", e.what()}});
+      step(Step::retire, StepState::warning, {{"message", e.what()}});
     }
-    step("retire", "done",
+    step(Step::retire, StepState::done,
          {{"stopped", old_.name}, {"removed", std::move(removed)}, {"elapsed_ms", ms_since(t)}});
   }
 
@@ -374,13 +402,13 @@ class ContainerSwitch {
     try {
       if (created_) {
         engine_->remove(new_id_);
-        step("cleanup", "done", {{"removed", new_name_}});
+        step(Step::cleanup, StepState::done, {{"removed", new_name_}});
       } else if (new_id_ != registry_.container(service_).id) {
         engine_->stop(new_id_, options_.stop_timeout);
-        step("cleanup", "done", {{"stopped", new_name_}});
+        step(Step::cleanup, StepState::done, {{"stopped", new_name_}});
       }
     } catch (const containers::EngineError& e) {
-      step("cleanup", "warning", {{"message", e.what()}});
+      step(Step::cleanup, StepState::warning, {{"message", e.what()}});
     }
   }
 
@@ -397,7 +425,9 @@ class ContainerSwitch {
   bool created_ = false;
   std::uint64_t generation_ = 0;  // the upstream generation the switch made
   Clock::time_point deadline_;    // of the whole deploy (see run)
+  containers::ContainerInfo running_;  // the new container, as it was once it ran
   std::string address_;
+  std::shared_ptr<proxy::Upstream> old_upstream_;  // swapped out by switch_over
   std::int64_t switch_us_ = 0;
   std::int64_t drain_ms_ = 0;
   std::size_t closed_ = 0;

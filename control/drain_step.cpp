@@ -1,4 +1,5 @@
 #include "control/drain_step.hpp"
+#include "control/workflow_step.hpp"
 
 #include <boost/json.hpp>
 
@@ -14,23 +15,18 @@ proxy::DrainResult drain_step(ServiceRegistry& registry, proxy::Server& server,
     return {};
   }
   registry.begin_drain(service, old);
-  sink.emit(json::object{{"step", "drain"},
-                         {"state", "started"},
-                         {"upstream", old->address()},
-                         {"in_flight", old->in_flight()},
-                         {"timeout_ms", timeout.count()}});
+  emit_step(sink, Step::drain, StepState::started,
+            {{"upstream", old->address()},
+             {"in_flight", old->in_flight()},
+             {"timeout_ms", timeout.count()}});
   const proxy::DrainResult drained =
       server.drain(old, timeout, [&](std::int64_t in_flight, proxy::Millis elapsed) {
-        sink.emit(json::object{{"step", "drain"},
-                               {"state", "running"},
-                               {"in_flight", in_flight},
-                               {"elapsed_ms", elapsed.count()}});
+        emit_step(sink, Step::drain, StepState::running,
+                  {{"in_flight", in_flight}, {"elapsed_ms", elapsed.count()}});
       });
   registry.end_drain(service, old.get(), drained.took);
-  sink.emit(json::object{{"step", "drain"},
-                         {"state", "done"},
-                         {"elapsed_ms", drained.took.count()},
-                         {"closed", drained.closed}});
+  emit_step(sink, Step::drain, StepState::done,
+            {{"elapsed_ms", drained.took.count()}, {"closed", drained.closed}});
   return drained;
 }
 

@@ -1,4 +1,5 @@
 #include "control/health_check.hpp"
+#include "control/workflow_step.hpp"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -65,9 +66,7 @@ std::string run_health_gate(const std::string& address, const HealthCheckOptions
     consecutive = ok ? consecutive + 1 : 0;
     last = r.status != 0 ? fmt::format("HTTP {}", r.status) : r.error;
     const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
-    boost::json::object event{{"step", "health_check"},
-                              {"state", "running"},
-                              {"attempt", attempt},
+    boost::json::object event{{"attempt", attempt},
                               {"healthy", consecutive},
                               {"needed", options.healthy_threshold},
                               {"elapsed_ms", elapsed}};
@@ -76,7 +75,7 @@ std::string run_health_gate(const std::string& address, const HealthCheckOptions
     } else {
       event["error"] = r.error;
     }
-    sink.emit(std::move(event));
+    emit_step(sink, Step::health_check, StepState::running, std::move(event));
     if (consecutive >= options.healthy_threshold) {
       return {};
     }

@@ -7,6 +7,7 @@
 #include "control/api_error.hpp"
 #include "control/deploy_cost.hpp"
 #include "control/drain_step.hpp"
+#include "control/workflow_step.hpp"
 #include "proxy/address.hpp"
 
 namespace handoff::control {
@@ -23,6 +24,85 @@ std::int64_t ms_since(Clock::time_point t) {
 
 }  // namespace
 
+namespace {
+
+/// One run of the swap steps: health gate, swap, drain. A failure before the swap changes
+/// nothing.
+class UpstreamSwitch {
+ public:
+  UpstreamSwitch(ServiceRegistry& registry, proxy::Server& server, std::string service,
+                 std::string target, SwapOptions options, EventSink& sink)
+      : registry_(registry),
+        server_(server),
+        service_(std::move(service)),
+        target_(std::move(target)),
+        options_(std::move(options)),
+        sink_(sink),
+        cost_(registry_.service(service_)),
+        from_(registry_.current_upstream(service_)) {}
+
+  /// The swap, one line per step (see Step).
+  OperationResult run() {
+    emit_begin(sink_, service_, from_, target_);
+    if (std::string failure = pass_health_gate(); !failure.empty()) {
+      return with_cost(operation_error(422, "health_check_failed", failure), cost_);
+    }
+    try {
+      switch_over();
+    } catch (const ApiError& e) {
+      return with_cost(operation_error(e.status(), e.code(), e.what()), cost_);
+    }
+    drained_ = drain_step(registry_, server_, service_, old_, options_.drain_timeout, sink_);
+    return OperationResult{200, json::object{{"result", "ok"},
+                                             {"service", service_},
+                                             {"from", from_},
+                                             {"to", target_},
+                                             {"switch_us", switch_us_},
+                                             {"drain_ms", drained_.took.count()},
+                                             {"closed", drained_.closed},
+                                             {"elapsed_ms", ms_since(start_)},
+                                             {"cost", cost_.report()}}};
+  }
+
+ private:
+  // Empty when the target is healthy (or the gate is off), else why not.
+  std::string pass_health_gate() {
+    if (!options_.health.enabled) {
+      return {};
+    }
+    const auto t = Clock::now();
+    emit_step(sink_, Step::health_check, StepState::started, {{"path", options_.health.path}});
+    std::string failure = run_health_gate(target_, options_.health, sink_);
+    if (failure.empty()) {
+      emit_step(sink_, Step::health_check, StepState::done, {{"elapsed_ms", ms_since(t)}});
+    }
+    return failure;
+  }
+
+  void switch_over() {
+    std::chrono::nanoseconds switch_time{};
+    old_ = registry_.swap(service_, target_, switch_time, {}, [this] { cost_.switched(); });
+    switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
+    emit_step(sink_, Step::swap, StepState::done,
+              {{"from", from_}, {"to", target_}, {"switch_us", switch_us_}});
+  }
+
+  ServiceRegistry& registry_;
+  proxy::Server& server_;
+  std::string service_;
+  std::string target_;
+  SwapOptions options_;
+  EventSink& sink_;
+  const Clock::time_point start_ = Clock::now();
+  DeployCost cost_;   // counted from the start
+  std::string from_;  // the upstream before the swap
+  std::shared_ptr<proxy::Upstream> old_;
+  std::int64_t switch_us_ = 0;
+  proxy::DrainResult drained_;
+};
+
+}  // namespace
+
 Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const std::string& service,
                        const std::string& target, const SwapOptions& options) {
   try {
@@ -31,52 +111,8 @@ Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const s
     throw ApiError(400, "bad_upstream", e.what());
   }
   std::shared_ptr<void> claim = registry.claim(service);
-  // Steps: health gate -> swap -> drain. A failure before the swap changes nothing.
   return [&registry, &server, service, target, options, claim](EventSink& sink) {
-    const auto start = Clock::now();
-    DeployCost cost(registry.service(service));
-    const std::string from = registry.current_upstream(service);
-    sink.emit(
-        json::object{{"step", "begin"}, {"service", service}, {"from", from}, {"to", target}});
-
-    if (options.health.enabled) {
-      sink.emit(json::object{
-          {"step", "health_check"}, {"state", "started"}, {"path", options.health.path}});
-      const auto gate_start = Clock::now();
-      std::string failure = run_health_gate(target, options.health, sink);
-      if (!failure.empty()) {
-        return with_cost(operation_error(422, "health_check_failed", failure), cost);
-      }
-      sink.emit(json::object{
-          {"step", "health_check"}, {"state", "done"}, {"elapsed_ms", ms_since(gate_start)}});
-    }
-
-    std::chrono::nanoseconds switch_time{};
-    std::shared_ptr<proxy::Upstream> old;
-    try {
-      old = registry.swap(service, target, switch_time, {}, [&] { cost.switched(); });
-    } catch (const ApiError& e) {
-      return with_cost(operation_error(e.status(), e.code(), e.what()), cost);
-    }
-    const auto switch_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
-    sink.emit(json::object{{"step", "swap"},
-                           {"state", "done"},
-                           {"from", from},
-                           {"to", target},
-                           {"switch_us", switch_us}});
-
-    const proxy::DrainResult drained =
-        drain_step(registry, server, service, old, options.drain_timeout, sink);
-    return OperationResult{200, json::object{{"result", "ok"},
-                                             {"service", service},
-                                             {"from", from},
-                                             {"to", target},
-                                             {"switch_us", switch_us},
-                                             {"drain_ms", drained.took.count()},
-                                             {"closed", drained.closed},
-                                             {"elapsed_ms", ms_since(start)},
-                                             {"cost", cost.report()}}};
+    return UpstreamSwitch(registry, server, service, target, options, sink).run();
   };
 }
 

@@ -66,16 +66,14 @@ bool version_less(const std::string& a, std::string_view b) {
   return parse(a) < parse(b);
 }
 
+// A path segment or query value, percent-encoded by libcurl.
 std::string url_encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
+  std::unique_ptr<char, decltype(&curl_free)> escaped(
+      curl_easy_escape(nullptr, s.data(), static_cast<int>(s.size())), curl_free);
+  if (!escaped) {
+    throw EngineError(0, "cannot encode a URL part");
   }
-  return out;
+  return escaped.get();
 }
 
 std::string string_or_empty(const json::object& o, std::string_view key) {
@@ -232,13 +230,6 @@ std::string DockerEngine::create(const ContainerSpec& spec) {
       {"StopTimeout", spec.stop_timeout.count()},
       {"HostConfig", json::object{{"NetworkMode",
                                    spec.network.empty() ? std::string("default") : spec.network}}}};
-  if (!spec.cmd.empty()) {
-    json::array cmd;
-    for (const auto& c : spec.cmd) {
-      cmd.emplace_back(c);
-    }
-    body["Cmd"] = std::move(cmd);
-  }
   Reply r = call("POST", "/containers/create?name=" + url_encode(spec.name), json::serialize(body));
   expect(r, {201}, fmt::format("create container {} from {}", spec.name, spec.image));
   return string_or_empty(json::parse(r.body).as_object(), "Id");

@@ -16,6 +16,7 @@
 #include "control/flags.hpp"
 #include "control/progress_printer.hpp"
 #include "control/registry_auth.hpp"
+#include "proxy/whole_number.hpp"
 
 namespace handoff::control {
 
@@ -192,17 +193,11 @@ std::function<void(std::string_view)> duration_field(json::object& body, const c
 // A flag that stores a whole number.
 std::function<void(std::string_view)> int_field(json::object& body, const char* key) {
   return [&body, key](std::string_view v) {
-    std::size_t used = 0;
-    int n = 0;
-    try {
-      n = std::stoi(std::string(v), &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (v.empty() || used != v.size()) {
+    const std::optional<std::int64_t> n = proxy::parse_whole_number<std::int64_t>(v);
+    if (!n) {
       throw std::invalid_argument(fmt::format("'{}' is not a whole number", v));
     }
-    body[key] = n;
+    body[key] = *n;
   };
 }
 

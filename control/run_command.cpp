@@ -24,6 +24,7 @@
 #include "control/usable_cores.hpp"
 #include "proxy/address.hpp"
 #include "proxy/server.hpp"
+#include "proxy/whole_number.hpp"
 
 namespace handoff::control {
 
@@ -45,12 +46,11 @@ constexpr std::string_view kUsage =
     "options:\n";
 
 std::size_t parse_count(std::string_view text) {
-  std::size_t n = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || ptr != text.data() + text.size()) {
+  const std::optional<std::size_t> n = proxy::parse_whole_number<std::size_t>(text);
+  if (!n) {
     throw std::invalid_argument(fmt::format("'{}' is not a whole number", text));
   }
-  return n;
+  return *n;
 }
 
 // A byte count with an optional k, m or g suffix (powers of 1024).

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <string>
 
+#include "proxy/whole_number.hpp"
+
 namespace handoff::control {
 
 namespace {
@@ -28,10 +30,13 @@ unsigned affinity_cores() {
   return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
+// A whole number (trailing white space ignored: the file ends with a newline), or -1 ("max",
+// or anything else).
 long parse_long(std::string_view text) {
-  long n = -1;
-  std::from_chars(text.data(), text.data() + text.size(), n);
-  return n;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+    text.remove_suffix(1);
+  }
+  return proxy::parse_whole_number<long>(text).value_or(-1);
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "proxy/whole_number.hpp"
+
 namespace handoff::proxy {
 
 namespace asio = boost::asio;
@@ -31,13 +33,11 @@ HostPort parse_host_port(std::string_view text) {
     hp.host = std::string(text.substr(0, colon));
     port = text.substr(colon + 1);
   }
-  unsigned value = 0;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (hp.host.empty() || port.empty() || ec != std::errc() || ptr != port.data() + port.size() ||
-      value > 65535) {
+  const std::optional<std::uint16_t> value = parse_whole_number<std::uint16_t>(port);
+  if (hp.host.empty() || !value) {
     throw std::invalid_argument(fmt::format("bad address '{}': expected HOST:PORT", text));
   }
-  hp.port = static_cast<std::uint16_t>(value);
+  hp.port = *value;
   return hp;
 }
 

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "proxy/whole_number.hpp"
+
 namespace handoff::proxy {
 namespace {
 
@@ -110,12 +112,12 @@ bool parse_content_length(std::string_view value, bool& seen, std::uint64_t& len
   bool any = false;
   for_each_list_element(value, [&](std::string_view item) {
     any = true;
-    std::uint64_t n = 0;
-    auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), n);
-    if (ec != std::errc() || ptr != item.data() + item.size() || item.front() == '+') {
+    const std::optional<std::uint64_t> parsed = parse_whole_number<std::uint64_t>(item);
+    if (!parsed) {
       ok = false;
       return;
     }
+    const std::uint64_t n = *parsed;
     if (seen && n != length) {
       ok = false;
       return;

@@ -16,7 +16,31 @@ using asio::ip::tcp;
 
 namespace {
 
-using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+// SO_REUSEPORT as a socket option (Asio's SettableSocketOption requirements; Asio has no
+// public one).
+class ReusePort {
+ public:
+  explicit ReusePort(bool on) : value_(on ? 1 : 0) {}
+  template <typename Protocol>
+  [[nodiscard]] int level(const Protocol& /*unused*/) const {
+    return SOL_SOCKET;
+  }
+  template <typename Protocol>
+  [[nodiscard]] int name(const Protocol& /*unused*/) const {
+    return SO_REUSEPORT;
+  }
+  template <typename Protocol>
+  [[nodiscard]] const int* data(const Protocol& /*unused*/) const {
+    return &value_;
+  }
+  template <typename Protocol>
+  [[nodiscard]] std::size_t size(const Protocol& /*unused*/) const {
+    return sizeof value_;
+  }
+
+ private:
+  int value_;
+};
 
 tcp::acceptor open_acceptor(asio::io_context& io, const tcp::endpoint& ep, bool reuse_port) {
   tcp::acceptor acceptor(io);

@@ -30,7 +30,7 @@ ServiceCounters Service::counters() const {
 
 std::shared_ptr<Upstream> Service::swap(std::shared_ptr<Upstream> next) {
   std::shared_ptr<Upstream> previous = current_.exchange(std::move(next));
-  generation_.fetch_add(1, std::memory_order_seq_cst);
+  swaps_.fetch_add(1, std::memory_order_seq_cst);
   if (previous) {
     previous->retire();
   }
@@ -40,20 +40,20 @@ std::shared_ptr<Upstream> Service::swap(std::shared_ptr<Upstream> next) {
 InFlight Service::acquire(unsigned w) {
   Cache& cache = cache_[w];
   while (true) {
-    const std::uint64_t seen = generation_.load(std::memory_order_seq_cst);
-    if (seen != cache.generation) {
-      // The pointer is loaded after the generation, so it is at least as new as `seen`.
+    const std::uint64_t seen = swaps_.load(std::memory_order_seq_cst);
+    if (seen != cache.swaps) {
+      // The pointer is loaded after the count, so it is at least as new as `seen`.
       cache.upstream = current_.load();
-      cache.generation = seen;
+      cache.swaps = seen;
     }
     if (!cache.upstream) {
       return {};
     }
     cache.upstream->enter(w);
     // Count first, then confirm no swap happened meanwhile. A swap stores the pointer before it
-    // bumps the generation, so a drain that reads the count after the swap either sees this
-    // request or this check sees the new generation and backs off (all seq_cst).
-    if (generation_.load(std::memory_order_seq_cst) == seen) {
+    // bumps the count, so a drain that reads the count after the swap either sees this
+    // request or this check sees the new count and backs off (all seq_cst).
+    if (swaps_.load(std::memory_order_seq_cst) == seen) {
       return InFlight(cache.upstream, w);
     }
     cache.upstream->leave(w);

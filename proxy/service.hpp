@@ -45,8 +45,6 @@ class Service : public std::enable_shared_from_this<Service> {
   [[nodiscard]] const std::string& name() const { return name_; }
   /// The upstream new requests go to (may be null: the service answers 503).
   [[nodiscard]] std::shared_ptr<Upstream> upstream() const { return current_.load(); }
-  /// Bumped by every swap.
-  [[nodiscard]] std::uint64_t generation() const { return generation_.load(); }
 
   /// Makes `next` current and returns the previous upstream, now marked retired. When it
   /// returns, no request that starts afterwards can be counted on the previous upstream.
@@ -110,13 +108,13 @@ class Service : public std::enable_shared_from_this<Service> {
 
  private:
   struct alignas(64) Cache {
-    std::uint64_t generation = 0;
+    std::uint64_t swaps = 0;  // swaps_ when `upstream` was read
     std::shared_ptr<Upstream> upstream;
   };
 
   std::string name_;
   SharedSlot<Upstream> current_;
-  std::atomic<std::uint64_t> generation_{1};
+  std::atomic<std::uint64_t> swaps_{1};  // bumped by every swap; see acquire
   struct alignas(64) Stats {
     std::array<std::atomic<std::uint64_t>, 6> responses{};
     std::atomic<std::uint64_t> connect_errors{0};

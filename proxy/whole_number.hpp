@@ -1,0 +1,24 @@
+#pragma once
+
+#include <charconv>
+#include <optional>
+#include <string_view>
+
+namespace handoff::proxy {
+
+/// `text` as a whole number of type T: only when all of it is decimal digits (no sign, no
+/// space, no suffix) and the value fits T. The one integer parser of the proxy and the CLI.
+template <typename T>
+std::optional<T> parse_whole_number(std::string_view text) {
+  if (text.empty() || text.front() < '0' || text.front() > '9') {
+    return std::nullopt;
+  }
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+}  // namespace handoff::proxy

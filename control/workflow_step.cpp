@@ -60,9 +60,12 @@ std::optional<StepState> parse_state(std::string_view name) {
 }
 
 void emit_step(EventSink& sink, Step step, StepState state, boost::json::object fields) {
-  fields["step"] = step_name(step);
-  fields["state"] = state_name(state);
-  sink.emit(std::move(fields));
+  // The step and state come first, so that a person reading the stream sees them first.
+  boost::json::object event{{"step", step_name(step)}, {"state", state_name(state)}};
+  for (auto& [key, value] : fields) {
+    event[key] = std::move(value);
+  }
+  sink.emit(std::move(event));
 }
 
 void emit_begin(EventSink& sink, std::string_view service, std::string_view from,

@@ -33,7 +33,7 @@ TEST_CASE("a step event carries its step and state beside its fields") {
   emit_step(sink, Step::drain, StepState::running, {{"in_flight", 3}});
   CHECK(field_text(sink.last, "step") == "drain");
   CHECK(field_text(sink.last, "state") == "running");
-  CHECK(field_number(sink.last, "in_flight") == 3);
+  CHECK(boost::json::serialize(sink.last) == R"({"step":"drain","state":"running","in_flight":3})");
   emit_begin(sink, "web", "a", "b");
   CHECK(boost::json::serialize(sink.last) ==
         R"({"step":"begin","service":"web","from":"a","to":"b"})");

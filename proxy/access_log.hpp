@@ -24,8 +24,9 @@ struct AccessRecord {
 /// Writes one JSON line for the request to stdout.
 void write_access_log(const AccessRecord& record);
 
-/// Appends `text` to `out` escaped for a JSON string (quotes, backslashes, controls, bytes
-/// that are not UTF-8 as \u00XX).
+/// Appends `text` to `out` escaped for a JSON string: quotes and backslashes escaped, and every
+/// byte outside printable ASCII (controls, DEL, anything >= 0x80) as \u00XX, its byte value, so
+/// that no byte a client sent can break the line or pass for other text.
 void append_json_escaped(std::string& out, std::string_view text);
 
 }  // namespace handoff::proxy

@@ -1,0 +1,109 @@
+#include "control/state_store.hpp"
+
+#include <doctest/doctest.h>
+#include <sys/mount.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/running_proxy.hpp"
+
+using namespace handoff::control;
+using handoff::test::TempDir;
+
+namespace {
+
+ProxyState sample_state() {
+  ServiceState s;
+  s.name = "web";
+  s.hosts = {"example.com", "*.example.com"};
+  s.upstream = "127.0.0.1:9001";
+  s.previous = "127.0.0.1:9000";
+  s.generation = 7;
+  s.container_id = "abc";
+  s.container_name = "web-7";
+  s.image = "app:v7";
+  s.history = {{"def", "web-6", "app:v6"}};
+  s.next_container = 8;
+  s.paused = true;
+  s.max_pause_ms = 1500;
+  s.pause_message = "back soon \"really\"\n";
+  s.retry_after_s = 9;
+  s.strip_prefix = true;
+  ServiceState empty;
+  empty.name = "new";  // no upstream yet, as `service add` leaves it
+  return ProxyState{{s, empty}};
+}
+
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+TEST_CASE("the state saved is the state loaded, field for field") {
+  TempDir dir;
+  StateStore store(dir.path());
+  CHECK_FALSE(store.exists());
+  CHECK(store.load().services.empty());
+  store.save(sample_state());
+  CHECK(store.exists());
+  const ProxyState loaded = StateStore(dir.path()).load();
+  REQUIRE(loaded.services.size() == 2);
+  const ServiceState& s = loaded.services[0];
+  CHECK(s.hosts == std::vector<std::string>{"example.com", "*.example.com"});
+  CHECK(s.upstream == "127.0.0.1:9001");
+  CHECK(s.previous == "127.0.0.1:9000");
+  CHECK(s.generation == 7);
+  CHECK(s.container_name == "web-7");
+  REQUIRE(s.history.size() == 1);
+  CHECK(s.history[0].name == "web-6");
+  CHECK(s.next_container == 8);
+  CHECK(s.paused);
+  CHECK(s.max_pause_ms == 1500);
+  CHECK(s.pause_message == "back soon \"really\"\n");
+  CHECK(s.retry_after_s == 9);
+  CHECK(s.strip_prefix);
+  CHECK(loaded.services[1].upstream.empty());
+  // No temporary file is left beside it.
+  CHECK_FALSE(std::filesystem::exists(dir.path() / ".state.json.tmp"));
+}
+
+TEST_CASE("a corrupt state file is refused with its path and the problem") {
+  TempDir dir;
+  std::ofstream(dir.path() / "state.json") << R"({"services": [{"name": 5}]})";
+  StateStore store(dir.path());
+  try {
+    (void)store.load();
+    FAIL("a corrupt state loaded");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find((dir.path() / "state.json").string()) != std::string::npos);
+    CHECK(std::string(e.what()).find("corrupt") != std::string::npos);
+  }
+}
+
+TEST_CASE("a state file bind-mounted on its own is overwritten in place (EBUSY on rename)") {
+  // As `docker run -v ./state.json:/var/lib/handoff/state.json` leaves it: renaming onto a
+  // mount point fails with EBUSY, so the store writes through the mounted file instead.
+  TempDir dir;
+  TempDir outside;
+  const auto host_file = outside.path() / "state.json";
+  std::ofstream(host_file) << R"({"services": []})";
+  std::ofstream(dir.path() / "state.json") << "";
+  REQUIRE_MESSAGE(::mount(host_file.c_str(), (dir.path() / "state.json").c_str(), nullptr,
+                          MS_BIND, nullptr) == 0,
+                  "mount --bind needs root (the test command runs as root)");
+  struct Unmount {
+    std::filesystem::path at;
+    ~Unmount() { ::umount(at.c_str()); }
+  } unmount{dir.path() / "state.json"};
+  StateStore store(dir.path());
+  store.save(sample_state());
+  CHECK(store.load().services.size() == 2);
+  // The host's file has the new state: it went through the mount, not beside it.
+  CHECK(read_all(host_file).find("web-7") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.path() / ".state.json.tmp"));
+}

@@ -104,6 +104,140 @@ std::string query_free(std::string_view target) {
   return std::string(target.substr(0, target.find('?')));
 }
 
+using UnixSocket = asio::local::stream_protocol::socket;
+
+/// What every answer on a connection needs from its request.
+struct Exchange {
+  unsigned version;
+  bool keep_alive;
+};
+
+// Reads the request of a peer that may not use the socket, then answers 403 and closes. (The
+// request is read first, so that closing does not reset the connection and take the answer
+// with it.)
+asio::awaitable<void> refuse_peer(UnixSocket& socket) {
+  beast::flat_buffer discard;
+  http::request_parser<http::string_body> ignored;
+  ignored.body_limit(64 * 1024);
+  co_await http::async_read(socket, discard, ignored, nothrow);
+  http::response<http::string_body> denied{http::status::forbidden, 11};
+  denied.set(http::field::content_type, "application/json");
+  denied.keep_alive(false);
+  denied.body() = error_body("forbidden", "this user may not use the control socket");
+  denied.prepare_payload();
+  co_await http::async_write(socket, denied, nothrow);
+  boost::system::error_code ec;
+  socket.shutdown(UnixSocket::shutdown_send, ec);
+}
+
+// Answers a request that could not be read (408 or 400), unless the client simply left or
+// never sent anything (`nothing_read`).
+asio::awaitable<void> answer_read_error(UnixSocket& socket,
+                                        boost::system::error_code ec, bool nothing_read) {
+  const bool quiet = ec == http::error::end_of_stream || ec == asio::error::eof ||
+                     ec == asio::error::connection_reset ||
+                     (ec == asio::error::timed_out && nothing_read);
+  if (quiet) {
+    co_return;
+  }
+  const bool timeout = ec == asio::error::timed_out;
+  const std::string why = timeout ? "the request did not arrive within 10 s"
+                          : ec == http::error::body_limit ? "request body over 1 MiB"
+                                                          : ec.message();
+  http::response<http::string_body> bad{
+      timeout ? http::status::request_timeout : http::status::bad_request, 11};
+  bad.set(http::field::content_type, "application/json");
+  bad.keep_alive(false);
+  bad.body() = error_body(timeout ? "request_timeout" : "bad_request", why);
+  bad.prepare_payload();
+  co_await http::async_write(socket, bad, nothrow);
+}
+
+// Writes a complete answer; true when the connection goes on.
+asio::awaitable<bool> answer(UnixSocket& socket, const Exchange& x, int status,
+                             std::string_view content_type, std::string body) {
+  http::response<http::string_body> res{static_cast<http::status>(status), x.version};
+  res.set(http::field::content_type, content_type);
+  res.keep_alive(x.keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  auto [ec, n] = co_await http::async_write(socket, res, nothrow);
+  co_return !ec && x.keep_alive;
+}
+
+// Relays an operation's events as they come, as a chunked NDJSON stream (with a heartbeat
+// while it is quiet); true when the connection goes on.
+asio::awaitable<bool> stream_events(UnixSocket& socket, const Exchange& x,
+                                    EventQueue& queue) {
+  http::response<http::empty_body> head{http::status::ok, x.version};
+  head.set(http::field::content_type, "application/x-ndjson");
+  head.keep_alive(x.keep_alive);
+  head.chunked(true);
+  http::response_serializer<http::empty_body> sr{head};
+  auto [hec, hn] = co_await http::async_write_header(socket, sr, nothrow);
+  bool writable = !hec;
+  while (true) {
+    auto [lines, done] = co_await queue.next(kHeartbeat);
+    if (lines.empty() && !done) {
+      lines.emplace_back("\n");
+    }
+    for (const std::string& line : lines) {
+      if (writable) {
+        auto [cec, cn] =
+            co_await asio::async_write(socket, http::make_chunk(asio::buffer(line)), nothrow);
+        writable = !cec;
+      }
+    }
+    if (!writable) {
+      queue.abandon();
+    }
+    if (done) {
+      break;
+    }
+  }
+  if (!writable) {
+    co_return false;  // the client left; a deploy still ran to its end
+  }
+  auto [lec, ln] = co_await asio::async_write(socket, http::make_chunk_last(), nothrow);
+  co_return !lec && x.keep_alive;
+}
+
+// Waits for the operation to end and answers with its result and status alone.
+asio::awaitable<bool> answer_when_done(UnixSocket& socket, const Exchange& x,
+                                       EventQueue& queue) {
+  std::string last;
+  while (true) {
+    auto [lines, done] = co_await queue.next(std::chrono::hours(1));
+    if (!lines.empty()) {
+      last = lines.back();
+    }
+    if (done) {
+      break;
+    }
+  }
+  co_return co_await answer(socket, x, queue.status(), "application/json", std::move(last));
+}
+
+
+// Runs a long operation on a thread of its own, counted in `running` while it runs; its events
+// come through the returned queue.
+std::shared_ptr<EventQueue> start_operation(Operation operation, asio::any_io_executor executor,
+                                            const std::shared_ptr<std::atomic<int>>& running_ops) {
+  auto queue = std::make_shared<EventQueue>(std::move(executor));
+  running_ops->fetch_add(1);
+  std::thread([op = std::move(operation), queue, running = running_ops] {
+    OperationResult result;
+    try {
+      result = op(*queue);
+    } catch (const std::exception& e) {
+      result = operation_error(500, "internal", e.what());
+    }
+    queue->finish(result);
+    running->fetch_sub(1);
+  }).detach();
+  return queue;
+}
+
 }  // namespace
 
 ControlServer::ControlServer(const std::string& path, const std::string& group, ControlApi& api)
@@ -215,20 +349,7 @@ asio::awaitable<ApiResponse> ControlServer::handle(const ApiRequest& request) {
 
 asio::awaitable<void> ControlServer::serve(Socket socket) {
   if (!peer_allowed(socket)) {
-    // Read the request before answering, so that closing does not reset the connection and
-    // take the answer with it.
-    beast::flat_buffer discard;
-    http::request_parser<http::string_body> ignored;
-    ignored.body_limit(64 * 1024);
-    co_await http::async_read(socket, discard, ignored, nothrow);
-    http::response<http::string_body> denied{http::status::forbidden, 11};
-    denied.set(http::field::content_type, "application/json");
-    denied.keep_alive(false);
-    denied.body() = error_body("forbidden", "this user may not use the control socket");
-    denied.prepare_payload();
-    co_await http::async_write(socket, denied, nothrow);
-    boost::system::error_code ec;
-    socket.shutdown(Socket::shutdown_send, ec);
+    co_await refuse_peer(socket);
     co_return;
   }
   beast::flat_buffer buffer;
@@ -238,119 +359,31 @@ asio::awaitable<void> ControlServer::serve(Socket socket) {
     parser.body_limit(1024 * 1024);
     auto [ec, n] = co_await read_request(socket, buffer, parser);
     if (ec) {
-      const bool quiet = ec == http::error::end_of_stream || ec == asio::error::eof ||
-                         ec == asio::error::connection_reset ||
-                         (ec == asio::error::timed_out && buffer.size() == 0 && !parser.got_some());
-      if (!quiet) {
-        const bool timeout = ec == asio::error::timed_out;
-        const std::string why = timeout ? "the request did not arrive within 10 s"
-                                : ec == http::error::body_limit ? "request body over 1 MiB"
-                                                                : ec.message();
-        http::response<http::string_body> bad{
-            timeout ? http::status::request_timeout : http::status::bad_request, 11};
-        bad.set(http::field::content_type, "application/json");
-        bad.keep_alive(false);
-        bad.body() = error_body(timeout ? "request_timeout" : "bad_request", why);
-        bad.prepare_payload();
-        co_await http::async_write(socket, bad, nothrow);
-      }
+      co_await answer_read_error(socket, ec, buffer.size() == 0 && !parser.got_some());
       co_return;
     }
     const auto& req = parser.get();
-    const bool keep_alive = req.keep_alive();
+    const Exchange exchange{req.version(), req.keep_alive()};
     // Named, and passed by reference: it outlives the call, which the caller awaits.
     const ApiRequest api_request{std::string(req.method_string()), query_free(req.target()),
                                  req.body()};
     ApiResponse reply = co_await handle(api_request);
-
+    bool go_on = false;
     if (!reply.operation) {
-      http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
-      res.set(http::field::content_type, reply.content_type);
-      res.keep_alive(keep_alive);
-      res.body() = std::move(reply.body);
-      res.prepare_payload();
-      auto [wec, wn] = co_await http::async_write(socket, res, nothrow);
-      if (wec || !keep_alive) {
-        co_return;
-      }
-      continue;
+      go_on = co_await answer(socket, exchange, reply.status, reply.content_type,
+                              std::move(reply.body));
+    } else {
+      auto queue = start_operation(std::move(reply.operation), io_.get_executor(), running_ops_);
+      const bool stream =
+          req[http::field::accept].find("application/x-ndjson") != boost::string_view::npos;
+      go_on = stream ? co_await stream_events(socket, exchange, *queue)
+                     : co_await answer_when_done(socket, exchange, *queue);
     }
-
-    // A long operation: run it on its own thread, relay its events as they come.
-    auto queue = std::make_shared<EventQueue>(io_.get_executor());
-    running_ops_->fetch_add(1);
-    std::thread([op = std::move(reply.operation), queue, running = running_ops_] {
-      OperationResult result;
-      try {
-        result = op(*queue);
-      } catch (const std::exception& e) {
-        result = operation_error(500, "internal", e.what());
-      }
-      queue->finish(result);
-      running->fetch_sub(1);
-    }).detach();
-
-    const bool stream =
-        req[http::field::accept].find("application/x-ndjson") != boost::string_view::npos;
-    if (stream) {
-      http::response<http::empty_body> head{http::status::ok, req.version()};
-      head.set(http::field::content_type, "application/x-ndjson");
-      head.keep_alive(keep_alive);
-      head.chunked(true);
-      http::response_serializer<http::empty_body> sr{head};
-      auto [hec, hn] = co_await http::async_write_header(socket, sr, nothrow);
-      bool writable = !hec;
-      while (true) {
-        auto [lines, done] = co_await queue->next(kHeartbeat);
-        if (lines.empty() && !done) {
-          lines.emplace_back("\n");
-        }
-        for (const std::string& line : lines) {
-          if (writable) {
-            auto [cec, cn] =
-                co_await asio::async_write(socket, http::make_chunk(asio::buffer(line)), nothrow);
-            writable = !cec;
-          }
-        }
-        if (!writable) {
-          queue->abandon();
-        }
-        if (done) {
-          break;
-        }
-      }
-      if (!writable) {
-        co_return;  // the client left; the operation still ran to its end
-      }
-      auto [lec, ln] = co_await asio::async_write(socket, http::make_chunk_last(), nothrow);
-      if (lec || !keep_alive) {
-        co_return;
-      }
-      continue;
-    }
-
-    // Not streaming: answer with the final result and its status once the operation ends.
-    std::string last;
-    while (true) {
-      auto [lines, done] = co_await queue->next(std::chrono::hours(1));
-      if (!lines.empty()) {
-        last = lines.back();
-      }
-      if (done) {
-        break;
-      }
-    }
-    http::response<http::string_body> res{static_cast<http::status>(queue->status()),
-                                          req.version()};
-    res.set(http::field::content_type, "application/json");
-    res.keep_alive(keep_alive);
-    res.body() = last;
-    res.prepare_payload();
-    auto [wec, wn] = co_await http::async_write(socket, res, nothrow);
-    if (wec || !keep_alive) {
+    if (!go_on) {
       co_return;
     }
   }
 }
+
 
 }  // namespace handoff::control

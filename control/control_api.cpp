@@ -129,123 +129,149 @@ ApiResponse ControlApi::handle(const ApiRequest& request) {
   }
 }
 
+namespace {
+
+// The answer to a call that runs as a long operation (NDJSON events, then the result).
+ApiResponse operation(Operation op) {
+  return ApiResponse{200, {}, "application/x-ndjson", std::move(op)};
+}
+
+}  // namespace
+
 ApiResponse ControlApi::route(const ApiRequest& req) {
   const std::string& m = req.method;
   std::string_view path = req.path;
-  if (path == "/v1/status") {
+  if (path == "/v1/status" || path == "/metrics") {
     if (m != "GET") {
       throw ApiError(405, "method_not_allowed", "use GET");
     }
-    return json_reply(200, registry_.status());
-  }
-  if (path == "/metrics") {
-    if (m != "GET") {
-      throw ApiError(405, "method_not_allowed", "use GET");
-    }
-    return ApiResponse{200, registry_.metrics(), "text/plain; version=0.0.4", {}};
+    return path == "/metrics"
+               ? ApiResponse{200, registry_.metrics(), "text/plain; version=0.0.4", {}}
+               : json_reply(200, registry_.status());
   }
   if (path == "/v1/services") {
     if (m != "POST") {
       throw ApiError(405, "method_not_allowed", "use POST to add a service");
     }
-    JsonFields body(req.body);
-    const std::vector<std::string> hosts = body.strings("hosts", "host names");
-    const std::string name = body.string("name", true);
-    const std::string upstream = body.string("upstream");
-    const bool strip = body.boolean("strip_prefix", false);
-    body.finish();
-    registry_.add(name, hosts, upstream, strip);
-    return json_reply(201, json::object{{"result", "ok"}, {"service", name}});
+    return add_service(req.body);
   }
   constexpr std::string_view prefix = "/v1/services/";
   if (path.substr(0, prefix.size()) == prefix) {
     std::string_view rest = path.substr(prefix.size());
-    std::size_t slash = rest.find('/');
+    const std::size_t slash = rest.find('/');
     const std::string name(rest.substr(0, slash));
     const std::string action(slash == std::string_view::npos ? "" : rest.substr(slash + 1));
-    if (action.empty() && m == "PATCH") {
-      JsonFields body(req.body);
-      if (!body.has("hosts")) {
-        throw ApiError(400, "missing_field", "field 'hosts' is required");
-      }
-      const std::vector<std::string> hosts = body.strings("hosts", "host names");
-      std::optional<bool> strip;
-      if (body.has("strip_prefix")) {
-        strip = body.boolean("strip_prefix", false);
-      }
-      body.finish();
-      registry_.update_hosts(name, hosts, strip);
-      return json_reply(200, json::object{{"result", "ok"}, {"service", name}});
-    }
     if (action.empty()) {
-      if (m != "DELETE") {
-        throw ApiError(405, "method_not_allowed",
-                       "use PATCH to update a service, DELETE to remove it");
-      }
-      JsonFields(req.body).finish();
-      registry_.remove(name);
-      return json_reply(200, json::object{{"result", "ok"}, {"service", name}});
+      return change_service(m, name, req.body);
     }
     if (m != "POST") {
       throw ApiError(405, "method_not_allowed", "use POST");
     }
-    JsonFields body(req.body);
-    if (action == "swap") {
-      const std::string to = body.string("to", true);
-      const SwapOptions options = swap_options(body, std::chrono::seconds(30));
-      body.finish();
-      return ApiResponse{
-          200, {}, "application/x-ndjson", prepare_swap(registry_, server_, name, to, options)};
-    }
-    if (action == "deploy") {
-      const DeployOptions options = deploy_options(body);
-      const std::vector<std::string> hosts = body.strings("hosts", "host names");
-      body.finish();
-      return ApiResponse{200, {}, "application/x-ndjson", deploy_creating(name, hosts, options)};
-    }
-    if (action == "rollback") {
-      if (!registry_.container(name).id.empty()) {
-        // A deployed service rolls back to its newest kept container.
-        DeployOptions opt;
-        opt.swap = swap_options(body, std::chrono::seconds(60));
-        body.finish();
-        return ApiResponse{200,
-                           {},
-                           "application/x-ndjson",
-                           prepare_container_rollback(registry_, server_, engines_, name, opt)};
-      }
-      const SwapOptions options = swap_options(body, std::chrono::seconds(30));
-      body.finish();
-      return ApiResponse{
-          200, {}, "application/x-ndjson", prepare_rollback(registry_, server_, name, options)};
-    }
-    if (action == "logs") {
-      const auto tail = static_cast<int>(body.integer("tail", 0, 100'000, 100));
-      const bool follow = body.boolean("follow", false);
-      body.finish();
-      if (follow) {
-        return ApiResponse{200, {}, "application/x-ndjson",
-                           prepare_log_follow(registry_, engines_, name, tail, shutting_down_)};
-      }
-      return json_reply(200, container_logs(name, tail));
-    }
-    if (action == "pause") {
-      auto max_pause = body.duration("max_pause", std::chrono::seconds(30));
-      proxy::PauseNotice notice;
-      notice.message = body.string("message");
-      notice.retry_after = std::chrono::duration_cast<std::chrono::seconds>(
-          body.duration("retry_after", notice.retry_after));
-      body.finish();
-      registry_.pause(name, max_pause, std::move(notice));
-      return json_reply(200, json::object{{"result", "ok"}, {"service", name}, {"paused", true}});
-    }
-    if (action == "resume") {
-      body.finish();
-      registry_.resume(name);
-      return json_reply(200, json::object{{"result", "ok"}, {"service", name}, {"paused", false}});
+    if (auto reply = service_action(name, action, req.body)) {
+      return std::move(*reply);
     }
   }
   throw ApiError(404, "not_found", fmt::format("no endpoint {} {}", m, path));
+}
+
+// POST /v1/services
+ApiResponse ControlApi::add_service(std::string_view text) {
+  JsonFields body(text);
+  const std::vector<std::string> hosts = body.strings("hosts", "host names");
+  const std::string name = body.string("name", true);
+  const std::string upstream = body.string("upstream");
+  const bool strip = body.boolean("strip_prefix", false);
+  body.finish();
+  registry_.add(name, hosts, upstream, strip);
+  return json_reply(201, json::object{{"result", "ok"}, {"service", name}});
+}
+
+// PATCH (hosts, prefix stripping) or DELETE /v1/services/NAME
+ApiResponse ControlApi::change_service(const std::string& method, const std::string& name,
+                                       std::string_view text) {
+  if (method == "DELETE") {
+    JsonFields(text).finish();
+    registry_.remove(name);
+    return json_reply(200, json::object{{"result", "ok"}, {"service", name}});
+  }
+  if (method != "PATCH") {
+    throw ApiError(405, "method_not_allowed",
+                   "use PATCH to update a service, DELETE to remove it");
+  }
+  JsonFields body(text);
+  if (!body.has("hosts")) {
+    throw ApiError(400, "missing_field", "field 'hosts' is required");
+  }
+  const std::vector<std::string> hosts = body.strings("hosts", "host names");
+  std::optional<bool> strip;
+  if (body.has("strip_prefix")) {
+    strip = body.boolean("strip_prefix", false);
+  }
+  body.finish();
+  registry_.update_hosts(name, hosts, strip);
+  return json_reply(200, json::object{{"result", "ok"}, {"service", name}});
+}
+
+// POST /v1/services/NAME/ACTION; empty for an unknown action.
+std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
+                                                      const std::string& action,
+                                                      std::string_view text) {
+  JsonFields body(text);
+  if (action == "swap") {
+    const std::string to = body.string("to", true);
+    const SwapOptions options = swap_options(body, std::chrono::seconds(30));
+    body.finish();
+    return operation(prepare_swap(registry_, server_, name, to, options));
+  }
+  if (action == "deploy") {
+    const DeployOptions options = deploy_options(body);
+    const std::vector<std::string> hosts = body.strings("hosts", "host names");
+    body.finish();
+    return operation(deploy_creating(name, hosts, options));
+  }
+  if (action == "rollback") {
+    return roll_back(name, body);
+  }
+  if (action == "logs") {
+    const auto tail = static_cast<int>(body.integer("tail", 0, 100'000, 100));
+    const bool follow = body.boolean("follow", false);
+    body.finish();
+    return follow ? operation(prepare_log_follow(registry_, engines_, name, tail, shutting_down_))
+                  : json_reply(200, container_logs(name, tail));
+  }
+  if (action == "pause" || action == "resume") {
+    return pause_or_resume(name, action == "pause", body);
+  }
+  return std::nullopt;
+}
+
+// A deployed service rolls back to its newest kept container; another to its previous upstream.
+ApiResponse ControlApi::roll_back(const std::string& name, JsonFields& body) {
+  if (!registry_.container(name).id.empty()) {
+    DeployOptions opt;
+    opt.swap = swap_options(body, std::chrono::seconds(60));
+    body.finish();
+    return operation(prepare_container_rollback(registry_, server_, engines_, name, opt));
+  }
+  const SwapOptions options = swap_options(body, std::chrono::seconds(30));
+  body.finish();
+  return operation(prepare_rollback(registry_, server_, name, options));
+}
+
+ApiResponse ControlApi::pause_or_resume(const std::string& name, bool pause, JsonFields& body) {
+  if (pause) {
+    auto max_pause = body.duration("max_pause", std::chrono::seconds(30));
+    proxy::PauseNotice notice;
+    notice.message = body.string("message");
+    notice.retry_after = std::chrono::duration_cast<std::chrono::seconds>(
+        body.duration("retry_after", notice.retry_after));
+    body.finish();
+    registry_.pause(name, max_pause, std::move(notice));
+  } else {
+    body.finish();
+    registry_.resume(name);
+  }
+  return json_reply(200, json::object{{"result", "ok"}, {"service", name}, {"paused", pause}});
 }
 
 }  // namespace handoff::control

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <string>
 
 #include "control/deploy_workflow.hpp"
 #include "control/event_sink.hpp"
+#include "control/json_fields.hpp"
 #include "control/service_registry.hpp"
 
 namespace handoff::control {
@@ -39,6 +41,13 @@ class ControlApi {
 
  private:
   ApiResponse route(const ApiRequest& request);
+  ApiResponse add_service(std::string_view body);
+  ApiResponse change_service(const std::string& method, const std::string& name,
+                             std::string_view body);
+  std::optional<ApiResponse> service_action(const std::string& name, const std::string& action,
+                                            std::string_view body);
+  ApiResponse roll_back(const std::string& name, JsonFields& body);
+  ApiResponse pause_or_resume(const std::string& name, bool pause, JsonFields& body);
   boost::json::object container_logs(const std::string& name, int tail);
   Operation deploy_creating(const std::string& name, const std::vector<std::string>& hosts,
                             const DeployOptions& options);

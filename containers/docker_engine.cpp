@@ -334,13 +334,13 @@ void DockerEngine::follow_logs(const std::string& id, int lines,
     }
   };
   const std::string tail = lines < 0 ? std::string("all") : std::to_string(lines);
-  const Reply r = call("GET",
-                       fmt::format("/containers/{}/logs?stdout=true&stderr=true&follow=true&tail={}",
-                                   id, tail),
-                       {}, 0, {}, &on_data, &keep_going);
+  const Reply r =
+      call("GET",
+           fmt::format("/containers/{}/logs?stdout=true&stderr=true&follow=true&tail={}", id, tail),
+           {}, 0, {}, &on_data, &keep_going);
   if (r.status != 200) {
-    throw EngineError(r.status, fmt::format("cannot follow the logs of container {}: {}", id,
-                                            error_body));
+    throw EngineError(r.status,
+                      fmt::format("cannot follow the logs of container {}: {}", id, error_body));
   }
   if (std::string rest = demux.finish(); !rest.empty()) {
     output(rest);

@@ -56,5 +56,4 @@ class DockerEngine : public Engine {
   std::string version_ = "1.41";
 };
 
-
 }  // namespace handoff::containers

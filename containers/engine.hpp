@@ -29,7 +29,7 @@ struct ContainerSpec {
   std::string image;
   std::vector<std::string> env;  ///< KEY=VALUE
   std::map<std::string, std::string> labels;
-  std::string network;           ///< a network name, or "host" for the host's network
+  std::string network;  ///< a network name, or "host" for the host's network
   std::chrono::seconds stop_timeout{10};
 };
 

@@ -49,8 +49,8 @@ std::string LogDemultiplexer::feed(std::string_view bytes) {
     }
     kind_ = Kind::framed;
     const auto* h = reinterpret_cast<const unsigned char*>(header_.data());
-    remaining_ = (std::size_t{h[4]} << 24) | (std::size_t{h[5]} << 16) |
-                 (std::size_t{h[6]} << 8) | std::size_t{h[7]};
+    remaining_ = (std::size_t{h[4]} << 24) | (std::size_t{h[5]} << 16) | (std::size_t{h[6]} << 8) |
+                 std::size_t{h[7]};
     header_.clear();
   }
   return out;

@@ -19,7 +19,7 @@ class LogDemultiplexer {
  private:
   enum class Kind { unknown, framed, plain };
   Kind kind_ = Kind::unknown;
-  std::string header_;        // a frame header read in part
+  std::string header_;         // a frame header read in part
   std::size_t remaining_ = 0;  // bytes of the current frame's output still to come
 };
 

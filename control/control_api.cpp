@@ -195,8 +195,7 @@ ApiResponse ControlApi::change_service(const std::string& method, const std::str
     return json_reply(200, json::object{{"result", "ok"}, {"service", name}});
   }
   if (method != "PATCH") {
-    throw ApiError(405, "method_not_allowed",
-                   "use PATCH to update a service, DELETE to remove it");
+    throw ApiError(405, "method_not_allowed", "use PATCH to update a service, DELETE to remove it");
   }
   JsonFields body(text);
   if (!body.has("hosts")) {

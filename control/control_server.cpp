@@ -132,8 +132,8 @@ asio::awaitable<void> refuse_peer(UnixSocket& socket) {
 
 // Answers a request that could not be read (408 or 400), unless the client simply left or
 // never sent anything (`nothing_read`).
-asio::awaitable<void> answer_read_error(UnixSocket& socket,
-                                        boost::system::error_code ec, bool nothing_read) {
+asio::awaitable<void> answer_read_error(UnixSocket& socket, boost::system::error_code ec,
+                                        bool nothing_read) {
   const bool quiet = ec == http::error::end_of_stream || ec == asio::error::eof ||
                      ec == asio::error::connection_reset ||
                      (ec == asio::error::timed_out && nothing_read);
@@ -141,7 +141,7 @@ asio::awaitable<void> answer_read_error(UnixSocket& socket,
     co_return;
   }
   const bool timeout = ec == asio::error::timed_out;
-  const std::string why = timeout ? "the request did not arrive within 10 s"
+  const std::string why = timeout                         ? "the request did not arrive within 10 s"
                           : ec == http::error::body_limit ? "request body over 1 MiB"
                                                           : ec.message();
   http::response<http::string_body> bad{
@@ -167,8 +167,7 @@ asio::awaitable<bool> answer(UnixSocket& socket, const Exchange& x, int status,
 
 // Relays an operation's events as they come, as a chunked NDJSON stream (with a heartbeat
 // while it is quiet); true when the connection goes on.
-asio::awaitable<bool> stream_events(UnixSocket& socket, const Exchange& x,
-                                    EventQueue& queue) {
+asio::awaitable<bool> stream_events(UnixSocket& socket, const Exchange& x, EventQueue& queue) {
   http::response<http::empty_body> head{http::status::ok, x.version};
   head.set(http::field::content_type, "application/x-ndjson");
   head.keep_alive(x.keep_alive);
@@ -203,8 +202,7 @@ asio::awaitable<bool> stream_events(UnixSocket& socket, const Exchange& x,
 }
 
 // Waits for the operation to end and answers with its result and status alone.
-asio::awaitable<bool> answer_when_done(UnixSocket& socket, const Exchange& x,
-                                       EventQueue& queue) {
+asio::awaitable<bool> answer_when_done(UnixSocket& socket, const Exchange& x, EventQueue& queue) {
   std::string last;
   while (true) {
     auto [lines, done] = co_await queue.next(std::chrono::hours(1));
@@ -217,7 +215,6 @@ asio::awaitable<bool> answer_when_done(UnixSocket& socket, const Exchange& x,
   }
   co_return co_await answer(socket, x, queue.status(), "application/json", std::move(last));
 }
-
 
 // Runs a long operation on a thread of its own, counted in `running` while it runs; its events
 // come through the returned queue.
@@ -384,6 +381,5 @@ asio::awaitable<void> ControlServer::serve(Socket socket) {
     }
   }
 }
-
 
 }  // namespace handoff::control

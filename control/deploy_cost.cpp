@@ -15,7 +15,9 @@ std::uint64_t count(const proxy::OutcomeCounts& n, Outcome o) {
   return n[static_cast<std::size_t>(o)];
 }
 
-double to_ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; }
+double to_ms(std::chrono::nanoseconds d) {
+  return static_cast<double>(d.count()) / 1e6;
+}
 
 }  // namespace
 
@@ -42,8 +44,8 @@ json::object DeployCost::version_report(const Version& v) {
     n[i] -= std::min(n[i], v.baseline[i]);
   }
   const std::uint64_t failed = count(n, Outcome::upstream_5xx) + count(n, Outcome::proxy_5xx) +
-                               count(n, Outcome::connect_error) +
-                               count(n, Outcome::cut_at_drain) + count(n, Outcome::incomplete);
+                               count(n, Outcome::connect_error) + count(n, Outcome::cut_at_drain) +
+                               count(n, Outcome::incomplete);
   return json::object{{"upstream", v.upstream->address()},
                       {"answered", count(n, Outcome::answered)},
                       {"failed", failed},
@@ -69,9 +71,9 @@ json::object DeployCost::report() const {
   }
   if (switched_ == Clock::time_point{}) {
     // No switch: the durations of the deploy's own time say what it cost.
-    out["latency"] = json::object{
-        {"during", latency_report(service_->latency().read(begun_, now),
-                                  duration_cast<milliseconds>(now - begun_))}};
+    out["latency"] =
+        json::object{{"during", latency_report(service_->latency().read(begun_, now),
+                                               duration_cast<milliseconds>(now - begun_))}};
     return out;
   }
   if (new_.upstream) {
@@ -79,9 +81,9 @@ json::object DeployCost::report() const {
   }
   proxy::DurationHistogram after = service_->latency().read(switched_, now);
   after -= switch_second_;
-  out["latency"] = json::object{
-      {"before", latency_report(before_, duration_cast<milliseconds>(kBeforeWindow))},
-      {"after", latency_report(after, duration_cast<milliseconds>(now - switched_))}};
+  out["latency"] =
+      json::object{{"before", latency_report(before_, duration_cast<milliseconds>(kBeforeWindow))},
+                   {"after", latency_report(after, duration_cast<milliseconds>(now - switched_))}};
   return out;
 }
 

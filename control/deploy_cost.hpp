@@ -45,9 +45,9 @@ class DeployCost {
   Clock::time_point begun_;
   Version old_;
   Version new_;
-  Clock::time_point switched_{};              // zero until the switch
-  proxy::DurationHistogram before_;           // the minute before the switch
-  proxy::DurationHistogram switch_second_;    // the switch's second, up to the switch
+  Clock::time_point switched_{};            // zero until the switch
+  proxy::DurationHistogram before_;         // the minute before the switch
+  proxy::DurationHistogram switch_second_;  // the switch's second, up to the switch
 };
 
 /// Adds the cost report to a workflow's result (a failed one costs traffic too).

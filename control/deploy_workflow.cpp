@@ -331,9 +331,9 @@ class ContainerSwitch {
   void switch_over() {
     std::chrono::nanoseconds switch_time{};
     const std::string from = registry_.current_upstream(service_);
-    old_upstream_ = registry_.swap(service_, address_, switch_time,
-                                       ContainerRef{new_id_, new_name_, new_image_},
-                                       [this] { cost_->switched(); });
+    old_upstream_ =
+        registry_.swap(service_, address_, switch_time,
+                       ContainerRef{new_id_, new_name_, new_image_}, [this] { cost_->switched(); });
     created_ = false;
     generation_ = registry_.next_generation(service_) - 1;
     switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
@@ -342,8 +342,8 @@ class ContainerSwitch {
   }
 
   void drain_old() {
-    const proxy::DrainResult drained = drain_step(registry_, server_, service_, old_upstream_,
-                                                  options_.swap.drain_timeout, sink_);
+    const proxy::DrainResult drained =
+        drain_step(registry_, server_, service_, old_upstream_, options_.swap.drain_timeout, sink_);
     drain_ms_ = drained.took.count();
     closed_ = drained.closed;
   }
@@ -423,8 +423,8 @@ class ContainerSwitch {
   std::string new_name_;
   std::string new_image_;
   bool created_ = false;
-  std::uint64_t generation_ = 0;  // the upstream generation the switch made
-  Clock::time_point deadline_;    // of the whole deploy (see run)
+  std::uint64_t generation_ = 0;       // the upstream generation the switch made
+  Clock::time_point deadline_;         // of the whole deploy (see run)
   containers::ContainerInfo running_;  // the new container, as it was once it ran
   std::string address_;
   std::shared_ptr<proxy::Upstream> old_upstream_;  // swapped out by switch_over

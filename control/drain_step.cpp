@@ -1,7 +1,8 @@
 #include "control/drain_step.hpp"
-#include "control/workflow_step.hpp"
 
 #include <boost/json.hpp>
+
+#include "control/workflow_step.hpp"
 
 namespace handoff::control {
 

@@ -1,5 +1,4 @@
 #include "control/health_check.hpp"
-#include "control/workflow_step.hpp"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -7,6 +6,8 @@
 #include <algorithm>
 #include <memory>
 #include <thread>
+
+#include "control/workflow_step.hpp"
 
 namespace handoff::control {
 

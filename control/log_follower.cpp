@@ -15,19 +15,19 @@ namespace {
 ContainerRef serving_container(ServiceRegistry& registry, const std::string& service) {
   const ContainerRef current = registry.container(service);
   if (current.id.empty()) {
-    throw ApiError(409, "no_container",
-                   fmt::format("service '{}' does not run in a container handoff deployed",
-                               service));
+    throw ApiError(
+        409, "no_container",
+        fmt::format("service '{}' does not run in a container handoff deployed", service));
   }
   return current;
 }
 
 // Why following ended, for the result.
 OperationResult ended(const std::string& service, const ContainerRef& last, const char* reason) {
-  return OperationResult{200, json::object{{"result", "ok"},
-                                           {"service", service},
-                                           {"container", last.name},
-                                           {"ended", reason}}};
+  return OperationResult{
+      200,
+      json::object{
+          {"result", "ok"}, {"service", service}, {"container", last.name}, {"ended", reason}}};
 }
 
 }  // namespace

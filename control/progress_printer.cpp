@@ -158,9 +158,10 @@ void ProgressPrinter::print_drain(std::optional<StepState> state, const json::ob
     const std::int64_t n = field_number(e, "in_flight");
     const std::int64_t elapsed = field_number(e, "elapsed_ms");
     if (n != last_in_flight_ || elapsed - last_print_ms_ >= 1000) {
-      fmt::print(out_, "  drain         {} in flight ({}; what remains is closed in {})\n", n,
-                 took(e), format_duration(std::chrono::milliseconds(
-                              std::max<std::int64_t>(drain_timeout_ms_ - elapsed, 0))));
+      fmt::print(
+          out_, "  drain         {} in flight ({}; what remains is closed in {})\n", n, took(e),
+          format_duration(
+              std::chrono::milliseconds(std::max<std::int64_t>(drain_timeout_ms_ - elapsed, 0))));
       last_in_flight_ = n;
       last_print_ms_ = elapsed;
     }
@@ -241,9 +242,9 @@ void ProgressPrinter::print_cost() const {
   if (latency == nullptr || !latency->is_object()) {
     return;
   }
-  for (const auto& [when, text] : {std::pair{"before", "the minute before the switch"},
-                                   std::pair{"after", "after the switch"},
-                                   std::pair{"during", "during the attempt"}}) {
+  for (const auto& [when, text] :
+       {std::pair{"before", "the minute before the switch"}, std::pair{"after", "after the switch"},
+        std::pair{"during", "during the attempt"}}) {
     const json::value* w = latency->as_object().if_contains(when);
     if (w == nullptr || !w->is_object()) {
       continue;

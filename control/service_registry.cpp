@@ -449,15 +449,28 @@ json::object ServiceRegistry::status() const {
                       {"services", std::move(services)}};
 }
 
+namespace {
+
+// Starts a metric family: its HELP and TYPE lines.
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+}  // namespace
+
 std::string ServiceRegistry::metrics() const {
   std::lock_guard lock(mutex_);
   std::string out;
-  auto line = [&](std::string_view text) {
-    out.append(text);
-    out.push_back('\n');
-  };
-  line("# HELP handoff_requests_total Requests answered, by service and status class.");
-  line("# TYPE handoff_requests_total counter");
+  append_request_metrics(out);
+  append_upstream_metrics(out);
+  append_workflow_metrics(out);
+  return out;
+}
+
+// Requests by service: answers by status class, durations, unfinished ones.
+void ServiceRegistry::append_request_metrics(std::string& out) const {
+  family(out, "handoff_requests_total", "counter",
+         "Requests answered, by service and status class.");
   for (const auto& [name, r] : records_) {
     auto c = r.service->counters();
     for (std::size_t cls = 1; cls < c.responses.size(); ++cls) {
@@ -465,10 +478,8 @@ std::string ServiceRegistry::metrics() const {
                          c.responses[cls]);
     }
   }
-  line(
-      "# HELP handoff_request_duration_seconds Time from a request's head to the end of its "
-      "answer, by service.");
-  line("# TYPE handoff_request_duration_seconds histogram");
+  family(out, "handoff_request_duration_seconds", "histogram",
+         "Time from a request's head to the end of its answer, by service.");
   for (const auto& [name, r] : records_) {
     const auto c = r.service->counters();
     std::uint64_t cumulative = 0;
@@ -485,8 +496,30 @@ std::string ServiceRegistry::metrics() const {
     out += fmt::format("handoff_request_duration_seconds_count{{service=\"{}\"}} {}\n", name,
                        cumulative);
   }
-  line("# HELP handoff_in_flight Requests in flight, by service and upstream generation.");
-  line("# TYPE handoff_in_flight gauge");
+  family(out, "handoff_requests_unfinished_total", "counter",
+         "Requests that ended without a whole answer: cut at a drain or shutdown timeout, or "
+         "otherwise (client gone, upstream cut mid-body).");
+  for (const auto& [name, r] : records_) {
+    const auto c = r.service->counters();
+    out += fmt::format(
+        "handoff_requests_unfinished_total{{service=\"{}\",reason=\"drain_timeout\"}} {}\n", name,
+        c.closed_at_drain);
+    out += fmt::format("handoff_requests_unfinished_total{{service=\"{}\",reason=\"other\"}} {}\n",
+                       name, c.unfinished);
+  }
+  family(out, "handoff_unrouted_requests_total", "counter",
+         "Requests for a Host no service claims (404).");
+  out += fmt::format("handoff_unrouted_requests_total {}\n", server_.unrouted());
+  family(out, "handoff_rejected_requests_total", "counter",
+         "Requests refused before routing: malformed, or over a limit (400, 408, 413, 431, 501, "
+         "505).");
+  out += fmt::format("handoff_rejected_requests_total {}\n", server_.rejected());
+}
+
+// Upstreams: requests in flight per generation, failed connections, open client connections.
+void ServiceRegistry::append_upstream_metrics(std::string& out) const {
+  family(out, "handoff_in_flight", "gauge",
+         "Requests in flight, by service and upstream generation.");
   for (const auto& [name, r] : records_) {
     auto emit = [&out, &service = name](const proxy::Upstream& u) {
       out += fmt::format("handoff_in_flight{{service=\"{}\",generation=\"{}\"}} {}\n", service,
@@ -499,51 +532,32 @@ std::string ServiceRegistry::metrics() const {
       emit(*d);
     }
   }
-  line("# HELP handoff_upstream_connect_errors_total Failed connections to upstreams.");
-  line("# TYPE handoff_upstream_connect_errors_total counter");
+  family(out, "handoff_upstream_connect_errors_total", "counter",
+         "Failed connections to upstreams.");
   for (const auto& [name, r] : records_) {
     out += fmt::format("handoff_upstream_connect_errors_total{{service=\"{}\"}} {}\n", name,
                        r.service->counters().connect_errors);
   }
-  line(
-      "# HELP handoff_requests_unfinished_total Requests that ended without a whole answer: "
-      "cut at a drain or shutdown timeout, or otherwise (client gone, upstream cut mid-body).");
-  line("# TYPE handoff_requests_unfinished_total counter");
-  for (const auto& [name, r] : records_) {
-    const auto c = r.service->counters();
-    out += fmt::format(
-        "handoff_requests_unfinished_total{{service=\"{}\",reason=\"drain_timeout\"}} {}\n", name,
-        c.closed_at_drain);
-    out += fmt::format("handoff_requests_unfinished_total{{service=\"{}\",reason=\"other\"}} {}\n",
-                       name, c.unfinished);
-  }
-  line("# HELP handoff_unrouted_requests_total Requests for a Host no service claims (404).");
-  line("# TYPE handoff_unrouted_requests_total counter");
-  out += fmt::format("handoff_unrouted_requests_total {}\n", server_.unrouted());
-  line(
-      "# HELP handoff_rejected_requests_total Requests refused before routing: malformed, or "
-      "over a limit (400, 408, 413, 431, 501, 505).");
-  line("# TYPE handoff_rejected_requests_total counter");
-  out += fmt::format("handoff_rejected_requests_total {}\n", server_.rejected());
-  line("# HELP handoff_swap_duration_seconds Time the upstream switch itself took.");
-  line("# TYPE handoff_swap_duration_seconds summary");
+  family(out, "handoff_connections", "gauge", "Open client connections.");
+  out += fmt::format("handoff_connections {}\n", server_.connections());
+}
+
+// Swaps and drains: how long the switch and the drain took.
+void ServiceRegistry::append_workflow_metrics(std::string& out) const {
+  family(out, "handoff_swap_duration_seconds", "summary", "Time the upstream switch itself took.");
   for (const auto& [name, r] : records_) {
     out += fmt::format("handoff_swap_duration_seconds_sum{{service=\"{}\"}} {:.9f}\n", name,
                        r.swap_seconds);
     out += fmt::format("handoff_swap_duration_seconds_count{{service=\"{}\"}} {}\n", name, r.swaps);
   }
-  line("# HELP handoff_drain_duration_seconds Time from a swap until the old upstream was idle.");
-  line("# TYPE handoff_drain_duration_seconds summary");
+  family(out, "handoff_drain_duration_seconds", "summary",
+         "Time from a swap until the old upstream was idle.");
   for (const auto& [name, r] : records_) {
     out += fmt::format("handoff_drain_duration_seconds_sum{{service=\"{}\"}} {:.6f}\n", name,
                        r.drain_seconds);
     out +=
         fmt::format("handoff_drain_duration_seconds_count{{service=\"{}\"}} {}\n", name, r.drains);
   }
-  line("# HELP handoff_connections Open client connections.");
-  line("# TYPE handoff_connections gauge");
-  out += fmt::format("handoff_connections {}\n", server_.connections());
-  return out;
 }
 
 }  // namespace handoff::control

@@ -124,6 +124,10 @@ class ServiceRegistry {
   void check_hosts(const std::string& name, const std::vector<std::string>& hosts) const;
   void publish();  // installs a route table built from records_ and saves the state
   void persist();  // saves the state built from records_
+  // The metric families, with the mutex held.
+  void append_request_metrics(std::string& out) const;
+  void append_upstream_metrics(std::string& out) const;
+  void append_workflow_metrics(std::string& out) const;
 
   proxy::Server& server_;
   const StateStore& store_;

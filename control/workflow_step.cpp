@@ -49,11 +49,17 @@ std::optional<Key> key_in(const Table& table, std::string_view name) {
 
 }  // namespace
 
-std::string_view step_name(Step step) { return name_in(kSteps, step); }
+std::string_view step_name(Step step) {
+  return name_in(kSteps, step);
+}
 
-std::string_view state_name(StepState state) { return name_in(kStates, state); }
+std::string_view state_name(StepState state) {
+  return name_in(kStates, state);
+}
 
-std::optional<Step> parse_step(std::string_view name) { return key_in<Step>(kSteps, name); }
+std::optional<Step> parse_step(std::string_view name) {
+  return key_in<Step>(kSteps, name);
+}
 
 std::optional<StepState> parse_state(std::string_view name) {
   return key_in<StepState>(kStates, name);

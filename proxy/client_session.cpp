@@ -185,9 +185,9 @@ class ClientSession {
   int status_ = 0;
   std::uint64_t response_bytes_ = 0;
   Clock::time_point started_;
-  bool request_open_ = false;  // a request head was read and the request is not yet on the books
-  std::string_view cut_;       // why the exchange was cut short (a literal), once it was
-  bool connect_failed_ = false;     // no connection to the upstream could be made
+  bool request_open_ = false;    // a request head was read and the request is not yet on the books
+  std::string_view cut_;         // why the exchange was cut short (a literal), once it was
+  bool connect_failed_ = false;  // no connection to the upstream could be made
   bool answered_by_proxy_ = false;  // the status is handoff's own answer, not the upstream's
 };
 

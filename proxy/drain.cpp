@@ -28,8 +28,8 @@ DrainResult drain_upstream(Upstream& old, Millis timeout, const DrainProgress& p
     if (progress) {
       progress(old.in_flight(), std::chrono::duration_cast<Millis>(Clock::now() - start));
     }
-    done = old.drain_signal().wait_until(std::min(Clock::now() + kProgressEvery, deadline),
-                                         drained);
+    done =
+        old.drain_signal().wait_until(std::min(Clock::now() + kProgressEvery, deadline), drained);
   }
   if (!done) {
     result.clean = false;

@@ -28,7 +28,8 @@ nanoseconds DurationHistogram::upper_bound(std::size_t b) {
   }
   const std::size_t k = 3 + (b - 8) / 4;
   const std::uint64_t quarter = (b - 8) % 4;
-  const std::uint64_t next_us = (std::uint64_t{1} << k) + (quarter + 1) * (std::uint64_t{1} << (k - 2));
+  const std::uint64_t next_us =
+      (std::uint64_t{1} << k) + (quarter + 1) * (std::uint64_t{1} << (k - 2));
   return std::chrono::microseconds(next_us) - nanoseconds(1);
 }
 
@@ -46,8 +47,8 @@ nanoseconds DurationHistogram::percentile(double q) const {
     return nanoseconds(0);
   }
   // The rank of the q-quantile: the smallest count that covers a fraction q of the requests.
-  const auto rank = std::max<std::uint64_t>(
-      static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(n))), 1);
+  const auto rank =
+      std::max<std::uint64_t>(static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(n))), 1);
   std::uint64_t seen = 0;
   for (std::size_t b = 0; b < kBuckets; ++b) {
     seen += counts[b];
@@ -90,8 +91,8 @@ DurationHistogram LatencyWindow::read(Clock::time_point from, Clock::time_point 
   DurationHistogram h;
   for (unsigned w = 0; w < threads_; ++w) {
     for (std::int64_t s = first; s <= last; ++s) {
-      const Slot& slot = slots_[static_cast<std::size_t>(w) * kSlots +
-                                static_cast<std::size_t>(s % kSlots)];
+      const Slot& slot =
+          slots_[static_cast<std::size_t>(w) * kSlots + static_cast<std::size_t>(s % kSlots)];
       if (slot.second.load(std::memory_order_relaxed) != s) {
         continue;  // nothing finished on this worker in that second
       }

@@ -49,8 +49,8 @@ class LatencyWindow {
   void record(unsigned w, Clock::time_point now, std::chrono::nanoseconds took) {
     const std::int64_t second =
         std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-    Slot& slot = slots_[static_cast<std::size_t>(w) * kSlots +
-                        static_cast<std::size_t>(second % kSlots)];
+    Slot& slot =
+        slots_[static_cast<std::size_t>(w) * kSlots + static_cast<std::size_t>(second % kSlots)];
     if (slot.second.load(std::memory_order_relaxed) != second) {
       reset(slot, second);
     }

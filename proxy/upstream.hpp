@@ -55,9 +55,7 @@ class Upstream {
   DrainSignal& drain_signal() { return drain_signal_; }
 
   /// Counts a request in flight on worker `w` (data plane only).
-  void enter(unsigned w) {
-    counters_[w].in_flight.fetch_add(1, std::memory_order_seq_cst);
-  }
+  void enter(unsigned w) { counters_[w].in_flight.fetch_add(1, std::memory_order_seq_cst); }
   /// Undoes `enter` when the request finishes or did not start after all.
   void leave(unsigned w) {
     counters_[w].in_flight.fetch_sub(1, std::memory_order_seq_cst);

@@ -85,9 +85,9 @@ TEST_CASE("a swap reports the requests each version answered while it ran, and f
   REQUIRE(wait_until([&] { return blue.requests().size() == 11; }));
 
   auto swap = std::async(std::launch::async, [&] {
-    return unix_request(proxy.control(), "POST", "/v1/services/default/swap",
-                        R"({"to":")" + green.address() +
-                            R"(","health_interval":"50ms","drain_timeout":"1500ms"})");
+    return unix_request(
+        proxy.control(), "POST", "/v1/services/default/swap",
+        R"({"to":")" + green.address() + R"(","health_interval":"50ms","drain_timeout":"1500ms"})");
   });
   // While the health gate waits: 5 answered and 2 failing requests on the old version.
   REQUIRE(wait_until([&] { return !green.requests().empty(); }));

@@ -54,7 +54,9 @@ FakeEngine::Container& FakeEngine::find(const std::string& id) {
   return it->second;
 }
 
-void FakeEngine::count(const std::string& call) { ++state_->calls[call]; }
+void FakeEngine::count(const std::string& call) {
+  ++state_->calls[call];
+}
 
 bool FakeEngine::has_image(const std::string& image) {
   std::lock_guard lock(state_->mutex);
@@ -84,8 +86,8 @@ std::string FakeEngine::create(const containers::ContainerSpec& spec) {
   }
   for (const auto& [id, c] : state_->containers) {
     if (c.spec.name == spec.name) {
-      throw EngineError(409, fmt::format("Conflict. The container name \"/{}\" is already in use",
-                                         spec.name));
+      throw EngineError(
+          409, fmt::format("Conflict. The container name \"/{}\" is already in use", spec.name));
     }
   }
   const std::string id = fmt::format("{:064x}", state_->next_id++);
@@ -132,8 +134,8 @@ containers::ContainerInfo FakeEngine::inspect(const std::string& id) {
   std::lock_guard lock(state_->mutex);
   count("inspect");
   Container& c = find(id);
-  containers::ContainerInfo info{id, c.spec.name, c.spec.image, c.state, false, 0, "",
-                                 c.spec.labels, c.spec.env, {}};
+  containers::ContainerInfo info{id, c.spec.name, c.spec.image,  c.state,    false,
+                                 0,  "",          c.spec.labels, c.spec.env, {}};
   if (c.state != "running") {
     return info;
   }

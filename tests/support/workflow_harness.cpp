@@ -50,7 +50,9 @@ Harness::Harness() : server(loopback_config()) {
   }
 }
 
-Harness::~Harness() { server.shutdown(); }
+Harness::~Harness() {
+  server.shutdown();
+}
 
 control::DeployOptions Harness::options(const std::string& image) {
   control::DeployOptions o;
@@ -73,8 +75,8 @@ control::OperationResult Harness::deploy(const std::string& image, Events& event
 }
 
 control::OperationResult Harness::rollback(Events& events) {
-  auto op = control::prepare_container_rollback(registry, server, engine.factory(), "web",
-                                                options(""));
+  auto op =
+      control::prepare_container_rollback(registry, server, engine.factory(), "web", options(""));
   return op(events);
 }
 

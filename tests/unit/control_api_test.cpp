@@ -45,8 +45,7 @@ TEST_CASE("the control API answers each misuse with its own status and error cod
   CHECK(a.call("POST", "/v1/services", R"({"name":"api","hosts":["bad host"]})").status == 400);
   CHECK(a.call("POST", "/v1/services", R"({"name":"api","hostz":[]})").status == 400);
   CHECK(a.call("POST", "/v1/services/web/swap", R"({"to":"nowhere"})").status == 400);
-  CHECK(Api::error_of(a.call("POST", "/v1/services/web/rollback", "{}")) ==
-        "nothing_to_roll_back");
+  CHECK(Api::error_of(a.call("POST", "/v1/services/web/rollback", "{}")) == "nothing_to_roll_back");
   CHECK(Api::error_of(a.call("POST", "/v1/services/web/logs", "{}")) == "no_container");
 }
 
@@ -62,9 +61,9 @@ TEST_CASE("adding, updating and removing a service through the API changes the r
 
 TEST_CASE("long calls come back as operations, and nothing is accepted once shutting down") {
   Api a;
-  const control::ApiResponse deploy = a.call(
-      "POST", "/v1/services/web/deploy", R"({"image":"app:v1","host_network":true,)"
-                                         R"("health_interval":"20ms"})");
+  const control::ApiResponse deploy = a.call("POST", "/v1/services/web/deploy",
+                                             R"({"image":"app:v1","host_network":true,)"
+                                             R"("health_interval":"20ms"})");
   REQUIRE(deploy.operation);
   Events events;
   CHECK(code_of(deploy.operation(events)) == "ok");

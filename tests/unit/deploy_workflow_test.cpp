@@ -31,7 +31,8 @@ TEST_CASE("a deploy against the fake engine serves the new version and retires t
   CHECK(r.result.at("cost").as_object().contains("new"));
 }
 
-TEST_CASE("a failure at each step before the switch leaves the old version serving, nothing left over") {
+TEST_CASE(
+    "a failure at each step before the switch leaves the old version serving, nothing left over") {
   const std::vector<std::pair<EngineFault, std::string>> faults = {
       {EngineFault::pull_fails, "engine_error"},
       {EngineFault::create_fails, "engine_error"},
@@ -48,7 +49,8 @@ TEST_CASE("a failure at each step before the switch leaves the old version servi
     REQUIRE(code_of(h.deploy("app:v1", setup)) == "ok");
     const std::string v1 = h.registry.container("web").name;
     h.engine.set_fault(fault);
-    control::DeployOptions o = Harness::options(fault == EngineFault::pull_fails ? "app:v9" : "app:v2");
+    control::DeployOptions o =
+        Harness::options(fault == EngineFault::pull_fails ? "app:v9" : "app:v2");
     o.swap.health.timeout = 600ms;
     Events events;
     const control::OperationResult r = h.deploy(o.image, events, o);

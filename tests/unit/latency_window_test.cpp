@@ -55,8 +55,9 @@ TEST_CASE("a window reads the seconds asked for, over every worker, and forgets 
   // A slot is reused a whole history later: what was there before is not counted again.
   window.record(0, t0 + std::chrono::seconds(LatencyWindow::kSlots), 7ms);
   CHECK(window.read(t0, t0).total() == 1);  // worker 1's count of that second is still there
-  CHECK(window.read(t0 + std::chrono::seconds(LatencyWindow::kSlots),
-                    t0 + std::chrono::seconds(LatencyWindow::kSlots))
+  CHECK(window
+            .read(t0 + std::chrono::seconds(LatencyWindow::kSlots),
+                  t0 + std::chrono::seconds(LatencyWindow::kSlots))
             .total() == 1);
 }
 

@@ -1,9 +1,9 @@
+#include "containers/log_demultiplexer.hpp"
+
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
-
-#include "containers/log_demultiplexer.hpp"
 
 using handoff::containers::demultiplex_logs;
 using handoff::containers::LogDemultiplexer;

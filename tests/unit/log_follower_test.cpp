@@ -60,8 +60,8 @@ TEST_CASE("following logs goes on with the new container after a deploy, until t
   const std::string v2 = h.registry.container("web").name;
   h.engine.say(v2, "request 3");
   REQUIRE(eventually([&] {
-    return log_text(events) == "request 1\nrequest 2\n" + v1 + " stopped\n" + v2 + " started\n" +
-                                   "request 3\n";
+    return log_text(events) ==
+           "request 1\nrequest 2\n" + v1 + " stopped\n" + v2 + " started\n" + "request 3\n";
   }));
   const auto all = events.all();
   CHECK(std::any_of(all.begin(), all.end(),

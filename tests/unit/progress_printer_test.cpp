@@ -72,10 +72,10 @@ TEST_CASE("the cost of a deploy is summed up per version, with failures by reaso
 }
 
 TEST_CASE("a failed deploy still reports what the attempt cost the old version") {
-  auto [text, code] = render(
-      {R"({"result":"error","error":"health_check_failed","message":"no answer","cost":)"
-       R"({"window_ms":2000,"old":{"upstream":"127.0.0.1:9001","answered":50,"failed":0},)"
-       R"("latency":{"during":{"window_ms":2000,"requests":50,"p50_ms":1,"p99_ms":2}}}})"});
+  auto [text, code] =
+      render({R"({"result":"error","error":"health_check_failed","message":"no answer","cost":)"
+              R"({"window_ms":2000,"old":{"upstream":"127.0.0.1:9001","answered":50,"failed":0},)"
+              R"("latency":{"during":{"window_ms":2000,"requests":50,"p50_ms":1,"p99_ms":2}}}})"});
   CHECK(code == 1);
   CHECK(text.find("cost          old 127.0.0.1:9001: 50 answered, 0 failed\n") !=
         std::string::npos);

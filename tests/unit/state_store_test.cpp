@@ -93,8 +93,8 @@ TEST_CASE("a state file bind-mounted on its own is overwritten in place (EBUSY o
   const auto host_file = outside.path() / "state.json";
   std::ofstream(host_file) << R"({"services": []})";
   std::ofstream(dir.path() / "state.json") << "";
-  REQUIRE_MESSAGE(::mount(host_file.c_str(), (dir.path() / "state.json").c_str(), nullptr,
-                          MS_BIND, nullptr) == 0,
+  REQUIRE_MESSAGE(::mount(host_file.c_str(), (dir.path() / "state.json").c_str(), nullptr, MS_BIND,
+                          nullptr) == 0,
                   "mount --bind needs root (the test command runs as root)");
   struct Unmount {
     std::filesystem::path at;

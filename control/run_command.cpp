@@ -89,9 +89,11 @@ void raise_descriptor_limit() {
 
 }  // namespace
 
-int run_command(const std::vector<std::string_view>& args) {
+namespace {
+
+/// What `handoff run` was asked for.
+struct RunOptions {
   proxy::ProxyConfig config;
-  config.threads = usable_cores();
   std::vector<std::string> listen;
   std::string upstream;
   std::string control_flag;
@@ -100,165 +102,211 @@ int run_command(const std::vector<std::string_view>& args) {
   std::string metrics_listen;
   bool ignore_state = false;
   bool help = false;
+};
+
+// The flags of `handoff run` (a table).
+std::vector<Flag> run_flags(RunOptions& o) {
   auto millis = [](proxy::Millis& field) {
     return [&field](std::string_view v) { field = parse_duration(v); };
   };
-  const std::vector<Flag> flags = {
+  return {
       {"listen", "HOST:PORT", "address to accept clients on; repeatable (default 0.0.0.0:80)",
-       [&](std::string_view v) { listen.emplace_back(v); }},
+       [&o](std::string_view v) { o.listen.emplace_back(v); }},
       {"upstream", "HOST:PORT", "upstream of the service `default`",
-       [&](std::string_view v) { upstream = v; }},
+       [&o](std::string_view v) { o.upstream = v; }},
       {"threads", "N", "worker threads, each with its own acceptor (default: the usable cores)",
-       [&](std::string_view v) { config.threads = static_cast<unsigned>(parse_count(v)); }},
+       [&o](std::string_view v) { o.config.threads = static_cast<unsigned>(parse_count(v)); }},
       {"client-header-timeout", "DUR", "receive a request head within (default 10s)",
-       millis(config.client_header_timeout)},
+       millis(o.config.client_header_timeout)},
       {"client-idle-timeout", "DUR", "keep-alive wait for the next request (default 60s)",
-       millis(config.client_idle_timeout)},
+       millis(o.config.client_idle_timeout)},
       {"client-io-timeout", "DUR", "each body read/write to a client (default 60s)",
-       millis(config.client_io_timeout)},
+       millis(o.config.client_io_timeout)},
       {"upstream-connect-timeout", "DUR", "connect to an upstream within (default 5s)",
-       millis(config.upstream_connect_timeout)},
+       millis(o.config.upstream_connect_timeout)},
       {"upstream-response-timeout", "DUR", "each wait for upstream bytes; then 504 (default 60s)",
-       millis(config.upstream_response_timeout)},
+       millis(o.config.upstream_response_timeout)},
       {"upstream-idle-timeout", "DUR", "close pooled upstream connections idle this long (30s)",
-       millis(config.upstream_idle_timeout)},
+       millis(o.config.upstream_idle_timeout)},
       {"tunnel-idle-timeout", "DUR", "close an upgraded connection idle this long (default 1h)",
-       millis(config.tunnel_idle_timeout)},
+       millis(o.config.tunnel_idle_timeout)},
       {"shutdown-timeout", "DUR", "on SIGTERM, wait this long for requests in flight (30s)",
-       millis(config.shutdown_timeout)},
+       millis(o.config.shutdown_timeout)},
       {"max-header-bytes", "N", "request head size limit; 431 beyond (default 16384)",
-       [&](std::string_view v) { config.max_header_bytes = parse_count(v); }},
+       [&o](std::string_view v) { o.config.max_header_bytes = parse_count(v); }},
       {"max-body", "SIZE", "request body limit, e.g. 10m; 413 beyond (default: none)",
-       [&](std::string_view v) { config.max_body_bytes = parse_size(v); }},
+       [&o](std::string_view v) { o.config.max_body_bytes = parse_size(v); }},
       {"max-connections", "N", "client connections at once; 503 beyond (default 65536)",
-       [&](std::string_view v) { config.max_connections = parse_count(v); }},
+       [&o](std::string_view v) { o.config.max_connections = parse_count(v); }},
       {"upstream-max-idle", "N", "idle pooled connections per upstream and thread (default 256)",
-       [&](std::string_view v) { config.upstream_max_idle = parse_count(v); }},
+       [&o](std::string_view v) { o.config.upstream_max_idle = parse_count(v); }},
       {"no-access-log", "", "do not write the JSON access log to stdout",
-       [&](std::string_view) { config.access_log = false; }},
+       [&o](std::string_view) { o.config.access_log = false; }},
       {"control", "PATH", "control socket (default $HANDOFF_CONTROL or /run/handoff/control.sock)",
-       [&](std::string_view v) { control_flag = v; }},
+       [&o](std::string_view v) { o.control_flag = v; }},
       {"control-group", "NAME", "let this group use the control socket (mode 0660)",
-       [&](std::string_view v) { control_group = v; }},
+       [&o](std::string_view v) { o.control_group = v; }},
       {"state-dir", "DIR", "where services are saved (default /var/lib/handoff)",
-       [&](std::string_view v) { state_dir = v; }},
+       [&o](std::string_view v) { o.state_dir = v; }},
       {"metrics-listen", "HOST:PORT", "also serve GET /metrics over TCP here (for Prometheus)",
-       [&](std::string_view v) { metrics_listen = v; }},
+       [&o](std::string_view v) { o.metrics_listen = v; }},
       {"ignore-state", "", "start even if the saved state cannot be read (it is replaced)",
-       [&](std::string_view) { ignore_state = true; }},
-      {"help", "", "show this help", [&](std::string_view) { help = true; }},
+       [&o](std::string_view) { o.ignore_state = true; }},
+      {"help", "", "show this help", [&o](std::string_view) { o.help = true; }},
   };
+}
 
-  std::unique_ptr<proxy::Server> server;
+/// The running daemon's parts, in the order they are built.
+struct Daemon {
   std::unique_ptr<StateStore> store;
+  std::unique_ptr<proxy::Server> server;
   std::unique_ptr<ServiceRegistry> registry;
   std::unique_ptr<ControlApi> api;
   std::unique_ptr<ControlServer> control;
   std::unique_ptr<MetricsListener> metrics;
-  try {
-    auto extra = parse_flags(args, flags);
-    if (help) {
-      fmt::print("{}{}", kUsage, flags_help(flags));
-      return 0;
-    }
-    if (!extra.empty()) {
-      throw std::invalid_argument(fmt::format("unexpected argument '{}'", extra.front()));
-    }
-    if (config.max_header_bytes < 1024) {
-      throw std::invalid_argument("--max-header-bytes must be at least 1024");
-    }
-    if (listen.empty()) {
-      listen.emplace_back("0.0.0.0:80");
-    }
-    for (const std::string& l : listen) {
-      for (const auto& ep : proxy::resolve_address(l)) {
-        config.listen.push_back(ep);
-      }
-    }
-    raise_descriptor_limit();
-    std::signal(SIGPIPE, SIG_IGN);
-    std::setvbuf(stdout, nullptr, _IOLBF, 0);
-    store = std::make_unique<StateStore>(state_dir);
-    bool state_loaded = false;  // a state file existed and was read
-    ProxyState saved;
-    try {
-      const bool exists = store->exists();
-      saved = store->load();
-      state_loaded = exists;
-    } catch (const std::exception& e) {
-      if (!ignore_state) {
-        throw std::runtime_error(fmt::format(
-            "{}; refusing to start without the saved routes (fix the file, or start with "
-            "--ignore-state to discard it)",
-            e.what()));
-      }
-      fmt::print(stderr, "handoff: warning: {}; starting without it (--ignore-state)\n", e.what());
-    }
-    if (!upstream.empty()) {
-      proxy::resolve_address(upstream);  // a bad --upstream is a start-up error
-    }
-    server = std::make_unique<proxy::Server>(config);
-    registry = std::make_unique<ServiceRegistry>(*server, *store);
-    registry->restore(saved);
-    if (!upstream.empty()) {
-      if (state_loaded) {
-        // Once a state file exists it wins: after a deploy the saved upstream is the live one,
-        // and a `default` removed through the API stays removed. The flag seeds a first start.
-        fmt::print(stderr, "handoff: services restored from {} (--upstream {} not used)\n",
-                   store->file().string(), upstream);
-      } else {
-        registry->add("default", {}, upstream);
-      }
-    }
-    EngineFactory engines = [] { return std::make_unique<containers::DockerEngine>(); };
-    check_restored_containers(*registry, engines);
-    api = std::make_unique<ControlApi>(*registry, *server, engines);
-    control =
-        std::make_unique<ControlServer>(control_socket_path(control_flag), control_group, *api);
-    if (!metrics_listen.empty()) {
-      metrics = std::make_unique<MetricsListener>(proxy::resolve_address(metrics_listen).front(),
-                                                  [&registry] { return registry->metrics(); });
-    }
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "handoff: {}\n", e.what());
-    return 2;
-  }
+};
 
-  asio::io_context signals_io;
-  asio::signal_set signals(signals_io, SIGTERM, SIGINT);
-  int received = 0;
-  signals.async_wait([&](const boost::system::error_code&, int sig) { received = sig; });
-  server->start();
-  control->start();
-  for (const auto& ep : server->local_endpoints()) {
+// Checks what the flags leave to be checked and resolves the listen addresses.
+void complete_options(RunOptions& o, const std::vector<std::string_view>& extra) {
+  if (!extra.empty()) {
+    throw std::invalid_argument(fmt::format("unexpected argument '{}'", extra.front()));
+  }
+  if (o.config.max_header_bytes < 1024) {
+    throw std::invalid_argument("--max-header-bytes must be at least 1024");
+  }
+  if (o.listen.empty()) {
+    o.listen.emplace_back("0.0.0.0:80");
+  }
+  for (const std::string& l : o.listen) {
+    for (const auto& ep : proxy::resolve_address(l)) {
+      o.config.listen.push_back(ep);
+    }
+  }
+  if (!o.upstream.empty()) {
+    proxy::resolve_address(o.upstream);  // a bad --upstream is a start-up error
+  }
+}
+
+// The saved state; `loaded` says whether a state file existed and was read. A bad file stops
+// the start unless --ignore-state.
+ProxyState load_saved_state(const StateStore& store, bool ignore_state, bool& loaded) {
+  try {
+    const bool exists = store.exists();
+    ProxyState saved = store.load();
+    loaded = exists;
+    return saved;
+  } catch (const std::exception& e) {
+    if (!ignore_state) {
+      throw std::runtime_error(
+          fmt::format("{}; refusing to start without the saved routes (fix the file, or start with "
+                      "--ignore-state to discard it)",
+                      e.what()));
+    }
+    fmt::print(stderr, "handoff: warning: {}; starting without it (--ignore-state)\n", e.what());
+    loaded = false;
+    return {};
+  }
+}
+
+// Builds the proxy, restores its services and opens the control socket. Throws on any
+// start-up error.
+Daemon build_daemon(const RunOptions& o) {
+  Daemon d;
+  d.store = std::make_unique<StateStore>(o.state_dir);
+  bool state_loaded = false;
+  const ProxyState saved = load_saved_state(*d.store, o.ignore_state, state_loaded);
+  d.server = std::make_unique<proxy::Server>(o.config);
+  d.registry = std::make_unique<ServiceRegistry>(*d.server, *d.store);
+  d.registry->restore(saved);
+  if (!o.upstream.empty() && state_loaded) {
+    // Once a state file exists it wins: after a deploy the saved upstream is the live one, and
+    // a `default` removed through the API stays removed. The flag seeds a first start.
+    fmt::print(stderr, "handoff: services restored from {} (--upstream {} not used)\n",
+               d.store->file().string(), o.upstream);
+  } else if (!o.upstream.empty()) {
+    d.registry->add("default", {}, o.upstream);
+  }
+  EngineFactory engines = [] { return std::make_unique<containers::DockerEngine>(); };
+  check_restored_containers(*d.registry, engines);
+  d.api = std::make_unique<ControlApi>(*d.registry, *d.server, engines);
+  d.control =
+      std::make_unique<ControlServer>(control_socket_path(o.control_flag), o.control_group, *d.api);
+  if (!o.metrics_listen.empty()) {
+    ServiceRegistry& registry = *d.registry;
+    d.metrics = std::make_unique<MetricsListener>(proxy::resolve_address(o.metrics_listen).front(),
+                                                  [&registry] { return registry.metrics(); });
+  }
+  return d;
+}
+
+// Starts serving and says where.
+void start_daemon(Daemon& d, const proxy::ProxyConfig& config) {
+  d.server->start();
+  d.control->start();
+  for (const auto& ep : d.server->local_endpoints()) {
     fmt::print(stderr, "handoff: listening on {} ({} thread{})\n", proxy::format_endpoint(ep),
                config.threads, config.threads == 1 ? "" : "s");
   }
-  const boost::json::object status = registry->status();
+  const boost::json::object status = d.registry->status();
   for (const auto& s : status.at("services").as_array()) {
     const auto& o = s.as_object();
     fmt::print(stderr, "handoff: service {} -> {}\n", o.at("name").as_string().c_str(),
                o.at("upstream").is_string() ? o.at("upstream").as_string().c_str() : "(none)");
   }
-  fmt::print(stderr, "handoff: control socket {}\n", control->path());
-  if (metrics) {
-    metrics->start();
+  fmt::print(stderr, "handoff: control socket {}\n", d.control->path());
+  if (d.metrics) {
+    d.metrics->start();
     fmt::print(stderr, "handoff: metrics on http://{}/metrics\n",
-               proxy::format_endpoint(metrics->local_endpoint()));
+               proxy::format_endpoint(d.metrics->local_endpoint()));
   }
+}
+
+// Waits for SIGTERM or SIGINT, then lets workflows and requests finish (up to the shutdown
+// timeout) and stops.
+void serve_until_signal(Daemon& d, const proxy::ProxyConfig& config) {
+  asio::io_context signals_io;
+  asio::signal_set signals(signals_io, SIGTERM, SIGINT);
+  int received = 0;
+  signals.async_wait([&](const boost::system::error_code&, int sig) { received = sig; });
   signals_io.run();
   fmt::print(stderr, "handoff: {} received; finishing {} open connection(s), up to {}\n",
-             received == SIGTERM ? "SIGTERM" : "SIGINT", server->connections(),
+             received == SIGTERM ? "SIGTERM" : "SIGINT", d.server->connections(),
              format_duration(config.shutdown_timeout));
-  if (const int running = control->running_operations(); running > 0) {
+  if (const int running = d.control->running_operations(); running > 0) {
     fmt::print(stderr,
-               "handoff: waiting up to {} for {} running workflow(s) (deploy, swap or rollback) "
-               "to end\n",
+               "handoff: waiting up to {} for {} running operation(s) (a deploy, swap, rollback "
+               "or log follow) to end\n",
                format_duration(config.shutdown_timeout), running);
   }
-  control->stop(config.shutdown_timeout);
-  server->shutdown();
+  d.control->stop(config.shutdown_timeout);
+  d.server->shutdown();
   fmt::print(stderr, "handoff: stopped\n");
+}
+
+}  // namespace
+
+int run_command(const std::vector<std::string_view>& args) {
+  RunOptions options;
+  options.config.threads = usable_cores();
+  const std::vector<Flag> flags = run_flags(options);
+  Daemon daemon;
+  try {
+    auto extra = parse_flags(args, flags);
+    if (options.help) {
+      fmt::print("{}{}", kUsage, flags_help(flags));
+      return 0;
+    }
+    complete_options(options, extra);
+    raise_descriptor_limit();
+    std::signal(SIGPIPE, SIG_IGN);
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    daemon = build_daemon(options);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "handoff: {}\n", e.what());
+    return 2;
+  }
+  start_daemon(daemon, options.config);
+  serve_until_signal(daemon, options.config);
   return 0;
 }
 

@@ -680,3 +680,20 @@ TEST_CASE("services may claim path prefixes, with the prefix stripped or kept") 
               .code == 0);
   CHECK(get(proxy->port(), "shop.test", "/api/orders") == "api /api/orders");
 }
+
+TEST_CASE("SIGTERM during a swap says it waits for the running operation, then stops") {
+  TestBackend blue(app("blue"));
+  TestBackend sick(app("sick", 503));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address(), "--shutdown-timeout", "5s"});
+  auto swap = std::async(std::launch::async, [&] {
+    return proxy.cli({"swap", "default", "--to", sick.address(), "--deploy-timeout", "1500ms",
+                      "--health-interval", "100ms"});
+  });
+  std::this_thread::sleep_for(300ms);
+  proxy.process().signal(SIGTERM);
+  CHECK(proxy.process().wait_exit(10s) == 0);
+  const std::string err = proxy.process().stderr_text();
+  CHECK(err.find("waiting up to 5.0s for 1 running operation(s)") != std::string::npos);
+  CHECK(swap.get().code == 1);  // the health gate failed; the answer still reached the CLI
+}

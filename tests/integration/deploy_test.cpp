@@ -370,7 +370,7 @@ TEST_CASE("handoff logs --follow prints output as it comes, across a deploy, unt
   std::this_thread::sleep_for(4s);
   f.proxy.process().signal(SIGTERM);
   CHECK(f.proxy.process().wait_exit(10s) == 0);
-  CHECK(f.proxy.process().stderr_text().find("running workflow") == std::string::npos);
+  CHECK(f.proxy.process().stderr_text().find("running operation") == std::string::npos);
 }
 
 TEST_CASE("random deploys, failed deploys and rollbacks match a reference model") {

@@ -165,6 +165,15 @@ class ClientSession {
       finish(handle_.killed ? handle_.kill_reason : "the client went away");
     }
   }
+  /// Why a request is answered without being forwarded.
+  struct Refusal {
+    int status;
+    std::string text;
+  };
+  void clear_books();
+  void open_books(const ParseResult& parsed);
+  [[nodiscard]] std::optional<Refusal> refuse_head(const ParseResult& parsed) const;
+  Service* bind_service(Service& found, std::size_t strip);
   /// How the request bound to `upstream_` ended.
   [[nodiscard]] RequestOutcome outcome() const;
   asio::awaitable<bool> wait_while_paused(Service& service);
@@ -238,17 +247,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     x_ = borrow_exchange();
   }
   Exchange& x = *x_;
-  // Nothing of the previous request may be counted or logged with this one (a 408 below
-  // belongs to no service).
-  if (config().access_log) {
-    x.method = x.target = x.host = x.request_id = {};
-  }
-  service_.reset();
-  upstream_ = nullptr;
-  status_ = 0;
-  response_bytes_ = 0;
-  cut_ = {};
-  connect_failed_ = answered_by_proxy_ = false;
+  clear_books();
   arm(config().client_header_timeout);
   ParseResult parsed;
   while (true) {
@@ -269,28 +268,12 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     }
     in_.commit(n);
   }
-  started_ = Clock::now();  // for the duration histogram and the access log
-  request_open_ = true;
-  if (config().access_log) {
-    const bool ok = parsed.state == ParseStatus::complete;
-    x.method = ok ? x.request.method : std::string_view{};
-    x.target = ok ? x.request.target : std::string_view{};
-    x.host = ok ? x.request.host : std::string_view{};
-    x.request_id.clear();
-  }
-  if (parsed.state == ParseStatus::error) {
-    // Ambiguous or malformed: answer and close, never forward (RFC 9112 §11.2).
+  open_books(parsed);
+  if (const std::optional<Refusal> refused = refuse_head(parsed)) {
     worker_.count_refused(false);
-    const std::string message = fmt::format("handoff: {}", parsed.error);
-    co_return co_await reply(parsed.error_status, message, true);
+    co_return co_await reply(refused->status, refused->text, true);
   }
-
   const bool has_body = x.request.body != BodyKind::none;
-  if (config().max_body_bytes != 0 && x.request.body == BodyKind::length &&
-      x.request.content_length > config().max_body_bytes) {
-    worker_.count_refused(false);
-    co_return co_await reply(413, "handoff: request body over the limit", true);
-  }
   const RouteMatch route =
       worker_.router().table_for(worker_.index()).match(x.request.host, x.request.target);
   Service* found = route.service;
@@ -299,11 +282,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     in_.consume(has_body ? 0 : parsed.head_bytes);
     co_return co_await reply(404, "handoff: no service for this host", has_body);
   }
-  service_ = found->shared_from_this();
-  // A service that claims a path prefix with --strip-prefix gets the path without it (an empty
-  // rest is forwarded as "/").
-  x.request.target.remove_prefix(route.strip);
-  Service* service = service_.get();
+  Service* service = bind_service(*found, route.strip);
   if (service->paused() && !co_await wait_while_paused(*service)) {
     in_.consume(has_body ? 0 : parsed.head_bytes);
     const auto notice = service->pause_notice();
@@ -321,6 +300,56 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   close_books();  // while the upstream is still owned by `flight`
   upstream_ = nullptr;
   co_return outcome;
+}
+
+// Nothing of the previous request may be counted or logged with the next one (a 408 while its
+// head is read belongs to no service).
+void ClientSession::clear_books() {
+  if (config().access_log) {
+    x_->method = x_->target = x_->host = x_->request_id = {};
+  }
+  service_.reset();
+  upstream_ = nullptr;
+  status_ = 0;
+  response_bytes_ = 0;
+  cut_ = {};
+  connect_failed_ = answered_by_proxy_ = false;
+}
+
+// A request head was read (or refused): from now on it goes on the books, whatever happens.
+void ClientSession::open_books(const ParseResult& parsed) {
+  started_ = Clock::now();  // for the duration histogram and the access log
+  request_open_ = true;
+  if (config().access_log) {
+    Exchange& x = *x_;
+    const bool ok = parsed.state == ParseStatus::complete;
+    x.method = ok ? x.request.method : std::string_view{};
+    x.target = ok ? x.request.target : std::string_view{};
+    x.host = ok ? x.request.host : std::string_view{};
+    x.request_id.clear();
+  }
+}
+
+// Why a parsed head is refused before routing: ambiguous or malformed (never forwarded, RFC
+// 9112 §11.2), or announcing a body over --max-body. Empty when it may go on.
+std::optional<ClientSession::Refusal> ClientSession::refuse_head(const ParseResult& parsed) const {
+  if (parsed.state == ParseStatus::error) {
+    return Refusal{parsed.error_status, fmt::format("handoff: {}", parsed.error)};
+  }
+  const MessageHead& req = x_->request;
+  if (config().max_body_bytes != 0 && req.body == BodyKind::length &&
+      req.content_length > config().max_body_bytes) {
+    return Refusal{413, "handoff: request body over the limit"};
+  }
+  return std::nullopt;
+}
+
+// Owns the routed service for the request's lifetime; a service that claims a path prefix
+// with --strip-prefix gets the path without it (an empty rest is forwarded as "/").
+Service* ClientSession::bind_service(Service& found, std::size_t strip) {
+  service_ = found.shared_from_this();
+  x_->request.target.remove_prefix(strip);
+  return service_.get();
 }
 
 asio::awaitable<Outcome> ClientSession::forward(const InFlight& flight, std::size_t head_bytes) {

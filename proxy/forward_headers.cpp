@@ -65,14 +65,98 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 
 }  // namespace
 
-std::string_view build_upstream_request(const MessageHead& req, const RequestForwarding& fwd,
-                                        std::string& out) {
-  const ConnectionOptions options(req);
+namespace {
+
+/// What becomes of a client's request field on its way upstream.
+enum class RequestField : std::uint8_t {
+  copy,           ///< forwarded as it is
+  drop,           ///< restated by the proxy, or not for the upstream
+  upgrade,        ///< hop-by-hop, but kept for a protocol upgrade
+  via,            ///< extended with the proxy's own entry
+  forwarded_for,  ///< extended with the client's address
+  request_id,     ///< forwarded, and the proxy adds none
+};
+
+// Classifies a request field by its name (switching on the length first: this runs for every
+// field of every request).
+RequestField classify_request_field(std::string_view n, bool expect_continue) {
+  if (is_hop_by_hop(n)) {
+    return n.size() == 7 ? RequestField::upgrade : RequestField::drop;  // 7: "upgrade"
+  }
+  switch (n.size()) {
+    case 3:
+      return iequals(n, "via") ? RequestField::via : RequestField::copy;
+    case 4:
+      return iequals(n, "host") ? RequestField::drop : RequestField::copy;  // restated
+    case 6:
+      // The proxy sends 100 Continue itself (RFC 9110 §10.1.1).
+      return expect_continue && iequals(n, "expect") ? RequestField::drop : RequestField::copy;
+    case 12:
+      return iequals(n, "x-request-id") ? RequestField::request_id : RequestField::copy;
+    case 14:
+      return iequals(n, "content-length") ? RequestField::drop : RequestField::copy;  // restated
+    case 15:
+      return iequals(n, "x-forwarded-for") ? RequestField::forwarded_for : RequestField::copy;
+    case 16:
+      return iequals(n, "x-forwarded-host") ? RequestField::drop : RequestField::copy;
+    case 17:
+      return iequals(n, "x-forwarded-proto") ? RequestField::drop : RequestField::copy;
+    default:
+      return RequestField::copy;
+  }
+}
+
+/// The client's fields the proxy extends rather than copies.
+struct ExtendedFields {
   std::string_view forwarded_for;
   std::string_view via;
   std::string_view request_id;
   std::string_view upgrade;
+};
 
+// The framing, upgrade and forwarding fields the proxy states itself, then the end of the head.
+// Returns the request id the upstream sees.
+std::string_view append_proxy_fields(const MessageHead& req, const RequestForwarding& fwd,
+                                     const ExtendedFields& seen, std::string& out) {
+  if (req.body == BodyKind::chunked) {
+    out.append("Transfer-Encoding: chunked\r\n");
+  } else if (req.body == BodyKind::length) {
+    fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", req.content_length);
+  }
+  if (req.connection_upgrade && !seen.upgrade.empty()) {
+    append_field(out, "Connection", "upgrade");
+    append_field(out, "Upgrade", seen.upgrade);
+  }
+  out.append("X-Forwarded-For: ");
+  if (!seen.forwarded_for.empty()) {
+    out.append(seen.forwarded_for);
+    out.append(", ");
+  }
+  out.append(fwd.client_ip);
+  out.append("\r\nX-Forwarded-Proto: http\r\n");
+  if (!req.host.empty()) {
+    append_field(out, "X-Forwarded-Host", req.host);
+  }
+  out.append("Via: ");
+  if (!seen.via.empty()) {
+    out.append(seen.via);
+    out.append(", ");
+  }
+  out.append(req.version_minor == 0 ? "1.0 handoff\r\n" : "1.1 handoff\r\n");
+  std::string_view request_id = seen.request_id;
+  if (request_id.empty()) {
+    request_id = fwd.request_id;
+    append_field(out, "X-Request-Id", request_id);
+  }
+  out.append("\r\n");
+  return request_id;
+}
+
+}  // namespace
+
+std::string_view build_upstream_request(const MessageHead& req, const RequestForwarding& fwd,
+                                        std::string& out) {
+  const ConnectionOptions options(req);
   out.append(req.method);
   out.push_back(' ');
   if (req.target.empty() || (req.target.front() != '/' && req.target != "*")) {
@@ -83,96 +167,28 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
   // Restated from the parsed head: an absolute-form target's authority replaces the Host
   // field (RFC 9112 §3.2.2), and HTTP/1.1 needs a Host, empty when there is no authority.
   append_field(out, "Host", req.host);
+  ExtendedFields seen;
   for (const Header& h : req) {
-    const std::string_view n = h.name;
-    if (is_hop_by_hop(n)) {
-      if (n.size() == 7) {
-        upgrade = h.value;
+    const RequestField kind = classify_request_field(h.name, req.expect_continue);
+    if (kind == RequestField::upgrade) {
+      seen.upgrade = h.value;
+      continue;
+    }
+    if (kind == RequestField::drop || options.names(h.name)) {
+      continue;
+    }
+    if (kind == RequestField::via) {
+      seen.via = h.value;
+    } else if (kind == RequestField::forwarded_for) {
+      seen.forwarded_for = h.value;
+    } else {
+      if (kind == RequestField::request_id) {
+        seen.request_id = h.value;
       }
-      continue;
+      append_field(out, h.name, h.value);
     }
-    if (options.names(n)) {
-      continue;
-    }
-    switch (n.size()) {
-      case 3:
-        if (iequals(n, "via")) {
-          via = h.value;
-          continue;
-        }
-        break;
-      case 4:
-        if (iequals(n, "host")) {
-          continue;  // restated above
-        }
-        break;
-      case 6:
-        if (req.expect_continue && iequals(n, "expect")) {
-          continue;  // the proxy sends 100 Continue itself (RFC 9110 §10.1.1)
-        }
-        break;
-      case 12:
-        if (iequals(n, "x-request-id")) {
-          request_id = h.value;
-        }
-        break;
-      case 14:
-        if (iequals(n, "content-length")) {
-          continue;  // restated below as one value
-        }
-        break;
-      case 15:
-        if (iequals(n, "x-forwarded-for")) {
-          forwarded_for = h.value;
-          continue;
-        }
-        break;
-      case 16:
-        if (iequals(n, "x-forwarded-host")) {
-          continue;
-        }
-        break;
-      case 17:
-        if (iequals(n, "x-forwarded-proto")) {
-          continue;
-        }
-        break;
-      default:
-        break;
-    }
-    append_field(out, n, h.value);
   }
-  if (req.body == BodyKind::chunked) {
-    out.append("Transfer-Encoding: chunked\r\n");
-  } else if (req.body == BodyKind::length) {
-    fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", req.content_length);
-  }
-  if (req.connection_upgrade && !upgrade.empty()) {
-    append_field(out, "Connection", "upgrade");
-    append_field(out, "Upgrade", upgrade);
-  }
-  out.append("X-Forwarded-For: ");
-  if (!forwarded_for.empty()) {
-    out.append(forwarded_for);
-    out.append(", ");
-  }
-  out.append(fwd.client_ip);
-  out.append("\r\nX-Forwarded-Proto: http\r\n");
-  if (!req.host.empty()) {
-    append_field(out, "X-Forwarded-Host", req.host);
-  }
-  out.append("Via: ");
-  if (!via.empty()) {
-    out.append(via);
-    out.append(", ");
-  }
-  out.append(req.version_minor == 0 ? "1.0 handoff\r\n" : "1.1 handoff\r\n");
-  if (request_id.empty()) {
-    request_id = fwd.request_id;
-    append_field(out, "X-Request-Id", request_id);
-  }
-  out.append("\r\n");
-  return request_id;
+  return append_proxy_fields(req, fwd, seen, out);
 }
 
 void build_client_response(const MessageHead& resp, const ResponseForwarding& fwd,

@@ -160,6 +160,72 @@ struct FramingFields {
   return {};
 }
 
+// Takes note of a field the relay acts on (Host, Expect, Upgrade, Connection, Content-Length,
+// Transfer-Encoding); returns why the field makes the message invalid, or "". Switches on the
+// name's length first: this runs for every field of every message.
+inline std::string_view note_field(const Header& field, bool is_request, MessageHead& head,
+                                   FramingFields& f) {
+  const std::string_view name = field.name;
+  const std::string_view value = field.value;
+  switch (name.size()) {
+    case 4:
+      if (is_request && iequals(name, "host")) {
+        if (f.host_seen) {
+          return "more than one Host field";  // RFC 9112 §3.2
+        }
+        if (!valid_host(value)) {
+          return "invalid Host field";
+        }
+        f.host_seen = true;
+        head.host = value;
+      }
+      break;
+    case 6:
+      if (iequals(name, "expect") && iequals(value, "100-continue")) {
+        head.expect_continue = true;
+      }
+      break;
+    case 7:
+      if (iequals(name, "upgrade")) {
+        head.has_upgrade = true;
+      }
+      break;
+    case 10:
+      if (iequals(name, "connection")) {
+        for_each_list_element(value, [&](std::string_view opt) {
+          if (iequals(opt, "close")) {
+            head.connection_close = true;
+          } else if (iequals(opt, "keep-alive")) {
+            head.connection_keep_alive = true;
+          } else if (iequals(opt, "upgrade")) {
+            head.connection_upgrade = true;
+          }
+        });
+      }
+      break;
+    case 14:
+      if (iequals(name, "content-length") &&
+          !parse_content_length(value, f.content_length_seen, head.content_length)) {
+        return "invalid or conflicting Content-Length";
+      }
+      break;
+    case 17:
+      if (iequals(name, "transfer-encoding")) {
+        f.transfer_encoding_seen = true;
+        for_each_list_element(value, [&](std::string_view coding) {
+          const bool chunked = iequals(coding, "chunked");
+          f.chunked_count += chunked ? 1 : 0;
+          f.only_chunked = f.only_chunked && chunked;
+          f.chunked_final = chunked;
+        });
+      }
+      break;
+    default:
+      break;
+  }
+  return {};
+}
+
 // Parses the field lines after the start line and classifies the ones the relay acts on.
 ParseResult parse_fields(std::string_view rest, bool is_request, MessageHead& head,
                          FramingFields& f) {
@@ -181,64 +247,8 @@ ParseResult parse_fields(std::string_view rest, bool is_request, MessageHead& he
       return fail(is_request ? 431 : 502, "too many header fields");
     }
     head.headers[head.header_count++] = field;
-    const std::string_view name = field.name;
-    const std::string_view value = field.value;
-
-    switch (name.size()) {
-      case 4:
-        if (is_request && iequals(name, "host")) {
-          if (f.host_seen) {
-            return fail(400, "more than one Host field");  // RFC 9112 §3.2
-          }
-          if (!valid_host(value)) {
-            return fail(400, "invalid Host field");
-          }
-          f.host_seen = true;
-          head.host = value;
-        }
-        break;
-      case 6:
-        if (iequals(name, "expect") && iequals(value, "100-continue")) {
-          head.expect_continue = true;
-        }
-        break;
-      case 7:
-        if (iequals(name, "upgrade")) {
-          head.has_upgrade = true;
-        }
-        break;
-      case 10:
-        if (iequals(name, "connection")) {
-          for_each_list_element(value, [&](std::string_view opt) {
-            if (iequals(opt, "close")) {
-              head.connection_close = true;
-            } else if (iequals(opt, "keep-alive")) {
-              head.connection_keep_alive = true;
-            } else if (iequals(opt, "upgrade")) {
-              head.connection_upgrade = true;
-            }
-          });
-        }
-        break;
-      case 14:
-        if (iequals(name, "content-length") &&
-            !parse_content_length(value, f.content_length_seen, head.content_length)) {
-          return fail(bad, "invalid or conflicting Content-Length");
-        }
-        break;
-      case 17:
-        if (iequals(name, "transfer-encoding")) {
-          f.transfer_encoding_seen = true;
-          for_each_list_element(value, [&](std::string_view coding) {
-            bool chunked = iequals(coding, "chunked");
-            f.chunked_count += chunked ? 1 : 0;
-            f.only_chunked = f.only_chunked && chunked;
-            f.chunked_final = chunked;
-          });
-        }
-        break;
-      default:
-        break;
+    if (std::string_view why = note_field(field, is_request, head, f); !why.empty()) {
+      return fail(bad, why);
     }
   }
   if (f.transfer_encoding_seen && f.content_length_seen) {

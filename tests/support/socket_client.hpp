@@ -54,7 +54,6 @@ class SocketClient {
 
  private:
   bool fill();  // reads more into buffer_; false on EOF/error
-  std::string take_line();
 
   int fd_ = -1;
   std::string buffer_;

@@ -113,6 +113,10 @@ Response SocketClient::read_response(std::string_view method) {
       continue;
     }
     if (!fill()) {
+      if (!parser.got_some()) {
+        r.closed = true;
+        return r;  // status 0: closed (or timed out) before any byte of an answer
+      }
       parser.put_eof(ec);
       eof = true;
       r.closed = true;
@@ -120,7 +124,7 @@ Response SocketClient::read_response(std::string_view method) {
     }
   }
   if (!parser.is_header_done()) {
-    return r;  // status 0: nothing (whole) arrived
+    return r;  // status 0: no whole head arrived
   }
   const auto& msg = parser.get();
   r.status = static_cast<int>(msg.result_int());

@@ -4,7 +4,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <boost/beast/http.hpp>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 namespace handoff::test {
@@ -34,27 +36,27 @@ UnixResponse unix_request(const std::string& socket_path, std::string_view metho
     raw.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
-  UnixResponse r;
-  if (raw.size() < 12) {
-    return r;
-  }
-  r.status = std::stoi(raw.substr(9, 3));
-  std::size_t head_end = raw.find("\r\n\r\n");
-  std::string head = raw.substr(0, head_end);
-  std::string rest = raw.substr(head_end + 4);
-  if (head.find("chunked") != std::string::npos) {
-    std::size_t pos = 0;
-    while (pos < rest.size()) {
-      std::size_t le = rest.find("\r\n", pos);
-      std::size_t size = std::stoul(rest.substr(pos, le - pos), nullptr, 16);
-      if (size == 0) {
-        break;
-      }
-      r.body += rest.substr(le + 2, size);
-      pos = le + 2 + size + 2;
+  // Parsed by Beast: an independent reading of the control server's framing.
+  namespace http = boost::beast::http;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  parser.eager(true);
+  boost::beast::error_code ec;
+  std::string_view rest = raw;
+  while (!rest.empty() && !parser.is_done()) {
+    const std::size_t used = parser.put(boost::asio::buffer(rest.data(), rest.size()), ec);
+    rest.remove_prefix(used);
+    if (ec || used == 0) {
+      break;
     }
-  } else {
-    r.body = rest;
+  }
+  if (!parser.is_done() && parser.got_some()) {
+    parser.put_eof(ec);
+  }
+  UnixResponse r;
+  if (parser.got_some() && parser.is_header_done()) {  // (an empty stream is "done" to Beast)
+    r.status = static_cast<int>(parser.get().result_int());
+    r.body = parser.get().body();
   }
   return r;
 }

@@ -18,6 +18,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <deque>
 #include <mutex>
 
@@ -74,6 +75,18 @@ class EventQueue : public EventSink, public std::enable_shared_from_this<EventQu
   [[nodiscard]] int status() const { return status_; }
   /// Marks the reader as gone.
   void abandon() { abandoned_ = true; }
+  /// Says that the result was written to the client (or could not be: it left).
+  void delivered() {
+    std::lock_guard lock(mutex_);
+    delivered_ = true;
+    delivered_cv_.notify_all();
+  }
+  /// Waits (on the operation's thread) until the result was delivered, at most `wait`, so that
+  /// a shutdown that waits for operations also lets their answers reach the clients.
+  void wait_delivered(std::chrono::milliseconds wait) {
+    std::unique_lock lock(mutex_);
+    delivered_cv_.wait_for(lock, wait, [this] { return delivered_; });
+  }
   [[nodiscard]] bool abandoned() const override { return abandoned_.load(); }
 
  private:
@@ -97,6 +110,8 @@ class EventQueue : public EventSink, public std::enable_shared_from_this<EventQu
   std::mutex mutex_;
   std::deque<std::string> lines_;
   bool done_ = false;
+  bool delivered_ = false;
+  std::condition_variable delivered_cv_;
   std::atomic<int> status_{200};
 };
 
@@ -195,9 +210,11 @@ asio::awaitable<bool> stream_events(UnixSocket& socket, const Exchange& x, Event
     }
   }
   if (!writable) {
+    queue.delivered();
     co_return false;  // the client left; a deploy still ran to its end
   }
   auto [lec, ln] = co_await asio::async_write(socket, http::make_chunk_last(), nothrow);
+  queue.delivered();
   co_return !lec && x.keep_alive;
 }
 
@@ -213,16 +230,18 @@ asio::awaitable<bool> answer_when_done(UnixSocket& socket, const Exchange& x, Ev
       break;
     }
   }
-  co_return co_await answer(socket, x, queue.status(), "application/json", std::move(last));
+  const bool go_on =
+      co_await answer(socket, x, queue.status(), "application/json", std::move(last));
+  queue.delivered();
+  co_return go_on;
 }
 
-// Runs a long operation on a thread of its own, counted in `running` while it runs; its events
-// come through the returned queue.
+// Runs a long operation on one of `runner`'s threads; its events come through the returned
+// queue.
 std::shared_ptr<EventQueue> start_operation(Operation operation, asio::any_io_executor executor,
-                                            const std::shared_ptr<std::atomic<int>>& running_ops) {
+                                            OperationRunner& runner) {
   auto queue = std::make_shared<EventQueue>(std::move(executor));
-  running_ops->fetch_add(1);
-  std::thread([op = std::move(operation), queue, running = running_ops] {
+  runner.run([op = std::move(operation), queue] {
     OperationResult result;
     try {
       result = op(*queue);
@@ -230,8 +249,8 @@ std::shared_ptr<EventQueue> start_operation(Operation operation, asio::any_io_ex
       result = operation_error(500, "internal", e.what());
     }
     queue->finish(result);
-    running->fetch_sub(1);
-  }).detach();
+    queue->wait_delivered(std::chrono::seconds(5));
+  });
   return queue;
 }
 
@@ -294,10 +313,7 @@ void ControlServer::stop(std::chrono::milliseconds wait) {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
   });
-  const auto deadline = std::chrono::steady_clock::now() + wait;
-  while (running_ops_->load() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  operations_.wait_idle(wait);  // woken when the last operation ends
   io_.stop();
   thread_.join();
   blocking_.stop();
@@ -370,7 +386,7 @@ asio::awaitable<void> ControlServer::serve(Socket socket) {
       go_on = co_await answer(socket, exchange, reply.status, reply.content_type,
                               std::move(reply.body));
     } else {
-      auto queue = start_operation(std::move(reply.operation), io_.get_executor(), running_ops_);
+      auto queue = start_operation(std::move(reply.operation), io_.get_executor(), operations_);
       const bool stream =
           req[http::field::accept].find("application/x-ndjson") != boost::string_view::npos;
       go_on = stream ? co_await stream_events(socket, exchange, *queue)

@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "control/control_api.hpp"
+#include "control/operation_runner.hpp"
 
 namespace handoff::control {
 
@@ -36,7 +37,7 @@ class ControlServer {
   /// Stops accepting, waits up to `wait` for running operations, removes the socket file.
   void stop(std::chrono::milliseconds wait);
   /// Long operations (swap, deploy, rollback) still running.
-  [[nodiscard]] int running_operations() const { return running_ops_->load(); }
+  [[nodiscard]] int running_operations() const { return operations_.running(); }
   /// The socket's path.
   [[nodiscard]] const std::string& path() const { return path_; }
 
@@ -58,7 +59,7 @@ class ControlServer {
   boost::asio::local::stream_protocol::acceptor acceptor_;
   std::thread thread_;
   boost::asio::thread_pool blocking_{2};  // API calls that may block on the container engine
-  std::shared_ptr<std::atomic<int>> running_ops_ = std::make_shared<std::atomic<int>>(0);
+  OperationRunner operations_;  // deploys, swaps, rollbacks and log follows
 };
 
 }  // namespace handoff::control

@@ -34,7 +34,11 @@ void DeployCost::switched() {
   // Requests that finished in the switch's own second so far belong to "before"; the rest of
   // that second is added to "after" by taking this reading away from a later one.
   switch_second_ = service_->latency().read(switched_, switched_);
-  before_ = service_->latency().read(switched_ - kBeforeWindow, switched_);
+  // The seconds before, then the same reading of the switch's second: a second reading of it
+  // could count a request that finishes in between on both sides.
+  before_ = service_->latency().read(switched_ - kBeforeWindow,
+                                     switched_ - std::chrono::seconds(1));
+  before_ += switch_second_;
   new_.upstream = service_->upstream();
 }
 

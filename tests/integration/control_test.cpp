@@ -690,7 +690,14 @@ TEST_CASE("SIGTERM during a swap says it waits for the running operation, then s
     return proxy.cli({"swap", "default", "--to", sick.address(), "--deploy-timeout", "1500ms",
                       "--health-interval", "100ms"});
   });
-  std::this_thread::sleep_for(300ms);
+  // Signal only once the swap runs (a slow CLI start, as under a sanitizer, must not race it).
+  bool running = false;
+  for (int i = 0; i < 200 && !running; ++i) {
+    running = unix_request(proxy.control(), "GET", "/v1/status").body.find("\"busy\":true") !=
+              std::string::npos;
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(running);
   proxy.process().signal(SIGTERM);
   CHECK(proxy.process().wait_exit(10s) == 0);
   const std::string err = proxy.process().stderr_text();

@@ -59,7 +59,7 @@ class ControlServer {
   boost::asio::local::stream_protocol::acceptor acceptor_;
   std::thread thread_;
   boost::asio::thread_pool blocking_{2};  // API calls that may block on the container engine
-  OperationRunner operations_;  // deploys, swaps, rollbacks and log follows
+  OperationRunner operations_;            // deploys, swaps, rollbacks and log follows
 };
 
 }  // namespace handoff::control

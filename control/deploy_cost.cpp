@@ -36,8 +36,8 @@ void DeployCost::switched() {
   switch_second_ = service_->latency().read(switched_, switched_);
   // The seconds before, then the same reading of the switch's second: a second reading of it
   // could count a request that finishes in between on both sides.
-  before_ = service_->latency().read(switched_ - kBeforeWindow,
-                                     switched_ - std::chrono::seconds(1));
+  before_ =
+      service_->latency().read(switched_ - kBeforeWindow, switched_ - std::chrono::seconds(1));
   before_ += switch_second_;
   new_.upstream = service_->upstream();
 }

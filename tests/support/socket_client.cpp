@@ -9,9 +9,9 @@
 
 #include <algorithm>
 #include <boost/beast/http.hpp>
-#include <limits>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 #include "tests/support/fd_io.hpp"
@@ -102,8 +102,7 @@ Response SocketClient::read_response(std::string_view method) {
       const std::size_t end = buffer_.find("\r\n\r\n");
       r.head = buffer_.substr(0, end == std::string::npos ? buffer_.size() : end + 4);
     }
-    const std::size_t used =
-        buffer_.empty() ? 0 : parser.put(boost::asio::buffer(buffer_), ec);
+    const std::size_t used = buffer_.empty() ? 0 : parser.put(boost::asio::buffer(buffer_), ec);
     buffer_.erase(0, used);
     if (ec && ec != http::error::need_more) {
       r.closed = true;  // malformed, as Beast reads it

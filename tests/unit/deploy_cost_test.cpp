@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-#include "proxy/address.hpp"
+#include "tests/support/loopback_upstream.hpp"
 
 using namespace handoff;
 using namespace std::chrono_literals;
@@ -13,8 +13,8 @@ using proxy::RequestOutcome;
 
 namespace {
 
-std::shared_ptr<proxy::Upstream> upstream(const std::string& address) {
-  return std::make_shared<proxy::Upstream>(address, proxy::resolve_address(address).front(), 1);
+std::shared_ptr<proxy::Upstream> upstream(std::uint16_t port) {
+  return test::loopback_upstream(port, 1);
 }
 
 std::int64_t at(const json::object& o, std::string_view a, std::string_view b) {
@@ -24,7 +24,7 @@ std::int64_t at(const json::object& o, std::string_view a, std::string_view b) {
 }  // namespace
 
 TEST_CASE("a cost report counts only what each version finished while the workflow ran") {
-  auto service = std::make_shared<proxy::Service>("web", 1, upstream("127.0.0.1:1"));
+  auto service = std::make_shared<proxy::Service>("web", 1, upstream(1));
   auto old = service->upstream();
   old->count_outcome(0, RequestOutcome::answered);  // before: not this deploy's cost
   old->count_outcome(0, RequestOutcome::upstream_5xx);
@@ -33,7 +33,7 @@ TEST_CASE("a cost report counts only what each version finished while the workfl
   control::DeployCost cost(service);
   old->count_outcome(0, RequestOutcome::answered);
   old->count_outcome(0, RequestOutcome::connect_error);
-  service->swap(upstream("127.0.0.1:2"));
+  service->swap(upstream(2));
   cost.switched();
   auto next = service->upstream();
   next->count_outcome(0, RequestOutcome::answered);
@@ -57,7 +57,7 @@ TEST_CASE("a cost report counts only what each version finished while the workfl
 }
 
 TEST_CASE("a workflow that never switched reports the old version and the time it ran") {
-  auto service = std::make_shared<proxy::Service>("web", 1, upstream("127.0.0.1:1"));
+  auto service = std::make_shared<proxy::Service>("web", 1, upstream(1));
   control::DeployCost cost(service);
   service->upstream()->count_outcome(0, RequestOutcome::answered);
   service->count_duration(0, proxy::LatencyWindow::Clock::now(), 1ms);

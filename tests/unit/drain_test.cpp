@@ -6,8 +6,8 @@
 #include <future>
 #include <thread>
 
-#include "proxy/address.hpp"
 #include "proxy/upstream.hpp"
+#include "tests/support/loopback_upstream.hpp"
 
 using namespace handoff::proxy;
 using namespace std::chrono_literals;
@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 namespace {
 
 std::shared_ptr<Upstream> upstream() {
-  return std::make_shared<Upstream>("127.0.0.1:1", resolve_address("127.0.0.1:1").front(), 2);
+  return handoff::test::loopback_upstream(1);
 }
 
 }  // namespace

@@ -3,14 +3,13 @@
 #include <doctest/doctest.h>
 
 #include "proxy/address.hpp"
+#include "tests/support/loopback_upstream.hpp"
 
 using namespace handoff::proxy;
 
 namespace {
 std::shared_ptr<Upstream> upstream(std::uint16_t port) {
-  return std::make_shared<Upstream>(
-      "127.0.0.1:" + std::to_string(port),
-      boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), 2);
+  return handoff::test::loopback_upstream(port);
 }
 }  // namespace
 

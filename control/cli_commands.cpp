@@ -50,18 +50,6 @@ std::int64_t num(const json::object& o, std::string_view key) {
   return field_number(o, key);
 }
 
-// The strings of a JSON array, comma-separated.
-std::string joined(const json::array& items) {
-  std::string out;
-  for (const json::value& item : items) {
-    if (!out.empty()) {
-      out += ',';
-    }
-    out += item.is_string() ? std::string_view(item.as_string()) : std::string_view();
-  }
-  return out;
-}
-
 // Prints an API error body ({"error","message"}) as one line; returns the exit code.
 int report_error(int status, const std::string& body) {
   boost::system::error_code ec;
@@ -141,7 +129,7 @@ void print_status(const json::object& status) {
              "UPSTREAM", "GEN", "IN-FLIGHT", "DRAINING", "REQUESTS", "ERRORS", "STATE");
   for (const json::value& v : status.at("services").as_array()) {
     const json::object& s = v.as_object();
-    const std::string hosts = joined(s.at("hosts").as_array());
+    const std::string hosts = join_strings(s.at("hosts").as_array(), ",");
     std::string draining;
     for (const json::value& d : s.at("draining").as_array()) {
       draining += fmt::format("{}{}({})", draining.empty() ? "" : " ",
@@ -481,7 +469,7 @@ int service_list(const CommonFlags& common) {
   fmt::print("{:<16} {:<32} {}\n", "SERVICE", "HOSTS", "UPSTREAM");
   for (const json::value& v : parsed.at("services").as_array()) {
     const json::object& s = v.as_object();
-    const std::string hosts = joined(s.at("hosts").as_array());
+    const std::string hosts = join_strings(s.at("hosts").as_array(), ",");
     fmt::print("{:<16} {:<32} {}\n", str(s, "name"),
                hosts.empty() ? (str(s, "name") == "default" ? "*" : "-") : hosts,
                s.at("upstream").is_null() ? "(none)" : str(s, "upstream"));

@@ -26,15 +26,6 @@ double number(const json::object& o, std::string_view key) {
   return v != nullptr && v->is_number() ? v->to_number<double>() : 0.0;
 }
 
-std::string joined(const json::array& items) {
-  std::string out;
-  for (const json::value& item : items) {
-    out += out.empty() ? "" : ", ";
-    out += item.is_string() ? std::string_view(item.as_string()) : std::string_view();
-  }
-  return out;
-}
-
 // "1234 answered, 2 failed (1 upstream 5xx, 1 cut at the drain timeout)"
 std::string outcome_text(const json::object& v) {
   std::string reasons;
@@ -59,6 +50,15 @@ std::string field_text(const json::object& o, std::string_view key) {
     return {};
   }
   return v->is_string() ? std::string(v->as_string()) : json::serialize(*v);
+}
+
+std::string join_strings(const json::array& items, std::string_view separator) {
+  std::string out;
+  for (const json::value& item : items) {
+    out += out.empty() ? std::string_view() : separator;
+    out += item.is_string() ? std::string_view(item.as_string()) : std::string_view();
+  }
+  return out;
 }
 
 std::int64_t field_number(const json::object& o, std::string_view key) {
@@ -189,8 +189,9 @@ void ProgressPrinter::print_retire(std::optional<StepState> state, const json::o
     fmt::print(out_, "  retire        warning: {}\n", field_text(e, "message"));
   } else if (state == StepState::done) {
     const json::value* removed = e.if_contains("removed");
-    const std::string names =
-        removed != nullptr && removed->is_array() ? joined(removed->as_array()) : std::string();
+    const std::string names = removed != nullptr && removed->is_array()
+                                  ? join_strings(removed->as_array(), ", ")
+                                  : std::string();
     const std::string stopped = field_text(e, "stopped");
     fmt::print(out_, "  retire        stopped {}{} in {}\n", stopped.empty() ? "nothing" : stopped,
                names.empty() ? "" : "; removed " + names, took(e));

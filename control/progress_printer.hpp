@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <cstdio>
@@ -13,6 +14,9 @@ namespace handoff::control {
 
 /// A JSON field as text ("" when absent or null; non-strings serialized).
 std::string field_text(const boost::json::object& o, std::string_view key);
+
+/// The strings of a JSON array joined by `separator` (other values count as empty).
+std::string join_strings(const boost::json::array& items, std::string_view separator);
 
 /// A JSON number field (0 when absent or not a number).
 std::int64_t field_number(const boost::json::object& o, std::string_view key);

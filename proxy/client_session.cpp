@@ -17,6 +17,7 @@
 #include "proxy/body_framer.hpp"
 #include "proxy/forward_headers.hpp"
 #include "proxy/http_head.hpp"
+#include "proxy/upstream_exchange.hpp"
 #include "proxy/worker.hpp"
 
 namespace handoff::proxy {
@@ -30,56 +31,49 @@ namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
-bool is_idempotent(std::string_view method) {
-  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
-         method == "OPTIONS" || method == "TRACE";
-}
-
 /// Per-request working state. It is large (two parsed heads), so connections borrow one from
 /// their worker while a request is active instead of holding one while idle.
-struct Exchange {
+struct RequestScratch {
   MessageHead request;
   MessageHead response;
-  std::string out;  // a head being sent, upstream or to the client
+  std::string upstream_head;  // the request head as forwarded
+  std::string client_head;    // a response head for the client
   // Copied for the access log, since the request head's bytes are gone by the time it is written.
   std::string method, target, host, request_id;
 };
 
-/// Per-worker free list of Exchange objects.
-thread_local std::vector<std::unique_ptr<Exchange>> free_exchanges;
+/// Per-worker free list of RequestScratch objects.
+thread_local std::vector<std::unique_ptr<RequestScratch>> free_scratch;
 
-std::unique_ptr<Exchange> borrow_exchange() {
-  if (free_exchanges.empty()) {
-    return std::make_unique<Exchange>();
+std::unique_ptr<RequestScratch> borrow_scratch() {
+  if (free_scratch.empty()) {
+    return std::make_unique<RequestScratch>();
   }
-  auto x = std::move(free_exchanges.back());
-  free_exchanges.pop_back();
+  auto x = std::move(free_scratch.back());
+  free_scratch.pop_back();
   return x;
 }
 
-void return_exchange(std::unique_ptr<Exchange> x) {
-  if (x && free_exchanges.size() < 1024) {
-    free_exchanges.push_back(std::move(x));
+void return_scratch(std::unique_ptr<RequestScratch> x) {
+  if (x && free_scratch.size() < 1024) {
+    free_scratch.push_back(std::move(x));
   }
 }
 
-/// How an exchange with the upstream ended, from the client connection's point of view.
-enum class Outcome { keep_alive, close };
-
-/// Scope of one exchange with an upstream. While it lasts, the drain and timeout machinery sees
-/// the upstream socket; when it ends, whatever is left of the upstream's bytes is dropped, so
-/// that nothing read from one exchange can be taken as part of the next.
-struct UpstreamScope {
-  SessionHandle& handle;
-  Buffer& upstream_bytes;
-  ~UpstreamScope() {
-    handle.upstream = nullptr;
-    upstream_bytes.consume(upstream_bytes.size());
-    upstream_bytes.release();
-  }
+/// Why a request is answered without being forwarded.
+struct Refusal {
+  int status;
+  std::string text;
 };
 
-class ClientSession {
+bool wants_keep_alive(const MessageHead& req) {
+  return req.version_minor == 1 ? !req.connection_close : req.connection_keep_alive;
+}
+
+/// The HTTP/1.1 client side: reads each request on one client connection, routes it, and runs
+/// its exchange with the upstream (`UpstreamExchange`), supplying the request body and taking
+/// the response as that exchange's `ClientSide`.
+class ClientSession final : public ClientSide {
  public:
   ClientSession(Worker& worker, tcp::socket socket)
       : worker_(worker),
@@ -97,7 +91,7 @@ class ClientSession {
   ClientSession& operator=(const ClientSession&) = delete;
 
   ~ClientSession() {
-    return_exchange(std::move(x_));
+    return_scratch(std::move(x_));
     worker_.detach(handle_);
   }
 
@@ -113,6 +107,28 @@ class ClientSession {
     client_.close(ec);
   }
 
+  // ClientSide. Overrides that are coroutines forward to private ones, so that the interface
+  // reads as one block here.
+  BodyPiece first_body() override { return first_body_; }
+  asio::awaitable<BodyRead> next_body() override { return read_body(); }
+  void body_sent(const BodyPiece& piece) override;
+  asio::awaitable<bool> send_interim(const MessageHead& response) override {
+    return pass_interim(response);
+  }
+  ChunkedOutput begin_response(const MessageHead& response) override;
+  asio::awaitable<bool> send_body(std::string_view bytes) override;
+  Outcome end_response() override {
+    return close_after_response_ ? Outcome::close : Outcome::keep_alive;
+  }
+  asio::awaitable<Outcome> reply(int status, std::string_view text, bool close) override {
+    return reply(status, text, close, {});
+  }
+  asio::awaitable<Outcome> switch_protocols(const MessageHead& response, tcp::socket& upstream,
+                                            Buffer& upstream_bytes) override;
+  void connect_failed() override;
+  void cut(std::string_view why) override { cut_ = why; }
+  [[nodiscard]] bool persistent() const override { return wants_keep_alive(x_->request); }
+
  private:
   void arm(Millis timeout) {
     handle_.deadline = worker_.deadline_after(timeout);
@@ -122,39 +138,24 @@ class ClientSession {
   [[nodiscard]] bool timed_out() const { return handle_.timed_out; }
   [[nodiscard]] const ProxyConfig& config() const { return worker_.config(); }
 
-  /// What `send_request` did when it did not succeed.
-  enum class SendResult : std::uint8_t { retry, answered, closed };
-  /// What `read_response_head` found.
-  enum class HeadResult : std::uint8_t { complete, retry, ended };
-  /// One attempt's connection to the upstream.
-  struct UpstreamLink {
-    tcp::socket socket;
-    bool reused = false;     ///< taken from the pool (a failure may mean it went stale)
-    bool replayable = true;  ///< nothing was taken from the client beyond what is buffered
-    ParseResult head;        ///< the response head, once read
-  };
-
   asio::awaitable<Outcome> serve_one();
+  asio::awaitable<bool> read_more_input();
   asio::awaitable<void> linger();
-  asio::awaitable<Outcome> forward(const InFlight& flight, std::size_t head_bytes);
-  [[nodiscard]] int refuse_body(const BodyFramer& body) const;
-  static std::string_view refusal(const BodyFramer& body);
-  asio::awaitable<std::optional<SendResult>> send_request(UpstreamLink& link, Upstream& up,
-                                                          int attempt, std::string_view first_body,
-                                                          bool body_buffered);
-  asio::awaitable<std::optional<Outcome>> stream_request_body(tcp::socket& upstream,
-                                                              BodyFramer& body,
-                                                              bool nothing_buffered);
-  asio::awaitable<HeadResult> read_response_head(UpstreamLink& link);
-  asio::awaitable<Outcome> deliver_response(UpstreamLink& link, Upstream& up);
-  asio::awaitable<Outcome> relay_response(tcp::socket& upstream, bool& upstream_reusable);
-  asio::awaitable<void> tunnel(tcp::socket& upstream);
+  std::optional<Refusal> prepare_exchange(std::size_t head_bytes);
+  void settle_books();
+  [[nodiscard]] int refuse_body() const;
+  [[nodiscard]] std::string_view refusal() const;
+  asio::awaitable<BodyRead> read_body();
+  asio::awaitable<bool> pass_interim(const MessageHead& response);
+  asio::awaitable<Outcome> open_tunnel(tcp::socket& upstream, Buffer& upstream_bytes);
+  asio::awaitable<void> tunnel(tcp::socket& upstream, Buffer& upstream_bytes);
   asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, Buffer& buffer);
   // Callers build the text in a named variable first: GCC 12 destroys some temporaries in a
   // co_await expression twice (a conditional between a literal and a std::string).
   asio::awaitable<Outcome> reply(int status, std::string_view text, bool close,
-                                 std::string_view extra_field = {});
-  asio::awaitable<bool> write_client(std::string_view a, std::string_view b = {});
+                                 std::string_view extra_field);
+  /// Writes `head` then `body` to the client; `body`'s bytes count as response bytes.
+  asio::awaitable<bool> write_client(std::string_view head, std::string_view body = {});
   /// Counts the finished request on its service and writes its access log line; `error` says
   /// why the proxy refused or ended it.
   void finish(std::string_view error = {});
@@ -165,11 +166,6 @@ class ClientSession {
       finish(handle_.killed ? handle_.kill_reason : "the client went away");
     }
   }
-  /// Why a request is answered without being forwarded.
-  struct Refusal {
-    int status;
-    std::string text;
-  };
   void clear_books();
   void open_books(const ParseResult& parsed);
   [[nodiscard]] std::optional<Refusal> refuse_head(const ParseResult& parsed) const;
@@ -184,18 +180,23 @@ class ClientSession {
   Buffer in_;  // bytes from the client
   Buffer up_;  // bytes from the upstream, during an exchange
   std::string client_ip_;
-  std::unique_ptr<Exchange> x_;
+  std::unique_ptr<RequestScratch> x_;
   // Owned for the request's lifetime: a control operation may replace the route table (and
   // drop the service from it) while the request is suspended.
   std::shared_ptr<Service> service_;
-  // The request's upstream, once bound; owned by the InFlight that `forward` holds.
+  // The request's upstream, once bound; owned by the InFlight that `serve_one` holds.
   Upstream* upstream_ = nullptr;
-  Outcome last_outcome_ = Outcome::close;  // set by the steps of `forward` that answer
+  // The request body: its framing, and the bytes that came with the head until they are sent.
+  std::optional<BodyFramer> body_;
+  BodyPiece first_body_;
+  bool nothing_buffered_ = false;      // no body bytes came with the head (Expect: 100-continue)
+  bool close_after_response_ = false;  // set by begin_response
+  bool head_pending_ = false;          // the response head goes out with the next body bytes
   int status_ = 0;
   std::uint64_t response_bytes_ = 0;
   Clock::time_point started_;
   bool request_open_ = false;    // a request head was read and the request is not yet on the books
-  std::string_view cut_;         // why the exchange was cut short (a literal), once it was
+  std::string_view cut_;         // why the response was cut short (a literal), once it was
   bool connect_failed_ = false;  // no connection to the upstream could be made
   bool answered_by_proxy_ = false;  // the status is handoff's own answer, not the upstream's
 };
@@ -231,7 +232,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     auto [ec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
     if (ec == asio::error::operation_aborted && handle_.parked && !timed_out() && !handle_.killed) {
       // Idle for a while: hold no buffer and no exchange state until the client sends more.
-      return_exchange(std::move(x_));
+      return_scratch(std::move(x_));
       in_.release();
       std::tie(ec) = co_await client_.async_wait(tcp::socket::wait_read, nothrow);
       n = 0;
@@ -244,9 +245,9 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     in_.commit(n);
   }
   if (!x_) {
-    x_ = borrow_exchange();
+    x_ = borrow_scratch();
   }
-  Exchange& x = *x_;
+  RequestScratch& x = *x_;
   clear_books();
   arm(config().client_header_timeout);
   ParseResult parsed;
@@ -283,7 +284,8 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     co_return co_await reply(404, "handoff: no service for this host", has_body);
   }
   Service* service = bind_service(*found, route.strip);
-  if (service->paused() && !co_await wait_while_paused(*service)) {
+  const bool held_off = service->paused() && !co_await wait_while_paused(*service);
+  if (held_off) {
     in_.consume(has_body ? 0 : parsed.head_bytes);
     const auto notice = service->pause_notice();
     const std::string text =
@@ -296,10 +298,51 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     in_.consume(has_body ? 0 : parsed.head_bytes);
     co_return co_await reply(503, "handoff: the service has no upstream", has_body);
   }
-  const Outcome outcome = co_await forward(flight, parsed.head_bytes);
-  close_books();  // while the upstream is still owned by `flight`
+  upstream_ = flight.get();
+  if (const std::optional<Refusal> refused = prepare_exchange(parsed.head_bytes)) {
+    co_return co_await reply(refused->status, refused->text, true);
+  }
+  UpstreamExchange exchange(worker_, handle_, *this, x.request, x.upstream_head, x.response, up_);
+  const Outcome outcome = co_await exchange.run(*upstream_);
+  settle_books();  // while the upstream is still owned by `flight`
   upstream_ = nullptr;
   co_return outcome;
+}
+
+// Builds the head to forward and frames the body bytes that came with the head. A refusal
+// when those already make the body unacceptable.
+std::optional<Refusal> ClientSession::prepare_exchange(std::size_t head_bytes) {
+  RequestScratch& x = *x_;
+  x.upstream_head.clear();
+  const std::string_view request_id =
+      build_upstream_request(x.request, {client_ip_, worker_.next_request_id()}, x.upstream_head);
+  if (config().access_log) {
+    x.request_id = request_id;
+  }
+  // The head's bytes may be overwritten by the next read from here on; only the copies above
+  // and the head's flags are used.
+  in_.consume(head_bytes);
+  body_.emplace(x.request.body, x.request.content_length);
+  const BodyFramer::Step first = body_->feed(in_.view());
+  first_body_ = BodyPiece{first.forward, first.consumed, body_->done()};
+  nothing_buffered_ = first.consumed == 0;
+  if (const int refused = refuse_body(); refused != 0) {
+    return Refusal{refused, fmt::format("handoff: {}", refusal())};
+  }
+  return std::nullopt;
+}
+
+// The exchange has ended. A request it did not put on the books itself (by answering it, or
+// at the switch to a tunnel) is put there now: sent whole or cut short, or never answered.
+void ClientSession::settle_books() {
+  if (!request_open_) {
+    return;
+  }
+  if (status_ != 0) {
+    finish(cut_);
+  } else {
+    close_books();
+  }
 }
 
 // Nothing of the previous request may be counted or logged with the next one (a 408 while its
@@ -314,6 +357,8 @@ void ClientSession::clear_books() {
   response_bytes_ = 0;
   cut_ = {};
   connect_failed_ = answered_by_proxy_ = false;
+  first_body_ = {};
+  close_after_response_ = head_pending_ = false;
 }
 
 // A request head was read (or refused): from now on it goes on the books, whatever happens.
@@ -321,7 +366,7 @@ void ClientSession::open_books(const ParseResult& parsed) {
   started_ = Clock::now();  // for the duration histogram and the access log
   request_open_ = true;
   if (config().access_log) {
-    Exchange& x = *x_;
+    RequestScratch& x = *x_;
     const bool ok = parsed.state == ParseStatus::complete;
     x.method = ok ? x.request.method : std::string_view{};
     x.target = ok ? x.request.target : std::string_view{};
@@ -332,7 +377,7 @@ void ClientSession::open_books(const ParseResult& parsed) {
 
 // Why a parsed head is refused before routing: ambiguous or malformed (never forwarded, RFC
 // 9112 §11.2), or announcing a body over --max-body. Empty when it may go on.
-std::optional<ClientSession::Refusal> ClientSession::refuse_head(const ParseResult& parsed) const {
+std::optional<Refusal> ClientSession::refuse_head(const ParseResult& parsed) const {
   if (parsed.state == ParseStatus::error) {
     return Refusal{parsed.error_status, fmt::format("handoff: {}", parsed.error)};
   }
@@ -352,333 +397,120 @@ Service* ClientSession::bind_service(Service& found, std::size_t strip) {
   return service_.get();
 }
 
-asio::awaitable<Outcome> ClientSession::forward(const InFlight& flight, std::size_t head_bytes) {
-  Exchange& x = *x_;
-  Upstream& up = *flight.get();
-  upstream_ = &up;
-  const MessageHead& req = x.request;
-  x.out.clear();
-  std::string_view request_id =
-      build_upstream_request(req, {client_ip_, worker_.next_request_id()}, x.out);
-  if (config().access_log) {
-    x.request_id = request_id;
+// Reads the next request body bytes from the client, after an `100 Continue` when the client
+// waits for one.
+asio::awaitable<BodyRead> ClientSession::read_body() {
+  const MessageHead& req = x_->request;
+  if (req.expect_continue && req.version_minor == 1 && nothing_buffered_) {
+    nothing_buffered_ = false;
+    const bool sent = co_await write_client(kContinue);
+    if (!sent) {
+      co_return BodyRead{};
+    }
   }
-  // The head's bytes may be overwritten from here on; only the copies above are used.
-  in_.consume(head_bytes);
+  if (in_.empty()) {
+    arm(config().client_io_timeout);
+    auto [ec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
+    if (ec || timed_out() || handle_.killed) {
+      co_return BodyRead{};  // the client went away mid-body; nothing to answer
+    }
+    in_.commit(n);
+  }
+  const BodyFramer::Step step = body_->feed(in_.view());
+  if (const int refused = refuse_body(); refused != 0) {
+    // Part of the body may have gone upstream; that connection is dropped with the request.
+    const std::string message = fmt::format("handoff: {}", refusal());
+    BodyRead ended;
+    ended.ended = co_await reply(refused, message, true);
+    co_return ended;
+  }
+  co_return BodyRead{true, {step.forward, step.consumed, body_->done()}, Outcome::close};
+}
 
-  // The body bytes that arrived with the head go out with it.
-  BodyFramer body(req.body, req.content_length);
-  const BodyFramer::Step first = body.feed(in_.view());
-  if (const int refused = refuse_body(body); refused != 0) {
-    const std::string message = fmt::format("handoff: {}", refusal(body));
-    co_return co_await reply(refused, message, true);
+void ClientSession::body_sent(const BodyPiece& piece) {
+  in_.consume(piece.consumed);
+  first_body_ = {};  // sent, or superseded by later pieces: never sent again
+}
+
+asio::awaitable<bool> ClientSession::pass_interim(const MessageHead& response) {
+  // RFC 9110 §15.2: interim responses go to HTTP/1.1 clients, never to HTTP/1.0 ones.
+  if (x_->request.version_minor != 1) {
+    co_return true;
   }
-  UpstreamScope scope{handle_, up_};
-  UpstreamLink link{tcp::socket(worker_.io()), false, true, {}};
-  for (int attempt = 0;; ++attempt) {
-    if (auto failed = co_await send_request(link, up, attempt, first.forward, body.done())) {
-      if (*failed == SendResult::retry) {
-        continue;
-      }
-      co_return *failed == SendResult::closed ? Outcome::close : last_outcome_;
-    }
-    if (!body.done()) {
-      // Stream the rest of the body; from here on the request cannot be replayed.
-      link.replayable = false;
-      in_.consume(first.consumed);
-      if (auto ended = co_await stream_request_body(link.socket, body, first.consumed == 0)) {
-        co_return *ended;
-      }
-    }
-    const HeadResult head = co_await read_response_head(link);
-    if (head == HeadResult::retry) {
-      continue;
-    }
-    if (head == HeadResult::ended) {
-      co_return last_outcome_;
-    }
-    if (link.replayable) {
-      in_.consume(first.consumed);
-    }
-    break;
+  x_->client_head.clear();
+  build_client_response(response, {}, x_->client_head);
+  co_return co_await write_client(x_->client_head);
+}
+
+// Decides the client connection's fate (an HTTP/1.0 client gets a chunked body de-chunked, and
+// then the end of the connection ends the body) and builds the head.
+ChunkedOutput ClientSession::begin_response(const MessageHead& response) {
+  status_ = response.status;
+  const MessageHead& req = x_->request;
+  const bool keep_alive = wants_keep_alive(req);
+  const bool http10 = req.version_minor == 0;
+  const bool dechunk = response.body == BodyKind::chunked && http10;
+  close_after_response_ =
+      !keep_alive || worker_.stopping() || response.body == BodyKind::until_close || dechunk;
+  x_->client_head.clear();
+  build_client_response(response, {close_after_response_, http10 && keep_alive, dechunk},
+                        x_->client_head);
+  head_pending_ = true;
+  return dechunk ? ChunkedOutput::dechunk : ChunkedOutput::reframe;
+}
+
+// Not a coroutine (no frame of its own): the head, once, then the body bytes, in one write.
+asio::awaitable<bool> ClientSession::send_body(std::string_view bytes) {
+  const std::string_view head = head_pending_ ? std::string_view(x_->client_head) : "";
+  head_pending_ = false;
+  return write_client(head, bytes);
+}
+
+// Not a coroutine: the request goes on the books before the tunnel, which may last hours.
+asio::awaitable<Outcome> ClientSession::switch_protocols(const MessageHead& response,
+                                                         tcp::socket& upstream,
+                                                         Buffer& upstream_bytes) {
+  status_ = response.status;
+  x_->client_head.clear();
+  build_client_response(response, {}, x_->client_head);
+  finish();
+  return open_tunnel(upstream, upstream_bytes);
+}
+
+// The awaited result goes into a named variable before the `if`: GCC 12 reads `this` from the
+// wrong frame slot in a member coroutine that opens with `if (co_await …)`.
+asio::awaitable<Outcome> ClientSession::open_tunnel(tcp::socket& upstream, Buffer& upstream_bytes) {
+  const bool sent = co_await write_client(x_->client_head);
+  if (sent) {
+    co_await tunnel(upstream, upstream_bytes);
   }
-  co_return co_await deliver_response(link, up);
+  co_return Outcome::close;
+}
+
+void ClientSession::connect_failed() {
+  service_->count_connect_error(worker_.index());
+  connect_failed_ = true;
 }
 
 // The status that refuses the request body seen so far: 400 when it is malformed, 413 when it
-// is over --max-body; 0 while it is acceptable. (A plain function: this runs for every request,
-// and a coroutine would cost a frame allocation each time.)
-int ClientSession::refuse_body(const BodyFramer& body) const {
-  if (body.failed()) {
+// is over --max-body; 0 while it is acceptable.
+int ClientSession::refuse_body() const {
+  if (body_->failed()) {
     return 400;
   }
-  if (config().max_body_bytes != 0 && body.data_bytes() > config().max_body_bytes) {
+  if (config().max_body_bytes != 0 && body_->data_bytes() > config().max_body_bytes) {
     return 413;
   }
   return 0;
 }
 
-std::string_view ClientSession::refusal(const BodyFramer& body) {
-  return body.failed() ? body.error() : std::string_view("request body over the limit");
+std::string_view ClientSession::refusal() const {
+  return body_->failed() ? body_->error() : std::string_view("request body over the limit");
 }
 
-// Opens (or takes from the pool) a connection to `up` and sends the request head with the
-// body bytes that came with it. Empty on success.
-asio::awaitable<std::optional<ClientSession::SendResult>> ClientSession::send_request(
-    UpstreamLink& link, Upstream& up, int attempt, std::string_view first_body,
-    bool body_buffered) {
-  const Exchange& x = *x_;
-  const bool client_keep_alive =
-      x.request.version_minor == 1 ? !x.request.connection_close : x.request.connection_keep_alive;
-  link.reused = false;
-  if (attempt == 0) {
-    if (auto pooled = worker_.pool().take(up.id())) {
-      link.socket = std::move(*pooled);
-      link.reused = true;
-    }
-  }
-  handle_.upstream = &link.socket;
-  handle_.upstream_id = up.id();
-  if (!link.reused) {
-    link.socket = tcp::socket(worker_.io());
-    arm(config().upstream_connect_timeout);
-    auto [ec] = co_await link.socket.async_connect(up.endpoint(), nothrow);
-    if (handle_.killed) {
-      co_return SendResult::closed;
-    }
-    if (ec || timed_out()) {
-      service_->count_connect_error(worker_.index());
-      connect_failed_ = true;
-      const bool timeout = timed_out();
-      const std::string message =
-          timeout ? std::string("handoff: timed out connecting to the upstream")
-                  : fmt::format("handoff: cannot connect to the upstream: {}", ec.message());
-      last_outcome_ =
-          co_await reply(timeout ? 504 : 502, message, !body_buffered || !client_keep_alive);
-      co_return SendResult::answered;
-    }
-    boost::system::error_code ignored;
-    link.socket.set_option(tcp::no_delay(true), ignored);
-  }
-  // Send the head and the buffered part of the body in one write.
-  arm(config().upstream_response_timeout);
-  std::array<asio::const_buffer, 2> head_and_body{asio::buffer(x.out), asio::buffer(first_body)};
-  auto [wec, wn] = co_await asio::async_write(link.socket, head_and_body, nothrow);
-  if (handle_.killed) {
-    co_return SendResult::closed;
-  }
-  if (wec || timed_out()) {
-    if (link.reused && !timed_out()) {
-      co_return SendResult::retry;  // a stale pooled connection; nothing of this request ran
-    }
-    last_outcome_ =
-        co_await reply(timed_out() ? 504 : 502, "handoff: cannot send to the upstream", true);
-    co_return SendResult::answered;
-  }
-  co_return std::nullopt;
-}
-
-// Relays the rest of a request body as the client sends it. Empty when the body is complete.
-asio::awaitable<std::optional<Outcome>> ClientSession::stream_request_body(tcp::socket& upstream,
-                                                                           BodyFramer& body,
-                                                                           bool nothing_buffered) {
-  const MessageHead& req = x_->request;
-  if (req.expect_continue && req.version_minor == 1 && nothing_buffered) {
-    if (!co_await write_client(kContinue)) {
-      co_return Outcome::close;
-    }
-  }
-  while (!body.done()) {
-    if (in_.empty()) {
-      arm(config().client_io_timeout);
-      auto [rec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
-      if (rec || timed_out() || handle_.killed) {
-        co_return Outcome::close;  // the client went away mid-body; nothing to answer
-      }
-      in_.commit(n);
-    }
-    const BodyFramer::Step step = body.feed(in_.view());
-    if (const int refused = refuse_body(body); refused != 0) {
-      // Part of the body may have gone upstream; that connection is dropped with the request.
-      const std::string message = fmt::format("handoff: {}", refusal(body));
-      co_return co_await reply(refused, message, true);
-    }
-    arm(config().upstream_response_timeout);
-    auto [wec, wn] = co_await asio::async_write(upstream, asio::buffer(step.forward), nothrow);
-    if (handle_.killed) {
-      co_return Outcome::close;
-    }
-    if (wec || timed_out()) {
-      co_return co_await reply(timed_out() ? 504 : 502,
-                               "handoff: the upstream stopped reading the request", true);
-    }
-    in_.consume(step.consumed);
-  }
-  co_return std::nullopt;
-}
-
-// Reads the response head, passing interim 1xx responses on to the client.
-asio::awaitable<ClientSession::HeadResult> ClientSession::read_response_head(UpstreamLink& link) {
-  Exchange& x = *x_;
-  const MessageHead& req = x.request;
-  const bool client_keep_alive =
-      req.version_minor == 1 ? !req.connection_close : req.connection_keep_alive;
-  bool got_bytes = false;
-  while (true) {
-    if (!up_.empty()) {
-      link.head = parse_response_head(up_.view(), worker_.upstream_buffers().block_size(),
-                                      req.method == "HEAD" ? "HEAD" : "GET", x.response);
-      if (link.head.state == ParseStatus::error) {
-        const std::string message = fmt::format("handoff: bad response: {}", link.head.error);
-        last_outcome_ = co_await reply(502, message, true);
-        co_return HeadResult::ended;
-      }
-      if (link.head.state == ParseStatus::complete) {
-        if (x.response.status >= 200 || x.response.status == 101) {
-          co_return HeadResult::complete;
-        }
-        // RFC 9110 §15.2: interim responses go to HTTP/1.1 clients, never to HTTP/1.0 ones.
-        if (req.version_minor == 1) {
-          x.out.clear();
-          build_client_response(x.response, {}, x.out);
-          if (!co_await write_client(x.out)) {
-            last_outcome_ = Outcome::close;
-            co_return HeadResult::ended;
-          }
-        }
-        up_.consume(link.head.head_bytes);
-        continue;
-      }
-    }
-    arm(config().upstream_response_timeout);
-    auto [rec, n] = co_await link.socket.async_read_some(up_.prepare(), nothrow);
-    if (handle_.killed) {
-      last_outcome_ = Outcome::close;
-      co_return HeadResult::ended;
-    }
-    if (rec || timed_out()) {
-      const bool timeout = timed_out();
-      if (!got_bytes && !timeout && link.reused && link.replayable && is_idempotent(req.method)) {
-        // The upstream had closed this pooled connection while it sat idle.
-        boost::system::error_code ignored;
-        link.socket.close(ignored);
-        co_return HeadResult::retry;
-      }
-      const std::string message =
-          timeout ? std::string("handoff: timed out waiting for the upstream")
-                  : fmt::format("handoff: the upstream closed the connection: {}",
-                                rec == asio::error::eof ? "end of stream" : rec.message());
-      last_outcome_ =
-          co_await reply(timeout ? 504 : 502, message, !link.replayable || !client_keep_alive);
-      co_return HeadResult::ended;
-    }
-    got_bytes = true;
-    up_.commit(n);
-  }
-}
-
-// Sends the final response (or switches to a tunnel after a 101) and decides what becomes of
-// both connections.
-asio::awaitable<Outcome> ClientSession::deliver_response(UpstreamLink& link, Upstream& up) {
-  Exchange& x = *x_;
-  const MessageHead& req = x.request;
-  const MessageHead& resp = x.response;
-  status_ = resp.status;
-  if (resp.status == 101) {
-    if (!(req.connection_upgrade && req.has_upgrade)) {
-      co_return co_await reply(502, "handoff: unexpected 101 from the upstream", true);
-    }
-    x.out.clear();
-    build_client_response(resp, {}, x.out);
-    finish();
-    up_.consume(link.head.head_bytes);  // what follows the 101 belongs to the tunnel
-    if (co_await write_client(x.out)) {
-      co_await tunnel(link.socket);
-    }
-    co_return Outcome::close;
-  }
-  const int client_minor = req.version_minor;
-  const bool client_keep_alive =
-      client_minor == 1 ? !req.connection_close : req.connection_keep_alive;
-  const bool dechunk = resp.body == BodyKind::chunked && client_minor == 0;
-  const bool close_client =
-      !client_keep_alive || worker_.stopping() || resp.body == BodyKind::until_close || dechunk;
-  x.out.clear();
-  build_client_response(resp, {close_client, client_minor == 0 && client_keep_alive, dechunk},
-                        x.out);
-  up_.consume(link.head.head_bytes);
-  bool upstream_reusable = false;
-  Outcome outcome = co_await relay_response(link.socket, upstream_reusable);
-  if (close_client) {
-    outcome = Outcome::close;
-  }
-  handle_.upstream = nullptr;
-  if (upstream_reusable && !up.retired() && !worker_.stopping()) {
-    worker_.pool().put(up.id(), std::move(link.socket), worker_.coarse_now());
-  }
-  finish(cut_);
-  co_return outcome;
-}
-
-// Streams the response body to the client. `x_->out` holds the response head, which goes out
-// with the first body bytes. Bytes the upstream sends after the end of the response are never
-// passed on: they mean the upstream is out of step, and its connection is not reused.
-asio::awaitable<Outcome> ClientSession::relay_response(tcp::socket& upstream,
-                                                       bool& upstream_reusable) {
-  Exchange& x = *x_;
-  const MessageHead& resp = x.response;
-  const bool dechunk = resp.body == BodyKind::chunked && x.request.version_minor == 0;
-  BodyFramer body(resp.body, resp.content_length,
-                  dechunk ? ChunkedOutput::dechunk : ChunkedOutput::reframe);
-  bool head_sent = false;
-  while (true) {
-    const BodyFramer::Step step = body.feed(up_.view());
-    if (body.failed()) {
-      // Never pass on a body whose framing is broken: before anything was sent that is a
-      // 502; after, the client connection is closed so the body cannot look complete.
-      if (!head_sent) {
-        co_return co_await reply(502, "handoff: bad chunked body from the upstream", true);
-      }
-      cut_ = "bad chunked body from the upstream";
-      co_return Outcome::close;
-    }
-    if (!head_sent || !step.forward.empty()) {
-      if (!co_await write_client(head_sent ? std::string_view{} : std::string_view(x.out),
-                                 step.forward)) {
-        cut_ = "the client went away";
-        co_return Outcome::close;
-      }
-      head_sent = true;
-      response_bytes_ += step.forward.size();
-    }
-    up_.consume(step.consumed);
-    if (body.done()) {
-      break;
-    }
-    arm(config().upstream_response_timeout);
-    auto [ec, n] = co_await upstream.async_read_some(up_.prepare(), nothrow);
-    if (handle_.killed) {
-      cut_ = handle_.kill_reason;
-      co_return Outcome::close;
-    }
-    if (ec == asio::error::eof && resp.body == BodyKind::until_close) {
-      break;  // the end of a close-delimited body
-    }
-    if (ec || timed_out()) {
-      // A truncated body must not look complete: the client connection is closed.
-      cut_ = timed_out() ? "timed out waiting for the upstream mid-body"
-                         : "the upstream closed mid-body";
-      co_return Outcome::close;
-    }
-    up_.commit(n);
-  }
-  upstream_reusable = !resp.connection_close && resp.body != BodyKind::until_close && up_.empty();
-  co_return Outcome::keep_alive;
-}
-
-asio::awaitable<void> ClientSession::tunnel(tcp::socket& upstream) {
+asio::awaitable<void> ClientSession::tunnel(tcp::socket& upstream, Buffer& upstream_bytes) {
   arm(config().tunnel_idle_timeout);
-  co_await (pump(client_, upstream, in_) && pump(upstream, client_, up_));
+  co_await (pump(client_, upstream, in_) && pump(upstream, client_, upstream_bytes));
 }
 
 // Copies one direction of a tunnel until end of stream, then half-closes the other side.
@@ -707,18 +539,26 @@ asio::awaitable<void> ClientSession::pump(tcp::socket& from, tcp::socket& to, Bu
   }
 }
 
-asio::awaitable<bool> ClientSession::write_client(std::string_view a, std::string_view b) {
+asio::awaitable<bool> ClientSession::write_client(std::string_view head, std::string_view body) {
   arm(config().client_io_timeout);
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(a), asio::buffer(b)};
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
   auto [ec, n] = co_await asio::async_write(client_, bufs, nothrow);
   disarm();
-  co_return !ec && !timed_out() && !handle_.killed;
+  const bool sent = !ec && !timed_out() && !handle_.killed;
+  if (sent) {
+    response_bytes_ += body.size();
+  }
+  co_return sent;
 }
 
+// The proxy's own answer. The request is answered, so the body bytes that came with its head
+// are done with, sent upstream or not: they must never be read as the next request.
 asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text, bool close,
                                               std::string_view extra_field) {
   status_ = status;
   answered_by_proxy_ = true;
+  in_.consume(first_body_.consumed);
+  first_body_ = {};
   const bool closing = close || worker_.stopping();
   const std::string response = make_plain_response(status, text, closing, extra_field);
   response_bytes_ += text.size() + 1;

@@ -13,7 +13,7 @@ class ConnectionOptions {
  public:
   explicit ConnectionOptions(const MessageHead& head) {
     for (const Header& h : head) {
-      if (iequals(h.name, "connection")) {
+      if (h.token == HeaderToken::connection) {
         for_each_list_element(h.value, [&](std::string_view opt) {
           if (count_ < names_.size()) {
             names_[count_++] = opt;
@@ -37,25 +37,6 @@ class ConnectionOptions {
   std::size_t count_ = 0;
 };
 
-/// Fields that never cross the proxy (RFC 9110 §7.6.1, plus the legacy Proxy-Connection).
-/// Content-Length and Transfer-Encoding are restated by the relay from the parsed framing.
-bool is_hop_by_hop(std::string_view name) {
-  switch (name.size()) {
-    case 2:
-      return iequals(name, "te");
-    case 7:
-      return iequals(name, "upgrade");
-    case 10:
-      return iequals(name, "connection") || iequals(name, "keep-alive");
-    case 16:
-      return iequals(name, "proxy-connection");
-    case 17:
-      return iequals(name, "transfer-encoding");
-    default:
-      return false;
-  }
-}
-
 void append_field(std::string& out, std::string_view name, std::string_view value) {
   out.append(name);
   out.append(": ");
@@ -77,32 +58,25 @@ enum class RequestField : std::uint8_t {
   request_id,     ///< forwarded, and the proxy adds none
 };
 
-// Classifies a request field by its name (switching on the length first: this runs for every
-// field of every request).
-RequestField classify_request_field(std::string_view n, bool expect_continue) {
-  if (is_hop_by_hop(n)) {
-    return n.size() == 7 ? RequestField::upgrade : RequestField::drop;  // 7: "upgrade"
-  }
-  switch (n.size()) {
-    case 3:
-      return iequals(n, "via") ? RequestField::via : RequestField::copy;
-    case 4:
-      return iequals(n, "host") ? RequestField::drop : RequestField::copy;  // restated
-    case 6:
+// What becomes of a request field, from its token.
+RequestField classify_request_field(HeaderToken token, bool expect_continue) {
+  switch (token) {
+    case HeaderToken::upgrade:
+      return RequestField::upgrade;
+    case HeaderToken::via:
+      return RequestField::via;
+    case HeaderToken::x_forwarded_for:
+      return RequestField::forwarded_for;
+    case HeaderToken::x_request_id:
+      return RequestField::request_id;
+    case HeaderToken::expect:
       // The proxy sends 100 Continue itself (RFC 9110 §10.1.1).
-      return expect_continue && iequals(n, "expect") ? RequestField::drop : RequestField::copy;
-    case 12:
-      return iequals(n, "x-request-id") ? RequestField::request_id : RequestField::copy;
-    case 14:
-      return iequals(n, "content-length") ? RequestField::drop : RequestField::copy;  // restated
-    case 15:
-      return iequals(n, "x-forwarded-for") ? RequestField::forwarded_for : RequestField::copy;
-    case 16:
-      return iequals(n, "x-forwarded-host") ? RequestField::drop : RequestField::copy;
-    case 17:
-      return iequals(n, "x-forwarded-proto") ? RequestField::drop : RequestField::copy;
+      return expect_continue ? RequestField::drop : RequestField::copy;
     default:
-      return RequestField::copy;
+      return has_flag(token, kHopByHop) || has_flag(token, kFraming) ||
+                     has_flag(token, kSetByProxyOnRequest)
+                 ? RequestField::drop
+                 : RequestField::copy;
   }
 }
 
@@ -169,7 +143,7 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
   append_field(out, "Host", req.host);
   ExtendedFields seen;
   for (const Header& h : req) {
-    const RequestField kind = classify_request_field(h.name, req.expect_continue);
+    const RequestField kind = classify_request_field(h.token, req.expect_continue);
     if (kind == RequestField::upgrade) {
       seen.upgrade = h.value;
       continue;
@@ -208,23 +182,17 @@ void build_client_response(const MessageHead& resp, const ResponseForwarding& fw
   out.append(resp.reason);
   out.append("\r\n");
   for (const Header& h : resp) {
-    const std::string_view n = h.name;
-    if (is_hop_by_hop(n)) {
-      if (n.size() == 7) {
-        upgrade = h.value;
-      } else if (n.size() == 17) {
-        transfer_encoding = h.value;
-      }
+    if (h.token == HeaderToken::upgrade) {
+      upgrade = h.value;
+    } else if (h.token == HeaderToken::transfer_encoding) {
+      transfer_encoding = h.value;
+    } else if (has_flag(h.token, kHopByHop) || options.names(h.name)) {
       continue;
-    }
-    if (options.names(n)) {
-      continue;
-    }
-    if (n.size() == 3 && iequals(n, "via")) {
+    } else if (h.token == HeaderToken::via) {
       via = h.value;
-      continue;
+    } else {
+      append_field(out, h.name, h.value);
     }
-    append_field(out, n, h.value);
   }
   if (!transfer_encoding.empty() && !fwd.dechunk) {
     // Passed on as received: the chunked framing is relayed verbatim after validation.

@@ -128,6 +128,18 @@ bool parse_content_length(std::string_view value, bool& seen, std::uint64_t& len
   return ok && any;
 }
 
+void note_connection_options(std::string_view value, MessageHead& head) {
+  for_each_list_element(value, [&](std::string_view opt) {
+    if (iequals(opt, "close")) {
+      head.connection_close = true;
+    } else if (iequals(opt, "keep-alive")) {
+      head.connection_keep_alive = true;
+    } else if (iequals(opt, "upgrade")) {
+      head.connection_upgrade = true;
+    }
+  });
+}
+
 struct FramingFields {
   bool content_length_seen = false;
   bool transfer_encoding_seen = false;
@@ -161,64 +173,46 @@ struct FramingFields {
 }
 
 // Takes note of a field the relay acts on (Host, Expect, Upgrade, Connection, Content-Length,
-// Transfer-Encoding); returns why the field makes the message invalid, or "". Switches on the
-// name's length first: this runs for every field of every message.
+// Transfer-Encoding); returns why the field makes the message invalid, or "".
 inline std::string_view note_field(const Header& field, bool is_request, MessageHead& head,
                                    FramingFields& f) {
-  const std::string_view name = field.name;
   const std::string_view value = field.value;
-  switch (name.size()) {
-    case 4:
-      if (is_request && iequals(name, "host")) {
-        if (f.host_seen) {
-          return "more than one Host field";  // RFC 9112 §3.2
-        }
-        if (!valid_host(value)) {
-          return "invalid Host field";
-        }
-        f.host_seen = true;
-        head.host = value;
+  switch (field.token) {
+    case HeaderToken::host:
+      if (!is_request) {
+        break;
       }
-      break;
-    case 6:
-      if (iequals(name, "expect") && iequals(value, "100-continue")) {
-        head.expect_continue = true;
+      if (f.host_seen) {
+        return "more than one Host field";  // RFC 9112 §3.2
       }
-      break;
-    case 7:
-      if (iequals(name, "upgrade")) {
-        head.has_upgrade = true;
+      if (!valid_host(value)) {
+        return "invalid Host field";
       }
+      f.host_seen = true;
+      head.host = value;
       break;
-    case 10:
-      if (iequals(name, "connection")) {
-        for_each_list_element(value, [&](std::string_view opt) {
-          if (iequals(opt, "close")) {
-            head.connection_close = true;
-          } else if (iequals(opt, "keep-alive")) {
-            head.connection_keep_alive = true;
-          } else if (iequals(opt, "upgrade")) {
-            head.connection_upgrade = true;
-          }
-        });
-      }
+    case HeaderToken::expect:
+      head.expect_continue = head.expect_continue || iequals(value, "100-continue");
       break;
-    case 14:
-      if (iequals(name, "content-length") &&
-          !parse_content_length(value, f.content_length_seen, head.content_length)) {
+    case HeaderToken::upgrade:
+      head.has_upgrade = true;
+      break;
+    case HeaderToken::connection:
+      note_connection_options(value, head);
+      break;
+    case HeaderToken::content_length:
+      if (!parse_content_length(value, f.content_length_seen, head.content_length)) {
         return "invalid or conflicting Content-Length";
       }
       break;
-    case 17:
-      if (iequals(name, "transfer-encoding")) {
-        f.transfer_encoding_seen = true;
-        for_each_list_element(value, [&](std::string_view coding) {
-          const bool chunked = iequals(coding, "chunked");
-          f.chunked_count += chunked ? 1 : 0;
-          f.only_chunked = f.only_chunked && chunked;
-          f.chunked_final = chunked;
-        });
-      }
+    case HeaderToken::transfer_encoding:
+      f.transfer_encoding_seen = true;
+      for_each_list_element(value, [&](std::string_view coding) {
+        const bool chunked = iequals(coding, "chunked");
+        f.chunked_count += chunked ? 1 : 0;
+        f.only_chunked = f.only_chunked && chunked;
+        f.chunked_final = chunked;
+      });
       break;
     default:
       break;
@@ -246,6 +240,7 @@ ParseResult parse_fields(std::string_view rest, bool is_request, MessageHead& he
     if (head.header_count == kMaxHeaders) {
       return fail(is_request ? 431 : 502, "too many header fields");
     }
+    field.token = header_token(field.name);
     head.headers[head.header_count++] = field;
     if (std::string_view why = note_field(field, is_request, head, f); !why.empty()) {
       return fail(bad, why);

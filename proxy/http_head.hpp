@@ -5,12 +5,15 @@
 #include <cstdint>
 #include <string_view>
 
+#include "proxy/header_token.hpp"
+
 namespace handoff::proxy {
 
 /// One header field as it appears on the wire; both views point into the read buffer.
 struct Header {
   std::string_view name;
   std::string_view value;
+  HeaderToken token = HeaderToken::other;  ///< the name, interned when the head was parsed
 };
 
 /// Most header fields a message may carry before it is refused (431 for requests).

@@ -166,3 +166,47 @@ TEST_CASE("an idempotent request dropped by a pooled connection is retried on a 
   CHECK(seen[2].target == "/2");
   CHECK(backend.connections() == 2);
 }
+
+// A body that came whole with its head is part of that request, even when the request is
+// answered by the proxy's own 502 on a connection that stays open: it must never be read as a
+// request of its own.
+TEST_CASE("a request body answered with a 502 is never read as the next request") {
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+  const std::string post =
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(smuggled.size()) +
+      "\r\n\r\n" + smuggled;
+  TestBackend recorder(TestBackend::respond("back"));
+
+  SUBCASE("the upstream refuses the connection") {
+    ProxyUnderTest proxy(closed_port_address());
+    SocketClient client(proxy.port());
+    client.send(post);
+    CHECK(client.read_response().status == 502);
+    proxy.swap_to(recorder.address());
+    if (!client.closed_by_peer(std::chrono::milliseconds(300))) {
+      client.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+      CHECK(client.read_response().body == "back");
+    }
+  }
+  SUBCASE("the upstream closes without an answer") {
+    TestBackend closes([](BackendConnection& c, TestBackend& self) {
+      if (auto r = c.read_request()) {
+        self.record(*r);
+      }
+    });
+    ProxyUnderTest proxy(closes.address());
+    SocketClient client(proxy.port());
+    client.send(post);
+    CHECK(client.read_response().status == 502);
+    proxy.swap_to(recorder.address());
+    if (!client.closed_by_peer(std::chrono::milliseconds(300))) {
+      client.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+      CHECK(client.read_response().body == "back");
+    }
+    REQUIRE(closes.requests().size() == 1);
+    CHECK(closes.requests()[0].body == smuggled);
+  }
+  for (const auto& seen : recorder.requests()) {
+    CHECK(seen.target != "/smuggled");
+  }
+}

@@ -1,0 +1,325 @@
+#include "proxy/upstream_exchange.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <string>
+
+#include "proxy/body_framer.hpp"
+#include "proxy/upstream.hpp"
+#include "proxy/worker.hpp"
+
+namespace handoff::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+bool is_idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
+         method == "OPTIONS" || method == "TRACE";
+}
+
+/// Scope of one exchange. While it lasts, the drain and timeout machinery sees the upstream
+/// socket; when it ends, whatever is left of the upstream's bytes is dropped, so that nothing
+/// read in one exchange can be taken as part of the next.
+struct UpstreamScope {
+  UpstreamScope(SessionHandle& handle, Buffer& upstream_bytes)
+      : handle(handle), upstream_bytes(upstream_bytes) {}
+  UpstreamScope(const UpstreamScope&) = delete;
+  UpstreamScope& operator=(const UpstreamScope&) = delete;
+  ~UpstreamScope() {
+    handle.upstream = nullptr;
+    upstream_bytes.consume(upstream_bytes.size());
+    upstream_bytes.release();
+  }
+  SessionHandle& handle;
+  Buffer& upstream_bytes;
+};
+
+}  // namespace
+
+UpstreamExchange::UpstreamExchange(Worker& worker, SessionHandle& handle, ClientSide& client,
+                                   const MessageHead& request, std::string_view upstream_head,
+                                   MessageHead& response, Buffer& upstream_bytes)
+    : worker_(worker),
+      handle_(handle),
+      client_(client),
+      head_request_(request.method == "HEAD"),
+      idempotent_(is_idempotent(request.method)),
+      upgrade_requested_(request.connection_upgrade && request.has_upgrade),
+      upstream_head_(upstream_head),
+      response_(response),
+      bytes_(upstream_bytes),
+      socket_(worker.io()) {}
+
+void UpstreamExchange::arm(std::chrono::milliseconds timeout) {
+  handle_.deadline = worker_.deadline_after(timeout);
+  handle_.timed_out = false;
+}
+
+bool UpstreamExchange::timed_out() const {
+  return handle_.timed_out;
+}
+
+bool UpstreamExchange::killed() const {
+  return handle_.killed;
+}
+
+asio::awaitable<Outcome> UpstreamExchange::run(Upstream& upstream) {
+  UpstreamScope scope{handle_, bytes_};
+  const BodyPiece first = client_.first_body();
+  for (int attempt = 0;; ++attempt) {
+    if (auto failed = co_await send_request(upstream, attempt, first.bytes, first.last)) {
+      if (*failed == SendResult::retry) {
+        continue;
+      }
+      co_return *failed == SendResult::closed ? Outcome::close : last_outcome_;
+    }
+    if (!first.last) {
+      // The rest of the body is streamed; from here on the request cannot be replayed.
+      replayable_ = false;
+      client_.body_sent(first);
+      if (auto ended = co_await send_body()) {
+        co_return *ended;
+      }
+    }
+    const HeadResult head = co_await read_response_head();
+    if (head == HeadResult::retry) {
+      continue;
+    }
+    if (head == HeadResult::ended) {
+      co_return last_outcome_;
+    }
+    if (replayable_) {
+      client_.body_sent(first);
+    }
+    break;
+  }
+  co_return co_await deliver_response(upstream);
+}
+
+// Takes a pooled connection to `upstream` (first attempt only) or opens one, and sends the
+// request head with the body bytes at hand. Empty on success.
+asio::awaitable<std::optional<UpstreamExchange::SendResult>> UpstreamExchange::send_request(
+    Upstream& upstream, int attempt, std::string_view first_body, bool body_complete) {
+  reused_ = false;
+  if (attempt == 0) {
+    if (auto pooled = worker_.pool().take(upstream.id())) {
+      socket_ = std::move(*pooled);
+      reused_ = true;
+    }
+  }
+  handle_.upstream = &socket_;
+  handle_.upstream_id = upstream.id();
+  if (!reused_) {
+    if (auto failed = co_await connect(upstream, body_complete)) {
+      co_return failed;
+    }
+  }
+  // The head and the buffered part of the body go out in one write.
+  arm(worker_.config().upstream_response_timeout);
+  std::array<asio::const_buffer, 2> head_and_body{asio::buffer(upstream_head_),
+                                                  asio::buffer(first_body)};
+  auto [ec, n] = co_await asio::async_write(socket_, head_and_body, nothrow);
+  if (killed()) {
+    co_return SendResult::closed;
+  }
+  if (ec || timed_out()) {
+    if (reused_ && !timed_out()) {
+      co_return SendResult::retry;  // a stale pooled connection; nothing of this request ran
+    }
+    last_outcome_ = co_await client_.reply(timed_out() ? 504 : 502,
+                                           "handoff: cannot send to the upstream", true);
+    co_return SendResult::answered;
+  }
+  co_return std::nullopt;
+}
+
+// Opens a fresh connection to `upstream`. Empty on success.
+asio::awaitable<std::optional<UpstreamExchange::SendResult>> UpstreamExchange::connect(
+    Upstream& upstream, bool body_complete) {
+  socket_ = tcp::socket(worker_.io());
+  arm(worker_.config().upstream_connect_timeout);
+  auto [ec] = co_await socket_.async_connect(upstream.endpoint(), nothrow);
+  if (killed()) {
+    co_return SendResult::closed;
+  }
+  if (ec || timed_out()) {
+    client_.connect_failed();
+    const bool timeout = timed_out();
+    const std::string message =
+        timeout ? std::string("handoff: timed out connecting to the upstream")
+                : fmt::format("handoff: cannot connect to the upstream: {}", ec.message());
+    last_outcome_ = co_await client_.reply(timeout ? 504 : 502, message,
+                                           !body_complete || !client_.persistent());
+    co_return SendResult::answered;
+  }
+  boost::system::error_code ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+  co_return std::nullopt;
+}
+
+// Relays the rest of the request body as the client sends it. Empty when the body is complete.
+asio::awaitable<std::optional<Outcome>> UpstreamExchange::send_body() {
+  while (true) {
+    const BodyRead read = co_await client_.next_body();
+    if (!read.ok) {
+      co_return read.ended;  // the client went away mid-body, or its body was refused
+    }
+    arm(worker_.config().upstream_response_timeout);
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(read.piece.bytes), nothrow);
+    if (killed()) {
+      co_return Outcome::close;
+    }
+    if (ec || timed_out()) {
+      co_return co_await client_.reply(timed_out() ? 504 : 502,
+                                       "handoff: the upstream stopped reading the request", true);
+    }
+    client_.body_sent(read.piece);
+    if (read.piece.last) {
+      co_return std::nullopt;
+    }
+  }
+}
+
+// Reads the response head, passing interim 1xx responses on to the client.
+asio::awaitable<UpstreamExchange::HeadResult> UpstreamExchange::read_response_head() {
+  const std::string_view method = head_request_ ? "HEAD" : "GET";
+  bool got_bytes = false;
+  while (true) {
+    if (!bytes_.empty()) {
+      const ParseResult head = parse_response_head(
+          bytes_.view(), worker_.upstream_buffers().block_size(), method, response_);
+      if (head.state == ParseStatus::error) {
+        const std::string message = fmt::format("handoff: bad response: {}", head.error);
+        last_outcome_ = co_await client_.reply(502, message, true);
+        co_return HeadResult::ended;
+      }
+      if (head.state == ParseStatus::complete) {
+        head_bytes_ = head.head_bytes;
+        if (response_.status >= 200 || response_.status == 101) {
+          co_return HeadResult::complete;
+        }
+        const bool passed = co_await client_.send_interim(response_);
+        if (!passed) {
+          last_outcome_ = Outcome::close;
+          co_return HeadResult::ended;
+        }
+        bytes_.consume(head.head_bytes);
+        continue;
+      }
+    }
+    arm(worker_.config().upstream_response_timeout);
+    auto [ec, n] = co_await socket_.async_read_some(bytes_.prepare(), nothrow);
+    if (killed()) {
+      last_outcome_ = Outcome::close;
+      co_return HeadResult::ended;
+    }
+    if (ec || timed_out()) {
+      co_return co_await upstream_read_failed(ec, got_bytes);
+    }
+    got_bytes = true;
+    bytes_.commit(n);
+  }
+}
+
+// The upstream closed, failed or timed out before a whole response head: a pooled connection
+// that went stale is retried when nothing of the request can have run, else the client gets
+// 502 or 504.
+asio::awaitable<UpstreamExchange::HeadResult> UpstreamExchange::upstream_read_failed(
+    boost::system::error_code ec, bool got_bytes) {
+  const bool timeout = timed_out();
+  if (!got_bytes && !timeout && reused_ && replayable_ && idempotent_) {
+    // The upstream had closed this pooled connection while it sat idle.
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    co_return HeadResult::retry;
+  }
+  const std::string message =
+      timeout ? std::string("handoff: timed out waiting for the upstream")
+              : fmt::format("handoff: the upstream closed the connection: {}",
+                            ec == asio::error::eof ? "end of stream" : ec.message());
+  last_outcome_ =
+      co_await client_.reply(timeout ? 504 : 502, message, !replayable_ || !client_.persistent());
+  co_return HeadResult::ended;
+}
+
+// Sends the final response (or hands over to a tunnel after a 101) and decides whether the
+// upstream connection goes back to the pool.
+asio::awaitable<Outcome> UpstreamExchange::deliver_response(Upstream& upstream) {
+  if (response_.status == 101) {
+    if (!upgrade_requested_) {
+      co_return co_await client_.reply(502, "handoff: unexpected 101 from the upstream", true);
+    }
+    bytes_.consume(head_bytes_);  // what follows the 101 belongs to the tunnel
+    co_return co_await client_.switch_protocols(response_, socket_, bytes_);
+  }
+  bytes_.consume(head_bytes_);
+  bool upstream_reusable = false;
+  const Outcome outcome = co_await relay_response(upstream_reusable);
+  handle_.upstream = nullptr;
+  if (upstream_reusable && !upstream.retired() && !worker_.stopping()) {
+    worker_.pool().put(upstream.id(), std::move(socket_), worker_.coarse_now());
+  }
+  co_return outcome;
+}
+
+// Streams the response body to the client, the head with its first bytes. Bytes the upstream
+// sends after the end of the response are never passed on: they mean the upstream is out of
+// step, and its connection is not reused.
+asio::awaitable<Outcome> UpstreamExchange::relay_response(bool& upstream_reusable) {
+  BodyFramer body(response_.body, response_.content_length, client_.begin_response(response_));
+  bool head_sent = false;
+  while (true) {
+    const BodyFramer::Step step = body.feed(bytes_.view());
+    if (body.failed()) {
+      // Never pass on a body whose framing is broken: before anything was sent that is a
+      // 502; after, the client connection is closed so the body cannot look complete.
+      if (!head_sent) {
+        co_return co_await client_.reply(502, "handoff: bad chunked body from the upstream", true);
+      }
+      client_.cut("bad chunked body from the upstream");
+      co_return Outcome::close;
+    }
+    if (!head_sent || !step.forward.empty()) {
+      const bool sent = co_await client_.send_body(step.forward);
+      if (!sent) {
+        client_.cut("the client went away");
+        co_return Outcome::close;
+      }
+      head_sent = true;
+    }
+    bytes_.consume(step.consumed);
+    if (body.done()) {
+      break;
+    }
+    arm(worker_.config().upstream_response_timeout);
+    auto [ec, n] = co_await socket_.async_read_some(bytes_.prepare(), nothrow);
+    if (killed()) {
+      client_.cut(handle_.kill_reason);
+      co_return Outcome::close;
+    }
+    if (ec == asio::error::eof && response_.body == BodyKind::until_close) {
+      break;  // the end of a close-delimited body
+    }
+    if (ec || timed_out()) {
+      // A truncated body must not look complete: the client connection is closed.
+      client_.cut(timed_out() ? "timed out waiting for the upstream mid-body"
+                              : "the upstream closed mid-body");
+      co_return Outcome::close;
+    }
+    bytes_.commit(n);
+  }
+  upstream_reusable =
+      !response_.connection_close && response_.body != BodyKind::until_close && bytes_.empty();
+  co_return client_.end_response();
+}
+
+}  // namespace handoff::proxy

@@ -39,6 +39,8 @@ constexpr auto kRequestTimeout = std::chrono::seconds(10);
 // A streamed operation that has said nothing for this long writes an empty line, so that a
 // client that left is noticed (the write fails) even while the operation is quiet.
 constexpr auto kHeartbeat = std::chrono::seconds(2);
+// How long operations asked to stop at shutdown get to wind up (remove what they started).
+constexpr auto kWindUp = std::chrono::seconds(10);
 
 /// Carries a long operation's events from its thread to the connection that reports them.
 class EventQueue : public EventSink, public std::enable_shared_from_this<EventQueue> {
@@ -241,7 +243,8 @@ asio::awaitable<bool> answer_when_done(UnixSocket& socket, const Exchange& x, Ev
 std::shared_ptr<EventQueue> start_operation(Operation operation, asio::any_io_executor executor,
                                             OperationRunner& runner) {
   auto queue = std::make_shared<EventQueue>(std::move(executor));
-  runner.run([op = std::move(operation), queue] {
+  runner.run([op = std::move(operation), queue](std::stop_token stop) {
+    queue->bind_stop(std::move(stop));
     OperationResult result;
     try {
       result = op(*queue);
@@ -313,7 +316,13 @@ void ControlServer::stop(std::chrono::milliseconds wait) {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
   });
-  operations_.wait_idle(wait);  // woken when the last operation ends
+  // Running operations get `wait` to end on their own; then they are asked to stop, which
+  // ends their waits at once and has them wind up as after a failure (a deploy removes the
+  // container it started), and the shutdown waits for that too.
+  if (!operations_.wait_idle(wait)) {
+    operations_.request_stop();
+    operations_.wait_idle(kWindUp);
+  }
   io_.stop();
   thread_.join();
   blocking_.stop();

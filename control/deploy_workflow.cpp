@@ -7,11 +7,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
 #include <optional>
-#include <thread>
 
 #include "control/api_error.hpp"
 #include "control/deploy_cost.hpp"
 #include "control/drain_step.hpp"
+#include "control/operation_runner.hpp"
 #include "control/workflow_step.hpp"
 
 namespace handoff::control {
@@ -163,6 +163,14 @@ class ContainerSwitch {
     }
   }
 
+  // Waits between polls of the engine; a shutdown ends the wait and the deploy, before the
+  // switch, as a failure (the new container is removed, the old one keeps serving).
+  void pause(milliseconds wait) {
+    if (wait_unless_stopped(sink_.stop_token(), Clock::now() + wait)) {
+      fail(503, "shutting_down", "handoff is shutting down: the deploy stopped before the switch");
+    }
+  }
+
   [[noreturn]] void fail(int status, std::string code, const std::string& message) {
     throw StepFailure{status, std::move(code), message + tail()};
   }
@@ -248,7 +256,7 @@ class ContainerSwitch {
              fmt::format("container {} is still '{}' after the deploy timeout", new_name_,
                          info.state));
       }
-      std::this_thread::sleep_for(milliseconds(100));
+      pause(milliseconds(100));
     }
     step(Step::start, StepState::done, {{"name", new_name_}, {"elapsed_ms", ms_since(t)}});
     running_ = std::move(info);
@@ -305,7 +313,7 @@ class ContainerSwitch {
       }
       step(Step::health_check, StepState::running,
            {{"engine_health", info.health}, {"elapsed_ms", ms_since(t)}});
-      std::this_thread::sleep_for(milliseconds(250));
+      pause(milliseconds(250));
     }
   }
 
@@ -321,6 +329,10 @@ class ContainerSwitch {
                    : fmt::format("container {} exited with code {}", new_name_, info.exit_code);
       };
       std::string failure = run_health_gate(address_, gate, sink_, exited);
+      if (sink_.stop_token().stop_requested()) {
+        fail(503, "shutting_down",
+             "handoff is shutting down: the deploy stopped before the switch");
+      }
       if (!failure.empty()) {
         fail(422, "health_check_failed", failure);
       }

@@ -2,6 +2,7 @@
 
 #include <boost/json/object.hpp>
 #include <functional>
+#include <stop_token>
 
 namespace handoff::control {
 
@@ -14,6 +15,14 @@ class EventSink {
   /// Whether whoever reads the events has gone. Only an operation that exists to be watched
   /// (following logs) stops then; a deploy runs to its end.
   [[nodiscard]] virtual bool abandoned() const { return false; }
+  /// Says when the operation is asked to stop (the proxy is shutting down): its waits end at
+  /// once and it winds up as after a failure.
+  [[nodiscard]] const std::stop_token& stop_token() const { return stop_; }
+  /// Ties the sink to its operation's stop requests.
+  void bind_stop(std::stop_token stop) { stop_ = std::move(stop); }
+
+ private:
+  std::stop_token stop_;
 };
 
 /// How a long operation ended: an HTTP status and the final result event.

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <memory>
-#include <thread>
 
+#include "control/operation_runner.hpp"
 #include "control/workflow_step.hpp"
 
 namespace handoff::control {
@@ -86,7 +86,9 @@ std::string run_health_gate(const std::string& address, const HealthCheckOptions
       }
     }
     const auto wake = std::min(Clock::now() + options.interval, deadline);
-    std::this_thread::sleep_until(wake);
+    if (wait_unless_stopped(sink.stop_token(), wake)) {
+      return "handoff is shutting down: the health check stopped";
+    }
   }
   return fmt::format("{} did not answer {} consecutive 2xx to GET {} within {} ms (last: {})",
                      address, options.healthy_threshold, options.path, options.timeout.count(),

@@ -3,37 +3,42 @@
 namespace handoff::control {
 
 OperationRunner::~OperationRunner() {
-  std::lock_guard lock(state_->mutex);
-  join_finished();
-  for (Entry& e : threads_) {
-    e.thread.detach();  // still running past the shutdown timeout: it ends with the process
+  request_stop();
+  std::list<Entry> threads;
+  {
+    std::lock_guard lock(mutex_);
+    threads.swap(threads_);
+  }
+  for (Entry& e : threads) {
+    e.thread.join();  // each stops at its next wait; a call in progress ends at its own timeout
   }
 }
 
-void OperationRunner::run(std::function<void()> operation) {
-  std::lock_guard lock(state_->mutex);
+void OperationRunner::run(std::function<void(std::stop_token)> operation) {
+  std::lock_guard lock(mutex_);
   join_finished();
   auto done = std::make_shared<std::atomic<bool>>(false);
-  ++state_->running;
-  threads_.push_back(Entry{std::thread([state = state_, op = std::move(operation), done] {
-                             op();
-                             std::lock_guard inner(state->mutex);
-                             done->store(true);
-                             if (--state->running == 0) {
-                               state->idle.notify_all();
-                             }
-                           }),
-                           done});
+  ++running_;
+  threads_.push_back(
+      Entry{std::thread([this, op = std::move(operation), done, stop = stop_.get_token()] {
+              op(stop);
+              std::lock_guard inner(mutex_);
+              done->store(true);
+              if (--running_ == 0) {
+                idle_.notify_all();
+              }
+            }),
+            done});
 }
 
 int OperationRunner::running() const {
-  std::lock_guard lock(state_->mutex);
-  return state_->running;
+  std::lock_guard lock(mutex_);
+  return running_;
 }
 
 bool OperationRunner::wait_idle(std::chrono::milliseconds wait) {
-  std::unique_lock lock(state_->mutex);
-  const bool idle = state_->idle.wait_for(lock, wait, [this] { return state_->running == 0; });
+  std::unique_lock lock(mutex_);
+  const bool idle = idle_.wait_for(lock, wait, [this] { return running_ == 0; });
   join_finished();
   return idle;
 }
@@ -47,6 +52,15 @@ void OperationRunner::join_finished() {
       ++it;
     }
   }
+}
+
+bool wait_unless_stopped(const std::stop_token& stop, std::chrono::steady_clock::time_point until) {
+  std::mutex mutex;
+  std::condition_variable_any woken;
+  std::unique_lock lock(mutex);
+  // Woken only by a stop request: the predicate is the stop itself.
+  woken.wait_until(lock, stop, until, [] { return false; });
+  return stop.stop_requested();
 }
 
 }  // namespace handoff::control

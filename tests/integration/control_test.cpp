@@ -704,3 +704,28 @@ TEST_CASE("SIGTERM during a swap says it waits for the running operation, then s
   CHECK(err.find("waiting up to 5.0s for 1 running operation(s)") != std::string::npos);
   CHECK(swap.get().code == 1);  // the health gate failed; the answer still reached the CLI
 }
+
+TEST_CASE("SIGTERM stops an operation that outlasts the shutdown timeout, and its client is told") {
+  TestBackend blue(app("blue"));
+  TestBackend sick(app("sick", 503));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address(), "--shutdown-timeout", "300ms"});
+  auto swap = std::async(std::launch::async, [&] {
+    return proxy.cli({"swap", "default", "--to", sick.address(), "--deploy-timeout", "60s",
+                      "--health-interval", "5s"});
+  });
+  bool running = false;
+  for (int i = 0; i < 200 && !running; ++i) {
+    running = unix_request(proxy.control(), "GET", "/v1/status").body.find("\"busy\":true") !=
+              std::string::npos;
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(running);
+  const auto signalled = std::chrono::steady_clock::now();
+  proxy.process().signal(SIGTERM);
+  CHECK(proxy.process().wait_exit(10s) == 0);
+  CHECK(std::chrono::steady_clock::now() - signalled < 4s);  // not the 60 s gate, nor a 5 s wait
+  const auto result = swap.get();
+  CHECK(result.code == 1);
+  CHECK(result.err.find("health check stopped") != std::string::npos);  // the workflow said so
+}

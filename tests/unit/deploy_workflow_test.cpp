@@ -5,6 +5,8 @@
 
 #include <boost/json.hpp>
 #include <mutex>
+#include <stop_token>
+#include <thread>
 
 #include "tests/support/workflow_harness.hpp"
 
@@ -155,4 +157,36 @@ TEST_CASE("restart reconciliation removes what an interrupted deploy left and st
   CHECK(h.engine.containers() ==
         std::map<std::string, std::string>{{kept.name, "exited"}, {v2, "running"}});
   CHECK(h.get() == "app:v2");
+}
+
+TEST_CASE(
+    "a shutdown stops a deploy at its next wait, before the switch, and removes what it "
+    "started") {
+  for (EngineFault fault :
+       {EngineFault::never_runs, EngineFault::never_healthy, EngineFault::app_unhealthy}) {
+    Harness h;
+    Events setup;
+    REQUIRE(code_of(h.deploy("app:v1", setup)) == "ok");
+    const std::string v1 = h.registry.container("web").name;
+    h.engine.set_fault(fault);
+    control::DeployOptions o = Harness::options("app:v2");
+    o.swap.health.timeout = 60s;  // only the stop can end it in time
+    o.swap.health.interval = 5s;
+    Events events;
+    std::stop_source stop;
+    events.bind_stop(stop.get_token());
+    std::thread shutdown([&] {
+      std::this_thread::sleep_for(300ms);
+      stop.request_stop();
+    });
+    const auto started = std::chrono::steady_clock::now();
+    const control::OperationResult r = h.deploy("app:v2", events, o);
+    shutdown.join();
+    CAPTURE(static_cast<int>(fault));
+    CHECK(std::chrono::steady_clock::now() - started < 3s);
+    CHECK(code_of(r) == "shutting_down");
+    CHECK(r.status == 503);
+    CHECK(h.get() == "app:v1");
+    CHECK(h.engine.containers() == std::map<std::string, std::string>{{v1, "running"}});
+  }
 }

@@ -166,6 +166,9 @@ class ClientSession final : public ClientSide {
       finish(handle_.killed ? handle_.kill_reason : "the client went away");
     }
   }
+  RequestScratch& begin_request();
+  asio::awaitable<Outcome> refuse_slow_head();
+  asio::awaitable<Outcome> refuse_paused(const Service& service, std::size_t head_bytes);
   void clear_books();
   void open_books(const ParseResult& parsed);
   [[nodiscard]] std::optional<Refusal> refuse_head(const ParseResult& parsed) const;
@@ -244,12 +247,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     }
     in_.commit(n);
   }
-  if (!x_) {
-    x_ = borrow_scratch();
-  }
-  RequestScratch& x = *x_;
-  clear_books();
-  arm(config().client_header_timeout);
+  RequestScratch& x = begin_request();
   ParseResult parsed;
   while (true) {
     if (!in_.empty()) {
@@ -261,9 +259,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     auto [ec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
     if (ec || timed_out() || handle_.killed) {
       if (timed_out() && !in_.empty()) {
-        started_ = Clock::now();  // the log line's duration; no head, no request before this
-        worker_.count_refused(false);
-        co_await reply(408, "handoff: timed out reading the request header", true);
+        co_return co_await refuse_slow_head();
       }
       co_return Outcome::close;
     }
@@ -286,12 +282,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   Service* service = bind_service(*found, route.strip);
   const bool held_off = service->paused() && !co_await wait_while_paused(*service);
   if (held_off) {
-    in_.consume(has_body ? 0 : parsed.head_bytes);
-    const auto notice = service->pause_notice();
-    const std::string text =
-        notice->message.empty() ? std::string("handoff: the service is paused") : notice->message;
-    const std::string retry = fmt::format("Retry-After: {}", notice->retry_after.count());
-    co_return co_await reply(503, text, has_body, retry);
+    co_return co_await refuse_paused(*service, parsed.head_bytes);
   }
   InFlight flight = service->acquire(worker_.index());
   if (!flight) {
@@ -343,6 +334,37 @@ void ClientSession::settle_books() {
   } else {
     close_books();
   }
+}
+
+// A request head is awaited: the working state is borrowed, the books are cleared.
+RequestScratch& ClientSession::begin_request() {
+  if (!x_) {
+    x_ = borrow_scratch();
+  }
+  clear_books();
+  arm(config().client_header_timeout);
+  return *x_;
+}
+
+// Part of a head came, but not the rest within the header timeout.
+asio::awaitable<Outcome> ClientSession::refuse_slow_head() {
+  started_ = Clock::now();  // the log line's duration; no head, no request before this
+  worker_.count_refused(false);
+  co_await reply(408, "handoff: timed out reading the request header", true);
+  co_return Outcome::close;
+}
+
+// The service stayed paused past its max pause: 503 with the pause's message and Retry-After.
+// A request with a body closes the connection, since its body is not read.
+asio::awaitable<Outcome> ClientSession::refuse_paused(const Service& service,
+                                                      std::size_t head_bytes) {
+  const bool has_body = x_->request.body != BodyKind::none;
+  in_.consume(has_body ? 0 : head_bytes);
+  const auto notice = service.pause_notice();
+  const std::string text =
+      notice->message.empty() ? std::string("handoff: the service is paused") : notice->message;
+  const std::string retry = fmt::format("Retry-After: {}", notice->retry_after.count());
+  co_return co_await reply(503, text, has_body, retry);
 }
 
 // Nothing of the previous request may be counted or logged with the next one (a 408 while its

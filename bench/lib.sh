@@ -53,3 +53,43 @@ cpu_us_per_request() {
   awk -v a="$1" -v b="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" \
     'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else print "-" }'
 }
+
+# Load timelines, shared by scripts/demo and bench/deploy-under-load. One line per second:
+#   t rps p50 p99 errors non2xx requests
+# where t is seconds since the run started and the rest is run_wrk's output for that second.
+
+# Appends one second of load against $1 to the timeline file $2; $3 is the run's start
+# (`date +%s.%N`), $4 the connection count (default 50).
+timeline_sample() {
+  local url=$1 file=$2 start=$3 conns=${4:-50} t
+  t=$(awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.2f", n - s }')
+  echo "$t $(run_wrk "$url" "$conns" 1)" >>"$file"
+}
+
+# Prints "requests failed" for a timeline file; failed counts socket errors and non-2xx answers.
+timeline_totals() {
+  awk '{ requests += $7; failed += $5 + $6 } END { print requests + 0, failed + 0 }' "$1"
+}
+
+# Plots a timeline: requests/s and p99 latency over time, with vertical marks.
+#   plot_timeline TIMELINE PNG TITLE [MARKS]
+# MARKS is a file of lines "SECONDS COLOR [LABEL...]", e.g. "4.21 red switch".
+plot_timeline() {
+  local timeline=$1 png=$2 title=$3 marks=${4:-/dev/null} t color label row=0
+  {
+    echo 'set terminal pngcairo size 1000,500 font ",11"'
+    echo "set output \"$png\""
+    echo "set title \"$title\""
+    echo 'set xlabel "seconds"; set ylabel "requests/s"; set y2label "p99 latency (ms)"'
+    echo 'set ytics nomirror; set y2tics; set yrange [0:*]; set y2range [0:*]; set key below'
+    while read -r t color label; do
+      echo "set arrow from $t, graph 0 to $t, graph 1 nohead lc rgb \"$color\" dt 2"
+      if [ -n "$label" ]; then
+        echo "set label \"$label\" at $t, graph $((95 - 7 * (row % 3)))e-2 offset 0.5,0 tc rgb \"$color\""
+        row=$((row + 1))
+      fi
+    done <"$marks"
+    echo "plot \"$timeline\" using (column(1)+0.5):2 with linespoints lw 2 title \"requests/s\", \\"
+    echo "     \"$timeline\" using (column(1)+0.5):4 axes x1y2 with linespoints lw 2 title \"p99 (ms)\""
+  } | gnuplot
+}

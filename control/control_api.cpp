@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-#include "control/api_error.hpp"
+#include "control/domain_error.hpp"
 #include "control/duration.hpp"
 #include "control/json_fields.hpp"
 #include "control/log_follower.hpp"
@@ -25,7 +25,7 @@ SwapOptions swap_options(JsonFields& body, std::chrono::milliseconds deploy_time
   opt.health.timeout = deploy_timeout;
   opt.health.path = body.string("health_path", false, opt.health.path);
   if (opt.health.path.empty() || opt.health.path.front() != '/') {
-    throw ApiError(400, "bad_field", "field 'health_path' must start with '/'");
+    throw DomainError(ErrorKind::invalid, "bad_field", "field 'health_path' must start with '/'");
   }
   opt.health.host = body.string("health_host");
   opt.health.interval = body.duration("health_interval", opt.health.interval);
@@ -69,10 +69,10 @@ Operation ControlApi::deploy_creating(const std::string& name,
                                       const DeployOptions& options) {
   if (registry_.exists(name)) {
     if (!hosts.empty() && !registry_.has_hosts(name, hosts)) {
-      throw ApiError(400, "bad_field",
-                     fmt::format("service '{}' exists: change its hosts with `handoff service "
-                                 "update`",
-                                 name));
+      throw DomainError(ErrorKind::invalid, "bad_field",
+                        fmt::format("service '{}' exists: change its hosts with `handoff service "
+                                    "update`",
+                                    name));
     }
     return prepare_deploy(registry_, server_, engines_, name, options);
   }
@@ -87,10 +87,10 @@ Operation ControlApi::deploy_creating(const std::string& name,
   return [this, name, deploy = std::move(deploy)](EventSink& sink) mutable {
     OperationResult result = deploy(sink);
     deploy = nullptr;  // lets go of the service's workflow claim
-    if (result.status != 200) {
+    if (result.failure) {
       try {
         registry_.remove(name);
-      } catch (const ApiError&) {
+      } catch (const DomainError&) {
         // Already gone, or another workflow claimed it meanwhile: leave it as it is.
       }
     }
@@ -102,8 +102,9 @@ Operation ControlApi::deploy_creating(const std::string& name,
 json::object ControlApi::container_logs(const std::string& name, int tail) {
   const ContainerRef current = registry_.container(name);
   if (current.id.empty()) {
-    throw ApiError(409, "no_container",
-                   fmt::format("service '{}' does not run in a container handoff deployed", name));
+    throw DomainError(
+        ErrorKind::conflict, "no_container",
+        fmt::format("service '{}' does not run in a container handoff deployed", name));
   }
   std::unique_ptr<containers::Engine> engine;
   try {
@@ -111,8 +112,31 @@ json::object ControlApi::container_logs(const std::string& name, int tail) {
     return json::object{
         {"service", name}, {"container", current.name}, {"logs", engine->logs(current.id, tail)}};
   } catch (const containers::EngineError& e) {
-    throw ApiError(e.status() == 404 ? 409 : 503, "engine_error", e.what());
+    throw DomainError(e.status() == 404 ? ErrorKind::conflict : ErrorKind::unavailable,
+                      "engine_error", e.what());
   }
+}
+
+int http_status(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::invalid:
+      return 400;
+    case ErrorKind::not_found:
+      return 404;
+    case ErrorKind::method_not_allowed:
+      return 405;
+    case ErrorKind::conflict:
+      return 409;
+    case ErrorKind::check_failed:
+      return 422;
+    case ErrorKind::engine_failed:
+      return 502;
+    case ErrorKind::unavailable:
+      return 503;
+    case ErrorKind::internal:
+      break;
+  }
+  return 500;
 }
 
 ApiResponse ControlApi::handle(const ApiRequest& request) {
@@ -122,8 +146,9 @@ ApiResponse ControlApi::handle(const ApiRequest& request) {
   }
   try {
     return route(request);
-  } catch (const ApiError& e) {
-    return ApiResponse{e.status(), error_body(e.code(), e.what()), "application/json", {}};
+  } catch (const DomainError& e) {
+    return ApiResponse{
+        http_status(e.kind()), error_body(e.code(), e.what()), "application/json", {}};
   } catch (const std::exception& e) {
     return ApiResponse{500, error_body("internal", e.what()), "application/json", {}};
   }
@@ -143,7 +168,7 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
   std::string_view path = req.path;
   if (path == "/v1/status" || path == "/metrics") {
     if (m != "GET") {
-      throw ApiError(405, "method_not_allowed", "use GET");
+      throw DomainError(ErrorKind::method_not_allowed, "method_not_allowed", "use GET");
     }
     return path == "/metrics"
                ? ApiResponse{200, registry_.metrics(), "text/plain; version=0.0.4", {}}
@@ -151,7 +176,8 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
   }
   if (path == "/v1/services") {
     if (m != "POST") {
-      throw ApiError(405, "method_not_allowed", "use POST to add a service");
+      throw DomainError(ErrorKind::method_not_allowed, "method_not_allowed",
+                        "use POST to add a service");
     }
     return add_service(req.body);
   }
@@ -165,13 +191,13 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
       return change_service(m, name, req.body);
     }
     if (m != "POST") {
-      throw ApiError(405, "method_not_allowed", "use POST");
+      throw DomainError(ErrorKind::method_not_allowed, "method_not_allowed", "use POST");
     }
     if (auto reply = service_action(name, action, req.body)) {
       return std::move(*reply);
     }
   }
-  throw ApiError(404, "not_found", fmt::format("no endpoint {} {}", m, path));
+  throw DomainError(ErrorKind::not_found, "not_found", fmt::format("no endpoint {} {}", m, path));
 }
 
 // POST /v1/services
@@ -195,11 +221,12 @@ ApiResponse ControlApi::change_service(const std::string& method, const std::str
     return json_reply(200, json::object{{"result", "ok"}, {"service", name}});
   }
   if (method != "PATCH") {
-    throw ApiError(405, "method_not_allowed", "use PATCH to update a service, DELETE to remove it");
+    throw DomainError(ErrorKind::method_not_allowed, "method_not_allowed",
+                      "use PATCH to update a service, DELETE to remove it");
   }
   JsonFields body(text);
   if (!body.has("hosts")) {
-    throw ApiError(400, "missing_field", "field 'hosts' is required");
+    throw DomainError(ErrorKind::invalid, "missing_field", "field 'hosts' is required");
   }
   const std::vector<std::string> hosts = body.strings("hosts", "host names");
   std::optional<bool> strip;

@@ -18,6 +18,10 @@ struct ApiRequest {
   std::string body;  ///< JSON, may be empty
 };
 
+/// The HTTP status the control API answers an error of `kind` with: the one place where the
+/// control plane's errors become HTTP.
+int http_status(ErrorKind kind);
+
 /// The answer: a complete body, or a long operation that streams events.
 struct ApiResponse {
   int status = 200;

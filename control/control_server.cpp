@@ -18,11 +18,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 
 #include "control/control_socket.hpp"
+#include "control/event_stream.hpp"
 
 namespace handoff::control {
 
@@ -41,81 +39,6 @@ constexpr auto kRequestTimeout = std::chrono::seconds(10);
 constexpr auto kHeartbeat = std::chrono::seconds(2);
 // How long operations asked to stop at shutdown get to wind up (remove what they started).
 constexpr auto kWindUp = std::chrono::seconds(10);
-
-/// Carries a long operation's events from its thread to the connection that reports them.
-class EventQueue : public EventSink, public std::enable_shared_from_this<EventQueue> {
- public:
-  explicit EventQueue(asio::any_io_executor executor) : wake_(executor) {}
-
-  void emit(json::object event) override {
-    // Each event says when it happened (Unix time, ms precision), wherever it is read later.
-    const auto now = std::chrono::system_clock::now().time_since_epoch();
-    event["ts"] =
-        static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) /
-        1000.0;
-    push(json::serialize(event) + "\n", false);
-  }
-  void finish(const OperationResult& result) {
-    status_ = result.status;
-    push(json::serialize(result.result) + "\n", true);
-  }
-
-  /// Waits until there is something new, or at most `quiet`; returns the lines (none when
-  /// the wait ran out) and whether the operation ended.
-  asio::awaitable<std::pair<std::deque<std::string>, bool>> next(
-      asio::steady_timer::duration quiet) {
-    if (!ready()) {
-      // A push wakes the timer from this thread (see push), so none is missed in between.
-      wake_.expires_after(quiet);
-      co_await wake_.async_wait(nothrow);
-    }
-    std::lock_guard lock(mutex_);
-    std::deque<std::string> out;
-    out.swap(lines_);
-    co_return std::make_pair(std::move(out), done_);
-  }
-  [[nodiscard]] int status() const { return status_; }
-  /// Marks the reader as gone.
-  void abandon() { abandoned_ = true; }
-  /// Says that the result was written to the client (or could not be: it left).
-  void delivered() {
-    std::lock_guard lock(mutex_);
-    delivered_ = true;
-    delivered_cv_.notify_all();
-  }
-  /// Waits (on the operation's thread) until the result was delivered, at most `wait`, so that
-  /// a shutdown that waits for operations also lets their answers reach the clients.
-  void wait_delivered(std::chrono::milliseconds wait) {
-    std::unique_lock lock(mutex_);
-    delivered_cv_.wait_for(lock, wait, [this] { return delivered_; });
-  }
-  [[nodiscard]] bool abandoned() const override { return abandoned_.load(); }
-
- private:
-  void push(std::string line, bool done) {
-    {
-      std::lock_guard lock(mutex_);
-      lines_.push_back(std::move(line));
-      done_ = done_ || done;
-    }
-    // The timer belongs to the control thread; wake it from there.
-    asio::post(wake_.get_executor(), [self = shared_from_this()] { self->wake_.cancel(); });
-  }
-
-  bool ready() {
-    std::lock_guard lock(mutex_);
-    return !lines_.empty() || done_;
-  }
-
-  asio::steady_timer wake_;
-  std::atomic<bool> abandoned_{false};
-  std::mutex mutex_;
-  std::deque<std::string> lines_;
-  bool done_ = false;
-  bool delivered_ = false;
-  std::condition_variable delivered_cv_;
-  std::atomic<int> status_{200};
-};
 
 std::string query_free(std::string_view target) {
   return std::string(target.substr(0, target.find('?')));
@@ -184,7 +107,7 @@ asio::awaitable<bool> answer(UnixSocket& socket, const Exchange& x, int status,
 
 // Relays an operation's events as they come, as a chunked NDJSON stream (with a heartbeat
 // while it is quiet); true when the connection goes on.
-asio::awaitable<bool> stream_events(UnixSocket& socket, const Exchange& x, EventQueue& queue) {
+asio::awaitable<bool> stream_events(UnixSocket& socket, const Exchange& x, EventStream& events) {
   http::response<http::empty_body> head{http::status::ok, x.version};
   head.set(http::field::content_type, "application/x-ndjson");
   head.keep_alive(x.keep_alive);
@@ -193,11 +116,11 @@ asio::awaitable<bool> stream_events(UnixSocket& socket, const Exchange& x, Event
   auto [hec, hn] = co_await http::async_write_header(socket, sr, nothrow);
   bool writable = !hec;
   while (true) {
-    auto [lines, done] = co_await queue.next(kHeartbeat);
-    if (lines.empty() && !done) {
-      lines.emplace_back("\n");
+    EventStream::Batch batch = co_await events.next(kHeartbeat);
+    if (batch.lines.empty()) {
+      batch.lines.emplace_back("\n");
     }
-    for (const std::string& line : lines) {
+    for (const std::string& line : batch.lines) {
       if (writable) {
         auto [cec, cn] =
             co_await asio::async_write(socket, http::make_chunk(asio::buffer(line)), nothrow);
@@ -205,56 +128,56 @@ asio::awaitable<bool> stream_events(UnixSocket& socket, const Exchange& x, Event
       }
     }
     if (!writable) {
-      queue.abandon();
+      events.abandon();
     }
-    if (done) {
+    if (batch.done) {
       break;
     }
   }
   if (!writable) {
-    queue.delivered();
+    events.delivered();
     co_return false;  // the client left; a deploy still ran to its end
   }
   auto [lec, ln] = co_await asio::async_write(socket, http::make_chunk_last(), nothrow);
-  queue.delivered();
+  events.delivered();
   co_return !lec && x.keep_alive;
 }
 
 // Waits for the operation to end and answers with its result and status alone.
-asio::awaitable<bool> answer_when_done(UnixSocket& socket, const Exchange& x, EventQueue& queue) {
+asio::awaitable<bool> answer_when_done(UnixSocket& socket, const Exchange& x, EventStream& events) {
   std::string last;
   while (true) {
-    auto [lines, done] = co_await queue.next(std::chrono::hours(1));
-    if (!lines.empty()) {
-      last = lines.back();
+    EventStream::Batch batch = co_await events.next(std::chrono::hours(1));
+    if (!batch.lines.empty()) {
+      last = std::move(batch.lines.back());
     }
-    if (done) {
+    if (batch.done) {
       break;
     }
   }
   const bool go_on =
-      co_await answer(socket, x, queue.status(), "application/json", std::move(last));
-  queue.delivered();
+      co_await answer(socket, x, events.status(), "application/json", std::move(last));
+  events.delivered();
   co_return go_on;
 }
 
 // Runs a long operation on one of `runner`'s threads; its events come through the returned
-// queue.
-std::shared_ptr<EventQueue> start_operation(Operation operation, asio::any_io_executor executor,
-                                            OperationRunner& runner) {
-  auto queue = std::make_shared<EventQueue>(std::move(executor));
-  runner.run([op = std::move(operation), queue](std::stop_token stop) {
-    queue->bind_stop(std::move(stop));
+// stream.
+std::shared_ptr<EventStream> start_operation(Operation operation, asio::any_io_executor executor,
+                                             OperationRunner& runner) {
+  auto events = std::make_shared<EventStream>(std::move(executor));
+  runner.run([op = std::move(operation), events](std::stop_token stop) {
+    events->bind_stop(std::move(stop));
     OperationResult result;
     try {
-      result = op(*queue);
+      result = op(*events);
     } catch (const std::exception& e) {
-      result = operation_error(500, "internal", e.what());
+      result = operation_error(ErrorKind::internal, "internal", e.what());
     }
-    queue->finish(result);
-    queue->wait_delivered(std::chrono::seconds(5));
+    events->finish(std::move(result.result), result.failure ? http_status(*result.failure) : 200);
+    events->wait_delivered(std::chrono::seconds(5));
   });
-  return queue;
+  return events;
 }
 
 }  // namespace
@@ -395,11 +318,11 @@ asio::awaitable<void> ControlServer::serve(Socket socket) {
       go_on = co_await answer(socket, exchange, reply.status, reply.content_type,
                               std::move(reply.body));
     } else {
-      auto queue = start_operation(std::move(reply.operation), io_.get_executor(), operations_);
+      auto events = start_operation(std::move(reply.operation), io_.get_executor(), operations_);
       const bool stream =
           req[http::field::accept].find("application/x-ndjson") != boost::string_view::npos;
-      go_on = stream ? co_await stream_events(socket, exchange, *queue)
-                     : co_await answer_when_done(socket, exchange, *queue);
+      go_on = stream ? co_await stream_events(socket, exchange, *events)
+                     : co_await answer_when_done(socket, exchange, *events);
     }
     if (!go_on) {
       co_return;

@@ -8,8 +8,8 @@
 #include <boost/json.hpp>
 #include <optional>
 
-#include "control/api_error.hpp"
 #include "control/deploy_cost.hpp"
+#include "control/domain_error.hpp"
 #include "control/drain_step.hpp"
 #include "control/operation_runner.hpp"
 #include "control/workflow_step.hpp"
@@ -40,15 +40,15 @@ std::shared_ptr<containers::Engine> reach_engine(const EngineFactory& engines) {
   try {
     return std::shared_ptr<containers::Engine>(engines());
   } catch (const containers::EngineError& e) {
-    throw ApiError(503, "engine_unreachable", e.what());
+    throw DomainError(ErrorKind::unavailable, "engine_unreachable", e.what());
   }
 }
 
-// The API status for an engine failure: its 4xx mean bad input (unknown image, name taken).
-int status_for(const containers::EngineError& e) {
-  return e.status() == 404 || e.status() == 409 || e.status() == 400 ? 400
-         : e.status() == 0                                           ? 503
-                                                                     : 502;
+// What an engine failure means: its 4xx say the input was bad (unknown image, name taken).
+ErrorKind kind_of(const containers::EngineError& e) {
+  return e.status() == 404 || e.status() == 409 || e.status() == 400 ? ErrorKind::invalid
+         : e.status() == 0                                           ? ErrorKind::unavailable
+                                                                     : ErrorKind::engine_failed;
 }
 
 /// One run of the deploy or container-rollback steps. A step that fails throws StepFailure;
@@ -56,7 +56,7 @@ int status_for(const containers::EngineError& e) {
 class ContainerSwitch {
  public:
   struct StepFailure {
-    int status;
+    ErrorKind kind;
     std::string code;
     std::string message;
   };
@@ -121,23 +121,23 @@ class ContainerSwitch {
       NewContainerGuard guard{*this};
       steps();
     } catch (const StepFailure& f) {
-      return with_cost(operation_error(f.status, f.code, f.message), *cost_);
+      return with_cost(operation_error(f.kind, f.code, f.message), *cost_);
     } catch (const containers::EngineError& e) {
-      return with_cost(operation_error(status_for(e), "engine_error", e.what()), *cost_);
+      return with_cost(operation_error(kind_of(e), "engine_error", e.what()), *cost_);
     } catch (const std::exception& e) {
-      return with_cost(operation_error(500, "internal", e.what()), *cost_);
+      return with_cost(operation_error(ErrorKind::internal, "internal", e.what()), *cost_);
     }
-    return OperationResult{200, json::object{{"result", "ok"},
-                                             {"service", service_},
-                                             {"container", new_name_},
-                                             {"image", new_image_},
-                                             {"to", address_},
-                                             {"generation", generation_},
-                                             {"switch_us", switch_us_},
-                                             {"drain_ms", drain_ms_},
-                                             {"closed", closed_},
-                                             {"elapsed_ms", ms_since(start)},
-                                             {"cost", cost_->report()}}};
+    return OperationResult{std::nullopt, json::object{{"result", "ok"},
+                                                      {"service", service_},
+                                                      {"container", new_name_},
+                                                      {"image", new_image_},
+                                                      {"to", address_},
+                                                      {"generation", generation_},
+                                                      {"switch_us", switch_us_},
+                                                      {"drain_ms", drain_ms_},
+                                                      {"closed", closed_},
+                                                      {"elapsed_ms", ms_since(start)},
+                                                      {"cost", cost_->report()}}};
   }
 
   void begin(const std::string& to) {
@@ -167,12 +167,13 @@ class ContainerSwitch {
   // switch, as a failure (the new container is removed, the old one keeps serving).
   void pause(milliseconds wait) {
     if (wait_unless_stopped(sink_.stop_token(), Clock::now() + wait)) {
-      fail(503, "shutting_down", "handoff is shutting down: the deploy stopped before the switch");
+      fail(ErrorKind::unavailable, "shutting_down",
+           "handoff is shutting down: the deploy stopped before the switch");
     }
   }
 
-  [[noreturn]] void fail(int status, std::string code, const std::string& message) {
-    throw StepFailure{status, std::move(code), message + tail()};
+  [[noreturn]] void fail(ErrorKind kind, std::string code, const std::string& message) {
+    throw StepFailure{kind, std::move(code), message + tail()};
   }
 
   // Pulls the image when --pull says so. The deploy's deadline starts after the pull: how long
@@ -182,7 +183,7 @@ class ContainerSwitch {
       return;
     }
     if (options_.pull == "never") {
-      fail(400, "image_missing",
+      fail(ErrorKind::invalid, "image_missing",
            fmt::format("image {} is not on the engine and --pull is never", options_.image));
     }
     const auto t = Clock::now();
@@ -247,12 +248,12 @@ class ContainerSwitch {
         break;
       }
       if (info.state == "exited" || info.state == "dead") {
-        fail(422, "container_exited",
+        fail(ErrorKind::check_failed, "container_exited",
              fmt::format("container {} exited with code {} before it was ready", new_name_,
                          info.exit_code));
       }
       if (Clock::now() >= deadline) {
-        fail(422, "container_not_running",
+        fail(ErrorKind::check_failed, "container_not_running",
              fmt::format("container {} is still '{}' after the deploy timeout", new_name_,
                          info.state));
       }
@@ -276,7 +277,7 @@ class ContainerSwitch {
     } else {
       auto ip = info.ips.find(network);
       if (ip == info.ips.end() || ip->second.empty()) {
-        fail(422, "no_address",
+        fail(ErrorKind::check_failed, "no_address",
              fmt::format("container {} has no IP address on network '{}'", new_name_, network));
       }
       address_ = ip->second + ":" + port;
@@ -300,7 +301,7 @@ class ContainerSwitch {
     while (true) {
       containers::ContainerInfo info = engine_->inspect(new_id_);
       if (!info.running) {
-        fail(422, "container_exited",
+        fail(ErrorKind::check_failed, "container_exited",
              fmt::format("container {} exited with code {} during the health check", new_name_,
                          info.exit_code));
       }
@@ -308,7 +309,7 @@ class ContainerSwitch {
         break;
       }
       if (info.health == "unhealthy" || Clock::now() >= deadline) {
-        fail(422, "health_check_failed",
+        fail(ErrorKind::check_failed, "health_check_failed",
              fmt::format("the engine reports container {} as {}", new_name_, info.health));
       }
       step(Step::health_check, StepState::running,
@@ -330,11 +331,11 @@ class ContainerSwitch {
       };
       std::string failure = run_health_gate(address_, gate, sink_, exited);
       if (sink_.stop_token().stop_requested()) {
-        fail(503, "shutting_down",
+        fail(ErrorKind::unavailable, "shutting_down",
              "handoff is shutting down: the deploy stopped before the switch");
       }
       if (!failure.empty()) {
-        fail(422, "health_check_failed", failure);
+        fail(ErrorKind::check_failed, "health_check_failed", failure);
       }
     }
   }
@@ -448,28 +449,31 @@ class ContainerSwitch {
 
 void validate(const DeployOptions& o) {
   if (o.image.empty()) {
-    throw ApiError(400, "missing_field", "an image is required");
+    throw DomainError(ErrorKind::invalid, "missing_field", "an image is required");
   }
   for (const std::string& e : o.env) {
     const auto eq = e.find('=');
     if (eq == std::string::npos || eq == 0) {
-      throw ApiError(400, "bad_env", fmt::format("bad env '{}': expected KEY=VALUE", e));
+      throw DomainError(ErrorKind::invalid, "bad_env",
+                        fmt::format("bad env '{}': expected KEY=VALUE", e));
     }
     if (o.host_network && e.substr(0, eq) == "PORT") {
-      throw ApiError(400, "bad_env", "with --host-network handoff sets PORT itself");
+      throw DomainError(ErrorKind::invalid, "bad_env",
+                        "with --host-network handoff sets PORT itself");
     }
   }
   if (o.port < 1 || o.port > 65535) {
-    throw ApiError(400, "bad_field", "port must be from 1 to 65535");
+    throw DomainError(ErrorKind::invalid, "bad_field", "port must be from 1 to 65535");
   }
   if (o.host_network == !o.network.empty()) {
-    throw ApiError(400, "bad_field", "give exactly one of --network NAME and --host-network");
+    throw DomainError(ErrorKind::invalid, "bad_field",
+                      "give exactly one of --network NAME and --host-network");
   }
   if (o.keep < 0) {
-    throw ApiError(400, "bad_field", "keep must be 0 or more");
+    throw DomainError(ErrorKind::invalid, "bad_field", "keep must be 0 or more");
   }
   if (o.pull != "missing" && o.pull != "always" && o.pull != "never") {
-    throw ApiError(400, "bad_field", "pull must be missing, always or never");
+    throw DomainError(ErrorKind::invalid, "bad_field", "pull must be missing, always or never");
   }
 }
 
@@ -505,10 +509,10 @@ Operation prepare_container_rollback(ServiceRegistry& registry, proxy::Server& s
     }
   }
   if (!target) {
-    throw ApiError(409, "nothing_to_roll_back",
-                   fmt::format("no container that served '{}' before is kept for rollback "
-                               "(deploy with --keep 1 or more)",
-                               service));
+    throw DomainError(ErrorKind::conflict, "nothing_to_roll_back",
+                      fmt::format("no container that served '{}' before is kept for rollback "
+                                  "(deploy with --keep 1 or more)",
+                                  service));
   }
   std::shared_ptr<void> claim = registry.claim(service);
   return [&registry, &server, engine, service, options, claim, kept = *target](EventSink& sink) {

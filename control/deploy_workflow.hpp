@@ -33,7 +33,7 @@ using EngineFactory = std::function<std::unique_ptr<containers::Engine>()>;
 /// Prepares `deploy SERVICE --image IMAGE`: validates, reaches the engine, claims the service,
 /// and returns the operation that runs the steps: create, start, wait until running, resolve the
 /// address, health gate, swap, drain, retire. Any failure before the swap removes the new
-/// container and leaves the old one serving. Throws ApiError before anything changes.
+/// container and leaves the old one serving. Throws DomainError before anything changes.
 Operation prepare_deploy(ServiceRegistry& registry, proxy::Server& server,
                          const EngineFactory& engines, const std::string& service,
                          const DeployOptions& options);

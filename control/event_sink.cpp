@@ -2,10 +2,9 @@
 
 namespace handoff::control {
 
-OperationResult operation_error(int status, std::string_view code, std::string_view message) {
+OperationResult operation_error(ErrorKind kind, std::string_view code, std::string_view message) {
   return OperationResult{
-      status, boost::json::object{
-                  {"result", "error"}, {"error", code}, {"message", message}, {"status", status}}};
+      kind, boost::json::object{{"result", "error"}, {"error", code}, {"message", message}}};
 }
 
 }  // namespace handoff::control

@@ -2,7 +2,10 @@
 
 #include <boost/json/object.hpp>
 #include <functional>
+#include <optional>
 #include <stop_token>
+
+#include "control/domain_error.hpp"
 
 namespace handoff::control {
 
@@ -25,9 +28,10 @@ class EventSink {
   std::stop_token stop_;
 };
 
-/// How a long operation ended: an HTTP status and the final result event.
+/// How a long operation ended: how it failed (nothing when it succeeded) and the final result
+/// event.
 struct OperationResult {
-  int status = 200;
+  std::optional<ErrorKind> failure;
   boost::json::object result;
 };
 
@@ -35,6 +39,6 @@ struct OperationResult {
 using Operation = std::function<OperationResult(EventSink&)>;
 
 /// A result event for a failure: {"result":"error","error":CODE,"message":TEXT}.
-OperationResult operation_error(int status, std::string_view code, std::string_view message);
+OperationResult operation_error(ErrorKind kind, std::string_view code, std::string_view message);
 
 }  // namespace handoff::control

@@ -5,7 +5,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 
-#include "control/api_error.hpp"
+#include "control/domain_error.hpp"
 #include "control/duration.hpp"
 
 namespace handoff::control {
@@ -74,7 +74,8 @@ struct RepeatedKeyFinder {
 };
 
 [[noreturn]] void bad_field(std::string_view key, std::string_view must) {
-  throw ApiError(400, "bad_field", fmt::format("field '{}' must be {}", key, must));
+  throw DomainError(ErrorKind::invalid, "bad_field",
+                    fmt::format("field '{}' must be {}", key, must));
 }
 
 }  // namespace
@@ -93,10 +94,11 @@ JsonFields::JsonFields(std::string_view body) {
   json::error_code ec;
   json::value v = json::parse(body, ec);
   if (ec || !v.is_object()) {
-    throw ApiError(400, "bad_json", "the request body must be a JSON object");
+    throw DomainError(ErrorKind::invalid, "bad_json", "the request body must be a JSON object");
   }
   if (std::string key = find_repeated_key(body); !key.empty()) {
-    throw ApiError(400, "repeated_field", fmt::format("field '{}' is given more than once", key));
+    throw DomainError(ErrorKind::invalid, "repeated_field",
+                      fmt::format("field '{}' is given more than once", key));
   }
   object_ = std::move(v.as_object());
 }
@@ -110,7 +112,8 @@ std::string JsonFields::string(std::string_view key, bool required, std::string 
   const json::value* v = take(key);
   if (v == nullptr) {
     if (required) {
-      throw ApiError(400, "missing_field", fmt::format("field '{}' is required", key));
+      throw DomainError(ErrorKind::invalid, "missing_field",
+                        fmt::format("field '{}' is required", key));
     }
     return fallback;
   }
@@ -132,7 +135,8 @@ std::chrono::milliseconds JsonFields::duration(std::string_view key,
   try {
     return parse_duration(std::string(v->as_string()));
   } catch (const std::invalid_argument& e) {
-    throw ApiError(400, "bad_field", fmt::format("field '{}': {}", key, e.what()));
+    throw DomainError(ErrorKind::invalid, "bad_field",
+                      fmt::format("field '{}': {}", key, e.what()));
   }
 }
 
@@ -182,7 +186,8 @@ std::vector<std::string> JsonFields::strings(std::string_view key, std::string_v
 void JsonFields::finish() const {
   for (const auto& [key, value] : object_) {
     if (read_.count(key) == 0) {
-      throw ApiError(400, "unknown_field", fmt::format("unknown field '{}'", std::string(key)));
+      throw DomainError(ErrorKind::invalid, "unknown_field",
+                        fmt::format("unknown field '{}'", std::string(key)));
     }
   }
 }

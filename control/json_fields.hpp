@@ -12,7 +12,7 @@ namespace handoff::control {
 
 /// The fields of one control-API request body, read strictly: the body must be one JSON object
 /// without repeated keys, each field must have the expected type and range, and `finish()`
-/// refuses every field that no reader asked for. Errors are ApiError 400 naming the field, so
+/// refuses every field that no reader asked for. Errors are DomainError 400 naming the field, so
 /// that a misspelt option is never silently ignored.
 class JsonFields {
  public:

@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-#include "control/api_error.hpp"
+#include "control/domain_error.hpp"
 
 namespace handoff::control {
 
@@ -15,8 +15,8 @@ namespace {
 ContainerRef serving_container(ServiceRegistry& registry, const std::string& service) {
   const ContainerRef current = registry.container(service);
   if (current.id.empty()) {
-    throw ApiError(
-        409, "no_container",
+    throw DomainError(
+        ErrorKind::conflict, "no_container",
         fmt::format("service '{}' does not run in a container handoff deployed", service));
   }
   return current;
@@ -25,7 +25,7 @@ ContainerRef serving_container(ServiceRegistry& registry, const std::string& ser
 // Why following ended, for the result.
 OperationResult ended(const std::string& service, const ContainerRef& last, const char* reason) {
   return OperationResult{
-      200,
+      std::nullopt,
       json::object{
           {"result", "ok"}, {"service", service}, {"container", last.name}, {"ended", reason}}};
 }
@@ -41,7 +41,7 @@ Operation prepare_log_follow(ServiceRegistry& registry, const EngineFactory& eng
     try {
       engine = engines();
     } catch (const containers::EngineError& e) {
-      return operation_error(503, "engine_unreachable", e.what());
+      return operation_error(ErrorKind::unavailable, "engine_unreachable", e.what());
     }
     const auto keep_going = [&] { return !sink.abandoned() && !stopping.load(); };
     const auto output = [&](std::string_view text) { sink.emit(json::object{{"log", text}}); };
@@ -51,7 +51,8 @@ Operation prepare_log_follow(ServiceRegistry& registry, const EngineFactory& eng
       try {
         engine->follow_logs(current.id, lines, output, keep_going);
       } catch (const containers::EngineError& e) {
-        return operation_error(e.status() == 404 ? 409 : 503, "engine_error", e.what());
+        return operation_error(e.status() == 404 ? ErrorKind::conflict : ErrorKind::unavailable,
+                               "engine_error", e.what());
       }
       if (!keep_going()) {
         return ended(service, current, stopping.load() ? "shutting down" : "the reader left");
@@ -59,7 +60,7 @@ Operation prepare_log_follow(ServiceRegistry& registry, const EngineFactory& eng
       ContainerRef next;
       try {
         next = registry.container(service);
-      } catch (const ApiError&) {
+      } catch (const DomainError&) {
         return ended(service, current, "the service was removed");
       }
       if (next.id.empty() || next.id == current.id) {

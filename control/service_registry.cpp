@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
-#include "control/api_error.hpp"
+#include "control/domain_error.hpp"
 #include "proxy/address.hpp"
 
 namespace handoff::control {
@@ -71,7 +71,7 @@ std::shared_ptr<proxy::Upstream> make_upstream(proxy::Server& server, const std:
   try {
     return server.make_upstream(address, generation);
   } catch (const std::exception& e) {
-    throw ApiError(400, "bad_upstream", e.what());
+    throw DomainError(ErrorKind::invalid, "bad_upstream", e.what());
   }
 }
 
@@ -83,8 +83,8 @@ ServiceRegistry::ServiceRegistry(proxy::Server& server, const StateStore& store)
 ServiceRegistry::Record& ServiceRegistry::find(const std::string& name) {
   auto it = records_.find(name);
   if (it == records_.end()) {
-    throw ApiError(
-        404, "unknown_service",
+    throw DomainError(
+        ErrorKind::not_found, "unknown_service",
         fmt::format("no service named '{}' (add it with `handoff service add {}`)", name, name));
   }
   return it->second;
@@ -98,13 +98,14 @@ void ServiceRegistry::check_hosts(const std::string& name,
                                   const std::vector<std::string>& hosts) const {
   for (const std::string& h : hosts) {
     if (!valid_route_entry(h)) {
-      throw ApiError(400, "bad_host", fmt::format("'{}' is not a host name or *.wildcard", h));
+      throw DomainError(ErrorKind::invalid, "bad_host",
+                        fmt::format("'{}' is not a host name or *.wildcard", h));
     }
     for (const auto& [other, record] : records_) {
       if (other != name &&
           std::find(record.hosts.begin(), record.hosts.end(), lower(h)) != record.hosts.end()) {
-        throw ApiError(409, "host_taken",
-                       fmt::format("host '{}' already routes to service '{}'", h, other));
+        throw DomainError(ErrorKind::conflict, "host_taken",
+                          fmt::format("host '{}' already routes to service '{}'", h, other));
       }
     }
   }
@@ -145,8 +146,8 @@ void ServiceRegistry::restore(const ProxyState& state) {
 void ServiceRegistry::add(const std::string& name, std::vector<std::string> hosts,
                           const std::string& upstream, bool strip_prefix) {
   if (!valid_name(name)) {
-    throw ApiError(400, "bad_name",
-                   fmt::format("service name '{}' must be 1-63 of a-z, 0-9, '-' and '_'", name));
+    throw DomainError(ErrorKind::invalid, "bad_name",
+                      fmt::format("service name '{}' must be 1-63 of a-z, 0-9, '-' and '_'", name));
   }
   for (auto& h : hosts) {
     h = lower(h);
@@ -155,7 +156,8 @@ void ServiceRegistry::add(const std::string& name, std::vector<std::string> host
   auto up = upstream.empty() ? nullptr : make_upstream(server_, upstream, 1);
   std::lock_guard lock(mutex_);
   if (records_.count(name) != 0) {
-    throw ApiError(409, "service_exists", fmt::format("service '{}' already exists", name));
+    throw DomainError(ErrorKind::conflict, "service_exists",
+                      fmt::format("service '{}' already exists", name));
   }
   check_hosts(name, hosts);
   Record r;
@@ -199,7 +201,8 @@ void ServiceRegistry::remove(const std::string& name) {
   std::lock_guard lock(mutex_);
   Record& r = find(name);
   if (r.busy) {
-    throw ApiError(409, "busy", fmt::format("a workflow is running on service '{}'", name));
+    throw DomainError(ErrorKind::conflict, "busy",
+                      fmt::format("a workflow is running on service '{}'", name));
   }
   // Requests in flight hold their upstream; idle pooled connections to it are closed.
   server_.swap(*r.service, nullptr);
@@ -211,8 +214,8 @@ std::shared_ptr<void> ServiceRegistry::claim(const std::string& name) {
   std::lock_guard lock(mutex_);
   Record& r = find(name);
   if (r.busy) {
-    throw ApiError(409, "busy",
-                   fmt::format("another swap, deploy or rollback is running on '{}'", name));
+    throw DomainError(ErrorKind::conflict, "busy",
+                      fmt::format("another swap, deploy or rollback is running on '{}'", name));
   }
   r.busy = true;
   return std::shared_ptr<void>(nullptr, [this, name](void*) {

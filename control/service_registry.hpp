@@ -34,22 +34,22 @@ class ServiceRegistry {
   void restore(const ProxyState& state);
 
   /// Adds a service (`upstream` may be empty: 503 until the first swap or deploy); throws
-  /// ApiError (400 bad field, 409 name or host taken).
+  /// DomainError (400 bad field, 409 name or host taken).
   void add(const std::string& name, std::vector<std::string> hosts, const std::string& upstream,
            bool strip_prefix = false);
   /// Replaces a service's hosts with one atomic route-table store: no request goes unrouted
-  /// in between. Throws ApiError (404, 400 bad host, 409 host taken).
+  /// in between. Throws DomainError (404, 400 bad host, 409 host taken).
   void update_hosts(const std::string& name, std::vector<std::string> hosts,
                     std::optional<bool> strip_prefix = std::nullopt);
   /// Whether the service answers exactly these hosts (in any order, case ignored).
   [[nodiscard]] bool has_hosts(const std::string& name, std::vector<std::string> hosts) const;
   /// Whether a service of this name exists.
   [[nodiscard]] bool exists(const std::string& name) const;
-  /// Removes a service; its requests in flight finish. Throws ApiError (404, 409 busy).
+  /// Removes a service; its requests in flight finish. Throws DomainError (404, 409 busy).
   void remove(const std::string& name);
 
   /// Marks a workflow as running on the service until the returned guard is destroyed.
-  /// Throws ApiError 404 (unknown) or 409 (another workflow is running).
+  /// Throws DomainError 404 (unknown) or 409 (another workflow is running).
   [[nodiscard]] std::shared_ptr<void> claim(const std::string& name);
 
   /// Swaps the service to a new upstream at `address` (validated and resolved before the
@@ -78,7 +78,7 @@ class ServiceRegistry {
   void set_container_problem(const std::string& name, const std::string& problem);
   /// The upstream before the last swap ("" when none), for rollback.
   [[nodiscard]] std::string previous_upstream(const std::string& name) const;
-  /// The data plane's service of this name. Throws ApiError 404.
+  /// The data plane's service of this name. Throws DomainError 404.
   [[nodiscard]] std::shared_ptr<proxy::Service> service(const std::string& name) const;
   /// The upstream address new requests go to.
   [[nodiscard]] std::string current_upstream(const std::string& name) const;
@@ -89,10 +89,10 @@ class ServiceRegistry {
   void end_drain(const std::string& name, const proxy::Upstream* upstream,
                  std::chrono::milliseconds took);
 
-  /// Holds new requests to the service (see proxy::Service::pause). Throws ApiError 404.
+  /// Holds new requests to the service (see proxy::Service::pause). Throws DomainError 404.
   void pause(const std::string& name, std::chrono::milliseconds max_pause,
              proxy::PauseNotice notice = {});
-  /// Releases held requests. Throws ApiError 404.
+  /// Releases held requests. Throws DomainError 404.
   void resume(const std::string& name);
 
   /// Everything `handoff status` shows.

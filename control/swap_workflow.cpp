@@ -4,8 +4,8 @@
 
 #include <boost/json.hpp>
 
-#include "control/api_error.hpp"
 #include "control/deploy_cost.hpp"
+#include "control/domain_error.hpp"
 #include "control/drain_step.hpp"
 #include "control/workflow_step.hpp"
 #include "proxy/address.hpp"
@@ -45,23 +45,24 @@ class UpstreamSwitch {
   OperationResult run() {
     emit_begin(sink_, service_, from_, target_);
     if (std::string failure = pass_health_gate(); !failure.empty()) {
-      return with_cost(operation_error(422, "health_check_failed", failure), cost_);
+      return with_cost(operation_error(ErrorKind::check_failed, "health_check_failed", failure),
+                       cost_);
     }
     try {
       switch_over();
-    } catch (const ApiError& e) {
-      return with_cost(operation_error(e.status(), e.code(), e.what()), cost_);
+    } catch (const DomainError& e) {
+      return with_cost(operation_error(e.kind(), e.code(), e.what()), cost_);
     }
     drained_ = drain_step(registry_, server_, service_, old_, options_.drain_timeout, sink_);
-    return OperationResult{200, json::object{{"result", "ok"},
-                                             {"service", service_},
-                                             {"from", from_},
-                                             {"to", target_},
-                                             {"switch_us", switch_us_},
-                                             {"drain_ms", drained_.took.count()},
-                                             {"closed", drained_.closed},
-                                             {"elapsed_ms", ms_since(start_)},
-                                             {"cost", cost_.report()}}};
+    return OperationResult{std::nullopt, json::object{{"result", "ok"},
+                                                      {"service", service_},
+                                                      {"from", from_},
+                                                      {"to", target_},
+                                                      {"switch_us", switch_us_},
+                                                      {"drain_ms", drained_.took.count()},
+                                                      {"closed", drained_.closed},
+                                                      {"elapsed_ms", ms_since(start_)},
+                                                      {"cost", cost_.report()}}};
   }
 
  private:
@@ -108,7 +109,7 @@ Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const s
   try {
     proxy::resolve_address(target);
   } catch (const std::exception& e) {
-    throw ApiError(400, "bad_upstream", e.what());
+    throw DomainError(ErrorKind::invalid, "bad_upstream", e.what());
   }
   std::shared_ptr<void> claim = registry.claim(service);
   return [&registry, &server, service, target, options, claim](EventSink& sink) {
@@ -120,8 +121,9 @@ Operation prepare_rollback(ServiceRegistry& registry, proxy::Server& server,
                            const std::string& service, const SwapOptions& options) {
   const std::string previous = registry.previous_upstream(service);
   if (previous.empty()) {
-    throw ApiError(409, "nothing_to_roll_back",
-                   fmt::format("service '{}' has no previous upstream to roll back to", service));
+    throw DomainError(
+        ErrorKind::conflict, "nothing_to_roll_back",
+        fmt::format("service '{}' has no previous upstream to roll back to", service));
   }
   return prepare_swap(registry, server, service, previous, options);
 }

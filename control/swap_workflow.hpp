@@ -16,8 +16,8 @@ struct SwapOptions {
 };
 
 /// Prepares `swap SERVICE --to TARGET`: validates, claims the service (one workflow at a time)
-/// and returns the operation that runs the steps: health gate, swap, drain. Throws ApiError
-/// (400, 404, 409) before anything changes.
+/// and returns the operation that runs the steps: health gate, swap, drain. Throws DomainError
+/// (invalid, not_found, conflict) before anything changes.
 Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const std::string& service,
                        const std::string& target, const SwapOptions& options);
 

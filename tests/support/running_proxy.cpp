@@ -4,19 +4,6 @@
 
 namespace handoff::test {
 
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "handoff-test.XXXXXX").string();
-  if (::mkdtemp(tmpl.data()) == nullptr) {
-    throw std::runtime_error("mkdtemp failed");
-  }
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 RunningProxy::RunningProxy(const std::filesystem::path& dir, std::vector<std::string> extra)
     : control_((dir / "control.sock").string()) {
   std::vector<std::string> args = {"run",

@@ -6,20 +6,9 @@
 #include <vector>
 
 #include "tests/support/handoff_process.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace handoff::test {
-
-/// A scratch directory removed at the end of the test.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  /// Its path.
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 /// `handoff run` as a real process on 127.0.0.1 with its own control socket and state
 /// directory, plus a way to run the CLI against it.

@@ -12,7 +12,7 @@
 #include "control/state_store.hpp"
 #include "proxy/server.hpp"
 #include "tests/support/fake_engine.hpp"
-#include "tests/support/running_proxy.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace handoff::test {
 

@@ -72,3 +72,21 @@ TEST_CASE("long calls come back as operations, and nothing is accepted once shut
   a.api.shutting_down();
   CHECK(Api::error_of(a.call("GET", "/v1/status")) == "shutting_down");
 }
+
+TEST_CASE("each kind of domain error becomes its own HTTP status, at the API edge only") {
+  using control::ErrorKind;
+  using control::http_status;
+  CHECK(http_status(ErrorKind::invalid) == 400);
+  CHECK(http_status(ErrorKind::not_found) == 404);
+  CHECK(http_status(ErrorKind::method_not_allowed) == 405);
+  CHECK(http_status(ErrorKind::conflict) == 409);
+  CHECK(http_status(ErrorKind::check_failed) == 422);
+  CHECK(http_status(ErrorKind::engine_failed) == 502);
+  CHECK(http_status(ErrorKind::unavailable) == 503);
+  CHECK(http_status(ErrorKind::internal) == 500);
+  // A refusal thrown deep in the registry arrives as the status of its kind.
+  Api a;
+  const control::ApiResponse r = a.call("DELETE", "/v1/services/nope");
+  CHECK(r.status == 404);
+  CHECK(Api::error_of(r) == "unknown_service");
+}

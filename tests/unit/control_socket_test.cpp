@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "tests/support/running_proxy.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace handoff::control;
 using handoff::test::TempDir;

@@ -185,7 +185,7 @@ TEST_CASE(
     CAPTURE(static_cast<int>(fault));
     CHECK(std::chrono::steady_clock::now() - started < 3s);
     CHECK(code_of(r) == "shutting_down");
-    CHECK(r.status == 503);
+    CHECK(r.failure == control::ErrorKind::unavailable);
     CHECK(h.get() == "app:v1");
     CHECK(h.engine.containers() == std::map<std::string, std::string>{{v1, "running"}});
   }

@@ -2,20 +2,20 @@
 
 #include <doctest/doctest.h>
 
-#include "control/api_error.hpp"
+#include "control/domain_error.hpp"
 
 using namespace handoff::control;
 using namespace std::chrono_literals;
 
 namespace {
 
-// The message of the ApiError `read` throws, or "" when it throws none.
+// The message of the DomainError `read` throws, or "" when it throws none.
 template <typename Read>
 std::string refusal(Read read) {
   try {
     read();
-  } catch (const ApiError& e) {
-    CHECK(e.status() == 400);
+  } catch (const DomainError& e) {
+    CHECK(e.kind() == ErrorKind::invalid);
     return e.what();
   }
   return {};

@@ -7,7 +7,7 @@
 #include <future>
 #include <thread>
 
-#include "control/api_error.hpp"
+#include "control/domain_error.hpp"
 #include "tests/support/workflow_harness.hpp"
 
 using namespace handoff;
@@ -104,7 +104,7 @@ TEST_CASE("following the logs of a service without a container is refused before
   Harness h;
   const std::atomic<bool> stopping{false};
   CHECK_THROWS_AS(control::prepare_log_follow(h.registry, h.engine.factory(), "web", 10, stopping),
-                  control::ApiError);
+                  control::DomainError);
   CHECK_THROWS_AS(control::prepare_log_follow(h.registry, h.engine.factory(), "nope", 10, stopping),
-                  control::ApiError);
+                  control::DomainError);
 }

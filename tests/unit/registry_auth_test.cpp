@@ -5,7 +5,7 @@
 #include <boost/json.hpp>
 #include <fstream>
 
-#include "tests/support/running_proxy.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace handoff::control;
 

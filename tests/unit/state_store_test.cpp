@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/support/running_proxy.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace handoff::control;
 using handoff::test::TempDir;

@@ -1,0 +1,149 @@
+// The registry of services on its own: what it refuses and why, the workflow claim, the swap,
+// and that every change it accepts survives a restart (a fresh registry restored from the state
+// it saved sees the same services).
+#include "control/service_registry.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "control/domain_error.hpp"
+#include "control/state_store.hpp"
+#include "proxy/server.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace handoff;
+using control::ErrorKind;
+
+namespace {
+
+proxy::ProxyConfig config() {
+  proxy::ProxyConfig c;
+  c.listen.emplace_back(boost::asio::ip::make_address("127.0.0.1"), 0);
+  c.threads = 1;
+  return c;
+}
+
+struct Registry {
+  test::TempDir dir;
+  proxy::Server server{config()};
+  control::StateStore store{dir.path()};
+  control::ServiceRegistry registry{server, store};
+
+  /// What a registry restored from the saved state shows: a restart after the last change.
+  [[nodiscard]] boost::json::object after_restart() const {
+    proxy::Server fresh_server(config());
+    control::ServiceRegistry fresh(fresh_server, store);
+    fresh.restore(store.load());
+    return comparable(fresh.status());
+  }
+  [[nodiscard]] boost::json::object now() const { return comparable(registry.status()); }
+
+ private:
+  // Status without what a restart rightly resets: counters and uptime.
+  static boost::json::object comparable(boost::json::object status) {
+    boost::json::object out;
+    for (auto& s : status.at("services").as_array()) {
+      const auto& o = s.as_object();
+      boost::json::object kept;
+      for (const char* key :
+           {"hosts", "upstream", "previous", "container", "strip_prefix", "generation"}) {
+        kept[key] = o.at(key);
+      }
+      out[o.at("name").as_string()] = std::move(kept);
+    }
+    return out;
+  }
+};
+
+// The kind of the DomainError `fn` throws.
+template <typename Fn>
+std::optional<ErrorKind> refusal(Fn&& fn) {
+  try {
+    fn();
+  } catch (const control::DomainError& e) {
+    return e.kind();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("the registry refuses a bad name, a bad host, a taken name or host, an unknown one") {
+  Registry r;
+  r.registry.add("web", {"web.test"}, "127.0.0.1:9001");
+  CHECK(refusal([&] { r.registry.add("web", {"other.test"}, ""); }) == ErrorKind::conflict);
+  CHECK(refusal([&] { r.registry.add("api", {"WEB.test"}, ""); }) == ErrorKind::conflict);
+  CHECK(refusal([&] { r.registry.add("api", {"bad host"}, ""); }) == ErrorKind::invalid);
+  CHECK(refusal([&] { r.registry.add("no/slash", {"a.test"}, ""); }) == ErrorKind::invalid);
+  CHECK(refusal([&] { r.registry.add("api", {"a.test"}, "not an address"); }) ==
+        ErrorKind::invalid);
+  CHECK(refusal([&] { r.registry.remove("nope"); }) == ErrorKind::not_found);
+  CHECK(refusal([&] { r.registry.update_hosts("nope", {"x.test"}); }) == ErrorKind::not_found);
+  CHECK(refusal([&] { (void)r.registry.service("nope"); }) == ErrorKind::not_found);
+  // Nothing refused changed anything.
+  const boost::json::object now = r.now();
+  CHECK(now.size() == 1);
+  CHECK(now.at("web").at("hosts") == boost::json::array{"web.test"});
+  CHECK(now.at("web").at("upstream") == "127.0.0.1:9001");
+}
+
+TEST_CASE("one workflow at a time: a claimed service refuses another claim and its removal") {
+  Registry r;
+  r.registry.add("web", {"web.test"}, "");
+  {
+    auto claim = r.registry.claim("web");
+    CHECK(refusal([&] { (void)r.registry.claim("web"); }) == ErrorKind::conflict);
+    CHECK(refusal([&] { r.registry.remove("web"); }) == ErrorKind::conflict);
+  }
+  CHECK_FALSE(refusal([&] { (void)r.registry.claim("web"); }));
+  CHECK(refusal([&] { (void)r.registry.claim("nope"); }) == ErrorKind::not_found);
+}
+
+TEST_CASE("a swap stores the new upstream at once and keeps the old one for rollback") {
+  Registry r;
+  r.registry.add("web", {"web.test"}, "127.0.0.1:9001");
+  std::chrono::nanoseconds took{};
+  bool switched = false;
+  const auto service = r.registry.service("web");
+  // Runs inside the swap, right after the store (with the registry locked: it must not call
+  // back into it).
+  auto old = r.registry.swap("web", "127.0.0.1:9002", took, {}, [&] {
+    switched = true;
+    CHECK(service->upstream()->address() == "127.0.0.1:9002");
+  });
+  CHECK(switched);
+  REQUIRE(old != nullptr);
+  CHECK(old->address() == "127.0.0.1:9001");
+  CHECK(r.registry.current_upstream("web") == "127.0.0.1:9002");
+  CHECK(r.registry.previous_upstream("web") == "127.0.0.1:9001");
+  CHECK(refusal([&] { r.registry.swap("web", "nowhere", took); }) == ErrorKind::invalid);
+  CHECK(r.registry.current_upstream("web") == "127.0.0.1:9002");
+}
+
+TEST_CASE("every change the registry accepts survives a restart") {
+  Registry r;
+  std::chrono::nanoseconds took{};
+  r.registry.add("web", {"web.test"}, "");
+  CHECK(r.after_restart() == r.now());
+  r.registry.add("api", {"api.test", "*.api.test"}, "127.0.0.1:9001");
+  CHECK(r.after_restart() == r.now());
+  r.registry.update_hosts("web", {"www.test", "web.test"});
+  CHECK(r.after_restart() == r.now());
+  r.registry.swap("web", "127.0.0.1:9002", took);
+  CHECK(r.after_restart() == r.now());
+  r.registry.swap("web", "127.0.0.1:9003", took, {"id3", "web-3", "app:v3"});
+  CHECK(r.after_restart() == r.now());
+  const std::uint64_t n = r.registry.reserve_container_number("web");
+  CHECK(r.registry.reserve_container_number("web") == n + 1);
+  r.registry.remove("api");
+  CHECK(r.after_restart() == r.now());
+  // The container record and the reserved numbers come back too.
+  proxy::Server fresh_server(config());
+  control::ServiceRegistry fresh(fresh_server, r.store);
+  fresh.restore(r.store.load());
+  CHECK(fresh.container("web").name == "web-3");
+  CHECK(fresh.previous_upstream("web") == "127.0.0.1:9002");
+  CHECK(fresh.reserve_container_number("web") == n + 2);
+}

@@ -366,7 +366,8 @@ bool DockerEngine::has_image(const std::string& image) {
 // POST /images/create streams one JSON object per line: per-layer status and progress, and on
 // failure an {"error": ...} object, still with HTTP 200. Layers are counted from the ids seen.
 void DockerEngine::pull(const std::string& image, const std::string& registry_auth,
-                        const std::function<void(const PullProgress&)>& progress) {
+                        const std::function<void(const PullProgress&)>& progress,
+                        const std::function<bool()>& keep_going) {
   std::string name = image;
   std::string tag = "latest";
   const std::size_t colon = image.rfind(':');
@@ -425,7 +426,10 @@ void DockerEngine::pull(const std::string& image, const std::string& registry_au
   };
   const std::string header = registry_auth.empty() ? "" : "X-Registry-Auth: " + registry_auth;
   Reply r = call("POST", "/images/create?fromImage=" + url_encode(name) + "&tag=" + url_encode(tag),
-                 {}, 15 * 60 * 1000, header, &on_data);
+                 {}, 15 * 60 * 1000, header, &on_data, &keep_going);
+  if (!keep_going()) {
+    throw EngineError(0, fmt::format("the pull of {} was stopped", image));
+  }
   if (r.status != 200) {
     r.body = raw;
     expect(r, {200}, "pull " + image);

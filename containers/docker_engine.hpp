@@ -33,7 +33,8 @@ class DockerEngine : public Engine {
                    const std::function<bool()>& keep_going) override;
   bool has_image(const std::string& image) override;
   void pull(const std::string& image, const std::string& registry_auth,
-            const std::function<void(const PullProgress&)>& progress) override;
+            const std::function<void(const PullProgress&)>& progress,
+            const std::function<bool()>& keep_going) override;
 
  private:
   struct Reply {

@@ -72,9 +72,11 @@ class Engine {
   /// Whether the image is present on the engine.
   virtual bool has_image(const std::string& image) = 0;
   /// Pulls the image from its registry; `registry_auth` is the X-Registry-Auth value (empty for
-  /// none). Calls `progress` as layers arrive. Throws EngineError with the registry's message.
+  /// none). Calls `progress` as layers arrive, and `keep_going` while it waits: false stops the
+  /// pull. Throws EngineError with the registry's message, or status 0 when it was stopped.
   virtual void pull(const std::string& image, const std::string& registry_auth,
-                    const std::function<void(const PullProgress&)>& progress) = 0;
+                    const std::function<void(const PullProgress&)>& progress,
+                    const std::function<bool()>& keep_going) = 0;
   /// Creates a container; returns its id.
   virtual std::string create(const ContainerSpec& spec) = 0;
   /// Starts it.

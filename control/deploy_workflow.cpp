@@ -167,9 +167,13 @@ class ContainerSwitch {
   // switch, as a failure (the new container is removed, the old one keeps serving).
   void pause(milliseconds wait) {
     if (wait_unless_stopped(sink_.stop_token(), Clock::now() + wait)) {
-      fail(ErrorKind::unavailable, "shutting_down",
-           "handoff is shutting down: the deploy stopped before the switch");
+      stop_for_shutdown();
     }
+  }
+
+  [[noreturn]] void stop_for_shutdown() {
+    fail(ErrorKind::unavailable, "shutting_down",
+         "handoff is shutting down: the deploy stopped before the switch");
   }
 
   [[noreturn]] void fail(ErrorKind kind, std::string code, const std::string& message) {
@@ -189,7 +193,7 @@ class ContainerSwitch {
     const auto t = Clock::now();
     step(Step::pull, StepState::running, {{"image", options_.image}});
     auto last = Clock::now();
-    engine_->pull(options_.image, options_.registry_auth, [&](const containers::PullProgress& p) {
+    const auto report = [&](const containers::PullProgress& p) {
       if (Clock::now() - last >= milliseconds(500)) {
         last = Clock::now();
         step(Step::pull, StepState::running,
@@ -199,7 +203,17 @@ class ContainerSwitch {
               {"total_bytes", p.total_bytes},
               {"elapsed_ms", ms_since(t)}});
       }
-    });
+    };
+    // A download may take minutes: a shutdown stops it rather than wait for it.
+    const auto keep_going = [this] { return !sink_.stop_token().stop_requested(); };
+    try {
+      engine_->pull(options_.image, options_.registry_auth, report, keep_going);
+    } catch (const containers::EngineError&) {
+      if (!keep_going()) {
+        stop_for_shutdown();
+      }
+      throw;
+    }
     step(Step::pull, StepState::done, {{"image", options_.image}, {"elapsed_ms", ms_since(t)}});
     deadline_ = Clock::now() + options_.swap.health.timeout;
   }
@@ -331,8 +345,7 @@ class ContainerSwitch {
       };
       std::string failure = run_health_gate(address_, gate, sink_, exited);
       if (sink_.stop_token().stop_requested()) {
-        fail(ErrorKind::unavailable, "shutting_down",
-             "handoff is shutting down: the deploy stopped before the switch");
+        stop_for_shutdown();
       }
       if (!failure.empty()) {
         fail(ErrorKind::check_failed, "health_check_failed", failure);

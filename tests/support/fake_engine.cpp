@@ -65,7 +65,19 @@ bool FakeEngine::has_image(const std::string& image) {
 }
 
 void FakeEngine::pull(const std::string& image, const std::string& /*registry_auth*/,
-                      const std::function<void(const containers::PullProgress&)>& progress) {
+                      const std::function<void(const containers::PullProgress&)>& progress,
+                      const std::function<bool()>& keep_going) {
+  bool hangs = false;
+  {
+    std::lock_guard lock(state_->mutex);
+    hangs = state_->fault == EngineFault::pull_hangs;
+  }
+  if (hangs) {
+    while (keep_going()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    throw EngineError(0, fmt::format("the pull of {} was stopped", image));
+  }
   std::lock_guard lock(state_->mutex);
   count("pull");
   if (state_->fault == EngineFault::pull_fails || state_->registry.count(image) == 0) {

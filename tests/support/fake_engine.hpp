@@ -18,6 +18,7 @@ namespace handoff::test {
 enum class EngineFault {
   none,
   pull_fails,        ///< the registry has no such image
+  pull_hangs,        ///< the registry never finishes sending the image
   create_fails,      ///< the engine refuses to create the container
   start_fails,       ///< the engine refuses to start it
   exits_at_start,    ///< it starts, then exits with code 3 before it runs
@@ -53,7 +54,8 @@ class FakeEngine : public containers::Engine {
 
   bool has_image(const std::string& image) override;
   void pull(const std::string& image, const std::string& registry_auth,
-            const std::function<void(const containers::PullProgress&)>& progress) override;
+            const std::function<void(const containers::PullProgress&)>& progress,
+            const std::function<bool()>& keep_going) override;
   std::string create(const containers::ContainerSpec& spec) override;
   void start(const std::string& id) override;
   containers::ContainerInfo inspect(const std::string& id) override;

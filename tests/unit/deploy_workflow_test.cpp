@@ -160,16 +160,17 @@ TEST_CASE("restart reconciliation removes what an interrupted deploy left and st
 }
 
 TEST_CASE(
-    "a shutdown stops a deploy at its next wait, before the switch, and removes what it "
-    "started") {
-  for (EngineFault fault :
-       {EngineFault::never_runs, EngineFault::never_healthy, EngineFault::app_unhealthy}) {
+    "a shutdown stops a deploy at its pull or its next wait, before the switch, and removes "
+    "what it started") {
+  for (EngineFault fault : {EngineFault::pull_hangs, EngineFault::never_runs,
+                            EngineFault::never_healthy, EngineFault::app_unhealthy}) {
     Harness h;
     Events setup;
     REQUIRE(code_of(h.deploy("app:v1", setup)) == "ok");
     const std::string v1 = h.registry.container("web").name;
     h.engine.set_fault(fault);
     control::DeployOptions o = Harness::options("app:v2");
+    o.pull = fault == EngineFault::pull_hangs ? "always" : "missing";
     o.swap.health.timeout = 60s;  // only the stop can end it in time
     o.swap.health.interval = 5s;
     Events events;

@@ -69,7 +69,26 @@ asio::awaitable<void> MetricsListener::accept_loop() {
   }
 }
 
-// One request per connection: scrapers connect, ask once and go.
+namespace {
+
+// Writes a complete answer and ends the connection.
+asio::awaitable<void> answer(tcp::socket& socket, http::status status,
+                             std::string_view content_type, std::string body) {
+  http::response<http::string_body> res{status, 11};
+  res.keep_alive(false);
+  res.set(http::field::content_type, content_type);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  co_await http::async_write(socket, res, nothrow);
+  boost::system::error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace
+
+// One request per connection: scrapers connect, ask once and go. A request that is malformed
+// gets a 400 and one that stalls a 408, as from any HTTP server; a peer that sent nothing and
+// left gets nothing.
 asio::awaitable<void> MetricsListener::serve(tcp::socket socket) {
   beast::flat_buffer buffer;
   http::request_parser<http::empty_body> parser;
@@ -77,30 +96,31 @@ asio::awaitable<void> MetricsListener::serve(tcp::socket socket) {
   asio::steady_timer timer(io_, kRequestTimeout);
   auto read =
       co_await (http::async_read(socket, buffer, parser, nothrow) || timer.async_wait(nothrow));
-  if (read.index() == 1 || std::get<0>(std::get<0>(read))) {
-    co_return;  // timed out or malformed: nothing to answer
+  if (read.index() == 1) {
+    if (parser.got_some() || buffer.size() > 0) {
+      co_await answer(socket, http::status::request_timeout, "text/plain",
+                      "handoff: the request did not arrive within 10 s\n");
+    }
+    co_return;
+  }
+  if (const boost::system::error_code ec = std::get<0>(std::get<0>(read))) {
+    const bool left = ec == http::error::end_of_stream || ec == asio::error::eof ||
+                      ec == asio::error::connection_reset;
+    if (!left) {
+      co_await answer(socket, http::status::bad_request, "text/plain",
+                      fmt::format("handoff: bad request: {}\n", ec.message()));
+    }
+    co_return;
   }
   const auto& req = parser.get();
-  http::response<http::string_body> res;
-  res.version(11);
-  res.keep_alive(false);
   if (req.target() != "/metrics" && req.target().substr(0, 9) != "/metrics?") {
-    res.result(http::status::not_found);
-    res.set(http::field::content_type, "text/plain");
-    res.body() = "handoff: only /metrics is served here\n";
+    co_await answer(socket, http::status::not_found, "text/plain",
+                    "handoff: only /metrics is served here\n");
   } else if (req.method() != http::verb::get) {
-    res.result(http::status::method_not_allowed);
-    res.set(http::field::content_type, "text/plain");
-    res.body() = "handoff: use GET\n";
+    co_await answer(socket, http::status::method_not_allowed, "text/plain", "handoff: use GET\n");
   } else {
-    res.result(http::status::ok);
-    res.set(http::field::content_type, "text/plain; version=0.0.4");
-    res.body() = render_();
+    co_await answer(socket, http::status::ok, "text/plain; version=0.0.4", render_());
   }
-  res.prepare_payload();
-  co_await http::async_write(socket, res, nothrow);
-  boost::system::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace handoff::control

@@ -29,6 +29,18 @@ using namespace std::chrono_literals;
 
 namespace {
 // Answers with its name on every path; /up is its health check; /slow takes 800 ms.
+// Waits up to 2 s until `status` shows a workflow running.
+bool becomes_busy(const RunningProxy& proxy) {
+  for (int i = 0; i < 200; ++i) {
+    if (unix_request(proxy.control(), "GET", "/v1/status").body.find("\"busy\":true") !=
+        std::string::npos) {
+      return true;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
 TestBackend::Handler app(std::string name, int up_status = 200) {
   return [name, up_status](BackendConnection& c, TestBackend& self) {
     while (auto r = c.read_request()) {
@@ -691,13 +703,7 @@ TEST_CASE("SIGTERM during a swap says it waits for the running operation, then s
                       "--health-interval", "100ms"});
   });
   // Signal only once the swap runs (a slow CLI start, as under a sanitizer, must not race it).
-  bool running = false;
-  for (int i = 0; i < 200 && !running; ++i) {
-    running = unix_request(proxy.control(), "GET", "/v1/status").body.find("\"busy\":true") !=
-              std::string::npos;
-    std::this_thread::sleep_for(10ms);
-  }
-  REQUIRE(running);
+  REQUIRE(becomes_busy(proxy));
   proxy.process().signal(SIGTERM);
   CHECK(proxy.process().wait_exit(10s) == 0);
   const std::string err = proxy.process().stderr_text();
@@ -714,13 +720,7 @@ TEST_CASE("SIGTERM stops an operation that outlasts the shutdown timeout, and it
     return proxy.cli({"swap", "default", "--to", sick.address(), "--deploy-timeout", "60s",
                       "--health-interval", "5s"});
   });
-  bool running = false;
-  for (int i = 0; i < 200 && !running; ++i) {
-    running = unix_request(proxy.control(), "GET", "/v1/status").body.find("\"busy\":true") !=
-              std::string::npos;
-    std::this_thread::sleep_for(10ms);
-  }
-  REQUIRE(running);
+  REQUIRE(becomes_busy(proxy));
   const auto signalled = std::chrono::steady_clock::now();
   proxy.process().signal(SIGTERM);
   CHECK(proxy.process().wait_exit(10s) == 0);
@@ -728,4 +728,12 @@ TEST_CASE("SIGTERM stops an operation that outlasts the shutdown timeout, and it
   const auto result = swap.get();
   CHECK(result.code == 1);
   CHECK(result.err.find("health check stopped") != std::string::npos);  // the workflow said so
+  // A restart finds the old version serving and takes the next command.
+  TestBackend green(app("green"));
+  RunningProxy again(dir.path());
+  CHECK(get(again.port()) == "blue");
+  REQUIRE(
+      again.cli({"swap", "default", "--to", green.address(), "--health-interval", "100ms"}).code ==
+      0);
+  CHECK(get(again.port()) == "green");
 }

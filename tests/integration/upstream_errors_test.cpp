@@ -177,8 +177,10 @@ TEST_CASE("a request body answered with a 502 is never read as the next request"
       "\r\n\r\n" + smuggled;
   TestBackend recorder(TestBackend::respond("back"));
 
-  SUBCASE("the upstream refuses the connection") {
-    ProxyUnderTest proxy(closed_port_address());
+  // Sends the POST through a proxy in front of `upstream`, expects the 502, then (when the
+  // connection stays open) a next request, which must be answered as itself.
+  const auto post_then_next = [&](const std::string& upstream) {
+    ProxyUnderTest proxy(upstream);
     SocketClient client(proxy.port());
     client.send(post);
     CHECK(client.read_response().status == 502);
@@ -187,6 +189,10 @@ TEST_CASE("a request body answered with a 502 is never read as the next request"
       client.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
       CHECK(client.read_response().body == "back");
     }
+  };
+
+  SUBCASE("the upstream refuses the connection") {
+    post_then_next(closed_port_address());
   }
   SUBCASE("the upstream closes without an answer") {
     TestBackend closes([](BackendConnection& c, TestBackend& self) {
@@ -194,15 +200,7 @@ TEST_CASE("a request body answered with a 502 is never read as the next request"
         self.record(*r);
       }
     });
-    ProxyUnderTest proxy(closes.address());
-    SocketClient client(proxy.port());
-    client.send(post);
-    CHECK(client.read_response().status == 502);
-    proxy.swap_to(recorder.address());
-    if (!client.closed_by_peer(std::chrono::milliseconds(300))) {
-      client.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
-      CHECK(client.read_response().body == "back");
-    }
+    post_then_next(closes.address());
     REQUIRE(closes.requests().size() == 1);
     CHECK(closes.requests()[0].body == smuggled);
   }

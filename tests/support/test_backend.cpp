@@ -195,11 +195,13 @@ void TestBackend::accept_loop() {
   }
 }
 
-TestBackend::Handler TestBackend::respond(std::string body) {
-  return [body = std::move(body)](BackendConnection& c, TestBackend& self) {
+TestBackend::Handler TestBackend::respond(std::string body, int status) {
+  return [body = std::move(body), status](BackendConnection& c, TestBackend& self) {
     while (auto r = c.read_request()) {
       self.record(*r);
-      std::string head = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+      std::string head = "HTTP/1.1 " + std::to_string(status) +
+                         (status == 200 ? " OK" : " Not OK") +
+                         "\r\nContent-Length: " + std::to_string(body.size()) +
                          "\r\nContent-Type: text/plain\r\n\r\n";
       if (!c.send(head + (r->method == "HEAD" ? std::string() : body))) {
         return;

@@ -75,8 +75,8 @@ class TestBackend {
   /// Records a request (done by the handlers below).
   void record(const BackendRequest& r);
 
-  /// Keep-alive loop answering every request 200 with `body`.
-  static Handler respond(std::string body);
+  /// Keep-alive loop answering every request `status` with `body`.
+  static Handler respond(std::string body, int status = 200);
 
  private:
   void accept_loop();

@@ -9,8 +9,6 @@ namespace handoff::test {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-namespace {
-
 proxy::ProxyConfig loopback_config() {
   proxy::ProxyConfig config;
   config.listen.emplace_back(boost::asio::ip::make_address("127.0.0.1"), 0);
@@ -19,8 +17,6 @@ proxy::ProxyConfig loopback_config() {
   config.shutdown_timeout = 1s;
   return config;
 }
-
-}  // namespace
 
 void Events::emit(json::object event) {
   std::lock_guard lock(mutex_);

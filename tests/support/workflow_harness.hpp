@@ -59,6 +59,9 @@ struct Harness {
   std::string get();
 };
 
+/// A one-thread proxy configuration listening on 127.0.0.1 (any port), without access log.
+proxy::ProxyConfig loopback_config();
+
 /// The result's error code, or "ok".
 std::string code_of(const control::OperationResult& r);
 

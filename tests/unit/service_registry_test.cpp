@@ -11,29 +11,25 @@
 #include "control/domain_error.hpp"
 #include "control/state_store.hpp"
 #include "proxy/server.hpp"
+#include "tests/support/domain_refusal.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/workflow_harness.hpp"
 
 using namespace handoff;
 using control::ErrorKind;
+using test::refusal;
 
 namespace {
 
-proxy::ProxyConfig config() {
-  proxy::ProxyConfig c;
-  c.listen.emplace_back(boost::asio::ip::make_address("127.0.0.1"), 0);
-  c.threads = 1;
-  return c;
-}
-
 struct Registry {
   test::TempDir dir;
-  proxy::Server server{config()};
+  proxy::Server server{test::loopback_config()};
   control::StateStore store{dir.path()};
   control::ServiceRegistry registry{server, store};
 
   /// What a registry restored from the saved state shows: a restart after the last change.
   [[nodiscard]] boost::json::object after_restart() const {
-    proxy::Server fresh_server(config());
+    proxy::Server fresh_server(test::loopback_config());
     control::ServiceRegistry fresh(fresh_server, store);
     fresh.restore(store.load());
     return comparable(fresh.status());
@@ -56,17 +52,6 @@ struct Registry {
     return out;
   }
 };
-
-// The kind of the DomainError `fn` throws.
-template <typename Fn>
-std::optional<ErrorKind> refusal(Fn&& fn) {
-  try {
-    fn();
-  } catch (const control::DomainError& e) {
-    return e.kind();
-  }
-  return std::nullopt;
-}
 
 }  // namespace
 
@@ -140,7 +125,7 @@ TEST_CASE("every change the registry accepts survives a restart") {
   r.registry.remove("api");
   CHECK(r.after_restart() == r.now());
   // The container record and the reserved numbers come back too.
-  proxy::Server fresh_server(config());
+  proxy::Server fresh_server(test::loopback_config());
   control::ServiceRegistry fresh(fresh_server, r.store);
   fresh.restore(r.store.load());
   CHECK(fresh.container("web").name == "web-3");

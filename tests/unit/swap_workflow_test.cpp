@@ -3,9 +3,9 @@
 #include "control/swap_workflow.hpp"
 
 #include <doctest/doctest.h>
-#include <fmt/format.h>
 
 #include "control/domain_error.hpp"
+#include "tests/support/domain_refusal.hpp"
 #include "tests/support/test_backend.hpp"
 #include "tests/support/workflow_harness.hpp"
 
@@ -15,17 +15,6 @@ using namespace std::chrono_literals;
 using control::ErrorKind;
 
 namespace {
-
-// A keep-alive backend that answers every request with `status` and `body`.
-TestBackend::Handler answering(int status, std::string body) {
-  return [status, body](BackendConnection& c, TestBackend& self) {
-    while (auto r = c.read_request()) {
-      self.record(*r);
-      c.send(
-          fmt::format("HTTP/1.1 {} X\r\nContent-Length: {}\r\n\r\n{}", status, body.size(), body));
-    }
-  };
-}
 
 control::SwapOptions fast() {
   control::SwapOptions o;
@@ -39,22 +28,12 @@ control::OperationResult swap(Harness& h, const std::string& to, Events& events)
   return control::prepare_swap(h.registry, h.server, "web", to, fast())(events);
 }
 
-template <typename Fn>
-std::optional<ErrorKind> refusal(Fn&& fn) {
-  try {
-    fn();
-  } catch (const control::DomainError& e) {
-    return e.kind();
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 TEST_CASE("a swap gates the target, switches to it and drains the old upstream") {
   Harness h;
-  TestBackend blue(answering(200, "blue"));
-  TestBackend green(answering(200, "green"));
+  TestBackend blue(TestBackend::respond("blue"));
+  TestBackend green(TestBackend::respond("green"));
   Events first;
   REQUIRE(code_of(swap(h, blue.address(), first)) == "ok");
   CHECK(h.get() == "blue");
@@ -71,8 +50,8 @@ TEST_CASE("a swap gates the target, switches to it and drains the old upstream")
 
 TEST_CASE("a target that fails its gate is never switched to") {
   Harness h;
-  TestBackend blue(answering(200, "blue"));
-  TestBackend sick(answering(503, "sick"));
+  TestBackend blue(TestBackend::respond("blue"));
+  TestBackend sick(TestBackend::respond("sick", 503));
   Events first;
   REQUIRE(code_of(swap(h, blue.address(), first)) == "ok");
   Events events;
@@ -86,8 +65,8 @@ TEST_CASE("a target that fails its gate is never switched to") {
 
 TEST_CASE("a rollback swaps back to the upstream before the last swap") {
   Harness h;
-  TestBackend blue(answering(200, "blue"));
-  TestBackend green(answering(200, "green"));
+  TestBackend blue(TestBackend::respond("blue"));
+  TestBackend green(TestBackend::respond("green"));
   Events e1;
   Events e2;
   Events e3;

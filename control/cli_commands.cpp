@@ -16,6 +16,7 @@
 #include "control/flags.hpp"
 #include "control/progress_printer.hpp"
 #include "control/registry_auth.hpp"
+#include "control/tls_flags.hpp"
 #include "proxy/whole_number.hpp"
 
 namespace handoff::control {
@@ -255,6 +256,7 @@ int deploy_command(const std::vector<std::string_view>& args) {
   json::object body;
   json::array env;
   json::array hosts;
+  TlsFlags tls;
   std::vector<Flag> flags = {
       {"image", "IMAGE", "the image to run", text_field(body, "image")},
       {"host", "NAME", "creates the service, when missing, answering this Host; repeatable",
@@ -284,6 +286,7 @@ int deploy_command(const std::vector<std::string_view>& args) {
        [&](std::string_view v) { auth_file = v; }},
   };
   add_gate_flags(flags, body, "the whole deploy, create to healthy, within (default 60s)");
+  tls.add_to(flags);
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help) {
@@ -302,6 +305,7 @@ int deploy_command(const std::vector<std::string_view>& args) {
   if (!hosts.empty()) {
     body["hosts"] = std::move(hosts);
   }
+  tls.write_to(body);
   // The credentials are read here, where the user's Docker config is, and travel with the
   // request: the proxy (often a container) has no access to them.
   if (std::string auth = registry_auth_for(str(body, "image"), auth_file); !auth.empty()) {
@@ -435,15 +439,19 @@ int logs_command(const std::vector<std::string_view>& args) {
 
 constexpr std::string_view kServiceUsage =
     "usage: handoff service add NAME [--upstream HOST:PORT] [--host NAME[/PREFIX]]...\n"
-    "                           [--strip-prefix]\n"
-    "       handoff service update NAME --host NAME[/PREFIX]... [--[no-]strip-prefix]\n"
+    "                           [--strip-prefix] [HTTPS options]\n"
+    "       handoff service update NAME [--host NAME[/PREFIX]]... [--[no-]strip-prefix]\n"
+    "                           [HTTPS options]\n"
     "       handoff service list\n"
     "       handoff service remove NAME\n\n"
     "Adds, updates, lists or removes services. Requests are routed by their Host header; the\n"
     "service named `default` gets every request no other service claims. A service added\n"
     "without an upstream answers 503 until its first deploy or swap. A host may carry a path\n"
     "prefix (example.com/api, or /api on every host): the longest matching prefix wins.\n"
-    "`update` replaces the hosts with one atomic store: no request goes unrouted between.\n\n";
+    "`update` replaces the hosts with one atomic store: no request goes unrouted between.\n"
+    "HTTPS: --tls-cert/--tls-key give the service a certificate (sent to the proxy as PEM);\n"
+    "SNI picks it for its hosts and the names in it. `update` replaces it the same way:\n"
+    "new handshakes get the new one, open connections keep theirs.\n\n";
 
 json::array to_json_array(const std::vector<std::string>& items) {
   json::array out;
@@ -482,6 +490,7 @@ int service_command(const std::vector<std::string_view>& args) {
   std::vector<std::string> hosts;
   std::string upstream;
   std::optional<bool> strip;
+  TlsFlags tls;
   std::vector<Flag> flags = {
       {"host", "NAME",
        "a Host it answers (exact or *.domain), with an optional path prefix "
@@ -493,6 +502,7 @@ int service_command(const std::vector<std::string_view>& args) {
        [&](std::string_view) { strip = false; }},
       {"upstream", "HOST:PORT", "the service's first upstream",
        [&](std::string_view v) { upstream = v; }}};
+  tls.add_to(flags);
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help || words.empty()) {
@@ -504,21 +514,27 @@ int service_command(const std::vector<std::string_view>& args) {
   }
   const std::string name(words.size() == 2 ? words[1] : std::string_view{});
   if (words[0] == "add" && words.size() == 2) {
+    json::object body{{"name", name},
+                      {"hosts", to_json_array(hosts)},
+                      {"upstream", upstream},
+                      {"strip_prefix", strip.value_or(false)}};
+    tls.write_to(body);
     return simple_request(
-        common, "POST", "/v1/services",
-        json::object{{"name", name},
-                     {"hosts", to_json_array(hosts)},
-                     {"upstream", upstream},
-                     {"strip_prefix", strip.value_or(false)}},
+        common, "POST", "/v1/services", body,
         upstream.empty() ? fmt::format("added service {} (no upstream yet: deploy or swap)", name)
                          : fmt::format("added service {} -> {}", name, upstream));
   }
   if (words[0] == "update" && words.size() == 2) {
-    if (hosts.empty() || !upstream.empty()) {
+    if ((hosts.empty() && !strip && !tls.any()) || !upstream.empty()) {
       throw std::invalid_argument(
-          "usage: handoff service update NAME --host NAME... (switch upstreams with swap)");
+          "usage: handoff service update NAME [--host NAME]... [HTTPS options] (switch upstreams "
+          "with swap)");
     }
-    json::object body{{"hosts", to_json_array(hosts)}};
+    json::object body;
+    if (!hosts.empty()) {
+      body["hosts"] = to_json_array(hosts);
+    }
+    tls.write_to(body);
     if (strip) {
       body["strip_prefix"] = *strip;
     }

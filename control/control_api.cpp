@@ -8,6 +8,7 @@
 #include "control/duration.hpp"
 #include "control/json_fields.hpp"
 #include "control/log_follower.hpp"
+#include "control/service_tls.hpp"
 #include "control/swap_workflow.hpp"
 
 namespace handoff::control {
@@ -66,7 +67,7 @@ ApiResponse json_reply(int status, const json::value& v) {
 // short, the service exists and running the command again must still work.
 Operation ControlApi::deploy_creating(const std::string& name,
                                       const std::vector<std::string>& hosts,
-                                      const DeployOptions& options) {
+                                      const TlsChange& tls, const DeployOptions& options) {
   if (registry_.exists(name)) {
     if (!hosts.empty() && !registry_.has_hosts(name, hosts)) {
       throw DomainError(ErrorKind::invalid, "bad_field",
@@ -74,9 +75,15 @@ Operation ControlApi::deploy_creating(const std::string& name,
                                     "update`",
                                     name));
     }
+    if (tls.changes(registry_.tls(name))) {
+      throw DomainError(ErrorKind::invalid, "bad_field",
+                        fmt::format("service '{}' exists: change its HTTPS settings with "
+                                    "`handoff service update`",
+                                    name));
+    }
     return prepare_deploy(registry_, server_, engines_, name, options);
   }
-  registry_.add(name, hosts, "");
+  registry_.add(name, hosts, "", false, tls);
   Operation deploy;
   try {
     deploy = prepare_deploy(registry_, server_, engines_, name, options);
@@ -207,12 +214,13 @@ ApiResponse ControlApi::add_service(std::string_view text) {
   const std::string name = body.string("name", true);
   const std::string upstream = body.string("upstream");
   const bool strip = body.boolean("strip_prefix", false);
+  const TlsChange tls = TlsChange::read(body);
   body.finish();
-  registry_.add(name, hosts, upstream, strip);
+  registry_.add(name, hosts, upstream, strip, tls);
   return json_reply(201, json::object{{"result", "ok"}, {"service", name}});
 }
 
-// PATCH (hosts, prefix stripping) or DELETE /v1/services/NAME
+// PATCH (hosts, prefix stripping, HTTPS settings) or DELETE /v1/services/NAME
 ApiResponse ControlApi::change_service(const std::string& method, const std::string& name,
                                        std::string_view text) {
   if (method == "DELETE") {
@@ -225,16 +233,20 @@ ApiResponse ControlApi::change_service(const std::string& method, const std::str
                       "use PATCH to update a service, DELETE to remove it");
   }
   JsonFields body(text);
-  if (!body.has("hosts")) {
-    throw DomainError(ErrorKind::invalid, "missing_field", "field 'hosts' is required");
+  ServiceChange change;
+  if (body.has("hosts")) {
+    change.hosts = body.strings("hosts", "host names");
   }
-  const std::vector<std::string> hosts = body.strings("hosts", "host names");
-  std::optional<bool> strip;
   if (body.has("strip_prefix")) {
-    strip = body.boolean("strip_prefix", false);
+    change.strip_prefix = body.boolean("strip_prefix", false);
   }
+  change.tls = TlsChange::read(body);
   body.finish();
-  registry_.update_hosts(name, hosts, strip);
+  if (!change.hosts && !change.strip_prefix && change.tls.empty()) {
+    throw DomainError(ErrorKind::invalid, "missing_field",
+                      "nothing to change: give hosts, strip_prefix or an HTTPS setting");
+  }
+  registry_.update(name, std::move(change));
   return json_reply(200, json::object{{"result", "ok"}, {"service", name}});
 }
 
@@ -252,8 +264,9 @@ std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
   if (action == "deploy") {
     const DeployOptions options = deploy_options(body);
     const std::vector<std::string> hosts = body.strings("hosts", "host names");
+    const TlsChange tls = TlsChange::read(body);
     body.finish();
-    return operation(deploy_creating(name, hosts, options));
+    return operation(deploy_creating(name, hosts, tls, options));
   }
   if (action == "rollback") {
     return roll_back(name, body);

@@ -19,6 +19,7 @@
 #include "control/duration.hpp"
 #include "control/flags.hpp"
 #include "control/metrics_listener.hpp"
+#include "control/text_file.hpp"
 #include "control/service_registry.hpp"
 #include "control/state_store.hpp"
 #include "control/usable_cores.hpp"
@@ -33,7 +34,8 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: handoff run [--listen HOST:PORT]... [--upstream HOST:PORT] [options]\n"
+    "usage: handoff run [--listen HOST:PORT]... [--listen-tls HOST:PORT]... [--upstream HOST:PORT]\n"
+    "                   [options]\n"
     "\n"
     "Runs the proxy. Services are added and switched through the control socket (see\n"
     "handoff --help); --upstream creates the service `default`, which gets every request\n"
@@ -95,6 +97,9 @@ namespace {
 struct RunOptions {
   proxy::ProxyConfig config;
   std::vector<std::string> listen;
+  std::vector<std::string> listen_tls;
+  std::string default_cert;
+  std::string default_key;
   std::string upstream;
   std::string control_flag;
   std::string control_group;
@@ -112,6 +117,12 @@ std::vector<Flag> run_flags(RunOptions& o) {
   return {
       {"listen", "HOST:PORT", "address to accept clients on; repeatable (default 0.0.0.0:80)",
        [&o](std::string_view v) { o.listen.emplace_back(v); }},
+      {"listen-tls", "HOST:PORT", "address to accept HTTPS clients on; repeatable",
+       [&o](std::string_view v) { o.listen_tls.emplace_back(v); }},
+      {"tls-default-cert", "FILE", "certificate (PEM chain) for TLS names no service covers",
+       [&o](std::string_view v) { o.default_cert = v; }},
+      {"tls-default-key", "FILE", "the private key (PEM) of --tls-default-cert",
+       [&o](std::string_view v) { o.default_key = v; }},
       {"upstream", "HOST:PORT", "upstream of the service `default`",
        [&o](std::string_view v) { o.upstream = v; }},
       {"threads", "N", "worker threads, each with its own acceptor (default: the usable cores)",
@@ -174,13 +185,21 @@ void complete_options(RunOptions& o, const std::vector<std::string_view>& extra)
   if (o.config.max_header_bytes < 1024) {
     throw std::invalid_argument("--max-header-bytes must be at least 1024");
   }
-  if (o.listen.empty()) {
+  if (o.listen.empty() && o.listen_tls.empty()) {
     o.listen.emplace_back("0.0.0.0:80");
   }
   for (const std::string& l : o.listen) {
     for (const auto& ep : proxy::resolve_address(l)) {
       o.config.listen.push_back(ep);
     }
+  }
+  for (const std::string& l : o.listen_tls) {
+    for (const auto& ep : proxy::resolve_address(l)) {
+      o.config.listen_tls.push_back(ep);
+    }
+  }
+  if (o.default_cert.empty() != o.default_key.empty()) {
+    throw std::invalid_argument("--tls-default-cert and --tls-default-key go together");
   }
   if (!o.upstream.empty()) {
     proxy::resolve_address(o.upstream);  // a bad --upstream is a start-up error
@@ -208,6 +227,20 @@ ProxyState load_saved_state(const StateStore& store, bool ignore_state, bool& lo
   }
 }
 
+// The --tls-default-cert/--tls-default-key pair. An expired one is used with a warning (as a
+// restart must not take HTTPS down); an unparsable or mismatched one stops the start.
+std::shared_ptr<const proxy::Certificate> load_default_certificate(const RunOptions& o) {
+  const std::string chain = read_text_file(o.default_cert, "--tls-default-cert");
+  const std::string key = read_text_file(o.default_key, "--tls-default-key");
+  try {
+    return proxy::Certificate::parse(chain, key);
+  } catch (const proxy::CertificateError& e) {
+    auto lenient = proxy::Certificate::parse(chain, key, false);  // throws again if unparsable
+    fmt::print(stderr, "handoff: warning: --tls-default-cert: {}\n", e.what());
+    return lenient;
+  }
+}
+
 // Builds the proxy, restores its services and opens the control socket. Throws on any
 // start-up error.
 Daemon build_daemon(const RunOptions& o) {
@@ -217,6 +250,9 @@ Daemon build_daemon(const RunOptions& o) {
   const ProxyState saved = load_saved_state(*d.store, o.ignore_state, state_loaded);
   d.server = std::make_unique<proxy::Server>(o.config);
   d.registry = std::make_unique<ServiceRegistry>(*d.server, *d.store);
+  if (!o.default_cert.empty()) {
+    d.registry->set_default_certificate(load_default_certificate(o));
+  }
   d.registry->restore(saved);
   if (!o.upstream.empty() && state_loaded) {
     // Once a state file exists it wins: after a deploy the saved upstream is the live one, and
@@ -246,6 +282,9 @@ void start_daemon(Daemon& d, const proxy::ProxyConfig& config) {
   for (const auto& ep : d.server->local_endpoints()) {
     fmt::print(stderr, "handoff: listening on {} ({} thread{})\n", proxy::format_endpoint(ep),
                config.threads, config.threads == 1 ? "" : "s");
+  }
+  for (const auto& ep : d.server->tls_endpoints()) {
+    fmt::print(stderr, "handoff: listening for HTTPS on {}\n", proxy::format_endpoint(ep));
   }
   const boost::json::object status = d.registry->status();
   for (const auto& s : status.at("services").as_array()) {

@@ -75,6 +75,24 @@ std::shared_ptr<proxy::Upstream> make_upstream(proxy::Server& server, const std:
   }
 }
 
+// A saved certificate is loaded even when it expired while handoff was down: the state must
+// load again, and status shows the expiry.
+ServiceTls restore_tls(const ServiceState& s) {
+  ServiceTls tls;
+  try {
+    tls.source = parse_source(s.tls_source);
+    if (!s.tls_cert.empty()) {
+      tls.certificate = proxy::Certificate::parse(s.tls_cert, s.tls_key, false);
+    }
+  } catch (const std::exception& e) {
+    throw std::runtime_error(
+        fmt::format("saved service '{}' has a bad certificate: {}", s.name, e.what()));
+  }
+  tls.redirect_https = s.redirect_https;
+  tls.hsts_seconds = static_cast<std::uint32_t>(std::clamp<std::int64_t>(s.hsts_seconds, 0, UINT32_MAX));
+  return tls;
+}
+
 }  // namespace
 
 ServiceRegistry::ServiceRegistry(proxy::Server& server, const StateStore& store)
@@ -133,6 +151,7 @@ void ServiceRegistry::restore(const ProxyState& state) {
       throw std::runtime_error(
           fmt::format("saved service '{}' has a bad upstream: {}", s.name, e.what()));
     }
+    r.tls = restore_tls(s);
     r.service = std::make_shared<proxy::Service>(s.name, server_.config().threads, up);
     if (s.paused) {
       r.service->pause(std::chrono::milliseconds(s.max_pause_ms),
@@ -143,8 +162,15 @@ void ServiceRegistry::restore(const ProxyState& state) {
   publish();
 }
 
+void ServiceRegistry::set_default_certificate(
+    std::shared_ptr<const proxy::Certificate> certificate) {
+  std::lock_guard lock(mutex_);
+  default_certificate_ = std::move(certificate);
+  publish_certificates();
+}
+
 void ServiceRegistry::add(const std::string& name, std::vector<std::string> hosts,
-                          const std::string& upstream, bool strip_prefix) {
+                          const std::string& upstream, bool strip_prefix, const TlsChange& tls) {
   if (!valid_name(name)) {
     throw DomainError(ErrorKind::invalid, "bad_name",
                       fmt::format("service name '{}' must be 1-63 of a-z, 0-9, '-' and '_'", name));
@@ -163,22 +189,32 @@ void ServiceRegistry::add(const std::string& name, std::vector<std::string> host
   Record r;
   r.hosts = std::move(hosts);
   r.strip_prefix = strip_prefix;
+  r.tls = tls.applied_to({});
   r.service = std::make_shared<proxy::Service>(name, server_.config().threads, up);
   records_[name] = std::move(r);
   publish();
 }
 
-void ServiceRegistry::update_hosts(const std::string& name, std::vector<std::string> hosts,
-                                   std::optional<bool> strip_prefix) {
-  for (auto& h : hosts) {
-    h = lower(h);
+void ServiceRegistry::update(const std::string& name, ServiceChange change) {
+  if (change.hosts) {
+    for (auto& h : *change.hosts) {
+      h = lower(h);
+    }
   }
   std::lock_guard lock(mutex_);
   Record& r = find(name);
-  check_hosts(name, hosts);
-  r.hosts = std::move(hosts);
-  r.strip_prefix = strip_prefix.value_or(r.strip_prefix);
+  if (change.hosts) {
+    check_hosts(name, *change.hosts);
+    r.hosts = std::move(*change.hosts);
+  }
+  r.strip_prefix = change.strip_prefix.value_or(r.strip_prefix);
+  r.tls = change.tls.applied_to(r.tls);
   publish();
+}
+
+ServiceTls ServiceRegistry::tls(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  return find(name).tls;
 }
 
 bool ServiceRegistry::has_hosts(const std::string& name, std::vector<std::string> hosts) const {
@@ -376,7 +412,20 @@ void ServiceRegistry::publish() {
     routes.push_back(proxy::Route{r.service, r.hosts, r.strip_prefix});
   }
   server_.router().replace(std::make_shared<const proxy::RouteTable>(std::move(routes)));
+  publish_certificates();
   persist();
+}
+
+void ServiceRegistry::publish_certificates() {
+  std::vector<proxy::CertificateEntry> entries;
+  for (const auto& [name, r] : records_) {
+    r.service->set_https_policy(r.tls.redirect_https, r.tls.hsts_seconds);
+    if (r.tls.certificate) {
+      entries.push_back(proxy::CertificateEntry{r.tls.certificate, r.hosts});
+    }
+  }
+  server_.tls().replace(
+      std::make_shared<const proxy::CertificateStore>(entries, default_certificate_));
 }
 
 void ServiceRegistry::persist() {
@@ -392,7 +441,11 @@ void ServiceRegistry::persist() {
         ServiceState{name, r.hosts, up ? up->address() : "", r.previous, r.generation,
                      r.container.id, r.container.name, r.container.image, std::move(history),
                      r.next_container, r.service->paused(), r.service->max_pause().count(),
-                     notice->message, notice->retry_after.count(), r.strip_prefix});
+                     notice->message, notice->retry_after.count(), r.strip_prefix,
+                     std::string(source_name(r.tls.source)),
+                     r.tls.certificate ? r.tls.certificate->chain_pem() : "",
+                     r.tls.certificate ? r.tls.certificate->key_pem() : "", r.tls.redirect_https,
+                     r.tls.hsts_seconds});
   }
   try {
     store_.save(state);
@@ -444,6 +497,7 @@ json::object ServiceRegistry::status() const {
         {"requests", requests},
         {"errors", counters.responses[5]},
         {"connect_errors", counters.connect_errors},
+        {"tls", tls_status(r.tls)},
     });
   }
   const double uptime = std::chrono::duration<double>(Clock::now() - started_).count();
@@ -517,6 +571,9 @@ void ServiceRegistry::append_request_metrics(std::string& out) const {
          "Requests refused before routing: malformed, or over a limit (400, 408, 413, 431, 501, "
          "505).");
   out += fmt::format("handoff_rejected_requests_total {}\n", server_.rejected());
+  family(out, "handoff_tls_handshake_failures_total", "counter",
+         "TLS connections closed because the handshake failed or timed out.");
+  out += fmt::format("handoff_tls_handshake_failures_total {}\n", server_.tls_failures());
 }
 
 // Upstreams: requests in flight per generation, failed connections, open client connections.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "control/service_tls.hpp"
 #include "control/state_store.hpp"
 #include "proxy/server.hpp"
 
@@ -22,6 +23,13 @@ struct ContainerRef {
   std::string image;
 };
 
+/// A change to a service's settings: what is not set stays as it is.
+struct ServiceChange {
+  std::optional<std::vector<std::string>> hosts = {};
+  std::optional<bool> strip_prefix = {};
+  TlsChange tls = {};
+};
+
 /// The control plane's record of every service: its hosts, its upstream history, the workflow
 /// running on it, and what is still draining. It owns the route table the data plane reads and
 /// saves the state after every change. Thread-safe; never held while the data plane waits.
@@ -30,17 +38,24 @@ class ServiceRegistry {
   /// `store` receives the state after every change.
   ServiceRegistry(proxy::Server& server, const StateStore& store);
 
+  /// The certificate for TLS names no service's certificate covers (--tls-default-cert); set
+  /// before `restore`.
+  void set_default_certificate(std::shared_ptr<const proxy::Certificate> certificate);
+
   /// Rebuilds services from saved state. Throws std::runtime_error for a bad entry.
   void restore(const ProxyState& state);
 
   /// Adds a service (`upstream` may be empty: 503 until the first swap or deploy); throws
   /// DomainError (400 bad field, 409 name or host taken).
   void add(const std::string& name, std::vector<std::string> hosts, const std::string& upstream,
-           bool strip_prefix = false);
-  /// Replaces a service's hosts with one atomic route-table store: no request goes unrouted
-  /// in between. Throws DomainError (404, 400 bad host, 409 host taken).
-  void update_hosts(const std::string& name, std::vector<std::string> hosts,
-                    std::optional<bool> strip_prefix = std::nullopt);
+           bool strip_prefix = false, const TlsChange& tls = {});
+  /// Changes a service's hosts, prefix stripping and HTTPS settings with one atomic store of
+  /// the route table and one of the certificate store: no request goes unrouted and no
+  /// handshake finds no certificate in between. Throws DomainError (404, 400 bad host, 409 host
+  /// taken).
+  void update(const std::string& name, ServiceChange change);
+  /// The service's HTTPS settings. Throws DomainError 404.
+  [[nodiscard]] ServiceTls tls(const std::string& name) const;
   /// Whether the service answers exactly these hosts (in any order, case ignored).
   [[nodiscard]] bool has_hosts(const std::string& name, std::vector<std::string> hosts) const;
   /// Whether a service of this name exists.
@@ -105,6 +120,7 @@ class ServiceRegistry {
     std::shared_ptr<proxy::Service> service;
     std::vector<std::string> hosts;
     bool strip_prefix = false;  // a matched path prefix is removed before forwarding
+    ServiceTls tls;
     std::string previous;
     std::uint64_t generation = 1;
     bool busy = false;
@@ -122,7 +138,9 @@ class ServiceRegistry {
   Record& find(const std::string& name);
   [[nodiscard]] const Record& find(const std::string& name) const;
   void check_hosts(const std::string& name, const std::vector<std::string>& hosts) const;
-  void publish();  // installs a route table built from records_ and saves the state
+  // Installs a route table and a certificate store built from records_, and saves the state.
+  void publish();
+  void publish_certificates();
   void persist();  // saves the state built from records_
   // The metric families, with the mutex held.
   void append_request_metrics(std::string& out) const;
@@ -134,6 +152,7 @@ class ServiceRegistry {
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   mutable std::mutex mutex_;
   std::map<std::string, Record> records_;
+  std::shared_ptr<const proxy::Certificate> default_certificate_;
 };
 
 }  // namespace handoff::control

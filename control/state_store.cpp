@@ -1,6 +1,7 @@
 #include "control/state_store.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -43,7 +44,12 @@ std::string to_json(const ProxyState& state) {
                                     {"max_pause_ms", s.max_pause_ms},
                                     {"pause_message", s.pause_message},
                                     {"retry_after_s", s.retry_after_s},
-                                    {"strip_prefix", s.strip_prefix}});
+                                    {"strip_prefix", s.strip_prefix},
+                                    {"tls_source", s.tls_source},
+                                    {"tls_cert", s.tls_cert},
+                                    {"tls_key", s.tls_key},
+                                    {"redirect_https", s.redirect_https},
+                                    {"hsts_seconds", s.hsts_seconds}});
   }
   return json::serialize(json::object{{"version", 1}, {"services", std::move(services)}}) + "\n";
 }
@@ -72,6 +78,11 @@ void write_file(const fs::path& path, const std::string& data, int flags) {
     throw std::runtime_error(fmt::format("cannot open {}: {}", path.string(), strerror(errno)));
   }
   try {
+    // The state holds private keys: owner only, also for a file that existed before.
+    if (::fchmod(fd, 0600) != 0) {
+      throw std::runtime_error(
+          fmt::format("cannot restrict {} to mode 0600: {}", path.string(), strerror(errno)));
+    }
     write_all(fd, data, path);
   } catch (...) {
     ::close(fd);
@@ -132,7 +143,9 @@ ProxyState StateStore::load() const {
       }
       for (auto [key, field] :
            {std::pair{"container_id", &s.container_id},
-            std::pair{"container_name", &s.container_name}, std::pair{"image", &s.image}}) {
+            std::pair{"container_name", &s.container_name}, std::pair{"image", &s.image},
+            std::pair{"tls_source", &s.tls_source}, std::pair{"tls_cert", &s.tls_cert},
+            std::pair{"tls_key", &s.tls_key}}) {
         if (const json::value* v = so.if_contains(key); v && v->is_string()) {
           *field = std::string(v->as_string());
         }
@@ -158,6 +171,12 @@ ProxyState StateStore::load() const {
       }
       if (const json::value* sp = so.if_contains("strip_prefix"); sp && sp->is_bool()) {
         s.strip_prefix = sp->as_bool();
+      }
+      if (const json::value* r = so.if_contains("redirect_https"); r && r->is_bool()) {
+        s.redirect_https = r->as_bool();
+      }
+      if (const json::value* h = so.if_contains("hsts_seconds")) {
+        s.hsts_seconds = h->to_number<std::int64_t>();
       }
       if (const json::value* r = so.if_contains("retry_after_s")) {
         s.retry_after_s = r->to_number<std::int64_t>();

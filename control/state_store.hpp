@@ -35,6 +35,11 @@ struct ServiceState {
   std::string pause_message;           ///< that 503's body, when set with the pause
   std::int64_t retry_after_s = 5;      ///< that 503's Retry-After
   bool strip_prefix = false;           ///< a matched path prefix is removed before forwarding
+  std::string tls_source = "off";      ///< where its certificate comes from: off, given, acme
+  std::string tls_cert;                ///< the certificate chain (PEM), when it has one
+  std::string tls_key;                 ///< its private key (PEM); the file is mode 0600
+  bool redirect_https = false;         ///< plain HTTP requests are redirected to HTTPS
+  std::int64_t hsts_seconds = 0;       ///< Strict-Transport-Security max-age; 0: none
 };
 
 /// The proxy's saved state.

@@ -15,6 +15,7 @@
 
 #include "proxy/access_log.hpp"
 #include "proxy/body_framer.hpp"
+#include "proxy/client_stream.hpp"
 #include "proxy/forward_headers.hpp"
 #include "proxy/http_head.hpp"
 #include "proxy/upstream_exchange.hpp"
@@ -66,6 +67,37 @@ struct Refusal {
   std::string text;
 };
 
+// The tunnel's two ends, whichever kind each is.
+asio::awaitable<ClientStream::Result> read_some(tcp::socket& from, asio::mutable_buffer into) {
+  return from.async_read_some(into, nothrow);
+}
+asio::awaitable<ClientStream::Result> read_some(ClientStream& from, asio::mutable_buffer into) {
+  return from.read_some(into);
+}
+asio::awaitable<ClientStream::Result> write_all(tcp::socket& to, std::string_view bytes) {
+  return asio::async_write(to, asio::buffer(bytes), nothrow);
+}
+asio::awaitable<ClientStream::Result> write_all(ClientStream& to, std::string_view bytes) {
+  return to.write(bytes);
+}
+void shutdown_send(tcp::socket& to) {
+  boost::system::error_code ignored;
+  to.shutdown(tcp::socket::shutdown_send, ignored);
+}
+void shutdown_send(ClientStream& to) {
+  to.shutdown_send();
+}
+
+// A Host field's name without its port ("[::1]:8080" → "[::1]").
+std::string_view host_name(std::string_view host) {
+  const std::size_t bracket = host.rfind(']');
+  const std::size_t colon = host.rfind(':');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+    host = host.substr(0, colon);
+  }
+  return host;
+}
+
 bool wants_keep_alive(const MessageHead& req) {
   return req.version_minor == 1 ? !req.connection_close : req.connection_keep_alive;
 }
@@ -75,14 +107,14 @@ bool wants_keep_alive(const MessageHead& req) {
 /// the response as that exchange's `ClientSide`.
 class ClientSession final : public ClientSide {
  public:
-  ClientSession(Worker& worker, tcp::socket socket)
+  ClientSession(Worker& worker, tcp::socket socket, const TlsContext* tls)
       : worker_(worker),
-        client_(std::move(socket)),
+        client_(std::move(socket), tls, worker.upstream_buffers()),
         in_(worker.client_buffers()),
         up_(worker.upstream_buffers()) {
-    handle_.client = &client_;
+    handle_.client = &client_.socket();
     boost::system::error_code ec;
-    auto remote = client_.remote_endpoint(ec);
+    auto remote = client_.socket().remote_endpoint(ec);
     client_ip_ = ec ? "unknown" : remote.address().to_string();
     worker_.attach(handle_);
   }
@@ -96,15 +128,16 @@ class ClientSession final : public ClientSide {
   }
 
   asio::awaitable<void> run() {
-    while (co_await serve_one() == Outcome::keep_alive) {
+    const bool shook_hands = co_await shake_hands();
+    while (shook_hands && co_await serve_one() == Outcome::keep_alive) {
     }
     close_books();
-    boost::system::error_code ec;
-    client_.shutdown(tcp::socket::shutdown_send, ec);
-    if (!ec && !handle_.killed) {
+    client_.shutdown_send();
+    if (shook_hands && client_.socket().is_open() && !handle_.killed) {
       co_await linger();
     }
-    client_.close(ec);
+    boost::system::error_code ignored;
+    client_.socket().close(ignored);
   }
 
   // ClientSide. Overrides that are coroutines forward to private ones, so that the interface
@@ -138,6 +171,7 @@ class ClientSession final : public ClientSide {
   [[nodiscard]] bool timed_out() const { return handle_.timed_out; }
   [[nodiscard]] const ProxyConfig& config() const { return worker_.config(); }
 
+  asio::awaitable<bool> shake_hands();
   asio::awaitable<Outcome> serve_one();
   asio::awaitable<bool> read_more_input();
   asio::awaitable<void> linger();
@@ -149,7 +183,10 @@ class ClientSession final : public ClientSide {
   asio::awaitable<bool> pass_interim(const MessageHead& response);
   asio::awaitable<Outcome> open_tunnel(tcp::socket& upstream, Buffer& upstream_bytes);
   asio::awaitable<void> tunnel(tcp::socket& upstream, Buffer& upstream_bytes);
-  asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, Buffer& buffer);
+  template <typename From, typename To>
+  asio::awaitable<void> pump(From& from, To& to, Buffer& buffer);
+  asio::awaitable<Outcome> redirect_to_https(Service& service, std::size_t head_bytes);
+  [[nodiscard]] std::string_view hsts_field(const Service& service);
   // Callers build the text in a named variable first: GCC 12 destroys some temporaries in a
   // co_await expression twice (a conditional between a literal and a std::string).
   asio::awaitable<Outcome> reply(int status, std::string_view text, bool close,
@@ -178,7 +215,7 @@ class ClientSession final : public ClientSide {
   asio::awaitable<bool> wait_while_paused(Service& service);
 
   Worker& worker_;
-  tcp::socket client_;
+  ClientStream client_;
   SessionHandle handle_;
   Buffer in_;  // bytes from the client
   Buffer up_;  // bytes from the upstream, during an exchange
@@ -202,7 +239,55 @@ class ClientSession final : public ClientSide {
   std::string_view cut_;         // why the response was cut short (a literal), once it was
   bool connect_failed_ = false;  // no connection to the upstream could be made
   bool answered_by_proxy_ = false;  // the status is handoff's own answer, not the upstream's
+  std::array<char, 64> hsts_{};     // the Strict-Transport-Security line, when the service sets one
 };
+
+// A TLS connection's handshake, within the header timeout. A failed one (a scanner, plain HTTP
+// sent to the TLS port, a garbage record, a name no certificate covers) is closed without an
+// answer and counted.
+asio::awaitable<bool> ClientSession::shake_hands() {
+  if (!client_.secure()) {
+    co_return true;
+  }
+  arm(config().client_header_timeout);
+  const bool done = co_await client_.handshake();
+  disarm();
+  if (!done || timed_out() || handle_.killed) {
+    worker_.count_tls_failure();
+    co_return false;
+  }
+  co_return true;
+}
+
+// A service that wants HTTPS answers a plain request with a redirect to the same URL over TLS:
+// 301 for GET and HEAD, 308 otherwise (which keeps the method and body). The port is the first
+// TLS listener's, left out when it is 443.
+asio::awaitable<Outcome> ClientSession::redirect_to_https(Service& service,
+                                                          std::size_t head_bytes) {
+  service_ = service.shared_from_this();
+  const MessageHead& req = x_->request;
+  const bool has_body = req.body != BodyKind::none;
+  const bool safe = req.method == "GET" || req.method == "HEAD";
+  const std::uint16_t port = config().https_port;
+  const std::string location =
+      port == 443 ? fmt::format("Location: https://{}{}", host_name(req.host), req.target)
+                  : fmt::format("Location: https://{}:{}{}", host_name(req.host), port, req.target);
+  in_.consume(has_body ? 0 : head_bytes);
+  const std::string text = "handoff: this service is served over HTTPS";
+  co_return co_await reply(safe ? 301 : 308, text, has_body, location);
+}
+
+// The HSTS line for a response over TLS from a service that sets it; empty otherwise (RFC
+// 6797 §7.2: never over plain HTTP).
+std::string_view ClientSession::hsts_field(const Service& service) {
+  const std::uint32_t seconds = service.hsts_seconds();
+  if (!client_.secure() || seconds == 0) {
+    return {};
+  }
+  const auto end = fmt::format_to_n(hsts_.data(), hsts_.size(),
+                                    "Strict-Transport-Security: max-age={}", seconds);
+  return {hsts_.data(), end.size};
+}
 
 // Closing a socket with unread input makes the kernel send a reset, which can destroy the
 // answer just written (a 400 or 413 sent before the request was read to its end). So the proxy
@@ -213,7 +298,7 @@ asio::awaitable<void> ClientSession::linger() {
   arm(std::chrono::seconds(2));
   std::size_t dropped = 0;
   while (dropped < kMaxLingerBytes) {
-    auto [ec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
+    auto [ec, n] = co_await client_.socket().async_read_some(in_.prepare(), nothrow);
     if (ec || timed_out() || handle_.killed) {
       break;
     }
@@ -232,12 +317,12 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     handle_.idle = true;
     handle_.idle_since = worker_.coarse_now();
     arm(config().client_idle_timeout);
-    auto [ec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
+    auto [ec, n] = co_await client_.read_some(in_.prepare());
     if (ec == asio::error::operation_aborted && handle_.parked && !timed_out() && !handle_.killed) {
       // Idle for a while: hold no buffer and no exchange state until the client sends more.
       return_scratch(std::move(x_));
       in_.release();
-      std::tie(ec) = co_await client_.async_wait(tcp::socket::wait_read, nothrow);
+      std::tie(ec) = co_await client_.wait_readable();
       n = 0;
     }
     handle_.idle = false;
@@ -256,7 +341,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
         break;
       }
     }
-    auto [ec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
+    auto [ec, n] = co_await client_.read_some(in_.prepare());
     if (ec || timed_out() || handle_.killed) {
       if (timed_out() && !in_.empty()) {
         co_return co_await refuse_slow_head();
@@ -278,6 +363,9 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     worker_.count_refused(true);
     in_.consume(has_body ? 0 : parsed.head_bytes);
     co_return co_await reply(404, "handoff: no service for this host", has_body);
+  }
+  if (!client_.secure() && found->redirect_https() && !x.request.host.empty()) {
+    co_return co_await redirect_to_https(*found, parsed.head_bytes);
   }
   Service* service = bind_service(*found, route.strip);
   const bool held_off = service->paused() && !co_await wait_while_paused(*service);
@@ -306,7 +394,8 @@ std::optional<Refusal> ClientSession::prepare_exchange(std::size_t head_bytes) {
   RequestScratch& x = *x_;
   x.upstream_head.clear();
   const std::string_view request_id =
-      build_upstream_request(x.request, {client_ip_, worker_.next_request_id()}, x.upstream_head);
+      build_upstream_request(x.request, {client_ip_, worker_.next_request_id(), client_.secure()},
+                             x.upstream_head);
   if (config().access_log) {
     x.request_id = request_id;
   }
@@ -432,7 +521,7 @@ asio::awaitable<BodyRead> ClientSession::read_body() {
   }
   if (in_.empty()) {
     arm(config().client_io_timeout);
-    auto [ec, n] = co_await client_.async_read_some(in_.prepare(), nothrow);
+    auto [ec, n] = co_await client_.read_some(in_.prepare());
     if (ec || timed_out() || handle_.killed) {
       co_return BodyRead{};  // the client went away mid-body; nothing to answer
     }
@@ -475,8 +564,9 @@ ChunkedOutput ClientSession::begin_response(const MessageHead& response) {
   close_after_response_ =
       !keep_alive || worker_.stopping() || response.body == BodyKind::until_close || dechunk;
   x_->client_head.clear();
-  build_client_response(response, {close_after_response_, http10 && keep_alive, dechunk},
-                        x_->client_head);
+  build_client_response(
+      response, {close_after_response_, http10 && keep_alive, dechunk, hsts_field(*service_)},
+      x_->client_head);
   head_pending_ = true;
   return dechunk ? ChunkedOutput::dechunk : ChunkedOutput::reframe;
 }
@@ -536,20 +626,20 @@ asio::awaitable<void> ClientSession::tunnel(tcp::socket& upstream, Buffer& upstr
 }
 
 // Copies one direction of a tunnel until end of stream, then half-closes the other side.
-asio::awaitable<void> ClientSession::pump(tcp::socket& from, tcp::socket& to, Buffer& buffer) {
+template <typename From, typename To>
+asio::awaitable<void> ClientSession::pump(From& from, To& to, Buffer& buffer) {
   while (true) {
     if (!buffer.empty()) {
-      auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buffer.view()), nothrow);
+      auto [wec, wn] = co_await write_all(to, buffer.view());
       if (wec || timed_out() || handle_.killed) {
         handle_.close_all();
         co_return;
       }
       buffer.consume(wn);
     }
-    auto [ec, n] = co_await from.async_read_some(buffer.prepare(), nothrow);
+    auto [ec, n] = co_await read_some(from, buffer.prepare());
     if (ec == asio::error::eof) {
-      boost::system::error_code ignored;
-      to.shutdown(tcp::socket::shutdown_send, ignored);
+      shutdown_send(to);
       co_return;
     }
     if (ec || timed_out() || handle_.killed) {
@@ -563,8 +653,7 @@ asio::awaitable<void> ClientSession::pump(tcp::socket& from, tcp::socket& to, Bu
 
 asio::awaitable<bool> ClientSession::write_client(std::string_view head, std::string_view body) {
   arm(config().client_io_timeout);
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
-  auto [ec, n] = co_await asio::async_write(client_, bufs, nothrow);
+  auto [ec, n] = co_await client_.write(head, body);
   disarm();
   const bool sent = !ec && !timed_out() && !handle_.killed;
   if (sent) {
@@ -648,8 +737,8 @@ asio::awaitable<bool> ClientSession::wait_while_paused(Service& service) {
 
 }  // namespace
 
-asio::awaitable<void> serve_client(Worker& worker, tcp::socket socket) {
-  ClientSession session(worker, std::move(socket));
+asio::awaitable<void> serve_client(Worker& worker, tcp::socket socket, const TlsContext* tls) {
+  ClientSession session(worker, std::move(socket), tls);
   co_await session.run();
 }
 

@@ -6,9 +6,12 @@
 namespace handoff::proxy {
 
 class Worker;
+class TlsContext;
 
 /// Serves one client connection until it closes: reads each request, routes it by Host, relays
-/// it to the service's current upstream and streams the response back, in order.
-boost::asio::awaitable<void> serve_client(Worker& worker, boost::asio::ip::tcp::socket socket);
+/// it to the service's current upstream and streams the response back, in order. With `tls`,
+/// the connection starts with a TLS handshake and every byte goes through it.
+boost::asio::awaitable<void> serve_client(Worker& worker, boost::asio::ip::tcp::socket socket,
+                                          const TlsContext* tls);
 
 }  // namespace handoff::proxy

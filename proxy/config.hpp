@@ -13,7 +13,10 @@ using Millis = std::chrono::milliseconds;
 
 /// Every limit and timeout of the data plane; immutable once the server is built.
 struct ProxyConfig {
-  std::vector<boost::asio::ip::tcp::endpoint> listen;  ///< addresses to accept clients on
+  std::vector<boost::asio::ip::tcp::endpoint> listen;      ///< addresses to accept clients on
+  std::vector<boost::asio::ip::tcp::endpoint> listen_tls;  ///< addresses to accept TLS clients on
+  /// The port HTTP requests are redirected to for HTTPS: the first TLS listener's once bound.
+  std::uint16_t https_port = 443;
   unsigned threads = 1;                                ///< worker threads, one acceptor each
 
   Millis client_header_timeout{10'000};      ///< to receive a whole request head

@@ -107,7 +107,7 @@ std::string_view append_proxy_fields(const MessageHead& req, const RequestForwar
     out.append(", ");
   }
   out.append(fwd.client_ip);
-  out.append("\r\nX-Forwarded-Proto: http\r\n");
+  out.append(fwd.https ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n");
   if (!req.host.empty()) {
     append_field(out, "X-Forwarded-Host", req.host);
   }
@@ -214,6 +214,10 @@ void build_client_response(const MessageHead& resp, const ResponseForwarding& fw
   } else if (fwd.keep_alive_10) {
     out.append("Connection: keep-alive\r\n");
   }
+  if (!fwd.extra_field.empty()) {
+    out.append(fwd.extra_field);
+    out.append("\r\n");
+  }
   out.append("\r\n");
 }
 
@@ -223,6 +227,10 @@ std::string_view reason_phrase(int status) {
       return "Continue";
     case 200:
       return "OK";
+    case 301:
+      return "Moved Permanently";
+    case 308:
+      return "Permanent Redirect";
     case 400:
       return "Bad Request";
     case 404:

@@ -11,6 +11,7 @@ namespace handoff::proxy {
 struct RequestForwarding {
   std::string_view client_ip;   ///< appended to X-Forwarded-For
   std::string_view request_id;  ///< set as X-Request-Id when the client sent none
+  bool https = false;           ///< the client came over TLS (X-Forwarded-Proto)
 };
 
 /// Appends to `out` the head that forwards `req` upstream (RFC 9110 §7.6): hop-by-hop fields and
@@ -26,6 +27,7 @@ struct ResponseForwarding {
   bool close = false;          ///< the proxy closes the client connection after this response
   bool keep_alive_10 = false;  ///< an HTTP/1.0 client asked for keep-alive
   bool dechunk = false;        ///< the body is sent without chunked framing (HTTP/1.0 client)
+  std::string_view extra_field = {};  ///< one more header line without its CRLF (e.g. HSTS), or empty
 };
 
 /// Appends to `out` the head that forwards `resp` to the client: hop-by-hop fields and the

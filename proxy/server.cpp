@@ -74,25 +74,35 @@ Server::Server(ProxyConfig config) : config_(std::move(config)), router_(config_
   if (config_.threads == 0) {
     throw std::runtime_error("--threads must be at least 1");
   }
-  if (config_.listen.empty()) {
+  if (config_.listen.empty() && config_.listen_tls.empty()) {
     throw std::runtime_error("no listen address (use --listen HOST:PORT)");
   }
   for (unsigned i = 0; i < config_.threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, config_, router_, connections_));
+    workers_.push_back(std::make_unique<Worker>(i, config_, router_, connections_, tls_));
   }
   for (const tcp::endpoint& requested : config_.listen) {
-    // SO_REUSEPORT would let a second proxy bind the same port silently; a plain bind first
-    // makes "address already in use" an error, as users expect.
-    tcp::endpoint ep = requested;
-    {
-      tcp::acceptor probe = open_acceptor(workers_[0]->io(), ep, false);
-      ep = probe.local_endpoint();
-    }
-    for (auto& worker : workers_) {
-      worker->add_acceptor(open_acceptor(worker->io(), ep, true));
-    }
-    bound_.push_back(ep);
+    bound_.push_back(listen_on(requested, false));
   }
+  for (const tcp::endpoint& requested : config_.listen_tls) {
+    bound_tls_.push_back(listen_on(requested, true));
+  }
+  if (!bound_tls_.empty()) {
+    config_.https_port = bound_tls_.front().port();  // before the workers start reading it
+  }
+}
+
+tcp::endpoint Server::listen_on(const tcp::endpoint& requested, bool tls) {
+  // SO_REUSEPORT would let a second proxy bind the same port silently; a plain bind first
+  // makes "address already in use" an error, as users expect.
+  tcp::endpoint ep = requested;
+  {
+    tcp::acceptor probe = open_acceptor(workers_[0]->io(), ep, false);
+    ep = probe.local_endpoint();
+  }
+  for (auto& worker : workers_) {
+    worker->add_acceptor(open_acceptor(worker->io(), ep, true), tls);
+  }
+  return ep;
 }
 
 Server::~Server() {
@@ -167,6 +177,14 @@ std::uint64_t Server::unrouted() const {
   std::uint64_t n = 0;
   for (const auto& w : workers_) {
     n += w->unrouted();
+  }
+  return n;
+}
+
+std::uint64_t Server::tls_failures() const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) {
+    n += w->tls_failures();
   }
   return n;
 }

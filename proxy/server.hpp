@@ -19,7 +19,8 @@ namespace handoff::proxy {
 /// control plane drives: build services, `swap` an upstream in, `drain` the one swapped out.
 class Server {
  public:
-  /// Binds every listen address (throws std::runtime_error naming the address on failure).
+  /// Binds every listen address, plain and TLS (throws std::runtime_error naming the address
+  /// on failure).
   explicit Server(ProxyConfig config);
   ~Server();
   Server(const Server&) = delete;
@@ -35,10 +36,18 @@ class Server {
   [[nodiscard]] const ProxyConfig& config() const { return config_; }
   /// The route table's owner.
   Router& router() { return router_; }
-  /// The addresses actually bound (port 0 resolved to the real port).
+  /// The plain addresses actually bound (port 0 resolved to the real port).
   [[nodiscard]] const std::vector<boost::asio::ip::tcp::endpoint>& local_endpoints() const {
     return bound_;
   }
+  /// The TLS addresses actually bound.
+  [[nodiscard]] const std::vector<boost::asio::ip::tcp::endpoint>& tls_endpoints() const {
+    return bound_tls_;
+  }
+  /// TLS termination: install certificates here (`TlsContext::replace`).
+  TlsContext& tls() { return tls_; }
+  /// TLS handshakes that failed or timed out, over all workers.
+  [[nodiscard]] std::uint64_t tls_failures() const;
   /// Open client connections.
   [[nodiscard]] std::size_t connections() const { return connections_.load(); }
   /// Requests for hosts no service claims (answered 404), over all workers.
@@ -62,10 +71,16 @@ class Server {
                     const DrainProgress& progress = {});
 
  private:
+  /// Binds `requested` once per worker (SO_REUSEPORT); returns the address bound.
+  boost::asio::ip::tcp::endpoint listen_on(const boost::asio::ip::tcp::endpoint& requested,
+                                           bool tls);
+
   ProxyConfig config_;
   Router router_;
+  TlsContext tls_;
   std::atomic<std::size_t> connections_{0};
   std::vector<boost::asio::ip::tcp::endpoint> bound_;
+  std::vector<boost::asio::ip::tcp::endpoint> bound_tls_;
   std::vector<std::unique_ptr<Worker>> workers_;
   bool started_ = false;
   bool stopped_ = false;

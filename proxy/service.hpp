@@ -72,6 +72,21 @@ class Service : public std::enable_shared_from_this<Service> {
     return std::chrono::milliseconds(max_pause_ms_.load());
   }
 
+  /// Sets what the service asks of HTTP: plain requests redirected to HTTPS, and the
+  /// Strict-Transport-Security max-age sent over HTTPS (0: none).
+  void set_https_policy(bool redirect, std::uint32_t hsts_seconds) {
+    redirect_https_.store(redirect, std::memory_order_relaxed);
+    hsts_seconds_.store(hsts_seconds, std::memory_order_relaxed);
+  }
+  /// Whether plain HTTP requests are redirected to HTTPS.
+  [[nodiscard]] bool redirect_https() const {
+    return redirect_https_.load(std::memory_order_relaxed);
+  }
+  /// The HSTS max-age in seconds (0: no Strict-Transport-Security field).
+  [[nodiscard]] std::uint32_t hsts_seconds() const {
+    return hsts_seconds_.load(std::memory_order_relaxed);
+  }
+
   /// Data plane: counts a finished request by the status class answered on worker `w`.
   void count_response(unsigned w, int status) {
     const unsigned cls = status >= 100 && status < 600 ? static_cast<unsigned>(status / 100) : 0;
@@ -129,6 +144,8 @@ class Service : public std::enable_shared_from_this<Service> {
   std::unique_ptr<Stats[]> stats_;  // one per worker, written only by that worker
   LatencyWindow latency_;
   std::atomic<bool> paused_{false};
+  std::atomic<bool> redirect_https_{false};
+  std::atomic<std::uint32_t> hsts_seconds_{0};
   std::atomic<std::int64_t> max_pause_ms_{30'000};
   SharedSlot<const PauseNotice> notice_{std::make_shared<const PauseNotice>()};
 };

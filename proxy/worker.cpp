@@ -54,11 +54,12 @@ void SessionHandle::close_all() {
 }
 
 Worker::Worker(unsigned index, const ProxyConfig& config, Router& router,
-               std::atomic<std::size_t>& connections)
+               std::atomic<std::size_t>& connections, const TlsContext& tls)
     : index_(index),
       config_(config),
       router_(router),
       connections_(connections),
+      tls_(tls),
       pool_(config.upstream_max_idle, config.upstream_idle_timeout),
       client_buffers_(std::max<std::size_t>(config.max_header_bytes, 4096), 1024),
       upstream_buffers_(kUpstreamBufferBytes, 256),
@@ -71,8 +72,8 @@ Worker::~Worker() {
   pool_.clear();
 }
 
-void Worker::add_acceptor(tcp::acceptor acceptor) {
-  acceptors_.push_back(std::make_unique<tcp::acceptor>(std::move(acceptor)));
+void Worker::add_acceptor(tcp::acceptor acceptor, bool tls) {
+  acceptors_.push_back(std::make_unique<Listener>(Listener{std::move(acceptor), tls}));
 }
 
 void Worker::start() {
@@ -89,7 +90,7 @@ void Worker::begin_shutdown() {
     stopping_ = true;
     for (auto& acceptor : acceptors_) {
       boost::system::error_code ignored;
-      acceptor->close(ignored);
+      acceptor->acceptor.close(ignored);
     }
     for (SessionHandle& s : sessions_) {
       if (s.idle) {
@@ -168,15 +169,21 @@ Clock::time_point Worker::deadline_after(Millis timeout) const {
   return now_ + timeout + kSweepInterval;
 }
 
-void Worker::refuse(tcp::socket& socket) {
-  // Best effort and never blocking: the client learns why before the connection closes.
+void Worker::refuse(tcp::socket& socket, bool tls) {
+  // Best effort and never blocking: the client learns why before the connection closes. A TLS
+  // client is closed without a word: an answer would need a handshake, the very cost the limit
+  // protects against.
   static const std::string reply = make_plain_response(503, "handoff: too many connections", true);
-  ::send(socket.native_handle(), reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (!tls) {
+    ::send(socket.native_handle(), reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
   boost::system::error_code ignored;
   socket.close(ignored);
 }
 
-asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor) {
+asio::awaitable<void> Worker::accept_loop(Listener& listener) {
+  tcp::acceptor& acceptor = listener.acceptor;
+  const TlsContext* tls = listener.tls ? &tls_ : nullptr;
   asio::steady_timer backoff(io_);
   bool starved = false;  // out of descriptors; reported once until accepts succeed again
   while (acceptor.is_open()) {
@@ -201,12 +208,12 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor) {
     starved = false;
     if (connections_.fetch_add(1, std::memory_order_relaxed) >= config_.max_connections) {
       connections_.fetch_sub(1, std::memory_order_relaxed);
-      refuse(socket);
+      refuse(socket, listener.tls);
       continue;
     }
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(io_, serve_client(*this, std::move(socket)), [](std::exception_ptr e) {
+    asio::co_spawn(io_, serve_client(*this, std::move(socket), tls), [](std::exception_ptr e) {
       if (e) {
         try {
           std::rethrow_exception(e);

@@ -19,6 +19,7 @@
 #include "proxy/config.hpp"
 #include "proxy/connection_pool.hpp"
 #include "proxy/router.hpp"
+#include "proxy/tls_context.hpp"
 
 namespace handoff::proxy {
 
@@ -56,11 +57,11 @@ class Worker {
  public:
   /// `connections` is the server-wide count of open client connections.
   Worker(unsigned index, const ProxyConfig& config, Router& router,
-         std::atomic<std::size_t>& connections);
+         std::atomic<std::size_t>& connections, const TlsContext& tls);
   ~Worker();
 
-  /// Adds a bound, listening acceptor (before `start`).
-  void add_acceptor(boost::asio::ip::tcp::acceptor acceptor);
+  /// Adds a bound, listening acceptor (before `start`); its clients speak TLS when `tls`.
+  void add_acceptor(boost::asio::ip::tcp::acceptor acceptor, bool tls);
   /// Starts the thread.
   void start();
   /// Stops accepting and closes idle keep-alive connections; busy ones close after their
@@ -103,6 +104,10 @@ class Worker {
   void count_refused(bool unrouted) {
     (unrouted ? unrouted_ : rejected_).fetch_add(1, std::memory_order_relaxed);
   }
+  /// Counts a TLS connection closed because its handshake failed or timed out.
+  void count_tls_failure() { tls_failures_.fetch_add(1, std::memory_order_relaxed); }
+  /// TLS handshakes that failed or timed out, so far.
+  [[nodiscard]] std::uint64_t tls_failures() const { return tls_failures_.load(); }
   /// Requests for hosts no service claims, so far.
   [[nodiscard]] std::uint64_t unrouted() const { return unrouted_.load(); }
   /// Requests refused before routing (400, 408, 413, 431, 501, 505), so far.
@@ -116,15 +121,22 @@ class Worker {
   [[nodiscard]] Clock::time_point coarse_now() const { return now_; }
 
  private:
-  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
+  /// A listening socket, and whether its clients speak TLS.
+  struct Listener {
+    boost::asio::ip::tcp::acceptor acceptor;
+    bool tls;
+  };
+
+  boost::asio::awaitable<void> accept_loop(Listener& listener);
   boost::asio::awaitable<void> sweep_loop();
-  void refuse(boost::asio::ip::tcp::socket& socket);
+  void refuse(boost::asio::ip::tcp::socket& socket, bool tls);
 
   unsigned index_;
   const ProxyConfig& config_;
   Router& router_;
   std::atomic<std::size_t>& connections_;
-  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  const TlsContext& tls_;
+  std::vector<std::unique_ptr<Listener>> acceptors_;
   ConnectionPool pool_;
   BufferPool client_buffers_;
   BufferPool upstream_buffers_;
@@ -132,6 +144,7 @@ class Worker {
   bool stopping_ = false;
   std::atomic<std::uint64_t> unrouted_{0};  // written by this worker, read by the control plane
   std::atomic<std::uint64_t> rejected_{0};
+  std::atomic<std::uint64_t> tls_failures_{0};
   Clock::time_point now_ = Clock::now();  // refreshed by the sweeper
   std::uint64_t id_prefix_;
   std::uint64_t id_counter_ = 0;

@@ -7,6 +7,7 @@
 #include "tests/support/proxy_under_test.hpp"
 #include "tests/support/socket_client.hpp"
 #include "tests/support/test_backend.hpp"
+#include "tests/support/tls_client.hpp"
 
 using namespace handoff::test;
 
@@ -42,7 +43,7 @@ TEST_CASE("the backend sees forwarding fields and no hop-by-hop fields") {
   CHECK_FALSE(seen.has("keep-alive"));
   CHECK_FALSE(seen.has("connection"));
   CHECK(seen.header("x-forwarded-for") == "10.1.1.1, 127.0.0.1");
-  CHECK(seen.header("x-forwarded-proto") == "http");
+  CHECK(seen.header("x-forwarded-proto") == (tls_mode() ? "https" : "http"));
   CHECK(seen.header("x-forwarded-host") == "shop.test");
   CHECK(seen.header("via") == "1.1 handoff");
   CHECK(seen.header("x-request-id").size() == 32);

@@ -32,11 +32,24 @@ std::size_t next_cut(std::size_t size) {
 
 bool send_whole(int fd, std::string_view bytes, std::string* error);
 
-bool send_in_pieces(int fd, std::string_view bytes, std::string* error) {
-  std::size_t first = next_cut(bytes.size());
-  std::size_t second = first + 1 < bytes.size() ? first + next_cut(bytes.size() - first) : 0;
+}  // namespace
+
+std::vector<std::size_t> send_cuts(std::size_t size) {
+  if (!split_sends() || size < 2 || size > 65536) {
+    return {size};
+  }
+  const std::size_t first = next_cut(size);
+  std::vector<std::size_t> cuts{first};
+  if (first + 1 < size) {
+    cuts.push_back(first + next_cut(size - first));
+  }
+  cuts.push_back(size);
+  return cuts;
+}
+
+bool send_all(int fd, std::string_view bytes, std::string* error) {
   std::size_t from = 0;
-  for (std::size_t to : {first, second, bytes.size()}) {
+  for (const std::size_t to : send_cuts(bytes.size())) {
     if (to <= from) {
       continue;
     }
@@ -49,15 +62,6 @@ bool send_in_pieces(int fd, std::string_view bytes, std::string* error) {
     from = to;
   }
   return true;
-}
-
-}  // namespace
-
-bool send_all(int fd, std::string_view bytes, std::string* error) {
-  if (split_sends() && bytes.size() >= 2 && bytes.size() <= 65536) {
-    return send_in_pieces(fd, bytes, error);
-  }
-  return send_whole(fd, bytes, error);
 }
 
 namespace {

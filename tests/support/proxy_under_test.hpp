@@ -18,7 +18,12 @@ class ProxyUnderTest {
   ~ProxyUnderTest() { server_->shutdown(); }
 
   /// The port clients connect to.
-  [[nodiscard]] std::uint16_t port() const { return server_->local_endpoints().front().port(); }
+  [[nodiscard]] std::uint16_t port() const {
+    return (server_->local_endpoints().empty() ? server_->tls_endpoints()
+                                               : server_->local_endpoints())
+        .front()
+        .port();
+  }
   /// The server.
   proxy::Server& server() { return *server_; }
   /// The `default` service.

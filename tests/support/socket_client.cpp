@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "tests/support/fd_io.hpp"
+#include "tests/support/tls_client.hpp"
 
 namespace handoff::test {
 
@@ -41,20 +42,39 @@ SocketClient::SocketClient(std::uint16_t port, std::chrono::milliseconds timeout
     ::close(fd_);
     throw std::runtime_error(std::string("connect: ") + std::strerror(err));
   }
+  if (is_tls_port(port)) {
+    try {
+      tls_ = std::make_unique<TlsClient>(fd_, "localhost");
+    } catch (...) {
+      ::close(fd_);
+      throw;
+    }
+  }
 }
 
 SocketClient::~SocketClient() {
+  tls_.reset();
   if (fd_ >= 0) {
     ::close(fd_);
   }
 }
 
 bool SocketClient::send(std::string_view bytes) {
-  return send_all(fd_, bytes, &last_error_);
+  return tls_ ? tls_->send_all(bytes, &last_error_) : send_all(fd_, bytes, &last_error_);
 }
 
 bool SocketClient::fill() {
-  return recv_append(fd_, buffer_);
+  char buf[65536];
+  const long n = recv_some(buf, sizeof buf);
+  if (n <= 0) {
+    return false;
+  }
+  buffer_.append(buf, static_cast<std::size_t>(n));
+  return true;
+}
+
+long SocketClient::recv_some(char* into, std::size_t size) {
+  return tls_ ? tls_->recv_some(into, size) : ::recv(fd_, into, size, 0);
 }
 
 std::string SocketClient::read_exact(std::size_t n) {
@@ -76,7 +96,7 @@ std::size_t SocketClient::discard(std::size_t n) {
   buffer_.erase(0, got);
   char buf[65536];
   while (got < n) {
-    ssize_t k = ::recv(fd_, buf, std::min(sizeof buf, n - got), 0);
+    const long k = recv_some(buf, std::min(sizeof buf, n - got));
     if (k <= 0) {
       break;
     }
@@ -152,11 +172,18 @@ bool SocketClient::closed_by_peer(std::chrono::milliseconds wait) {
     return false;
   }
   char c;
+  if (tls_) {
+    // A TLS peer that closes may send close_notify first: read it (and nothing else may come).
+    return tls_->recv_some(&c, 1) <= 0;
+  }
   ssize_t n = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
   return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
 void SocketClient::shutdown_send() {
+  if (tls_) {
+    tls_->close_notify();
+  }
   ::shutdown(fd_, SHUT_WR);
 }
 

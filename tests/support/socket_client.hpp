@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -21,13 +22,18 @@ struct Response {
   [[nodiscard]] std::string header(const std::string& lower_name) const;
 };
 
-/// A blocking TCP client on loopback with a receive timeout, so a test can never hang.
+class TlsClient;
+
+/// A blocking TCP client on loopback with a receive timeout, so a test can never hang. It
+/// speaks TLS to a port marked so (see tls_client.hpp).
 class SocketClient {
  public:
   /// Connects to 127.0.0.1:`port`; throws on failure.
   explicit SocketClient(std::uint16_t port,
                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
   ~SocketClient();
+  /// The TLS session, when the port speaks TLS (null otherwise).
+  [[nodiscard]] TlsClient* tls() const { return tls_.get(); }
   SocketClient(const SocketClient&) = delete;
   SocketClient& operator=(const SocketClient&) = delete;
 
@@ -54,8 +60,10 @@ class SocketClient {
 
  private:
   bool fill();  // reads more into buffer_; false on EOF/error
+  long recv_some(char* into, std::size_t size);  // one read, TLS or not: bytes, 0 EOF, -1
 
   int fd_ = -1;
+  std::unique_ptr<TlsClient> tls_;
   std::string buffer_;
   std::string last_error_;
 };

@@ -65,7 +65,7 @@ TEST_CASE("the registry refuses a bad name, a bad host, a taken name or host, an
   CHECK(refusal([&] { r.registry.add("api", {"a.test"}, "not an address"); }) ==
         ErrorKind::invalid);
   CHECK(refusal([&] { r.registry.remove("nope"); }) == ErrorKind::not_found);
-  CHECK(refusal([&] { r.registry.update_hosts("nope", {"x.test"}); }) == ErrorKind::not_found);
+  CHECK(refusal([&] { r.registry.update("nope", {.hosts = std::vector<std::string>{"x.test"}}); }) == ErrorKind::not_found);
   CHECK(refusal([&] { (void)r.registry.service("nope"); }) == ErrorKind::not_found);
   // Nothing refused changed anything.
   const boost::json::object now = r.now();
@@ -114,7 +114,7 @@ TEST_CASE("every change the registry accepts survives a restart") {
   CHECK(r.after_restart() == r.now());
   r.registry.add("api", {"api.test", "*.api.test"}, "127.0.0.1:9001");
   CHECK(r.after_restart() == r.now());
-  r.registry.update_hosts("web", {"www.test", "web.test"});
+  r.registry.update("web", {.hosts = std::vector<std::string>{"www.test", "web.test"}});
   CHECK(r.after_restart() == r.now());
   r.registry.swap("web", "127.0.0.1:9002", took);
   CHECK(r.after_restart() == r.now());

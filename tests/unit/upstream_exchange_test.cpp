@@ -89,7 +89,8 @@ struct Bench {
   ProxyConfig config;
   Router router{1};
   std::atomic<std::size_t> connections{0};
-  Worker worker{0, config, router, connections};
+  TlsContext tls;
+  Worker worker{0, config, router, connections, tls};
   tcp::acceptor acceptor{worker.io(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
   std::shared_ptr<Upstream> upstream =
       std::make_shared<Upstream>("upstream", acceptor.local_endpoint(), 1);

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "control/json_fields.hpp"
+#include "proxy/certificate.hpp"
+
+namespace handoff::control {
+
+/// Where a service's certificate comes from.
+enum class CertificateSource {
+  none,   ///< no certificate of its own (the default certificate, if any, answers its names)
+  given,  ///< a certificate and key the user gave (--tls-cert/--tls-key)
+  acme,   ///< issued and renewed automatically (--tls acme)
+};
+
+/// A service's HTTPS settings.
+struct ServiceTls {
+  CertificateSource source = CertificateSource::none;
+  /// The certificate presented for its names (for acme: once issued). May be null.
+  std::shared_ptr<const proxy::Certificate> certificate;
+  bool redirect_https = false;     ///< plain HTTP requests get a redirect to HTTPS
+  std::uint32_t hsts_seconds = 0;  ///< Strict-Transport-Security max-age; 0: none
+};
+
+/// A change to a service's HTTPS settings as the API takes it: what is not set stays as it is.
+struct TlsChange {
+  std::optional<CertificateSource> source;
+  std::shared_ptr<const proxy::Certificate> certificate;  ///< with source `given`
+  std::optional<bool> redirect_https;
+  std::optional<std::uint32_t> hsts_seconds;
+
+  /// Reads `tls_cert` + `tls_key` (PEM text), `tls` ("acme" or "off"), `redirect_https` and
+  /// `hsts` (seconds) from a request body. A certificate is parsed and checked here: DomainError
+  /// 400 `bad_certificate` with the reason (unparsable, expired, key not matching).
+  static TlsChange read(JsonFields& body);
+  /// Whether anything is set.
+  [[nodiscard]] bool empty() const {
+    return !source && !redirect_https && !hsts_seconds;
+  }
+  /// Whether applying it to `current` would change anything.
+  [[nodiscard]] bool changes(const ServiceTls& current) const;
+  /// `current` with this change applied.
+  [[nodiscard]] ServiceTls applied_to(ServiceTls current) const;
+};
+
+/// The name a certificate source is written with in the API, the state file and status.
+std::string_view source_name(CertificateSource source);
+/// The source written as `name`; throws std::invalid_argument for another word.
+CertificateSource parse_source(std::string_view name);
+
+/// What `status` shows of a service's HTTPS settings (empty object when it has none).
+boost::json::object tls_status(const ServiceTls& tls);
+
+}  // namespace handoff::control

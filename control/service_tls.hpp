@@ -29,10 +29,10 @@ struct ServiceTls {
 
 /// A change to a service's HTTPS settings as the API takes it: what is not set stays as it is.
 struct TlsChange {
-  std::optional<CertificateSource> source;
-  std::shared_ptr<const proxy::Certificate> certificate;  ///< with source `given`
-  std::optional<bool> redirect_https;
-  std::optional<std::uint32_t> hsts_seconds;
+  std::optional<CertificateSource> source = {};
+  std::shared_ptr<const proxy::Certificate> certificate = {};  ///< with source `given`
+  std::optional<bool> redirect_https = {};
+  std::optional<std::uint32_t> hsts_seconds = {};
 
   /// Reads `tls_cert` + `tls_key` (PEM text), `tls` ("acme" or "off"), `redirect_https` and
   /// `hsts` (seconds) from a request body. A certificate is parsed and checked here: DomainError

@@ -128,8 +128,12 @@ class ClientSession final : public ClientSide {
   }
 
   asio::awaitable<void> run() {
+    // No co_await inside a short-circuit condition: GCC 12 evaluates it even when the left
+    // side is false (a failed handshake went on to serve requests).
     const bool shook_hands = co_await shake_hands();
-    while (shook_hands && co_await serve_one() == Outcome::keep_alive) {
+    Outcome outcome = shook_hands ? Outcome::keep_alive : Outcome::close;
+    while (outcome == Outcome::keep_alive) {
+      outcome = co_await serve_one();
     }
     close_books();
     client_.shutdown_send();

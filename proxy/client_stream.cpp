@@ -9,6 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "proxy/tls_context.hpp"
 
@@ -64,30 +65,44 @@ asio::awaitable<bool> ClientStream::handshake() {
   co_return true;
 }
 
-asio::awaitable<boost::system::error_code> ClientStream::await_ssl(int ssl_result) {
+// What OpenSSL wants after a call that returned `ssl_result`: readiness to wait for, or (empty)
+// a final error in `failure`.
+std::optional<tcp::socket::wait_type> ClientStream::wanted(int ssl_result,
+                                                          boost::system::error_code& failure) {
   const int saved_errno = errno;
-  tcp::socket::wait_type wait = tcp::socket::wait_read;
   switch (SSL_get_error(ssl_, ssl_result)) {
     case SSL_ERROR_WANT_READ:
-      break;
+      return tcp::socket::wait_read;
     case SSL_ERROR_WANT_WRITE:
-      wait = tcp::socket::wait_write;
-      break;
+      return tcp::socket::wait_write;
     case SSL_ERROR_ZERO_RETURN:
-      co_return asio::error::eof;  // close_notify, or (see TlsContext) a plain end of stream
+      failure = asio::error::eof;  // close_notify, or (see TlsContext) a plain end of stream
+      return std::nullopt;
     case SSL_ERROR_SYSCALL:
       failed_ = true;
-      ERR_clear_error();
-      co_return saved_errno == 0 ? boost::system::error_code(asio::error::eof)
-                                 : boost::system::error_code(saved_errno,
-                                                             boost::system::system_category());
+      failure = saved_errno == 0
+                    ? boost::system::error_code(asio::error::eof)
+                    : boost::system::error_code(saved_errno, boost::system::system_category());
+      break;
     default:  // a protocol error: garbage records, plain HTTP on a TLS port, a bad handshake
       failed_ = true;
-      ERR_clear_error();
-      co_return boost::system::errc::make_error_code(boost::system::errc::protocol_error);
+      failure = boost::system::errc::make_error_code(boost::system::errc::protocol_error);
+      break;
   }
-  auto [ec] = co_await socket_.async_wait(wait, nothrow);
-  co_return ec;
+  ERR_clear_error();
+  return std::nullopt;
+}
+
+// Waits for what OpenSSL asked for; the error that ends the call (a cancelled wait included).
+asio::awaitable<boost::system::error_code> ClientStream::await_ssl(int ssl_result) {
+  boost::system::error_code failure;
+  const std::optional<tcp::socket::wait_type> wait = wanted(ssl_result, failure);
+  if (!wait) {
+    co_return failure;
+  }
+  const std::tuple<boost::system::error_code> waited =
+      co_await socket_.async_wait(*wait, nothrow);
+  co_return std::get<0>(waited);
 }
 
 asio::awaitable<ClientStream::Result> ClientStream::read_some(asio::mutable_buffer into) {

@@ -53,7 +53,8 @@ TlsContext::TlsContext(std::chrono::seconds ticket_rotation) : tickets_(ticket_r
   SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS);
   // Read ahead: one receive takes every record that has arrived, not a header then a body.
   SSL_CTX_set_read_ahead(ctx_, 1);
-  SSL_CTX_set_timeout(ctx_, static_cast<long>(ticket_rotation.count()));
+  // A ticket can be decrypted for up to two rotation periods (see TicketKeys).
+  SSL_CTX_set_timeout(ctx_, static_cast<long>(2 * ticket_rotation.count()));
   SSL_CTX_set_app_data(ctx_, this);
   SSL_CTX_set_tlsext_servername_callback(ctx_, &TlsContext::on_server_name);
   SSL_CTX_set_tlsext_servername_arg(ctx_, this);

@@ -31,4 +31,9 @@ ProxyUnderTest::ProxyUnderTest(const std::string& upstream,
   server_->start();
 }
 
+ProxyUnderTest::~ProxyUnderTest() {
+  mark_tls_port(port(), false);  // the port may go to another proxy, a plain one
+  server_->shutdown();
+}
+
 }  // namespace handoff::test

@@ -15,7 +15,7 @@ class ProxyUnderTest {
   /// Starts it with `upstream` as the service's upstream; `tweak` adjusts the configuration.
   explicit ProxyUnderTest(const std::string& upstream,
                           const std::function<void(proxy::ProxyConfig&)>& tweak = {});
-  ~ProxyUnderTest() { server_->shutdown(); }
+  ~ProxyUnderTest();
 
   /// The port clients connect to.
   [[nodiscard]] std::uint16_t port() const {

@@ -1,6 +1,9 @@
 #include "tests/support/running_proxy.hpp"
 
+#include <chrono>
 #include <cstdlib>
+#include <stdexcept>
+#include <thread>
 
 namespace handoff::test {
 
@@ -18,6 +21,18 @@ RunningProxy::RunningProxy(const std::filesystem::path& dir, std::vector<std::st
   process_ = std::make_unique<HandoffProcess>(args);
   port_ = process_->wait_listening();
   // The control socket is bound before the listener is announced.
+}
+
+std::uint16_t RunningProxy::tls_port() const {
+  constexpr std::string_view kLine = "listening for HTTPS on 127.0.0.1:";
+  for (int i = 0; i < 500; ++i) {
+    const std::string err = process_->stderr_text();
+    if (const std::size_t at = err.find(kLine); at != std::string::npos) {
+      return static_cast<std::uint16_t>(std::stoi(err.substr(at + kLine.size())));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error("no HTTPS listener announced: " + process_->stderr_text());
 }
 
 CommandResult RunningProxy::cli(std::vector<std::string> args) const {

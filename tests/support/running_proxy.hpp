@@ -19,6 +19,8 @@ class RunningProxy {
 
   /// The HTTP port.
   [[nodiscard]] std::uint16_t port() const { return port_; }
+  /// The first HTTPS port (run with --listen-tls); waits for it to be announced.
+  [[nodiscard]] std::uint16_t tls_port() const;
   /// The control socket path.
   [[nodiscard]] std::string control() const { return control_; }
   /// The process.

@@ -24,7 +24,8 @@ std::string Response::header(const std::string& lower_name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-SocketClient::SocketClient(std::uint16_t port, std::chrono::milliseconds timeout) {
+SocketClient::SocketClient(std::uint16_t port, std::chrono::milliseconds timeout,
+                           const std::optional<std::string>& tls_name) {
   fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -42,9 +43,9 @@ SocketClient::SocketClient(std::uint16_t port, std::chrono::milliseconds timeout
     ::close(fd_);
     throw std::runtime_error(std::string("connect: ") + std::strerror(err));
   }
-  if (is_tls_port(port)) {
+  if (tls_name || is_tls_port(port)) {
     try {
-      tls_ = std::make_unique<TlsClient>(fd_, "localhost");
+      tls_ = std::make_unique<TlsClient>(fd_, tls_name.value_or("localhost"));
     } catch (...) {
       ::close(fd_);
       throw;

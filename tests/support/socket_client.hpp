@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,9 +29,11 @@ class TlsClient;
 /// speaks TLS to a port marked so (see tls_client.hpp).
 class SocketClient {
  public:
-  /// Connects to 127.0.0.1:`port`; throws on failure.
+  /// Connects to 127.0.0.1:`port`; throws on failure. It speaks TLS, asking for `tls_name` by
+  /// SNI, when that is given, or for "localhost" when the port is marked as TLS.
   explicit SocketClient(std::uint16_t port,
-                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                        const std::optional<std::string>& tls_name = std::nullopt);
   ~SocketClient();
   /// The TLS session, when the port speaks TLS (null otherwise).
   [[nodiscard]] TlsClient* tls() const { return tls_.get(); }

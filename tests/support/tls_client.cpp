@@ -4,7 +4,6 @@
 #include <openssl/ssl.h>
 
 #include <chrono>
-#include <csignal>
 #include <cstdlib>
 #include <mutex>
 #include <set>
@@ -22,9 +21,6 @@ std::set<std::uint16_t> tls_ports;
 
 SSL_CTX* client_context() {
   static SSL_CTX* ctx = [] {
-    // OpenSSL writes with send(2) without MSG_NOSIGNAL: a write to a closed peer must fail,
-    // not kill the test process.
-    std::signal(SIGPIPE, SIG_IGN);
     SSL_CTX* c = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT);
@@ -42,9 +38,13 @@ bool tls_mode() {
   return on;
 }
 
-void mark_tls_port(std::uint16_t port) {
+void mark_tls_port(std::uint16_t port, bool on) {
   std::lock_guard lock(ports_mutex);
-  tls_ports.insert(port);
+  if (on) {
+    tls_ports.insert(port);
+  } else {
+    tls_ports.erase(port);
+  }
 }
 
 bool is_tls_port(std::uint16_t port) {

@@ -12,8 +12,8 @@ namespace handoff::test {
 /// TLS only, with the shared test certificate as its default, and every SocketClient that
 /// connects to such a proxy speaks TLS to it. The suite must pass the same way.
 bool tls_mode();
-/// Records that clients of `port` speak TLS.
-void mark_tls_port(std::uint16_t port);
+/// Records that clients of `port` speak TLS (`on`), or no longer (the port is closed).
+void mark_tls_port(std::uint16_t port, bool on = true);
 /// Whether clients of `port` speak TLS.
 bool is_tls_port(std::uint16_t port);
 

@@ -13,6 +13,7 @@
 #include "proxy/server.hpp"
 #include "tests/support/domain_refusal.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_certificates.hpp"
 #include "tests/support/workflow_harness.hpp"
 
 using namespace handoff;
@@ -44,7 +45,7 @@ struct Registry {
       const auto& o = s.as_object();
       boost::json::object kept;
       for (const char* key :
-           {"hosts", "upstream", "previous", "container", "strip_prefix", "generation"}) {
+           {"hosts", "upstream", "previous", "container", "strip_prefix", "generation", "tls"}) {
         kept[key] = o.at(key);
       }
       out[o.at("name").as_string()] = std::move(kept);
@@ -53,7 +54,49 @@ struct Registry {
   }
 };
 
+// A change that gives a service a new certificate for web.test, and HTTPS settings.
+control::TlsChange tls_change(bool redirect, std::uint32_t hsts) {
+  const auto made = test::make_certificate({{"web.test"}});
+  return {control::CertificateSource::given,
+          proxy::Certificate::parse(made.chain_pem, made.key_pem), redirect, hsts};
+}
+
 }  // namespace
+
+TEST_CASE("a service's certificate is presented for its hosts, swapped by one store, and dropped") {
+  Registry r;
+  r.registry.add("web", {"web.test", "www.web.test"}, "", false, tls_change(false, 0));
+  const auto first = r.server.tls().certificates();
+  REQUIRE(first->find("www.web.test") != nullptr);
+  CHECK(first->find("web.test") == first->find("www.web.test"));
+  r.registry.update("web", {.tls = tls_change(true, 60)});
+  const auto second = r.server.tls().certificates();
+  CHECK(second->find("web.test") != first->find("web.test"));
+  CHECK(r.registry.service("web")->redirect_https());
+  CHECK(r.registry.service("web")->hsts_seconds() == 60);
+  r.registry.update("web", {.tls = {.source = control::CertificateSource::none}});
+  CHECK(r.server.tls().certificates()->find("web.test") == nullptr);
+  CHECK(r.registry.service("web")->redirect_https());  // unchanged: not part of that change
+}
+
+TEST_CASE("a saved certificate that has expired since still loads, shown as expired") {
+  Registry r;
+  r.registry.add("web", {"web.test"}, "");
+  control::ProxyState state = r.store.load();
+  const auto expired =
+      test::make_certificate({{"web.test"}, std::chrono::hours(-48), std::chrono::hours(-1)});
+  state.services[0].tls_source = "given";
+  state.services[0].tls_cert = expired.chain_pem;
+  state.services[0].tls_key = expired.key_pem;
+  r.store.save(state);
+  proxy::Server fresh_server(test::loopback_config());
+  control::ServiceRegistry fresh(fresh_server, r.store);
+  fresh.restore(r.store.load());
+  const auto status = fresh.status();
+  const auto& tls = status.at("services").at(0).at("tls").as_object();
+  CHECK(tls.at("expired").as_bool());
+  CHECK(fresh_server.tls().certificates()->find("web.test") != nullptr);
+}
 
 TEST_CASE("the registry refuses a bad name, a bad host, a taken name or host, an unknown one") {
   Registry r;
@@ -117,6 +160,13 @@ TEST_CASE("every change the registry accepts survives a restart") {
   r.registry.update("web", {.hosts = std::vector<std::string>{"www.test", "web.test"}});
   CHECK(r.after_restart() == r.now());
   r.registry.swap("web", "127.0.0.1:9002", took);
+  CHECK(r.after_restart() == r.now());
+  r.registry.update("web", {.tls = tls_change(true, 600)});
+  CHECK(r.after_restart() == r.now());
+  r.registry.update("web", {.tls = {.source = control::CertificateSource::acme}});
+  CHECK(r.after_restart() == r.now());
+  r.registry.update("web", {.tls = {.source = control::CertificateSource::none,
+                                    .redirect_https = false}});
   CHECK(r.after_restart() == r.now());
   r.registry.swap("web", "127.0.0.1:9003", took, {"id3", "web-3", "app:v3"});
   CHECK(r.after_restart() == r.now());

@@ -30,6 +30,11 @@ ProxyState sample_state() {
   s.pause_message = "back soon \"really\"\n";
   s.retry_after_s = 9;
   s.strip_prefix = true;
+  s.tls_source = "given";
+  s.tls_cert = "-----BEGIN CERTIFICATE-----\n...";
+  s.tls_key = "-----BEGIN PRIVATE KEY-----\n...";
+  s.redirect_https = true;
+  s.hsts_seconds = 31536000;
   ServiceState empty;
   empty.name = "new";  // no upstream yet, as `service add` leaves it
   return ProxyState{{s, empty}};
@@ -67,7 +72,17 @@ TEST_CASE("the state saved is the state loaded, field for field") {
   CHECK(s.pause_message == "back soon \"really\"\n");
   CHECK(s.retry_after_s == 9);
   CHECK(s.strip_prefix);
+  CHECK(s.tls_source == "given");
+  CHECK(s.tls_cert == "-----BEGIN CERTIFICATE-----\n...");
+  CHECK(s.tls_key == "-----BEGIN PRIVATE KEY-----\n...");
+  CHECK(s.redirect_https);
+  CHECK(s.hsts_seconds == 31536000);
   CHECK(loaded.services[1].upstream.empty());
+  CHECK(loaded.services[1].tls_source == "off");
+  // It holds private keys: owner only.
+  const auto mode =
+      std::filesystem::status(dir.path() / "state.json").permissions() & std::filesystem::perms::all;
+  CHECK(mode == (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
   // No temporary file is left beside it.
   CHECK_FALSE(std::filesystem::exists(dir.path() / ".state.json.tmp"));
 }

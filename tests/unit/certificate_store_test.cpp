@@ -1,0 +1,48 @@
+#include "proxy/certificate_store.hpp"
+
+#include <doctest/doctest.h>
+
+#include "tests/support/test_certificates.hpp"
+
+using namespace handoff;
+using proxy::Certificate;
+using proxy::CertificateStore;
+
+namespace {
+
+std::shared_ptr<const Certificate> certificate(std::vector<std::string> names) {
+  const auto made = test::make_certificate({std::move(names)});
+  return Certificate::parse(made.chain_pem, made.key_pem);
+}
+
+}  // namespace
+
+TEST_CASE("SNI finds a certificate by exact name, then one wildcard label, then the default") {
+  const auto shop = certificate({"shop.test"});
+  const auto api = certificate({"*.api.test"});
+  const auto fallback = certificate({"default.test"});
+  const CertificateStore store({{shop, {}}, {api, {}}}, fallback);
+  CHECK(store.find("shop.test") == shop.get());
+  CHECK(store.find("SHOP.Test") == shop.get());
+  CHECK(store.find("v1.api.test") == api.get());
+  CHECK(store.find("api.test") == fallback.get());         // a wildcard needs a label
+  CHECK(store.find("a.v1.api.test") == fallback.get());    // and only one
+  CHECK(store.find("") == fallback.get());                 // no SNI at all
+  CHECK(store.find(std::string(300, 'a')) == fallback.get());
+  const CertificateStore no_default({{shop, {}}}, nullptr);
+  CHECK(no_default.find("other.test") == nullptr);
+  CHECK(CertificateStore().empty());
+}
+
+TEST_CASE("a service's hosts name its certificate first; ports and path prefixes are ignored") {
+  const auto web = certificate({"web.test", "shared.test"});
+  const auto other = certificate({"shared.test"});
+  // `other` serves shared.test as a host of its service: it wins over the name in `web`.
+  const CertificateStore store(
+      {{web, {"web.test/app", "WWW.web.test:8443"}}, {other, {"shared.test", "*.wild.test"}}},
+      nullptr);
+  CHECK(store.find("shared.test") == other.get());
+  CHECK(store.find("www.web.test") == web.get());
+  CHECK(store.find("web.test") == web.get());
+  CHECK(store.find("x.wild.test") == other.get());
+}

@@ -12,7 +12,7 @@ ARG DEBIAN_IMAGE=debian:12
 FROM ${DEBIAN_IMAGE} AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends g++ cmake make libboost1.81-dev \
-      libboost-json1.81-dev libcurl4-openssl-dev libfmt-dev \
+      libboost-json1.81-dev libcurl4-openssl-dev libssl-dev libfmt-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -46,7 +46,7 @@ VOLUME /var/lib/handoff
 # The control socket lives here (/run/handoff/control.sock); bind-mount the directory to use
 # the handoff CLI from the host.
 VOLUME /run/handoff
-EXPOSE 80
+EXPOSE 80 443
 # handoff is PID 1: SIGTERM stops accepting, lets requests in flight finish, and exits 0.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/handoff"]

@@ -10,18 +10,20 @@
 #include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "containers/docker_engine.hpp"
+#include "control/acme_manager.hpp"
 #include "control/control_api.hpp"
 #include "control/control_server.hpp"
 #include "control/control_socket.hpp"
 #include "control/duration.hpp"
 #include "control/flags.hpp"
 #include "control/metrics_listener.hpp"
-#include "control/text_file.hpp"
 #include "control/service_registry.hpp"
 #include "control/state_store.hpp"
+#include "control/text_file.hpp"
 #include "control/usable_cores.hpp"
 #include "proxy/address.hpp"
 #include "proxy/server.hpp"
@@ -34,7 +36,8 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: handoff run [--listen HOST:PORT]... [--listen-tls HOST:PORT]... [--upstream HOST:PORT]\n"
+    "usage: handoff run [--listen HOST:PORT]... [--listen-tls HOST:PORT]... [--upstream "
+    "HOST:PORT]\n"
     "                   [options]\n"
     "\n"
     "Runs the proxy. Services are added and switched through the control socket (see\n"
@@ -53,6 +56,17 @@ std::size_t parse_count(std::string_view text) {
     throw std::invalid_argument(fmt::format("'{}' is not a whole number", text));
   }
   return *n;
+}
+
+// A number from 0 to 1, such as 0.67.
+double parse_fraction(std::string_view text) {
+  const std::string s(text);
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || !(v >= 0 && v <= 1)) {
+    throw std::invalid_argument(fmt::format("'{}' is not a fraction from 0 to 1", text));
+  }
+  return v;
 }
 
 // A byte count with an optional k, m or g suffix (powers of 1024).
@@ -100,6 +114,7 @@ struct RunOptions {
   std::vector<std::string> listen_tls;
   std::string default_cert;
   std::string default_key;
+  AcmeSettings acme;
   std::string upstream;
   std::string control_flag;
   std::string control_group;
@@ -123,6 +138,16 @@ std::vector<Flag> run_flags(RunOptions& o) {
        [&o](std::string_view v) { o.default_cert = v; }},
       {"tls-default-key", "FILE", "the private key (PEM) of --tls-default-cert",
        [&o](std::string_view v) { o.default_key = v; }},
+      {"acme-directory", "URL", "ACME directory for automatic certificates (--tls acme)",
+       [&o](std::string_view v) { o.acme.directory_url = v; }},
+      {"acme-email", "EMAIL", "contact of the ACME account (with --acme-directory)",
+       [&o](std::string_view v) { o.acme.email = v; }},
+      {"acme-ca", "FILE", "trust this CA (PEM) for the ACME server, e.g. a test CA",
+       [&o](std::string_view v) { o.acme.ca_file = v; }},
+      {"acme-renew-at", "FRACTION", "renew once this part of a lifetime has passed (0.67)",
+       [&o](std::string_view v) { o.acme.renew_at = parse_fraction(v); }},
+      {"acme-retry", "DUR", "first wait after a failed order; doubles up to 1h (default 30s)",
+       [&o](std::string_view v) { o.acme.retry = parse_duration(v); }},
       {"upstream", "HOST:PORT", "upstream of the service `default`",
        [&o](std::string_view v) { o.upstream = v; }},
       {"threads", "N", "worker threads, each with its own acceptor (default: the usable cores)",
@@ -175,6 +200,7 @@ struct Daemon {
   std::unique_ptr<ControlApi> api;
   std::unique_ptr<ControlServer> control;
   std::unique_ptr<MetricsListener> metrics;
+  std::unique_ptr<AcmeManager> acme;
 };
 
 // Checks what the flags leave to be checked and resolves the listen addresses.
@@ -200,6 +226,12 @@ void complete_options(RunOptions& o, const std::vector<std::string_view>& extra)
   }
   if (o.default_cert.empty() != o.default_key.empty()) {
     throw std::invalid_argument("--tls-default-cert and --tls-default-key go together");
+  }
+  if (o.acme.directory_url.empty() != o.acme.email.empty()) {
+    throw std::invalid_argument("--acme-directory and --acme-email go together");
+  }
+  if (!o.acme.ca_file.empty()) {
+    read_text_file(o.acme.ca_file, "--acme-ca");  // unreadable: a start-up error
   }
   if (!o.upstream.empty()) {
     proxy::resolve_address(o.upstream);  // a bad --upstream is a start-up error
@@ -253,6 +285,7 @@ Daemon build_daemon(const RunOptions& o) {
   if (!o.default_cert.empty()) {
     d.registry->set_default_certificate(load_default_certificate(o));
   }
+  d.registry->set_acme_available(!o.acme.directory_url.empty());
   d.registry->restore(saved);
   if (!o.upstream.empty() && state_loaded) {
     // Once a state file exists it wins: after a deploy the saved upstream is the live one, and
@@ -271,6 +304,10 @@ Daemon build_daemon(const RunOptions& o) {
     ServiceRegistry& registry = *d.registry;
     d.metrics = std::make_unique<MetricsListener>(proxy::resolve_address(o.metrics_listen).front(),
                                                   [&registry] { return registry.metrics(); });
+  }
+  if (!o.acme.directory_url.empty()) {
+    d.acme = std::make_unique<AcmeManager>(o.acme, *d.registry, d.server->acme_challenges(),
+                                           o.state_dir);
   }
   return d;
 }
@@ -293,6 +330,9 @@ void start_daemon(Daemon& d, const proxy::ProxyConfig& config) {
                o.at("upstream").is_string() ? o.at("upstream").as_string().c_str() : "(none)");
   }
   fmt::print(stderr, "handoff: control socket {}\n", d.control->path());
+  if (d.acme) {
+    d.acme->start();
+  }
   if (d.metrics) {
     d.metrics->start();
     fmt::print(stderr, "handoff: metrics on http://{}/metrics\n",
@@ -316,6 +356,9 @@ void serve_until_signal(Daemon& d, const proxy::ProxyConfig& config) {
                "handoff: waiting up to {} for {} running operation(s) (a deploy, swap, rollback "
                "or log follow) to end\n",
                format_duration(config.shutdown_timeout), running);
+  }
+  if (d.acme) {
+    d.acme->stop();  // an order in progress is abandoned; the next start orders again
   }
   d.control->stop(config.shutdown_timeout);
   d.server->shutdown();

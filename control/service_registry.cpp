@@ -88,8 +88,10 @@ ServiceTls restore_tls(const ServiceState& s) {
     throw std::runtime_error(
         fmt::format("saved service '{}' has a bad certificate: {}", s.name, e.what()));
   }
+  tls.issued_by_acme = s.tls_issued_by_acme;
   tls.redirect_https = s.redirect_https;
-  tls.hsts_seconds = static_cast<std::uint32_t>(std::clamp<std::int64_t>(s.hsts_seconds, 0, UINT32_MAX));
+  tls.hsts_seconds =
+      static_cast<std::uint32_t>(std::clamp<std::int64_t>(s.hsts_seconds, 0, UINT32_MAX));
   return tls;
 }
 
@@ -186,6 +188,7 @@ void ServiceRegistry::add(const std::string& name, std::vector<std::string> host
                       fmt::format("service '{}' already exists", name));
   }
   check_hosts(name, hosts);
+  check_acme(tls);
   Record r;
   r.hosts = std::move(hosts);
   r.strip_prefix = strip_prefix;
@@ -203,6 +206,7 @@ void ServiceRegistry::update(const std::string& name, ServiceChange change) {
   }
   std::lock_guard lock(mutex_);
   Record& r = find(name);
+  check_acme(change.tls);  // every check before the first change: a refusal changes nothing
   if (change.hosts) {
     check_hosts(name, *change.hosts);
     r.hosts = std::move(*change.hosts);
@@ -215,6 +219,51 @@ void ServiceRegistry::update(const std::string& name, ServiceChange change) {
 ServiceTls ServiceRegistry::tls(const std::string& name) const {
   std::lock_guard lock(mutex_);
   return find(name).tls;
+}
+
+void ServiceRegistry::set_acme_available(bool available) {
+  std::lock_guard lock(mutex_);
+  acme_available_ = available;
+}
+
+void ServiceRegistry::check_acme(const TlsChange& change) const {
+  if (change.source == CertificateSource::acme && !acme_available_) {
+    throw DomainError(ErrorKind::invalid, "acme_unavailable",
+                      "automatic certificates need handoff run with --acme-directory and "
+                      "--acme-email");
+  }
+}
+
+std::vector<AcmeTarget> ServiceRegistry::acme_targets() const {
+  std::lock_guard lock(mutex_);
+  std::vector<AcmeTarget> out;
+  for (const auto& [name, r] : records_) {
+    if (r.tls.source == CertificateSource::acme) {
+      out.push_back(AcmeTarget{name, r.hosts, r.tls.certificate, r.tls.issued_by_acme});
+    }
+  }
+  return out;
+}
+
+bool ServiceRegistry::install_certificate(const std::string& name,
+                                          std::shared_ptr<const proxy::Certificate> certificate) {
+  std::lock_guard lock(mutex_);
+  auto it = records_.find(name);
+  if (it == records_.end() || it->second.tls.source != CertificateSource::acme) {
+    return false;
+  }
+  it->second.tls.certificate = std::move(certificate);
+  it->second.tls.issued_by_acme = true;
+  publish_certificates();
+  persist();
+  return true;
+}
+
+void ServiceRegistry::set_acme_state(const std::string& name, AcmeState state) {
+  std::lock_guard lock(mutex_);
+  if (auto it = records_.find(name); it != records_.end()) {
+    it->second.tls.acme = std::move(state);
+  }
 }
 
 bool ServiceRegistry::has_hosts(const std::string& name, std::vector<std::string> hosts) const {
@@ -437,15 +486,27 @@ void ServiceRegistry::persist() {
       history.push_back(SavedContainer{c.id, c.name, c.image});
     }
     const auto notice = r.service->pause_notice();
-    state.services.push_back(
-        ServiceState{name, r.hosts, up ? up->address() : "", r.previous, r.generation,
-                     r.container.id, r.container.name, r.container.image, std::move(history),
-                     r.next_container, r.service->paused(), r.service->max_pause().count(),
-                     notice->message, notice->retry_after.count(), r.strip_prefix,
-                     std::string(source_name(r.tls.source)),
-                     r.tls.certificate ? r.tls.certificate->chain_pem() : "",
-                     r.tls.certificate ? r.tls.certificate->key_pem() : "", r.tls.redirect_https,
-                     r.tls.hsts_seconds});
+    state.services.push_back(ServiceState{name,
+                                          r.hosts,
+                                          up ? up->address() : "",
+                                          r.previous,
+                                          r.generation,
+                                          r.container.id,
+                                          r.container.name,
+                                          r.container.image,
+                                          std::move(history),
+                                          r.next_container,
+                                          r.service->paused(),
+                                          r.service->max_pause().count(),
+                                          notice->message,
+                                          notice->retry_after.count(),
+                                          r.strip_prefix,
+                                          std::string(source_name(r.tls.source)),
+                                          r.tls.certificate ? r.tls.certificate->chain_pem() : "",
+                                          r.tls.certificate ? r.tls.certificate->key_pem() : "",
+                                          r.tls.issued_by_acme,
+                                          r.tls.redirect_https,
+                                          r.tls.hsts_seconds});
   }
   try {
     store_.save(state);

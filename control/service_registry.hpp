@@ -23,6 +23,14 @@ struct ContainerRef {
   std::string image;
 };
 
+/// A service that wants an automatic certificate, as the ACME manager sees it.
+struct AcmeTarget {
+  std::string service;
+  std::vector<std::string> hosts;
+  std::shared_ptr<const proxy::Certificate> certificate;  ///< the current one; may be null
+  bool issued_by_acme = false;  ///< the current one came from ACME (else: order one now)
+};
+
 /// A change to a service's settings: what is not set stays as it is.
 struct ServiceChange {
   std::optional<std::vector<std::string>> hosts = {};
@@ -56,6 +64,17 @@ class ServiceRegistry {
   void update(const std::string& name, ServiceChange change);
   /// The service's HTTPS settings. Throws DomainError 404.
   [[nodiscard]] ServiceTls tls(const std::string& name) const;
+  /// Whether services may ask for automatic certificates (handoff runs with an ACME
+  /// directory); when not, `tls: acme` is refused with a 400.
+  void set_acme_available(bool available);
+  /// The services whose certificate comes from ACME.
+  [[nodiscard]] std::vector<AcmeTarget> acme_targets() const;
+  /// Installs an issued certificate with one atomic store of the certificate store, if the
+  /// service still wants one from ACME; saves it. False when it does not (any more).
+  bool install_certificate(const std::string& name,
+                           std::shared_ptr<const proxy::Certificate> certificate);
+  /// Records where the service's automatic certificate stands, for status.
+  void set_acme_state(const std::string& name, AcmeState state);
   /// Whether the service answers exactly these hosts (in any order, case ignored).
   [[nodiscard]] bool has_hosts(const std::string& name, std::vector<std::string> hosts) const;
   /// Whether a service of this name exists.
@@ -138,6 +157,7 @@ class ServiceRegistry {
   Record& find(const std::string& name);
   [[nodiscard]] const Record& find(const std::string& name) const;
   void check_hosts(const std::string& name, const std::vector<std::string>& hosts) const;
+  void check_acme(const TlsChange& change) const;
   // Installs a route table and a certificate store built from records_, and saves the state.
   void publish();
   void publish_certificates();
@@ -153,6 +173,7 @@ class ServiceRegistry {
   mutable std::mutex mutex_;
   std::map<std::string, Record> records_;
   std::shared_ptr<const proxy::Certificate> default_certificate_;
+  bool acme_available_ = false;
 };
 
 }  // namespace handoff::control

@@ -78,6 +78,7 @@ ServiceTls TlsChange::applied_to(ServiceTls current) const {
     // A switch to acme keeps the certificate until the first one is issued; off drops it.
     if (*source == CertificateSource::none || *source == CertificateSource::given) {
       current.certificate = certificate;
+      current.issued_by_acme = false;
     }
     current.source = *source;
   }
@@ -92,8 +93,7 @@ bool TlsChange::changes(const ServiceTls& current) const {
     return t.certificate ? t.certificate->chain_pem() + t.certificate->key_pem() : std::string();
   };
   return next.source != current.source || pem(next) != pem(current) ||
-         next.redirect_https != current.redirect_https ||
-         next.hsts_seconds != current.hsts_seconds;
+         next.redirect_https != current.redirect_https || next.hsts_seconds != current.hsts_seconds;
 }
 
 json::object tls_status(const ServiceTls& tls) {
@@ -115,6 +115,11 @@ json::object tls_status(const ServiceTls& tls) {
   }
   o["redirect_https"] = tls.redirect_https;
   o["hsts"] = tls.hsts_seconds;
+  if (tls.source == CertificateSource::acme) {
+    o["acme"] = json::object{{"state", tls.acme.state.empty() ? "pending" : tls.acme.state},
+                             {"error", tls.acme.error},
+                             {"next_attempt", tls.acme.next_attempt}};
+  }
   return o;
 }
 

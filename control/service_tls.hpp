@@ -18,13 +18,24 @@ enum class CertificateSource {
   acme,   ///< issued and renewed automatically (--tls acme)
 };
 
+/// Where the automatic certificate of a service stands (shown in status).
+struct AcmeState {
+  std::string state;         ///< "pending", "issuing", "valid" or "failed"
+  std::string error;         ///< why the last attempt failed
+  std::string next_attempt;  ///< when it is tried again (UTC), after a failure
+};
+
 /// A service's HTTPS settings.
 struct ServiceTls {
   CertificateSource source = CertificateSource::none;
   /// The certificate presented for its names (for acme: once issued). May be null.
   std::shared_ptr<const proxy::Certificate> certificate;
+  /// The certificate was issued by ACME (a service switched to acme keeps its given one, not
+  /// issued by ACME, until its first is).
+  bool issued_by_acme = false;
   bool redirect_https = false;     ///< plain HTTP requests get a redirect to HTTPS
   std::uint32_t hsts_seconds = 0;  ///< Strict-Transport-Security max-age; 0: none
+  AcmeState acme;                  ///< with source `acme`
 };
 
 /// A change to a service's HTTPS settings as the API takes it: what is not set stays as it is.
@@ -39,9 +50,7 @@ struct TlsChange {
   /// 400 `bad_certificate` with the reason (unparsable, expired, key not matching).
   static TlsChange read(JsonFields& body);
   /// Whether anything is set.
-  [[nodiscard]] bool empty() const {
-    return !source && !redirect_https && !hsts_seconds;
-  }
+  [[nodiscard]] bool empty() const { return !source && !redirect_https && !hsts_seconds; }
   /// Whether applying it to `current` would change anything.
   [[nodiscard]] bool changes(const ServiceTls& current) const;
   /// `current` with this change applied.

@@ -1,7 +1,6 @@
 #include "control/state_store.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -11,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include "control/text_file.hpp"
 
 namespace handoff::control {
 
@@ -48,47 +49,11 @@ std::string to_json(const ProxyState& state) {
                                     {"tls_source", s.tls_source},
                                     {"tls_cert", s.tls_cert},
                                     {"tls_key", s.tls_key},
+                                    {"tls_issued_by_acme", s.tls_issued_by_acme},
                                     {"redirect_https", s.redirect_https},
                                     {"hsts_seconds", s.hsts_seconds}});
   }
   return json::serialize(json::object{{"version", 1}, {"services", std::move(services)}}) + "\n";
-}
-
-// Writes all of `data` to `fd` and fsyncs it.
-void write_all(int fd, const std::string& data, const fs::path& path) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), strerror(errno)));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    throw std::runtime_error(fmt::format("cannot fsync {}: {}", path.string(), strerror(errno)));
-  }
-}
-
-void write_file(const fs::path& path, const std::string& data, int flags) {
-  int fd = ::open(path.c_str(), flags, 0600);
-  if (fd < 0) {
-    throw std::runtime_error(fmt::format("cannot open {}: {}", path.string(), strerror(errno)));
-  }
-  try {
-    // The state holds private keys: owner only, also for a file that existed before.
-    if (::fchmod(fd, 0600) != 0) {
-      throw std::runtime_error(
-          fmt::format("cannot restrict {} to mode 0600: {}", path.string(), strerror(errno)));
-    }
-    write_all(fd, data, path);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
 }
 
 std::string require_string(const json::object& o, std::string_view key) {
@@ -172,6 +137,9 @@ ProxyState StateStore::load() const {
       if (const json::value* sp = so.if_contains("strip_prefix"); sp && sp->is_bool()) {
         s.strip_prefix = sp->as_bool();
       }
+      if (const json::value* a = so.if_contains("tls_issued_by_acme"); a && a->is_bool()) {
+        s.tls_issued_by_acme = a->as_bool();
+      }
       if (const json::value* r = so.if_contains("redirect_https"); r && r->is_bool()) {
         s.redirect_https = r->as_bool();
       }
@@ -195,7 +163,7 @@ ProxyState StateStore::load() const {
 void StateStore::save(const ProxyState& state) const {
   const std::string data = to_json(state);
   const fs::path temp = dir_ / ".state.json.tmp";
-  write_file(temp, data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
+  write_private_file(temp, data);
   if (::rename(temp.c_str(), file_.c_str()) == 0) {
     // Make the rename itself durable.
     int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -211,7 +179,7 @@ void StateStore::save(const ProxyState& state) const {
     throw std::runtime_error(fmt::format("cannot replace {}: {}", file_.string(), strerror(err)));
   }
   // state.json is a file bind-mounted on its own: renaming onto it fails, so overwrite it.
-  write_file(file_, data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
+  write_private_file(file_, data);
 }
 
 }  // namespace handoff::control

@@ -38,6 +38,7 @@ struct ServiceState {
   std::string tls_source = "off";      ///< where its certificate comes from: off, given, acme
   std::string tls_cert;                ///< the certificate chain (PEM), when it has one
   std::string tls_key;                 ///< its private key (PEM); the file is mode 0600
+  bool tls_issued_by_acme = false;     ///< that certificate was issued by ACME
   bool redirect_https = false;         ///< plain HTTP requests are redirected to HTTPS
   std::int64_t hsts_seconds = 0;       ///< Strict-Transport-Security max-age; 0: none
 };

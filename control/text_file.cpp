@@ -1,6 +1,9 @@
 #include "control/text_file.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -22,6 +25,49 @@ std::string read_text_file(const std::string& path, std::string_view what) {
     throw std::invalid_argument(fmt::format("cannot read {} file {}", what, path));
   }
   return text.str();
+}
+
+namespace {
+
+// Writes all of `data` to `fd` and fsyncs it.
+void write_all(int fd, const std::string& data, const std::filesystem::path& path) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw std::runtime_error(
+          fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    throw std::runtime_error(
+        fmt::format("cannot fsync {}: {}", path.string(), std::strerror(errno)));
+  }
+}
+
+}  // namespace
+
+void write_private_file(const std::filesystem::path& path, const std::string& data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw std::runtime_error(
+        fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+  }
+  try {
+    if (::fchmod(fd, 0600) != 0) {
+      throw std::runtime_error(
+          fmt::format("cannot restrict {} to mode 0600: {}", path.string(), std::strerror(errno)));
+    }
+    write_all(fd, data, path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
 }
 
 }  // namespace handoff::control

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -8,5 +9,10 @@ namespace handoff::control {
 /// The whole contents of a file a user named, e.g. a certificate; throws std::invalid_argument
 /// naming `what` (such as "--tls-cert"), the path and the reason when it cannot be read.
 std::string read_text_file(const std::string& path, std::string_view what);
+
+/// Writes `data` to `path` (created or truncated), readable by its owner only (mode 0600, also
+/// for a file that existed before: it may hold private keys), and fsyncs it. Throws
+/// std::runtime_error naming the file.
+void write_private_file(const std::filesystem::path& path, const std::string& data);
 
 }  // namespace handoff::control

@@ -193,8 +193,12 @@ class ClientSession final : public ClientSide {
   [[nodiscard]] std::string_view hsts_field(const Service& service);
   // Callers build the text in a named variable first: GCC 12 destroys some temporaries in a
   // co_await expression twice (a conditional between a literal and a std::string).
+  // `text` goes to the access log as the error unless `answered` (a redirect, an ACME answer).
   asio::awaitable<Outcome> reply(int status, std::string_view text, bool close,
-                                 std::string_view extra_field);
+                                 std::string_view extra_field, bool answered = false);
+  [[nodiscard]] std::optional<std::string> acme_answer() const;
+  asio::awaitable<Outcome> answer_challenge(const std::string& key_authorization,
+                                            std::size_t head_bytes);
   /// Writes `head` then `body` to the client; `body`'s bytes count as response bytes.
   asio::awaitable<bool> write_client(std::string_view head, std::string_view body = {});
   /// Counts the finished request on its service and writes its access log line; `error` says
@@ -278,7 +282,24 @@ asio::awaitable<Outcome> ClientSession::redirect_to_https(Service& service,
                   : fmt::format("Location: https://{}:{}{}", host_name(req.host), port, req.target);
   in_.consume(has_body ? 0 : head_bytes);
   const std::string text = "handoff: this service is served over HTTPS";
-  co_return co_await reply(safe ? 301 : 308, text, has_body, location);
+  co_return co_await reply(safe ? 301 : 308, text, has_body, location, true);
+}
+
+// An ACME HTTP-01 validation request on a plain listener, for a token handoff's own ACME
+// client published: answered before routing, whatever the Host (RFC 8555 §8.3). Other
+// requests under the path go to the service as usual (an app may run its own ACME client).
+std::optional<std::string> ClientSession::acme_answer() const {
+  if (client_.secure() || x_->request.method != "GET") {
+    return std::nullopt;
+  }
+  return worker_.acme_challenges().answer(x_->request.target);
+}
+
+asio::awaitable<Outcome> ClientSession::answer_challenge(const std::string& key_authorization,
+                                                         std::size_t head_bytes) {
+  const bool has_body = x_->request.body != BodyKind::none;
+  in_.consume(has_body ? 0 : head_bytes);
+  co_return co_await reply(200, key_authorization, has_body, {}, true);
 }
 
 // The HSTS line for a response over TLS from a service that sets it; empty otherwise (RFC
@@ -359,6 +380,9 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     worker_.count_refused(false);
     co_return co_await reply(refused->status, refused->text, true);
   }
+  if (const std::optional<std::string> key = acme_answer()) {
+    co_return co_await answer_challenge(*key, parsed.head_bytes);
+  }
   const bool has_body = x.request.body != BodyKind::none;
   const RouteMatch route =
       worker_.router().table_for(worker_.index()).match(x.request.host, x.request.target);
@@ -397,9 +421,8 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
 std::optional<Refusal> ClientSession::prepare_exchange(std::size_t head_bytes) {
   RequestScratch& x = *x_;
   x.upstream_head.clear();
-  const std::string_view request_id =
-      build_upstream_request(x.request, {client_ip_, worker_.next_request_id(), client_.secure()},
-                             x.upstream_head);
+  const std::string_view request_id = build_upstream_request(
+      x.request, {client_ip_, worker_.next_request_id(), client_.secure()}, x.upstream_head);
   if (config().access_log) {
     x.request_id = request_id;
   }
@@ -669,7 +692,7 @@ asio::awaitable<bool> ClientSession::write_client(std::string_view head, std::st
 // The proxy's own answer. The request is answered, so the body bytes that came with its head
 // are done with, sent upstream or not: they must never be read as the next request.
 asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text, bool close,
-                                              std::string_view extra_field) {
+                                              std::string_view extra_field, bool answered) {
   status_ = status;
   answered_by_proxy_ = true;
   in_.consume(first_body_.consumed);
@@ -678,7 +701,7 @@ asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text,
   const std::string response = make_plain_response(status, text, closing, extra_field);
   response_bytes_ += text.size() + 1;
   const bool sent = co_await write_client(response);
-  finish(text);
+  finish(answered ? std::string_view() : text);
   co_return sent && !closing ? Outcome::keep_alive : Outcome::close;
 }
 

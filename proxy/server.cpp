@@ -78,7 +78,8 @@ Server::Server(ProxyConfig config) : config_(std::move(config)), router_(config_
     throw std::runtime_error("no listen address (use --listen HOST:PORT)");
   }
   for (unsigned i = 0; i < config_.threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, config_, router_, connections_, tls_));
+    workers_.push_back(
+        std::make_unique<Worker>(i, config_, router_, connections_, tls_, acme_challenges_));
   }
   for (const tcp::endpoint& requested : config_.listen) {
     bound_.push_back(listen_on(requested, false));

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/acme_challenges.hpp"
 #include "proxy/config.hpp"
 #include "proxy/drain.hpp"
 #include "proxy/router.hpp"
@@ -44,6 +45,8 @@ class Server {
   [[nodiscard]] const std::vector<boost::asio::ip::tcp::endpoint>& tls_endpoints() const {
     return bound_tls_;
   }
+  /// HTTP-01 answers the plain listeners give before routing (for the ACME client).
+  AcmeChallenges& acme_challenges() { return acme_challenges_; }
   /// TLS termination: install certificates here (`TlsContext::replace`).
   TlsContext& tls() { return tls_; }
   /// TLS handshakes that failed or timed out, over all workers.
@@ -78,6 +81,7 @@ class Server {
   ProxyConfig config_;
   Router router_;
   TlsContext tls_;
+  AcmeChallenges acme_challenges_;
   std::atomic<std::size_t> connections_{0};
   std::vector<boost::asio::ip::tcp::endpoint> bound_;
   std::vector<boost::asio::ip::tcp::endpoint> bound_tls_;

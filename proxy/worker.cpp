@@ -54,12 +54,14 @@ void SessionHandle::close_all() {
 }
 
 Worker::Worker(unsigned index, const ProxyConfig& config, Router& router,
-               std::atomic<std::size_t>& connections, const TlsContext& tls)
+               std::atomic<std::size_t>& connections, const TlsContext& tls,
+               const AcmeChallenges& acme_challenges)
     : index_(index),
       config_(config),
       router_(router),
       connections_(connections),
       tls_(tls),
+      acme_challenges_(acme_challenges),
       pool_(config.upstream_max_idle, config.upstream_idle_timeout),
       client_buffers_(std::max<std::size_t>(config.max_header_bytes, 4096), 1024),
       upstream_buffers_(kUpstreamBufferBytes, 256),

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "proxy/acme_challenges.hpp"
 #include "proxy/buffer.hpp"
 #include "proxy/config.hpp"
 #include "proxy/connection_pool.hpp"
@@ -57,7 +58,8 @@ class Worker {
  public:
   /// `connections` is the server-wide count of open client connections.
   Worker(unsigned index, const ProxyConfig& config, Router& router,
-         std::atomic<std::size_t>& connections, const TlsContext& tls);
+         std::atomic<std::size_t>& connections, const TlsContext& tls,
+         const AcmeChallenges& acme_challenges);
   ~Worker();
 
   /// Adds a bound, listening acceptor (before `start`); its clients speak TLS when `tls`.
@@ -87,6 +89,8 @@ class Worker {
   [[nodiscard]] const ProxyConfig& config() const { return config_; }
   /// The route table.
   Router& router() { return router_; }
+  /// ACME HTTP-01 answers, read before routing.
+  [[nodiscard]] const AcmeChallenges& acme_challenges() const { return acme_challenges_; }
   /// Idle upstream connections.
   ConnectionPool& pool() { return pool_; }
   /// Blocks for client request heads and bodies.
@@ -136,6 +140,7 @@ class Worker {
   Router& router_;
   std::atomic<std::size_t>& connections_;
   const TlsContext& tls_;
+  const AcmeChallenges& acme_challenges_;
   std::vector<std::unique_ptr<Listener>> acceptors_;
   ConnectionPool pool_;
   BufferPool client_buffers_;

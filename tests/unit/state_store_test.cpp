@@ -33,6 +33,7 @@ ProxyState sample_state() {
   s.tls_source = "given";
   s.tls_cert = "-----BEGIN CERTIFICATE-----\n...";
   s.tls_key = "-----BEGIN PRIVATE KEY-----\n...";
+  s.tls_issued_by_acme = true;
   s.redirect_https = true;
   s.hsts_seconds = 31536000;
   ServiceState empty;
@@ -75,6 +76,7 @@ TEST_CASE("the state saved is the state loaded, field for field") {
   CHECK(s.tls_source == "given");
   CHECK(s.tls_cert == "-----BEGIN CERTIFICATE-----\n...");
   CHECK(s.tls_key == "-----BEGIN PRIVATE KEY-----\n...");
+  CHECK(s.tls_issued_by_acme);
   CHECK(s.redirect_https);
   CHECK(s.hsts_seconds == 31536000);
   CHECK(loaded.services[1].upstream.empty());

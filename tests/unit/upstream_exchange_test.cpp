@@ -90,7 +90,8 @@ struct Bench {
   Router router{1};
   std::atomic<std::size_t> connections{0};
   TlsContext tls;
-  Worker worker{0, config, router, connections, tls};
+  AcmeChallenges challenges;
+  Worker worker{0, config, router, connections, tls, challenges};
   tcp::acceptor acceptor{worker.io(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
   std::shared_ptr<Upstream> upstream =
       std::make_shared<Upstream>("upstream", acceptor.local_endpoint(), 1);

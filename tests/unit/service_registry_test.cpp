@@ -79,6 +79,29 @@ TEST_CASE("a service's certificate is presented for its hosts, swapped by one st
   CHECK(r.registry.service("web")->redirect_https());  // unchanged: not part of that change
 }
 
+TEST_CASE("automatic certificates: refused without ACME, installed only while still wanted") {
+  Registry r;
+  const control::TlsChange acme{.source = control::CertificateSource::acme};
+  CHECK(refusal([&] { r.registry.add("web", {"web.test"}, "", false, acme); }) ==
+        ErrorKind::invalid);
+  CHECK_FALSE(r.registry.exists("web"));
+  r.registry.set_acme_available(true);
+  r.registry.add("web", {"web.test"}, "", false, acme);
+  const auto targets = r.registry.acme_targets();
+  REQUIRE(targets.size() == 1);
+  CHECK_FALSE(targets[0].certificate);
+  const auto made = test::make_certificate({{"web.test"}});
+  CHECK(r.registry.install_certificate("web", proxy::Certificate::parse(made.chain_pem,
+                                                                         made.key_pem)));
+  CHECK(r.server.tls().certificates()->find("web.test") != nullptr);
+  CHECK(r.registry.acme_targets()[0].issued_by_acme);
+  CHECK(r.after_restart() == r.now());
+  r.registry.update("web", {.tls = {.source = control::CertificateSource::none}});
+  CHECK_FALSE(r.registry.install_certificate("web", proxy::Certificate::parse(made.chain_pem,
+                                                                               made.key_pem)));
+  CHECK(r.server.tls().certificates()->find("web.test") == nullptr);
+}
+
 TEST_CASE("a saved certificate that has expired since still loads, shown as expired") {
   Registry r;
   r.registry.add("web", {"web.test"}, "");
@@ -163,6 +186,7 @@ TEST_CASE("every change the registry accepts survives a restart") {
   CHECK(r.after_restart() == r.now());
   r.registry.update("web", {.tls = tls_change(true, 600)});
   CHECK(r.after_restart() == r.now());
+  r.registry.set_acme_available(true);
   r.registry.update("web", {.tls = {.source = control::CertificateSource::acme}});
   CHECK(r.after_restart() == r.now());
   r.registry.update("web", {.tls = {.source = control::CertificateSource::none,

@@ -64,6 +64,60 @@ std::string require_string(const json::object& o, std::string_view key) {
   return std::string(v->as_string());
 }
 
+// Optional fields keep their defaults when absent (a state file written by an older version).
+void read_optional(const json::object& so, ServiceState& s) {
+  for (auto [key, field] :
+       {std::pair{"container_id", &s.container_id}, std::pair{"container_name", &s.container_name},
+        std::pair{"image", &s.image}, std::pair{"previous", &s.previous},
+        std::pair{"pause_message", &s.pause_message}, std::pair{"tls_source", &s.tls_source},
+        std::pair{"tls_cert", &s.tls_cert}, std::pair{"tls_key", &s.tls_key}}) {
+    if (const json::value* v = so.if_contains(key); v && v->is_string()) {
+      *field = std::string(v->as_string());
+    }
+  }
+  for (auto [key, field] :
+       {std::pair{"paused", &s.paused}, std::pair{"strip_prefix", &s.strip_prefix},
+        std::pair{"tls_issued_by_acme", &s.tls_issued_by_acme},
+        std::pair{"redirect_https", &s.redirect_https}}) {
+    if (const json::value* v = so.if_contains(key); v && v->is_bool()) {
+      *field = v->as_bool();
+    }
+  }
+  for (auto [key, field] :
+       {std::pair{"max_pause_ms", &s.max_pause_ms}, std::pair{"retry_after_s", &s.retry_after_s},
+        std::pair{"hsts_seconds", &s.hsts_seconds}}) {
+    if (const json::value* v = so.if_contains(key)) {
+      *field = v->to_number<std::int64_t>();
+    }
+  }
+  if (const json::value* n = so.if_contains("next_container")) {
+    s.next_container = static_cast<std::uint64_t>(n->to_number<std::int64_t>());
+  }
+  if (const json::value* g = so.if_contains("generation")) {
+    s.generation = static_cast<std::uint64_t>(g->to_number<std::int64_t>());
+  }
+}
+
+ServiceState read_service(const json::object& so) {
+  ServiceState s;
+  s.name = require_string(so, "name");
+  s.upstream = require_string(so, "upstream");
+  if (const json::value* h = so.if_contains("hosts")) {
+    for (const json::value& host : h->as_array()) {
+      s.hosts.emplace_back(host.as_string());
+    }
+  }
+  if (const json::value* h = so.if_contains("history")) {
+    for (const json::value& c : h->as_array()) {
+      const json::object& co = c.as_object();
+      s.history.push_back(SavedContainer{require_string(co, "id"), require_string(co, "name"),
+                                         require_string(co, "image")});
+    }
+  }
+  read_optional(so, s);
+  return s;
+}
+
 }  // namespace
 
 StateStore::StateStore(fs::path dir) : dir_(std::move(dir)), file_(dir_ / "state.json") {
@@ -94,65 +148,7 @@ ProxyState StateStore::load() const {
       throw std::runtime_error("unknown or missing version (expected 1)");
     }
     for (const json::value& v : o.at("services").as_array()) {
-      const json::object& so = v.as_object();
-      ServiceState s;
-      s.name = require_string(so, "name");
-      s.upstream = require_string(so, "upstream");
-      if (const json::value* p = so.if_contains("previous"); p && p->is_string()) {
-        s.previous = std::string(p->as_string());
-      }
-      if (const json::value* h = so.if_contains("hosts")) {
-        for (const json::value& host : h->as_array()) {
-          s.hosts.emplace_back(host.as_string());
-        }
-      }
-      for (auto [key, field] :
-           {std::pair{"container_id", &s.container_id},
-            std::pair{"container_name", &s.container_name}, std::pair{"image", &s.image},
-            std::pair{"tls_source", &s.tls_source}, std::pair{"tls_cert", &s.tls_cert},
-            std::pair{"tls_key", &s.tls_key}}) {
-        if (const json::value* v = so.if_contains(key); v && v->is_string()) {
-          *field = std::string(v->as_string());
-        }
-      }
-      if (const json::value* h = so.if_contains("history")) {
-        for (const json::value& c : h->as_array()) {
-          const json::object& co = c.as_object();
-          s.history.push_back(SavedContainer{require_string(co, "id"), require_string(co, "name"),
-                                             require_string(co, "image")});
-        }
-      }
-      if (const json::value* n = so.if_contains("next_container")) {
-        s.next_container = static_cast<std::uint64_t>(n->to_number<std::int64_t>());
-      }
-      if (const json::value* p = so.if_contains("paused"); p && p->is_bool()) {
-        s.paused = p->as_bool();
-      }
-      if (const json::value* m = so.if_contains("max_pause_ms")) {
-        s.max_pause_ms = m->to_number<std::int64_t>();
-      }
-      if (const json::value* m = so.if_contains("pause_message"); m && m->is_string()) {
-        s.pause_message = std::string(m->as_string());
-      }
-      if (const json::value* sp = so.if_contains("strip_prefix"); sp && sp->is_bool()) {
-        s.strip_prefix = sp->as_bool();
-      }
-      if (const json::value* a = so.if_contains("tls_issued_by_acme"); a && a->is_bool()) {
-        s.tls_issued_by_acme = a->as_bool();
-      }
-      if (const json::value* r = so.if_contains("redirect_https"); r && r->is_bool()) {
-        s.redirect_https = r->as_bool();
-      }
-      if (const json::value* h = so.if_contains("hsts_seconds")) {
-        s.hsts_seconds = h->to_number<std::int64_t>();
-      }
-      if (const json::value* r = so.if_contains("retry_after_s")) {
-        s.retry_after_s = r->to_number<std::int64_t>();
-      }
-      if (const json::value* g = so.if_contains("generation")) {
-        s.generation = static_cast<std::uint64_t>(g->to_number<std::int64_t>());
-      }
-      state.services.push_back(std::move(s));
+      state.services.push_back(read_service(v.as_object()));
     }
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("state file {} is corrupt: {}", file_.string(), e.what()));

@@ -66,8 +66,8 @@ ApiResponse json_reply(int status, const json::value& v) {
 // Repeating the same command is accepted (the hosts match): after a crash cut the first deploy
 // short, the service exists and running the command again must still work.
 Operation ControlApi::deploy_creating(const std::string& name,
-                                      const std::vector<std::string>& hosts,
-                                      const TlsChange& tls, const DeployOptions& options) {
+                                      const std::vector<std::string>& hosts, const TlsChange& tls,
+                                      const DeployOptions& options) {
   if (registry_.exists(name)) {
     if (!hosts.empty() && !registry_.has_hosts(name, hosts)) {
       throw DomainError(ErrorKind::invalid, "bad_field",

@@ -54,8 +54,7 @@ class ControlApi {
   ApiResponse pause_or_resume(const std::string& name, bool pause, JsonFields& body);
   boost::json::object container_logs(const std::string& name, int tail);
   Operation deploy_creating(const std::string& name, const std::vector<std::string>& hosts,
-                            const TlsChange& tls,
-                            const DeployOptions& options);
+                            const TlsChange& tls, const DeployOptions& options);
 
   ServiceRegistry& registry_;
   proxy::Server& server_;

@@ -46,8 +46,8 @@ std::string lowercase(std::string_view s) {
 // browsers no longer accept, but curl and older clients still do).
 std::vector<std::string> dns_names(X509* cert) {
   std::vector<std::string> names;
-  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr,
-                                                            nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
     if (name->type == GEN_DNS) {
@@ -59,8 +59,8 @@ std::vector<std::string> dns_names(X509* cert) {
   GENERAL_NAMES_free(sans);
   if (names.empty()) {
     char cn[256];
-    const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
-                                            sizeof cn);
+    const int n =
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
     if (n > 0) {
       names.push_back(lowercase({cn, static_cast<std::size_t>(n)}));
     }
@@ -87,8 +87,7 @@ Certificate::~Certificate() {
 }
 
 std::shared_ptr<const Certificate> Certificate::parse(std::string_view chain_pem,
-                                                      std::string_view key_pem,
-                                                      bool check_dates) {
+                                                      std::string_view key_pem, bool check_dates) {
   ERR_clear_error();
   std::shared_ptr<Certificate> c(new Certificate());
   c->chain_pem_ = chain_pem;
@@ -126,8 +125,9 @@ std::shared_ptr<const Certificate> Certificate::parse(std::string_view chain_pem
                                        fmt::gmtime(SystemClock::to_time_t(c->not_after_))));
   }
   if (c->not_before_ > now) {
-    throw CertificateError(fmt::format("the certificate is not valid before {:%Y-%m-%d %H:%M:%S} UTC",
-                                       fmt::gmtime(SystemClock::to_time_t(c->not_before_))));
+    throw CertificateError(
+        fmt::format("the certificate is not valid before {:%Y-%m-%d %H:%M:%S} UTC",
+                    fmt::gmtime(SystemClock::to_time_t(c->not_before_))));
   }
   return c;
 }

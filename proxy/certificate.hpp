@@ -57,7 +57,7 @@ class Certificate {
   Certificate() = default;
 
   X509* leaf_ = nullptr;
-  STACK_OF(X509)* chain_ = nullptr;
+  STACK_OF(X509) * chain_ = nullptr;
   EVP_PKEY* key_ = nullptr;
   std::vector<std::string> names_;
   std::chrono::system_clock::time_point not_before_;

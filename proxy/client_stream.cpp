@@ -68,7 +68,7 @@ asio::awaitable<bool> ClientStream::handshake() {
 // What OpenSSL wants after a call that returned `ssl_result`: readiness to wait for, or (empty)
 // a final error in `failure`.
 std::optional<tcp::socket::wait_type> ClientStream::wanted(int ssl_result,
-                                                          boost::system::error_code& failure) {
+                                                           boost::system::error_code& failure) {
   const int saved_errno = errno;
   switch (SSL_get_error(ssl_, ssl_result)) {
     case SSL_ERROR_WANT_READ:
@@ -100,8 +100,7 @@ asio::awaitable<boost::system::error_code> ClientStream::await_ssl(int ssl_resul
   if (!wait) {
     co_return failure;
   }
-  const std::tuple<boost::system::error_code> waited =
-      co_await socket_.async_wait(*wait, nothrow);
+  const std::tuple<boost::system::error_code> waited = co_await socket_.async_wait(*wait, nothrow);
   co_return std::get<0>(waited);
 }
 

@@ -53,8 +53,8 @@ class ClientStream {
   /// Waits for the readiness OpenSSL asked for after `ssl_result`; an error when the call
   /// failed for good.
   boost::asio::awaitable<boost::system::error_code> await_ssl(int ssl_result);
-  std::optional<boost::asio::ip::tcp::socket::wait_type> wanted(
-      int ssl_result, boost::system::error_code& failure);
+  std::optional<boost::asio::ip::tcp::socket::wait_type> wanted(int ssl_result,
+                                                                boost::system::error_code& failure);
   boost::asio::awaitable<Result> tls_read_some(boost::asio::mutable_buffer into);
   boost::asio::awaitable<Result> tls_write(std::string_view head, std::string_view body);
   boost::asio::awaitable<Result> tls_write_all(std::string_view bytes);

@@ -17,7 +17,7 @@ struct ProxyConfig {
   std::vector<boost::asio::ip::tcp::endpoint> listen_tls;  ///< addresses to accept TLS clients on
   /// The port HTTP requests are redirected to for HTTPS: the first TLS listener's once bound.
   std::uint16_t https_port = 443;
-  unsigned threads = 1;                                ///< worker threads, one acceptor each
+  unsigned threads = 1;  ///< worker threads, one acceptor each
 
   Millis client_header_timeout{10'000};      ///< to receive a whole request head
   Millis client_idle_timeout{60'000};        ///< keep-alive wait for the next request

@@ -27,7 +27,8 @@ struct ResponseForwarding {
   bool close = false;          ///< the proxy closes the client connection after this response
   bool keep_alive_10 = false;  ///< an HTTP/1.0 client asked for keep-alive
   bool dechunk = false;        ///< the body is sent without chunked framing (HTTP/1.0 client)
-  std::string_view extra_field = {};  ///< one more header line without its CRLF (e.g. HSTS), or empty
+  std::string_view extra_field =
+      {};  ///< one more header line without its CRLF (e.g. HSTS), or empty
 };
 
 /// Appends to `out` the head that forwards `resp` to the client: hop-by-hop fields and the

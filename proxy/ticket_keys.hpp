@@ -37,7 +37,7 @@ class TicketKeys {
   void rotate_if_due(std::chrono::steady_clock::time_point now);
 
   std::chrono::seconds rotate_every_;
-  std::mutex mutex_;     // handshakes on every worker rotate and read the keys
+  std::mutex mutex_;       // handshakes on every worker rotate and read the keys
   std::vector<Key> keys_;  // newest first; at most two
 };
 

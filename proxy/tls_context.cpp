@@ -46,8 +46,8 @@ TlsContext::TlsContext(std::chrono::seconds ticket_rotation) : tickets_(ticket_r
   // No renegotiation (a TLS 1.2 DoS lever), a peer that closes without close_notify reads as
   // an end of stream, the client's cipher preference (intermediate's choice), no server-side
   // session cache: tickets carry the session.
-  SSL_CTX_set_options(ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
-                                SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_options(
+      ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_OFF);
   // Buffers go back while a connection is idle, so that it holds only its session state.
   SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS);

@@ -39,8 +39,8 @@ class TlsContext {
 
  private:
   static int on_server_name(SSL* ssl, int* alert, void* arg);
-  static int on_ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv,
-                           EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int encrypt);
+  static int on_ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                           EVP_MAC_CTX* mac, int encrypt);
   static int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_len,
                      const unsigned char* in, unsigned int in_len, void* arg);
 

@@ -12,8 +12,8 @@
 #include "tests/support/proxy_under_test.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/socket_client.hpp"
-#include "tests/support/tls_client.hpp"
 #include "tests/support/test_backend.hpp"
+#include "tests/support/tls_client.hpp"
 
 using namespace handoff::test;
 using namespace std::chrono_literals;

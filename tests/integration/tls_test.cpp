@@ -88,11 +88,13 @@ TEST_CASE("each service's certificate is picked by SNI and verifies; unknown nam
   const std::uint16_t port = proxy.tls_port();
   const CertFiles a = write_certificate(dir.path(), "a", {{"a.test", "*.a.test"}});
   const CertFiles b = write_certificate(dir.path(), "b", {{"b.test"}});
-  REQUIRE(proxy.cli({"service", "add", "a", "--host", "a.test", "--host", "*.a.test",
-                     "--upstream", backend.address(), "--tls-cert", a.cert, "--tls-key", a.key})
+  REQUIRE(proxy
+              .cli({"service", "add", "a", "--host", "a.test", "--host", "*.a.test", "--upstream",
+                    backend.address(), "--tls-cert", a.cert, "--tls-key", a.key})
               .code == 0);
-  REQUIRE(proxy.cli({"service", "add", "b", "--host", "b.test", "--upstream", backend.address(),
-                     "--tls-cert", b.cert, "--tls-key", b.key})
+  REQUIRE(proxy
+              .cli({"service", "add", "b", "--host", "b.test", "--upstream", backend.address(),
+                    "--tls-cert", b.cert, "--tls-key", b.key})
               .code == 0);
   CHECK(curl_https(port, "a.test", a.cert).second == "hello\n200");
   CHECK(curl_https(port, "www.a.test", a.cert).second == "hello\n200");
@@ -109,9 +111,9 @@ TEST_CASE("each service's certificate is picked by SNI and verifies; unknown nam
   auto [code, text] = shell("echo | openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
                             " -servername a.test -alpn h2,http/1.1 2>&1");
   CHECK(text.find("ALPN protocol: http/1.1") != std::string::npos);
-  std::tie(code, text) = shell("echo | openssl s_client -connect 127.0.0.1:" +
-                               std::to_string(port) +
-                               " -servername a.test -tls1_1 -cipher DEFAULT@SECLEVEL=0 2>&1");
+  std::tie(code, text) =
+      shell("echo | openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+            " -servername a.test -tls1_1 -cipher DEFAULT@SECLEVEL=0 2>&1");
   CHECK(code != 0);
 }
 
@@ -122,15 +124,16 @@ TEST_CASE("a certificate update reaches new handshakes only; open TLS connection
   const std::uint16_t port = proxy.tls_port();
   const CertFiles first = write_certificate(dir.path(), "first", {{"localhost"}});
   const CertFiles second = write_certificate(dir.path(), "second", {{"localhost"}});
-  REQUIRE(proxy.cli({"service", "add", "web", "--host", "localhost", "--upstream",
-                     backend.address(), "--tls-cert", first.cert, "--tls-key", first.key})
+  REQUIRE(proxy
+              .cli({"service", "add", "web", "--host", "localhost", "--upstream", backend.address(),
+                    "--tls-cert", first.cert, "--tls-key", first.key})
               .code == 0);
   SocketClient open(port, 10s, "localhost");
   CHECK(presented(open) == first.pem.chain_pem);
   CHECK(get_on(open, "localhost") == "hello");
-  REQUIRE(proxy.cli({"service", "update", "web", "--tls-cert", second.cert, "--tls-key",
-                     second.key})
-              .code == 0);
+  REQUIRE(
+      proxy.cli({"service", "update", "web", "--tls-cert", second.cert, "--tls-key", second.key})
+          .code == 0);
   SocketClient fresh(port, 10s, "localhost");
   CHECK(presented(fresh) == second.pem.chain_pem);
   CHECK(get_on(fresh, "localhost") == "hello");
@@ -141,8 +144,8 @@ TEST_CASE("a certificate update reaches new handshakes only; open TLS connection
   // A bad certificate is refused with the reason, and the one in use stays.
   const CertFiles expired = write_certificate(
       dir.path(), "expired", {{"localhost"}, std::chrono::hours(-48), std::chrono::hours(-1)});
-  CommandResult r = proxy.cli(
-      {"service", "update", "web", "--tls-cert", expired.cert, "--tls-key", expired.key});
+  CommandResult r =
+      proxy.cli({"service", "update", "web", "--tls-cert", expired.cert, "--tls-key", expired.key});
   CHECK(r.code != 0);
   CHECK(r.err.find("expired on") != std::string::npos);
   r = proxy.cli({"service", "update", "web", "--tls-cert", first.cert, "--tls-key", second.key});
@@ -162,10 +165,11 @@ TEST_CASE("certificates and HTTPS settings survive a restart, in a state file on
   const CertFiles cert = write_certificate(dir.path(), "web", {{"web.test"}});
   {
     RunningProxy proxy(dir.path(), {"--listen-tls", "127.0.0.1:0"});
-    REQUIRE(proxy.cli({"service", "add", "web", "--host", "web.test", "--upstream",
-                       backend.address(), "--tls-cert", cert.cert, "--tls-key", cert.key,
-                       "--hsts", "600"})
-                .code == 0);
+    REQUIRE(
+        proxy
+            .cli({"service", "add", "web", "--host", "web.test", "--upstream", backend.address(),
+                  "--tls-cert", cert.cert, "--tls-key", cert.key, "--hsts", "600"})
+            .code == 0);
   }
   struct stat st {};
   REQUIRE(::stat((dir.path() / "state" / "state.json").c_str(), &st) == 0);
@@ -182,12 +186,11 @@ TEST_CASE("plain HTTP is redirected to HTTPS when a service asks; HSTS goes over
   RunningProxy proxy(dir.path(), {"--listen-tls", "127.0.0.1:0"});
   const std::uint16_t tls_port = proxy.tls_port();
   const CertFiles cert = write_certificate(dir.path(), "web", {{"web.test"}});
-  REQUIRE(proxy.cli({"service", "add", "web", "--host", "web.test", "--upstream",
-                     backend.address(), "--tls-cert", cert.cert, "--tls-key", cert.key, "--hsts",
-                     "31536000"})
+  REQUIRE(proxy
+              .cli({"service", "add", "web", "--host", "web.test", "--upstream", backend.address(),
+                    "--tls-cert", cert.cert, "--tls-key", cert.key, "--hsts", "31536000"})
               .code == 0);
-  Response plain =
-      request_once(proxy.port(), "GET /page?q=1 HTTP/1.1\r\nHost: web.test\r\n\r\n");
+  Response plain = request_once(proxy.port(), "GET /page?q=1 HTTP/1.1\r\nHost: web.test\r\n\r\n");
   CHECK(plain.status == 200);
   CHECK(plain.header("strict-transport-security").empty());
   REQUIRE(proxy.cli({"service", "update", "web", "--redirect-https"}).code == 0);
@@ -195,8 +198,7 @@ TEST_CASE("plain HTTP is redirected to HTTPS when a service asks; HSTS goes over
   Response get =
       request_once(proxy.port(), "GET /page?q=1 HTTP/1.1\r\nHost: web.test:8080\r\n\r\n");
   CHECK(get.status == 301);
-  CHECK(get.header("location") ==
-        "https://web.test:" + std::to_string(tls_port) + "/page?q=1");
+  CHECK(get.header("location") == "https://web.test:" + std::to_string(tls_port) + "/page?q=1");
   Response post = request_once(
       proxy.port(), "POST /form HTTP/1.1\r\nHost: web.test\r\nContent-Length: 3\r\n\r\nabc");
   CHECK(post.status == 308);
@@ -217,11 +219,10 @@ TEST_CASE("the default certificate answers names no service covers") {
   TestBackend backend(TestBackend::respond("fallback"));
   TempDir dir;
   const CertFiles fallback = write_certificate(dir.path(), "default", {{"default.test"}});
-  RunningProxy proxy(dir.path(), {"--listen-tls", "127.0.0.1:0", "--upstream", backend.address(),
-                                  "--tls-default-cert", fallback.cert, "--tls-default-key",
-                                  fallback.key});
-  const auto [code, out] =
-      curl_https(proxy.tls_port(), "default.test", fallback.cert);
+  RunningProxy proxy(dir.path(),
+                     {"--listen-tls", "127.0.0.1:0", "--upstream", backend.address(),
+                      "--tls-default-cert", fallback.cert, "--tls-default-key", fallback.key});
+  const auto [code, out] = curl_https(proxy.tls_port(), "default.test", fallback.cert);
   CHECK(code == 0);
   CHECK(out == "fallback\n200");
   // A bad default stops the start with the reason.
@@ -282,8 +283,8 @@ TEST_CASE("TLS 1.3 sessions resume on every worker with the shared ticket keys")
   RunningProxy proxy(dir.path(), {"--listen-tls", "127.0.0.1:0", "--upstream", backend.address(),
                                   "--tls-default-cert", fallback.cert, "--tls-default-key",
                                   fallback.key, "--threads", "2"});
-  const std::string connect = "-connect 127.0.0.1:" + std::to_string(proxy.tls_port()) +
-                              " -servername localhost -tls1_3";
+  const std::string connect =
+      "-connect 127.0.0.1:" + std::to_string(proxy.tls_port()) + " -servername localhost -tls1_3";
   const std::string session = (dir.path() / "session.pem").string();
   // The ticket comes after the handshake: keep the connection open a moment to read it.
   REQUIRE(shell("(sleep 0.5) | openssl s_client " + connect + " -sess_out " + session +

@@ -62,7 +62,7 @@ class SocketClient {
   [[nodiscard]] int fd() const { return fd_; }
 
  private:
-  bool fill();  // reads more into buffer_; false on EOF/error
+  bool fill();                                   // reads more into buffer_; false on EOF/error
   long recv_some(char* into, std::size_t size);  // one read, TLS or not: bytes, 0 EOF, -1
 
   int fd_ = -1;

@@ -80,11 +80,10 @@ TestCertificate make_certificate(const CertificateSpec& spec) {
     add_names(cert, spec.names);
   }
   X509_sign(cert, key, EVP_sha256());
-  TestCertificate out{to_pem([cert](BIO* b) { return PEM_write_bio_X509(b, cert); }),
-                      to_pem([key](BIO* b) {
-                        return PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr,
-                                                        nullptr);
-                      })};
+  TestCertificate out{
+      to_pem([cert](BIO* b) { return PEM_write_bio_X509(b, cert); }), to_pem([key](BIO* b) {
+        return PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
+      })};
   X509_free(cert);
   EVP_PKEY_free(key);
   return out;

@@ -22,9 +22,9 @@ std::string unbase64url(std::string s) {
     s += '=';
   }
   std::string out(s.size(), '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(s.data()),
-                                static_cast<int>(s.size()));
+  const int n =
+      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
   out.resize(static_cast<std::size_t>(n) - (s.size() - s.find_last_not_of('=') - 1));
   return out;
 }
@@ -32,8 +32,7 @@ std::string unbase64url(std::string s) {
 // Verifies an ES256 signature (r || s) of `data` with OpenSSL, as an ACME server would.
 bool verifies(const EcKey& key, const std::string& data, const std::string& raw) {
   ECDSA_SIG* sig = ECDSA_SIG_new();
-  ECDSA_SIG_set0(sig,
-                 BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()), 32, nullptr),
+  ECDSA_SIG_set0(sig, BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()), 32, nullptr),
                  BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + 32, 32, nullptr));
   unsigned char* der = nullptr;
   const int der_len = i2d_ECDSA_SIG(sig, &der);
@@ -103,8 +102,8 @@ TEST_CASE("a CSR names every host and is signed by the certificate's key") {
   REQUIRE(req != nullptr);
   CHECK(X509_REQ_verify(req, key.native()) == 1);
   STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(req);
-  auto* sans = static_cast<GENERAL_NAMES*>(X509V3_get_d2i(exts, NID_subject_alt_name, nullptr,
-                                                          nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509V3_get_d2i(exts, NID_subject_alt_name, nullptr, nullptr));
   REQUIRE(sans != nullptr);
   CHECK(sk_GENERAL_NAME_num(sans) == 2);
   GENERAL_NAMES_free(sans);

@@ -25,9 +25,9 @@ TEST_CASE("SNI finds a certificate by exact name, then one wildcard label, then 
   CHECK(store.find("shop.test") == shop.get());
   CHECK(store.find("SHOP.Test") == shop.get());
   CHECK(store.find("v1.api.test") == api.get());
-  CHECK(store.find("api.test") == fallback.get());         // a wildcard needs a label
-  CHECK(store.find("a.v1.api.test") == fallback.get());    // and only one
-  CHECK(store.find("") == fallback.get());                 // no SNI at all
+  CHECK(store.find("api.test") == fallback.get());       // a wildcard needs a label
+  CHECK(store.find("a.v1.api.test") == fallback.get());  // and only one
+  CHECK(store.find("") == fallback.get());               // no SNI at all
   CHECK(store.find(std::string(300, 'a')) == fallback.get());
   const CertificateStore no_default({{shop, {}}}, nullptr);
   CHECK(no_default.find("other.test") == nullptr);

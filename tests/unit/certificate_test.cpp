@@ -45,8 +45,7 @@ TEST_CASE("a bad certificate or key is refused with the reason") {
   const auto good = make_certificate({{"a.test"}});
   const auto other = make_certificate({{"b.test"}});
   CHECK(refusal(good.chain_pem, good.key_pem).empty());
-  CHECK(refusal(good.chain_pem, other.key_pem) ==
-        "the private key does not match the certificate");
+  CHECK(refusal(good.chain_pem, other.key_pem) == "the private key does not match the certificate");
   CHECK(refusal("not a certificate", good.key_pem).find("cannot be parsed") != std::string::npos);
   CHECK(refusal(good.chain_pem, "not a key").find("private key cannot be parsed") !=
         std::string::npos);
@@ -57,11 +56,11 @@ TEST_CASE("a bad certificate or key is refused with the reason") {
 }
 
 TEST_CASE("an expired certificate, or one not valid yet, is refused unless dates are not checked") {
-  const auto expired = make_certificate(
-      {{"old.test"}, std::chrono::hours(-48), std::chrono::hours(-24)});
+  const auto expired =
+      make_certificate({{"old.test"}, std::chrono::hours(-48), std::chrono::hours(-24)});
   CHECK(refusal(expired.chain_pem, expired.key_pem).find("expired on") != std::string::npos);
-  const auto early = make_certificate(
-      {{"new.test"}, std::chrono::hours(24), std::chrono::hours(48)});
+  const auto early =
+      make_certificate({{"new.test"}, std::chrono::hours(24), std::chrono::hours(48)});
   CHECK(refusal(early.chain_pem, early.key_pem).find("not valid before") != std::string::npos);
   // A saved certificate that expired while handoff was down still loads (see ServiceRegistry).
   const auto loaded = Certificate::parse(expired.chain_pem, expired.key_pem, false);

@@ -91,14 +91,14 @@ TEST_CASE("automatic certificates: refused without ACME, installed only while st
   REQUIRE(targets.size() == 1);
   CHECK_FALSE(targets[0].certificate);
   const auto made = test::make_certificate({{"web.test"}});
-  CHECK(r.registry.install_certificate("web", proxy::Certificate::parse(made.chain_pem,
-                                                                         made.key_pem)));
+  CHECK(r.registry.install_certificate("web",
+                                       proxy::Certificate::parse(made.chain_pem, made.key_pem)));
   CHECK(r.server.tls().certificates()->find("web.test") != nullptr);
   CHECK(r.registry.acme_targets()[0].issued_by_acme);
   CHECK(r.after_restart() == r.now());
   r.registry.update("web", {.tls = {.source = control::CertificateSource::none}});
-  CHECK_FALSE(r.registry.install_certificate("web", proxy::Certificate::parse(made.chain_pem,
-                                                                               made.key_pem)));
+  CHECK_FALSE(r.registry.install_certificate(
+      "web", proxy::Certificate::parse(made.chain_pem, made.key_pem)));
   CHECK(r.server.tls().certificates()->find("web.test") == nullptr);
 }
 
@@ -131,7 +131,9 @@ TEST_CASE("the registry refuses a bad name, a bad host, a taken name or host, an
   CHECK(refusal([&] { r.registry.add("api", {"a.test"}, "not an address"); }) ==
         ErrorKind::invalid);
   CHECK(refusal([&] { r.registry.remove("nope"); }) == ErrorKind::not_found);
-  CHECK(refusal([&] { r.registry.update("nope", {.hosts = std::vector<std::string>{"x.test"}}); }) == ErrorKind::not_found);
+  CHECK(refusal([&] {
+          r.registry.update("nope", {.hosts = std::vector<std::string>{"x.test"}});
+        }) == ErrorKind::not_found);
   CHECK(refusal([&] { (void)r.registry.service("nope"); }) == ErrorKind::not_found);
   // Nothing refused changed anything.
   const boost::json::object now = r.now();
@@ -189,8 +191,8 @@ TEST_CASE("every change the registry accepts survives a restart") {
   r.registry.set_acme_available(true);
   r.registry.update("web", {.tls = {.source = control::CertificateSource::acme}});
   CHECK(r.after_restart() == r.now());
-  r.registry.update("web", {.tls = {.source = control::CertificateSource::none,
-                                    .redirect_https = false}});
+  r.registry.update("web",
+                    {.tls = {.source = control::CertificateSource::none, .redirect_https = false}});
   CHECK(r.after_restart() == r.now());
   r.registry.swap("web", "127.0.0.1:9003", took, {"id3", "web-3", "app:v3"});
   CHECK(r.after_restart() == r.now());

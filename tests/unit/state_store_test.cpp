@@ -82,8 +82,8 @@ TEST_CASE("the state saved is the state loaded, field for field") {
   CHECK(loaded.services[1].upstream.empty());
   CHECK(loaded.services[1].tls_source == "off");
   // It holds private keys: owner only.
-  const auto mode =
-      std::filesystem::status(dir.path() / "state.json").permissions() & std::filesystem::perms::all;
+  const auto mode = std::filesystem::status(dir.path() / "state.json").permissions() &
+                    std::filesystem::perms::all;
   CHECK(mode == (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
   // No temporary file is left beside it.
   CHECK_FALSE(std::filesystem::exists(dir.path() / ".state.json.tmp"));

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <future>
-#include <thread>
 #include <string>
+#include <thread>
 
 #include "tests/support/test_certificates.hpp"
 
@@ -29,9 +29,9 @@ std::shared_ptr<const Certificate> certificate(std::vector<std::string> names) {
 /// What the client saw of one handshake.
 struct Handshake {
   bool ok = false;
-  std::string error;             // the client's reason when it failed
-  X509* peer = nullptr;          // the certificate presented (owned)
-  std::string alpn;              // the protocol agreed, if any
+  std::string error;     // the client's reason when it failed
+  X509* peer = nullptr;  // the certificate presented (owned)
+  std::string alpn;      // the protocol agreed, if any
   bool resumed = false;
   SSL_SESSION* session = nullptr;  // for a resumption (owned)
   ~Handshake() {

@@ -137,7 +137,7 @@ class ClientSession final : public ClientSide {
     }
     close_books();
     client_.shutdown_send();
-    if (shook_hands && client_.socket().is_open() && !handle_.killed) {
+    if (shook_hands && client_.socket().is_open() && !handle_.killed && may_send_more()) {
       co_await linger();
     }
     boost::system::error_code ignored;
@@ -179,6 +179,7 @@ class ClientSession final : public ClientSide {
   asio::awaitable<Outcome> serve_one();
   asio::awaitable<bool> read_more_input();
   asio::awaitable<void> linger();
+  [[nodiscard]] bool may_send_more() const;
   std::optional<Refusal> prepare_exchange(std::size_t head_bytes);
   void settle_books();
   [[nodiscard]] int refuse_body() const;
@@ -312,6 +313,17 @@ std::string_view ClientSession::hsts_field(const Service& service) {
   const auto end = fmt::format_to_n(hsts_.data(), hsts_.size(),
                                     "Strict-Transport-Security: max-age={}", seconds);
   return {hsts_.data(), end.size};
+}
+
+// Whether the client may still be sending when the proxy closes: bytes are buffered unread, the
+// last request's body was not read to its end, or the client did not ask to close (it may be
+// sending its next request). A client that asked to close after a request read whole sends
+// nothing more, and is closed without lingering (as nginx does): no extra read and wake-up.
+bool ClientSession::may_send_more() const {
+  if (!in_.empty() || !x_ || request_open_) {
+    return true;
+  }
+  return wants_keep_alive(x_->request) || (body_ && !body_->done());
 }
 
 // Closing a socket with unread input makes the kernel send a reset, which can destroy the

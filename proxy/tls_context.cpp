@@ -49,8 +49,10 @@ TlsContext::TlsContext(std::chrono::seconds ticket_rotation) : tickets_(ticket_r
   SSL_CTX_set_options(
       ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_OFF);
-  // Buffers go back while a connection is idle, so that it holds only its session state.
-  SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS);
+  // Buffers go back while a connection is idle, so that it holds only its session state. The
+  // chain sent is the one given with the certificate: without NO_AUTO_CHAIN OpenSSL would build
+  // (and verify) a chain from its store on every handshake that has none, as nginx also avoids.
+  SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
   // Read ahead: one receive takes every record that has arrived, not a header then a body.
   SSL_CTX_set_read_ahead(ctx_, 1);
   // A ticket can be decrypted for up to two rotation periods (see TicketKeys).

@@ -163,6 +163,18 @@ std::string sign_jws(const EcKey& key, std::string_view kid, std::string_view no
       {"protected", protected_b64}, {"payload", payload_b64}, {"signature", base64url(signature)}});
 }
 
+std::string dns_alt_names(const std::vector<std::string>& names) {
+  std::string san;
+  for (const std::string& n : names) {
+    if (!san.empty()) {
+      san += ',';
+    }
+    san += "DNS:";
+    san += n;
+  }
+  return san;
+}
+
 std::string make_csr(const EcKey& key, const std::vector<std::string>& names) {
   if (names.empty()) {
     throw std::invalid_argument("a certificate needs at least one name");
@@ -172,14 +184,7 @@ std::string make_csr(const EcKey& key, const std::vector<std::string>& names) {
   X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>(names.front().c_str()), -1, -1,
                              0);
-  std::string san;
-  for (const std::string& n : names) {
-    if (!san.empty()) {
-      san += ',';
-    }
-    san += "DNS:";
-    san += n;
-  }
+  const std::string san = dns_alt_names(names);
   STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str());
   sk_X509_EXTENSION_push(exts, ext);

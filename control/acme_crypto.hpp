@@ -45,6 +45,10 @@ class EcKey {
 std::string sign_jws(const EcKey& key, std::string_view kid, std::string_view nonce,
                      std::string_view url, std::string_view payload);
 
+/// A subjectAltName value listing `names` as DNS names ("DNS:a.test,DNS:b.test"), for
+/// OpenSSL's X509V3_EXT_conf_nid.
+std::string dns_alt_names(const std::vector<std::string>& names);
+
 /// A certificate signing request for `names` (the first is also the subject's CN), signed by
 /// `key`, DER-encoded and base64url'd for an ACME finalize (RFC 8555 §7.4).
 std::string make_csr(const EcKey& key, const std::vector<std::string>& names);

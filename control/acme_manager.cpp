@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <fstream>
-#include <sstream>
 
 #include "control/text_file.hpp"
 
@@ -21,11 +19,9 @@ namespace {
 constexpr auto kTick = std::chrono::seconds(1);
 constexpr auto kMaxRetry = std::chrono::hours(1);
 
+// A file the manager wrote before, or "" when there is none yet.
 std::string read_if_present(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return fs::exists(path) ? read_text_file(path.string(), "ACME account") : std::string();
 }
 
 std::string utc(std::chrono::system_clock::time_point t) {
@@ -161,7 +157,7 @@ AcmeClient& AcmeManager::client(const std::stop_token& stop) {
   const std::string saved_key = read_if_present(key_file_);
   EcKey key = saved_key.empty() ? EcKey::generate() : EcKey::from_pem(saved_key);
   if (saved_key.empty()) {
-    write_private_file(key_file_, key.private_pem());
+    replace_private_file(key_file_, key.private_pem());
   }
   std::string url;
   boost::system::error_code ec;
@@ -181,9 +177,10 @@ AcmeClient& AcmeManager::client(const std::stop_token& stop) {
 }
 
 void AcmeManager::remember_account(const std::string& url) const {
-  write_private_file(account_file_, json::serialize(json::object{
-                                        {"directory", settings_.directory_url}, {"account", url}}) +
-                                        "\n");
+  replace_private_file(
+      account_file_,
+      json::serialize(json::object{{"directory", settings_.directory_url}, {"account", url}}) +
+          "\n");
 }
 
 }  // namespace handoff::control

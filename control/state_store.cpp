@@ -1,12 +1,8 @@
 #include "control/state_store.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -157,25 +153,7 @@ ProxyState StateStore::load() const {
 }
 
 void StateStore::save(const ProxyState& state) const {
-  const std::string data = to_json(state);
-  const fs::path temp = dir_ / ".state.json.tmp";
-  write_private_file(temp, data);
-  if (::rename(temp.c_str(), file_.c_str()) == 0) {
-    // Make the rename itself durable.
-    int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-    return;
-  }
-  const int err = errno;
-  ::unlink(temp.c_str());
-  if (err != EBUSY && err != EXDEV) {
-    throw std::runtime_error(fmt::format("cannot replace {}: {}", file_.string(), strerror(err)));
-  }
-  // state.json is a file bind-mounted on its own: renaming onto it fails, so overwrite it.
-  write_private_file(file_, data);
+  replace_private_file(file_, to_json(state));
 }
 
 }  // namespace handoff::control

@@ -70,4 +70,31 @@ void write_private_file(const std::filesystem::path& path, const std::string& da
   ::close(fd);
 }
 
+void replace_private_file(const std::filesystem::path& path, const std::string& data) {
+  // Built in steps: GCC 12 warns (-Wrestrict, falsely) on "literal" + std::string.
+  std::string temp_name = ".";
+  temp_name += path.filename().string();
+  temp_name += ".tmp";
+  const std::filesystem::path temp = path.parent_path() / temp_name;
+  write_private_file(temp, data);
+  if (::rename(temp.c_str(), path.c_str()) == 0) {
+    // Make the rename itself durable.
+    const std::string dir = path.parent_path().empty() ? "." : path.parent_path().string();
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+    return;
+  }
+  const int err = errno;
+  ::unlink(temp.c_str());
+  if (err != EBUSY && err != EXDEV) {
+    throw std::runtime_error(
+        fmt::format("cannot replace {}: {}", path.string(), std::strerror(err)));
+  }
+  // A file bind-mounted on its own: renaming onto it fails, so overwrite it.
+  write_private_file(path, data);
+}
+
 }  // namespace handoff::control

@@ -2,26 +2,20 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
+
+#include "proxy/router.hpp"
 
 namespace handoff::proxy {
 
 namespace {
 
-// A route host as a TLS name: without a path prefix or a port, lowercased. Empty for a route
-// on every host ("/api").
+// A route host as a TLS name, compared as routing compares it: without a path prefix or a
+// port, lowercased. Empty for a route on every host ("/api") or one too long to be a name.
 std::string tls_name(std::string_view host) {
-  host = host.substr(0, host.find('/'));
-  if (const std::size_t colon = host.rfind(':'); colon != std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
-  if (!host.empty() && host.back() == '.') {
-    host.remove_suffix(1);
-  }
-  std::string out(host);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+  std::array<char, 256> buffer{};
+  std::string_view name;
+  return normalize_host(host.substr(0, host.find('/')), buffer, name) ? std::string(name)
+                                                                      : std::string();
 }
 
 }  // namespace
@@ -51,10 +45,8 @@ void CertificateStore::claim(std::string name,
 
 const Certificate* CertificateStore::find(std::string_view server_name) const {
   std::array<char, 256> buffer{};
-  if (!server_name.empty() && server_name.size() <= buffer.size()) {
-    std::transform(server_name.begin(), server_name.end(), buffer.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    const std::string_view name(buffer.data(), server_name.size());
+  std::string_view name;
+  if (!server_name.empty() && normalize_host(server_name, buffer, name)) {
     if (auto it = by_name_.find(name); it != by_name_.end()) {
       return it->second.get();
     }

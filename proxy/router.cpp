@@ -10,7 +10,8 @@ char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
 }
 
-// Strips the port and lowercases a Host value into `out`; false when it is too long.
+}  // namespace
+
 bool normalize_host(std::string_view host, std::array<char, 256>& out, std::string_view& result) {
   if (!host.empty() && host.front() == '[') {
     std::size_t close = host.find(']');
@@ -28,8 +29,6 @@ bool normalize_host(std::string_view host, std::array<char, 256>& out, std::stri
   result = std::string_view(out.data(), host.size());
   return true;
 }
-
-}  // namespace
 
 RouteTable::RouteTable(std::vector<Route> routes) : routes_(std::move(routes)) {
   for (const Route& r : routes_) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -12,6 +13,10 @@
 #include "proxy/shared_slot.hpp"
 
 namespace handoff::proxy {
+
+/// Writes a Host value (or a TLS server name) into `out` as routing and certificate lookup
+/// compare it: without its port or a trailing dot, lowercased. False when it is too long.
+bool normalize_host(std::string_view host, std::array<char, 256>& out, std::string_view& result);
 
 /// A service and what it answers: Host names (exact, or `*.example.com` wildcards), each with
 /// an optional path prefix (`example.com/api`), or a prefix on every host (`/api`).

@@ -70,6 +70,17 @@ std::string presented(const SocketClient& client) {
   return pem;
 }
 
+// `handoff run` flags for an HTTPS-only proxy in front of `upstream` whose default certificate
+// is `fallback`, plus `more`.
+std::vector<std::string> https_front(const std::string& upstream, const CertFiles& fallback,
+                                     std::vector<std::string> more = {}) {
+  std::vector<std::string> flags = {
+      "--listen-tls",       "127.0.0.1:0", "--upstream",        upstream,
+      "--tls-default-cert", fallback.cert, "--tls-default-key", fallback.key};
+  flags.insert(flags.end(), more.begin(), more.end());
+  return flags;
+}
+
 // One GET on an open connection; the body, or "" when it failed.
 std::string get_on(SocketClient& c, const std::string& host) {
   if (!c.send("GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n")) {
@@ -219,9 +230,7 @@ TEST_CASE("the default certificate answers names no service covers") {
   TestBackend backend(TestBackend::respond("fallback"));
   TempDir dir;
   const CertFiles fallback = write_certificate(dir.path(), "default", {{"default.test"}});
-  RunningProxy proxy(dir.path(),
-                     {"--listen-tls", "127.0.0.1:0", "--upstream", backend.address(),
-                      "--tls-default-cert", fallback.cert, "--tls-default-key", fallback.key});
+  RunningProxy proxy(dir.path(), https_front(backend.address(), fallback));
   const auto [code, out] = curl_https(proxy.tls_port(), "default.test", fallback.cert);
   CHECK(code == 0);
   CHECK(out == "fallback\n200");
@@ -238,9 +247,8 @@ TEST_CASE("plain HTTP, garbage and stalled handshakes are closed; 1000 of them s
   TestBackend backend(TestBackend::respond("hello"));
   TempDir dir;
   const CertFiles fallback = write_certificate(dir.path(), "default", {{"localhost"}});
-  RunningProxy proxy(dir.path(), {"--listen-tls", "127.0.0.1:0", "--upstream", backend.address(),
-                                  "--tls-default-cert", fallback.cert, "--tls-default-key",
-                                  fallback.key, "--client-header-timeout", "2s"});
+  RunningProxy proxy(dir.path(),
+                     https_front(backend.address(), fallback, {"--client-header-timeout", "2s"}));
   const std::uint16_t port = proxy.tls_port();
   {
     SocketClient plain(port);  // a plain client: the port is not marked TLS here
@@ -280,9 +288,7 @@ TEST_CASE("TLS 1.3 sessions resume on every worker with the shared ticket keys")
   TestBackend backend(TestBackend::respond("hello"));
   TempDir dir;
   const CertFiles fallback = write_certificate(dir.path(), "default", {{"localhost"}});
-  RunningProxy proxy(dir.path(), {"--listen-tls", "127.0.0.1:0", "--upstream", backend.address(),
-                                  "--tls-default-cert", fallback.cert, "--tls-default-key",
-                                  fallback.key, "--threads", "2"});
+  RunningProxy proxy(dir.path(), https_front(backend.address(), fallback, {"--threads", "2"}));
   const std::string connect =
       "-connect 127.0.0.1:" + std::to_string(proxy.tls_port()) + " -servername localhost -tls1_3";
   const std::string session = (dir.path() / "session.pem").string();

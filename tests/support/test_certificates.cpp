@@ -11,6 +11,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "control/acme_crypto.hpp"
+
 namespace handoff::test {
 
 namespace {
@@ -39,14 +41,7 @@ EVP_PKEY* load_or_make_key(const std::string& pem) {
 }
 
 void add_names(X509* cert, const std::vector<std::string>& names) {
-  std::string san;
-  for (const std::string& n : names) {
-    if (!san.empty()) {
-      san += ',';
-    }
-    san += "DNS:";
-    san += n;
-  }
+  const std::string san = control::dns_alt_names(names);
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
@@ -87,6 +82,11 @@ TestCertificate make_certificate(const CertificateSpec& spec) {
   X509_free(cert);
   EVP_PKEY_free(key);
   return out;
+}
+
+std::shared_ptr<const proxy::Certificate> parsed_certificate(std::vector<std::string> names) {
+  const TestCertificate made = make_certificate({std::move(names)});
+  return proxy::Certificate::parse(made.chain_pem, made.key_pem);
 }
 
 const TestCertificate& shared_test_certificate() {

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "proxy/certificate.hpp"
 
 namespace handoff::test {
 
@@ -22,6 +25,9 @@ struct CertificateSpec {
 
 /// A self-signed ECDSA P-256 certificate (its own CA), made with OpenSSL.
 TestCertificate make_certificate(const CertificateSpec& spec = {});
+
+/// A new self-signed certificate for `names`, parsed as the proxy holds it.
+std::shared_ptr<const proxy::Certificate> parsed_certificate(std::vector<std::string> names);
 
 /// The certificate the relay tests use when they run over TLS (localhost, 127.0.0.1, *.test,
 /// and every name a test sends, through the proxy's default certificate).

@@ -7,20 +7,12 @@
 using namespace handoff;
 using proxy::Certificate;
 using proxy::CertificateStore;
-
-namespace {
-
-std::shared_ptr<const Certificate> certificate(std::vector<std::string> names) {
-  const auto made = test::make_certificate({std::move(names)});
-  return Certificate::parse(made.chain_pem, made.key_pem);
-}
-
-}  // namespace
+using test::parsed_certificate;
 
 TEST_CASE("SNI finds a certificate by exact name, then one wildcard label, then the default") {
-  const auto shop = certificate({"shop.test"});
-  const auto api = certificate({"*.api.test"});
-  const auto fallback = certificate({"default.test"});
+  const auto shop = parsed_certificate({"shop.test"});
+  const auto api = parsed_certificate({"*.api.test"});
+  const auto fallback = parsed_certificate({"default.test"});
   const CertificateStore store({{shop, {}}, {api, {}}}, fallback);
   CHECK(store.find("shop.test") == shop.get());
   CHECK(store.find("SHOP.Test") == shop.get());
@@ -35,8 +27,8 @@ TEST_CASE("SNI finds a certificate by exact name, then one wildcard label, then 
 }
 
 TEST_CASE("a service's hosts name its certificate first; ports and path prefixes are ignored") {
-  const auto web = certificate({"web.test", "shared.test"});
-  const auto other = certificate({"shared.test"});
+  const auto web = parsed_certificate({"web.test", "shared.test"});
+  const auto other = parsed_certificate({"shared.test"});
   // `other` serves shared.test as a host of its service: it wins over the name in `web`.
   const CertificateStore store(
       {{web, {"web.test/app", "WWW.web.test:8443"}}, {other, {"shared.test", "*.wild.test"}}},

@@ -56,9 +56,8 @@ struct Registry {
 
 // A change that gives a service a new certificate for web.test, and HTTPS settings.
 control::TlsChange tls_change(bool redirect, std::uint32_t hsts) {
-  const auto made = test::make_certificate({{"web.test"}});
-  return {control::CertificateSource::given,
-          proxy::Certificate::parse(made.chain_pem, made.key_pem), redirect, hsts};
+  return {control::CertificateSource::given, test::parsed_certificate({"web.test"}), redirect,
+          hsts};
 }
 
 }  // namespace

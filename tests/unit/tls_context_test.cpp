@@ -21,9 +21,17 @@ using proxy::TlsContext;
 
 namespace {
 
-std::shared_ptr<const Certificate> certificate(std::vector<std::string> names) {
-  const auto made = test::make_certificate({std::move(names)});
-  return Certificate::parse(made.chain_pem, made.key_pem);
+using test::parsed_certificate;
+
+// A store of `entries` (each certificate for its own names) and `fallback`.
+std::shared_ptr<const CertificateStore> store_of(
+    const std::vector<std::shared_ptr<const Certificate>>& entries,
+    std::shared_ptr<const Certificate> fallback = nullptr) {
+  std::vector<proxy::CertificateEntry> list;
+  for (const auto& c : entries) {
+    list.push_back({c, {}});
+  }
+  return std::make_shared<const CertificateStore>(list, std::move(fallback));
 }
 
 /// What the client saw of one handshake.
@@ -100,10 +108,9 @@ void handshake(const TlsContext& ctx, const ClientOptions& opt, Handshake& out) 
 
 TEST_CASE("SNI picks each handshake's certificate from the current store") {
   TlsContext ctx;
-  const auto a = certificate({"a.test"});
-  const auto b = certificate({"b.test"});
-  ctx.replace(std::make_shared<const CertificateStore>(
-      std::vector<proxy::CertificateEntry>{{a, {}}, {b, {}}}, nullptr));
+  const auto a = parsed_certificate({"a.test"});
+  const auto b = parsed_certificate({"b.test"});
+  ctx.replace(store_of({a, b}));
   Handshake to_a;
   handshake(ctx, {"a.test"}, to_a);
   REQUIRE(to_a.ok);
@@ -114,9 +121,8 @@ TEST_CASE("SNI picks each handshake's certificate from the current store") {
   REQUIRE(to_b.ok);
   CHECK(X509_cmp(to_b.peer, b->leaf()) == 0);
   // One store replaces the other: the next handshake for b gets the new certificate.
-  const auto b2 = certificate({"b.test"});
-  ctx.replace(std::make_shared<const CertificateStore>(
-      std::vector<proxy::CertificateEntry>{{a, {}}, {b2, {}}}, nullptr));
+  const auto b2 = parsed_certificate({"b.test"});
+  ctx.replace(store_of({a, b2}));
   Handshake again;
   handshake(ctx, {"b.test"}, again);
   REQUIRE(again.ok);
@@ -125,9 +131,8 @@ TEST_CASE("SNI picks each handshake's certificate from the current store") {
 
 TEST_CASE("a name no certificate covers gets unrecognized_name, or the default when there is one") {
   TlsContext ctx;
-  const auto a = certificate({"a.test"});
-  ctx.replace(std::make_shared<const CertificateStore>(
-      std::vector<proxy::CertificateEntry>{{a, {}}}, nullptr));
+  const auto a = parsed_certificate({"a.test"});
+  ctx.replace(store_of({a}));
   Handshake unknown;
   handshake(ctx, {"other.test"}, unknown);
   CHECK_FALSE(unknown.ok);
@@ -135,9 +140,8 @@ TEST_CASE("a name no certificate covers gets unrecognized_name, or the default w
   Handshake no_sni;
   handshake(ctx, {""}, no_sni);
   CHECK_FALSE(no_sni.ok);
-  const auto fallback = certificate({"default.test"});
-  ctx.replace(std::make_shared<const CertificateStore>(
-      std::vector<proxy::CertificateEntry>{{a, {}}}, fallback));
+  const auto fallback = parsed_certificate({"default.test"});
+  ctx.replace(store_of({a}, fallback));
   Handshake defaulted;
   handshake(ctx, {"other.test"}, defaulted);
   REQUIRE(defaulted.ok);
@@ -146,8 +150,7 @@ TEST_CASE("a name no certificate covers gets unrecognized_name, or the default w
 
 TEST_CASE("TLS 1.1 and older are refused; a client without http/1.1 gets no ALPN") {
   TlsContext ctx;
-  ctx.replace(std::make_shared<const CertificateStore>(std::vector<proxy::CertificateEntry>{},
-                                                       certificate({"a.test"})));
+  ctx.replace(store_of({}, parsed_certificate({"a.test"})));
   Handshake old;
   handshake(ctx, {"a.test", TLS1_1_VERSION}, old);
   CHECK_FALSE(old.ok);
@@ -162,8 +165,7 @@ TEST_CASE("TLS 1.1 and older are refused; a client without http/1.1 gets no ALPN
 
 TEST_CASE("a ticket resumes the session, across a key rotation, and not after two") {
   TlsContext ctx(std::chrono::seconds(1));
-  ctx.replace(std::make_shared<const CertificateStore>(std::vector<proxy::CertificateEntry>{},
-                                                       certificate({"a.test"})));
+  ctx.replace(store_of({}, parsed_certificate({"a.test"})));
   // TLS 1.2 carries the ticket inside the handshake (1.3 sends it after; see the TLS tests).
   Handshake first;
   handshake(ctx, {"a.test", TLS1_2_VERSION}, first);

@@ -1,6 +1,7 @@
 // Automatic certificates against a real ACME server: Debian's pebble on 127.0.0.1, its mock
 // DNS answering every name with 127.0.0.1, its nonce rejections and validation delays on.
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <boost/json.hpp>
@@ -157,6 +158,46 @@ TEST_CASE(
     retried = err.find("acme: service web: no certificate", first + 1) != std::string::npos;
   }
   CHECK(retried);
+}
+
+TEST_CASE("kill -9 in the middle of an order, then a restart: the certificate comes, one account") {
+  TestBackend backend(TestBackend::respond("secure"));
+  TempDir dir;
+  const std::uint16_t http_port = free_port();
+  PebbleServer pebble(dir.path(), http_port);
+  const std::vector<std::string> flags = {
+      "--listen",         "127.0.0.1:" + std::to_string(http_port),
+      "--listen-tls",     "127.0.0.1:0",
+      "--acme-directory", pebble.directory(),
+      "--acme-email",     "ops@example.com",
+      "--acme-ca",        pebble.ca_file()};
+  const fs::path account_file = dir.path() / "state" / "acme-account.json";
+  {
+    RunningProxy proxy(dir.path(), flags);
+    REQUIRE(proxy
+                .cli({"service", "add", "web", "--host", "web.test", "--upstream",
+                      backend.address(), "--tls", "acme"})
+                .code == 0);
+    // The order is under way (pebble waits up to 15 s before it validates): kill it there.
+    REQUIRE(wait_for_acme(proxy, "web", "issuing", 10s).at("acme").at("state") == "issuing");
+    std::this_thread::sleep_for(500ms);
+    proxy.process().signal(SIGKILL);
+    CHECK(proxy.process().wait_exit() == 128 + SIGKILL);
+  }
+  const std::string account_before =
+      fs::exists(account_file) ? shell("cat " + account_file.string()).second : "";
+  RunningProxy again(dir.path(), flags);
+  const json::object tls = wait_for_acme(again, "web", "valid");
+  REQUIRE_MESSAGE(tls.at("acme").at("state") == "valid", json::serialize(tls), pebble.log());
+  const std::uint16_t port = again.tls_port();
+  const auto [code, out] = shell("curl -sS --cacert " + pebble.issuing_root() +
+                                 " --resolve web.test:" + std::to_string(port) +
+                                 ":127.0.0.1 https://web.test:" + std::to_string(port) + "/ 2>&1");
+  CHECK(code == 0);
+  CHECK(out == "secure");
+  // The account registered before the kill is the one used after it.
+  CHECK_FALSE(account_before.empty());  // registered before the order began
+  CHECK(shell("cat " + account_file.string()).second == account_before);
 }
 
 TEST_CASE("--tls acme is refused when handoff runs without an ACME directory") {

@@ -115,7 +115,8 @@ TEST_CASE("an unhealthy new version fails the deploy and the old one keeps servi
   DeployFixture f;
   REQUIRE(f.deploy_version("v1").code == 0);
   LoadGenerator load(f.proxy.port());
-  CommandResult bad = f.deploy_version("v2", {"--env", "UNHEALTHY=1", "--deploy-timeout", "1s"});
+  // Long enough for a health check to be answered (503) even on a loaded sanitizer build.
+  CommandResult bad = f.deploy_version("v2", {"--env", "UNHEALTHY=1", "--deploy-timeout", "3s"});
   load.stop();
   CHECK(bad.code == 1);
   CHECK(bad.err.find("deploy failed") != std::string::npos);

@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <string_view>
 
 namespace handoff::proxy {
 namespace {
+
+using namespace std::string_view_literals;
 
 /// Field names listed in a Connection header (other than close/keep-alive/upgrade); they are
 /// hop-by-hop for this message (RFC 9110 §7.6.1).
@@ -39,10 +42,49 @@ class ConnectionOptions {
 
 void append_field(std::string& out, std::string_view name, std::string_view value) {
   out.append(name);
-  out.append(": ");
+  out.append(": "sv);
   out.append(value);
-  out.append("\r\n");
+  out.append("\r\n"sv);
 }
+
+/// Copies kept field lines as they arrived, a run of neighbouring ones in one append: most
+/// fields pass unchanged, and rebuilding each from its name and value costs four appends.
+/// The bytes are those the parser validated; only the whitespace around a value may differ
+/// from a rebuilt line, and it is valid as it stands (RFC 9112 §5).
+class FieldRuns {
+ public:
+  FieldRuns(const MessageHead& head, std::string& out) : head_(head), out_(out) {}
+  FieldRuns(const FieldRuns&) = delete;
+  FieldRuns& operator=(const FieldRuns&) = delete;
+
+  /// Keeps `field` (one of the head's): it joins the current run, or starts the next.
+  void keep(const Header& field) {
+    if (head_.fields_end == nullptr) {
+      append_field(out_, field.name, field.value);  // a head not read by the parser
+      return;
+    }
+    const std::size_t i = static_cast<std::size_t>(&field - head_.headers.data());
+    if (field.name.data() != run_end_) {
+      flush();
+      run_start_ = field.name.data();
+    }
+    run_end_ = i + 1 < head_.header_count ? head_.headers[i + 1].name.data() : head_.fields_end;
+  }
+
+  /// Appends the run kept so far: before anything else is appended.
+  void flush() {
+    if (run_start_ != nullptr) {
+      out_.append(run_start_, static_cast<std::size_t>(run_end_ - run_start_));
+    }
+    run_start_ = run_end_ = nullptr;
+  }
+
+ private:
+  const MessageHead& head_;
+  std::string& out_;
+  const char* run_start_ = nullptr;
+  const char* run_end_ = nullptr;
+};
 
 }  // namespace
 
@@ -93,7 +135,7 @@ struct ExtendedFields {
 std::string_view append_proxy_fields(const MessageHead& req, const RequestForwarding& fwd,
                                      const ExtendedFields& seen, std::string& out) {
   if (req.body == BodyKind::chunked) {
-    out.append("Transfer-Encoding: chunked\r\n");
+    out.append("Transfer-Encoding: chunked\r\n"sv);
   } else if (req.body == BodyKind::length) {
     fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", req.content_length);
   }
@@ -101,28 +143,28 @@ std::string_view append_proxy_fields(const MessageHead& req, const RequestForwar
     append_field(out, "Connection", "upgrade");
     append_field(out, "Upgrade", seen.upgrade);
   }
-  out.append("X-Forwarded-For: ");
+  out.append("X-Forwarded-For: "sv);
   if (!seen.forwarded_for.empty()) {
     out.append(seen.forwarded_for);
-    out.append(", ");
+    out.append(", "sv);
   }
   out.append(fwd.client_ip);
-  out.append(fwd.https ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n");
+  out.append(fwd.https ? "\r\nX-Forwarded-Proto: https\r\n"sv : "\r\nX-Forwarded-Proto: http\r\n"sv);
   if (!req.host.empty()) {
     append_field(out, "X-Forwarded-Host", req.host);
   }
-  out.append("Via: ");
+  out.append("Via: "sv);
   if (!seen.via.empty()) {
     out.append(seen.via);
-    out.append(", ");
+    out.append(", "sv);
   }
-  out.append(req.version_minor == 0 ? "1.0 handoff\r\n" : "1.1 handoff\r\n");
+  out.append(req.version_minor == 0 ? "1.0 handoff\r\n"sv : "1.1 handoff\r\n"sv);
   std::string_view request_id = seen.request_id;
   if (request_id.empty()) {
     request_id = fwd.request_id;
     append_field(out, "X-Request-Id", request_id);
   }
-  out.append("\r\n");
+  out.append("\r\n"sv);
   return request_id;
 }
 
@@ -137,11 +179,12 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
     out.push_back('/');  // an absolute-form target without a path, or with only a query
   }
   out.append(req.target);
-  out.append(" HTTP/1.1\r\n");
+  out.append(" HTTP/1.1\r\n"sv);
   // Restated from the parsed head: an absolute-form target's authority replaces the Host
   // field (RFC 9112 §3.2.2), and HTTP/1.1 needs a Host, empty when there is no authority.
   append_field(out, "Host", req.host);
   ExtendedFields seen;
+  FieldRuns copied(req, out);
   for (const Header& h : req) {
     const RequestField kind = classify_request_field(h.token, req.expect_continue);
     if (kind == RequestField::upgrade) {
@@ -159,9 +202,10 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
       if (kind == RequestField::request_id) {
         seen.request_id = h.value;
       }
-      append_field(out, h.name, h.value);
+      copied.keep(h);
     }
   }
+  copied.flush();
   return append_proxy_fields(req, fwd, seen, out);
 }
 
@@ -173,14 +217,15 @@ void build_client_response(const MessageHead& resp, const ResponseForwarding& fw
   std::string_view upgrade;
   std::string_view transfer_encoding;
 
-  out.append("HTTP/1.1 ");
+  out.append("HTTP/1.1 "sv);
   // A status is three digits (the parser allows 100-599 only).
   out.push_back(static_cast<char>('0' + resp.status / 100));
   out.push_back(static_cast<char>('0' + resp.status / 10 % 10));
   out.push_back(static_cast<char>('0' + resp.status % 10));
   out.push_back(' ');
   out.append(resp.reason);
-  out.append("\r\n");
+  out.append("\r\n"sv);
+  FieldRuns copied(resp, out);
   for (const Header& h : resp) {
     if (h.token == HeaderToken::upgrade) {
       upgrade = h.value;
@@ -191,34 +236,35 @@ void build_client_response(const MessageHead& resp, const ResponseForwarding& fw
     } else if (h.token == HeaderToken::via) {
       via = h.value;
     } else {
-      append_field(out, h.name, h.value);
+      copied.keep(h);
     }
   }
+  copied.flush();
   if (!transfer_encoding.empty() && !fwd.dechunk) {
     // Passed on as received: the chunked framing is relayed verbatim after validation.
     append_field(out, "Transfer-Encoding", transfer_encoding);
   }
-  out.append("Via: ");
+  out.append("Via: "sv);
   if (!via.empty()) {
     out.append(via);
-    out.append(", ");
+    out.append(", "sv);
   }
-  out.append(resp.version_minor == 0 ? "1.0 handoff\r\n" : "1.1 handoff\r\n");
+  out.append(resp.version_minor == 0 ? "1.0 handoff\r\n"sv : "1.1 handoff\r\n"sv);
   if (switching) {
     append_field(out, "Connection", "upgrade");
     if (!upgrade.empty()) {
       append_field(out, "Upgrade", upgrade);
     }
   } else if (fwd.close) {
-    out.append("Connection: close\r\n");
+    out.append("Connection: close\r\n"sv);
   } else if (fwd.keep_alive_10) {
-    out.append("Connection: keep-alive\r\n");
+    out.append("Connection: keep-alive\r\n"sv);
   }
   if (!fwd.extra_field.empty()) {
     out.append(fwd.extra_field);
-    out.append("\r\n");
+    out.append("\r\n"sv);
   }
-  out.append("\r\n");
+  out.append("\r\n"sv);
 }
 
 std::string_view reason_phrase(int status) {

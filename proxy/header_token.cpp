@@ -66,6 +66,25 @@ constexpr ByLength index_by_length() {
 }
 constexpr ByLength kByLength = index_by_length();
 
+// ASCII lower case of each byte.
+constexpr std::array<unsigned char, 256> kLower = [] {
+  std::array<unsigned char, 256> t{};
+  for (std::size_t c = 0; c < t.size(); ++c) {
+    t[c] = static_cast<unsigned char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  }
+  return t;
+}();
+
+// Whether `name` equals `lower` (a lower-case name of the same length) but for case.
+bool equals_lower(std::string_view name, std::string_view lower) {
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (kLower[static_cast<unsigned char>(name[i])] != static_cast<unsigned char>(lower[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 HeaderToken header_token(std::string_view name) {
@@ -74,7 +93,7 @@ HeaderToken header_token(std::string_view name) {
   }
   for (HeaderToken candidate : kByLength.slots[name.size()]) {
     if (candidate != HeaderToken::other &&
-        iequals(name, kTokens[static_cast<std::size_t>(candidate)].name)) {
+        equals_lower(name, kTokens[static_cast<std::size_t>(candidate)].name)) {
       return candidate;
     }
   }

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "proxy/head_scan.hpp"
 #include "proxy/whole_number.hpp"
 
 namespace handoff::proxy {
@@ -96,6 +97,33 @@ bool next_line(std::string_view& rest, std::string_view& line) {
   return line.find('\r') == std::string_view::npos;
 }
 
+// Hands out a head's lines (without their CRLF), the empty line last: from a scan that found
+// them and checked their bytes already, or else one by one with every check.
+class LineReader {
+ public:
+  LineReader(std::string_view head, const HeadScan* scan) : rest_(head), scan_(scan) {}
+
+  /// The next line; false when its ending is malformed.
+  bool next(std::string_view& line) {
+    if (scan_ == nullptr) {
+      return next_line(rest_, line);
+    }
+    const std::size_t start = index_ == 0 ? 0 : scan_->line_end[index_ - 1] + 2;
+    const std::size_t end = index_ < scan_->lines ? scan_->line_end[index_] : start;
+    line = rest_.substr(start, end - start);
+    ++index_;
+    return true;
+  }
+
+  /// Whether every byte was checked by the scan: only HTAB among the control bytes.
+  [[nodiscard]] bool checked() const { return scan_ != nullptr; }
+
+ private:
+  std::string_view rest_;
+  const HeadScan* scan_;
+  std::size_t index_ = 0;
+};
+
 bool parse_version(std::string_view v, int& minor, bool& supported) {
   if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.' || v[5] < '0' || v[5] > '9' ||
       v[7] < '0' || v[7] > '9') {
@@ -151,8 +179,9 @@ struct FramingFields {
 
 // The field-line check, inlined into the head parser (it runs for every field of every head);
 // parse_field_line is its out-of-line form for trailers.
+// `checked`: the scan found no control byte but HTAB in the line, so the value needs no look.
 [[gnu::always_inline]] inline std::string_view check_field_line(std::string_view line,
-                                                                Header& field) {
+                                                                Header& field, bool checked) {
   if (line.front() == ' ' || line.front() == '\t') {
     return "obsolete line folding";  // RFC 9112 §5.2
   }
@@ -166,7 +195,7 @@ struct FramingFields {
     return "invalid header name";
   }
   field.value = trim_ows(line.substr(colon + 1));
-  if (!is_field_value(field.value)) {
+  if (!checked && !is_field_value(field.value)) {
     return "invalid character in header value";
   }
   return {};
@@ -221,20 +250,21 @@ inline std::string_view note_field(const Header& field, bool is_request, Message
 }
 
 // Parses the field lines after the start line and classifies the ones the relay acts on.
-ParseResult parse_fields(std::string_view rest, bool is_request, MessageHead& head,
+ParseResult parse_fields(LineReader& lines, bool is_request, MessageHead& head,
                          FramingFields& f) {
   const int bad = is_request ? 400 : 502;
   head.header_count = 0;
   std::string_view line;
   while (true) {
-    if (!next_line(rest, line)) {
+    if (!lines.next(line)) {
       return fail(bad, "malformed header line ending");
     }
     if (line.empty()) {
+      head.fields_end = line.data();
       break;
     }
     Header field;
-    if (std::string_view why = check_field_line(line, field); !why.empty()) {
+    if (std::string_view why = check_field_line(line, field, lines.checked()); !why.empty()) {
       return fail(bad, why);
     }
     if (head.header_count == kMaxHeaders) {
@@ -325,7 +355,7 @@ bool is_token_char(unsigned char c) {
 }
 
 std::string_view parse_field_line(std::string_view line, Header& field) {
-  return check_field_line(line, field);
+  return check_field_line(line, field, false);
 }
 
 bool valid_host(std::string_view host) {
@@ -367,9 +397,13 @@ ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, Mes
     skipped += 2;
   }
   std::string_view msg = data.substr(skipped);
-  std::size_t end = find_head_end(msg);
+  const HeadScan scan = scan_head(msg);
+  std::size_t end = scan.state == HeadScan::State::complete ? scan.end : 0;
+  if (scan.state == HeadScan::State::irregular) {
+    end = find_head_end(msg);  // the scan stopped early: the line-by-line path decides
+  }
   if (end == 0) {
-    if (has_bare_lf(msg)) {
+    if (scan.state == HeadScan::State::irregular && has_bare_lf(msg)) {
       return fail(400, "malformed header line ending");
     }
     if (msg.size() >= max_bytes) {
@@ -380,10 +414,11 @@ ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, Mes
   if (end > max_bytes) {
     return fail(431, "request header section too large");
   }
-  head = MessageHead{};
-  std::string_view rest = msg.substr(0, end);
+  head.clear();
+  LineReader lines(msg.substr(0, end),
+                   scan.state == HeadScan::State::complete ? &scan : nullptr);
   std::string_view line;
-  if (!next_line(rest, line)) {
+  if (!lines.next(line)) {
     return fail(400, "malformed request line");
   }
   std::size_t sp1 = line.find(' ');
@@ -413,7 +448,7 @@ ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, Mes
     return fail(400, "invalid authority in the request target");
   }
   FramingFields f;
-  ParseResult fields = parse_fields(rest, true, head, f);
+  ParseResult fields = parse_fields(lines, true, head, f);
   if (fields.state == ParseStatus::error) {
     return fields;
   }
@@ -444,9 +479,13 @@ ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, Mes
 
 ParseResult parse_response_head(std::string_view data, std::size_t max_bytes,
                                 std::string_view request_method, MessageHead& head) {
-  std::size_t end = find_head_end(data);
+  const HeadScan scan = scan_head(data);
+  std::size_t end = scan.state == HeadScan::State::complete ? scan.end : 0;
+  if (scan.state == HeadScan::State::irregular) {
+    end = find_head_end(data);  // the scan stopped early: the line-by-line path decides
+  }
   if (end == 0) {
-    if (has_bare_lf(data)) {
+    if (scan.state == HeadScan::State::irregular && has_bare_lf(data)) {
       return fail(502, "malformed header line ending");
     }
     if (data.size() >= max_bytes) {
@@ -457,10 +496,11 @@ ParseResult parse_response_head(std::string_view data, std::size_t max_bytes,
   if (end > max_bytes) {
     return fail(502, "response header section too large");
   }
-  head = MessageHead{};
-  std::string_view rest = data.substr(0, end);
+  head.clear();
+  LineReader lines(data.substr(0, end),
+                   scan.state == HeadScan::State::complete ? &scan : nullptr);
   std::string_view line;
-  if (!next_line(rest, line) || line.size() < 12 || line[8] != ' ' ||
+  if (!lines.next(line) || line.size() < 12 || line[8] != ' ' ||
       (line.size() > 12 && line[12] != ' ')) {
     return fail(502, "malformed status line");
   }
@@ -473,11 +513,11 @@ ParseResult parse_response_head(std::string_view data, std::size_t max_bytes,
     return fail(502, "malformed status line");
   }
   head.reason = line.size() > 13 ? line.substr(13) : std::string_view{};
-  if (!is_field_value(head.reason)) {
+  if (!lines.checked() && !is_field_value(head.reason)) {
     return fail(502, "malformed status line");
   }
   FramingFields f;
-  ParseResult fields = parse_fields(rest, false, head, f);
+  ParseResult fields = parse_fields(lines, false, head, f);
   if (fields.state == ParseStatus::error) {
     return fields;
   }

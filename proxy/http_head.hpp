@@ -22,15 +22,13 @@ inline constexpr std::size_t kMaxHeaders = 100;
 /// How a message body is delimited (RFC 9112 §6.3).
 enum class BodyKind : std::uint8_t { none, length, chunked, until_close };
 
-/// The fields of a parsed request or response head that the relay needs.
-struct MessageHead {
+/// What a parsed request or response head says, apart from its field lines.
+struct HeadFacts {
   std::string_view method;  ///< requests only
   std::string_view target;  ///< requests only; origin-form (an absolute-form's path and query)
   int status = 0;           ///< responses only
   std::string_view reason;  ///< responses only
   int version_minor = 1;    ///< HTTP/1.x
-  std::array<Header, kMaxHeaders> headers;
-  std::size_t header_count = 0;
 
   // Derived while parsing, from the framing and connection headers.
   BodyKind body = BodyKind::none;
@@ -41,6 +39,23 @@ struct MessageHead {
   bool has_upgrade = false;            ///< an `Upgrade` field is present
   bool expect_continue = false;        ///< `Expect: 100-continue`
   std::string_view host;  ///< requests only: the Host field, or an absolute-form's authority
+};
+
+/// The fields of a parsed request or response head that the relay needs.
+struct MessageHead : HeadFacts {
+  std::array<Header, kMaxHeaders> headers;
+  std::size_t header_count = 0;
+  /// Where the field lines end: the empty line that closes the head (a copy of a run of
+  /// fields ends there or at the next field's name).
+  const char* fields_end = nullptr;
+
+  /// Forgets a previous parse. Only the facts and the count are reset: the 4 KB of field
+  /// slots are overwritten as fields are parsed, and never read past `header_count`.
+  void clear() {
+    static_cast<HeadFacts&>(*this) = HeadFacts{};
+    header_count = 0;
+    fields_end = nullptr;
+  }
 
   /// The header fields that were parsed.
   [[nodiscard]] const Header* begin() const { return headers.data(); }

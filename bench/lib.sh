@@ -93,3 +93,54 @@ plot_timeline() {
     echo "     \"$timeline\" using (column(1)+0.5):4 axes x1y2 with linespoints lw 2 title \"p99 (ms)\""
   } | gnuplot
 }
+
+# Counts that do not depend on a noisy clock. Both drive a fixed number of requests with
+# h2load (HTTP/1.1, one request at a time per connection) after a warm-up, so connection
+# set-up is a small share.
+
+# Syscalls per request of process $1 (all its threads) over `h2load --h1 -n $3 -c $4` to $2.
+syscalls_per_request() {
+  local pid=$1 url=$2 n=$3 conns=$4 out tracer calls
+  out=$(mktemp)
+  h2load --h1 -n 2000 -c "$conns" "$url" >/dev/null
+  # The process and its children (nginx's and HAProxy's workers), every thread of each.
+  # shellcheck disable=SC2046
+  strace -c -f $(for p in "$pid" $(pgrep -P "$pid"); do echo "-p $p"; done) -o "$out" \
+    2>/dev/null &
+  tracer=$!
+  sleep 1  # strace attaches every thread before the load starts
+  h2load --h1 -n "$n" -c "$conns" "$url" >/dev/null
+  kill -INT "$tracer"
+  wait "$tracer" 2>/dev/null || true
+  calls=$(awk '$NF == "total" { print $4 }' "$out")
+  rm -f "$out"
+  awk -v c="${calls:-0}" -v n="$n" 'BEGIN { printf "%.2f", c / n }'
+}
+
+# User-space instructions per request of a proxy started by the command in $4.. under
+# callgrind, listening at $1 (URL), counted over `h2load --h1 -n $2 -c $3` after a warm-up:
+# callgrind's counters are zeroed after the warm-up and dumped after the load.
+instructions_per_request() {
+  local url=$1 n=$2 conns=$3 dir pid port total
+  shift 3
+  dir=$(mktemp -d)
+  valgrind --tool=callgrind --callgrind-out-file="$dir/out.%p" "$@" >"$dir/log" 2>&1 &
+  pid=$!
+  port=${url##*:}
+  port=${port%%/*}
+  for _ in $(seq 1 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+  h2load --h1 -n 2000 -c "$conns" "$url" >/dev/null
+  callgrind_control -z "$pid" >/dev/null 2>&1
+  h2load --h1 -n "$n" -c "$conns" "$url" >/dev/null
+  callgrind_control -d "$pid" >/dev/null 2>&1
+  kill -INT "$pid" 2>/dev/null || true
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  # Each dump holds the events since the zeroing, per thread; their sum is the process's.
+  total=$(cat "$dir"/out.*.* 2>/dev/null | awk '/^summary:/ { s += $2 } END { print s + 0 }')
+  rm -rf "$dir"
+  awk -v t="$total" -v n="$n" 'BEGIN { printf "%.0f", t / n }'
+}

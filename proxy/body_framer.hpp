@@ -37,6 +37,12 @@ class BodyFramer {
   [[nodiscard]] bool failed() const { return chunks_.failed(); }
   /// Why the framing is invalid.
   [[nodiscard]] std::string_view error() const { return chunks_.error(); }
+  /// BodyKind::length: the body bytes still to come; 0 for the other kinds.
+  [[nodiscard]] std::uint64_t length_remaining() const {
+    return kind_ == BodyKind::length ? remaining_ : 0;
+  }
+  /// BodyKind::length: `n` body bytes went past the framer (spliced): no longer to come.
+  void skip(std::uint64_t n) { remaining_ -= n; taken_ += n; }
   /// Body data bytes seen so far, without chunked framing (what --max-body limits).
   [[nodiscard]] std::uint64_t data_bytes() const;
 

@@ -154,6 +154,10 @@ class ClientSession final : public ClientSide {
   }
   ChunkedOutput begin_response(const MessageHead& response) override;
   asio::awaitable<bool> send_body(std::string_view bytes) override;
+  tcp::socket* splice_target() override {
+    return client_.secure() || head_pending_ ? nullptr : &client_.socket();
+  }
+  void spliced(std::size_t n) override { response_bytes_ += n; }
   Outcome end_response() override {
     return close_after_response_ ? Outcome::close : Outcome::keep_alive;
   }

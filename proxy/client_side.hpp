@@ -62,6 +62,12 @@ class ClientSide {
   /// Sends response body bytes (the head goes with the first call); false when the client is
   /// gone.
   virtual boost::asio::awaitable<bool> send_body(std::string_view bytes) = 0;
+  /// The client's TCP socket when response body bytes may go to it straight from the
+  /// upstream's, by splice(2) rather than through `send_body`: a plain (not TLS) HTTP/1.1
+  /// client, once the head was sent. Null when they may not.
+  virtual boost::asio::ip::tcp::socket* splice_target() = 0;
+  /// `n` response body bytes went to the client by splice (for the books).
+  virtual void spliced(std::size_t n) = 0;
   /// The response was sent whole: how the client connection goes on.
   virtual Outcome end_response() = 0;
   /// Answers with the proxy's own short response instead of the upstream's (502, 504…).

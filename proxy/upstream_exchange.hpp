@@ -54,6 +54,11 @@ class UpstreamExchange {
                                                           bool got_bytes);
   boost::asio::awaitable<Outcome> deliver_response(Upstream& upstream);
   boost::asio::awaitable<Outcome> relay_response(bool& upstream_reusable);
+  boost::asio::awaitable<bool> relay_spliced(boost::asio::ip::tcp::socket& client,
+                                             std::uint64_t length);
+  boost::asio::awaitable<bool> wait_for(boost::asio::ip::tcp::socket& socket,
+                                        boost::asio::ip::tcp::socket::wait_type what,
+                                        std::chrono::milliseconds timeout);
 
   void arm(std::chrono::milliseconds timeout);
   [[nodiscard]] bool timed_out() const;

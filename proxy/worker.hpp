@@ -17,6 +17,7 @@
 
 #include "proxy/acme_challenges.hpp"
 #include "proxy/buffer.hpp"
+#include "proxy/splice_pipe.hpp"
 #include "proxy/config.hpp"
 #include "proxy/connection_pool.hpp"
 #include "proxy/router.hpp"
@@ -97,6 +98,8 @@ class Worker {
   BufferPool& client_buffers() { return client_buffers_; }
   /// Blocks for upstream responses.
   BufferPool& upstream_buffers() { return upstream_buffers_; }
+  /// Empty pipes for large bodies moved by splice(2).
+  SplicePipes& splice_pipes() { return splice_pipes_; }
   /// Whether the server is shutting down.
   [[nodiscard]] bool stopping() const { return stopping_; }
   /// Registers a connection for timeouts and shutdown.
@@ -145,6 +148,7 @@ class Worker {
   ConnectionPool pool_;
   BufferPool client_buffers_;
   BufferPool upstream_buffers_;
+  SplicePipes splice_pipes_;
   SessionList sessions_;
   bool stopping_ = false;
   std::atomic<std::uint64_t> unrouted_{0};  // written by this worker, read by the control plane

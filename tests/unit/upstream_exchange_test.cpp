@@ -69,6 +69,8 @@ class ScriptedClient final : public ClientSide {
     tunnel_bytes = upstream_bytes.view();
     co_return Outcome::close;
   }
+  tcp::socket* splice_target() override { return nullptr; }
+  void spliced(std::size_t) override {}
   void connect_failed() override { connect_error = true; }
   void cut(std::string_view) override {}
   [[nodiscard]] bool persistent() const override { return true; }

@@ -18,6 +18,7 @@
 #include "proxy/client_stream.hpp"
 #include "proxy/forward_headers.hpp"
 #include "proxy/http_head.hpp"
+#include "proxy/socket_write.hpp"
 #include "proxy/upstream_exchange.hpp"
 #include "proxy/worker.hpp"
 
@@ -36,6 +37,8 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 /// their worker while a request is active instead of holding one while idle.
 struct RequestScratch {
   MessageHead request;
+  ParseResult parsed;  // of `request`: here rather than in serve_one's coroutine frame, which
+                       // Asio's frame recycler keeps only up to 1020 bytes
   MessageHead response;
   std::string upstream_head;  // the request head as forwarded
   std::string client_head;    // a response head for the client
@@ -374,7 +377,8 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     in_.commit(n);
   }
   RequestScratch& x = begin_request();
-  ParseResult parsed;
+  ParseResult& parsed = x.parsed;
+  parsed = {};
   while (true) {
     if (!in_.empty()) {
       parsed = parse_request_head(in_.view(), config().max_header_bytes, x.request);
@@ -412,9 +416,11 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     co_return co_await redirect_to_https(*found, parsed.head_bytes);
   }
   Service* service = bind_service(*found, route.strip);
-  const bool held_off = service->paused() && !co_await wait_while_paused(*service);
-  if (held_off) {
-    co_return co_await refuse_paused(*service, parsed.head_bytes);
+  if (service->paused()) {  // no co_await in a short-circuit condition (see run())
+    const bool resumed = co_await wait_while_paused(*service);
+    if (!resumed) {
+      co_return co_await refuse_paused(*service, parsed.head_bytes);
+    }
   }
   InFlight flight = service->acquire(worker_.index());
   if (!flight) {
@@ -696,7 +702,12 @@ asio::awaitable<void> ClientSession::pump(From& from, To& to, Buffer& buffer) {
 
 asio::awaitable<bool> ClientSession::write_client(std::string_view head, std::string_view body) {
   arm(config().client_io_timeout);
-  auto [ec, n] = co_await client_.write(head, body);
+  boost::system::error_code ec;
+  const std::size_t at_once = client_.write_at_once(head, body, ec);
+  if (!ec && at_once < head.size() + body.size()) {
+    const auto [head_rest, body_rest] = unwritten(head, body, at_once);
+    std::tie(ec, std::ignore) = co_await client_.write(head_rest, body_rest);
+  }
   disarm();
   const bool sent = !ec && !timed_out() && !handle_.killed;
   if (sent) {

@@ -3,14 +3,13 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
 #include <optional>
 
+#include "proxy/socket_write.hpp"
 #include "proxy/tls_context.hpp"
 
 namespace handoff::proxy {
@@ -34,10 +33,12 @@ constexpr std::size_t kMaxJoined = 16 * 1024;
 // read or write that stranger's connection.
 ClientStream::ClientStream(tcp::socket socket, const TlsContext* tls, BufferPool& coalesce)
     : socket_(std::move(socket)), coalesce_(coalesce) {
+  // Non-blocking from the start: OpenSSL and the at-once writes need it, and Asio would set
+  // it (with the same system call) at the first asynchronous operation anyway.
+  boost::system::error_code ignored;
+  socket_.non_blocking(true, ignored);
   if (tls != nullptr) {
     ssl_ = tls->new_connection();
-    boost::system::error_code ignored;
-    socket_.non_blocking(true, ignored);
     SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));
     SSL_set_accept_state(ssl_);
   }
@@ -129,11 +130,15 @@ asio::awaitable<ClientStream::Result> ClientStream::tls_read_some(asio::mutable_
   }
 }
 
+std::size_t ClientStream::write_at_once(std::string_view head, std::string_view body,
+                                        boost::system::error_code& ec) {
+  return ssl_ == nullptr ? proxy::write_at_once(socket_, head, body, ec) : 0;
+}
+
 asio::awaitable<ClientStream::Result> ClientStream::write(std::string_view head,
                                                           std::string_view body) {
   if (ssl_ == nullptr) {
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
-    return asio::async_write(socket_, bufs, nothrow);
+    return write_all(socket_, head, body);  // callers in a hurry try write_at_once first
   }
   return tls_write(head, body);
 }

@@ -41,6 +41,11 @@ class ClientStream {
   /// Reads what is available into `into` (at least one byte, or an error; end of stream is
   /// `asio::error::eof`).
   boost::asio::awaitable<Result> read_some(boost::asio::mutable_buffer into);
+  /// Writes at once what the socket's send buffer takes of `head` then `body`, never waiting
+  /// (see `write_at_once` in proxy/socket_write.hpp); a TLS stream writes nothing here. Bytes
+  /// written; `ec` on a failure.
+  std::size_t write_at_once(std::string_view head, std::string_view body,
+                            boost::system::error_code& ec);
   /// Writes `head` then `body`, wholly, or fails.
   boost::asio::awaitable<Result> write(std::string_view head, std::string_view body = {});
   /// Waits until a read would find something (at once when TLS has input decrypted or

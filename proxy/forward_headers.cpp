@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <charconv>
+#include <cstring>
 #include <string_view>
 
 namespace handoff::proxy {
@@ -40,7 +42,50 @@ class ConnectionOptions {
   std::size_t count_ = 0;
 };
 
-void append_field(std::string& out, std::string_view name, std::string_view value) {
+/// Writes a head into a string through a cursor: the room is made once, for the longest head
+/// the parts can make, so that each part is one copy rather than a call that checks capacity.
+class HeadWriter {
+ public:
+  /// Appends to `out`, which grows by at most `most` bytes.
+  HeadWriter(std::string& out, std::size_t most) : out_(out) {
+    const std::size_t start = out_.size();
+    out_.resize(start + most);
+    cursor_ = out_.data() + start;
+  }
+  HeadWriter(const HeadWriter&) = delete;
+  HeadWriter& operator=(const HeadWriter&) = delete;
+  /// Trims the string to what was written.
+  ~HeadWriter() { out_.resize(static_cast<std::size_t>(cursor_ - out_.data())); }
+
+  void append(std::string_view part) {
+    std::memcpy(cursor_, part.data(), part.size());
+    cursor_ += part.size();
+  }
+  void append(const char* begin, std::size_t size) { append(std::string_view(begin, size)); }
+  void push_back(char c) { *cursor_++ = c; }
+
+ private:
+  std::string& out_;
+  char* cursor_;
+};
+
+// Room for everything a head rewrite adds besides the parts it is given: the fixed field names
+// and values, a Content-Length of 20 digits, the separators.
+constexpr std::size_t kFixedRoom = 512;
+
+// The bytes of `head`'s field lines as received (an upper bound of what copying them takes).
+std::size_t field_bytes(const MessageHead& head) {
+  if (head.header_count > 0 && head.fields_end != nullptr) {
+    return static_cast<std::size_t>(head.fields_end - head.headers[0].name.data());
+  }
+  std::size_t n = 0;
+  for (const Header& h : head) {
+    n += h.name.size() + h.value.size() + 4;
+  }
+  return n;
+}
+
+void append_field(HeadWriter& out, std::string_view name, std::string_view value) {
   out.append(name);
   out.append(": "sv);
   out.append(value);
@@ -53,7 +98,7 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 /// from a rebuilt line, and it is valid as it stands (RFC 9112 §5).
 class FieldRuns {
  public:
-  FieldRuns(const MessageHead& head, std::string& out) : head_(head), out_(out) {}
+  FieldRuns(const MessageHead& head, HeadWriter& out) : head_(head), out_(out) {}
   FieldRuns(const FieldRuns&) = delete;
   FieldRuns& operator=(const FieldRuns&) = delete;
 
@@ -81,7 +126,7 @@ class FieldRuns {
 
  private:
   const MessageHead& head_;
-  std::string& out_;
+  HeadWriter& out_;
   const char* run_start_ = nullptr;
   const char* run_end_ = nullptr;
 };
@@ -133,11 +178,15 @@ struct ExtendedFields {
 // The framing, upgrade and forwarding fields the proxy states itself, then the end of the head.
 // Returns the request id the upstream sees.
 std::string_view append_proxy_fields(const MessageHead& req, const RequestForwarding& fwd,
-                                     const ExtendedFields& seen, std::string& out) {
+                                     const ExtendedFields& seen, HeadWriter& out) {
   if (req.body == BodyKind::chunked) {
     out.append("Transfer-Encoding: chunked\r\n"sv);
   } else if (req.body == BodyKind::length) {
-    fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", req.content_length);
+    out.append("Content-Length: "sv);
+    char digits[20];
+    const char* end = std::to_chars(std::begin(digits), std::end(digits), req.content_length).ptr;
+    out.append(digits, static_cast<std::size_t>(end - digits));
+    out.append("\r\n"sv);
   }
   if (req.connection_upgrade && !seen.upgrade.empty()) {
     append_field(out, "Connection", "upgrade");
@@ -171,7 +220,9 @@ std::string_view append_proxy_fields(const MessageHead& req, const RequestForwar
 }  // namespace
 
 std::string_view build_upstream_request(const MessageHead& req, const RequestForwarding& fwd,
-                                        std::string& out) {
+                                        std::string& into) {
+  HeadWriter out(into, kFixedRoom + req.method.size() + req.target.size() + 2 * req.host.size() +
+                           fwd.client_ip.size() + fwd.request_id.size() + field_bytes(req));
   const ConnectionOptions options(req);
   out.append(req.method);
   out.push_back(' ');
@@ -210,7 +261,9 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
 }
 
 void build_client_response(const MessageHead& resp, const ResponseForwarding& fwd,
-                           std::string& out) {
+                           std::string& into) {
+  HeadWriter out(into,
+                 kFixedRoom + resp.reason.size() + fwd.extra_field.size() + field_bytes(resp));
   const ConnectionOptions options(resp);
   const bool switching = resp.status == 101;
   std::string_view via;

@@ -1,5 +1,7 @@
 #include "proxy/head_scan.hpp"
 
+#include <cstdint>
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -11,19 +13,21 @@ bool is_control(unsigned char c) {
   return c < 0x20 || c == 0x7f;
 }
 
-// The scan's progress; `at` is called for each control byte in order, and says whether the
+// The scan's progress; `at` is called for each control byte in order, and says how the
 // scan goes on.
 class Scanner {
  public:
   Scanner(std::string_view data, HeadScan& scan) : data_(data), scan_(scan) {}
 
-  bool at(std::size_t i) {
+  /// What the scan does after a control byte.
+  enum class Next : std::uint8_t { go_on, skip_lf, stop };
+
+  /// Takes the control byte at `i`; `skip_lf`: it was a CR whose LF follows at `i + 1`, already
+  /// accounted for.
+  Next at(std::size_t i) {
     const char c = data_[i];
-    if (c == '\t') {
-      return true;
-    }
-    if (c == '\n' && i == paired_lf_) {
-      return true;
+    if (c == '\t' || (c == '\n' && i == paired_lf_)) {
+      return Next::go_on;
     }
     if (c != '\r') {
       return stop(HeadScan::State::irregular);  // a bare LF, or another control byte
@@ -47,13 +51,13 @@ class Scanner {
     }
     scan_.line_end[scan_.lines++] = static_cast<std::uint32_t>(i);
     line_start_ = i + 2;
-    return true;
+    return Next::skip_lf;
   }
 
  private:
-  bool stop(HeadScan::State state) {
+  Next stop(HeadScan::State state) {
     scan_.state = state;
-    return false;
+    return Next::stop;
   }
 
   std::string_view data_;
@@ -80,15 +84,22 @@ HeadScan scan_head(std::string_view data) {
   std::size_t i = 0;
 #if defined(__SSE2__)
   for (; i + 16 <= data.size(); i += 16) {
-    for (unsigned mask = control_mask(data.data() + i); mask != 0; mask &= mask - 1) {
-      if (!scanner.at(i + static_cast<std::size_t>(__builtin_ctz(mask)))) {
+    for (unsigned mask = control_mask(data.data() + i); mask != 0;) {
+      const unsigned bit = static_cast<unsigned>(__builtin_ctz(mask));
+      mask &= mask - 1;
+      const Scanner::Next next = scanner.at(i + bit);
+      if (next == Scanner::Next::stop) {
         return scan;
+      }
+      if (next == Scanner::Next::skip_lf) {
+        mask &= ~(2U << bit);  // the CR's LF, when it is in this block
       }
     }
   }
 #endif
   for (; i < data.size(); ++i) {
-    if (is_control(static_cast<unsigned char>(data[i])) && !scanner.at(i)) {
+    if (is_control(static_cast<unsigned char>(data[i])) &&
+        scanner.at(i) == Scanner::Next::stop) {
       return scan;
     }
   }

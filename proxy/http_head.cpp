@@ -185,15 +185,18 @@ struct FramingFields {
   if (line.front() == ' ' || line.front() == '\t') {
     return "obsolete line folding";  // RFC 9112 §5.2
   }
-  const std::size_t colon = line.find(':');
-  if (colon == std::string_view::npos) {
-    return "header line without a colon";
+  // The name is the run of token characters at the start, and a colon must end it: one pass
+  // finds the colon and checks the name.
+  std::size_t colon = 0;
+  while (colon < line.size() && kTchar[static_cast<unsigned char>(line[colon])]) {
+    ++colon;
+  }
+  if (colon == 0 || colon == line.size() || line[colon] != ':') {
+    // Also catches whitespace between the name and the colon (RFC 9112 §5.1).
+    return line.find(':') == std::string_view::npos ? "header line without a colon"
+                                                    : "invalid header name";
   }
   field.name = line.substr(0, colon);
-  if (!is_token(field.name)) {
-    // Also catches whitespace between the name and the colon (RFC 9112 §5.1).
-    return "invalid header name";
-  }
   field.value = trim_ows(line.substr(colon + 1));
   if (!checked && !is_field_value(field.value)) {
     return "invalid character in header value";

@@ -2,13 +2,12 @@
 
 #include <fmt/format.h>
 
-#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <string>
 
 #include "proxy/body_framer.hpp"
+#include "proxy/socket_write.hpp"
 #include "proxy/upstream.hpp"
 #include "proxy/worker.hpp"
 
@@ -129,9 +128,12 @@ asio::awaitable<std::optional<UpstreamExchange::SendResult>> UpstreamExchange::s
   }
   // The head and the buffered part of the body go out in one write.
   arm(worker_.config().upstream_response_timeout);
-  std::array<asio::const_buffer, 2> head_and_body{asio::buffer(upstream_head_),
-                                                  asio::buffer(first_body)};
-  auto [ec, n] = co_await asio::async_write(socket_, head_and_body, nothrow);
+  boost::system::error_code ec;
+  const std::size_t sent_at_once = write_at_once(socket_, upstream_head_, first_body, ec);
+  if (!ec && sent_at_once < upstream_head_.size() + first_body.size()) {
+    const auto [head_rest, body_rest] = unwritten(upstream_head_, first_body, sent_at_once);
+    std::tie(ec, std::ignore) = co_await write_all(socket_, head_rest, body_rest);
+  }
   if (killed()) {
     co_return SendResult::closed;
   }
@@ -167,6 +169,7 @@ asio::awaitable<std::optional<UpstreamExchange::SendResult>> UpstreamExchange::c
   }
   boost::system::error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
+  socket_.non_blocking(true, ignored);  // for write_at_once
   co_return std::nullopt;
 }
 
@@ -178,7 +181,7 @@ asio::awaitable<std::optional<Outcome>> UpstreamExchange::send_body() {
       co_return read.ended;  // the client went away mid-body, or its body was refused
     }
     arm(worker_.config().upstream_response_timeout);
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(read.piece.bytes), nothrow);
+    auto [ec, n] = co_await write_now_or_later(socket_, read.piece.bytes);
     if (killed()) {
       co_return Outcome::close;
     }

@@ -155,7 +155,6 @@ class Worker {
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> tls_failures_{0};
   Clock::time_point now_ = Clock::now();  // refreshed by the sweeper
-  std::uint64_t id_prefix_;
   std::uint64_t id_counter_ = 0;
   char id_buffer_[33] = {};
   std::thread thread_;

@@ -205,6 +205,9 @@ class ClientSession final : public ClientSide {
   asio::awaitable<Outcome> reply(int status, std::string_view text, bool close,
                                  std::string_view extra_field, bool answered = false);
   [[nodiscard]] std::optional<std::string> acme_answer() const;
+  [[nodiscard]] RouteMatch route_request() const;
+  asio::awaitable<std::optional<Outcome>> hold_while_paused(Service& service,
+                                                            std::size_t head_bytes);
   asio::awaitable<Outcome> answer_challenge(const std::string& key_authorization,
                                             std::size_t head_bytes);
   /// Writes `head` then `body` to the client; `body`'s bytes count as response bytes.
@@ -296,6 +299,22 @@ asio::awaitable<Outcome> ClientSession::redirect_to_https(Service& service,
 // An ACME HTTP-01 validation request on a plain listener, for a token handoff's own ACME
 // client published: answered before routing, whatever the Host (RFC 8555 §8.3). Other
 // requests under the path go to the service as usual (an app may run its own ACME client).
+// The service and prefix the request's Host and path route to (no service: null).
+RouteMatch ClientSession::route_request() const {
+  return worker_.router().table_for(worker_.index()).match(x_->request.host, x_->request.target);
+}
+
+// Holds a request for a paused service until it resumes (empty), or refuses it when the pause
+// outlasts the wait (how the client connection goes on).
+asio::awaitable<std::optional<Outcome>> ClientSession::hold_while_paused(Service& service,
+                                                                       std::size_t head_bytes) {
+  const bool resumed = co_await wait_while_paused(service);
+  if (resumed) {
+    co_return std::nullopt;
+  }
+  co_return co_await refuse_paused(service, head_bytes);
+}
+
 std::optional<std::string> ClientSession::acme_answer() const {
   if (client_.secure() || x_->request.method != "GET") {
     return std::nullopt;
@@ -369,8 +388,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
       std::tie(ec) = co_await client_.wait_readable();
       n = 0;
     }
-    handle_.idle = false;
-    handle_.parked = false;
+    handle_.idle = handle_.parked = false;
     if (ec || timed_out() || handle_.killed) {
       co_return Outcome::close;
     }
@@ -378,7 +396,6 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   }
   RequestScratch& x = begin_request();
   ParseResult& parsed = x.parsed;
-  parsed = {};
   while (true) {
     if (!in_.empty()) {
       parsed = parse_request_head(in_.view(), config().max_header_bytes, x.request);
@@ -404,8 +421,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     co_return co_await answer_challenge(*key, parsed.head_bytes);
   }
   const bool has_body = x.request.body != BodyKind::none;
-  const RouteMatch route =
-      worker_.router().table_for(worker_.index()).match(x.request.host, x.request.target);
+  const RouteMatch route = route_request();
   Service* found = route.service;
   if (found == nullptr) {
     worker_.count_refused(true);
@@ -417,9 +433,9 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   }
   Service* service = bind_service(*found, route.strip);
   if (service->paused()) {  // no co_await in a short-circuit condition (see run())
-    const bool resumed = co_await wait_while_paused(*service);
-    if (!resumed) {
-      co_return co_await refuse_paused(*service, parsed.head_bytes);
+    const std::optional<Outcome> refused = co_await hold_while_paused(*service, parsed.head_bytes);
+    if (refused) {
+      co_return *refused;
     }
   }
   InFlight flight = service->acquire(worker_.index());
@@ -480,6 +496,7 @@ RequestScratch& ClientSession::begin_request() {
     x_ = borrow_scratch();
   }
   clear_books();
+  x_->parsed = {};
   arm(config().client_header_timeout);
   return *x_;
 }

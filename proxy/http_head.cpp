@@ -334,6 +334,55 @@ bool valid_port(std::string_view port) {
   return true;
 }
 
+// Where a head ends in `data`: from the scan when it vouches for the head, else (the scan
+// stopped at something irregular) by the line-by-line search. `end` is 0 while incomplete;
+// `bare_lf` says an incomplete head can never become valid (RFC 9112 §2.2), so it is refused
+// at once instead of at the header timeout.
+struct HeadBounds {
+  std::size_t end = 0;
+  bool bare_lf = false;
+};
+
+HeadBounds locate_head(std::string_view data, const HeadScan& scan) {
+  switch (scan.state) {
+    case HeadScan::State::complete:
+      return {scan.end, false};
+    case HeadScan::State::incomplete:
+      return {};
+    case HeadScan::State::irregular:
+      break;
+  }
+  const std::size_t end = find_head_end(data);
+  return {end, end == 0 && has_bare_lf(data)};
+}
+
+// Splits and checks the request line into `head` (method, target, version): complete when it
+// is valid, else the error to answer with.
+ParseResult parse_request_line(std::string_view line, MessageHead& head) {
+  std::size_t sp1 = line.find(' ');
+  std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
+    return fail(400, "malformed request line");
+  }
+  head.method = line.substr(0, sp1);
+  head.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  bool supported = false;
+  if (!is_token(head.method) || head.target.empty() ||
+      !parse_version(line.substr(sp2 + 1), head.version_minor, supported)) {
+    return fail(400, "malformed request line");
+  }
+  if (!supported) {
+    return fail(505, "HTTP version not supported");
+  }
+  if (head.method == "CONNECT") {
+    return fail(405, "CONNECT is not supported");
+  }
+  if (!valid_request_target(head.method, head.target)) {
+    return fail(400, "invalid request target");
+  }
+  return ParseResult{ParseStatus::complete, 0, 0, {}};
+}
+
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -401,12 +450,10 @@ ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, Mes
   }
   std::string_view msg = data.substr(skipped);
   const HeadScan scan = scan_head(msg);
-  std::size_t end = scan.state == HeadScan::State::complete ? scan.end : 0;
-  if (scan.state == HeadScan::State::irregular) {
-    end = find_head_end(msg);  // the scan stopped early: the line-by-line path decides
-  }
+  const HeadBounds bounds = locate_head(msg, scan);
+  const std::size_t end = bounds.end;
   if (end == 0) {
-    if (scan.state == HeadScan::State::irregular && has_bare_lf(msg)) {
+    if (bounds.bare_lf) {
       return fail(400, "malformed header line ending");
     }
     if (msg.size() >= max_bytes) {
@@ -424,26 +471,8 @@ ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, Mes
   if (!lines.next(line)) {
     return fail(400, "malformed request line");
   }
-  std::size_t sp1 = line.find(' ');
-  std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
-    return fail(400, "malformed request line");
-  }
-  head.method = line.substr(0, sp1);
-  head.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  bool supported = false;
-  if (!is_token(head.method) || head.target.empty() ||
-      !parse_version(line.substr(sp2 + 1), head.version_minor, supported)) {
-    return fail(400, "malformed request line");
-  }
-  if (!supported) {
-    return fail(505, "HTTP version not supported");
-  }
-  if (head.method == "CONNECT") {
-    return fail(405, "CONNECT is not supported");
-  }
-  if (!valid_request_target(head.method, head.target)) {
-    return fail(400, "invalid request target");
+  if (ParseResult start = parse_request_line(line, head); start.state == ParseStatus::error) {
+    return start;
   }
   std::string_view authority;
   const bool absolute = head.target.front() != '/' && head.target != "*";
@@ -483,12 +512,10 @@ ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, Mes
 ParseResult parse_response_head(std::string_view data, std::size_t max_bytes,
                                 std::string_view request_method, MessageHead& head) {
   const HeadScan scan = scan_head(data);
-  std::size_t end = scan.state == HeadScan::State::complete ? scan.end : 0;
-  if (scan.state == HeadScan::State::irregular) {
-    end = find_head_end(data);  // the scan stopped early: the line-by-line path decides
-  }
+  const HeadBounds bounds = locate_head(data, scan);
+  const std::size_t end = bounds.end;
   if (end == 0) {
-    if (scan.state == HeadScan::State::irregular && has_bare_lf(data)) {
+    if (bounds.bare_lf) {
       return fail(502, "malformed header line ending");
     }
     if (data.size() >= max_bytes) {

@@ -1,9 +1,10 @@
 // The large-body path of UpstreamExchange: the rest of a Content-Length response body moves
 // from the upstream's socket to a plain client's inside the kernel, by splice(2) through a
 // pipe. It keeps the buffered path's guarantees: exactly the announced length is moved (bytes
-// beyond it stay in the upstream socket, so its connection is not reused), a client that
-// stops reading holds at most the pipe's capacity, and the same timeouts, drain and shutdown
-// apply.
+// beyond it stay in the upstream socket, where the pool's check finds them and closes the
+// connection instead of reusing it), a client that
+// stops reading holds at most the pipe's capacity (64 KiB), and the same timeouts, drain and
+// shutdown apply.
 #include <cerrno>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -63,35 +64,41 @@ asio::awaitable<bool> UpstreamExchange::relay_spliced(tcp::socket& client, std::
   const ProxyConfig& config = worker_.config();
   bool upstream_open = true;  // until its end of stream or an error mid-body
   while ((length > 0 && upstream_open) || pipe.held() > 0) {
+    // One move in from the upstream and one out to the client per turn, so that both sockets
+    // stay busy; a wait only when neither side moved.
+    bool moved = false;
     if (length > 0 && upstream_open) {
       const ssize_t n = pipe.fill(socket_.native_handle(), length);
       if (n > 0) {
         length -= static_cast<std::uint64_t>(n);
-        continue;
-      }
-      if (n == 0 || errno != EAGAIN) {
+      } else if (n == 0 || errno != EAGAIN) {
         upstream_open = false;  // what the pipe holds still goes to the client, as buffered
-        continue;
       }
-      if (pipe.held() == 0) {  // nothing to read, nothing to give: wait for the upstream
-        const bool ready =
-            co_await wait_for(socket_, tcp::socket::wait_read, config.upstream_response_timeout);
-        if (!ready) {
-          co_return false;
-        }
-        continue;
+      moved = n != -1 || errno != EAGAIN;
+    }
+    if (pipe.held() > 0) {
+      const ssize_t n = pipe.drain(client.native_handle());
+      if (n == 0 || (n < 0 && errno != EAGAIN)) {
+        client_.cut("the client went away");
+        co_return false;
+      }
+      if (n > 0) {
+        client_.spliced(static_cast<std::size_t>(n));
+        moved = true;
       }
     }
-    const ssize_t n = pipe.drain(client.native_handle());
-    if (n > 0) {
-      client_.spliced(static_cast<std::size_t>(n));
+    if (moved) {
       continue;
     }
-    if (n == 0 || errno != EAGAIN) {
-      client_.cut("the client went away");
-      co_return false;
+    // The pipe holds bytes the client cannot take yet, or it is empty and the upstream has
+    // sent nothing more: wait for that side. (No co_await in a conditional expression: GCC 12
+    // mishandles those, see ClientSession::run.)
+    bool ready = false;
+    if (pipe.held() > 0) {
+      ready = co_await wait_for(client, tcp::socket::wait_write, config.client_io_timeout);
+    } else {
+      ready = co_await wait_for(socket_, tcp::socket::wait_read, config.upstream_response_timeout);
     }
-    const bool ready = co_await wait_for(client, tcp::socket::wait_write, config.client_io_timeout);
     if (!ready) {
       co_return false;
     }

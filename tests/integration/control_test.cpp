@@ -554,6 +554,43 @@ TEST_CASE("requests cut at a drain timeout, refused or unrouted are logged and c
   CHECK(log.find("\"host\":\"nobody.test\",\"target\":\"/\",\"status\":404") != std::string::npos);
 }
 
+// A large body goes to a plain client by splice(2): a drain must still cut it at its timeout,
+// and the request is counted and logged like any other cut.
+TEST_CASE("a large download to a client that stalls is cut at the drain timeout") {
+  TestBackend big([](BackendConnection& c, TestBackend&) {
+    if (c.read_request()) {
+      const std::size_t total = std::size_t{64} << 20;
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(total) + "\r\n\r\n");
+      const std::string block(1 << 20, 'b');
+      for (std::size_t sent = 0; sent < total && c.send(block); sent += block.size()) {
+      }
+    }
+  });
+  TestBackend green(app("green"));
+  TempDir dir;
+  RunningProxy proxy(dir.path());
+  REQUIRE(proxy.cli({"service", "add", "shop", "--host", "shop.test", "--upstream", big.address()})
+              .code == 0);
+  SocketClient lazy(proxy.port(), 10s);
+  lazy.send("GET /big HTTP/1.1\r\nHost: shop.test\r\n\r\n");
+  CHECK(lazy.read_exact(200 * 1024).size() == 200 * 1024);  // then it reads no more
+  std::this_thread::sleep_for(200ms);
+  CHECK(proxy.cli({"swap", "shop", "--to", green.address(), "--no-health-check",
+                   "--drain-timeout", "300ms"})
+            .code == 0);
+  // What the kernel buffered before the cut still arrives, then the end: never the whole body.
+  const auto reading = std::chrono::steady_clock::now();
+  const std::size_t rest = lazy.read_until_close().size();
+  CHECK(std::chrono::steady_clock::now() - reading < 5s);
+  CHECK(200 * 1024 + rest < (std::size_t{64} << 20));
+  const std::string metrics = unix_request(proxy.control(), "GET", "/metrics").body;
+  CHECK(metrics.find(
+            "handoff_requests_unfinished_total{service=\"shop\",reason=\"drain_timeout\"} 1") !=
+        std::string::npos);
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: shop.test\r\n\r\n").body ==
+        "green");
+}
+
 TEST_CASE("service update moves hosts without a gap, and service list and --version answer") {
   TestBackend blue(app("blue"));
   TestBackend green(app("green"));

@@ -17,6 +17,7 @@
 
 #include "proxy/acme_challenges.hpp"
 #include "proxy/buffer.hpp"
+#include "proxy/request_ids.hpp"
 #include "proxy/splice_pipe.hpp"
 #include "proxy/config.hpp"
 #include "proxy/connection_pool.hpp"
@@ -155,8 +156,7 @@ class Worker {
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> tls_failures_{0};
   Clock::time_point now_ = Clock::now();  // refreshed by the sweeper
-  std::uint64_t id_counter_ = 0;
-  char id_buffer_[33] = {};
+  RequestIds request_ids_;
   std::thread thread_;
   // Declared last so that it is destroyed first: destroying it destroys suspended connection
   // coroutines, which give their buffers back to the pools above.

@@ -58,8 +58,10 @@ class HeadWriter {
   ~HeadWriter() { out_.resize(static_cast<std::size_t>(cursor_ - out_.data())); }
 
   void append(std::string_view part) {
-    std::memcpy(cursor_, part.data(), part.size());
-    cursor_ += part.size();
+    if (!part.empty()) {  // an empty view may hold a null pointer, which memcpy must not get
+      std::memcpy(cursor_, part.data(), part.size());
+      cursor_ += part.size();
+    }
   }
   void append(const char* begin, std::size_t size) { append(std::string_view(begin, size)); }
   void push_back(char c) { *cursor_++ = c; }

@@ -116,7 +116,13 @@ json::object tls_status(const ServiceTls& tls) {
   o["redirect_https"] = tls.redirect_https;
   o["hsts"] = tls.hsts_seconds;
   if (tls.source == CertificateSource::acme) {
-    o["acme"] = json::object{{"state", tls.acme.state.empty() ? "pending" : tls.acme.state},
+    // The state is not saved: after a restart, a certificate ACME issued before is valid
+    // until the manager says otherwise.
+    std::string state = tls.acme.state;
+    if (state.empty()) {
+      state = tls.certificate && tls.issued_by_acme ? "valid" : "pending";
+    }
+    o["acme"] = json::object{{"state", state},
                              {"error", tls.acme.error},
                              {"next_attempt", tls.acme.next_attempt}};
   }

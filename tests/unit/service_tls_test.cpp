@@ -76,3 +76,14 @@ TEST_CASE("bad HTTPS fields are refused with a code that says why") {
   CHECK(code_of(R"({"hsts":-1})") == "bad_field");
   CHECK(code_of(R"({"redirect_https":"yes"})") == "bad_field");
 }
+
+TEST_CASE("after a restart, a certificate ACME issued shows as valid until the manager acts") {
+  control::ServiceTls tls;
+  tls.source = CertificateSource::acme;
+  CHECK(control::tls_status(tls).at("acme").at("state") == "pending");  // nothing issued yet
+  tls.certificate = test::parsed_certificate({"web.test"});
+  tls.issued_by_acme = true;
+  CHECK(control::tls_status(tls).at("acme").at("state") == "valid");
+  tls.acme.state = "issuing";  // the manager's word wins
+  CHECK(control::tls_status(tls).at("acme").at("state") == "issuing");
+}

@@ -122,9 +122,8 @@ json::object tls_status(const ServiceTls& tls) {
     if (state.empty()) {
       state = tls.certificate && tls.issued_by_acme ? "valid" : "pending";
     }
-    o["acme"] = json::object{{"state", state},
-                             {"error", tls.acme.error},
-                             {"next_attempt", tls.acme.next_attempt}};
+    o["acme"] = json::object{
+        {"state", state}, {"error", tls.acme.error}, {"next_attempt", tls.acme.next_attempt}};
   }
   return o;
 }

@@ -42,7 +42,10 @@ class BodyFramer {
     return kind_ == BodyKind::length ? remaining_ : 0;
   }
   /// BodyKind::length: `n` body bytes went past the framer (spliced): no longer to come.
-  void skip(std::uint64_t n) { remaining_ -= n; taken_ += n; }
+  void skip(std::uint64_t n) {
+    remaining_ -= n;
+    taken_ += n;
+  }
   /// Body data bytes seen so far, without chunked framing (what --max-body limits).
   [[nodiscard]] std::uint64_t data_bytes() const;
 

@@ -307,7 +307,7 @@ RouteMatch ClientSession::route_request() const {
 // Holds a request for a paused service until it resumes (empty), or refuses it when the pause
 // outlasts the wait (how the client connection goes on).
 asio::awaitable<std::optional<Outcome>> ClientSession::hold_while_paused(Service& service,
-                                                                       std::size_t head_bytes) {
+                                                                         std::size_t head_bytes) {
   const bool resumed = co_await wait_while_paused(service);
   if (resumed) {
     co_return std::nullopt;

@@ -200,7 +200,8 @@ std::string_view append_proxy_fields(const MessageHead& req, const RequestForwar
     out.append(", "sv);
   }
   out.append(fwd.client_ip);
-  out.append(fwd.https ? "\r\nX-Forwarded-Proto: https\r\n"sv : "\r\nX-Forwarded-Proto: http\r\n"sv);
+  out.append(fwd.https ? "\r\nX-Forwarded-Proto: https\r\n"sv
+                       : "\r\nX-Forwarded-Proto: http\r\n"sv);
   if (!req.host.empty()) {
     append_field(out, "X-Forwarded-Host", req.host);
   }

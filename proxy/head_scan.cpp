@@ -98,8 +98,7 @@ HeadScan scan_head(std::string_view data) {
   }
 #endif
   for (; i < data.size(); ++i) {
-    if (is_control(static_cast<unsigned char>(data[i])) &&
-        scanner.at(i) == Scanner::Next::stop) {
+    if (is_control(static_cast<unsigned char>(data[i])) && scanner.at(i) == Scanner::Next::stop) {
       return scan;
     }
   }

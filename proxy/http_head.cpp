@@ -253,8 +253,7 @@ inline std::string_view note_field(const Header& field, bool is_request, Message
 }
 
 // Parses the field lines after the start line and classifies the ones the relay acts on.
-ParseResult parse_fields(LineReader& lines, bool is_request, MessageHead& head,
-                         FramingFields& f) {
+ParseResult parse_fields(LineReader& lines, bool is_request, MessageHead& head, FramingFields& f) {
   const int bad = is_request ? 400 : 502;
   head.header_count = 0;
   std::string_view line;
@@ -465,8 +464,7 @@ ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, Mes
     return fail(431, "request header section too large");
   }
   head.clear();
-  LineReader lines(msg.substr(0, end),
-                   scan.state == HeadScan::State::complete ? &scan : nullptr);
+  LineReader lines(msg.substr(0, end), scan.state == HeadScan::State::complete ? &scan : nullptr);
   std::string_view line;
   if (!lines.next(line)) {
     return fail(400, "malformed request line");
@@ -527,8 +525,7 @@ ParseResult parse_response_head(std::string_view data, std::size_t max_bytes,
     return fail(502, "response header section too large");
   }
   head.clear();
-  LineReader lines(data.substr(0, end),
-                   scan.state == HeadScan::State::complete ? &scan : nullptr);
+  LineReader lines(data.substr(0, end), scan.state == HeadScan::State::complete ? &scan : nullptr);
   std::string_view line;
   if (!lines.next(line) || line.size() < 12 || line[8] != ' ' ||
       (line.size() > 12 && line[12] != ' ')) {

@@ -5,9 +5,9 @@
 // connection instead of reusing it), a client that
 // stops reading holds at most the pipe's capacity (64 KiB), and the same timeouts, drain and
 // shutdown apply.
-#include <cerrno>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 
 #include "proxy/splice_pipe.hpp"
 #include "proxy/upstream_exchange.hpp"

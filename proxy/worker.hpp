@@ -17,11 +17,11 @@
 
 #include "proxy/acme_challenges.hpp"
 #include "proxy/buffer.hpp"
-#include "proxy/request_ids.hpp"
-#include "proxy/splice_pipe.hpp"
 #include "proxy/config.hpp"
 #include "proxy/connection_pool.hpp"
+#include "proxy/request_ids.hpp"
 #include "proxy/router.hpp"
+#include "proxy/splice_pipe.hpp"
 #include "proxy/tls_context.hpp"
 
 namespace handoff::proxy {

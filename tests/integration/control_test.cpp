@@ -575,8 +575,9 @@ TEST_CASE("a large download to a client that stalls is cut at the drain timeout"
   lazy.send("GET /big HTTP/1.1\r\nHost: shop.test\r\n\r\n");
   CHECK(lazy.read_exact(200 * 1024).size() == 200 * 1024);  // then it reads no more
   std::this_thread::sleep_for(200ms);
-  CHECK(proxy.cli({"swap", "shop", "--to", green.address(), "--no-health-check",
-                   "--drain-timeout", "300ms"})
+  CHECK(proxy
+            .cli({"swap", "shop", "--to", green.address(), "--no-health-check", "--drain-timeout",
+                  "300ms"})
             .code == 0);
   // What the kernel buffered before the cut still arrives, then the end: never the whole body.
   const auto reading = std::chrono::steady_clock::now();
@@ -587,8 +588,7 @@ TEST_CASE("a large download to a client that stalls is cut at the drain timeout"
   CHECK(metrics.find(
             "handoff_requests_unfinished_total{service=\"shop\",reason=\"drain_timeout\"} 1") !=
         std::string::npos);
-  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: shop.test\r\n\r\n").body ==
-        "green");
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: shop.test\r\n\r\n").body == "green");
 }
 
 TEST_CASE("service update moves hosts without a gap, and service list and --version answer") {

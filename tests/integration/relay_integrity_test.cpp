@@ -345,7 +345,8 @@ TEST_CASE("a large body moved by splice is exact, alone, and cut when the upstre
   for (std::size_t i = 0; i < kBig; ++i) {
     body[i] = static_cast<char>('a' + (i * 31 + i / 4096) % 26);
   }
-  const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kBig) + "\r\n\r\n";
+  const std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kBig) + "\r\n\r\n";
   const std::string poison = "HTTP/1.1 200 OK\r\nX-Poison: 1\r\nContent-Length: 7\r\n\r\npoison!";
   RecordingBackend backend([&](const ParsedRequest& r) {
     if (r.target == "/big") {  // in pieces, so that the proxy waits for the upstream mid-body

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -241,6 +242,46 @@ int swap_like(bool rollback, const std::vector<std::string_view>& args) {
   return run_operation(client, rollback ? "rollback" : "swap",
                        fmt::format("/v1/services/{}/{}", service, rollback ? "rollback" : "swap"),
                        body, common.json);
+}
+
+constexpr std::string_view kUpgradeUsage =
+    "usage: handoff upgrade --exec PATH [options]\n\n"
+    "Upgrades the running handoff to the binary PATH without refusing a connection: PATH is\n"
+    "started with the running process's flags and --takeover, takes its listening sockets\n"
+    "and state and accepts on them; only then does the running process stop accepting,\n"
+    "answer further requests with `Connection: close`, let requests in flight finish (up to\n"
+    "--drain-timeout) and exit. If the new process fails, the running one serves on.\n"
+    "A deploy, swap or rollback in progress is waited for (or refused with --no-wait).\n\n";
+
+int upgrade_command(const std::vector<std::string_view>& args) {
+  CommonFlags common;
+  json::object body;
+  std::vector<Flag> flags{
+      {"exec", "PATH", "the new handoff binary", text_field(body, "exec")},
+      {"timeout", "DUR", "the new process must accept within (default 60s)",
+       duration_field(body, "timeout")},
+      {"drain-timeout", "DUR",
+       "the old process closes what is still open after (default: its --shutdown-timeout)",
+       duration_field(body, "drain_timeout")},
+      {"no-wait", "", "refuse (409) instead of waiting for a deploy, swap or rollback",
+       [&body](std::string_view) { body["wait"] = false; }},
+  };
+  common.add_to(flags);
+  auto words = parse_flags(args, flags);
+  if (common.help) {
+    fmt::print("{}options:\n{}", kUpgradeUsage, flags_help(flags));
+    return 0;
+  }
+  if (!words.empty() || !body.contains("exec")) {
+    throw std::invalid_argument("usage: handoff upgrade --exec PATH");
+  }
+  std::error_code ec;
+  const auto absolute = std::filesystem::absolute(std::string(body["exec"].as_string()), ec);
+  if (!ec) {
+    body["exec"] = absolute.string();  // the proxy may run in another directory
+  }
+  ControlClient client(control_socket_path(common.control));
+  return run_operation(client, "upgrade", "/v1/upgrade", body, common.json);
 }
 
 constexpr std::string_view kDeployUsage =
@@ -563,6 +604,9 @@ int control_command(std::string_view verb, const std::vector<std::string_view>& 
     }
     if (verb == "deploy") {
       return deploy_command(args);
+    }
+    if (verb == "upgrade") {
+      return upgrade_command(args);
     }
     if (verb == "pause" || verb == "resume") {
       return pause_resume(verb == "pause", args);

@@ -10,6 +10,7 @@
 #include "control/log_follower.hpp"
 #include "control/service_tls.hpp"
 #include "control/swap_workflow.hpp"
+#include "control/upgrade_workflow.hpp"
 
 namespace handoff::control {
 
@@ -181,6 +182,12 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
                ? ApiResponse{200, registry_.metrics(), "text/plain; version=0.0.4", {}}
                : json_reply(200, registry_.status());
   }
+  if (path == "/v1/upgrade") {
+    if (m != "POST") {
+      throw DomainError(ErrorKind::method_not_allowed, "method_not_allowed", "use POST");
+    }
+    return upgrade(req.body);
+  }
   if (path == "/v1/services") {
     if (m != "POST") {
       throw DomainError(ErrorKind::method_not_allowed, "method_not_allowed",
@@ -205,6 +212,21 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
     }
   }
   throw DomainError(ErrorKind::not_found, "not_found", fmt::format("no endpoint {} {}", m, path));
+}
+
+// POST /v1/upgrade
+ApiResponse ControlApi::upgrade(std::string_view text) {
+  if (succession_ == nullptr) {
+    throw DomainError(ErrorKind::not_found, "not_found", "this handoff cannot upgrade itself");
+  }
+  JsonFields body(text);
+  UpgradeOptions options;
+  options.exec = body.string("exec", true);
+  options.timeout = body.duration("timeout", options.timeout);
+  options.drain_timeout = body.duration("drain_timeout", server_.config().shutdown_timeout);
+  options.wait = body.boolean("wait", options.wait);
+  body.finish();
+  return operation(prepare_upgrade(*succession_, registry_, options));
 }
 
 // POST /v1/services

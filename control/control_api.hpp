@@ -8,6 +8,7 @@
 #include "control/event_sink.hpp"
 #include "control/json_fields.hpp"
 #include "control/service_registry.hpp"
+#include "control/succession.hpp"
 
 namespace handoff::control {
 
@@ -40,12 +41,15 @@ class ControlApi {
 
   /// Answers one request; never throws.
   ApiResponse handle(const ApiRequest& request);
+  /// Lets `POST /v1/upgrade` hand this process over (without it, the endpoint is 404).
+  void set_succession(Succession* succession) { succession_ = succession; }
   /// From now on, requests are answered 503.
   void shutting_down() { shutting_down_ = true; }
 
  private:
   ApiResponse route(const ApiRequest& request);
   ApiResponse add_service(std::string_view body);
+  ApiResponse upgrade(std::string_view body);
   ApiResponse change_service(const std::string& method, const std::string& name,
                              std::string_view body);
   std::optional<ApiResponse> service_action(const std::string& name, const std::string& action,
@@ -59,6 +63,7 @@ class ControlApi {
   ServiceRegistry& registry_;
   proxy::Server& server_;
   EngineFactory engines_;
+  Succession* succession_ = nullptr;
   std::atomic<bool> shutting_down_{false};
 };
 

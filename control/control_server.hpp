@@ -26,15 +26,18 @@ namespace handoff::control {
 /// body with a fitting status.
 class ControlServer {
  public:
-  /// Binds the socket (see bind_control_socket); throws std::runtime_error.
-  ControlServer(const std::string& path, const std::string& group, ControlApi& api);
+  /// Binds the socket (see bind_control_socket; `take_over` replaces a running handoff's);
+  /// throws std::runtime_error.
+  ControlServer(const std::string& path, const std::string& group, ControlApi& api,
+                bool take_over = false);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
   /// Starts serving.
   void start();
-  /// Stops accepting, waits up to `wait` for running operations, removes the socket file.
+  /// Stops accepting, waits up to `wait` for running operations, removes the socket file
+  /// (unless a successor's socket replaced it).
   void stop(std::chrono::milliseconds wait);
   /// Long operations (swap, deploy, rollback) still running.
   [[nodiscard]] int running_operations() const { return operations_.running(); }
@@ -57,6 +60,7 @@ class ControlServer {
   std::optional<gid_t> group_;  // the --control-group, when given
   boost::asio::io_context io_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
+  ino_t inode_ = 0;  // the socket file this process made, to remove only that one
   std::thread thread_;
   boost::asio::thread_pool blocking_{2};  // API calls that may block on the container engine
   OperationRunner operations_;            // deploys, swaps, rollbacks and log follows

@@ -31,8 +31,11 @@ std::string control_socket_path(const std::string& flag) {
 }
 
 local::acceptor bind_control_socket(boost::asio::io_context& io, const std::string& path,
-                                    const std::string& group) {
-  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+                                    const std::string& group, bool take_over) {
+  // Taking over from a running handoff, the new socket is made beside the old one and renamed
+  // over it: the path always answers, first the old process, then the new one.
+  const std::string bind_path = take_over ? fmt::format("{}.{}.new", path, ::getpid()) : path;
+  if (bind_path.size() >= sizeof(sockaddr_un::sun_path)) {
     throw std::runtime_error(fmt::format("control socket path is too long: {}", path));
   }
   std::error_code ec;
@@ -45,7 +48,9 @@ local::acceptor bind_control_socket(boost::asio::io_context& io, const std::stri
     }
   }
   struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
+  if (take_over) {
+    ::unlink(bind_path.c_str());
+  } else if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       throw std::runtime_error(fmt::format("{} exists and is not a socket", path));
     }
@@ -71,7 +76,7 @@ local::acceptor bind_control_socket(boost::asio::io_context& io, const std::stri
   // Created without group or other access from the start, so there is no window before chmod.
   const mode_t old_mask = ::umask(0177);
   if (!bec) {
-    acceptor.bind(local::endpoint(path), bec);
+    acceptor.bind(local::endpoint(bind_path), bec);
   }
   ::umask(old_mask);
   if (!bec) {
@@ -81,13 +86,18 @@ local::acceptor bind_control_socket(boost::asio::io_context& io, const std::stri
     throw std::runtime_error(fmt::format("cannot listen on {}: {}", path, bec.message()));
   }
   if (!group.empty()) {
-    if (::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0 ||
-        ::chmod(path.c_str(), 0660) != 0) {
+    if (::chown(bind_path.c_str(), static_cast<uid_t>(-1), gid) != 0 ||
+        ::chmod(bind_path.c_str(), 0660) != 0) {
       throw std::runtime_error(
           fmt::format("cannot give {} to group '{}': {}", path, group, std::strerror(errno)));
     }
   } else {
-    ::chmod(path.c_str(), 0600);
+    ::chmod(bind_path.c_str(), 0600);
+  }
+  if (take_over && ::rename(bind_path.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(bind_path.c_str());
+    throw std::runtime_error(fmt::format("cannot take over {}: {}", path, std::strerror(error)));
   }
   return acceptor;
 }

@@ -23,6 +23,7 @@ constexpr std::string_view kHelp =
     "  resume    release held requests\n"
     "  service   add, update, list or remove services (routed by Host)\n"
     "  logs      the last log lines of a service's container\n"
+    "  upgrade   replace the running handoff with a new binary, refusing no connection\n"
     "  version   print the version (also --version)\n"
     "\n"
     "Control commands reach the proxy through its control socket: --control PATH, else\n"

@@ -121,6 +121,10 @@ void ProgressPrinter::print_step(Step step, std::optional<StepState> state, cons
     case Step::retire:
       print_retire(state, e);
       break;
+    case Step::handover:
+      fmt::print(out_, "  handover      {} accepts on the listening sockets in {}\n",
+                 fmt::format("pid {}", field_number(e, "pid")), took(e));
+      break;
     case Step::cleanup:
       fmt::print(out_, "  cleanup       {}\n",
                  e.contains("removed")   ? "removed " + field_text(e, "removed")
@@ -218,6 +222,11 @@ int ProgressPrinter::finish() const {
     fmt::print(out_, "{} serves {} at {} (generation {})\n", field_text(result_, "container"),
                field_text(result_, "service"), field_text(result_, "to"),
                field_number(result_, "generation"));
+  }
+  if (result_.contains("to_pid")) {
+    fmt::print(out_, "pid {} serves; pid {} finishes its requests (up to {}) and exits\n",
+               field_number(result_, "to_pid"), field_number(result_, "from_pid"),
+               took(result_, "drain_timeout_ms"));
   }
   fmt::print(out_, "done in {}\n", took(result_));
   return 0;

@@ -2,15 +2,18 @@
 
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 
 #include "containers/docker_engine.hpp"
@@ -23,6 +26,8 @@
 #include "control/metrics_listener.hpp"
 #include "control/service_registry.hpp"
 #include "control/state_store.hpp"
+#include "control/succession.hpp"
+#include "control/takeover.hpp"
 #include "control/text_file.hpp"
 #include "control/usable_cores.hpp"
 #include "proxy/address.hpp"
@@ -46,7 +51,9 @@ constexpr std::string_view kUsage =
     "on start.\n"
     "\n"
     "SIGTERM or SIGINT stops accepting, lets requests in flight finish (up to\n"
-    "--shutdown-timeout) and exits 0.\n"
+    "--shutdown-timeout) and exits 0. `handoff upgrade --exec PATH` (or starting the new\n"
+    "binary with the same flags and --takeover) hands the listening sockets and the state\n"
+    "to a new process without refusing a connection.\n"
     "\n"
     "options:\n";
 
@@ -94,6 +101,10 @@ std::uint64_t parse_size(std::string_view text) {
   return parse_count(digits) * scale;
 }
 
+// How long a successor waits for the running handoff to hand over: it first lets workflows in
+// progress (a deploy's drain) end.
+constexpr auto kTakeoverWait = std::chrono::minutes(11);
+
 // Many idle keep-alive clients need many descriptors; use all the hard limit allows.
 void raise_descriptor_limit() {
   rlimit lim{};
@@ -121,6 +132,7 @@ struct RunOptions {
   std::string state_dir = "/var/lib/handoff";
   std::string metrics_listen;
   bool ignore_state = false;
+  bool takeover = false;
   bool help = false;
 };
 
@@ -188,12 +200,15 @@ std::vector<Flag> run_flags(RunOptions& o) {
        [&o](std::string_view v) { o.metrics_listen = v; }},
       {"ignore-state", "", "start even if the saved state cannot be read (it is replaced)",
        [&o](std::string_view) { o.ignore_state = true; }},
+      {"takeover", "", "take the listening sockets and state over from the running handoff",
+       [&o](std::string_view) { o.takeover = true; }},
       {"help", "", "show this help", [&o](std::string_view) { o.help = true; }},
   };
 }
 
 /// The running daemon's parts, in the order they are built.
 struct Daemon {
+  std::unique_ptr<asio::io_context> waiting;  // where the main thread waits for a signal
   std::unique_ptr<StateStore> store;
   std::unique_ptr<proxy::Server> server;
   std::unique_ptr<ServiceRegistry> registry;
@@ -201,6 +216,8 @@ struct Daemon {
   std::unique_ptr<ControlServer> control;
   std::unique_ptr<MetricsListener> metrics;
   std::unique_ptr<AcmeManager> acme;
+  std::unique_ptr<Succession> succession;
+  std::unique_ptr<TakeoverListener> takeover;
 };
 
 // Checks what the flags leave to be checked and resolves the listen addresses.
@@ -275,12 +292,20 @@ std::shared_ptr<const proxy::Certificate> load_default_certificate(const RunOpti
 
 // Builds the proxy, restores its services and opens the control socket. Throws on any
 // start-up error.
-Daemon build_daemon(const RunOptions& o) {
+Daemon build_daemon(const RunOptions& o, Inheritance* inherited) {
   Daemon d;
+  d.waiting = std::make_unique<asio::io_context>(1);
   d.store = std::make_unique<StateStore>(o.state_dir);
-  bool state_loaded = false;
-  const ProxyState saved = load_saved_state(*d.store, o.ignore_state, state_loaded);
-  d.server = std::make_unique<proxy::Server>(o.config);
+  bool state_loaded = inherited != nullptr;
+  const ProxyState saved = inherited != nullptr
+                               ? inherited->state
+                               : load_saved_state(*d.store, o.ignore_state, state_loaded);
+  if (inherited != nullptr) {
+    d.store->save(saved);  // the state file is this process's from now on
+  }
+  d.server = std::make_unique<proxy::Server>(o.config, inherited != nullptr
+                                                           ? std::move(inherited->listeners)
+                                                           : std::vector<proxy::ListeningSocket>{});
   d.registry = std::make_unique<ServiceRegistry>(*d.server, *d.store);
   if (!o.default_cert.empty()) {
     d.registry->set_default_certificate(load_default_certificate(o));
@@ -298,8 +323,15 @@ Daemon build_daemon(const RunOptions& o) {
   EngineFactory engines = [] { return std::make_unique<containers::DockerEngine>(); };
   check_restored_containers(*d.registry, engines);
   d.api = std::make_unique<ControlApi>(*d.registry, *d.server, engines);
+  const std::string control_path = control_socket_path(o.control_flag);
   d.control =
-      std::make_unique<ControlServer>(control_socket_path(o.control_flag), o.control_group, *d.api);
+      std::make_unique<ControlServer>(control_path, o.control_group, *d.api, inherited != nullptr);
+  asio::io_context* waiting = d.waiting.get();  // a heap object: stays where it is
+  d.succession = std::make_unique<Succession>(
+      *d.registry, *d.server, [waiting] { asio::post(*waiting, [waiting] { waiting->stop(); }); });
+  d.api->set_succession(d.succession.get());
+  d.takeover = std::make_unique<TakeoverListener>(takeover_socket_path(control_path),
+                                                  d.succession->callbacks());
   if (!o.metrics_listen.empty()) {
     ServiceRegistry& registry = *d.registry;
     d.metrics = std::make_unique<MetricsListener>(proxy::resolve_address(o.metrics_listen).front(),
@@ -316,6 +348,7 @@ Daemon build_daemon(const RunOptions& o) {
 void start_daemon(Daemon& d, const proxy::ProxyConfig& config) {
   d.server->start();
   d.control->start();
+  d.takeover->start();
   for (const auto& ep : d.server->local_endpoints()) {
     fmt::print(stderr, "handoff: listening on {} ({} thread{})\n", proxy::format_endpoint(ep),
                config.threads, config.threads == 1 ? "" : "s");
@@ -340,14 +373,37 @@ void start_daemon(Daemon& d, const proxy::ProxyConfig& config) {
   }
 }
 
+// Stops serving once a successor accepts on the listening sockets: each further request on
+// a keep-alive connection is answered with `Connection: close`, requests in flight finish (up
+// to the drain timeout), then the process exits 0.
+void step_down(Daemon& d) {
+  const auto drain = d.succession->drain_timeout();
+  fmt::print(stderr, "handoff: process {} took over; finishing {} open connection(s), up to {}\n",
+             d.succession->successor(), d.server->connections(), format_duration(drain));
+  if (d.acme) {
+    d.acme->stop();  // the successor renews from now on
+  }
+  d.takeover->stop();
+  d.control->stop(drain);
+  d.server->hand_over(drain);
+  fmt::print(stderr, "handoff: stopped after the upgrade\n");
+}
+
 // Waits for SIGTERM or SIGINT, then lets workflows and requests finish (up to the shutdown
-// timeout) and stops.
+// timeout) and stops; or steps down when a successor takes over.
 void serve_until_signal(Daemon& d, const proxy::ProxyConfig& config) {
-  asio::io_context signals_io;
-  asio::signal_set signals(signals_io, SIGTERM, SIGINT);
+  asio::signal_set signals(*d.waiting, SIGTERM, SIGINT);
   int received = 0;
-  signals.async_wait([&](const boost::system::error_code&, int sig) { received = sig; });
-  signals_io.run();
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (!ec) {
+      received = sig;
+    }
+  });
+  d.waiting->run();
+  if (received == 0 && d.succession->successor() != 0) {
+    step_down(d);
+    return;
+  }
   fmt::print(stderr, "handoff: {} received; finishing {} open connection(s), up to {}\n",
              received == SIGTERM ? "SIGTERM" : "SIGINT", d.server->connections(),
              format_duration(config.shutdown_timeout));
@@ -360,9 +416,32 @@ void serve_until_signal(Daemon& d, const proxy::ProxyConfig& config) {
   if (d.acme) {
     d.acme->stop();  // an order in progress is abandoned; the next start orders again
   }
+  d.takeover->stop();
   d.control->stop(config.shutdown_timeout);
   d.server->shutdown();
   fmt::print(stderr, "handoff: stopped\n");
+}
+
+// Tells the process taken over from that this one accepts; from then on this process writes
+// to the old one's stdout and stderr when it was started by `handoff upgrade`.
+void finish_takeover(TakeoverClient& client, Inheritance& inherited) {
+  if (const char* inherit = std::getenv("HANDOFF_INHERIT_OUTPUT");
+      inherit != nullptr && std::string_view(inherit) == "1") {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    ::dup2(inherited.out.get(), STDOUT_FILENO);
+    ::dup2(inherited.err.get(), STDERR_FILENO);
+    ::unsetenv("HANDOFF_INHERIT_OUTPUT");
+  }
+  inherited.out.reset();
+  inherited.err.reset();
+  try {
+    client.ready();
+    fmt::print(stderr, "handoff: took over from process {}\n", inherited.from);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "handoff: took over from process {} (it did not hear so: {})\n",
+               inherited.from, e.what());
+  }
 }
 
 }  // namespace
@@ -372,6 +451,8 @@ int run_command(const std::vector<std::string_view>& args) {
   options.config.threads = usable_cores();
   const std::vector<Flag> flags = run_flags(options);
   Daemon daemon;
+  std::optional<TakeoverClient> takeover;
+  std::optional<Inheritance> inherited;
   try {
     auto extra = parse_flags(args, flags);
     if (options.help) {
@@ -382,12 +463,22 @@ int run_command(const std::vector<std::string_view>& args) {
     raise_descriptor_limit();
     std::signal(SIGPIPE, SIG_IGN);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
-    daemon = build_daemon(options);
+    if (options.takeover) {
+      takeover.emplace(takeover_socket_path(control_socket_path(options.control_flag)));
+      inherited = takeover->receive(kTakeoverWait);
+    }
+    daemon = build_daemon(options, inherited ? &*inherited : nullptr);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "handoff: {}\n", e.what());
+    if (takeover) {
+      takeover->fail(e.what());
+    }
+    fmt::print(stderr, "handoff: {}{}\n", options.takeover ? "--takeover: " : "", e.what());
     return 2;
   }
   start_daemon(daemon, options.config);
+  if (takeover) {
+    finish_takeover(*takeover, *inherited);
+  }
   serve_until_signal(daemon, options.config);
   return 0;
 }

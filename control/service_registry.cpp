@@ -183,6 +183,7 @@ void ServiceRegistry::add(const std::string& name, std::vector<std::string> host
   // A service may start without an upstream: it answers 503 until its first swap or deploy.
   auto up = upstream.empty() ? nullptr : make_upstream(server_, upstream, 1);
   std::lock_guard lock(mutex_);
+  check_not_frozen();
   if (records_.count(name) != 0) {
     throw DomainError(ErrorKind::conflict, "service_exists",
                       fmt::format("service '{}' already exists", name));
@@ -205,6 +206,7 @@ void ServiceRegistry::update(const std::string& name, ServiceChange change) {
     }
   }
   std::lock_guard lock(mutex_);
+  check_not_frozen();
   Record& r = find(name);
   check_acme(change.tls);  // every check before the first change: a refusal changes nothing
   if (change.hosts) {
@@ -249,8 +251,8 @@ bool ServiceRegistry::install_certificate(const std::string& name,
                                           std::shared_ptr<const proxy::Certificate> certificate) {
   std::lock_guard lock(mutex_);
   auto it = records_.find(name);
-  if (it == records_.end() || it->second.tls.source != CertificateSource::acme) {
-    return false;
+  if (frozen_ || it == records_.end() || it->second.tls.source != CertificateSource::acme) {
+    return false;  // frozen: the successor orders again
   }
   it->second.tls.certificate = std::move(certificate);
   it->second.tls.issued_by_acme = true;
@@ -284,6 +286,7 @@ bool ServiceRegistry::exists(const std::string& name) const {
 
 void ServiceRegistry::remove(const std::string& name) {
   std::lock_guard lock(mutex_);
+  check_not_frozen();
   Record& r = find(name);
   if (r.busy) {
     throw DomainError(ErrorKind::conflict, "busy",
@@ -297,6 +300,7 @@ void ServiceRegistry::remove(const std::string& name) {
 
 std::shared_ptr<void> ServiceRegistry::claim(const std::string& name) {
   std::lock_guard lock(mutex_);
+  check_not_frozen();
   Record& r = find(name);
   if (r.busy) {
     throw DomainError(ErrorKind::conflict, "busy",
@@ -308,6 +312,7 @@ std::shared_ptr<void> ServiceRegistry::claim(const std::string& name) {
     if (auto it = records_.find(name); it != records_.end()) {
       it->second.busy = false;
     }
+    released_.notify_all();
   });
 }
 
@@ -445,12 +450,14 @@ void ServiceRegistry::end_drain(const std::string& name, const proxy::Upstream* 
 void ServiceRegistry::pause(const std::string& name, std::chrono::milliseconds max_pause,
                             proxy::PauseNotice notice) {
   std::lock_guard lock(mutex_);
+  check_not_frozen();
   find(name).service->pause(max_pause, std::move(notice));
   persist();  // a paused service stays paused after a restart
 }
 
 void ServiceRegistry::resume(const std::string& name) {
   std::lock_guard lock(mutex_);
+  check_not_frozen();
   find(name).service->resume();
   persist();
 }
@@ -477,7 +484,7 @@ void ServiceRegistry::publish_certificates() {
       std::make_shared<const proxy::CertificateStore>(entries, default_certificate_));
 }
 
-void ServiceRegistry::persist() {
+ProxyState ServiceRegistry::snapshot() const {
   ProxyState state;
   for (const auto& [name, r] : records_) {
     auto up = r.service->upstream();
@@ -508,11 +515,51 @@ void ServiceRegistry::persist() {
                                           r.tls.redirect_https,
                                           r.tls.hsts_seconds});
   }
+  return state;
+}
+
+void ServiceRegistry::persist() {
   try {
-    store_.save(state);
+    store_.save(snapshot());
   } catch (const std::exception& e) {
     // Routing already changed; a failed save must be loud but must not undo it.
     fmt::print(stderr, "handoff: warning: state not saved: {}\n", e.what());
+  }
+}
+
+std::optional<ProxyState> ServiceRegistry::freeze(std::chrono::milliseconds wait) {
+  std::unique_lock lock(mutex_);
+  const bool idle = released_.wait_for(lock, wait, [this] {
+    return std::none_of(records_.begin(), records_.end(),
+                        [](const auto& entry) { return entry.second.busy; });
+  });
+  if (!idle || frozen_) {
+    return std::nullopt;
+  }
+  frozen_ = true;
+  return snapshot();
+}
+
+void ServiceRegistry::thaw() {
+  std::lock_guard lock(mutex_);
+  frozen_ = false;
+}
+
+std::string ServiceRegistry::busy_services() const {
+  std::lock_guard lock(mutex_);
+  std::string names;
+  for (const auto& [name, r] : records_) {
+    if (r.busy) {
+      names += fmt::format("{}'{}'", names.empty() ? "" : ", ", name);
+    }
+  }
+  return names;
+}
+
+void ServiceRegistry::check_not_frozen() const {
+  if (frozen_) {
+    throw DomainError(ErrorKind::conflict, "upgrading",
+                      "handoff is handing over to a new process; try again in a moment");
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <boost/json/object.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -129,6 +130,15 @@ class ServiceRegistry {
   /// Releases held requests. Throws DomainError 404.
   void resume(const std::string& name);
 
+  /// For an upgrade: waits up to `wait` until no workflow runs, then refuses every change
+  /// (409 `upgrading`) and returns the state to hand to the successor. Empty when a workflow
+  /// still runs after `wait` (or the registry is already frozen).
+  std::optional<ProxyState> freeze(std::chrono::milliseconds wait);
+  /// Accepts changes again (the successor did not take over).
+  void thaw();
+  /// The services a workflow runs on, quoted and comma-separated ("" when none).
+  [[nodiscard]] std::string busy_services() const;
+
   /// Everything `handoff status` shows.
   [[nodiscard]] boost::json::object status() const;
   /// Prometheus text exposition of the counters.
@@ -161,7 +171,9 @@ class ServiceRegistry {
   // Installs a route table and a certificate store built from records_, and saves the state.
   void publish();
   void publish_certificates();
-  void persist();  // saves the state built from records_
+  void persist();                             // saves the state built from records_
+  [[nodiscard]] ProxyState snapshot() const;  // the state built from records_
+  void check_not_frozen() const;              // throws DomainError 409 when frozen
   // The metric families, with the mutex held.
   void append_request_metrics(std::string& out) const;
   void append_upstream_metrics(std::string& out) const;
@@ -171,6 +183,8 @@ class ServiceRegistry {
   const StateStore& store_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   mutable std::mutex mutex_;
+  std::condition_variable released_;  // a workflow released its service (see freeze)
+  bool frozen_ = false;               // handed over to a successor: no more changes
   std::map<std::string, Record> records_;
   std::shared_ptr<const proxy::Certificate> default_certificate_;
   bool acme_available_ = false;

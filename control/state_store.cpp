@@ -14,9 +14,7 @@ namespace handoff::control {
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string to_json(const ProxyState& state) {
+std::string state_to_json(const ProxyState& state) {
   json::array services;
   for (const ServiceState& s : state.services) {
     json::array hosts;
@@ -51,6 +49,8 @@ std::string to_json(const ProxyState& state) {
   }
   return json::serialize(json::object{{"version", 1}, {"services", std::move(services)}}) + "\n";
 }
+
+namespace {
 
 std::string require_string(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
@@ -137,23 +137,28 @@ ProxyState StateStore::load() const {
   std::stringstream text;
   text << in.rdbuf();
   try {
-    json::value root = json::parse(text.str());
-    const json::object& o = root.as_object();
-    const json::value* version = o.if_contains("version");
-    if (version == nullptr || !version->is_int64() || version->as_int64() != 1) {
-      throw std::runtime_error("unknown or missing version (expected 1)");
-    }
-    for (const json::value& v : o.at("services").as_array()) {
-      state.services.push_back(read_service(v.as_object()));
-    }
+    return state_from_json(text.str());
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("state file {} is corrupt: {}", file_.string(), e.what()));
+  }
+}
+
+ProxyState state_from_json(std::string_view text) {
+  ProxyState state;
+  json::value root = json::parse(text);
+  const json::object& o = root.as_object();
+  const json::value* version = o.if_contains("version");
+  if (version == nullptr || !version->is_int64() || version->as_int64() != 1) {
+    throw std::runtime_error("unknown or missing version (expected 1)");
+  }
+  for (const json::value& v : o.at("services").as_array()) {
+    state.services.push_back(read_service(v.as_object()));
   }
   return state;
 }
 
 void StateStore::save(const ProxyState& state) const {
-  replace_private_file(file_, to_json(state));
+  replace_private_file(file_, state_to_json(state));
 }
 
 }  // namespace handoff::control

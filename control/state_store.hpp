@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace handoff::control {
@@ -47,6 +48,11 @@ struct ServiceState {
 struct ProxyState {
   std::vector<ServiceState> services;
 };
+
+/// The state as the state file holds it (JSON, version 1).
+std::string state_to_json(const ProxyState& state);
+/// Reads state JSON; throws std::exception naming what is wrong.
+ProxyState state_from_json(std::string_view text);
 
 /// Saves and loads the state file `state.json` in a state directory.
 class StateStore {

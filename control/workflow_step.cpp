@@ -7,7 +7,7 @@ namespace handoff::control {
 
 namespace {
 
-constexpr std::array<std::pair<Step, std::string_view>, 10> kSteps = {{
+constexpr std::array<std::pair<Step, std::string_view>, 11> kSteps = {{
     {Step::begin, "begin"},
     {Step::pull, "pull"},
     {Step::create, "create"},
@@ -18,6 +18,7 @@ constexpr std::array<std::pair<Step, std::string_view>, 10> kSteps = {{
     {Step::drain, "drain"},
     {Step::retire, "retire"},
     {Step::cleanup, "cleanup"},
+    {Step::handover, "handover"},
 }};
 
 constexpr std::array<std::pair<StepState, std::string_view>, 4> kStates = {{

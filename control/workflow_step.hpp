@@ -23,6 +23,7 @@ enum class Step : std::uint8_t {
   drain,         ///< requests on the old upstream finish
   retire,        ///< the old container is stopped; those beyond --keep are removed
   cleanup,       ///< a failed deploy's new container is removed (or a kept one stopped again)
+  handover,      ///< a new handoff process takes the listening sockets and the state (upgrade)
 };
 
 /// Where a step is.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -20,6 +21,7 @@
 #include "proxy/http_head.hpp"
 #include "proxy/socket_write.hpp"
 #include "proxy/upstream_exchange.hpp"
+#include "proxy/websocket_frames.hpp"
 #include "proxy/worker.hpp"
 
 namespace handoff::proxy {
@@ -103,6 +105,31 @@ std::string_view host_name(std::string_view host) {
 
 bool wants_keep_alive(const MessageHead& req) {
   return req.version_minor == 1 ? !req.connection_close : req.connection_keep_alive;
+}
+
+/// Sends a WebSocket client the close frame "going away" (1001) when the proxy closes its
+/// tunnel, if the bytes written to the client so far end at a frame boundary (a frame of its
+/// own in the middle of the upstream's would corrupt the stream).
+class WebSocketFarewell final : public Farewell {
+ public:
+  explicit WebSocketFarewell(ClientStream& client) : client_(client) {}
+  void say_goodbye() override {
+    if (!writing && written.at_boundary()) {
+      client_.write_now({WebSocketFrames::kGoingAway.data(), WebSocketFrames::kGoingAway.size()});
+    }
+  }
+  WebSocketFrames written;  ///< the frames written to the client so far
+  bool writing = false;     ///< a write to the client is under way
+
+ private:
+  ClientStream& client_;
+};
+
+// Whether a 101 response switches to WebSocket.
+bool switches_to_websocket(const MessageHead& response) {
+  return std::any_of(response.begin(), response.end(), [](const Header& h) {
+    return h.token == HeaderToken::upgrade && iequals(h.value, "websocket");
+  });
 }
 
 /// The HTTP/1.1 client side: reads each request on one client connection, routes it, and runs
@@ -193,10 +220,12 @@ class ClientSession final : public ClientSide {
   [[nodiscard]] std::string_view refusal() const;
   asio::awaitable<BodyRead> read_body();
   asio::awaitable<bool> pass_interim(const MessageHead& response);
-  asio::awaitable<Outcome> open_tunnel(tcp::socket& upstream, Buffer& upstream_bytes);
-  asio::awaitable<void> tunnel(tcp::socket& upstream, Buffer& upstream_bytes);
+  asio::awaitable<Outcome> open_tunnel(tcp::socket& upstream, Buffer& upstream_bytes,
+                                       bool websocket);
+  asio::awaitable<void> tunnel(tcp::socket& upstream, Buffer& upstream_bytes, bool websocket);
   template <typename From, typename To>
-  asio::awaitable<void> pump(From& from, To& to, Buffer& buffer);
+  asio::awaitable<void> pump(From& from, To& to, Buffer& buffer,
+                             WebSocketFarewell* farewell = nullptr);
   asio::awaitable<Outcome> redirect_to_https(Service& service, std::size_t head_bytes);
   [[nodiscard]] std::string_view hsts_field(const Service& service);
   // Callers build the text in a named variable first: GCC 12 destroys some temporaries in a
@@ -652,15 +681,16 @@ asio::awaitable<Outcome> ClientSession::switch_protocols(const MessageHead& resp
   x_->client_head.clear();
   build_client_response(response, {}, x_->client_head);
   finish();
-  return open_tunnel(upstream, upstream_bytes);
+  return open_tunnel(upstream, upstream_bytes, switches_to_websocket(response));
 }
 
 // The awaited result goes into a named variable before the `if`: GCC 12 reads `this` from the
 // wrong frame slot in a member coroutine that opens with `if (co_await …)`.
-asio::awaitable<Outcome> ClientSession::open_tunnel(tcp::socket& upstream, Buffer& upstream_bytes) {
+asio::awaitable<Outcome> ClientSession::open_tunnel(tcp::socket& upstream, Buffer& upstream_bytes,
+                                                    bool websocket) {
   const bool sent = co_await write_client(x_->client_head);
   if (sent) {
-    co_await tunnel(upstream, upstream_bytes);
+    co_await tunnel(upstream, upstream_bytes, websocket);
   }
   co_return Outcome::close;
 }
@@ -686,17 +716,32 @@ std::string_view ClientSession::refusal() const {
   return body_->failed() ? body_->error() : std::string_view("request body over the limit");
 }
 
-asio::awaitable<void> ClientSession::tunnel(tcp::socket& upstream, Buffer& upstream_bytes) {
+asio::awaitable<void> ClientSession::tunnel(tcp::socket& upstream, Buffer& upstream_bytes,
+                                            bool websocket) {
   arm(config().tunnel_idle_timeout);
-  co_await (pump(client_, upstream, in_) && pump(upstream, client_, upstream_bytes));
+  WebSocketFarewell farewell(client_);  // lives as long as the tunnel: the frame is awaited
+  handle_.farewell = websocket ? &farewell : nullptr;
+  co_await (
+      pump(client_, upstream, in_) &&
+      pump(upstream, client_, upstream_bytes, handle_.farewell != nullptr ? &farewell : nullptr));
+  handle_.farewell = nullptr;
 }
 
 // Copies one direction of a tunnel until end of stream, then half-closes the other side.
+// `farewell`, for the direction towards a WebSocket client, follows the frames written.
 template <typename From, typename To>
-asio::awaitable<void> ClientSession::pump(From& from, To& to, Buffer& buffer) {
+asio::awaitable<void> ClientSession::pump(From& from, To& to, Buffer& buffer,
+                                          WebSocketFarewell* farewell) {
   while (true) {
     if (!buffer.empty()) {
+      if (farewell != nullptr) {
+        farewell->writing = true;
+      }
       auto [wec, wn] = co_await write_all(to, buffer.view());
+      if (farewell != nullptr) {
+        farewell->writing = false;
+        farewell->written.pass(buffer.view().substr(0, wn));
+      }
       if (wec || timed_out() || handle_.killed) {
         handle_.close_all();
         co_return;

@@ -135,6 +135,20 @@ std::size_t ClientStream::write_at_once(std::string_view head, std::string_view 
   return ssl_ == nullptr ? proxy::write_at_once(socket_, head, body, ec) : 0;
 }
 
+void ClientStream::write_now(std::string_view bytes) {
+  if (!socket_.is_open()) {
+    return;
+  }
+  if (ssl_ == nullptr) {
+    boost::system::error_code ignored;
+    proxy::write_at_once(socket_, bytes, {}, ignored);
+    return;
+  }
+  ERR_clear_error();
+  std::size_t n = 0;
+  SSL_write_ex(ssl_, bytes.data(), bytes.size(), &n);
+}
+
 asio::awaitable<ClientStream::Result> ClientStream::write(std::string_view head,
                                                           std::string_view body) {
   if (ssl_ == nullptr) {

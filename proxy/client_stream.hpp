@@ -46,6 +46,9 @@ class ClientStream {
   /// written; `ec` on a failure.
   std::size_t write_at_once(std::string_view head, std::string_view body,
                             boost::system::error_code& ec);
+  /// Writes `bytes` (a few) if the socket takes them now, over TLS as one record; never waits.
+  /// For last words before a close: whether they went out is not reported.
+  void write_now(std::string_view bytes);
   /// Writes `head` then `body`, wholly, or fails.
   boost::asio::awaitable<Result> write(std::string_view head, std::string_view body = {});
   /// Waits until a read would find something (at once when TLS has input decrypted or

@@ -1,13 +1,16 @@
 #include "proxy/server.hpp"
 
 #include <fmt/format.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/v6_only.hpp>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 
 #include "proxy/address.hpp"
+#include "proxy/listening_socket.hpp"
 
 namespace handoff::proxy {
 
@@ -16,80 +19,93 @@ using asio::ip::tcp;
 
 namespace {
 
-// SO_REUSEPORT as a socket option (Asio's SettableSocketOption requirements; Asio has no
-// public one).
-class ReusePort {
- public:
-  explicit ReusePort(bool on) : value_(on ? 1 : 0) {}
-  template <typename Protocol>
-  [[nodiscard]] int level(const Protocol& /*unused*/) const {
-    return SOL_SOCKET;
-  }
-  template <typename Protocol>
-  [[nodiscard]] int name(const Protocol& /*unused*/) const {
-    return SO_REUSEPORT;
-  }
-  template <typename Protocol>
-  [[nodiscard]] const int* data(const Protocol& /*unused*/) const {
-    return &value_;
-  }
-  template <typename Protocol>
-  [[nodiscard]] std::size_t size(const Protocol& /*unused*/) const {
-    return sizeof value_;
-  }
+// Takes-over are matched by address: an address given with port 0 matches the one the previous
+// process bound for it.
+bool same_listener(const tcp::endpoint& wanted, const tcp::endpoint& bound) {
+  return wanted.address() == bound.address() &&
+         (wanted.port() == 0 || wanted.port() == bound.port());
+}
 
- private:
-  int value_;
-};
-
-tcp::acceptor open_acceptor(asio::io_context& io, const tcp::endpoint& ep, bool reuse_port) {
-  tcp::acceptor acceptor(io);
-  boost::system::error_code ec;
-  acceptor.open(ep.protocol(), ec);
-  if (!ec) {
-    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+tcp::endpoint local_endpoint_of(int fd) {
+  sockaddr_storage address{};
+  socklen_t size = sizeof address;
+  tcp::endpoint ep;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0 &&
+      size <= ep.capacity()) {
+    std::memcpy(ep.data(), &address, size);
+    ep.resize(size);
   }
-  if (!ec && ep.address().is_v6()) {
-    acceptor.set_option(asio::ip::v6_only(true), ec);
-  }
-  if (!ec && reuse_port) {
-    acceptor.set_option(ReusePort(true), ec);
-  }
-  if (!ec) {
-    acceptor.bind(ep, ec);
-  }
-  if (!ec) {
-    acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  }
-  if (ec) {
-    throw std::runtime_error(
-        fmt::format("cannot listen on {}: {}", format_endpoint(ep), ec.message()));
-  }
-  return acceptor;
+  return ep;
 }
 
 }  // namespace
 
-Server::Server(ProxyConfig config) : config_(std::move(config)), router_(config_.threads) {
+Server::Server(ProxyConfig config, std::vector<ListeningSocket> inherited)
+    : config_(std::move(config)), router_(config_.threads) {
   if (config_.threads == 0) {
     throw std::runtime_error("--threads must be at least 1");
   }
-  if (config_.listen.empty() && config_.listen_tls.empty()) {
+  if (config_.listen.empty() && config_.listen_tls.empty() && inherited.empty()) {
     throw std::runtime_error("no listen address (use --listen HOST:PORT)");
   }
   for (unsigned i = 0; i < config_.threads; ++i) {
     workers_.push_back(
         std::make_unique<Worker>(i, config_, router_, connections_, tls_, acme_challenges_));
   }
+  const std::vector<std::pair<tcp::endpoint, bool>> adopted = adopt(std::move(inherited));
+  std::vector<bool> matched(adopted.size(), false);  // each adopted address stands for one flag
+  auto already_adopted = [&](const tcp::endpoint& wanted, bool tls) {
+    for (std::size_t i = 0; i < adopted.size(); ++i) {
+      if (!matched[i] && adopted[i].second == tls && same_listener(wanted, adopted[i].first)) {
+        matched[i] = true;
+        return true;
+      }
+    }
+    return false;
+  };
   for (const tcp::endpoint& requested : config_.listen) {
-    bound_.push_back(listen_on(requested, false));
+    if (!already_adopted(requested, false)) {
+      bound_.push_back(listen_on(requested, false));
+    }
   }
   for (const tcp::endpoint& requested : config_.listen_tls) {
-    bound_tls_.push_back(listen_on(requested, true));
+    if (!already_adopted(requested, true)) {
+      bound_tls_.push_back(listen_on(requested, true));
+    }
   }
   if (!bound_tls_.empty()) {
     config_.https_port = bound_tls_.front().port();  // before the workers start reading it
   }
+}
+
+// Every handed-over socket is accepted on, spread over the workers: a socket of an SO_REUSEPORT
+// group that nobody accepts on would strand the connections the kernel queues on it. A worker
+// left without one for an address gets a new socket in the same group.
+std::vector<std::pair<tcp::endpoint, bool>> Server::adopt(std::vector<ListeningSocket> inherited) {
+  std::vector<std::pair<tcp::endpoint, bool>> groups;
+  std::vector<std::vector<int>> fds;
+  for (const ListeningSocket& s : inherited) {
+    const tcp::endpoint ep = local_endpoint_of(s.fd);
+    auto it = std::find(groups.begin(), groups.end(), std::pair{ep, s.tls});
+    if (it == groups.end()) {
+      groups.emplace_back(ep, s.tls);
+      fds.emplace_back();
+      it = groups.end() - 1;
+    }
+    fds[static_cast<std::size_t>(it - groups.begin())].push_back(s.fd);
+  }
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const auto& [ep, tls] = groups[g];
+    const std::size_t n = std::max<std::size_t>(fds[g].size(), workers_.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      Worker& worker = *workers_[i % workers_.size()];
+      worker.add_acceptor(i < fds[g].size() ? adopt_acceptor(worker.io(), fds[g][i])
+                                            : open_acceptor(worker.io(), ep, true),
+                          tls);
+    }
+    (tls ? bound_tls_ : bound_).push_back(ep);
+  }
+  return groups;
 }
 
 tcp::endpoint Server::listen_on(const tcp::endpoint& requested, bool tls) {
@@ -121,12 +137,41 @@ void Server::shutdown() {
   if (stopped_) {
     return;
   }
-  stopped_ = true;
   if (started_) {
     for (auto& worker : workers_) {
       worker->begin_shutdown();
     }
-    const auto deadline = Clock::now() + config_.shutdown_timeout;
+  }
+  finish(config_.shutdown_timeout);
+}
+
+void Server::hand_over(Millis drain_timeout) {
+  if (stopped_) {
+    return;
+  }
+  if (started_) {
+    for (auto& worker : workers_) {
+      worker->begin_handover();
+    }
+  }
+  finish(drain_timeout);
+}
+
+std::vector<ListeningSocket> Server::listening_sockets() const {
+  std::vector<ListeningSocket> all;
+  for (const auto& worker : workers_) {
+    for (const ListeningSocket& s : worker->listening_sockets()) {
+      all.push_back(s);
+    }
+  }
+  return all;
+}
+
+// Waits up to `timeout` for the open connections, closes what remains and joins the workers.
+void Server::finish(Millis timeout) {
+  stopped_ = true;
+  if (started_) {
+    const auto deadline = Clock::now() + timeout;
     while (connections_.load() > 0 && Clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

@@ -11,6 +11,7 @@
 #include "proxy/acme_challenges.hpp"
 #include "proxy/config.hpp"
 #include "proxy/drain.hpp"
+#include "proxy/listening_socket.hpp"
 #include "proxy/router.hpp"
 #include "proxy/worker.hpp"
 
@@ -21,8 +22,10 @@ namespace handoff::proxy {
 class Server {
  public:
   /// Binds every listen address, plain and TLS (throws std::runtime_error naming the address
-  /// on failure).
-  explicit Server(ProxyConfig config);
+  /// on failure). `inherited` are the listening sockets of the process handoff takes over
+  /// from: they are accepted on as they are, and a listen address they already cover is not
+  /// bound again.
+  explicit Server(ProxyConfig config, std::vector<ListeningSocket> inherited = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -32,6 +35,13 @@ class Server {
   /// Stops accepting, lets requests in flight finish for up to `shutdown_timeout`, closes what
   /// remains and joins the workers.
   void shutdown();
+  /// For an upgrade, once the successor accepts on the same listening sockets: stops accepting;
+  /// each further request on a keep-alive connection is answered with `Connection: close`;
+  /// connections idle for a second are closed; after `drain_timeout` whatever is still open
+  /// (slow requests, tunnels) is closed. Joins the workers.
+  void hand_over(Millis drain_timeout);
+  /// Every listening socket of every worker (the descriptors stay owned by the server).
+  [[nodiscard]] std::vector<ListeningSocket> listening_sockets() const;
 
   /// The configuration the server was built with.
   [[nodiscard]] const ProxyConfig& config() const { return config_; }
@@ -77,6 +87,10 @@ class Server {
   /// Binds `requested` once per worker (SO_REUSEPORT); returns the address bound.
   boost::asio::ip::tcp::endpoint listen_on(const boost::asio::ip::tcp::endpoint& requested,
                                            bool tls);
+  /// Spreads handed-over sockets over the workers; returns each address adopted.
+  std::vector<std::pair<boost::asio::ip::tcp::endpoint, bool>> adopt(
+      std::vector<ListeningSocket> inherited);
+  void finish(Millis timeout);
 
   ProxyConfig config_;
   Router router_;

@@ -28,6 +28,12 @@ constexpr std::size_t kUpstreamBufferBytes = 32 * 1024;
 // straight into their buffer, which saves an epoll_ctl per request over waiting first.
 constexpr auto kParkAfter = std::chrono::seconds(1);
 
+// After an upgrade, a keep-alive connection of the old process idle this long is closed. Its
+// next request would be answered with `Connection: close` anyway; a client that sends none
+// soon (a browser's spare connection) should not hold the old process until the drain timeout.
+// A client that is busy sends its next request well within this.
+constexpr auto kHandoverIdleClose = std::chrono::seconds(1);
+
 std::uint64_t random_prefix() {
   std::random_device rd;
   return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
@@ -52,6 +58,15 @@ void SessionHandle::close_all() {
   if (upstream != nullptr) {
     upstream->close(ignored);
   }
+}
+
+void SessionHandle::kill(std::string_view reason) {
+  killed = true;
+  kill_reason = reason;
+  if (farewell != nullptr) {
+    farewell->say_goodbye();
+  }
+  close_all();
 }
 
 Worker::Worker(unsigned index, const ProxyConfig& config, Router& router,
@@ -104,12 +119,30 @@ void Worker::begin_shutdown() {
   });
 }
 
+void Worker::begin_handover() {
+  asio::post(io_, [this] {
+    stopping_ = true;
+    handing_over_ = true;
+    for (auto& acceptor : acceptors_) {
+      boost::system::error_code ignored;
+      acceptor->acceptor.close(ignored);
+    }
+    pool_.clear();
+  });
+}
+
+std::vector<ListeningSocket> Worker::listening_sockets() const {
+  std::vector<ListeningSocket> all;
+  for (const auto& listener : acceptors_) {
+    all.push_back(ListeningSocket{listener->acceptor.native_handle(), listener->tls});
+  }
+  return all;
+}
+
 void Worker::close_all() {
   asio::post(io_, [this] {
     for (SessionHandle& s : sessions_) {
-      s.killed = true;
-      s.kill_reason = "closed at the shutdown timeout";
-      s.close_all();
+      s.kill("closed at the shutdown timeout");
     }
     pool_.clear();
   });
@@ -134,9 +167,7 @@ std::future<std::size_t> Worker::kill_upstream(std::uint64_t upstream_id) {
     std::size_t killed = 0;
     for (SessionHandle& s : sessions_) {
       if (s.upstream != nullptr && s.upstream_id == upstream_id) {
-        s.killed = true;
-        s.kill_reason = "closed at the drain timeout";
-        s.close_all();
+        s.kill("closed at the drain timeout");
         ++killed;
       }
     }
@@ -234,6 +265,9 @@ asio::awaitable<void> Worker::sweep_loop() {
       if (s.deadline <= now) {
         s.deadline = Clock::time_point::max();
         s.timed_out = true;
+        s.cancel_io();
+      } else if (handing_over_ && s.idle && now - s.idle_since >= kHandoverIdleClose) {
+        s.timed_out = true;  // closed as at its idle timeout
         s.cancel_io();
       } else if (s.idle && !s.parked && now - s.idle_since >= kParkAfter) {
         s.parked = true;

@@ -19,6 +19,7 @@
 #include "proxy/buffer.hpp"
 #include "proxy/config.hpp"
 #include "proxy/connection_pool.hpp"
+#include "proxy/listening_socket.hpp"
 #include "proxy/request_ids.hpp"
 #include "proxy/router.hpp"
 #include "proxy/splice_pipe.hpp"
@@ -27,6 +28,16 @@
 namespace handoff::proxy {
 
 using Clock = std::chrono::steady_clock;
+
+/// A tunnel that can tell its client, in the tunnel's own protocol, that the proxy closes it.
+class Farewell {
+ public:
+  /// Says goodbye now if it can without waiting (never blocks).
+  virtual void say_goodbye() = 0;
+
+ protected:
+  ~Farewell() = default;
+};
 
 /// The part of a client connection that its worker acts on from outside the connection's
 /// coroutine: timeouts, drain deadlines and shutdown close its sockets.
@@ -42,6 +53,11 @@ struct SessionHandle
   Clock::time_point idle_since;  ///< when the connection became idle
   bool killed = false;           ///< closed by a drain timeout or a forced shutdown
   std::string_view kill_reason;  ///< why, for the access log
+  Farewell* farewell = nullptr;  ///< set while a WebSocket tunnel runs
+
+  /// Closes the connection for a drain or shutdown timeout (`reason`, a literal), saying
+  /// goodbye first where the tunnel's protocol allows.
+  void kill(std::string_view reason);
 
   /// Cancels whatever the connection is waiting on.
   void cancel_io();
@@ -71,6 +87,12 @@ class Worker {
   /// Stops accepting and closes idle keep-alive connections; busy ones close after their
   /// current response. Thread-safe.
   void begin_shutdown();
+  /// Stops accepting for a successor process (see Server::hand_over); unlike a shutdown, idle
+  /// keep-alive connections stay open for their next request, answered with
+  /// `Connection: close`, or until idle for a second. Thread-safe.
+  void begin_handover();
+  /// The listening sockets (call before `begin_shutdown` or `begin_handover`).
+  [[nodiscard]] std::vector<ListeningSocket> listening_sockets() const;
   /// Closes every connection that is still open. Thread-safe.
   void close_all();
   /// Stops the event loop and joins the thread.
@@ -152,6 +174,7 @@ class Worker {
   SplicePipes splice_pipes_;
   SessionList sessions_;
   bool stopping_ = false;
+  bool handing_over_ = false;  // stopping for a successor: idle connections get a grace
   std::atomic<std::uint64_t> unrouted_{0};  // written by this worker, read by the control plane
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> tls_failures_{0};

@@ -8,23 +8,7 @@
 using namespace handoff::test;
 
 namespace {
-// Echoes every byte after the handshake, like a WebSocket echo server at the TCP level.
-void websocket_echo(BackendConnection& c, TestBackend& self) {
-  auto r = c.read_request();
-  if (!r) {
-    return;
-  }
-  self.record(*r);
-  c.send(
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
-  while (true) {
-    std::string data = c.read_some();
-    if (data.empty() || !c.send(data)) {
-      return;
-    }
-  }
-}
+constexpr auto websocket_echo = &TestBackend::websocket_echo;
 
 const std::string kHandshake =
     "GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -67,6 +51,27 @@ TEST_CASE("a drain closes a tunnel still open on the old upstream at its timeout
   CHECK_FALSE(result.clean);
   CHECK(result.closed == 1);
   CHECK(old->in_flight() == 0);
-  CHECK(ws.closed_by_peer());
+  // The client is told why, in WebSocket terms: a close frame, status 1001 (going away).
+  CHECK(ws.read_until_close() == std::string("\x88\x02\x03\xe9", 4));
   CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "new");
+}
+
+TEST_CASE("a tunnel closed in the middle of an upstream frame gets no close frame of the proxy's") {
+  TestBackend half_frame([](BackendConnection& c, TestBackend&) {
+    if (!c.read_request()) {
+      return;
+    }
+    c.send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    c.send(std::string("\x81\x05he", 4));  // a text frame of 5 bytes, 2 of them sent
+    c.read_some();                         // until the proxy closes
+  });
+  TestBackend new_backend(TestBackend::respond("new"));
+  ProxyUnderTest proxy(half_frame.address());
+  SocketClient ws(proxy.port());
+  ws.send(kHandshake);
+  REQUIRE(ws.read_response().status == 101);
+  CHECK(ws.read_exact(4) == std::string("\x81\x05he", 4));
+  auto old = proxy.swap_to(new_backend.address());
+  CHECK(proxy.server().drain(old, std::chrono::milliseconds(200)).closed == 1);
+  CHECK(ws.read_until_close().empty());  // a frame of its own here would corrupt the stream
 }

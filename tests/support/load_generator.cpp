@@ -55,8 +55,13 @@ void LoadGenerator::run(int index) {
           break;
         }
         ++ok_;
-        std::lock_guard lock(mutex_);
-        ++bodies_[r.body];
+        {
+          std::lock_guard lock(mutex_);
+          ++bodies_[r.body];
+        }
+        if (r.closed || r.header("connection") == "close") {
+          break;  // the proxy asked to close: go on on a new connection, as clients do
+        }
       }
     } catch (const std::exception& e) {
       record_failure(e.what());

@@ -195,6 +195,23 @@ void TestBackend::accept_loop() {
   }
 }
 
+void TestBackend::websocket_echo(BackendConnection& c, TestBackend& self) {
+  auto r = c.read_request();
+  if (!r) {
+    return;
+  }
+  self.record(*r);
+  c.send(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
+  while (true) {
+    std::string data = c.read_some();
+    if (data.empty() || !c.send(data)) {
+      return;
+    }
+  }
+}
+
 TestBackend::Handler TestBackend::respond(std::string body, int status) {
   return [body = std::move(body), status](BackendConnection& c, TestBackend& self) {
     while (auto r = c.read_request()) {

@@ -77,6 +77,9 @@ class TestBackend {
 
   /// Keep-alive loop answering every request `status` with `body`.
   static Handler respond(std::string body, int status = 200);
+  /// Answers the first request with a WebSocket 101 and then echoes every byte back (a
+  /// WebSocket echo server at the TCP level; frames come back as they were sent).
+  static void websocket_echo(BackendConnection& c, TestBackend& self);
 
  private:
   void accept_loop();

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "control/service_registry.hpp"
+#include "control/takeover.hpp"
+#include "proxy/server.hpp"
+
+namespace handoff::control {
+
+/// How a successor's attempt to take over ended.
+struct SuccessionOutcome {
+  bool took_over = false;
+  std::string reason;  ///< why not, when it did not
+};
+
+/// The running process's part in its own upgrade: it answers the takeover listener (freeze
+/// the state, lend the listening sockets), records how each successor fared (for `handoff
+/// upgrade`), and says when to step down. Thread-safe.
+class Succession {
+ public:
+  /// `step_down` is called once, from the takeover listener's thread, when a successor accepts.
+  Succession(ServiceRegistry& registry, proxy::Server& server, std::function<void()> step_down)
+      : registry_(registry), server_(server), step_down_(std::move(step_down)) {}
+
+  /// What the takeover listener calls.
+  TakeoverListener::Callbacks callbacks();
+  /// How the successor `pid` fared, waiting until `until` for it to finish its attempt.
+  std::optional<SuccessionOutcome> outcome(pid_t pid, std::chrono::steady_clock::time_point until);
+  /// The process that took over (0: none).
+  [[nodiscard]] pid_t successor() const;
+  /// How long requests in flight get once this process steps down (default: its
+  /// --shutdown-timeout); `handoff upgrade --drain-timeout` sets it.
+  void set_drain_timeout(std::chrono::milliseconds timeout);
+  /// See set_drain_timeout.
+  [[nodiscard]] std::chrono::milliseconds drain_timeout() const;
+
+ private:
+  void record(pid_t pid, SuccessionOutcome outcome);
+
+  ServiceRegistry& registry_;
+  proxy::Server& server_;
+  std::function<void()> step_down_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<pid_t, SuccessionOutcome> outcomes_;
+  pid_t successor_ = 0;
+  std::optional<std::chrono::milliseconds> drain_timeout_;
+};
+
+}  // namespace handoff::control

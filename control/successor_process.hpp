@@ -1,0 +1,50 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <string>
+
+#include "control/fd_passing.hpp"
+
+namespace handoff::control {
+
+/// A new handoff binary started to take over from this process: `PATH` with this process's
+/// own arguments and `--takeover`. Its stderr comes through a pipe that this process copies to
+/// its own stderr, keeping the last lines for an error message, until the successor takes over
+/// this process's stderr itself.
+class SuccessorProcess {
+ public:
+  /// Starts `path` (posix_spawn; no descriptor of this process but stdout leaks into it).
+  /// Throws std::runtime_error.
+  explicit SuccessorProcess(const std::string& path);
+  SuccessorProcess(const SuccessorProcess&) = delete;
+  SuccessorProcess& operator=(const SuccessorProcess&) = delete;
+  /// Reaps the process if it exited; a successor that took over runs on.
+  ~SuccessorProcess();
+
+  /// Its process id.
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  /// Copies what it wrote to stderr, waiting up to `wait` for some.
+  void copy_output(std::chrono::milliseconds wait);
+  /// Its exit status when it has exited (as a shell shows it: 128+N for signal N).
+  std::optional<int> exited();
+  /// Kills it and waits for it.
+  void kill();
+  /// Its last lines on stderr, each indented.
+  [[nodiscard]] std::string last_lines() const;
+
+ private:
+  pid_t pid_ = -1;
+  OwnedFd output_;
+  std::string partial_;            // a line not ended yet
+  std::deque<std::string> lines_;  // the last few whole lines
+  std::optional<int> status_;
+};
+
+/// The arguments this process was started with, after the program name (from /proc).
+std::vector<std::string> own_arguments();
+
+}  // namespace handoff::control

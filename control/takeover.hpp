@@ -1,0 +1,104 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "control/fd_passing.hpp"
+#include "control/state_store.hpp"
+#include "proxy/listening_socket.hpp"
+
+namespace handoff::control {
+
+/// The takeover socket beside the control socket: `takeover.sock` in the same directory.
+std::string takeover_socket_path(const std::string& control_path);
+
+/// What a running handoff lends its successor: the state and every listening socket.
+struct Handover {
+  std::string state_json;
+  std::vector<proxy::ListeningSocket> listeners;
+};
+
+/// The running process's side of an upgrade. A successor (`handoff run … --takeover`) connects
+/// to the takeover socket; this side freezes the state, sends it with every listening socket
+/// and its own stdout and stderr, and waits for the successor to say it accepts. Only then does
+/// the running process step down; until then it never stopped accepting, so a successor that
+/// fails leaves nothing to take back. One successor at a time; peers of another user are
+/// refused.
+class TakeoverListener {
+ public:
+  /// What the listener asks of the daemon.
+  struct Callbacks {
+    /// Freezes the state and gives the handover, waiting up to the given time for running
+    /// workflows to end; empty when they did not.
+    std::function<std::optional<Handover>(std::chrono::milliseconds)> offer;
+    /// Why `offer` gave nothing, for the successor's error message.
+    std::function<std::string()> busy_reason;
+    /// The successor `pid` accepts: step down.
+    std::function<void(pid_t)> succeeded;
+    /// The successor `pid` did not take over (`reason`); the state may change again.
+    std::function<void(pid_t, const std::string&)> failed;
+  };
+
+  /// Listens on `path`, replacing a file there (a successor takes the path over from the
+  /// process it replaces this way). Throws std::runtime_error.
+  TakeoverListener(std::string path, Callbacks callbacks);
+  /// Stops; removes the socket file unless a successor's replaced it.
+  ~TakeoverListener();
+  TakeoverListener(const TakeoverListener&) = delete;
+  TakeoverListener& operator=(const TakeoverListener&) = delete;
+
+  /// Starts answering successors on a thread of its own.
+  void start();
+  /// Stops answering (a handover in progress ends first).
+  void stop();
+  /// The socket's path.
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  void serve();
+  void hand_over(int connection);
+
+  std::string path_;
+  Callbacks callbacks_;
+  OwnedFd listener_;
+  ino_t inode_ = 0;  // the socket file this process made, to remove only that one
+  OwnedFd wake_[2];  // a pipe that ends the accept wait
+  std::thread thread_;
+};
+
+/// What a successor received from the process it takes over from.
+struct Inheritance {
+  pid_t from = 0;
+  ProxyState state;
+  std::vector<proxy::ListeningSocket> listeners;  ///< owned by whoever adopts them
+  OwnedFd out;                                    ///< the old process's stdout
+  OwnedFd err;                                    ///< and stderr
+};
+
+/// The successor's side: connects, receives the state and the sockets, and later says whether
+/// it accepts on them.
+class TakeoverClient {
+ public:
+  /// Connects to the takeover socket at `path` and introduces itself. Throws
+  /// std::runtime_error (nobody answers there, or another user's process does).
+  explicit TakeoverClient(const std::string& path);
+  /// Waits for the handover (the running process first lets workflows in progress end).
+  /// Throws std::runtime_error with the running process's reason when it refuses.
+  Inheritance receive(std::chrono::milliseconds timeout);
+  /// Tells the old process that this one accepts on the sockets and answers on the control
+  /// socket: it steps down.
+  void ready();
+  /// Tells the old process that this one gives up, and why: it goes on as before.
+  void fail(std::string_view reason);
+
+ private:
+  OwnedFd socket_;
+};
+
+}  // namespace handoff::control

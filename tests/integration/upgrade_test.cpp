@@ -1,0 +1,298 @@
+// `handoff upgrade`: a new handoff process takes the listening sockets and the state over from
+// the running one, which then drains and exits, under real load.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/docker_fixture.hpp"
+#include "tests/support/handoff_process.hpp"
+#include "tests/support/load_generator.hpp"
+#include "tests/support/running_proxy.hpp"
+#include "tests/support/socket_client.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/test_backend.hpp"
+#include "tests/support/test_certificates.hpp"
+#include "tests/support/wrk_run.hpp"
+
+using namespace handoff::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Whether process `pid` still runs (a zombie does not).
+bool running(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const std::size_t paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';
+}
+
+bool wait_gone(pid_t pid, std::chrono::milliseconds within) {
+  const auto until = std::chrono::steady_clock::now() + within;
+  while (running(pid)) {
+    if (std::chrono::steady_clock::now() >= until) {
+      return false;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// The handoff processes an upgrade started: not the test's children, so they are stopped by
+// pid. Declared after the first process, so that they stop before its output is joined (they
+// write to the same pipe).
+struct Successors {
+  std::vector<pid_t> pids;
+  ~Successors() {
+    for (pid_t pid : pids) {
+      ::kill(pid, SIGTERM);
+    }
+    for (pid_t pid : pids) {
+      if (!wait_gone(pid, 10s)) {
+        ::kill(pid, SIGKILL);
+      }
+    }
+  }
+};
+
+// Runs `handoff upgrade` and returns the new process's pid (0 when the upgrade failed).
+pid_t upgrade(const RunningProxy& proxy, Successors& successors, std::string* output = nullptr,
+              std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"upgrade", "--exec", handoff_binary()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const CommandResult r = proxy.cli(args);
+  if (output != nullptr) {
+    *output = r.out + r.err;
+  }
+  std::smatch m;
+  if (r.code != 0 || !std::regex_search(r.out, m, std::regex(R"(pid (\d+) serves)"))) {
+    return 0;
+  }
+  const pid_t pid = std::stoi(m[1].str());
+  successors.pids.push_back(pid);
+  return pid;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TestBackend::Handler answer(std::string text) {
+  return [text](BackendConnection& c, TestBackend&) {
+    while (auto r = c.read_request()) {
+      if (r->target == "/slow") {
+        std::this_thread::sleep_for(1500ms);
+      }
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(text.size()) + "\r\n\r\n" +
+             text);
+    }
+  };
+}
+
+}  // namespace
+
+TEST_CASE("two upgrades under wrk (GET, then POST) fail no request and refuse no connection") {
+  TestBackend backend(answer("v1"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--threads", "2"});
+  Successors successors;
+  const std::string script = std::string(HANDOFF_SOURCE_DIR) + "/bench/post.lua";
+  for (const std::string& lua : {std::string(), script}) {
+    CAPTURE(lua);
+    auto load = std::async(std::launch::async, [&] { return run_wrk(proxy.port(), 9, 50, lua); });
+    std::this_thread::sleep_for(3s);
+    REQUIRE(upgrade(proxy, successors) != 0);
+    std::this_thread::sleep_for(3s);
+    REQUIRE(upgrade(proxy, successors) != 0);
+    const WrkResult result = load.get();
+    CAPTURE(result.output);
+    CHECK(result.requests > 1000);
+    CHECK(result.failed() == 0);
+    CHECK(result.connect_errors == 0);
+  }
+  // The first process drained and exited 0; each successor but the last did too.
+  CHECK(proxy.process().wait_exit(10s) == 0);
+  for (std::size_t i = 0; i + 1 < successors.pids.size(); ++i) {
+    CHECK(wait_gone(successors.pids[i], 10s));
+  }
+  CHECK(running(successors.pids.back()));
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v1");
+}
+
+TEST_CASE("after an upgrade, services, hosts, upstreams and certificates are the same") {
+  TestBackend backend(answer("api"));
+  TestBackend web(answer("web"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--listen-tls", "127.0.0.1:0"});
+  const std::uint16_t tls_port = proxy.tls_port();
+  const TestCertificate cert = make_certificate({{"web.test"}});
+  const auto cert_file = dir.path() / "web.crt";
+  const auto key_file = dir.path() / "web.key";
+  std::ofstream(cert_file) << cert.chain_pem;
+  std::ofstream(key_file) << cert.key_pem;
+  REQUIRE(proxy
+              .cli({"service", "add", "web", "--host", "web.test", "--upstream", web.address(),
+                    "--tls-cert", cert_file.string(), "--tls-key", key_file.string()})
+              .code == 0);
+  REQUIRE(proxy.cli({"pause", "default", "--max-pause", "100ms"}).code == 0);
+  const std::string state_before = read_file(dir.path() / "state" / "state.json");
+
+  Successors successors;
+  REQUIRE(upgrade(proxy, successors) != 0);
+  CHECK(proxy.process().wait_exit(10s) == 0);
+
+  CHECK(read_file(dir.path() / "state" / "state.json") == state_before);
+  const std::string https = fmt::format(
+      "curl -s --resolve web.test:{0}:127.0.0.1 --cacert {1} https://web.test:{0}/ 2>&1", tls_port,
+      cert_file.string());
+  CHECK(shell(https).second == "web");
+  // `default` is still paused (held, then 503), and resumes through the new control socket.
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 503);
+  CHECK(proxy.cli({"resume", "default"}).code == 0);
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n").body == "api");
+  const CommandResult status = proxy.cli({"status"});
+  CHECK(status.code == 0);
+  CHECK(status.out.find("web.test") != std::string::npos);
+}
+
+TEST_CASE("a request in flight at the upgrade completes; a keep-alive client is told to close") {
+  TestBackend backend(answer("v1"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address()});
+  Successors successors;
+  auto slow = std::async(std::launch::async, [&] {
+    return request_once(proxy.port(), "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
+  });
+  SocketClient idle(proxy.port());
+  REQUIRE(idle.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+  REQUIRE(idle.read_response().status == 200);
+  std::this_thread::sleep_for(200ms);  // the slow request reaches the backend
+
+  REQUIRE(upgrade(proxy, successors) != 0);
+  // The old process still serves the connection it has: the next request is answered, and
+  // the answer says to close.
+  REQUIRE(idle.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+  const Response last = idle.read_response();
+  CHECK(last.status == 200);
+  CHECK(last.header("connection") == "close");
+  CHECK(idle.closed_by_peer(2s));
+  const Response r = slow.get();
+  CHECK(r.status == 200);
+  CHECK(r.body == "v1");
+  CHECK(proxy.process().wait_exit(10s) == 0);
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v1");
+}
+
+TEST_CASE("a WebSocket open at the upgrade echoes until the drain timeout, then hears 1001") {
+  TestBackend backend(TestBackend::websocket_echo);
+  TestBackend plain(answer("plain"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address()});
+  REQUIRE(proxy.cli({"service", "add", "web", "--host", "web.test", "--upstream", plain.address()})
+              .code == 0);
+  Successors successors;
+  SocketClient ws(proxy.port());
+  ws.send(
+      "GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  REQUIRE(ws.read_response().status == 101);
+  REQUIRE(upgrade(proxy, successors, nullptr, {"--drain-timeout", "2s"}) != 0);
+  const auto upgraded = std::chrono::steady_clock::now();
+  const std::string frame("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11);  // "hello"
+  int echoed = 0;
+  while (std::chrono::steady_clock::now() - upgraded < 1500ms) {
+    ws.send(frame);
+    echoed += ws.read_exact(frame.size()) == frame ? 1 : 0;
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(echoed >= 10);
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n").body == "plain");
+  CHECK(ws.read_until_close() == std::string("\x88\x02\x03\xe9", 4));
+  CHECK(std::chrono::steady_clock::now() - upgraded >= 1900ms);
+  CHECK(proxy.process().wait_exit(10s) == 0);
+}
+
+TEST_CASE("an upgrade to a binary that fails leaves the old process serving, and says why") {
+  TestBackend backend(answer("v1"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address()});
+  Successors successors;
+  const auto broken = dir.path() / "broken-handoff";
+  std::ofstream(broken) << "#!/bin/sh\necho 'broken: cannot start' >&2\nexit 3\n";
+  std::filesystem::permissions(broken, std::filesystem::perms::owner_all);
+  LoadGenerator load(proxy.port(), "a");
+  std::this_thread::sleep_for(300ms);
+
+  CommandResult r = proxy.cli({"upgrade", "--exec", broken.string()});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("exited with status 3 before taking over") != std::string::npos);
+  CHECK(r.err.find("broken: cannot start") != std::string::npos);
+  r = proxy.cli({"upgrade", "--exec", "/bin/false"});
+  CHECK(r.code == 1);
+  r = proxy.cli({"upgrade", "--exec", (dir.path() / "missing").string()});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("is not an executable file") != std::string::npos);
+  // A handoff that cannot build its daemon (a flag the running process has, made bad by a
+  // changed binary, is simulated by a wrapper adding a bad one) gives up and says so.
+  const auto bad_flags = dir.path() / "bad-flags-handoff";
+  std::ofstream(bad_flags) << "#!/bin/sh\nexec " << handoff_binary() << " \"$@\" --threads 0\n";
+  std::filesystem::permissions(bad_flags, std::filesystem::perms::owner_all);
+  r = proxy.cli({"upgrade", "--exec", bad_flags.string()});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("--threads must be at least 1") != std::string::npos);
+
+  std::this_thread::sleep_for(300ms);
+  load.stop();
+  CHECK(load.failed() == 0);
+  CHECK(load.ok() > 0);
+  // The state is not frozen: the API changes it again.
+  CHECK(proxy.cli({"service", "add", "other", "--host", "other.test"}).code == 0);
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v1");
+  CHECK(proxy.process().stderr_text().find("did not take over") != std::string::npos);
+}
+
+TEST_CASE("an upgrade waits for a swap in progress, or is refused with --no-wait") {
+  TestBackend backend(answer("v1"));
+  TestBackend unhealthy([](BackendConnection& c, TestBackend&) {
+    while (auto r = c.read_request()) {
+      c.send("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+    }
+  });
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address()});
+  Successors successors;
+  auto swap = std::async(std::launch::async, [&] {
+    return proxy.cli({"swap", "default", "--to", unhealthy.address(), "--deploy-timeout", "2s"});
+  });
+  std::this_thread::sleep_for(500ms);
+  std::string output;
+  CHECK(upgrade(proxy, successors, &output, {"--no-wait"}) == 0);
+  CHECK(output.find("a workflow is running on 'default'") != std::string::npos);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(upgrade(proxy, successors, &output) != 0);
+  CHECK(std::chrono::steady_clock::now() - start > 1s);  // it waited for the swap to fail
+  CHECK(swap.get().code != 0);
+  CHECK(proxy.process().wait_exit(10s) == 0);
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v1");
+}
+
+TEST_CASE("--takeover with no handoff running is a clear start-up error") {
+  TempDir dir;
+  auto [code, err] =
+      run_handoff({"run", "--listen", "127.0.0.1:0", "--control", (dir.path() / "c.sock").string(),
+                   "--state-dir", (dir.path() / "state").string(), "--takeover"});
+  CHECK(code == 2);
+  CHECK(err.find("--takeover: cannot connect to " + (dir.path() / "takeover.sock").string()) !=
+        std::string::npos);
+}

@@ -30,11 +30,12 @@ std::runtime_error failure(std::string_view what) {
 // Waits until `socket` is ready for `events`, or throws at the deadline.
 void wait_ready(int socket, short events, Deadline deadline) {
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
       throw std::runtime_error("timed out");
     }
+    // Rounded up: a wait rounded down would wake before the deadline and give up early.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
     pollfd p{socket, events, 0};
     const int n = ::poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 1'000'000)));
     if (n > 0) {

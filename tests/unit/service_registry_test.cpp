@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <thread>
 
 #include "control/domain_error.hpp"
 #include "control/state_store.hpp"
@@ -206,4 +207,45 @@ TEST_CASE("every change the registry accepts survives a restart") {
   CHECK(fresh.container("web").name == "web-3");
   CHECK(fresh.previous_upstream("web") == "127.0.0.1:9002");
   CHECK(fresh.reserve_container_number("web") == n + 2);
+}
+
+TEST_CASE("a frozen registry (an upgrade hands it over) refuses every change until thawed") {
+  Registry r;
+  r.registry.add("web", {"web.test"}, "127.0.0.1:9001");
+  const std::optional<control::ProxyState> state = r.registry.freeze(std::chrono::seconds(1));
+  REQUIRE(state);
+  REQUIRE(state->services.size() == 1);
+  CHECK(state->services[0].upstream == "127.0.0.1:9001");
+  CHECK_FALSE(r.registry.freeze(std::chrono::milliseconds(0)));  // one handover at a time
+  const std::string before = control::state_to_json(r.store.load());
+  CHECK(refusal([&] { r.registry.add("api", {"api.test"}, ""); }) == ErrorKind::conflict);
+  CHECK(refusal([&] { r.registry.update("web", control::ServiceChange{}); }) ==
+        ErrorKind::conflict);
+  CHECK(refusal([&] { r.registry.remove("web"); }) == ErrorKind::conflict);
+  CHECK(refusal([&] { (void)r.registry.claim("web"); }) == ErrorKind::conflict);
+  CHECK(refusal([&] { r.registry.pause("web", std::chrono::seconds(1)); }) ==
+        ErrorKind::conflict);
+  CHECK(refusal([&] { r.registry.resume("web"); }) == ErrorKind::conflict);
+  CHECK(control::state_to_json(r.store.load()) == before);
+  r.registry.thaw();
+  r.registry.add("api", {"api.test"}, "");
+  CHECK(r.registry.exists("api"));
+}
+
+TEST_CASE("freezing waits for the workflow that runs, and gives up after its wait") {
+  Registry r;
+  r.registry.add("web", {"web.test"}, "127.0.0.1:9001");
+  auto claim = r.registry.claim("web");
+  CHECK(r.registry.busy_services() == "'web'");
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_FALSE(r.registry.freeze(std::chrono::milliseconds(100)));
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(100));
+  std::thread release([&claim] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    claim.reset();
+  });
+  CHECK(r.registry.freeze(std::chrono::seconds(5)));  // woken by the release, not the timeout
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
+  release.join();
+  CHECK(r.registry.busy_services().empty());
 }

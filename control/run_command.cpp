@@ -400,7 +400,7 @@ void serve_until_signal(Daemon& d, const proxy::ProxyConfig& config) {
     }
   });
   d.waiting->run();
-  if (received == 0 && d.succession->successor() != 0) {
+  if (received == 0 && d.succession->took_over()) {
     step_down(d);
     return;
   }

@@ -14,32 +14,34 @@ TakeoverListener::Callbacks Succession::callbacks() {
     return Handover{state_to_json(*state), server_.listening_sockets()};
   };
   c.busy_reason = [this] { return registry_.busy_services(); };
-  c.succeeded = [this](pid_t pid) {
-    record(pid, SuccessionOutcome{true, {}});
+  c.succeeded = [this](const SuccessorId& who) {
+    record(who, SuccessionOutcome{true, {}});
     step_down_();
   };
-  c.failed = [this](pid_t pid, const std::string& reason) {
-    fmt::print(stderr, "handoff: process {} did not take over: {}; serving on\n", pid, reason);
+  c.failed = [this](const SuccessorId& who, const std::string& reason) {
+    fmt::print(stderr, "handoff: process {} did not take over: {}; serving on\n", who.pid,
+               reason);
     registry_.thaw();
-    record(pid, SuccessionOutcome{false, reason});
+    record(who, SuccessionOutcome{false, reason});
   };
   return c;
 }
 
-void Succession::record(pid_t pid, SuccessionOutcome outcome) {
+void Succession::record(const SuccessorId& who, SuccessionOutcome outcome) {
   std::lock_guard lock(mutex_);
   if (outcome.took_over) {
-    successor_ = pid;
+    successor_ = who.pid;
+    took_over_ = true;
   }
-  outcomes_[pid] = std::move(outcome);
+  outcomes_[who.token] = std::move(outcome);
   changed_.notify_all();
 }
 
-std::optional<SuccessionOutcome> Succession::outcome(pid_t pid,
+std::optional<SuccessionOutcome> Succession::outcome(const std::string& token,
                                                      std::chrono::steady_clock::time_point until) {
   std::unique_lock lock(mutex_);
-  changed_.wait_until(lock, until, [&] { return outcomes_.count(pid) != 0; });
-  if (auto it = outcomes_.find(pid); it != outcomes_.end()) {
+  changed_.wait_until(lock, until, [&] { return outcomes_.count(token) != 0; });
+  if (auto it = outcomes_.find(token); it != outcomes_.end()) {
     return it->second;
   }
   return std::nullopt;
@@ -48,6 +50,11 @@ std::optional<SuccessionOutcome> Succession::outcome(pid_t pid,
 pid_t Succession::successor() const {
   std::lock_guard lock(mutex_);
   return successor_;
+}
+
+bool Succession::took_over() const {
+  std::lock_guard lock(mutex_);
+  return took_over_;
 }
 
 void Succession::set_drain_timeout(std::chrono::milliseconds timeout) {

@@ -33,9 +33,13 @@ class Succession {
 
   /// What the takeover listener calls.
   TakeoverListener::Callbacks callbacks();
-  /// How the successor `pid` fared, waiting until `until` for it to finish its attempt.
-  std::optional<SuccessionOutcome> outcome(pid_t pid, std::chrono::steady_clock::time_point until);
-  /// The process that took over (0: none).
+  /// How the successor started with `token` fared, waiting until `until` for it to finish its
+  /// attempt.
+  std::optional<SuccessionOutcome> outcome(const std::string& token,
+                                           std::chrono::steady_clock::time_point until);
+  /// Whether a successor took over.
+  [[nodiscard]] bool took_over() const;
+  /// The process id of the successor that took over (in its own pid namespace; 0: none).
   [[nodiscard]] pid_t successor() const;
   /// How long requests in flight get once this process steps down (default: its
   /// --shutdown-timeout); `handoff upgrade --drain-timeout` sets it.
@@ -44,15 +48,16 @@ class Succession {
   [[nodiscard]] std::chrono::milliseconds drain_timeout() const;
 
  private:
-  void record(pid_t pid, SuccessionOutcome outcome);
+  void record(const SuccessorId& who, SuccessionOutcome outcome);
 
   ServiceRegistry& registry_;
   proxy::Server& server_;
   std::function<void()> step_down_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::map<pid_t, SuccessionOutcome> outcomes_;
+  std::map<std::string, SuccessionOutcome> outcomes_;  // by token
   pid_t successor_ = 0;
+  bool took_over_ = false;
   std::optional<std::chrono::milliseconds> drain_timeout_;
 };
 

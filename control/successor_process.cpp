@@ -1,5 +1,7 @@
 #include "control/successor_process.hpp"
 
+#include "control/takeover.hpp"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -12,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <stdexcept>
 #include <vector>
 
@@ -28,6 +31,11 @@ int shell_status(int status) {
 }
 
 }  // namespace
+
+std::string new_takeover_token() {
+  std::random_device random;
+  return fmt::format("{:08x}{:08x}{:08x}{:08x}", random(), random(), random(), random());
+}
 
 std::vector<std::string> own_arguments() {
   std::ifstream in("/proc/self/cmdline", std::ios::binary);
@@ -59,10 +67,14 @@ SuccessorProcess::SuccessorProcess(const std::string& path) {
   }
   argv.push_back(nullptr);
   // Its output comes back to this process until it takes this process's stdout and stderr.
-  std::vector<std::string> env_text{"HANDOFF_INHERIT_OUTPUT=1"};
+  token_ = new_takeover_token();
+  std::vector<std::string> env_text{"HANDOFF_INHERIT_OUTPUT=1",
+                                    fmt::format("{}={}", kTakeoverTokenVariable, token_)};
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "HANDOFF_INHERIT_OUTPUT=", 23) != 0) {
-      env_text.emplace_back(*e);
+    const std::string_view entry(*e);
+    if (!entry.starts_with("HANDOFF_INHERIT_OUTPUT=") &&
+        !entry.starts_with(fmt::format("{}=", kTakeoverTokenVariable))) {
+      env_text.emplace_back(entry);
     }
   }
   std::vector<char*> envp;

@@ -27,6 +27,8 @@ class SuccessorProcess {
 
   /// Its process id.
   [[nodiscard]] pid_t pid() const { return pid_; }
+  /// The token it was started with (see SuccessorId).
+  [[nodiscard]] const std::string& token() const { return token_; }
   /// Copies what it wrote to stderr, waiting up to `wait` for some.
   void copy_output(std::chrono::milliseconds wait);
   /// Its exit status when it has exited (as a shell shows it: 128+N for signal N).
@@ -38,11 +40,15 @@ class SuccessorProcess {
 
  private:
   pid_t pid_ = -1;
+  std::string token_;
   OwnedFd output_;
   std::string partial_;            // a line not ended yet
   std::deque<std::string> lines_;  // the last few whole lines
   std::optional<int> status_;
 };
+
+/// A fresh random token for a successor (see SuccessorId).
+std::string new_takeover_token();
 
 /// The arguments this process was started with, after the program name (from /proc).
 std::vector<std::string> own_arguments();

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 
@@ -113,18 +114,19 @@ void TakeoverListener::serve() {
 
 // One successor: hello, the handover, then its answer.
 void TakeoverListener::hand_over(int connection) {
-  pid_t pid = 0;
+  SuccessorId who;
   try {
     const json::object hello =
         parse_object(receive_message(connection, Clock::now() + kMessageWithin).text);
     if (const json::value* p = hello.if_contains("pid"); p != nullptr && p->is_int64()) {
-      pid = static_cast<pid_t>(p->as_int64());
+      who.pid = static_cast<pid_t>(p->as_int64());
     }
+    who.token = string_field(hello, "token");
   } catch (const std::exception& e) {
     fmt::print(stderr, "handoff: takeover: {}\n", e.what());
     return;
   }
-  fmt::print(stderr, "handoff: process {} asks to take over\n", pid);
+  fmt::print(stderr, "handoff: process {} asks to take over\n", who.pid);
   std::optional<Handover> handover;
   const auto give_up = Clock::now() + kWorkflowsWithin;
   while (!(handover = callbacks_.offer(std::chrono::seconds(1)))) {
@@ -136,7 +138,7 @@ void TakeoverListener::hand_over(int connection) {
       } catch (const std::exception&) {
         // The successor is gone already.
       }
-      callbacks_.failed(pid, reason);
+      callbacks_.failed(who, reason);
       return;
     }
   }
@@ -157,17 +159,21 @@ void TakeoverListener::hand_over(int connection) {
         parse_object(receive_message(connection, Clock::now() + kReadyWithin).text);
     if (const json::value* ready = answer.if_contains("ready");
         ready && ready->is_bool() && ready->as_bool()) {
-      callbacks_.succeeded(pid);
+      callbacks_.succeeded(who);
       return;
     }
-    callbacks_.failed(pid, string_field(answer, "error"));
+    callbacks_.failed(who, string_field(answer, "error"));
   } catch (const std::exception& e) {
-    callbacks_.failed(pid, e.what());
+    callbacks_.failed(who, e.what());
   }
 }
 
 TakeoverClient::TakeoverClient(const std::string& path) : socket_(connect_unix(path)) {
-  send_message(socket_.get(), json::serialize(json::object{{"pid", ::getpid()}}), {},
+  const char* token = std::getenv(kTakeoverTokenVariable);
+  send_message(socket_.get(),
+               json::serialize(json::object{{"pid", ::getpid()},
+                                            {"token", token != nullptr ? token : ""}}),
+               {},
                Clock::now() + kMessageWithin);
 }
 

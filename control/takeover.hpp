@@ -18,6 +18,17 @@ namespace handoff::control {
 /// The takeover socket beside the control socket: `takeover.sock` in the same directory.
 std::string takeover_socket_path(const std::string& control_path);
 
+/// Who asks to take over: its process id (in its own pid namespace: a successor container's
+/// handoff is pid 1 like this one), and the token it was started with, which ties it to the
+/// `handoff upgrade` that started it (empty for one an operator started by hand).
+struct SuccessorId {
+  pid_t pid = 0;
+  std::string token;
+};
+
+/// The environment variable that carries a successor's token.
+inline constexpr const char* kTakeoverTokenVariable = "HANDOFF_TAKEOVER_TOKEN";
+
 /// What a running handoff lends its successor: the state and every listening socket.
 struct Handover {
   std::string state_json;
@@ -39,10 +50,10 @@ class TakeoverListener {
     std::function<std::optional<Handover>(std::chrono::milliseconds)> offer;
     /// Why `offer` gave nothing, for the successor's error message.
     std::function<std::string()> busy_reason;
-    /// The successor `pid` accepts: step down.
-    std::function<void(pid_t)> succeeded;
-    /// The successor `pid` did not take over (`reason`); the state may change again.
-    std::function<void(pid_t, const std::string&)> failed;
+    /// The successor accepts: step down.
+    std::function<void(const SuccessorId&)> succeeded;
+    /// The successor did not take over (`reason`); the state may change again.
+    std::function<void(const SuccessorId&, const std::string&)> failed;
   };
 
   /// Listens on `path`, replacing a file there (a successor takes the path over from the

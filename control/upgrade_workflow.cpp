@@ -34,7 +34,7 @@ OperationResult watch(SuccessorProcess& successor, Succession& succession,
   const auto deadline = start + options.timeout;
   while (true) {
     successor.copy_output(std::chrono::milliseconds(50));
-    if (auto outcome = succession.outcome(successor.pid(), Clock::now())) {
+    if (auto outcome = succession.outcome(successor.token(), Clock::now())) {
       if (!outcome->took_over) {
         return failed(successor,
                       fmt::format("the new process did not take over: {}", outcome->reason));
@@ -74,7 +74,7 @@ Operation prepare_upgrade(Succession& succession, ServiceRegistry& registry,
     throw DomainError(ErrorKind::invalid, "bad_field",
                       fmt::format("'{}' is not an executable file", options.exec));
   }
-  if (succession.successor() != 0) {
+  if (succession.took_over()) {
     throw DomainError(ErrorKind::conflict, "upgrading",
                       "this process has already handed over to a new one");
   }

@@ -16,7 +16,7 @@ wait_port() {
   return 1
 }
 
-# Runs wrk and prints "requests_per_second p50_ms p99_ms errors non2xx requests".
+# Runs wrk and prints "requests_per_second p50_ms p99_ms errors non2xx requests connect_errors".
 run_wrk() {
   local url=$1 conns=$2 secs=$3
   shift 3
@@ -30,10 +30,10 @@ run_wrk() {
     /Requests\/sec/ { rps = $2 }
     / 50%/ { p50 = ms($2) }
     / 99%/ { p99 = ms($2) }
-    /Socket errors/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
+    /Socket errors/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10; connect = $4 }
     /Non-2xx/ { non2xx = $5 }
     /requests in/ { requests = $1 }
-    END { printf "%.0f %.3f %.3f %d %d %d\n", rps, p50, p99, errs, non2xx, requests }'
+    END { printf "%.0f %.3f %.3f %d %d %d %d\n", rps, p50, p99, errs, non2xx, requests, connect }'
 }
 
 # CPU time (user + system, in clock ticks) used so far by process $1 and its children, from
@@ -55,7 +55,7 @@ cpu_us_per_request() {
 }
 
 # Load timelines, shared by scripts/demo and bench/deploy-under-load. One line per second:
-#   t rps p50 p99 errors non2xx requests
+#   t rps p50 p99 errors non2xx requests connect_errors
 # where t is seconds since the run started and the rest is run_wrk's output for that second.
 
 # Appends one second of load against $1 to the timeline file $2; $3 is the run's start

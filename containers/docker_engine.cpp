@@ -235,6 +235,50 @@ std::string DockerEngine::create(const ContainerSpec& spec) {
   return string_or_empty(json::parse(r.body).as_object(), "Id");
 }
 
+json::object DockerEngine::inspect_raw(const std::string& id) {
+  Reply r = call("GET", "/containers/" + url_encode(id) + "/json");
+  expect(r, {200}, "inspect container " + id);
+  json::value root = json::parse(r.body);
+  return root.is_object() ? std::move(root.as_object()) : json::object{};
+}
+
+std::string DockerEngine::create_raw(const std::string& name, const json::object& body) {
+  Reply r = call("POST", "/containers/create?name=" + url_encode(name), json::serialize(body));
+  expect(r, {201}, "create container " + name);
+  return string_or_empty(json::parse(r.body).as_object(), "Id");
+}
+
+void DockerEngine::remove_keeping_volumes(const std::string& id) {
+  expect(call("DELETE", "/containers/" + id + "?force=true"), {204, 404}, "remove container " + id);
+}
+
+void DockerEngine::rename(const std::string& id, const std::string& name) {
+  expect(call("POST", fmt::format("/containers/{}/rename?name={}", id, url_encode(name))), {204},
+         fmt::format("rename container {} to {}", id, name));
+}
+
+void DockerEngine::set_restart_policy(const std::string& id, const std::string& policy) {
+  const json::object body{{"RestartPolicy", json::object{{"Name", policy}}}};
+  expect(call("POST", fmt::format("/containers/{}/update", id), json::serialize(body)), {200},
+         fmt::format("set the restart policy of {}", id));
+}
+
+bool DockerEngine::wait_stopped(const std::string& id, const std::function<bool()>& keep_going) {
+  // The engine answers when the container stops; the transfer is abandoned when told to.
+  constexpr long kDay = 24L * 3600 * 1000;
+  bool stopped = false;
+  const std::function<void(std::string_view)> on_data = [&stopped](std::string_view) {
+    stopped = true;
+  };
+  Reply r = call("POST", fmt::format("/containers/{}/wait?condition=not-running", id), {}, kDay, {},
+                 &on_data, &keep_going);
+  if (r.status == 404) {
+    return true;  // gone already
+  }
+  expect(r, {200}, "wait for container " + id);
+  return stopped;
+}
+
 void DockerEngine::start(const std::string& id) {
   expect(call("POST", "/containers/" + id + "/start"), {204, 304}, "start container " + id);
 }

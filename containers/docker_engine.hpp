@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <string>
 
 #include "containers/engine.hpp"
@@ -32,6 +33,23 @@ class DockerEngine : public Engine {
                    const std::function<void(std::string_view)>& output,
                    const std::function<bool()>& keep_going) override;
   bool has_image(const std::string& image) override;
+
+  // What an upgrade of handoff's own front container needs (Docker only).
+
+  /// The engine's whole inspect answer for a container (GET /containers/ID/json).
+  boost::json::object inspect_raw(const std::string& id);
+  /// Creates a container from a body as the API takes it (Config fields and HostConfig);
+  /// returns its id.
+  std::string create_raw(const std::string& name, const boost::json::object& body);
+  /// Removes a container but not its anonymous volumes (its successor uses them).
+  void remove_keeping_volumes(const std::string& id);
+  /// Renames a container.
+  void rename(const std::string& id, const std::string& name);
+  /// Sets a container's restart policy ("no", "always", "unless-stopped", "on-failure").
+  void set_restart_policy(const std::string& id, const std::string& policy);
+  /// Waits until the container is not running (POST /containers/ID/wait), while
+  /// `keep_going` says so; true when it stopped.
+  bool wait_stopped(const std::string& id, const std::function<bool()>& keep_going);
   void pull(const std::string& image, const std::string& registry_auth,
             const std::function<void(const PullProgress&)>& progress,
             const std::function<bool()>& keep_going) override;

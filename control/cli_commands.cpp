@@ -245,19 +245,24 @@ int swap_like(bool rollback, const std::vector<std::string_view>& args) {
 }
 
 constexpr std::string_view kUpgradeUsage =
-    "usage: handoff upgrade --exec PATH [options]\n\n"
-    "Upgrades the running handoff to the binary PATH without refusing a connection: PATH is\n"
-    "started with the running process's flags and --takeover, takes its listening sockets\n"
-    "and state and accepts on them; only then does the running process stop accepting,\n"
-    "answer further requests with `Connection: close`, let requests in flight finish (up to\n"
-    "--drain-timeout) and exit. If the new process fails, the running one serves on.\n"
+    "usage: handoff upgrade (--exec PATH | --image IMAGE) [options]\n\n"
+    "Upgrades the running handoff without refusing a connection. The new binary PATH (or a\n"
+    "new front container from IMAGE, configured as the running one's container) is started\n"
+    "with the running process's flags and --takeover, takes its listening sockets and state\n"
+    "and accepts on them; only then does the running process stop accepting, answer further\n"
+    "requests with `Connection: close`, let requests in flight finish (up to\n"
+    "--drain-timeout) and exit 0 (its container is then removed and the new one takes its\n"
+    "name). If the new one fails, the running one serves on and the new one is removed.\n"
     "A deploy, swap or rollback in progress is waited for (or refused with --no-wait).\n\n";
 
 int upgrade_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
   json::object body;
   std::vector<Flag> flags{
-      {"exec", "PATH", "the new handoff binary", text_field(body, "exec")},
+      {"exec", "PATH", "the new handoff binary (handoff runs as a process)",
+       text_field(body, "exec")},
+      {"image", "IMAGE", "the new front-container image (handoff runs in a container)",
+       text_field(body, "image")},
       {"timeout", "DUR", "the new process must accept within (default 60s)",
        duration_field(body, "timeout")},
       {"drain-timeout", "DUR",
@@ -272,13 +277,15 @@ int upgrade_command(const std::vector<std::string_view>& args) {
     fmt::print("{}options:\n{}", kUpgradeUsage, flags_help(flags));
     return 0;
   }
-  if (!words.empty() || !body.contains("exec")) {
-    throw std::invalid_argument("usage: handoff upgrade --exec PATH");
+  if (!words.empty() || body.contains("exec") == body.contains("image")) {
+    throw std::invalid_argument("usage: handoff upgrade (--exec PATH | --image IMAGE)");
   }
-  std::error_code ec;
-  const auto absolute = std::filesystem::absolute(std::string(body["exec"].as_string()), ec);
-  if (!ec) {
-    body["exec"] = absolute.string();  // the proxy may run in another directory
+  if (body.contains("exec")) {
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(std::string(body["exec"].as_string()), ec);
+    if (!ec) {
+      body["exec"] = absolute.string();  // the proxy may run in another directory
+    }
   }
   ControlClient client(control_socket_path(common.control));
   return run_operation(client, "upgrade", "/v1/upgrade", body, common.json);

@@ -221,7 +221,8 @@ ApiResponse ControlApi::upgrade(std::string_view text) {
   }
   JsonFields body(text);
   UpgradeOptions options;
-  options.exec = body.string("exec", true);
+  options.exec = body.string("exec");
+  options.image = body.string("image");
   options.timeout = body.duration("timeout", options.timeout);
   options.drain_timeout = body.duration("drain_timeout", server_.config().shutdown_timeout);
   options.wait = body.boolean("wait", options.wait);

@@ -123,7 +123,7 @@ void ProgressPrinter::print_step(Step step, std::optional<StepState> state, cons
       break;
     case Step::handover:
       fmt::print(out_, "  handover      {} accepts on the listening sockets in {}\n",
-                 fmt::format("pid {}", field_number(e, "pid")), took(e));
+                 field_text(e, "successor"), took(e));
       break;
     case Step::cleanup:
       fmt::print(out_, "  cleanup       {}\n",
@@ -223,10 +223,9 @@ int ProgressPrinter::finish() const {
                field_text(result_, "service"), field_text(result_, "to"),
                field_number(result_, "generation"));
   }
-  if (result_.contains("to_pid")) {
-    fmt::print(out_, "pid {} serves; pid {} finishes its requests (up to {}) and exits\n",
-               field_number(result_, "to_pid"), field_number(result_, "from_pid"),
-               took(result_, "drain_timeout_ms"));
+  if (result_.contains("successor")) {
+    fmt::print(out_, "{} serves; the old process finishes its requests (up to {}) and exits\n",
+               field_text(result_, "successor"), took(result_, "drain_timeout_ms"));
   }
   fmt::print(out_, "done in {}\n", took(result_));
   return 0;

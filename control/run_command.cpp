@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "containers/docker_engine.hpp"
+#include "containers/unix_socket.hpp"
 #include "control/acme_manager.hpp"
 #include "control/control_api.hpp"
 #include "control/control_server.hpp"
@@ -24,6 +25,7 @@
 #include "control/duration.hpp"
 #include "control/flags.hpp"
 #include "control/metrics_listener.hpp"
+#include "control/predecessor_retirement.hpp"
 #include "control/service_registry.hpp"
 #include "control/state_store.hpp"
 #include "control/succession.hpp"
@@ -218,6 +220,7 @@ struct Daemon {
   std::unique_ptr<AcmeManager> acme;
   std::unique_ptr<Succession> succession;
   std::unique_ptr<TakeoverListener> takeover;
+  std::unique_ptr<PredecessorRetirement> retirement;  // after taking over from a container
 };
 
 // Checks what the flags leave to be checked and resolves the listen addresses.
@@ -383,6 +386,14 @@ void step_down(Daemon& d) {
   if (d.acme) {
     d.acme->stop();  // the successor renews from now on
   }
+  if (!d.succession->container().empty()) {
+    // The engine must not start this container again once it exits: the successor serves.
+    try {
+      containers::DockerEngine().set_restart_policy(d.succession->container(), "no");
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "handoff: warning: {}\n", e.what());
+    }
+  }
   d.takeover->stop();
   d.control->stop(drain);
   d.server->hand_over(drain);
@@ -424,7 +435,7 @@ void serve_until_signal(Daemon& d, const proxy::ProxyConfig& config) {
 
 // Tells the process taken over from that this one accepts; from then on this process writes
 // to the old one's stdout and stderr when it was started by `handoff upgrade`.
-void finish_takeover(TakeoverClient& client, Inheritance& inherited) {
+void finish_takeover(Daemon& d, TakeoverClient& client, Inheritance& inherited) {
   if (const char* inherit = std::getenv("HANDOFF_INHERIT_OUTPUT");
       inherit != nullptr && std::string_view(inherit) == "1") {
     std::fflush(stdout);
@@ -441,6 +452,10 @@ void finish_takeover(TakeoverClient& client, Inheritance& inherited) {
   } catch (const std::exception& e) {
     fmt::print(stderr, "handoff: took over from process {} (it did not hear so: {})\n",
                inherited.from, e.what());
+  }
+  const std::string& own = d.succession->container();
+  if (!inherited.container.empty() && !own.empty() && own != inherited.container) {
+    d.retirement = std::make_unique<PredecessorRetirement>(inherited.container, own);
   }
 }
 
@@ -464,20 +479,28 @@ int run_command(const std::vector<std::string_view>& args) {
     std::signal(SIGPIPE, SIG_IGN);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     if (options.takeover) {
-      takeover.emplace(takeover_socket_path(control_socket_path(options.control_flag)));
-      inherited = takeover->receive(kTakeoverWait);
+      const std::string path = takeover_socket_path(control_socket_path(options.control_flag));
+      if (containers::probe_unix_socket(path) == 0) {
+        takeover.emplace(path);
+        inherited = takeover->receive(kTakeoverWait);
+      } else {
+        // A front container keeps --takeover in its command: when the engine restarts it
+        // (after a crash or a reboot) there is nobody to take over from, and it starts alone.
+        fmt::print(stderr, "handoff: --takeover: no handoff answers on {}; starting on its own\n",
+                   path);
+      }
     }
     daemon = build_daemon(options, inherited ? &*inherited : nullptr);
   } catch (const std::exception& e) {
     if (takeover) {
       takeover->fail(e.what());
     }
-    fmt::print(stderr, "handoff: {}{}\n", options.takeover ? "--takeover: " : "", e.what());
+    fmt::print(stderr, "handoff: {}{}\n", takeover ? "--takeover: " : "", e.what());
     return 2;
   }
   start_daemon(daemon, options.config);
   if (takeover) {
-    finish_takeover(*takeover, *inherited);
+    finish_takeover(daemon, *takeover, *inherited);
   }
   serve_until_signal(daemon, options.config);
   return 0;

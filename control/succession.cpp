@@ -2,7 +2,16 @@
 
 #include <fmt/format.h>
 
+#include "containers/own_container.hpp"
+
 namespace handoff::control {
+
+Succession::Succession(ServiceRegistry& registry, proxy::Server& server,
+                       std::function<void()> step_down)
+    : registry_(registry),
+      server_(server),
+      step_down_(std::move(step_down)),
+      container_(containers::front_container_id()) {}
 
 TakeoverListener::Callbacks Succession::callbacks() {
   TakeoverListener::Callbacks c;
@@ -11,7 +20,7 @@ TakeoverListener::Callbacks Succession::callbacks() {
     if (!state) {
       return std::nullopt;
     }
-    return Handover{state_to_json(*state), server_.listening_sockets()};
+    return Handover{state_to_json(*state), server_.listening_sockets(), container_};
   };
   c.busy_reason = [this] { return registry_.busy_services(); };
   c.succeeded = [this](const SuccessorId& who) {
@@ -19,8 +28,7 @@ TakeoverListener::Callbacks Succession::callbacks() {
     step_down_();
   };
   c.failed = [this](const SuccessorId& who, const std::string& reason) {
-    fmt::print(stderr, "handoff: process {} did not take over: {}; serving on\n", who.pid,
-               reason);
+    fmt::print(stderr, "handoff: process {} did not take over: {}; serving on\n", who.pid, reason);
     registry_.thaw();
     record(who, SuccessionOutcome{false, reason});
   };

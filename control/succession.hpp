@@ -28,8 +28,7 @@ struct SuccessionOutcome {
 class Succession {
  public:
   /// `step_down` is called once, from the takeover listener's thread, when a successor accepts.
-  Succession(ServiceRegistry& registry, proxy::Server& server, std::function<void()> step_down)
-      : registry_(registry), server_(server), step_down_(std::move(step_down)) {}
+  Succession(ServiceRegistry& registry, proxy::Server& server, std::function<void()> step_down);
 
   /// What the takeover listener calls.
   TakeoverListener::Callbacks callbacks();
@@ -46,6 +45,8 @@ class Succession {
   void set_drain_timeout(std::chrono::milliseconds timeout);
   /// See set_drain_timeout.
   [[nodiscard]] std::chrono::milliseconds drain_timeout() const;
+  /// The container this process runs in ("" when none).
+  [[nodiscard]] const std::string& container() const { return container_; }
 
  private:
   void record(const SuccessorId& who, SuccessionOutcome outcome);
@@ -53,6 +54,7 @@ class Succession {
   ServiceRegistry& registry_;
   proxy::Server& server_;
   std::function<void()> step_down_;
+  const std::string container_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::map<std::string, SuccessionOutcome> outcomes_;  // by token

@@ -1,7 +1,5 @@
 #include "control/successor_process.hpp"
 
-#include "control/takeover.hpp"
-
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -17,6 +15,8 @@
 #include <random>
 #include <stdexcept>
 #include <vector>
+
+#include "control/takeover.hpp"
 
 extern char** environ;
 
@@ -106,11 +106,26 @@ SuccessorProcess::~SuccessorProcess() {
   exited();
 }
 
-void SuccessorProcess::copy_output(std::chrono::milliseconds wait) {
+std::string SuccessorProcess::name() const {
+  return fmt::format("pid {}", pid_);
+}
+
+void SuccessorProcess::copy_output() {
   pollfd p{output_.get(), POLLIN, 0};
-  if (output_.get() < 0 || ::poll(&p, 1, static_cast<int>(wait.count())) <= 0) {
-    return;
+  while (output_.get() >= 0 && ::poll(&p, 1, 0) > 0) {
+    copy_chunk();
   }
+}
+
+std::optional<std::string> SuccessorProcess::ended() {
+  if (const auto status = exited()) {
+    copy_output();
+    return fmt::format("exited with status {}", *status);
+  }
+  return std::nullopt;
+}
+
+void SuccessorProcess::copy_chunk() {
   char chunk[4096];
   const ssize_t n = ::read(output_.get(), chunk, sizeof chunk);
   if (n <= 0) {
@@ -139,7 +154,7 @@ std::optional<int> SuccessorProcess::exited() {
   return status_;
 }
 
-void SuccessorProcess::kill() {
+void SuccessorProcess::abandon() {
   if (!exited() && pid_ > 0) {
     ::kill(pid_, SIGKILL);
     int status = 0;
@@ -149,7 +164,7 @@ void SuccessorProcess::kill() {
   }
 }
 
-std::string SuccessorProcess::last_lines() const {
+std::string SuccessorProcess::last_lines() {
   std::string out;
   for (const std::string& line : lines_) {
     out += fmt::format("\n  {}", line);

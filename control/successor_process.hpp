@@ -8,6 +8,7 @@
 #include <string>
 
 #include "control/fd_passing.hpp"
+#include "control/successor.hpp"
 
 namespace handoff::control {
 
@@ -15,7 +16,7 @@ namespace handoff::control {
 /// own arguments and `--takeover`. Its stderr comes through a pipe that this process copies to
 /// its own stderr, keeping the last lines for an error message, until the successor takes over
 /// this process's stderr itself.
-class SuccessorProcess {
+class SuccessorProcess final : public Successor {
  public:
   /// Starts `path` (posix_spawn; no descriptor of this process but stdout leaks into it).
   /// Throws std::runtime_error.
@@ -23,22 +24,23 @@ class SuccessorProcess {
   SuccessorProcess(const SuccessorProcess&) = delete;
   SuccessorProcess& operator=(const SuccessorProcess&) = delete;
   /// Reaps the process if it exited; a successor that took over runs on.
-  ~SuccessorProcess();
+  ~SuccessorProcess() override;
 
   /// Its process id.
   [[nodiscard]] pid_t pid() const { return pid_; }
-  /// The token it was started with (see SuccessorId).
-  [[nodiscard]] const std::string& token() const { return token_; }
-  /// Copies what it wrote to stderr, waiting up to `wait` for some.
-  void copy_output(std::chrono::milliseconds wait);
+  [[nodiscard]] const std::string& token() const override { return token_; }
+  [[nodiscard]] std::string name() const override;
+  void copy_output() override;
+  std::optional<std::string> ended() override;
+  /// Kills it and waits for it.
+  void abandon() override;
+  std::string last_lines() override;
   /// Its exit status when it has exited (as a shell shows it: 128+N for signal N).
   std::optional<int> exited();
-  /// Kills it and waits for it.
-  void kill();
-  /// Its last lines on stderr, each indented.
-  [[nodiscard]] std::string last_lines() const;
 
  private:
+  void copy_chunk();
+
   pid_t pid_ = -1;
   std::string token_;
   OwnedFd output_;

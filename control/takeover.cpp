@@ -153,7 +153,8 @@ void TakeoverListener::hand_over(int connection) {
     fds.push_back(STDERR_FILENO);
     const json::object offer{{"pid", ::getpid()},
                              {"state", json::parse(handover->state_json)},
-                             {"listeners", std::move(listeners)}};
+                             {"listeners", std::move(listeners)},
+                             {"container", handover->container}};
     send_message(connection, json::serialize(offer), fds, Clock::now() + kMessageWithin);
     const json::object answer =
         parse_object(receive_message(connection, Clock::now() + kReadyWithin).text);
@@ -170,11 +171,10 @@ void TakeoverListener::hand_over(int connection) {
 
 TakeoverClient::TakeoverClient(const std::string& path) : socket_(connect_unix(path)) {
   const char* token = std::getenv(kTakeoverTokenVariable);
-  send_message(socket_.get(),
-               json::serialize(json::object{{"pid", ::getpid()},
-                                            {"token", token != nullptr ? token : ""}}),
-               {},
-               Clock::now() + kMessageWithin);
+  send_message(
+      socket_.get(),
+      json::serialize(json::object{{"pid", ::getpid()}, {"token", token != nullptr ? token : ""}}),
+      {}, Clock::now() + kMessageWithin);
 }
 
 Inheritance TakeoverClient::receive(std::chrono::milliseconds timeout) {
@@ -191,6 +191,7 @@ Inheritance TakeoverClient::receive(std::chrono::milliseconds timeout) {
   }
   Inheritance inherited;
   inherited.from = static_cast<pid_t>(offer.at("pid").to_number<std::int64_t>());
+  inherited.container = string_field(offer, "container");
   inherited.state = state_from_json(json::serialize(*state));
   std::size_t i = 0;
   for (const json::value& l : listeners->as_array()) {

@@ -33,6 +33,7 @@ inline constexpr const char* kTakeoverTokenVariable = "HANDOFF_TAKEOVER_TOKEN";
 struct Handover {
   std::string state_json;
   std::vector<proxy::ListeningSocket> listeners;
+  std::string container;  ///< the running process's container id, when it runs in one
 };
 
 /// The running process's side of an upgrade. A successor (`handoff run … --takeover`) connects
@@ -90,6 +91,7 @@ struct Inheritance {
   std::vector<proxy::ListeningSocket> listeners;  ///< owned by whoever adopts them
   OwnedFd out;                                    ///< the old process's stdout
   OwnedFd err;                                    ///< and stderr
+  std::string container;  ///< the old process's container id, when it runs in one
 };
 
 /// The successor's side: connects, receives the state and the sockets, and later says whether

@@ -3,11 +3,15 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "tests/support/docker_fixture.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/socket_client.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/test_backend.hpp"
+#include "tests/support/wrk_run.hpp"
 
 using namespace handoff::test;
 using namespace std::chrono_literals;
@@ -109,4 +113,76 @@ TEST_CASE("the front-container image runs handoff as PID 1 and deploys through i
   // docker stop sends SIGTERM to PID 1: handoff drains and exits 0.
   shell("docker stop -t 20 " + name + " >/dev/null 2>&1");
   CHECK(shell("docker inspect -f '{{.State.ExitCode}}' " + name).second == "0\n");
+}
+
+TEST_CASE("the front-container upgrades itself to a new image under wrk with no failed request") {
+  auto [built, build_out] = shell("cd " HANDOFF_SOURCE_DIR
+                                  " && scripts/build-image handoff:test 2>&1"
+                                  " && docker tag handoff:test handoff:test-next");
+  REQUIRE_MESSAGE(built == 0, build_out);
+  TestBackend backend(TestBackend::respond("app"));
+  TempDir dir;
+  const std::string name = unique_service("front") + "-proxy";
+  struct RemoveProxies {
+    std::string name;
+    ~RemoveProxies() {
+      shell("docker ps -aq --filter name=^" + name + " | xargs -r docker rm -f >/dev/null 2>&1");
+    }
+  } remove_proxies{name};
+  std::filesystem::create_directories(dir.path() / "run");
+  const std::uint16_t port = free_port();
+  // The front as users run it: host networking, the engine's socket, restarted unless stopped;
+  // /run/handoff is a volume of its own (the successor shares it by name).
+  auto [ran, id] = shell("docker run -d --name " + name +
+                         " --restart unless-stopped --network host"
+                         " -v /var/run/docker.sock:/var/run/docker.sock -v " +
+                         (dir.path() / "state").string() + ":/var/lib/handoff handoff:test run" +
+                         " --listen 127.0.0.1:" + std::to_string(port) +
+                         " --no-access-log --upstream " + backend.address() + " 2>&1");
+  REQUIRE_MESSAGE(ran == 0, id);
+  REQUIRE_MESSAGE(wait_for_port(port), shell("docker logs " + name + " 2>&1").second);
+  const std::string state_before =
+      shell("cat " + (dir.path() / "state" / "state.json").string()).second;
+  auto upgrade = [&](const std::string& image) {
+    return shell("docker exec " + name + " handoff upgrade --image " + image +
+                 " --drain-timeout 5s 2>&1");
+  };
+  // `docker exec NAME` needs the name back on the serving container between the upgrades.
+  auto wait_renamed = [&] {
+    for (int i = 0; i < 200; ++i) {
+      if (shell("docker ps -q --filter name=^" + name + "-next").second.empty() &&
+          !shell("docker ps -q --filter name=^" + name + "$").second.empty()) {
+        return true;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  };
+
+  auto load = std::async(std::launch::async, [&] { return run_wrk(port, 14, 50); });
+  std::this_thread::sleep_for(3s);
+  auto [first, first_out] = upgrade("handoff:test-next");
+  CHECK_MESSAGE(first == 0, first_out);
+  CHECK(wait_renamed());
+  std::this_thread::sleep_for(2s);
+  auto [second, second_out] = upgrade("handoff:test");
+  CHECK_MESSAGE(second == 0, second_out);
+  const WrkResult result = load.get();
+  CAPTURE(result.output);
+  CHECK(result.requests > 1000);
+  CHECK(result.failed() == 0);
+
+  // One front container remains, under its old name, from the last image, restarted as before.
+  CHECK(wait_renamed());
+  CHECK(shell("docker ps -a --filter name=^" + name + " --format '{{.Names}} {{.Image}}'").second ==
+        name + " handoff:test\n");
+  CHECK(shell("docker inspect -f '{{.HostConfig.RestartPolicy.Name}}' " + name).second ==
+        "unless-stopped\n");
+  CHECK(shell("cat " + (dir.path() / "state" / "state.json").string()).second == state_before);
+  CHECK(request_once(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "app");
+  // A failing image leaves the front serving and removes what it started.
+  auto [bad, bad_out] = upgrade("handoff-no-such-image:none");
+  CHECK(bad != 0);
+  CHECK(shell("docker ps -aq --filter name=^" + name + "-next").second.empty());
+  CHECK(request_once(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "app");
 }

@@ -20,7 +20,9 @@ wait_port() {
 run_wrk() {
   local url=$1 conns=$2 secs=$3
   shift 3
-  wrk -t1 -c"$conns" -d"${secs}s" --latency "$@" "$url" | awk '
+  # A run that cannot connect at all (nothing listens) counts as one failed request and one
+  # connect error.
+  wrk -t1 -c"$conns" -d"${secs}s" --latency "$@" "$url" 2>&1 | awk '
     function ms(v) {
       if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
       if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
@@ -33,7 +35,11 @@ run_wrk() {
     /Socket errors/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10; connect = $4 }
     /Non-2xx/ { non2xx = $5 }
     /requests in/ { requests = $1 }
-    END { printf "%.0f %.3f %.3f %d %d %d %d\n", rps, p50, p99, errs, non2xx, requests, connect }'
+    /unable to connect/ { down = 1 }
+    END {
+      if (down) { print "0 0.000 0.000 1 0 0 1"; exit }
+      printf "%.0f %.3f %.3f %d %d %d %d\n", rps, p50, p99, errs, non2xx, requests, connect
+    }'
 }
 
 # CPU time (user + system, in clock ticks) used so far by process $1 and its children, from

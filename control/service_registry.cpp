@@ -155,9 +155,12 @@ void ServiceRegistry::restore(const ProxyState& state) {
     }
     r.tls = restore_tls(s);
     r.service = std::make_shared<proxy::Service>(s.name, server_.config().threads, up);
-    if (s.paused) {
-      r.service->pause(std::chrono::milliseconds(s.max_pause_ms),
-                       {s.pause_message, std::chrono::seconds(s.retry_after_s)});
+    // The last pause's settings are kept after a resume, and so after a restart too: the
+    // state saved next must be the one loaded.
+    r.service->pause(std::chrono::milliseconds(s.max_pause_ms),
+                     {s.pause_message, std::chrono::seconds(s.retry_after_s)});
+    if (!s.paused) {
+      r.service->resume();  // before anyone can route to it: the route table is not out yet
     }
     records_[s.name] = std::move(r);
   }

@@ -164,6 +164,14 @@ TEST_CASE("after an upgrade, services, hosts, upstreams and certificates are the
   const CommandResult status = proxy.cli({"status"});
   CHECK(status.code == 0);
   CHECK(status.out.find("web.test") != std::string::npos);
+
+  // The successor saved what it took over: stopped and started again, it loads the same.
+  const std::string state_after = read_file(dir.path() / "state" / "state.json");
+  ::kill(successors.pids.back(), SIGTERM);
+  REQUIRE(wait_gone(successors.pids.back(), 10s));
+  RunningProxy restarted(dir.path(), {"--listen-tls", "127.0.0.1:0"});
+  CHECK(read_file(dir.path() / "state" / "state.json") == state_after);
+  CHECK(request_once(restarted.port(), "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n").body == "web");
 }
 
 TEST_CASE("a request in flight at the upgrade completes; a keep-alive client is told to close") {

@@ -223,8 +223,7 @@ TEST_CASE("a frozen registry (an upgrade hands it over) refuses every change unt
         ErrorKind::conflict);
   CHECK(refusal([&] { r.registry.remove("web"); }) == ErrorKind::conflict);
   CHECK(refusal([&] { (void)r.registry.claim("web"); }) == ErrorKind::conflict);
-  CHECK(refusal([&] { r.registry.pause("web", std::chrono::seconds(1)); }) ==
-        ErrorKind::conflict);
+  CHECK(refusal([&] { r.registry.pause("web", std::chrono::seconds(1)); }) == ErrorKind::conflict);
   CHECK(refusal([&] { r.registry.resume("web"); }) == ErrorKind::conflict);
   CHECK(control::state_to_json(r.store.load()) == before);
   r.registry.thaw();
@@ -248,4 +247,17 @@ TEST_CASE("freezing waits for the workflow that runs, and gives up after its wai
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(4));
   release.join();
   CHECK(r.registry.busy_services().empty());
+}
+
+TEST_CASE("a resumed service keeps its last pause's settings across a restart, byte for byte") {
+  Registry r;
+  r.registry.add("web", {"web.test"}, "127.0.0.1:9001");
+  r.registry.pause("web", std::chrono::milliseconds(100), {"back soon", std::chrono::seconds(9)});
+  r.registry.resume("web");
+  const std::string saved = control::state_to_json(r.store.load());
+  proxy::Server fresh_server(test::loopback_config());
+  control::ServiceRegistry fresh(fresh_server, r.store);
+  fresh.restore(r.store.load());  // saves what it restored
+  CHECK(control::state_to_json(r.store.load()) == saved);
+  CHECK_FALSE(fresh.service("web")->paused());
 }

@@ -4,7 +4,6 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -181,20 +180,11 @@ std::shared_ptr<EventStream> start_operation(Operation operation, asio::any_io_e
   return events;
 }
 
-ino_t inode_of(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-}
-
 }  // namespace
 
 ControlServer::ControlServer(const std::string& path, const std::string& group, ControlApi& api,
-                             bool take_over)
-    : path_(path),
-      api_(api),
-      io_(1),
-      acceptor_(bind_control_socket(io_, path, group, take_over)),
-      inode_(inode_of(path)) {
+                             bool staged)
+    : file_(path, staged), api_(api), io_(1), acceptor_(bind_control_socket(io_, file_, group)) {
   if (!group.empty()) {
     group_ = ::getgrnam(group.c_str())->gr_gid;  // bind_control_socket checked that it exists
   }
@@ -261,9 +251,7 @@ void ControlServer::stop(std::chrono::milliseconds wait) {
   thread_.join();
   blocking_.stop();
   blocking_.join();
-  if (inode_ != 0 && inode_of(path_) == inode_) {
-    ::unlink(path_.c_str());  // unless a successor's socket replaced it
-  }
+  file_.remove();  // unless a successor's socket replaced it
 }
 
 asio::awaitable<void> ControlServer::accept_loop() {

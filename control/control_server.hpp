@@ -17,6 +17,7 @@
 
 #include "control/control_api.hpp"
 #include "control/operation_runner.hpp"
+#include "control/socket_file.hpp"
 
 namespace handoff::control {
 
@@ -26,10 +27,10 @@ namespace handoff::control {
 /// body with a fitting status.
 class ControlServer {
  public:
-  /// Binds the socket (see bind_control_socket; `take_over` replaces a running handoff's);
-  /// throws std::runtime_error.
+  /// Binds the socket (see bind_control_socket; `staged`, to replace a running handoff's
+  /// when published); throws std::runtime_error.
   ControlServer(const std::string& path, const std::string& group, ControlApi& api,
-                bool take_over = false);
+                bool staged = false);
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -41,8 +42,11 @@ class ControlServer {
   void stop(std::chrono::milliseconds wait);
   /// Long operations (swap, deploy, rollback) still running.
   [[nodiscard]] int running_operations() const { return operations_.running(); }
+  /// Moves a staged socket onto its path (the running handoff's socket is replaced). Throws
+  /// std::runtime_error.
+  void publish() { file_.publish(); }
   /// The socket's path.
-  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] const std::string& path() const { return file_.path(); }
 
  private:
   using Socket = boost::asio::local::stream_protocol::socket;
@@ -55,12 +59,11 @@ class ControlServer {
 
   bool peer_allowed(const Socket& socket) const;
 
-  std::string path_;
+  SocketFile file_;
   ControlApi& api_;
   std::optional<gid_t> group_;  // the --control-group, when given
   boost::asio::io_context io_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
-  ino_t inode_ = 0;  // the socket file this process made, to remove only that one
   std::thread thread_;
   boost::asio::thread_pool blocking_{2};  // API calls that may block on the container engine
   OperationRunner operations_;            // deploys, swaps, rollbacks and log follows

@@ -30,11 +30,11 @@ std::string control_socket_path(const std::string& flag) {
   return "/run/handoff/control.sock";
 }
 
-local::acceptor bind_control_socket(boost::asio::io_context& io, const std::string& path,
-                                    const std::string& group, bool take_over) {
-  // Taking over from a running handoff, the new socket is made beside the old one and renamed
-  // over it: the path always answers, first the old process, then the new one.
-  const std::string bind_path = take_over ? fmt::format("{}.{}.new", path, ::getpid()) : path;
+local::acceptor bind_control_socket(boost::asio::io_context& io, SocketFile& file,
+                                    const std::string& group) {
+  const std::string& path = file.path();
+  const std::string& bind_path = file.bind_path();
+  const bool take_over = bind_path != path;  // staged beside a live socket, renamed later
   if (bind_path.size() >= sizeof(sockaddr_un::sun_path)) {
     throw std::runtime_error(fmt::format("control socket path is too long: {}", path));
   }
@@ -48,9 +48,7 @@ local::acceptor bind_control_socket(boost::asio::io_context& io, const std::stri
     }
   }
   struct stat st {};
-  if (take_over) {
-    ::unlink(bind_path.c_str());
-  } else if (::lstat(path.c_str(), &st) == 0) {
+  if (!take_over && ::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       throw std::runtime_error(fmt::format("{} exists and is not a socket", path));
     }
@@ -94,11 +92,7 @@ local::acceptor bind_control_socket(boost::asio::io_context& io, const std::stri
   } else {
     ::chmod(bind_path.c_str(), 0600);
   }
-  if (take_over && ::rename(bind_path.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    ::unlink(bind_path.c_str());
-    throw std::runtime_error(fmt::format("cannot take over {}: {}", path, std::strerror(error)));
-  }
+  file.bound();
   return acceptor;
 }
 

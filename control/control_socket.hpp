@@ -4,6 +4,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <string>
 
+#include "control/socket_file.hpp"
+
 namespace handoff::control {
 
 /// Where the control socket lives: `--control`, else $HANDOFF_CONTROL, else the default.
@@ -11,11 +13,11 @@ std::string control_socket_path(const std::string& flag);
 
 /// Binds and listens on the control socket at `path`, creating its directory. A stale socket
 /// file (nobody answers on it) is replaced; a live one is an error, never taken over. The
-/// socket is mode 0600, or 0660 owned by `group` when one is given. With `take_over` (an
-/// upgrade), a live socket is replaced by one rename instead. Throws std::runtime_error.
+/// socket is mode 0600, or 0660 owned by `group` when one is given. A staged `file` (an
+/// upgrade) is bound beside the live socket, to replace it when published. Throws
+/// std::runtime_error.
 boost::asio::local::stream_protocol::acceptor bind_control_socket(boost::asio::io_context& io,
-                                                                  const std::string& path,
-                                                                  const std::string& group,
-                                                                  bool take_over = false);
+                                                                  SocketFile& file,
+                                                                  const std::string& group);
 
 }  // namespace handoff::control

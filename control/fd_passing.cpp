@@ -214,24 +214,20 @@ OwnedFd connect_unix(const std::string& path) {
   return fd;
 }
 
-OwnedFd listen_unix_replacing(const std::string& path) {
-  const std::string temporary = fmt::format("{}.{}.new", path, ::getpid());
+OwnedFd listen_unix(const std::string& path) {
   sockaddr_un address{};
-  if (temporary.size() >= sizeof address.sun_path) {
+  if (path.size() >= sizeof address.sun_path) {
     throw std::runtime_error(fmt::format("socket path is too long: {}", path));
   }
   address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, temporary.data(), temporary.size());
+  std::memcpy(address.sun_path, path.data(), path.size());
   OwnedFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  ::unlink(temporary.c_str());
   const mode_t old_mask = ::umask(0177);  // no window in which others may connect
   const bool bound =
       fd.get() >= 0 && ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   ::umask(old_mask);
-  if (!bound || ::listen(fd.get(), 16) != 0 || ::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::runtime_error error = failure(fmt::format("cannot listen on {}", path));
-    ::unlink(temporary.c_str());
-    throw error;
+  if (!bound || ::listen(fd.get(), 16) != 0) {
+    throw failure(fmt::format("cannot listen on {}", path));
   }
   return fd;
 }

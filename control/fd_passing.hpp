@@ -51,9 +51,9 @@ FdMessage receive_message(int socket, Deadline deadline);
 /// Connects to the unix socket at `path` (blocking). Throws std::runtime_error naming it.
 OwnedFd connect_unix(const std::string& path);
 
-/// Binds and listens on a unix socket at `path`, mode 0600, replacing whatever is there by one
-/// rename, so that the path never points at nothing. Throws std::runtime_error naming it.
-OwnedFd listen_unix_replacing(const std::string& path);
+/// Binds and listens on a unix socket at `path` (which must not exist), mode 0600. Throws
+/// std::runtime_error naming it.
+OwnedFd listen_unix(const std::string& path);
 
 /// The user id of the process at the other end of a unix socket (-1 when unknown).
 long peer_uid(int socket);

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "proxy/address.hpp"
+#include "proxy/listening_socket.hpp"
 
 namespace handoff::control {
 
@@ -43,6 +44,9 @@ MetricsListener::MetricsListener(const tcp::endpoint& endpoint, std::function<st
                                          proxy::format_endpoint(endpoint), ec.message()));
   }
 }
+
+MetricsListener::MetricsListener(int fd, std::function<std::string()> render)
+    : render_(std::move(render)), acceptor_(proxy::adopt_acceptor(io_, fd)) {}
 
 MetricsListener::~MetricsListener() {
   io_.stop();

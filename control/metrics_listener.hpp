@@ -17,12 +17,17 @@ class MetricsListener {
   /// Binds `endpoint` (throws std::runtime_error naming it); `render` makes the text.
   MetricsListener(const boost::asio::ip::tcp::endpoint& endpoint,
                   std::function<std::string()> render);
+  /// Serves on `fd`, a listening socket handed over by the process this one took over from
+  /// (throws std::runtime_error when it is not one).
+  MetricsListener(int fd, std::function<std::string()> render);
   ~MetricsListener();
   MetricsListener(const MetricsListener&) = delete;
   MetricsListener& operator=(const MetricsListener&) = delete;
 
   /// Starts serving.
   void start();
+  /// The listening socket (owned here), to hand to a successor.
+  [[nodiscard]] int native_handle() { return acceptor_.native_handle(); }
   /// The address actually bound.
   [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const;
 

@@ -334,11 +334,16 @@ Daemon build_daemon(const RunOptions& o, Inheritance* inherited) {
       *d.registry, *d.server, [waiting] { asio::post(*waiting, [waiting] { waiting->stop(); }); });
   d.api->set_succession(d.succession.get());
   d.takeover = std::make_unique<TakeoverListener>(takeover_socket_path(control_path),
-                                                  d.succession->callbacks());
+                                                  d.succession->callbacks(), inherited != nullptr);
   if (!o.metrics_listen.empty()) {
     ServiceRegistry& registry = *d.registry;
-    d.metrics = std::make_unique<MetricsListener>(proxy::resolve_address(o.metrics_listen).front(),
-                                                  [&registry] { return registry.metrics(); });
+    auto render = [&registry] { return registry.metrics(); };
+    const bool inherited_metrics = inherited != nullptr && inherited->metrics.get() >= 0;
+    d.metrics = inherited_metrics
+                    ? std::make_unique<MetricsListener>(inherited->metrics.release(), render)
+                    : std::make_unique<MetricsListener>(
+                          proxy::resolve_address(o.metrics_listen).front(), render);
+    d.succession->set_metrics_socket(d.metrics->native_handle());
   }
   if (!o.acme.directory_url.empty()) {
     d.acme = std::make_unique<AcmeManager>(o.acme, *d.registry, d.server->acme_challenges(),
@@ -386,6 +391,7 @@ void step_down(Daemon& d) {
   if (d.acme) {
     d.acme->stop();  // the successor renews from now on
   }
+  d.metrics.reset();  // the successor answers on the same socket, with the live numbers
   if (!d.succession->container().empty()) {
     // The engine must not start this container again once it exits: the successor serves.
     try {
@@ -491,6 +497,11 @@ int run_command(const std::vector<std::string_view>& args) {
       }
     }
     daemon = build_daemon(options, inherited ? &*inherited : nullptr);
+    if (inherited) {
+      // Last, when nothing else can fail: the paths move to this process.
+      daemon.control->publish();
+      daemon.takeover->publish();
+    }
   } catch (const std::exception& e) {
     if (takeover) {
       takeover->fail(e.what());

@@ -20,7 +20,7 @@ TakeoverListener::Callbacks Succession::callbacks() {
     if (!state) {
       return std::nullopt;
     }
-    return Handover{state_to_json(*state), server_.listening_sockets(), container_};
+    return Handover{state_to_json(*state), server_.listening_sockets(), container_, metrics_};
   };
   c.busy_reason = [this] { return registry_.busy_services(); };
   c.succeeded = [this](const SuccessorId& who) {

@@ -45,6 +45,8 @@ class Succession {
   void set_drain_timeout(std::chrono::milliseconds timeout);
   /// See set_drain_timeout.
   [[nodiscard]] std::chrono::milliseconds drain_timeout() const;
+  /// The --metrics-listen socket, handed over with the others (-1: none).
+  void set_metrics_socket(int fd) { metrics_ = fd; }
   /// The container this process runs in ("" when none).
   [[nodiscard]] const std::string& container() const { return container_; }
 
@@ -55,6 +57,7 @@ class Succession {
   proxy::Server& server_;
   std::function<void()> step_down_;
   const std::string container_;
+  int metrics_ = -1;  // set before the takeover listener starts
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::map<std::string, SuccessionOutcome> outcomes_;  // by token

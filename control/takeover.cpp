@@ -26,11 +26,6 @@ constexpr auto kReadyWithin = std::chrono::minutes(5);
 constexpr auto kWorkflowsWithin = std::chrono::minutes(10);
 constexpr auto kMessageWithin = std::chrono::seconds(10);
 
-ino_t inode_of(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-}
-
 // Whether the peer hung up (a successor that died while it waited).
 bool peer_gone(int connection) {
   pollfd p{connection, POLLRDHUP, 0};
@@ -57,11 +52,14 @@ std::string takeover_socket_path(const std::string& control_path) {
   return (std::filesystem::path(control_path).parent_path() / "takeover.sock").string();
 }
 
-TakeoverListener::TakeoverListener(std::string path, Callbacks callbacks)
-    : path_(std::move(path)),
+TakeoverListener::TakeoverListener(const std::string& path, Callbacks callbacks, bool staged)
+    : file_(path, true),
       callbacks_(std::move(callbacks)),
-      listener_(listen_unix_replacing(path_)),
-      inode_(inode_of(path_)) {
+      listener_(listen_unix(file_.bind_path())) {
+  file_.bound();
+  if (!staged) {
+    file_.publish();  // over a file a process that died left
+  }
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     throw std::runtime_error("cannot make a pipe for the takeover socket");
@@ -72,9 +70,6 @@ TakeoverListener::TakeoverListener(std::string path, Callbacks callbacks)
 
 TakeoverListener::~TakeoverListener() {
   stop();
-  if (inode_ != 0 && inode_of(path_) == inode_) {
-    ::unlink(path_.c_str());
-  }
 }
 
 void TakeoverListener::start() {
@@ -151,10 +146,14 @@ void TakeoverListener::hand_over(int connection) {
     }
     fds.push_back(STDOUT_FILENO);
     fds.push_back(STDERR_FILENO);
+    if (handover->metrics >= 0) {
+      fds.push_back(handover->metrics);
+    }
     const json::object offer{{"pid", ::getpid()},
                              {"state", json::parse(handover->state_json)},
                              {"listeners", std::move(listeners)},
-                             {"container", handover->container}};
+                             {"container", handover->container},
+                             {"metrics", handover->metrics >= 0}};
     send_message(connection, json::serialize(offer), fds, Clock::now() + kMessageWithin);
     const json::object answer =
         parse_object(receive_message(connection, Clock::now() + kReadyWithin).text);
@@ -185,8 +184,10 @@ Inheritance TakeoverClient::receive(std::chrono::milliseconds timeout) {
   }
   const json::value* listeners = offer.if_contains("listeners");
   const json::value* state = offer.if_contains("state");
+  const json::value* metrics = offer.if_contains("metrics");
+  const bool has_metrics = metrics != nullptr && metrics->is_bool() && metrics->as_bool();
   if (listeners == nullptr || !listeners->is_array() || state == nullptr ||
-      message.fds.size() != listeners->as_array().size() + 2) {
+      message.fds.size() != listeners->as_array().size() + 2 + (has_metrics ? 1 : 0)) {
     throw std::runtime_error("malformed handover from the running process");
   }
   Inheritance inherited;
@@ -201,6 +202,9 @@ Inheritance TakeoverClient::receive(std::chrono::milliseconds timeout) {
   }
   inherited.out = std::move(message.fds[i]);
   inherited.err = std::move(message.fds[i + 1]);
+  if (has_metrics) {
+    inherited.metrics = std::move(message.fds[i + 2]);
+  }
   return inherited;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "control/fd_passing.hpp"
+#include "control/socket_file.hpp"
 #include "control/state_store.hpp"
 #include "proxy/listening_socket.hpp"
 
@@ -34,6 +35,7 @@ struct Handover {
   std::string state_json;
   std::vector<proxy::ListeningSocket> listeners;
   std::string container;  ///< the running process's container id, when it runs in one
+  int metrics = -1;       ///< the --metrics-listen socket, when there is one
 };
 
 /// The running process's side of an upgrade. A successor (`handoff run … --takeover`) connects
@@ -57,9 +59,10 @@ class TakeoverListener {
     std::function<void(const SuccessorId&, const std::string&)> failed;
   };
 
-  /// Listens on `path`, replacing a file there (a successor takes the path over from the
-  /// process it replaces this way). Throws std::runtime_error.
-  TakeoverListener(std::string path, Callbacks callbacks);
+  /// Listens on `path`, replacing a file there by one rename; `staged` (a successor that takes
+  /// the path over from the running process) waits with the rename for `publish`. Throws
+  /// std::runtime_error.
+  TakeoverListener(const std::string& path, Callbacks callbacks, bool staged = false);
   /// Stops; removes the socket file unless a successor's replaced it.
   ~TakeoverListener();
   TakeoverListener(const TakeoverListener&) = delete;
@@ -69,17 +72,18 @@ class TakeoverListener {
   void start();
   /// Stops answering (a handover in progress ends first).
   void stop();
+  /// Moves a staged socket onto the path. Throws std::runtime_error.
+  void publish() { file_.publish(); }
   /// The socket's path.
-  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] const std::string& path() const { return file_.path(); }
 
  private:
   void serve();
   void hand_over(int connection);
 
-  std::string path_;
+  SocketFile file_;
   Callbacks callbacks_;
   OwnedFd listener_;
-  ino_t inode_ = 0;  // the socket file this process made, to remove only that one
   OwnedFd wake_[2];  // a pipe that ends the accept wait
   std::thread thread_;
 };
@@ -92,6 +96,7 @@ struct Inheritance {
   OwnedFd out;                                    ///< the old process's stdout
   OwnedFd err;                                    ///< and stderr
   std::string container;  ///< the old process's container id, when it runs in one
+  OwnedFd metrics;        ///< the old process's --metrics-listen socket, when it had one
 };
 
 /// The successor's side: connects, receives the state and the sockets, and later says whether

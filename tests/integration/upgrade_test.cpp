@@ -134,8 +134,19 @@ TEST_CASE("after an upgrade, services, hosts, upstreams and certificates are the
   TestBackend backend(answer("api"));
   TestBackend web(answer("web"));
   TempDir dir;
-  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--listen-tls", "127.0.0.1:0"});
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--listen-tls", "127.0.0.1:0",
+                                  "--metrics-listen", "127.0.0.1:0"});
   const std::uint16_t tls_port = proxy.tls_port();
+  std::smatch m;
+  std::string err;
+  for (int i = 0; i < 200 && !std::regex_search(
+                                 err, m, std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/)"));
+       ++i) {
+    std::this_thread::sleep_for(10ms);
+    err = proxy.process().stderr_text();
+  }
+  REQUIRE(!m.empty());
+  const auto metrics_port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
   const TestCertificate cert = make_certificate({{"web.test"}});
   const auto cert_file = dir.path() / "web.crt";
   const auto key_file = dir.path() / "web.key";
@@ -153,6 +164,10 @@ TEST_CASE("after an upgrade, services, hosts, upstreams and certificates are the
   CHECK(proxy.process().wait_exit(10s) == 0);
 
   CHECK(read_file(dir.path() / "state" / "state.json") == state_before);
+  // The metrics address was handed over too: the new process answers on it.
+  const Response metrics = request_once(metrics_port, "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body.find("handoff_connections") != std::string::npos);
   const std::string https = fmt::format(
       "curl -s --resolve web.test:{0}:127.0.0.1 --cacert {1} https://web.test:{0}/ 2>&1", tls_port,
       cert_file.string());

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "control/fd_passing.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace handoff::control;
@@ -27,16 +28,37 @@ TEST_CASE(
   TempDir dir;
   const std::string path = (dir.path() / "sub" / "control.sock").string();
   asio::io_context io;
+  auto bind = [&](const std::string& group) {
+    SocketFile file(path, false);
+    return bind_control_socket(io, file, group);
+  };
   {
-    auto acceptor = bind_control_socket(io, path, "");
+    SocketFile file(path, false);
+    auto acceptor = bind_control_socket(io, file, "");
     struct stat st {};
     REQUIRE(::stat(path.c_str(), &st) == 0);
     CHECK(S_ISSOCK(st.st_mode));
     CHECK((st.st_mode & 0777) == 0600);
     // A second proxy on the same socket is refused while the first one listens.
-    CHECK_THROWS_AS(bind_control_socket(io, path, ""), std::runtime_error);
+    CHECK_THROWS_AS(bind(""), std::runtime_error);
+    // A successor stages its socket beside the live one and moves it onto the path in one
+    // rename; the first one's file, replaced, is not removed when it stops.
+    SocketFile staged(path, true);
+    auto successor = bind_control_socket(io, staged, "");
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    const ino_t first = st.st_ino;
+    staged.publish();
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK(st.st_ino != first);
+    file.remove();
+    CHECK(::stat(path.c_str(), &st) == 0);
+    staged.remove();
+    CHECK(::stat(path.c_str(), &st) != 0);  // its own file is removed
   }
-  // The first one is gone (its file stays behind): the next start replaces the stale file.
-  CHECK_NOTHROW(bind_control_socket(io, path, ""));
-  CHECK_THROWS_AS(bind_control_socket(io, path, "no-such-group-here"), std::runtime_error);
+  // A file left behind by a proxy that died is stale: the next start replaces it.
+  { const OwnedFd dead = listen_unix(path); }
+  struct stat st {};
+  CHECK(::stat(path.c_str(), &st) == 0);
+  CHECK_NOTHROW(bind(""));
+  CHECK_THROWS_AS(bind("no-such-group-here"), std::runtime_error);
 }

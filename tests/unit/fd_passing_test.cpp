@@ -90,9 +90,9 @@ TEST_CASE("a peer that closes or says nothing is an error, never a hang") {
   {
     Pair p;
     const auto start = std::chrono::steady_clock::now();
-    CHECK_THROWS_WITH_AS(control::receive_message(
-                             p.b.get(), start + std::chrono::milliseconds(100)),
-                         "timed out", std::runtime_error);
+    CHECK_THROWS_WITH_AS(
+        control::receive_message(p.b.get(), start + std::chrono::milliseconds(100)), "timed out",
+        std::runtime_error);
     CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(100));
   }
   {
@@ -103,21 +103,17 @@ TEST_CASE("a peer that closes or says nothing is an error, never a hang") {
   }
 }
 
-TEST_CASE("a unix socket path is taken over by one rename, and the peer's user is known") {
+TEST_CASE("a unix socket is private, answers by its path, and knows its peer's user") {
   test::TempDir dir;
   const std::string path = (dir.path() / "takeover.sock").string();
-  OwnedFd first = control::listen_unix_replacing(path);
-  OwnedFd client = control::connect_unix(path);
-  CHECK(control::peer_uid(client.get()) == static_cast<long>(::geteuid()));
+  OwnedFd listener = control::listen_unix(path);
   struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
-  const ino_t before = st.st_ino;
-  OwnedFd second = control::listen_unix_replacing(path);  // over a live socket
-  REQUIRE(::stat(path.c_str(), &st) == 0);
-  CHECK(st.st_ino != before);
-  OwnedFd to_second = control::connect_unix(path);
-  OwnedFd accepted(::accept4(second.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  OwnedFd client = control::connect_unix(path);
+  CHECK(control::peer_uid(client.get()) == static_cast<long>(::geteuid()));
+  OwnedFd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   CHECK(accepted.get() >= 0);
+  CHECK_THROWS_AS(control::listen_unix(path), std::runtime_error);  // the path is taken
   CHECK_THROWS_AS(control::connect_unix((dir.path() / "none.sock").string()), std::runtime_error);
 }

@@ -36,9 +36,9 @@ class Server {
   /// remains and joins the workers.
   void shutdown();
   /// For an upgrade, once the successor accepts on the same listening sockets: stops accepting;
-  /// each further request on a keep-alive connection is answered with `Connection: close`;
-  /// connections idle for a second are closed; after `drain_timeout` whatever is still open
-  /// (slow requests, tunnels) is closed. Joins the workers.
+  /// each further request on a keep-alive connection is answered with `Connection: close`
+  /// (a connection is never cut between requests); after `drain_timeout` whatever is still
+  /// open (slow requests, tunnels, clients that stayed idle) is closed. Joins the workers.
   void hand_over(Millis drain_timeout);
   /// Every listening socket of every worker (the descriptors stay owned by the server).
   [[nodiscard]] std::vector<ListeningSocket> listening_sockets() const;

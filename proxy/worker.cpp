@@ -28,12 +28,6 @@ constexpr std::size_t kUpstreamBufferBytes = 32 * 1024;
 // straight into their buffer, which saves an epoll_ctl per request over waiting first.
 constexpr auto kParkAfter = std::chrono::seconds(1);
 
-// After an upgrade, a keep-alive connection of the old process idle this long is closed. Its
-// next request would be answered with `Connection: close` anyway; a client that sends none
-// soon (a browser's spare connection) should not hold the old process until the drain timeout.
-// A client that is busy sends its next request well within this.
-constexpr auto kHandoverIdleClose = std::chrono::seconds(1);
-
 std::uint64_t random_prefix() {
   std::random_device rd;
   return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
@@ -122,7 +116,6 @@ void Worker::begin_shutdown() {
 void Worker::begin_handover() {
   asio::post(io_, [this] {
     stopping_ = true;
-    handing_over_ = true;
     for (auto& acceptor : acceptors_) {
       boost::system::error_code ignored;
       acceptor->acceptor.close(ignored);
@@ -265,9 +258,6 @@ asio::awaitable<void> Worker::sweep_loop() {
       if (s.deadline <= now) {
         s.deadline = Clock::time_point::max();
         s.timed_out = true;
-        s.cancel_io();
-      } else if (handing_over_ && s.idle && now - s.idle_since >= kHandoverIdleClose) {
-        s.timed_out = true;  // closed as at its idle timeout
         s.cancel_io();
       } else if (s.idle && !s.parked && now - s.idle_since >= kParkAfter) {
         s.parked = true;

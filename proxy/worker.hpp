@@ -89,7 +89,7 @@ class Worker {
   void begin_shutdown();
   /// Stops accepting for a successor process (see Server::hand_over); unlike a shutdown, idle
   /// keep-alive connections stay open for their next request, answered with
-  /// `Connection: close`, or until idle for a second. Thread-safe.
+  /// `Connection: close` (closing one could cross a request on its way). Thread-safe.
   void begin_handover();
   /// The listening sockets (call before `begin_shutdown` or `begin_handover`).
   [[nodiscard]] std::vector<ListeningSocket> listening_sockets() const;
@@ -174,7 +174,6 @@ class Worker {
   SplicePipes splice_pipes_;
   SessionList sessions_;
   bool stopping_ = false;
-  bool handing_over_ = false;  // stopping for a successor: idle connections get a grace
   std::atomic<std::uint64_t> unrouted_{0};  // written by this worker, read by the control plane
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> tls_failures_{0};

@@ -92,7 +92,7 @@ TestBackend::Handler answer(std::string text) {
   return [text](BackendConnection& c, TestBackend&) {
     while (auto r = c.read_request()) {
       if (r->target == "/slow") {
-        std::this_thread::sleep_for(1500ms);
+        std::this_thread::sleep_for(5s);
       }
       c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(text.size()) + "\r\n\r\n" +
              text);
@@ -189,7 +189,9 @@ TEST_CASE("after an upgrade, services, hosts, upstreams and certificates are the
   CHECK(request_once(restarted.port(), "GET / HTTP/1.1\r\nHost: web.test\r\n\r\n").body == "web");
 }
 
-TEST_CASE("a request in flight at the upgrade completes; a keep-alive client is told to close") {
+TEST_CASE(
+    "a 5 s request in flight at the upgrade completes; an idle keep-alive client is told to "
+    "close") {
   TestBackend backend(answer("v1"));
   TempDir dir;
   RunningProxy proxy(dir.path(), {"--upstream", backend.address()});
@@ -203,8 +205,9 @@ TEST_CASE("a request in flight at the upgrade completes; a keep-alive client is 
   std::this_thread::sleep_for(200ms);  // the slow request reaches the backend
 
   REQUIRE(upgrade(proxy, successors) != 0);
-  // The old process still serves the connection it has: the next request is answered, and
-  // the answer says to close.
+  // The old process still serves the connection it has, idle as it is: its next request, even
+  // seconds later, is answered, and the answer says to close.
+  std::this_thread::sleep_for(2s);
   REQUIRE(idle.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
   const Response last = idle.read_response();
   CHECK(last.status == 200);

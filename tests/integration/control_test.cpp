@@ -147,7 +147,11 @@ TEST_CASE("a second workflow on the same service gets 409") {
     return proxy.cli({"swap", "default", "--to", sick.address(), "--deploy-timeout", "1500ms",
                       "--health-interval", "100ms"});
   });
-  std::this_thread::sleep_for(400ms);
+  // The first swap holds the service once its health gate probes the target (a slow start,
+  // under a sanitizer, must not let the second one go first).
+  for (int i = 0; i < 500 && sick.requests().empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
   UnixResponse second = unix_request(proxy.control(), "POST", "/v1/services/default/swap",
                                      R"({"to":")" + green.address() + R"("})");
   CHECK(second.status == 409);

@@ -122,8 +122,13 @@ void ProgressPrinter::print_step(Step step, std::optional<StepState> state, cons
       print_retire(state, e);
       break;
     case Step::handover:
-      fmt::print(out_, "  handover      {} accepts on the listening sockets in {}\n",
-                 field_text(e, "successor"), took(e));
+      if (done) {
+        fmt::print(out_, "  handover      {} accepts on the listening sockets in {}\n",
+                   field_text(e, "successor"), took(e));
+      } else {
+        fmt::print(out_, "  handover      waits for the workflow on {} to end ({})\n",
+                   field_text(e, "waiting_for"), took(e));
+      }
       break;
     case Step::cleanup:
       fmt::print(out_, "  cleanup       {}\n",

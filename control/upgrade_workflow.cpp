@@ -35,11 +35,22 @@ OperationResult failed(Successor& successor, const std::string& why) {
 
 // Waits until the successor has taken over, failed, ended or run out of time, passing on what
 // it prints meanwhile.
-OperationResult watch(Successor& successor, Succession& succession, const UpgradeOptions& options,
-                      EventSink& sink, Clock::time_point start) {
-  const auto deadline = start + options.timeout;
+OperationResult watch(Successor& successor, Succession& succession, ServiceRegistry& registry,
+                      const UpgradeOptions& options, EventSink& sink, Clock::time_point start) {
+  auto deadline = start + options.timeout;
+  std::string waiting_for;
   while (true) {
     successor.copy_output();
+    // A deploy, swap or rollback in progress is waited for before the handover; that wait is
+    // not the successor's to answer for.
+    if (std::string busy = registry.busy_services(); !busy.empty()) {
+      deadline = Clock::now() + options.timeout;
+      if (busy != waiting_for) {
+        emit_step(sink, Step::handover, StepState::running,
+                  {{"waiting_for", busy}, {"elapsed_ms", millis_since(start)}});
+        waiting_for = std::move(busy);
+      }
+    }
     // Woken as soon as the takeover listener records the outcome.
     if (auto outcome =
             succession.outcome(successor.token(), Clock::now() + std::chrono::milliseconds(50))) {
@@ -119,7 +130,7 @@ Operation prepare_upgrade(Succession& succession, ServiceRegistry& registry,
                                     busy));
     }
   }
-  return [&succession, options](EventSink& sink) -> OperationResult {
+  return [&succession, &registry, options](EventSink& sink) -> OperationResult {
     const auto start = Clock::now();
     sink.emit(json::object{{"step", "begin"},
                            {"service", "handoff"},
@@ -134,7 +145,7 @@ Operation prepare_upgrade(Succession& succession, ServiceRegistry& registry,
     }
     emit_step(sink, Step::start, StepState::done,
               {{"name", successor->name()}, {"elapsed_ms", millis_since(start)}});
-    return watch(*successor, succession, options, sink, start);
+    return watch(*successor, succession, registry, options, sink, start);
   };
 }
 

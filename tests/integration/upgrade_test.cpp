@@ -306,8 +306,11 @@ TEST_CASE("an upgrade waits for a swap in progress, or is refused with --no-wait
   CHECK(upgrade(proxy, successors, &output, {"--no-wait"}) == 0);
   CHECK(output.find("a workflow is running on 'default'") != std::string::npos);
   const auto start = std::chrono::steady_clock::now();
-  CHECK(upgrade(proxy, successors, &output) != 0);
+  // Its own timeout (1 s here) does not count the wait for the swap (about 1.5 s more).
+  CHECK(upgrade(proxy, successors, &output, {"--timeout", "1s"}) != 0);
   CHECK(std::chrono::steady_clock::now() - start > 1s);  // it waited for the swap to fail
+  CHECK(output.find("handover      waits for the workflow on 'default' to end") !=
+        std::string::npos);
   CHECK(swap.get().code != 0);
   CHECK(proxy.process().wait_exit(10s) == 0);
   CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v1");

@@ -38,6 +38,13 @@ bool wait_for_port(std::uint16_t port) {
   return false;
 }
 
+// Builds handoff:test. The tests that need the image take turns (ctest runs two at once): two
+// builds at once would compile twice, and starve the other test's load of CPU.
+std::string build_image_command() {
+  return "cd " HANDOFF_SOURCE_DIR
+         " && flock /tmp/handoff-test-image.lock scripts/build-image handoff:test 2>&1";
+}
+
 }  // namespace
 
 TEST_CASE("the demo runs end to end and loses no request") {
@@ -61,8 +68,7 @@ TEST_CASE("the demo runs end to end and loses no request") {
 
 TEST_CASE("the front-container image runs handoff as PID 1 and deploys through it") {
   const std::string app = test_app_image();
-  auto [built, build_out] =
-      shell("cd " HANDOFF_SOURCE_DIR " && scripts/build-image handoff:test 2>&1");
+  auto [built, build_out] = shell(build_image_command());
   REQUIRE_MESSAGE(built == 0, build_out);
   // The runtime is the binary and its shared libraries on an empty root: small to pull.
   const std::string size = shell("docker image inspect -f '{{.Size}}' handoff:test").second;
@@ -116,9 +122,8 @@ TEST_CASE("the front-container image runs handoff as PID 1 and deploys through i
 }
 
 TEST_CASE("the front-container upgrades itself to a new image under wrk with no failed request") {
-  auto [built, build_out] = shell("cd " HANDOFF_SOURCE_DIR
-                                  " && scripts/build-image handoff:test 2>&1"
-                                  " && docker tag handoff:test handoff:test-next");
+  auto [built, build_out] =
+      shell(build_image_command() + " && docker tag handoff:test handoff:test-next");
   REQUIRE_MESSAGE(built == 0, build_out);
   TestBackend backend(TestBackend::respond("app"));
   TempDir dir;

@@ -21,8 +21,8 @@ struct WrkResult {
   }
 };
 
-/// Runs `wrk -t2 -c CONNECTIONS -d SECONDS` against http://127.0.0.1:PORT/ (with the Lua
-/// `script` when given) and parses its report. Throws std::runtime_error when wrk cannot run.
+/// Runs `wrk -t2 -c CONNECTIONS -d SECONDS --timeout 10s` against http://127.0.0.1:PORT/ (with the
+/// Lua `script` when given) and parses its report. Throws std::runtime_error when wrk cannot run.
 WrkResult run_wrk(std::uint16_t port, int seconds, int connections, const std::string& script = {});
 
 }  // namespace handoff::test

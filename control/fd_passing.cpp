@@ -80,14 +80,26 @@ void receive_bytes(int socket, char* data, std::size_t size, Deadline deadline) 
   }
 }
 
-void send_fds(int socket, const int* fds, std::size_t count, Deadline deadline) {
-  char byte = kFdsByte;
+// One frame byte and the room for the descriptors that ride on it (one sendmsg/recvmsg).
+struct FrameByte {
+  char byte = 0;
   iovec iov{&byte, 1};
   std::array<char, CMSG_SPACE(sizeof(int) * kFdsPerMessage)> control{};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
+
+  explicit FrameByte(char value) : byte(value) {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+  }
+  FrameByte(const FrameByte&) = delete;
+  FrameByte& operator=(const FrameByte&) = delete;
+};
+
+void send_fds(int socket, const int* fds, std::size_t count, Deadline deadline) {
+  FrameByte frame(kFdsByte);
+  msghdr& msg = frame.msg;
   msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET;
@@ -108,14 +120,8 @@ void send_fds(int socket, const int* fds, std::size_t count, Deadline deadline) 
 
 // Reads one frame byte; descriptors that came with it are appended to `fds`.
 char receive_frame_byte(int socket, std::vector<OwnedFd>& fds, Deadline deadline) {
-  char byte = 0;
-  iovec iov{&byte, 1};
-  std::array<char, CMSG_SPACE(sizeof(int) * kFdsPerMessage)> control{};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
+  FrameByte frame(0);
+  msghdr& msg = frame.msg;
   ssize_t n = -1;
   while (n < 0) {
     wait_ready(socket, POLLIN, deadline);
@@ -140,7 +146,18 @@ char receive_frame_byte(int socket, std::vector<OwnedFd>& fds, Deadline deadline
   if ((msg.msg_flags & MSG_CTRUNC) != 0) {
     throw std::runtime_error("too many descriptors in one message");
   }
-  return byte;
+  return frame.byte;
+}
+
+// The address of the unix socket at `path`; throws when the path is too long for one.
+sockaddr_un unix_address(const std::string& path) {
+  sockaddr_un address{};
+  if (path.size() >= sizeof address.sun_path) {
+    throw std::runtime_error(fmt::format("socket path is too long: {}", path));
+  }
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.data(), path.size());
+  return address;
 }
 
 }  // namespace
@@ -200,12 +217,7 @@ FdMessage receive_message(int socket, Deadline deadline) {
 }
 
 OwnedFd connect_unix(const std::string& path) {
-  sockaddr_un address{};
-  if (path.size() >= sizeof address.sun_path) {
-    throw std::runtime_error(fmt::format("socket path is too long: {}", path));
-  }
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, path.data(), path.size());
+  sockaddr_un address = unix_address(path);
   OwnedFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0 ||
       ::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
@@ -215,12 +227,7 @@ OwnedFd connect_unix(const std::string& path) {
 }
 
 OwnedFd listen_unix(const std::string& path) {
-  sockaddr_un address{};
-  if (path.size() >= sizeof address.sun_path) {
-    throw std::runtime_error(fmt::format("socket path is too long: {}", path));
-  }
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, path.data(), path.size());
+  sockaddr_un address = unix_address(path);
   OwnedFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   const mode_t old_mask = ::umask(0177);  // no window in which others may connect
   const bool bound =

@@ -75,15 +75,12 @@ json::array binds_with_anonymous_volumes(const json::object& inspected,
         !name->is_string() || destination == nullptr || !destination->is_string()) {
       continue;
     }
-    const std::string bind = fmt::format("{}:{}", std::string_view(name->as_string()),
-                                         std::string_view(destination->as_string()));
+    const std::string prefix = fmt::format("{}:", std::string_view(name->as_string()));
     const bool listed = std::any_of(binds.begin(), binds.end(), [&](const json::value& v) {
-      return v.is_string() &&
-             std::string_view(v.as_string())
-                 .starts_with(fmt::format("{}:", std::string_view(name->as_string())));
+      return v.is_string() && std::string_view(v.as_string()).starts_with(prefix);
     });
     if (!listed) {
-      binds.emplace_back(bind);
+      binds.emplace_back(prefix + std::string(destination->as_string()));
     }
   }
   return binds;

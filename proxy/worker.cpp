@@ -97,31 +97,28 @@ void Worker::start() {
   thread_ = std::thread([this] { io_.run(); });
 }
 
+void Worker::stop_accepting() {
+  stopping_ = true;
+  for (auto& acceptor : acceptors_) {
+    boost::system::error_code ignored;
+    acceptor->acceptor.close(ignored);
+  }
+  pool_.clear();
+}
+
 void Worker::begin_shutdown() {
   asio::post(io_, [this] {
-    stopping_ = true;
-    for (auto& acceptor : acceptors_) {
-      boost::system::error_code ignored;
-      acceptor->acceptor.close(ignored);
-    }
+    stop_accepting();
     for (SessionHandle& s : sessions_) {
       if (s.idle) {
         s.cancel_io();
       }
     }
-    pool_.clear();
   });
 }
 
 void Worker::begin_handover() {
-  asio::post(io_, [this] {
-    stopping_ = true;
-    for (auto& acceptor : acceptors_) {
-      boost::system::error_code ignored;
-      acceptor->acceptor.close(ignored);
-    }
-    pool_.clear();
-  });
+  asio::post(io_, [this] { stop_accepting(); });
 }
 
 std::vector<ListeningSocket> Worker::listening_sockets() const {

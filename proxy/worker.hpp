@@ -158,6 +158,9 @@ class Worker {
   };
 
   boost::asio::awaitable<void> accept_loop(Listener& listener);
+  // Closes the acceptors and the idle upstream connections; responses from now on say
+  // `Connection: close`. On the worker's thread.
+  void stop_accepting();
   boost::asio::awaitable<void> sweep_loop();
   void refuse(boost::asio::ip::tcp::socket& socket, bool tls);
 

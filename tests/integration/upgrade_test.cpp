@@ -81,6 +81,56 @@ pid_t upgrade(const RunningProxy& proxy, Successors& successors, std::string* ou
   return pid;
 }
 
+// The processes whose parent is `parent` (the successor an upgrade started).
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> children;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::ifstream stat(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const std::size_t paren = text.rfind(')');
+    if (paren == std::string::npos) {
+      continue;
+    }
+    std::istringstream fields(text.substr(paren + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    fields >> state >> ppid;
+    if (ppid == parent && state != 'Z') {
+      children.push_back(std::stoi(name));
+    }
+  }
+  return children;
+}
+
+// Starts a swap to an unhealthy target that holds `default` for about 3 s, and an upgrade that
+// waits for it; returns once the successor has asked to take over. The upgrade's result comes
+// through `upgrading`.
+pid_t upgrade_waiting_for_a_swap(RunningProxy& proxy, TestBackend& unhealthy,
+                                 std::future<CommandResult>& swapping,
+                                 std::future<CommandResult>& upgrading) {
+  swapping = std::async(std::launch::async, [&] {
+    return proxy.cli({"swap", "default", "--to", unhealthy.address(), "--deploy-timeout", "3s"});
+  });
+  for (int i = 0; i < 500 && unhealthy.requests().empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  upgrading = std::async(std::launch::async, [&] {
+    return proxy.cli({"upgrade", "--exec", handoff_binary()});
+  });
+  for (int i = 0; i < 500; ++i) {
+    if (proxy.process().stderr_text().find("asks to take over") != std::string::npos) {
+      const std::vector<pid_t> children = children_of(proxy.process().pid());
+      return children.size() == 1 ? children.front() : 0;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return 0;
+}
+
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::stringstream s;
@@ -316,6 +366,64 @@ TEST_CASE("an upgrade waits for a swap in progress, or is refused with --no-wait
   CHECK(swap.get().code != 0);
   CHECK(proxy.process().wait_exit(10s) == 0);
   CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v1");
+}
+
+TEST_CASE("kill -9 of the successor mid-upgrade: the old process serves on, changes work again") {
+  TestBackend backend(answer("v1"));
+  TestBackend unhealthy([](BackendConnection& c, TestBackend& self) {
+    while (auto r = c.read_request()) {
+      self.record(*r);
+      c.send("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+    }
+  });
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address()});
+  Successors successors;
+  std::future<CommandResult> swapping;
+  std::future<CommandResult> upgrading;
+  const pid_t successor = upgrade_waiting_for_a_swap(proxy, unhealthy, swapping, upgrading);
+  REQUIRE(successor > 0);
+  ::kill(successor, SIGKILL);
+  const CommandResult upgraded = upgrading.get();
+  CHECK(upgraded.code == 1);
+  CHECK(upgraded.err.find("exited with status 137 before taking over") != std::string::npos);
+  CHECK(swapping.get().code != 0);
+  CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v1");
+  CHECK(proxy.cli({"service", "add", "other", "--host", "other.test"}).code == 0);
+  REQUIRE(upgrade(proxy, successors) != 0);  // and the next upgrade goes through
+  CHECK(proxy.process().wait_exit(10s) == 0);
+  CHECK(proxy.cli({"service", "list"}).out.find("other.test") != std::string::npos);
+}
+
+TEST_CASE("kill -9 of the old process mid-upgrade: the successor gives up, a restart serves") {
+  TestBackend backend(answer("v1"));
+  TestBackend unhealthy([](BackendConnection& c, TestBackend& self) {
+    while (auto r = c.read_request()) {
+      self.record(*r);
+      c.send("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+    }
+  });
+  TempDir dir;
+  Successors successors;
+  {
+    RunningProxy proxy(dir.path(), {"--upstream", backend.address()});
+    REQUIRE(proxy.cli({"service", "add", "other", "--host", "other.test"}).code == 0);
+    std::future<CommandResult> swapping;
+    std::future<CommandResult> upgrading;
+    const pid_t successor = upgrade_waiting_for_a_swap(proxy, unhealthy, swapping, upgrading);
+    REQUIRE(successor > 0);
+    successors.pids.push_back(successor);
+    proxy.process().signal(SIGKILL);
+    // It was handed nothing and gives up (what it says went to the old process's stderr pipe,
+    // gone with it).
+    CHECK(wait_gone(successor, 10s));
+    CHECK(upgrading.get().code != 0);
+    swapping.get();
+  }
+  RunningProxy restarted(dir.path(), {"--upstream", backend.address()});
+  CHECK(request_once(restarted.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v1");
+  CHECK(restarted.cli({"service", "list"}).out.find("other.test") != std::string::npos);
+  CHECK(restarted.cli({"service", "add", "third", "--host", "third.test"}).code == 0);
 }
 
 TEST_CASE("--takeover with no handoff running starts on its own (a front container restarted)") {

@@ -12,7 +12,7 @@ ARG DEBIAN_IMAGE=debian:12
 FROM ${DEBIAN_IMAGE} AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends g++ cmake make libboost1.81-dev \
-      libboost-json1.81-dev libcurl4-openssl-dev libssl-dev libfmt-dev \
+      libboost-json1.81-dev libcurl4-openssl-dev libssl-dev libfmt-dev libnghttp2-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

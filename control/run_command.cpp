@@ -190,6 +190,14 @@ std::vector<Flag> run_flags(RunOptions& o) {
        [&o](std::string_view v) { o.config.max_connections = parse_count(v); }},
       {"upstream-max-idle", "N", "idle pooled connections per upstream and thread (default 256)",
        [&o](std::string_view v) { o.config.upstream_max_idle = parse_count(v); }},
+      {"h2c", "", "plain listeners also take HTTP/2 with prior knowledge (behind a TLS proxy)",
+       [&o](std::string_view) { o.config.h2c = true; }},
+      {"no-http2", "", "TLS listeners offer HTTP/1.1 only (HTTP/2 is offered by default)",
+       [&o](std::string_view) { o.config.http2 = false; }},
+      {"h2-max-streams", "N", "concurrent streams per HTTP/2 connection (default 100)",
+       [&o](std::string_view v) {
+         o.config.h2_max_streams = static_cast<std::uint32_t>(parse_count(v));
+       }},
       {"no-access-log", "", "do not write the JSON access log to stdout",
        [&o](std::string_view) { o.config.access_log = false; }},
       {"control", "PATH", "control socket (default $HANDOFF_CONTROL or /run/handoff/control.sock)",

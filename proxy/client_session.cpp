@@ -18,7 +18,9 @@
 #include "proxy/body_framer.hpp"
 #include "proxy/client_stream.hpp"
 #include "proxy/forward_headers.hpp"
+#include "proxy/h2_connection.hpp"
 #include "proxy/http_head.hpp"
+#include "proxy/pause_wait.hpp"
 #include "proxy/socket_write.hpp"
 #include "proxy/upstream_exchange.hpp"
 #include "proxy/websocket_frames.hpp"
@@ -103,6 +105,18 @@ std::string_view host_name(std::string_view host) {
   return host;
 }
 
+/// How far a connection's first bytes match the HTTP/2 client preface (RFC 9113 §3.4).
+enum class PrefaceMatch : std::uint8_t { no, partial, whole };
+
+PrefaceMatch match_h2_preface(std::string_view bytes) {
+  constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  const std::size_t n = std::min(bytes.size(), kPreface.size());
+  if (bytes.substr(0, n) != kPreface.substr(0, n)) {
+    return PrefaceMatch::no;
+  }
+  return n == kPreface.size() ? PrefaceMatch::whole : PrefaceMatch::partial;
+}
+
 bool wants_keep_alive(const MessageHead& req) {
   return req.version_minor == 1 ? !req.connection_close : req.connection_keep_alive;
 }
@@ -110,7 +124,7 @@ bool wants_keep_alive(const MessageHead& req) {
 /// Sends a WebSocket client the close frame "going away" (1001) when the proxy closes its
 /// tunnel, if the bytes written to the client so far end at a frame boundary (a frame of its
 /// own in the middle of the upstream's would corrupt the stream).
-class WebSocketFarewell final : public Farewell {
+class WebSocketFarewell final : public SessionHooks {
  public:
   explicit WebSocketFarewell(ClientStream& client) : client_(client) {}
   void say_goodbye() override {
@@ -141,7 +155,8 @@ class ClientSession final : public ClientSide {
       : worker_(worker),
         client_(std::move(socket), tls, worker.upstream_buffers()),
         in_(worker.client_buffers()),
-        up_(worker.upstream_buffers()) {
+        up_(worker.upstream_buffers()),
+        h2c_possible_(worker.config().h2c && tls == nullptr) {
     handle_.client = &client_.socket();
     boost::system::error_code ec;
     auto remote = client_.socket().remote_endpoint(ec);
@@ -161,9 +176,14 @@ class ClientSession final : public ClientSide {
     // No co_await inside a short-circuit condition: GCC 12 evaluates it even when the left
     // side is false (a failed handshake went on to serve requests).
     const bool shook_hands = co_await shake_hands();
-    Outcome outcome = shook_hands ? Outcome::keep_alive : Outcome::close;
+    speaks_h2_ = shook_hands && client_.alpn_h2();
+    Outcome outcome = shook_hands && !speaks_h2_ ? Outcome::keep_alive : Outcome::close;
     while (outcome == Outcome::keep_alive) {
       outcome = co_await serve_one();
+    }
+    if (speaks_h2_) {
+      co_await serve_h2();
+      co_return;
     }
     close_books();
     client_.shutdown_send();
@@ -210,6 +230,7 @@ class ClientSession final : public ClientSide {
   [[nodiscard]] const ProxyConfig& config() const { return worker_.config(); }
 
   asio::awaitable<bool> shake_hands();
+  asio::awaitable<void> serve_h2();
   asio::awaitable<Outcome> serve_one();
   asio::awaitable<bool> read_more_input();
   asio::awaitable<void> linger();
@@ -260,7 +281,6 @@ class ClientSession final : public ClientSide {
   Service* bind_service(Service& found, std::size_t strip);
   /// How the request bound to `upstream_` ended.
   [[nodiscard]] RequestOutcome outcome() const;
-  asio::awaitable<bool> wait_while_paused(Service& service);
 
   Worker& worker_;
   ClientStream client_;
@@ -288,7 +308,22 @@ class ClientSession final : public ClientSide {
   bool connect_failed_ = false;  // no connection to the upstream could be made
   bool answered_by_proxy_ = false;  // the status is handoff's own answer, not the upstream's
   std::array<char, 64> hsts_{};     // the Strict-Transport-Security line, when the service sets one
+  // HTTP/2: chosen by ALPN, or by the prior-knowledge preface on a plain listener with --h2c
+  // (looked for until the first request).
+  bool speaks_h2_ = false;
+  bool h2c_possible_ = false;
 };
+
+// The connection speaks HTTP/2 from here on: the session's stream, handle and read buffer
+// serve it.
+asio::awaitable<void> ClientSession::serve_h2() {
+  {
+    H2Connection connection(worker_, client_, handle_, in_, client_ip_);
+    co_await connection.run();
+  }
+  boost::system::error_code ignored;
+  client_.socket().close(ignored);
+}
 
 // A TLS connection's handshake, within the header timeout. A failed one (a scanner, plain HTTP
 // sent to the TLS port, a garbage record, a name no certificate covers) is closed without an
@@ -337,7 +372,7 @@ RouteMatch ClientSession::route_request() const {
 // outlasts the wait (how the client connection goes on).
 asio::awaitable<std::optional<Outcome>> ClientSession::hold_while_paused(Service& service,
                                                                          std::size_t head_bytes) {
-  const bool resumed = co_await wait_while_paused(service);
+  const bool resumed = co_await wait_while_paused(worker_, service, handle_);
   if (resumed) {
     co_return std::nullopt;
   }
@@ -426,7 +461,16 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   RequestScratch& x = begin_request();
   ParseResult& parsed = x.parsed;
   while (true) {
-    if (!in_.empty()) {
+    if (h2c_possible_ && !in_.empty()) {
+      const PrefaceMatch preface = match_h2_preface(in_.view());
+      if (preface == PrefaceMatch::whole) {
+        speaks_h2_ = true;
+        disarm();
+        co_return Outcome::close;
+      }
+      h2c_possible_ = preface == PrefaceMatch::partial;
+    }
+    if (!in_.empty() && !h2c_possible_) {
       parsed = parse_request_head(in_.view(), config().max_header_bytes, x.request);
       if (parsed.state != ParseStatus::incomplete) {
         break;
@@ -441,6 +485,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     }
     in_.commit(n);
   }
+  h2c_possible_ = false;
   open_books(parsed);
   if (const std::optional<Refusal> refused = refuse_head(parsed)) {
     worker_.count_refused(false);
@@ -720,11 +765,10 @@ asio::awaitable<void> ClientSession::tunnel(tcp::socket& upstream, Buffer& upstr
                                             bool websocket) {
   arm(config().tunnel_idle_timeout);
   WebSocketFarewell farewell(client_);  // lives as long as the tunnel: the frame is awaited
-  handle_.farewell = websocket ? &farewell : nullptr;
-  co_await (
-      pump(client_, upstream, in_) &&
-      pump(upstream, client_, upstream_bytes, handle_.farewell != nullptr ? &farewell : nullptr));
-  handle_.farewell = nullptr;
+  handle_.hooks = websocket ? &farewell : nullptr;
+  co_await (pump(client_, upstream, in_) && pump(upstream, client_, upstream_bytes,
+                                                 handle_.hooks != nullptr ? &farewell : nullptr));
+  handle_.hooks = nullptr;
 }
 
 // Copies one direction of a tunnel until end of stream, then half-closes the other side.
@@ -834,21 +878,6 @@ RequestOutcome ClientSession::outcome() const {
     return answered_by_proxy_ ? RequestOutcome::proxy_5xx : RequestOutcome::upstream_5xx;
   }
   return RequestOutcome::answered;
-}
-
-// Holds a request while its service is paused. False when the pause outlasted the service's
-// max pause (or the proxy is closing), and the request must be refused.
-asio::awaitable<bool> ClientSession::wait_while_paused(Service& service) {
-  const auto give_up = Clock::now() + service.max_pause();
-  asio::steady_timer timer(worker_.io());
-  while (service.paused()) {
-    if (Clock::now() >= give_up || worker_.stopping() || handle_.killed) {
-      co_return false;
-    }
-    timer.expires_after(std::chrono::milliseconds(5));
-    co_await timer.async_wait(nothrow);
-  }
-  co_return true;
 }
 
 }  // namespace

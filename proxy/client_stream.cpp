@@ -44,6 +44,16 @@ ClientStream::ClientStream(tcp::socket socket, const TlsContext* tls, BufferPool
   }
 }
 
+bool ClientStream::alpn_h2() const {
+  if (ssl_ == nullptr) {
+    return false;
+  }
+  const unsigned char* protocol = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(ssl_, &protocol, &length);
+  return length == 2 && protocol[0] == 'h' && protocol[1] == '2';
+}
+
 ClientStream::~ClientStream() {
   SSL_free(ssl_);  // the socket BIO does not close the descriptor; socket_ does
 }

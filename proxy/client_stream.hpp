@@ -34,6 +34,8 @@ class ClientStream {
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   /// Whether this is TLS.
   [[nodiscard]] bool secure() const { return ssl_ != nullptr; }
+  /// Whether the TLS handshake chose HTTP/2 by ALPN.
+  [[nodiscard]] bool alpn_h2() const;
 
   /// The TLS handshake (true at once for a plain stream). False when it failed or the socket
   /// was closed or cancelled meanwhile.

@@ -33,6 +33,10 @@ struct ProxyConfig {
   std::size_t max_connections = 65'536;      ///< client connections, over all threads
   std::size_t upstream_max_idle = 256;       ///< pooled idle connections per upstream and thread
   bool access_log = true;                    ///< one JSON line per request on stdout
+
+  bool http2 = true;  ///< TLS listeners offer HTTP/2 by ALPN (`h2`, then `http/1.1`)
+  bool h2c = false;   ///< plain listeners also take prior-knowledge HTTP/2 (behind a TLS proxy)
+  std::uint32_t h2_max_streams = 100;  ///< concurrent streams per HTTP/2 connection
 };
 
 }  // namespace handoff::proxy

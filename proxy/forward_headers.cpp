@@ -323,6 +323,40 @@ void build_client_response(const MessageHead& resp, const ResponseForwarding& fw
   out.append("\r\n"sv);
 }
 
+void build_h2_response(const MessageHead& resp, std::string_view extra_field, FieldBlock& out) {
+  out.clear();
+  const std::array<char, 3> status = {static_cast<char>('0' + resp.status / 100),
+                                      static_cast<char>('0' + resp.status / 10 % 10),
+                                      static_cast<char>('0' + resp.status % 10)};
+  out.add(":status"sv, std::string_view(status.data(), status.size()));
+  const ConnectionOptions options(resp);
+  std::string_view via;
+  for (const Header& h : resp) {
+    if (has_flag(h.token, kHopByHop) || h.token == HeaderToken::transfer_encoding ||
+        options.names(h.name)) {
+      continue;
+    }
+    if (h.token == HeaderToken::via) {
+      via = h.value;
+    } else {
+      out.add(h.name, h.value);
+    }
+  }
+  const std::string_view own = resp.version_minor == 0 ? "1.0 handoff"sv : "1.1 handoff"sv;
+  if (via.empty()) {
+    out.add("via"sv, own);
+  } else {
+    out.add("via"sv, fmt::format("{}, {}", via, own));
+  }
+  if (const std::size_t colon = extra_field.find(':'); colon != std::string_view::npos) {
+    std::string_view value = extra_field.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') {
+      value.remove_prefix(1);
+    }
+    out.add(extra_field.substr(0, colon), value);
+  }
+}
+
 std::string_view reason_phrase(int status) {
   switch (status) {
     case 100:

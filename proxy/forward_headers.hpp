@@ -3,6 +3,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/field_block.hpp"
 #include "proxy/http_head.hpp"
 
 namespace handoff::proxy {
@@ -35,6 +36,12 @@ struct ResponseForwarding {
 /// fields named in Connection are dropped, Via is added, and the connection is stated.
 void build_client_response(const MessageHead& resp, const ResponseForwarding& fwd,
                            std::string& out);
+
+/// Fills `out` with the fields of an HTTP/2 response that forwards `resp` (RFC 9113 §8.2.2):
+/// `:status`, then its fields without the connection-specific ones (hop-by-hop, those named in
+/// Connection, Transfer-Encoding), with Via added and `extra_field` (`Name: value`, e.g. HSTS)
+/// when not empty.
+void build_h2_response(const MessageHead& resp, std::string_view extra_field, FieldBlock& out);
 
 /// The standard reason phrase for the statuses the proxy itself produces.
 std::string_view reason_phrase(int status);

@@ -48,6 +48,7 @@ Server::Server(ProxyConfig config, std::vector<ListeningSocket> inherited)
   if (config_.listen.empty() && config_.listen_tls.empty() && inherited.empty()) {
     throw std::runtime_error("no listen address (use --listen HOST:PORT)");
   }
+  tls_.offer_http2(config_.http2);
   for (unsigned i = 0; i < config_.threads; ++i) {
     workers_.push_back(
         std::make_unique<Worker>(i, config_, router_, connections_, tls_, acme_challenges_));

@@ -23,8 +23,9 @@ constexpr const char* kTls12Ciphers =
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
 constexpr const char* kGroups = "X25519:prime256v1:secp384r1";
 
-// ALPN protocols in the server's order of preference, in wire format.
-constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+// ALPN protocols in the server's order of preference, in wire format: with HTTP/2, and without.
+constexpr unsigned char kAlpnH2[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char kAlpnH1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 void check(bool ok, const char* what) {
   if (!ok) {
@@ -133,10 +134,12 @@ int TlsContext::on_ticket_key(SSL* ssl, unsigned char* name, unsigned char* iv,
 
 // The first of our protocols the client offers; none in common: no ALPN (HTTP/1.1 is assumed).
 int TlsContext::on_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_len,
-                        const unsigned char* in, unsigned int in_len, void* /*arg*/) {
+                        const unsigned char* in, unsigned int in_len, void* arg) {
+  const bool h2 = static_cast<const TlsContext*>(arg)->http2_;
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, out_len, kAlpn, sizeof kAlpn, in, in_len) !=
-      OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(&selected, out_len, h2 ? kAlpnH2 : kAlpnH1,
+                            h2 ? sizeof kAlpnH2 : sizeof kAlpnH1, in,
+                            in_len) != OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_NOACK;
   }
   *out = selected;

@@ -27,6 +27,8 @@ class TlsContext {
   /// Installs a new set of certificates with one atomic store: handshakes that start afterwards
   /// see it; established connections keep the certificate they were given.
   void replace(std::shared_ptr<const CertificateStore> store) { store_.exchange(std::move(store)); }
+  /// Whether ALPN offers HTTP/2 (`h2` before `http/1.1`); set before the first handshake.
+  void offer_http2(bool on) { http2_ = on; }
   /// The certificates new handshakes see.
   [[nodiscard]] std::shared_ptr<const CertificateStore> certificates() const {
     return store_.load();
@@ -47,6 +49,7 @@ class TlsContext {
   SSL_CTX* ctx_ = nullptr;
   SharedSlot<const CertificateStore> store_{std::make_shared<const CertificateStore>()};
   TicketKeys tickets_;
+  bool http2_ = true;
 };
 
 }  // namespace handoff::proxy

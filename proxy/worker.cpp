@@ -42,6 +42,9 @@ void SessionHandle::cancel_io() {
   if (upstream != nullptr) {
     upstream->cancel(ignored);
   }
+  if (hooks != nullptr) {
+    hooks->interrupt();
+  }
 }
 
 void SessionHandle::close_all() {
@@ -52,13 +55,16 @@ void SessionHandle::close_all() {
   if (upstream != nullptr) {
     upstream->close(ignored);
   }
+  if (hooks != nullptr) {
+    hooks->interrupt();
+  }
 }
 
 void SessionHandle::kill(std::string_view reason) {
   killed = true;
   kill_reason = reason;
-  if (farewell != nullptr) {
-    farewell->say_goodbye();
+  if (hooks != nullptr) {
+    hooks->say_goodbye();
   }
   close_all();
 }
@@ -104,6 +110,11 @@ void Worker::stop_accepting() {
     acceptor->acceptor.close(ignored);
   }
   pool_.clear();
+  for (SessionHandle& s : sessions_) {
+    if (s.hooks != nullptr) {
+      s.hooks->stop_requested();
+    }
+  }
 }
 
 void Worker::begin_shutdown() {

@@ -29,14 +29,22 @@ namespace handoff::proxy {
 
 using Clock = std::chrono::steady_clock;
 
-/// A tunnel that can tell its client, in the tunnel's own protocol, that the proxy closes it.
-class Farewell {
+/// What a connection does when its worker acts on it from outside its coroutines. Each call
+/// is made on the worker's thread and must not wait.
+class SessionHooks {
  public:
-  /// Says goodbye now if it can without waiting (never blocks).
-  virtual void say_goodbye() = 0;
+  /// The connection is closed for a drain or shutdown timeout: last words in the protocol it
+  /// speaks (a WebSocket close frame), if they can go out now.
+  virtual void say_goodbye() {}
+  /// Its sockets were cancelled or closed (a timeout, a kill): wake any wait that is not on a
+  /// socket of its own (an HTTP/2 stream waits for its connection, not for a socket).
+  virtual void interrupt() {}
+  /// The worker stopped accepting (shutdown or handover): finish what runs, take nothing new
+  /// (an HTTP/2 connection sends GOAWAY).
+  virtual void stop_requested() {}
 
  protected:
-  ~Farewell() = default;
+  ~SessionHooks() = default;
 };
 
 /// The part of a client connection that its worker acts on from outside the connection's
@@ -47,13 +55,13 @@ struct SessionHandle
   boost::asio::ip::tcp::socket* upstream = nullptr;  ///< set while an exchange is running
   std::uint64_t upstream_id = 0;                     ///< the exchange's upstream
   Clock::time_point deadline = Clock::time_point::max();
-  bool timed_out = false;        ///< the deadline passed and the sockets were cancelled
-  bool idle = false;             ///< waiting for the next request on a keep-alive connection
-  bool parked = false;           ///< idle long enough to give its buffers back (see Worker)
-  Clock::time_point idle_since;  ///< when the connection became idle
-  bool killed = false;           ///< closed by a drain timeout or a forced shutdown
-  std::string_view kill_reason;  ///< why, for the access log
-  Farewell* farewell = nullptr;  ///< set while a WebSocket tunnel runs
+  bool timed_out = false;         ///< the deadline passed and the sockets were cancelled
+  bool idle = false;              ///< waiting for the next request on a keep-alive connection
+  bool parked = false;            ///< idle long enough to give its buffers back (see Worker)
+  Clock::time_point idle_since;   ///< when the connection became idle
+  bool killed = false;            ///< closed by a drain timeout or a forced shutdown
+  std::string_view kill_reason;   ///< why, for the access log
+  SessionHooks* hooks = nullptr;  ///< what the connection does when acted on (may be null)
 
   /// Closes the connection for a drain or shutdown timeout (`reason`, a literal), saying
   /// goodbye first where the tunnel's protocol allows.
@@ -129,6 +137,9 @@ class Worker {
   void attach(SessionHandle& session);
   /// Unregisters a connection.
   void detach(SessionHandle& session);
+  /// Registers one stream of a multiplexed connection (HTTP/2) for its own timeouts, drain and
+  /// shutdown; it is not counted as a connection, and unregisters itself when destroyed.
+  void attach_stream(SessionHandle& stream) { sessions_.push_back(stream); }
   /// Counts a request answered before it reached a service: refused as malformed or over a
   /// limit (`unrouted` false), or for a Host no service claims (404).
   void count_refused(bool unrouted) {

@@ -1,0 +1,494 @@
+#include "proxy/h2_stream.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstring>
+#include <vector>
+
+#include "proxy/access_log.hpp"
+#include "proxy/forward_headers.hpp"
+#include "proxy/h2_connection.hpp"
+#include "proxy/pause_wait.hpp"
+#include "proxy/service.hpp"
+#include "proxy/upstream.hpp"
+#include "proxy/upstream_exchange.hpp"
+
+namespace handoff::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+// Response bytes a stream holds for a client whose window is closed; the upstream is not read
+// beyond them.
+constexpr std::size_t kResponseHighWater = 64 * 1024;
+
+nghttp2_nv make_nv(std::string_view name, std::string_view value) {
+  // nghttp2 only reads the bytes; NO_COPY_NAME/VALUE: they outlive the submit call.
+  return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+std::vector<nghttp2_nv> to_nv(const FieldBlock& fields) {
+  std::vector<nghttp2_nv> nv;
+  nv.reserve(fields.size());
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    nv.push_back(make_nv(fields.name(i), fields.value(i)));
+  }
+  return nv;
+}
+
+// A Host field's name without its port ("[::1]:8080" → "[::1]").
+std::string_view host_name(std::string_view host) {
+  const std::size_t bracket = host.rfind(']');
+  const std::size_t colon = host.rfind(':');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+    host = host.substr(0, colon);
+  }
+  return host;
+}
+
+}  // namespace
+
+H2Stream::H2Stream(H2Connection& connection, std::int32_t id)
+    : connection_(connection),
+      worker_(connection.worker()),
+      id_(id),
+      wake_(connection.worker().io()),
+      up_(connection.worker().upstream_buffers()) {
+  handle_.hooks = this;
+  worker_.attach_stream(handle_);
+}
+
+H2Stream::~H2Stream() {
+  if (unconsumed_ != 0 && connection_.session() != nullptr) {
+    // Body bytes never sent upstream still count against the connection's window.
+    nghttp2_session_consume_connection(connection_.session(), unconsumed_);
+  }
+}
+
+bool H2Stream::on_trailer(std::string_view name, std::string_view value) {
+  return chunked_ && head_.add_trailer(name, value);
+}
+
+void H2Stream::on_headers_end(bool end_stream) {
+  has_body_ = !end_stream;
+  body_ended_ = end_stream;
+  started_ = Clock::now();
+}
+
+void H2Stream::on_data(std::string_view bytes) {
+  body_in_.append(bytes);
+  body_bytes_ += bytes.size();
+  unconsumed_ += bytes.size();
+  wake_.cancel();
+}
+
+void H2Stream::on_end_stream() {
+  body_ended_ = true;
+  wake_.cancel();
+}
+
+void H2Stream::on_closed() {
+  closed_ = true;
+  if (!sent_whole_ && !handle_.killed) {
+    // Reset by the client, or the connection went: whatever runs for the stream stops (the
+    // exchange stops as for a kill; the books say the client left).
+    client_left_ = true;
+    handle_.killed = true;
+    handle_.kill_reason = "the client reset the stream";
+    handle_.close_all();
+  }
+  wake_.cancel();
+}
+
+void H2Stream::on_response_sent() {
+  sent_whole_ = true;
+  if (!body_ended_ && !closed_) {
+    // Answered before the request ended (RFC 9113 §8.1): the client may stop sending.
+    nghttp2_submit_rst_stream(connection_.session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_NO_ERROR);
+  }
+}
+
+void H2Stream::interrupt() {
+  wake_.cancel();
+}
+
+asio::awaitable<void> H2Stream::run() {
+  co_await serve();
+  if (!logged_) {
+    finish(handle_.killed ? handle_.kill_reason : "the client went away");
+  }
+  if (!closed_ && (!submitted_ || !cut_.empty() || handle_.killed || status_ == 0)) {
+    reset(NGHTTP2_INTERNAL_ERROR);  // a response cut short must not look complete
+  }
+}
+
+// Waits to be woken (body bytes arrived, the window opened, the stream closed) or for
+// `timeout`. False when the stream cannot go on: closed, timed out or killed.
+asio::awaitable<bool> H2Stream::wait(Millis timeout) {
+  handle_.deadline = worker_.deadline_after(timeout);
+  handle_.timed_out = false;
+  wake_.expires_at(Clock::time_point::max());
+  co_await wake_.async_wait(nothrow);
+  handle_.deadline = Clock::time_point::max();
+  co_return !closed_ && !handle_.timed_out && !handle_.killed;
+}
+
+asio::awaitable<void> H2Stream::serve() {
+  const H2RequestVerdict verdict =
+      head_.finish(has_body_, worker_.config().max_header_bytes, h1_head_);
+  if (verdict.refusal < 0) {
+    reset(NGHTTP2_PROTOCOL_ERROR);
+    logged_ = true;  // malformed: no request to log
+    co_return;
+  }
+  if (verdict.refusal > 0) {
+    worker_.count_refused(false);
+    co_await answer(verdict.refusal, fmt::format("handoff: {}", verdict.why), {});
+    co_return;
+  }
+  const ParseResult parsed = parse_request_head(h1_head_, h1_head_.size() + 1, *request_);
+  if (parsed.state != ParseStatus::complete) {
+    worker_.count_refused(false);
+    co_await answer(parsed.error_status == 0 ? 400 : parsed.error_status,
+                    fmt::format("handoff: {}", parsed.error), {});
+    co_return;
+  }
+  chunked_ = request_->body == BodyKind::chunked;
+  log_target_ = request_->target;
+  const bool routed = co_await route();
+  if (routed) {
+    co_await exchange();
+  }
+}
+
+// Finds the service, redirects or holds the request as its policy says, and binds the request
+// to its current upstream. False when the request was answered instead.
+asio::awaitable<bool> H2Stream::route() {
+  const RouteMatch match =
+      worker_.router().table_for(worker_.index()).match(request_->host, request_->target);
+  if (match.service == nullptr) {
+    worker_.count_refused(true);
+    co_await answer(404, "handoff: no service for this host", {});
+    co_return false;
+  }
+  service_ = match.service->shared_from_this();
+  if (!connection_.secure() && service_->redirect_https() && !request_->host.empty()) {
+    co_await redirect_to_https(*service_);
+    co_return false;
+  }
+  request_->target.remove_prefix(match.strip);
+  if (service_->paused()) {
+    const bool resumed = co_await wait_while_paused(worker_, *service_, handle_);
+    if (!resumed) {
+      const auto notice = service_->pause_notice();
+      const std::string text =
+          notice->message.empty() ? std::string("handoff: the service is paused") : notice->message;
+      const std::string retry = fmt::format("Retry-After: {}", notice->retry_after.count());
+      co_await answer(503, text, retry);
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+asio::awaitable<Outcome> H2Stream::redirect_to_https(const Service& /*service*/) {
+  const bool safe = request_->method == "GET" || request_->method == "HEAD";
+  const std::uint16_t port = worker_.config().https_port;
+  const std::string location =
+      port == 443
+          ? fmt::format("Location: https://{}{}", host_name(request_->host), request_->target)
+          : fmt::format("Location: https://{}:{}{}", host_name(request_->host), port,
+                        request_->target);
+  const std::string text = "handoff: this service is served over HTTPS";
+  co_return co_await answer(safe ? 301 : 308, text, location, false);
+}
+
+// Binds the request to the service's current upstream and runs the exchange with it.
+asio::awaitable<void> H2Stream::exchange() {
+  InFlight flight = service_->acquire(worker_.index());
+  if (!flight) {
+    co_await answer(503, "handoff: the service has no upstream", {});
+    co_return;
+  }
+  upstream_ = flight.get();
+  const std::uint64_t limit = worker_.config().max_body_bytes;
+  if (limit != 0 && request_->body == BodyKind::length && request_->content_length > limit) {
+    co_await answer(413, "handoff: request body over the limit", {});
+    co_return;
+  }
+  const std::string_view id = build_upstream_request(
+      *request_, {connection_.client_ip(), worker_.next_request_id(), connection_.secure()},
+      upstream_head_);
+  if (worker_.config().access_log) {
+    request_id_ = id;
+  }
+  if (!body_in_.empty() || body_ended_) {
+    first_body_ = take_body();
+  }
+  UpstreamExchange exchange(worker_, handle_, *this, *request_, upstream_head_, *response_, up_);
+  co_await exchange.run(*upstream_);
+  if (!logged_) {
+    finish(cut_);
+  }
+  upstream_ = nullptr;  // owned by `flight`, which ends here
+}
+
+// Hands the body bytes received so far to the exchange, framed as its head announced.
+BodyPiece H2Stream::take_body() {
+  framed_.clear();
+  const std::size_t n = body_in_.size();
+  if (chunked_) {
+    if (n != 0) {
+      fmt::format_to(std::back_inserter(framed_), "{:x}\r\n", n);
+      framed_.append(body_in_).append("\r\n");
+    }
+    if (body_ended_) {
+      framed_.append(head_.last_chunk());
+    }
+  } else {
+    framed_.swap(body_in_);
+  }
+  body_in_.clear();
+  return BodyPiece{framed_, n, body_ended_};
+}
+
+int H2Stream::refuse_body() const {
+  const std::uint64_t limit = worker_.config().max_body_bytes;
+  return limit != 0 && body_bytes_ > limit ? 413 : 0;
+}
+
+asio::awaitable<BodyRead> H2Stream::next_body() {
+  while (body_in_.empty() && !body_ended_) {
+    if (request_->expect_continue && !continue_sent_ && body_bytes_ == 0) {
+      continue_sent_ = true;
+      std::array<nghttp2_nv, 1> nv = {make_nv(":status", "100")};
+      nghttp2_submit_headers(connection_.session(), NGHTTP2_FLAG_NONE, id_, nullptr, nv.data(),
+                             nv.size(), nullptr);
+      connection_.wake_writer();
+    }
+    const bool woken = co_await wait(worker_.config().client_io_timeout);
+    if (!woken) {
+      co_return BodyRead{};  // the client went away or stalled mid-body
+    }
+  }
+  if (refuse_body() != 0) {
+    BodyRead ended;
+    ended.ended = co_await answer(413, "handoff: request body over the limit", {});
+    co_return ended;
+  }
+  co_return BodyRead{true, take_body(), Outcome::close};
+}
+
+void H2Stream::body_sent(const BodyPiece& piece) {
+  if (piece.consumed != 0 && !closed_) {
+    nghttp2_session_consume(connection_.session(), id_, piece.consumed);
+    unconsumed_ -= piece.consumed;
+    connection_.wake_writer();  // the WINDOW_UPDATE
+  }
+  first_body_ = {};
+}
+
+asio::awaitable<bool> H2Stream::send_interim(const MessageHead& response) {
+  if (closed_) {
+    co_return false;
+  }
+  if (response.status != 100) {  // 100 Continue was the proxy's to give (or not) already
+    FieldBlock interim;
+    build_h2_response(response, {}, interim);
+    const std::vector<nghttp2_nv> nv = to_nv(interim);
+    nghttp2_submit_headers(connection_.session(), NGHTTP2_FLAG_NONE, id_, nullptr, nv.data(),
+                           nv.size(), nullptr);
+    connection_.wake_writer();
+  }
+  co_return true;
+}
+
+ChunkedOutput H2Stream::begin_response(const MessageHead& response) {
+  status_ = response.status;
+  build_h2_response(response, hsts_field(), fields_);
+  return ChunkedOutput::dechunk;  // DATA frames carry the body's bytes alone
+}
+
+asio::awaitable<bool> H2Stream::send_body(std::string_view bytes) {
+  if (closed_) {
+    co_return false;
+  }
+  out_.append(bytes);
+  response_bytes_ += bytes.size();
+  if (!submit_response(false)) {
+    co_return false;
+  }
+  while (unsent() > kResponseHighWater) {
+    const bool woken = co_await wait(worker_.config().client_io_timeout);
+    if (!woken) {
+      co_return false;  // the client stopped reading, or reset the stream
+    }
+  }
+  co_return true;
+}
+
+Outcome H2Stream::end_response() {
+  out_ended_ = true;
+  submit_response(true);
+  return Outcome::keep_alive;
+}
+
+// Hands the response head to nghttp2 the first time, with a data source reading `out_`; later,
+// tells it that more data (or its end) is ready.
+bool H2Stream::submit_response(bool /*ended*/) {
+  if (closed_) {
+    return false;
+  }
+  if (!submitted_) {
+    submitted_ = true;
+    const std::vector<nghttp2_nv> nv = to_nv(fields_);
+    nghttp2_data_provider provider{};
+    provider.source.ptr = this;
+    provider.read_callback = &H2Stream::read_response;
+    if (nghttp2_submit_response(connection_.session(), id_, nv.data(), nv.size(), &provider) != 0) {
+      return false;
+    }
+  } else {
+    nghttp2_session_resume_data(connection_.session(), id_);
+  }
+  connection_.wake_writer();
+  return true;
+}
+
+ssize_t H2Stream::read_response(nghttp2_session* /*session*/, std::int32_t /*id*/,
+                                std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
+                                nghttp2_data_source* src, void* /*user*/) {
+  auto& self = *static_cast<H2Stream*>(src->ptr);
+  const std::size_t n = std::min(length, self.unsent());
+  std::memcpy(buf, self.out_.data() + self.out_at_, n);
+  self.out_at_ += n;
+  if (self.out_at_ == self.out_.size()) {
+    self.out_.clear();
+    self.out_at_ = 0;
+  }
+  if (self.unsent() <= kResponseHighWater) {
+    self.wake_.cancel();  // a send_body waiting for room may go on
+  }
+  if (self.unsent() == 0 && self.out_ended_) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+  } else if (n == 0) {
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  return static_cast<ssize_t>(n);
+}
+
+asio::awaitable<Outcome> H2Stream::switch_protocols(const MessageHead& /*response*/,
+                                                    tcp::socket& /*upstream*/,
+                                                    Buffer& /*upstream_bytes*/) {
+  // An HTTP/2 request never asks to switch (Upgrade is connection-specific there).
+  return answer(502, "handoff: unexpected 101 from the upstream", {});
+}
+
+void H2Stream::connect_failed() {
+  service_->count_connect_error(worker_.index());
+  connect_failed_ = true;
+}
+
+// The proxy's own short answer, in place of the upstream's.
+asio::awaitable<Outcome> H2Stream::answer(int status, std::string_view text,
+                                          std::string_view extra_field, bool logged_as_error) {
+  if (submitted_) {  // the response began already: it can only be cut
+    cut_ = "refused after the response began";
+    co_return Outcome::close;
+  }
+  status_ = status;
+  answered_by_proxy_ = true;
+  first_body_ = {};
+  out_.assign(text).append("\n");
+  out_at_ = 0;
+  out_ended_ = true;
+  response_bytes_ = out_.size();
+  fields_.clear();
+  const std::string status_text = std::to_string(status);
+  fields_.add(":status", status_text);
+  fields_.add("content-type", "text/plain; charset=utf-8");
+  fields_.add("content-length", std::to_string(out_.size()));
+  if (const std::size_t colon = extra_field.find(':'); colon != std::string_view::npos) {
+    fields_.add(extra_field.substr(0, colon), extra_field.substr(colon + 2));
+  }
+  submit_response(true);
+  finish(logged_as_error ? text : std::string_view());
+  co_return Outcome::close;
+}
+
+void H2Stream::reset(std::uint32_t error_code) {
+  if (!closed_ && !reset_sent_) {
+    reset_sent_ = true;
+    nghttp2_submit_rst_stream(connection_.session(), NGHTTP2_FLAG_NONE, id_, error_code);
+    connection_.wake_writer();
+  }
+}
+
+// The HSTS field for a response over TLS from a service that sets it (RFC 6797 §7.2).
+std::string_view H2Stream::hsts_field() {
+  const std::uint32_t seconds = service_ ? service_->hsts_seconds() : 0;
+  if (!connection_.secure() || seconds == 0) {
+    return {};
+  }
+  const auto end = fmt::format_to_n(hsts_.data(), hsts_.size(),
+                                    "Strict-Transport-Security: max-age={}", seconds);
+  return {hsts_.data(), end.size};
+}
+
+// Counts the request on its service and upstream and writes its access log line, once.
+void H2Stream::finish(std::string_view error) {
+  logged_ = true;
+  const bool unfinished = status_ == 0 || !cut_.empty() || handle_.killed;
+  const Clock::time_point now = Clock::now();
+  const Clock::duration took = now - started_;
+  if (service_) {
+    if (status_ != 0) {
+      service_->count_response(worker_.index(), status_);
+      service_->count_duration(worker_.index(), now, took);
+    }
+    if (unfinished) {
+      service_->count_unfinished(worker_.index(), handle_.killed && !client_left_);
+    }
+  }
+  if (upstream_ != nullptr) {
+    upstream_->count_outcome(worker_.index(), outcome());
+  }
+  if (!worker_.config().access_log) {
+    return;
+  }
+  const MessageHead& req = *request_;
+  write_access_log(AccessRecord{service_ ? std::string_view(service_->name()) : "",
+                                upstream_ ? std::string_view(upstream_->address()) : "",
+                                connection_.client_ip(), req.method, log_target_, req.host,
+                                request_id_, status_, response_bytes_, took, error});
+}
+
+RequestOutcome H2Stream::outcome() const {
+  if (client_left_) {
+    return RequestOutcome::incomplete;
+  }
+  if (handle_.killed) {
+    return RequestOutcome::cut_at_drain;
+  }
+  if (connect_failed_) {
+    return RequestOutcome::connect_error;
+  }
+  if (status_ == 0 || !cut_.empty()) {
+    return RequestOutcome::incomplete;
+  }
+  if (status_ >= 500) {
+    return answered_by_proxy_ ? RequestOutcome::proxy_5xx : RequestOutcome::upstream_5xx;
+  }
+  return RequestOutcome::answered;
+}
+
+}  // namespace handoff::proxy

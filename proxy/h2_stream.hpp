@@ -1,0 +1,163 @@
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "proxy/buffer.hpp"
+#include "proxy/client_side.hpp"
+#include "proxy/field_block.hpp"
+#include "proxy/h2_request.hpp"
+#include "proxy/http_head.hpp"
+#include "proxy/worker.hpp"
+
+namespace handoff::proxy {
+
+class H2Connection;
+class Service;
+class Upstream;
+
+/// One HTTP/2 request stream: it gathers the request's fields, then runs as its own coroutine
+/// through the same steps as an HTTP/1.1 request (route, pause, pick the upstream, exchange),
+/// as that exchange's `ClientSide`. It is registered with the worker as a session of its own,
+/// so that timeouts, drain kills and shutdown act on it alone.
+///
+/// Backpressure both ways: request body bytes are acknowledged (WINDOW_UPDATE) only once they
+/// went upstream; response bytes wait here, at most 64 KiB, until the client's window takes
+/// them, and the upstream is read no faster.
+class H2Stream final : public ClientSide, public SessionHooks {
+ public:
+  /// Stream `id` of `connection`.
+  H2Stream(H2Connection& connection, std::int32_t id);
+  ~H2Stream();
+  H2Stream(const H2Stream&) = delete;
+  H2Stream& operator=(const H2Stream&) = delete;
+
+  // From the connection, as frames arrive and leave.
+
+  /// A request field.
+  void on_header(std::string_view name, std::string_view value) { head_.add(name, value); }
+  /// A trailer field; false when it is not allowed as one (the stream is then reset).
+  bool on_trailer(std::string_view name, std::string_view value);
+  /// The request's header section ended; `end_stream`: it has no body.
+  void on_headers_end(bool end_stream);
+  /// Request body bytes.
+  void on_data(std::string_view bytes);
+  /// The request (body and trailers) is complete.
+  void on_end_stream();
+  /// nghttp2 closed the stream, or the connection went.
+  void on_closed();
+  /// The frame that ends the response went out.
+  void on_response_sent();
+  /// Serves the request: the connection runs it as a coroutine after `on_headers_end`.
+  boost::asio::awaitable<void> run();
+  /// Whether nghttp2 closed the stream.
+  [[nodiscard]] bool closed() const { return closed_; }
+  /// The stream's id.
+  [[nodiscard]] std::int32_t id() const { return id_; }
+  /// Whether its coroutine runs (the connection keeps the stream until it has ended).
+  [[nodiscard]] bool running() const { return running_; }
+  /// Marks its coroutine as started or ended.
+  void set_running(bool on) { running_ = on; }
+
+  // ClientSide.
+  BodyPiece first_body() override { return first_body_; }
+  boost::asio::awaitable<BodyRead> next_body() override;
+  void body_sent(const BodyPiece& piece) override;
+  boost::asio::awaitable<bool> send_interim(const MessageHead& response) override;
+  ChunkedOutput begin_response(const MessageHead& response) override;
+  boost::asio::awaitable<bool> send_body(std::string_view bytes) override;
+  boost::asio::ip::tcp::socket* splice_target() override { return nullptr; }
+  void spliced(std::size_t /*n*/) override {}
+  Outcome end_response() override;
+  boost::asio::awaitable<Outcome> reply(int status, std::string_view text,
+                                        bool /*close*/) override {
+    return answer(status, text, {});
+  }
+  boost::asio::awaitable<Outcome> switch_protocols(const MessageHead& response,
+                                                   boost::asio::ip::tcp::socket& upstream,
+                                                   Buffer& upstream_bytes) override;
+  void connect_failed() override;
+  void cut(std::string_view why) override { cut_ = why; }
+  [[nodiscard]] bool persistent() const override { return true; }
+
+  // SessionHooks: a timeout or kill wakes whatever the stream waits for.
+  void interrupt() override;
+
+ private:
+  static ssize_t read_response(nghttp2_session*, std::int32_t, std::uint8_t* buf,
+                               std::size_t length, std::uint32_t* flags, nghttp2_data_source* src,
+                               void*);
+
+  boost::asio::awaitable<void> serve();
+  boost::asio::awaitable<bool> route();
+  boost::asio::awaitable<Outcome> redirect_to_https(const Service& service);
+  boost::asio::awaitable<void> exchange();
+  boost::asio::awaitable<bool> wait(Millis timeout);
+  BodyPiece take_body();
+  [[nodiscard]] int refuse_body() const;
+  boost::asio::awaitable<Outcome> answer(int status, std::string_view text,
+                                         std::string_view extra_field, bool logged_as_error = true);
+  bool submit_response(bool ended);
+  void reset(std::uint32_t error_code);
+  void finish(std::string_view error);
+  [[nodiscard]] RequestOutcome outcome() const;
+  [[nodiscard]] std::string_view hsts_field();
+  [[nodiscard]] std::size_t unsent() const { return out_.size() - out_at_; }
+
+  H2Connection& connection_;
+  Worker& worker_;
+  std::int32_t id_;
+  SessionHandle handle_;
+  boost::asio::steady_timer wake_;  // a wait's timer, cancelled to wake it
+  H2RequestHead head_;
+  std::string h1_head_;  // the request head as HTTP/1.1, parsed into `request_`
+  std::unique_ptr<MessageHead> request_ = std::make_unique<MessageHead>();
+  std::unique_ptr<MessageHead> response_ = std::make_unique<MessageHead>();
+  std::string upstream_head_;
+  Buffer up_;                    // bytes from the upstream
+  std::string_view log_target_;  // the path before a prefix was stripped, for the log
+  std::string request_id_;
+
+  // The request body.
+  bool has_body_ = false;
+  bool body_ended_ = false;
+  bool chunked_ = false;  // the body goes upstream chunked (no content-length was sent)
+  bool continue_sent_ = false;
+  std::string body_in_;  // received, not yet handed to the exchange
+  std::string framed_;   // the piece the exchange holds, framed for HTTP/1.1
+  BodyPiece first_body_;
+  std::uint64_t body_bytes_ = 0;  // received in all
+  std::size_t unconsumed_ = 0;    // received and not yet acknowledged to the client
+
+  // The response.
+  FieldBlock fields_;
+  std::string out_;  // body bytes for DATA frames, from `out_at_`
+  std::size_t out_at_ = 0;
+  bool out_ended_ = false;
+  bool submitted_ = false;   // the response head was handed to nghttp2
+  bool sent_whole_ = false;  // its last frame went out
+  bool closed_ = false;
+  bool running_ = false;
+  bool client_left_ = false;  // closed before the response was sent whole
+  bool reset_sent_ = false;
+
+  // The books.
+  std::shared_ptr<Service> service_;
+  Upstream* upstream_ = nullptr;
+  int status_ = 0;
+  std::uint64_t response_bytes_ = 0;
+  Clock::time_point started_;
+  std::string_view cut_;
+  bool connect_failed_ = false;
+  bool answered_by_proxy_ = false;
+  bool logged_ = false;
+  std::array<char, 64> hsts_{};
+};
+
+}  // namespace handoff::proxy

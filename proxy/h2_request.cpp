@@ -49,16 +49,22 @@ void H2RequestHead::clear() {
   cookie_.clear();
   trailers_.clear();
   regular_seen_ = has_length_ = false;
-  bytes_ = 0;
+  bytes_ = fields_count_ = 0;
   verdict_ = {};
 }
 
 bool H2RequestHead::add(std::string_view name, std::string_view value) {
   bytes_ += name.size() + value.size() + 32;
+  if (name.empty()) {
+    return refuse(-1, "a malformed field");
+  }
   if (verdict_.refusal != 0) {
     return false;  // already refused: the rest is only counted
   }
-  if (!name.empty() && name.front() == ':') {
+  if (bytes_ > max_bytes_ || (name.front() != ':' && ++fields_count_ > kMaxHeaders)) {
+    return refuse(431, "request header fields too large");
+  }
+  if (name.front() == ':') {
     return pseudo(name, value);
   }
   regular_seen_ = true;
@@ -121,10 +127,7 @@ bool H2RequestHead::regular(std::string_view name, std::string_view value) {
   return true;
 }
 
-H2RequestVerdict H2RequestHead::finish(bool has_body, std::size_t max_bytes, std::string& head) {
-  if (verdict_.refusal == 0 && bytes_ > max_bytes) {
-    refuse(431, "request header fields too large");
-  }
+H2RequestVerdict H2RequestHead::finish(bool has_body, std::string& head) {
   if (verdict_.refusal == 0 && method_ == "CONNECT"sv) {
     refuse(501, "CONNECT is not supported");
   }

@@ -20,13 +20,17 @@ struct H2RequestVerdict {
 /// then parsed like any HTTP/1.1 head, so one parser decides what is forwarded.
 class H2RequestHead {
  public:
+  /// A head of at most `max_bytes` (names and values, plus 32 per field as RFC 9113 §6.5.2
+  /// counts them) and at most `kMaxHeaders` fields; beyond either, the request is refused
+  /// with 431 and nothing more of it is kept (an HPACK bomb decodes to little here).
+  explicit H2RequestHead(std::size_t max_bytes) : max_bytes_(max_bytes) {}
   /// Forgets a previous request, keeping the memory.
   void clear();
   /// Adds one field. False when it makes the request malformed (see `verdict`).
   bool add(std::string_view name, std::string_view value);
   /// Ends the header section; `has_body`: DATA may follow. Writes the head into `head` when
   /// the verdict is to go on.
-  H2RequestVerdict finish(bool has_body, std::size_t max_bytes, std::string& head);
+  H2RequestVerdict finish(bool has_body, std::string& head);
   /// Why the fields seen so far refuse the request, if they do.
   [[nodiscard]] H2RequestVerdict verdict() const { return verdict_; }
   /// Adds a trailer field (a HEADERS frame after DATA) for a chunked body. False when it may
@@ -51,7 +55,9 @@ class H2RequestHead {
   std::string trailers_;
   bool regular_seen_ = false;  // a regular field came: no pseudo-header may follow
   bool has_length_ = false;
-  std::size_t bytes_ = 0;  // names and values, plus 32 per field (RFC 9113 §6.5.2)
+  std::size_t max_bytes_;
+  std::size_t bytes_ = 0;   // names and values, plus 32 per field (RFC 9113 §6.5.2)
+  std::size_t fields_count_ = 0;
   H2RequestVerdict verdict_;
 };
 

@@ -62,6 +62,7 @@ H2Stream::H2Stream(H2Connection& connection, std::int32_t id)
       worker_(connection.worker()),
       id_(id),
       wake_(connection.worker().io()),
+      head_(connection.worker().config().max_header_bytes),
       up_(connection.worker().upstream_buffers()) {
   handle_.hooks = this;
   worker_.attach_stream(handle_);
@@ -143,8 +144,7 @@ asio::awaitable<bool> H2Stream::wait(Millis timeout) {
 }
 
 asio::awaitable<void> H2Stream::serve() {
-  const H2RequestVerdict verdict =
-      head_.finish(has_body_, worker_.config().max_header_bytes, h1_head_);
+  const H2RequestVerdict verdict = head_.finish(has_body_, h1_head_);
   if (verdict.refusal < 0) {
     reset(NGHTTP2_PROTOCOL_ERROR);
     logged_ = true;  // malformed: no request to log

@@ -98,37 +98,7 @@ TEST_CASE("SIGTERM lets the request in flight finish, then exits 0") {
 TEST_CASE("a 1 GiB upload and a 1 GiB download stream through with bounded memory") {
   constexpr std::size_t kGiB = std::size_t{1} << 30;
   // The backend drains uploads and serves a large body, without buffering either.
-  TestBackend backend([](BackendConnection& c, TestBackend&) {
-    std::string head;
-    while (head.find("\r\n\r\n") == std::string::npos) {
-      std::string more = c.read_some();
-      if (more.empty()) {
-        return;
-      }
-      head += more;
-    }
-    std::size_t body_seen = head.size() - head.find("\r\n\r\n") - 4;
-    if (head.rfind("PUT", 0) == 0) {
-      while (body_seen < kGiB) {
-        std::string more = c.read_some();
-        if (more.empty()) {
-          return;
-        }
-        body_seen += more.size();
-      }
-      std::string answer = std::to_string(body_seen);
-      c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(answer.size()) + "\r\n\r\n" +
-             answer);
-    } else {
-      c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kGiB) + "\r\n\r\n");
-      std::string block(1 << 20, 'd');
-      for (std::size_t sent = 0; sent < kGiB; sent += block.size()) {
-        if (!c.send(block)) {
-          return;
-        }
-      }
-    }
-  });
+  TestBackend backend(TestBackend::bulk(kGiB));
   TempDir dir;
   HandoffProcess proxy(isolated(
       dir, {"run", "--listen", "127.0.0.1:0", "--upstream", backend.address(), "--no-access-log"}));

@@ -227,4 +227,38 @@ TestBackend::Handler TestBackend::respond(std::string body, int status) {
   };
 }
 
+TestBackend::Handler TestBackend::bulk(std::size_t bytes) {
+  return [bytes](BackendConnection& c, TestBackend&) {
+    std::string head;
+    while (head.find("\r\n\r\n") == std::string::npos) {
+      std::string more = c.read_some();
+      if (more.empty()) {
+        return;
+      }
+      head += more;
+    }
+    std::size_t body_seen = head.size() - head.find("\r\n\r\n") - 4;
+    if (head.rfind("PUT", 0) == 0) {
+      while (body_seen < bytes) {
+        std::string more = c.read_some();
+        if (more.empty()) {
+          return;
+        }
+        body_seen += more.size();
+      }
+      const std::string answer = std::to_string(body_seen);
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(answer.size()) +
+             "\r\n\r\n" + answer);
+      return;
+    }
+    c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(bytes) + "\r\n\r\n");
+    const std::string block(1 << 20, 'd');
+    for (std::size_t sent = 0; sent < bytes; sent += block.size()) {
+      if (!c.send(block)) {
+        return;
+      }
+    }
+  };
+}
+
 }  // namespace handoff::test

@@ -77,6 +77,9 @@ class TestBackend {
 
   /// Keep-alive loop answering every request `status` with `body`.
   static Handler respond(std::string body, int status = 200);
+  /// Bulk transfers without buffering: a PUT's body (`bytes` of it) is read and dropped and
+  /// answered with its size; any other request gets a body of `bytes` bytes.
+  static Handler bulk(std::size_t bytes);
   /// Answers the first request with a WebSocket 101 and then echoes every byte back (a
   /// WebSocket echo server at the TCP level; frames come back as they were sent).
   static void websocket_echo(BackendConnection& c, TestBackend& self);

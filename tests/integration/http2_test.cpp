@@ -1,0 +1,334 @@
+// HTTP/2 to clients, against a real `handoff run` process: real clients (curl, nghttp,
+// h2load) for what users do, and a frame-level client (h2_client.py, on python3-h2) for what
+// attackers and broken clients do. What reaches the backend is checked, not only what the
+// client got.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/docker_fixture.hpp"
+#include "tests/support/recording_backend.hpp"
+#include "tests/support/running_proxy.hpp"
+#include "tests/support/test_backend.hpp"
+#include "tests/support/test_certificates.hpp"
+
+using namespace handoff::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Runs a case of the frame-level client against `port`; its output lines.
+std::string h2_case(const std::string& args) {
+  return shell("/usr/bin/python3 " HANDOFF_SOURCE_DIR "/tests/integration/h2_client.py " + args +
+               " 2>&1")
+      .second;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A certificate for localhost, written into `dir`: flags for an HTTPS listener using it.
+std::vector<std::string> tls_flags(const fs::path& dir) {
+  const TestCertificate cert = make_certificate({{"localhost"}});
+  std::ofstream(dir / "cert.pem") << cert.chain_pem;
+  std::ofstream(dir / "key.pem") << cert.key_pem;
+  return {"--listen-tls", "127.0.0.1:0", "--tls-default-cert", (dir / "cert.pem").string(),
+          "--tls-default-key", (dir / "key.pem").string()};
+}
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// A backend answering `name` everywhere but on /slow, which it answers after 3 s.
+TestBackend::Handler named_slow(std::string name) {
+  return [name = std::move(name)](BackendConnection& c, TestBackend& self) {
+    while (auto r = c.read_request()) {
+      self.record(*r);
+      if (r->target == "/slow") {
+        std::this_thread::sleep_for(3s);
+      }
+      if (!c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(name.size()) +
+                  "\r\n\r\n" + name)) {
+        return;
+      }
+    }
+  };
+}
+
+std::string swap_command(const RunningProxy& proxy, const std::string& to) {
+  return handoff_binary() + " swap default --to " + to + " --health-interval 100ms --control " +
+         proxy.control();
+}
+
+}  // namespace
+
+TEST_CASE("curl and nghttp get HTTP/2 by ALPN over TLS and by prior knowledge with --h2c") {
+  TestBackend backend(TestBackend::respond("hello"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(),
+                     with(tls_flags(dir.path()), {"--upstream", backend.address(), "--h2c"}));
+  const std::string tls = std::to_string(proxy.tls_port());
+  const std::string ca = (dir.path() / "cert.pem").string();
+  CHECK(shell("curl -sS --http2 --cacert " + ca + " -w ' %{http_version} %{http_code}' https://" +
+              "localhost:" + tls + "/")
+            .second == "hello 2 200");
+  CHECK(shell("curl -sS --http2-prior-knowledge -w ' %{http_version}' http://127.0.0.1:" +
+              std::to_string(proxy.port()) + "/")
+            .second == "hello 2");
+  // HTTP/1.1 still works on both listeners.
+  CHECK(shell("curl -sS --http1.1 --cacert " + ca + " -w ' %{http_version}' https://localhost:" +
+              tls + "/")
+            .second == "hello 1.1");
+  CHECK(shell("curl -sS -w ' %{http_version}' http://127.0.0.1:" + std::to_string(proxy.port()) +
+              "/")
+            .second == "hello 1.1");
+  const auto [code, out] =
+      shell("nghttp -v https://localhost:" + tls + "/a https://localhost:" + tls + "/b 2>&1");
+  CHECK(code == 0);
+  // nghttp opens streams 1-11 as priority anchors; the two requests are 13 and 15.
+  CHECK(contains(out, "recv (stream_id=13) :status: 200"));
+  CHECK(contains(out, "recv (stream_id=15) :status: 200"));
+  CHECK(contains(out, "SETTINGS_MAX_CONCURRENT_STREAMS(0x03):100"));
+
+  TempDir plain_dir;
+  RunningProxy h1_only(plain_dir.path(), with(tls_flags(plain_dir.path()),
+                                              {"--upstream", backend.address(), "--no-http2"}));
+  CHECK(shell("curl -sS --http2 -k -w ' %{http_version}' https://localhost:" +
+              std::to_string(h1_only.tls_port()) + "/")
+            .second == "hello 1.1");
+  // Without --h2c a plain listener reads the preface as a bad HTTP/1.1 request.
+  CHECK(shell("curl -sS --http2-prior-knowledge http://127.0.0.1:" +
+              std::to_string(h1_only.port()) + "/ 2>&1")
+            .second.find("hello") == std::string::npos);
+}
+
+TEST_CASE("what reaches the backend: Host from :authority, cookies joined, chunked with trailers") {
+  RecordingBackend backend([](const ParsedRequest& r) {
+    RecordingBackend::Answer a = RecordingBackend::ok("body=" + r.body);
+    // Connection-specific fields in a response must not reach an HTTP/2 client.
+    a.pieces[0].insert(a.pieces[0].find("\r\n") + 2,
+                       "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-App: 1\r\n");
+    return a;
+  });
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--h2c"});
+  const std::string port = std::to_string(proxy.port());
+
+  const std::string fields = h2_case("headers " + port);
+  CHECK(contains(fields, "response :status: 200"));
+  CHECK(contains(fields, "response x-app: 1"));
+  CHECK(contains(fields, "response via: 1.1 handoff"));
+  CHECK_FALSE(contains(fields, "response connection"));
+  CHECK_FALSE(contains(fields, "response keep-alive"));
+  const std::string trailers = h2_case("trailers " + port);
+  CHECK(contains(trailers, "200 body=hello big world"));
+
+  const std::string seen = backend.received();
+  INFO(seen);
+  CHECK(contains(seen, "GET /fields HTTP/1.1\r\nHost: app\r\n"));
+  CHECK(contains(seen, "cookie: a=1; b=2\r\n"));
+  CHECK(contains(seen, "user-agent: h2-test\r\n"));
+  CHECK_FALSE(contains(seen, "te: trailers"));
+  CHECK(contains(seen, "POST /upload HTTP/1.1\r\nHost: app\r\n"));
+  CHECK(contains(seen, "Transfer-Encoding: chunked\r\n"));
+  // DATA frames that arrived together go up as one chunk.
+  CHECK(contains(seen, "\r\n0\r\nx-checksum: abc\r\n\r\n"));
+  REQUIRE(backend.requests().size() == 2);
+  CHECK(backend.requests()[1].body == "hello big world");
+}
+
+TEST_CASE("malformed requests are reset with PROTOCOL_ERROR and never reach the backend") {
+  RecordingBackend backend([](const ParsedRequest&) { return RecordingBackend::ok("ok"); });
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--h2c"});
+  const std::string out = h2_case("malformed " + std::to_string(proxy.port()));
+  INFO(out);
+  for (const char* name : {"connection", "keep-alive", "transfer-encoding", "upgrade", "te-gzip",
+                           "uppercase", "pseudo-after-regular", "value-newline", "no-path"}) {
+    CHECK(contains(out, std::string(name) + ": reset 1\n"));
+  }
+  CHECK(contains(out, "good: status 200"));
+  REQUIRE(backend.requests().size() == 1);
+  CHECK(backend.requests()[0].target == "/good");
+}
+
+TEST_CASE("known HTTP/2 attacks are refused and memory stays bounded") {
+  TestBackend backend(TestBackend::respond("ok"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--h2c", "--no-access-log",
+                                  "--client-io-timeout", "2s"});
+  const std::string port = std::to_string(proxy.port());
+  CHECK(h2_case("get " + port + " / 1") == "200 ok\n");
+  const long baseline = proxy.process().rss_kib();
+
+  // Rapid reset (CVE-2023-44487): the connection is ended; few streams reach the backend.
+  const std::string reset = h2_case("rapid-reset " + port + " 20000");
+  CHECK((contains(reset, "goaway") || contains(reset, "closed")));
+  MESSAGE("rapid reset of 20000 streams: " << reset << ", backend requests "
+                                           << backend.requests().size());
+  CHECK(backend.requests().size() < 5000);
+  // A header block that never ends.
+  const std::string continuation = h2_case("continuation-flood " + port + " 100000");
+  CHECK((contains(continuation, "goaway") || contains(continuation, "closed")));
+  // 64 MB of headers from 16 KB: refused with 431, the connection serves on.
+  const std::string bomb = h2_case("hpack-bomb " + port);
+  CHECK(contains(bomb, "bomb: status 431"));
+  CHECK(contains(bomb, "after: status 200"));
+  // Floods of frames that ask for an answer, from a client that reads none.
+  for (const char* kind : {"settings", "ping"}) {
+    const std::string flood = h2_case(std::string("flood ") + port + " " + kind + " 1000000");
+    INFO(kind << ": " << flood);
+    CHECK((contains(flood, "goaway") || contains(flood, "closed")));
+  }
+  // A client that never opens its window: the stream times out, the connection lives.
+  const std::string stall = h2_case("zero-window " + port + " /");
+  CHECK(contains(stall, "ping answered"));
+
+  const long after = proxy.process().rss_kib();
+  MESSAGE("RSS " << baseline << " KiB before the attacks, " << after << " KiB after");
+#if !defined(__SANITIZE_ADDRESS__)
+  CHECK(after - baseline < 32 * 1024);
+#endif
+  CHECK(h2_case("get " + port + " / 3") == "200 ok\n200 ok\n200 ok\n");
+}
+
+TEST_CASE("a client that stops reading: its stream times out, the upstream is read no further") {
+  // The backend sends 8 MiB; the client's window is zero: at most the stream's 64 KiB and the
+  // socket buffers may be read from the upstream.
+  TestBackend backend([](BackendConnection& c, TestBackend& self) {
+    while (auto r = c.read_request()) {
+      self.record(*r);
+      const std::string block(1 << 20, 'z');
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(8 << 20) + "\r\n\r\n");
+      for (int i = 0; i < 8; ++i) {
+        if (!c.send(block)) {
+          return;
+        }
+      }
+    }
+  });
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--h2c",
+                                  "--client-io-timeout", "2s"});
+  const std::string out = h2_case("zero-window " + std::to_string(proxy.port()) + " /big");
+  INFO(out);
+  CHECK(contains(out, "stream: reset 2"));
+  CHECK(contains(out, "after 2 s"));
+  CHECK(contains(out, "ping answered"));
+}
+
+TEST_CASE("each stream picks its upstream: a swap mid-connection moves the next streams") {
+  TestBackend a(named_slow("a"));
+  TestBackend b(named_slow("b"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", a.address(), "--h2c"});
+  const std::string port = std::to_string(proxy.port());
+  const std::string out = h2_case("swap " + port + " '" + swap_command(proxy, b.address()) + "'");
+  CHECK(out == "200 a\n200 b\nsame connection\n");
+
+  // A slow stream on b, a swap back to a while it runs: new streams on the same connection go
+  // to a at once, the slow one finishes on b, and the swap's drain waits for it alone.
+  const std::string marker = (dir.path() / "started").string();
+  const std::string mixed = h2_case("slow-then-more " + port + " /slow /fast " + marker + " '" +
+                                    swap_command(proxy, a.address()) + "'");
+  CHECK(mixed == "fast 200 a\nfast 200 a\nfast 200 a\nslow 200 b\ncommand 0\n");
+}
+
+TEST_CASE("pause holds new streams until resume; a dead upstream fails its stream alone") {
+  TestBackend backend(TestBackend::respond("ok"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--h2c"});
+  const std::string port = std::to_string(proxy.port());
+  REQUIRE(proxy.cli({"pause", "default"}).code == 0);
+  std::string held;
+  std::thread client([&] { held = h2_case("get " + port + " / 2"); });
+  std::this_thread::sleep_for(700ms);
+  CHECK(backend.requests().size() == 0);
+  REQUIRE(proxy.cli({"resume", "default"}).code == 0);
+  client.join();
+  CHECK(held == "200 ok\n200 ok\n");
+
+  REQUIRE(proxy.cli({"service", "add", "gone", "--host", "gone", "--upstream", "127.0.0.1:1"})
+              .code == 0);
+  const std::string both = h2_case("get-hosts " + port + " gone app gone app");
+  CHECK(both == "502\n200 ok\n502\n200 ok\n");
+}
+
+TEST_CASE("shutdown sends GOAWAY in two steps and finishes the stream in flight") {
+  TestBackend backend(named_slow("done"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--h2c"});
+  const std::string out =
+      h2_case("goaway " + std::to_string(proxy.port()) + " /slow 'kill -TERM " +
+              std::to_string(proxy.process().pid()) + "'");
+  INFO(out);
+  const std::size_t notice = out.find("goaway last_stream_id=2147483647 code=0");
+  const std::size_t last = out.find("goaway last_stream_id=1 code=0");
+  const std::size_t answered = out.find("body 4 bytes, ended");
+  CHECK(notice != std::string::npos);
+  CHECK(last != std::string::npos);
+  CHECK(answered != std::string::npos);
+  CHECK(notice < last);
+  CHECK(out.find("closed") > answered);
+  CHECK(proxy.process().wait_exit(10s) == 0);
+}
+
+TEST_CASE("50 swaps under h2load: no stream fails") {
+  TestBackend a(TestBackend::respond("a"));
+  TestBackend b(TestBackend::respond("b"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", a.address(), "--h2c", "--no-access-log"});
+  std::string load;
+  std::thread client([&] {
+    load = shell("h2load -D 12 -c 10 -m 10 -t 1 http://127.0.0.1:" +
+                 std::to_string(proxy.port()) + "/ 2>&1")
+               .second;
+  });
+  int failed_swaps = 0;
+  for (int i = 0; i < 50; ++i) {
+    const std::string to = i % 2 == 0 ? b.address() : a.address();
+    failed_swaps += proxy.cli({"swap", "default", "--to", to, "--health-interval", "50ms"}).code;
+  }
+  client.join();
+  INFO(load);
+  CHECK(failed_swaps == 0);
+  CHECK(contains(load, " 0 failed, 0 errored, 0 timeout"));
+  CHECK(contains(load, "0 4xx, 0 5xx"));
+  CHECK(a.requests().size() > 100);
+  CHECK(b.requests().size() > 100);
+}
+
+TEST_CASE("a 1 GiB upload and a 1 GiB download over HTTP/2 keep RSS bounded") {
+  TestBackend backend(TestBackend::bulk(std::size_t{1} << 30));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--h2c", "--no-access-log"});
+  const std::string url = "http://127.0.0.1:" + std::to_string(proxy.port()) + "/big";
+  // A sparse file: curl sends its length, so the backend counts exactly the body.
+  const std::string file = (dir.path() / "upload").string();
+  std::ofstream(file).close();
+  fs::resize_file(file, std::uintmax_t{1} << 30);
+  const auto [up_code, uploaded] =
+      shell("curl -sS --http2-prior-knowledge -T " + file + " -X PUT " + url);
+  CHECK(up_code == 0);
+  CHECK(uploaded == "1073741824");
+  const auto [down_code, downloaded] = shell("curl -sS --http2-prior-knowledge -o /dev/null -w "
+                                             "'%{size_download} %{http_version}' " +
+                                             url);
+  CHECK(down_code == 0);
+  CHECK(downloaded == "1073741824 2");
+  const long peak = proxy.process().peak_rss_kib();
+  MESSAGE("RSS peak " << peak << " KiB");
+#if !defined(__SANITIZE_ADDRESS__)
+  CHECK(peak < 64 * 1024);
+#endif
+}

@@ -277,6 +277,55 @@ def case_malformed(port):
     print("good: %s" % outcome_of(s, sid, 5))
 
 
+def case_split_everywhere(port):
+    """One connection per cut: the preface, SETTINGS, a POST's HEADERS and its DATA sent as
+    two writes cut at every byte boundary (the second after a pause, so the proxy reads them
+    apart). Prints each cut whose answer was not "200 got 5", then how many were."""
+    enc = hpack.Encoder()
+    block = enc.encode([(":method", "POST"), (":scheme", "http"), (":authority", "app"),
+                        (":path", "/split"), ("content-length", "5")])
+    message = (PREFACE + SettingsFrame(0).serialize() +
+               HeadersFrame(1, block, flags=["END_HEADERS"]).serialize() +
+               DataFrame(1, b"hello", flags=["END_STREAM"]).serialize())
+    bad = 0
+    for cut in range(1, len(message)):
+        s = connect(port)
+        s.sendall(message[:cut])
+        time.sleep(0.005)
+        s.sendall(message[cut:])
+        got = outcome_with_body(s, 1)
+        s.close()
+        if got != "200 got 5":
+            print("cut %d: %s" % (cut, got))
+            bad += 1
+    print("%d cuts, %d failed" % (len(message) - 1, bad))
+
+
+def outcome_with_body(sock, sid, deadline=5.0):
+    """The status and body of stream `sid` ("STATUS BODY"), or how the stream or connection
+    ended instead."""
+    decoder = hpack.Decoder()
+    status, body = None, b""
+    for f in raw_frames(sock, deadline):
+        if f == "closed":
+            return "closed"
+        if isinstance(f, GoAwayFrame):
+            return "goaway %d" % f.error_code
+        if isinstance(f, SettingsFrame) and "ACK" not in f.flags:
+            sock.sendall(SettingsFrame(0, flags=["ACK"]).serialize())
+        if f.stream_id != sid:
+            continue
+        if isinstance(f, RstStreamFrame):
+            return "reset %d" % f.error_code
+        if isinstance(f, HeadersFrame):
+            status = dict(decoder.decode(f.data))[":status"]
+        if isinstance(f, DataFrame):
+            body += f.data
+        if "END_STREAM" in f.flags:
+            return "%s %s" % (status, body.decode(errors="replace").strip())
+    return "nothing"
+
+
 def case_rapid_reset(port, count):
     """COUNT streams opened and reset at once (CVE-2023-44487), as fast as they go: prints how
     the connection ended."""
@@ -449,6 +498,7 @@ CASES = {
     "headers": case_headers,
     "trailers": case_trailers,
     "malformed": case_malformed,
+    "split-everywhere": case_split_everywhere,
     "rapid-reset": case_rapid_reset,
     "continuation-flood": case_continuation_flood,
     "hpack-bomb": case_hpack_bomb,

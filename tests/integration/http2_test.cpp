@@ -40,8 +40,9 @@ std::vector<std::string> tls_flags(const fs::path& dir) {
   const TestCertificate cert = make_certificate({{"localhost"}});
   std::ofstream(dir / "cert.pem") << cert.chain_pem;
   std::ofstream(dir / "key.pem") << cert.key_pem;
-  return {"--listen-tls", "127.0.0.1:0", "--tls-default-cert", (dir / "cert.pem").string(),
-          "--tls-default-key", (dir / "key.pem").string()};
+  return {"--listen-tls",       "127.0.0.1:0",
+          "--tls-default-cert", (dir / "cert.pem").string(),
+          "--tls-default-key",  (dir / "key.pem").string()};
 }
 
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -57,8 +58,8 @@ TestBackend::Handler named_slow(std::string name) {
       if (r->target == "/slow") {
         std::this_thread::sleep_for(3s);
       }
-      if (!c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(name.size()) +
-                  "\r\n\r\n" + name)) {
+      if (!c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(name.size()) + "\r\n\r\n" +
+                  name)) {
         return;
       }
     }
@@ -86,12 +87,12 @@ TEST_CASE("curl and nghttp get HTTP/2 by ALPN over TLS and by prior knowledge wi
               std::to_string(proxy.port()) + "/")
             .second == "hello 2");
   // HTTP/1.1 still works on both listeners.
-  CHECK(shell("curl -sS --http1.1 --cacert " + ca + " -w ' %{http_version}' https://localhost:" +
-              tls + "/")
+  CHECK(shell("curl -sS --http1.1 --cacert " + ca +
+              " -w ' %{http_version}' https://localhost:" + tls + "/")
             .second == "hello 1.1");
-  CHECK(shell("curl -sS -w ' %{http_version}' http://127.0.0.1:" + std::to_string(proxy.port()) +
-              "/")
-            .second == "hello 1.1");
+  CHECK(
+      shell("curl -sS -w ' %{http_version}' http://127.0.0.1:" + std::to_string(proxy.port()) + "/")
+          .second == "hello 1.1");
   const auto [code, out] =
       shell("nghttp -v https://localhost:" + tls + "/a https://localhost:" + tls + "/b 2>&1");
   CHECK(code == 0);
@@ -145,6 +146,24 @@ TEST_CASE("what reaches the backend: Host from :authority, cookies joined, chunk
   CHECK(contains(seen, "\r\n0\r\nx-checksum: abc\r\n\r\n"));
   REQUIRE(backend.requests().size() == 2);
   CHECK(backend.requests()[1].body == "hello big world");
+}
+
+TEST_CASE("a request split at every byte boundary reaches the backend whole, once") {
+  RecordingBackend backend([](const ParsedRequest& r) {
+    return RecordingBackend::ok("got " + std::to_string(r.body.size()));
+  });
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--h2c", "--no-access-log"});
+  const std::string out = h2_case("split-everywhere " + std::to_string(proxy.port()));
+  INFO(out);
+  CHECK(out.find(" 0 failed\n") != std::string::npos);
+  const std::vector<ParsedRequest> seen = backend.requests();
+  const std::size_t cuts = std::stoul(out.substr(out.rfind('\n', out.size() - 2) + 1));
+  CHECK(seen.size() == cuts);
+  for (const ParsedRequest& r : seen) {
+    CHECK(r.target == "/split");
+    CHECK(r.body == "hello");
+  }
 }
 
 TEST_CASE("malformed requests are reset with PROTOCOL_ERROR and never reach the backend") {
@@ -218,8 +237,8 @@ TEST_CASE("a client that stops reading: its stream times out, the upstream is re
     }
   });
   TempDir dir;
-  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--h2c",
-                                  "--client-io-timeout", "2s"});
+  RunningProxy proxy(dir.path(),
+                     {"--upstream", backend.address(), "--h2c", "--client-io-timeout", "2s"});
   const std::string out = h2_case("zero-window " + std::to_string(proxy.port()) + " /big");
   INFO(out);
   CHECK(contains(out, "stream: reset 2"));
@@ -258,8 +277,9 @@ TEST_CASE("pause holds new streams until resume; a dead upstream fails its strea
   client.join();
   CHECK(held == "200 ok\n200 ok\n");
 
-  REQUIRE(proxy.cli({"service", "add", "gone", "--host", "gone", "--upstream", "127.0.0.1:1"})
-              .code == 0);
+  REQUIRE(
+      proxy.cli({"service", "add", "gone", "--host", "gone", "--upstream", "127.0.0.1:1"}).code ==
+      0);
   const std::string both = h2_case("get-hosts " + port + " gone app gone app");
   CHECK(both == "502\n200 ok\n502\n200 ok\n");
 }
@@ -268,9 +288,8 @@ TEST_CASE("shutdown sends GOAWAY in two steps and finishes the stream in flight"
   TestBackend backend(named_slow("done"));
   TempDir dir;
   RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--h2c"});
-  const std::string out =
-      h2_case("goaway " + std::to_string(proxy.port()) + " /slow 'kill -TERM " +
-              std::to_string(proxy.process().pid()) + "'");
+  const std::string out = h2_case("goaway " + std::to_string(proxy.port()) + " /slow 'kill -TERM " +
+                                  std::to_string(proxy.process().pid()) + "'");
   INFO(out);
   const std::size_t notice = out.find("goaway last_stream_id=2147483647 code=0");
   const std::size_t last = out.find("goaway last_stream_id=1 code=0");
@@ -290,8 +309,8 @@ TEST_CASE("50 swaps under h2load: no stream fails") {
   RunningProxy proxy(dir.path(), {"--upstream", a.address(), "--h2c", "--no-access-log"});
   std::string load;
   std::thread client([&] {
-    load = shell("h2load -D 12 -c 10 -m 10 -t 1 http://127.0.0.1:" +
-                 std::to_string(proxy.port()) + "/ 2>&1")
+    load = shell("h2load -D 12 -c 10 -m 10 -t 1 http://127.0.0.1:" + std::to_string(proxy.port()) +
+                 "/ 2>&1")
                .second;
   });
   int failed_swaps = 0;
@@ -308,6 +327,19 @@ TEST_CASE("50 swaps under h2load: no stream fails") {
   CHECK(b.requests().size() > 100);
 }
 
+TEST_CASE("a drain timeout resets only the streams still on the old upstream") {
+  TestBackend a(named_slow("a"));
+  TestBackend b(named_slow("b"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", a.address(), "--h2c"});
+  const std::string marker = (dir.path() / "started").string();
+  const std::string out =
+      h2_case("slow-then-more " + std::to_string(proxy.port()) + " /slow /fast " + marker + " '" +
+              swap_command(proxy, b.address()) + " --drain-timeout 500ms'");
+  // The slow stream is reset (INTERNAL_ERROR) at the drain timeout; the others are answered.
+  CHECK(out == "fast 200 b\nfast 200 b\nfast 200 b\nslow reset 2\ncommand 0\n");
+}
+
 TEST_CASE("a 1 GiB upload and a 1 GiB download over HTTP/2 keep RSS bounded") {
   TestBackend backend(TestBackend::bulk(std::size_t{1} << 30));
   TempDir dir;
@@ -321,9 +353,10 @@ TEST_CASE("a 1 GiB upload and a 1 GiB download over HTTP/2 keep RSS bounded") {
       shell("curl -sS --http2-prior-knowledge -T " + file + " -X PUT " + url);
   CHECK(up_code == 0);
   CHECK(uploaded == "1073741824");
-  const auto [down_code, downloaded] = shell("curl -sS --http2-prior-knowledge -o /dev/null -w "
-                                             "'%{size_download} %{http_version}' " +
-                                             url);
+  const auto [down_code, downloaded] = shell(
+      "curl -sS --http2-prior-knowledge -o /dev/null -w "
+      "'%{size_download} %{http_version}' " +
+      url);
   CHECK(down_code == 0);
   CHECK(downloaded == "1073741824 2");
   const long peak = proxy.process().peak_rss_kib();

@@ -180,6 +180,36 @@ TEST_CASE("two upgrades under wrk (GET, then POST) fail no request and refuse no
   CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v1");
 }
 
+TEST_CASE("two upgrades under h2load over TLS: GOAWAY moves HTTP/2 clients on, no stream fails") {
+  TestBackend backend(answer("v1"));
+  TempDir dir;
+  const TestCertificate cert = make_certificate({{"localhost"}});
+  std::ofstream(dir.path() / "cert.pem") << cert.chain_pem;
+  std::ofstream(dir.path() / "key.pem") << cert.key_pem;
+  RunningProxy proxy(dir.path(),
+                     {"--upstream", backend.address(), "--listen-tls", "127.0.0.1:0",
+                      "--tls-default-cert", (dir.path() / "cert.pem").string(), "--tls-default-key",
+                      (dir.path() / "key.pem").string(), "--no-access-log"});
+  Successors successors;
+  auto load = std::async(std::launch::async, [&] {
+    return shell("h2load -D 8 -c 10 -m 10 -t 1 https://127.0.0.1:" +
+                 std::to_string(proxy.tls_port()) + "/ 2>&1")
+        .second;
+  });
+  std::this_thread::sleep_for(2s);
+  REQUIRE(upgrade(proxy, successors) != 0);
+  std::this_thread::sleep_for(2s);
+  REQUIRE(upgrade(proxy, successors) != 0);
+  const std::string out = load.get();
+  INFO(out);
+  CHECK(out.find("Application protocol: h2") != std::string::npos);
+  CHECK(out.find(" 0 failed, 0 errored, 0 timeout") != std::string::npos);
+  CHECK(out.find("0 4xx, 0 5xx") != std::string::npos);
+  // The old processes sent GOAWAY, finished their streams and exited.
+  CHECK(proxy.process().wait_exit(10s) == 0);
+  CHECK(wait_gone(successors.pids.front(), 10s));
+}
+
 TEST_CASE("after an upgrade, services, hosts, upstreams and certificates are the same") {
   TestBackend backend(answer("api"));
   TestBackend web(answer("web"));

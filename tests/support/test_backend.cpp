@@ -247,8 +247,8 @@ TestBackend::Handler TestBackend::bulk(std::size_t bytes) {
         body_seen += more.size();
       }
       const std::string answer = std::to_string(body_seen);
-      c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(answer.size()) +
-             "\r\n\r\n" + answer);
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(answer.size()) + "\r\n\r\n" +
+             answer);
       return;
     }
     c.send("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(bytes) + "\r\n\r\n");

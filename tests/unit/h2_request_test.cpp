@@ -15,8 +15,8 @@ namespace {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
-const Fields kGet = {{":method", "GET"}, {":scheme", "https"}, {":authority", "app.test"},
-                     {":path", "/p?q=1"}};
+const Fields kGet = {
+    {":method", "GET"}, {":scheme", "https"}, {":authority", "app.test"}, {":path", "/p?q=1"}};
 
 Fields plus(Fields a, const Fields& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -37,9 +37,11 @@ std::pair<H2RequestVerdict, std::string> map(const Fields& fields, bool has_body
 }  // namespace
 
 TEST_CASE("an HTTP/2 request becomes an HTTP/1.1 head: Host from :authority, cookies joined") {
-  const auto [verdict, head] =
-      map(plus(kGet, {{"cookie", "a=1"}, {"accept", "*/*"}, {"cookie", "b=2"},
-                      {"host", "other.test"}, {"te", "trailers"}}));
+  const auto [verdict, head] = map(plus(kGet, {{"cookie", "a=1"},
+                                               {"accept", "*/*"},
+                                               {"cookie", "b=2"},
+                                               {"host", "other.test"},
+                                               {"te", "trailers"}}));
   REQUIRE(verdict.refusal == 0);
   CHECK(head ==
         "GET /p?q=1 HTTP/1.1\r\nHost: app.test\r\naccept: */*\r\nte: trailers\r\n"
@@ -50,9 +52,8 @@ TEST_CASE("an HTTP/2 request becomes an HTTP/1.1 head: Host from :authority, coo
 }
 
 TEST_CASE("host stands in for a missing :authority; a body without a length goes chunked") {
-  const auto [verdict, head] = map({{":method", "POST"}, {":scheme", "http"}, {":path", "/u"},
-                                    {"host", "h.test"}},
-                                   true);
+  const auto [verdict, head] =
+      map({{":method", "POST"}, {":scheme", "http"}, {":path", "/u"}, {"host", "h.test"}}, true);
   REQUIRE(verdict.refusal == 0);
   CHECK(head == "POST /u HTTP/1.1\r\nHost: h.test\r\nTransfer-Encoding: chunked\r\n\r\n");
   const auto [v2, with_length] = map(plus(kGet, {{"content-length", "5"}}), true);
@@ -72,9 +73,9 @@ TEST_CASE("malformed HTTP/2 requests are stream errors (RFC 9113 §8.2-8.3)") {
       plus(kGet, {{"x-a", "1\r\nx-b: 2"}}),
       plus(kGet, {{"x-a", " padded"}}),
       plus(kGet, {{"x-a", std::string("nul\0x", 5)}}),
-      plus({{"x-a", "1"}}, kGet),                   // a pseudo-header after a regular field
-      plus(kGet, {{":method", "POST"}}),            // repeated
-      plus(kGet, {{":protocol", "websocket"}}),     // extended CONNECT is not offered
+      plus({{"x-a", "1"}}, kGet),                  // a pseudo-header after a regular field
+      plus(kGet, {{":method", "POST"}}),           // repeated
+      plus(kGet, {{":protocol", "websocket"}}),    // extended CONNECT is not offered
       {{":method", "GET"}, {":scheme", "https"}},  // no :path
       {{":scheme", "https"}, {":path", "/"}},      // no :method
   };

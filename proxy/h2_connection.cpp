@@ -73,7 +73,7 @@ H2Connection::H2Connection(Worker& worker, ClientStream& client, SessionHandle& 
       in_(preread),
       client_ip_(client_ip),
       writer_signal_(worker.io()),
-      idle_since_(Clock::now()) {
+      quiet_since_(Clock::now()) {
   static nghttp2_option* const options = make_options();
   if (nghttp2_session_server_new2(&session_, callbacks(), this, options) != 0) {
     throw std::runtime_error("nghttp2_session_server_new2 failed");
@@ -135,6 +135,7 @@ asio::awaitable<void> H2Connection::end_streams() {
 void H2Connection::stream_done(std::int32_t id) {
   --running_;
   if (running_ == 0) {
+    quiet_since_ = Clock::now();
     writer_signal_.cancel();  // end_streams may be waiting
   }
   forget_if_done(id);
@@ -146,9 +147,12 @@ void H2Connection::forget_if_done(std::int32_t id) {
   if (it == streams_.end() || !it->second->closed() || it->second->running()) {
     return;
   }
+  if (!it->second->head_received()) {
+    --heads_pending_;  // closed before its header block ended
+  }
   streams_.erase(it);
   if (streams_.empty()) {
-    idle_since_ = Clock::now();
+    quiet_since_ = Clock::now();
   }
 }
 
@@ -240,6 +244,7 @@ asio::awaitable<void> H2Connection::write_loop() {
       if (ec) {
         break;
       }
+      quiet_since_ = Clock::now();  // the client is reading
       continue;
     }
     if (reader_done_ ||
@@ -259,8 +264,10 @@ asio::awaitable<void> H2Connection::write_loop() {
   client_.socket().cancel(ignored);  // the reader stops
 }
 
-// The connection's clock: an idle connection is closed after the idle timeout, and a graceful
-// close sends its second GOAWAY after the grace period.
+// The connection's clock: a graceful close sends its second GOAWAY after the grace period, and
+// a connection is closed (GOAWAY, then close) when it has nothing to do for too long: no
+// stream for the idle timeout, a header block not finished within the header timeout, or
+// answers the client does not read (its window stays shut) for the I/O timeout.
 void H2Connection::keep_time() {
   const Clock::time_point now = Clock::now();
   if (stopping_ && !final_goaway_ && now >= notice_sent_at_ + kGoawayGrace) {
@@ -269,20 +276,29 @@ void H2Connection::keep_time() {
                           nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
                           nullptr, 0);
   }
-  if (!terminated_ && streams_.empty() &&
-      now >= idle_since_ + worker_.config().client_idle_timeout) {
+  if (!terminated_ && now >= give_up_at()) {
     terminated_ = true;
     nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
   }
 }
 
-Clock::time_point H2Connection::next_deadline() const {
-  Clock::time_point next = Clock::time_point::max();
-  if (stopping_ && !final_goaway_) {
-    next = notice_sent_at_ + kGoawayGrace;
+Clock::time_point H2Connection::give_up_at() const {
+  const ProxyConfig& config = worker_.config();
+  Clock::time_point at = Clock::time_point::max();
+  if (heads_pending_ != 0) {
+    at = heads_since_ + config.client_header_timeout;
   }
-  if (streams_.empty() && !terminated_) {
-    next = std::min(next, idle_since_ + worker_.config().client_idle_timeout);
+  if (running_ == 0) {
+    at = std::min(at, quiet_since_ + (streams_.empty() ? config.client_idle_timeout
+                                                       : config.client_io_timeout));
+  }
+  return at;
+}
+
+Clock::time_point H2Connection::next_deadline() const {
+  Clock::time_point next = terminated_ ? Clock::time_point::max() : give_up_at();
+  if (stopping_ && !final_goaway_) {
+    next = std::min(next, notice_sent_at_ + kGoawayGrace);
   }
   return next;
 }
@@ -297,6 +313,9 @@ int H2Connection::on_begin_headers(nghttp2_session* session, const nghttp2_frame
   auto s = std::make_unique<H2Stream>(c, id);
   nghttp2_session_set_stream_user_data(session, id, s.get());
   c.streams_[id] = std::move(s);
+  if (c.heads_pending_++ == 0) {
+    c.heads_since_ = Clock::now();
+  }
   return 0;
 }
 
@@ -328,6 +347,7 @@ int H2Connection::on_frame_recv(nghttp2_session* /*session*/, const nghttp2_fram
   }
   const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
   if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    --c.heads_pending_;
     s->on_headers_end(end_stream);
     c.start_stream(*s);
   } else if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && end_stream) {

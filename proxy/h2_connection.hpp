@@ -81,6 +81,7 @@ class H2Connection final : public SessionHooks {
   bool take_output();
   void keep_time();
   [[nodiscard]] Clock::time_point next_deadline() const;
+  [[nodiscard]] Clock::time_point give_up_at() const;
   boost::asio::awaitable<void> end_streams();
 
   Worker& worker_;
@@ -95,12 +96,14 @@ class H2Connection final : public SessionHooks {
   boost::asio::steady_timer writer_signal_;  // the writer waits on it; cancelled to wake it
   bool writer_woken_ = false;
   bool reader_done_ = false;
-  bool failed_ = false;           // a protocol error ends the session (its GOAWAY still goes out)
-  Clock::time_point idle_since_;  // when the last stream ended
+  bool failed_ = false;            // a protocol error ends the session (its GOAWAY still goes out)
+  Clock::time_point quiet_since_;  // since nothing runs and nothing was written
+  std::size_t heads_pending_ = 0;  // streams whose header block has not ended
+  Clock::time_point heads_since_;  // since when some header block has been pending
   Clock::time_point notice_sent_at_{};  // the first GOAWAY of a graceful close
   bool stopping_ = false;               // a graceful close has begun
   bool final_goaway_ = false;           // its second GOAWAY was submitted
-  bool terminated_ = false;             // closed for idleness
+  bool terminated_ = false;             // closed for idleness or a stalled client
 };
 
 }  // namespace handoff::proxy

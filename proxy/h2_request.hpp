@@ -56,7 +56,7 @@ class H2RequestHead {
   bool regular_seen_ = false;  // a regular field came: no pseudo-header may follow
   bool has_length_ = false;
   std::size_t max_bytes_;
-  std::size_t bytes_ = 0;   // names and values, plus 32 per field (RFC 9113 §6.5.2)
+  std::size_t bytes_ = 0;  // names and values, plus 32 per field (RFC 9113 §6.5.2)
   std::size_t fields_count_ = 0;
   H2RequestVerdict verdict_;
 };

@@ -80,6 +80,7 @@ bool H2Stream::on_trailer(std::string_view name, std::string_view value) {
 }
 
 void H2Stream::on_headers_end(bool end_stream) {
+  head_received_ = true;
   has_body_ = !end_stream;
   body_ended_ = end_stream;
   started_ = Clock::now();

@@ -58,6 +58,8 @@ class H2Stream final : public ClientSide, public SessionHooks {
   boost::asio::awaitable<void> run();
   /// Whether nghttp2 closed the stream.
   [[nodiscard]] bool closed() const { return closed_; }
+  /// Whether its request header block has ended.
+  [[nodiscard]] bool head_received() const { return head_received_; }
   /// The stream's id.
   [[nodiscard]] std::int32_t id() const { return id_; }
   /// Whether its coroutine runs (the connection keeps the stream until it has ended).
@@ -144,6 +146,7 @@ class H2Stream final : public ClientSide, public SessionHooks {
   bool sent_whole_ = false;  // its last frame went out
   bool closed_ = false;
   bool running_ = false;
+  bool head_received_ = false;
   bool client_left_ = false;  // closed before the response was sent whole
   bool reset_sent_ = false;
 

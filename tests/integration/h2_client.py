@@ -372,6 +372,16 @@ def case_continuation_flood(port, count):
     print(ending(s))
 
 
+def case_partial_head(port):
+    """A header block begun and never finished (slowloris over HTTP/2): prints how the
+    connection ended and after how long."""
+    s = raw_start(port)
+    s.sendall(HeadersFrame(1, request_block(hpack.Encoder(), "/slow"), flags=[]).serialize())
+    start = time.monotonic()
+    print(ending(s, 20))
+    print("after %.0f s" % (time.monotonic() - start))
+
+
 def case_hpack_bomb(port):
     """A 4 KB field put in the dynamic table once, then referenced 16,000 times in one header
     block (64 MB decoded from 16 KB): the stream must be refused, and the connection survives."""
@@ -501,6 +511,7 @@ CASES = {
     "split-everywhere": case_split_everywhere,
     "rapid-reset": case_rapid_reset,
     "continuation-flood": case_continuation_flood,
+    "partial-head": case_partial_head,
     "hpack-bomb": case_hpack_bomb,
     "flood": case_flood,
     "zero-window": case_zero_window,

@@ -362,8 +362,6 @@ int H2Connection::on_data_chunk(nghttp2_session* /*session*/, std::uint8_t /*fla
   auto& c = *static_cast<H2Connection*>(self);
   if (H2Stream* s = c.stream(stream_id)) {
     s->on_data(view(data, len));
-  } else {
-    nghttp2_session_consume_connection(c.session_, len);  // a stream already forgotten
   }
   return 0;
 }

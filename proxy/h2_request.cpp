@@ -129,7 +129,7 @@ bool H2RequestHead::regular(std::string_view name, std::string_view value) {
 
 H2RequestVerdict H2RequestHead::finish(bool has_body, std::string& head) {
   if (verdict_.refusal == 0 && method_ == "CONNECT"sv) {
-    refuse(501, "CONNECT is not supported");
+    refuse(405, "CONNECT is not supported");
   }
   if (verdict_.refusal == 0 && (method_.empty() || scheme_.empty() || path_.empty())) {
     refuse(-1, "a request without :method, :scheme or :path");

@@ -26,6 +26,11 @@ class H2RequestHead {
   explicit H2RequestHead(std::size_t max_bytes) : max_bytes_(max_bytes) {}
   /// Forgets a previous request, keeping the memory.
   void clear();
+  /// Forgets a previous request and takes a new limit.
+  void reset(std::size_t max_bytes) {
+    clear();
+    max_bytes_ = max_bytes;
+  }
   /// Adds one field. False when it makes the request malformed (see `verdict`).
   bool add(std::string_view name, std::string_view value);
   /// Ends the header section; `has_body`: DATA may follow. Writes the head into `head` when

@@ -22,6 +22,32 @@ class H2Connection;
 class Service;
 class Upstream;
 
+/// The per-request state of a stream that is worth reusing: parsed heads and buffers.
+struct H2StreamScratch {
+  explicit H2StreamScratch(std::size_t max_header_bytes) : head(max_header_bytes) {}
+  /// Empties it for the next stream, keeping the memory (a buffer grown past 64 KiB is freed).
+  void clear() {
+    for (std::string* s : {&h1_head, &upstream_head, &request_id, &body_in, &framed, &out}) {
+      s->clear();
+      if (s->capacity() > 64 * 1024) {
+        s->shrink_to_fit();
+      }
+    }
+    fields.clear();
+  }
+
+  H2RequestHead head;         ///< the fields as they arrive
+  std::string h1_head;        ///< the request head as HTTP/1.1, parsed into `request`
+  MessageHead request;        ///< (views into `h1_head`)
+  MessageHead response;       ///< the upstream's response head
+  std::string upstream_head;  ///< the request head as forwarded
+  std::string request_id;     ///< for the access log
+  std::string body_in;        ///< request body received, not yet handed to the exchange
+  std::string framed;         ///< the body piece the exchange holds, framed for HTTP/1.1
+  FieldBlock fields;          ///< the response's fields
+  std::string out;            ///< response body bytes for DATA frames
+};
+
 /// One HTTP/2 request stream: it gathers the request's fields, then runs as its own coroutine
 /// through the same steps as an HTTP/1.1 request (route, pause, pick the upstream, exchange),
 /// as that exchange's `ClientSide`. It is registered with the worker as a session of its own,
@@ -41,7 +67,7 @@ class H2Stream final : public ClientSide, public SessionHooks {
   // From the connection, as frames arrive and leave.
 
   /// A request field.
-  void on_header(std::string_view name, std::string_view value) { head_.add(name, value); }
+  void on_header(std::string_view name, std::string_view value) { x_->head.add(name, value); }
   /// A trailer field; false when it is not allowed as one (the stream is then reset).
   bool on_trailer(std::string_view name, std::string_view value);
   /// The request's header section ended; `end_stream`: it has no body.
@@ -110,36 +136,27 @@ class H2Stream final : public ClientSide, public SessionHooks {
   void finish(std::string_view error);
   [[nodiscard]] RequestOutcome outcome() const;
   [[nodiscard]] std::string_view hsts_field();
-  [[nodiscard]] std::size_t unsent() const { return out_.size() - out_at_; }
+  [[nodiscard]] std::size_t unsent() const { return x_->out.size() - out_at_; }
 
   H2Connection& connection_;
   Worker& worker_;
   std::int32_t id_;
   SessionHandle handle_;
-  boost::asio::steady_timer wake_;  // a wait's timer, cancelled to wake it
-  H2RequestHead head_;
-  std::string h1_head_;  // the request head as HTTP/1.1, parsed into `request_`
-  std::unique_ptr<MessageHead> request_ = std::make_unique<MessageHead>();
-  std::unique_ptr<MessageHead> response_ = std::make_unique<MessageHead>();
-  std::string upstream_head_;
-  Buffer up_;                    // bytes from the upstream
-  std::string_view log_target_;  // the path before a prefix was stripped, for the log
-  std::string request_id_;
+  boost::asio::steady_timer wake_;      // a wait's timer, cancelled to wake it
+  std::unique_ptr<H2StreamScratch> x_;  // borrowed from the worker's free list
+  Buffer up_;                           // bytes from the upstream
+  std::string_view log_target_;         // the path before a prefix was stripped, for the log
 
   // The request body.
   bool has_body_ = false;
   bool body_ended_ = false;
   bool chunked_ = false;  // the body goes upstream chunked (no content-length was sent)
   bool continue_sent_ = false;
-  std::string body_in_;  // received, not yet handed to the exchange
-  std::string framed_;   // the piece the exchange holds, framed for HTTP/1.1
   BodyPiece first_body_;
   std::uint64_t body_bytes_ = 0;  // received in all
   std::size_t unconsumed_ = 0;    // received and not yet acknowledged to the client
 
   // The response.
-  FieldBlock fields_;
-  std::string out_;  // body bytes for DATA frames, from `out_at_`
   std::size_t out_at_ = 0;
   bool out_ended_ = false;
   bool submitted_ = false;   // the response head was handed to nghttp2

@@ -231,6 +231,7 @@ class ClientSession final : public ClientSide {
 
   asio::awaitable<bool> shake_hands();
   asio::awaitable<void> serve_h2();
+  bool sees_h2_preface();
   asio::awaitable<Outcome> serve_one();
   asio::awaitable<bool> read_more_input();
   asio::awaitable<void> linger();
@@ -273,7 +274,7 @@ class ClientSession final : public ClientSide {
     }
   }
   RequestScratch& begin_request();
-  asio::awaitable<Outcome> refuse_slow_head();
+  asio::awaitable<Outcome> end_unfinished_head();
   asio::awaitable<Outcome> refuse_paused(const Service& service, std::size_t head_bytes);
   void clear_books();
   void open_books(const ParseResult& parsed);
@@ -323,6 +324,21 @@ asio::awaitable<void> ClientSession::serve_h2() {
   }
   boost::system::error_code ignored;
   client_.socket().close(ignored);
+}
+
+// With --h2c, whether the first bytes are the HTTP/2 preface (the connection then switches);
+// `h2c_possible_` stays set while they may still be.
+bool ClientSession::sees_h2_preface() {
+  if (!h2c_possible_ || in_.empty()) {
+    return false;
+  }
+  const PrefaceMatch preface = match_h2_preface(in_.view());
+  speaks_h2_ = preface == PrefaceMatch::whole;
+  h2c_possible_ = preface == PrefaceMatch::partial;
+  if (speaks_h2_) {
+    disarm();
+  }
+  return speaks_h2_;
 }
 
 // A TLS connection's handshake, within the header timeout. A failed one (a scanner, plain HTTP
@@ -461,14 +477,8 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   RequestScratch& x = begin_request();
   ParseResult& parsed = x.parsed;
   while (true) {
-    if (h2c_possible_ && !in_.empty()) {
-      const PrefaceMatch preface = match_h2_preface(in_.view());
-      if (preface == PrefaceMatch::whole) {
-        speaks_h2_ = true;
-        disarm();
-        co_return Outcome::close;
-      }
-      h2c_possible_ = preface == PrefaceMatch::partial;
+    if (sees_h2_preface()) {
+      co_return Outcome::close;  // run() goes on in HTTP/2
     }
     if (!in_.empty() && !h2c_possible_) {
       parsed = parse_request_head(in_.view(), config().max_header_bytes, x.request);
@@ -478,14 +488,10 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     }
     auto [ec, n] = co_await client_.read_some(in_.prepare());
     if (ec || timed_out() || handle_.killed) {
-      if (timed_out() && !in_.empty()) {
-        co_return co_await refuse_slow_head();
-      }
-      co_return Outcome::close;
+      co_return co_await end_unfinished_head();
     }
     in_.commit(n);
   }
-  h2c_possible_ = false;
   open_books(parsed);
   if (const std::optional<Refusal> refused = refuse_head(parsed)) {
     worker_.count_refused(false);
@@ -575,8 +581,12 @@ RequestScratch& ClientSession::begin_request() {
   return *x_;
 }
 
-// Part of a head came, but not the rest within the header timeout.
-asio::awaitable<Outcome> ClientSession::refuse_slow_head() {
+// Reading a head failed: the client left, or part of a head came but not the rest within the
+// header timeout (408).
+asio::awaitable<Outcome> ClientSession::end_unfinished_head() {
+  if (!timed_out() || in_.empty()) {
+    co_return Outcome::close;
+  }
   started_ = Clock::now();  // the log line's duration; no head, no request before this
   worker_.count_refused(false);
   co_await reply(408, "handoff: timed out reading the request header", true);
@@ -614,6 +624,7 @@ void ClientSession::clear_books() {
 
 // A request head was read (or refused): from now on it goes on the books, whatever happens.
 void ClientSession::open_books(const ParseResult& parsed) {
+  h2c_possible_ = false;    // an HTTP/1.1 request came: this connection speaks HTTP/1.1
   started_ = Clock::now();  // for the duration histogram and the access log
   request_open_ = true;
   if (config().access_log) {

@@ -46,6 +46,9 @@ class BodyFramer {
     remaining_ -= n;
     taken_ += n;
   }
+  /// A chunked body passed on as ChunkedOutput::dechunk: its trailer fields that may be
+  /// passed on, as "name: value\r\n" lines.
+  [[nodiscard]] const std::string& trailers() const { return chunks_.trailers(); }
   /// Body data bytes seen so far, without chunked framing (what --max-body limits).
   [[nodiscard]] std::uint64_t data_bytes() const;
 

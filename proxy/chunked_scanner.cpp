@@ -205,11 +205,12 @@ bool ChunkedScanner::end_trailer_line(std::string& out) {
   if (std::string_view why = parse_field_line(trailer_line_, field); !why.empty()) {
     return fail("invalid trailer field");
   }
-  if (output_ == ChunkedOutput::reframe && !is_forbidden_trailer(field.name)) {
-    out.append(field.name);
-    out.append(": ");
-    out.append(field.value);
-    out.append("\r\n");
+  if (!is_forbidden_trailer(field.name)) {
+    std::string& to = output_ == ChunkedOutput::reframe ? out : trailers_;
+    to.append(field.name);
+    to.append(": ");
+    to.append(field.value);
+    to.append("\r\n");
   }
   trailer_line_.clear();
   state_ = State::trailer;

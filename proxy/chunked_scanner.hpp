@@ -10,7 +10,7 @@ namespace handoff::proxy {
 /// What a chunked body becomes when it is passed on.
 enum class ChunkedOutput : std::uint8_t {
   reframe,  ///< canonical chunked framing: sizes in lowercase hex, no extensions, checked trailers
-  dechunk,  ///< the chunk data alone (for HTTP/1.0 clients); trailers are dropped
+  dechunk,  ///< the chunk data alone (HTTP/1.0, HTTP/2); checked trailers kept in `trailers()`
 };
 
 /// Follows a chunked body (RFC 9112 §7.1) as its bytes arrive, in pieces of any size: it
@@ -32,6 +32,9 @@ class ChunkedScanner {
   [[nodiscard]] bool failed() const { return state_ == State::error; }
   /// Why the framing is invalid.
   [[nodiscard]] std::string_view error() const { return error_; }
+  /// With ChunkedOutput::dechunk, the trailer fields that may be passed on, as
+  /// "name: value\r\n" lines (empty when there were none).
+  [[nodiscard]] const std::string& trailers() const { return trailers_; }
   /// Chunk data bytes seen so far (what --max-body limits).
   [[nodiscard]] std::uint64_t data_bytes() const { return data_bytes_; }
 
@@ -75,6 +78,7 @@ class ChunkedScanner {
   std::size_t line_bytes_ = 0;
   std::size_t trailer_bytes_ = 0;
   std::string trailer_line_;
+  std::string trailers_;  // dechunk: the fields of the trailer section that may be passed on
   std::string_view error_;
 };
 

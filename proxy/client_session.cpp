@@ -21,6 +21,7 @@
 #include "proxy/h2_connection.hpp"
 #include "proxy/http_head.hpp"
 #include "proxy/pause_wait.hpp"
+#include "proxy/request_books.hpp"
 #include "proxy/socket_write.hpp"
 #include "proxy/upstream_exchange.hpp"
 #include "proxy/websocket_frames.hpp"
@@ -93,16 +94,6 @@ void shutdown_send(tcp::socket& to) {
 }
 void shutdown_send(ClientStream& to) {
   to.shutdown_send();
-}
-
-// A Host field's name without its port ("[::1]:8080" → "[::1]").
-std::string_view host_name(std::string_view host) {
-  const std::size_t bracket = host.rfind(']');
-  const std::size_t colon = host.rfind(':');
-  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
-    host = host.substr(0, colon);
-  }
-  return host;
 }
 
 /// How far a connection's first bytes match the HTTP/2 client preface (RFC 9113 §3.4).
@@ -280,8 +271,6 @@ class ClientSession final : public ClientSide {
   void open_books(const ParseResult& parsed);
   [[nodiscard]] std::optional<Refusal> refuse_head(const ParseResult& parsed) const;
   Service* bind_service(Service& found, std::size_t strip);
-  /// How the request bound to `upstream_` ended.
-  [[nodiscard]] RequestOutcome outcome() const;
 
   Worker& worker_;
   ClientStream client_;
@@ -368,9 +357,7 @@ asio::awaitable<Outcome> ClientSession::redirect_to_https(Service& service,
   const bool has_body = req.body != BodyKind::none;
   const bool safe = req.method == "GET" || req.method == "HEAD";
   const std::uint16_t port = config().https_port;
-  const std::string location =
-      port == 443 ? fmt::format("Location: https://{}{}", host_name(req.host), req.target)
-                  : fmt::format("Location: https://{}:{}{}", host_name(req.host), port, req.target);
+  const std::string location = https_location_field(req.host, req.target, port);
   in_.consume(has_body ? 0 : head_bytes);
   const std::string text = "handoff: this service is served over HTTPS";
   co_return co_await reply(safe ? 301 : 308, text, has_body, location, true);
@@ -851,21 +838,9 @@ asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text,
 
 void ClientSession::finish(std::string_view error) {
   request_open_ = false;
-  const bool unfinished = status_ == 0 || !cut_.empty() || handle_.killed;
-  const Clock::time_point now = Clock::now();  // one clock read for every use
-  const Clock::duration took = now - started_;
-  if (service_) {
-    if (status_ != 0) {
-      service_->count_response(worker_.index(), status_);
-      service_->count_duration(worker_.index(), now, took);
-    }
-    if (unfinished) {
-      service_->count_unfinished(worker_.index(), handle_.killed);
-    }
-  }
-  if (upstream_ != nullptr) {
-    upstream_->count_outcome(worker_.index(), outcome());
-  }
+  const Clock::duration took = count_request(
+      service_.get(), upstream_, worker_.index(), started_,
+      {status_, !cut_.empty(), handle_.killed, false, connect_failed_, answered_by_proxy_});
   if (!config().access_log || !x_) {
     return;
   }
@@ -873,22 +848,6 @@ void ClientSession::finish(std::string_view error) {
                                 upstream_ ? std::string_view(upstream_->address()) : "", client_ip_,
                                 x_->method, x_->target, x_->host, x_->request_id, status_,
                                 response_bytes_, took, error});
-}
-
-RequestOutcome ClientSession::outcome() const {
-  if (handle_.killed) {
-    return RequestOutcome::cut_at_drain;
-  }
-  if (connect_failed_) {
-    return RequestOutcome::connect_error;
-  }
-  if (status_ == 0 || !cut_.empty()) {
-    return RequestOutcome::incomplete;
-  }
-  if (status_ >= 500) {
-    return answered_by_proxy_ ? RequestOutcome::proxy_5xx : RequestOutcome::upstream_5xx;
-  }
-  return RequestOutcome::answered;
 }
 
 }  // namespace

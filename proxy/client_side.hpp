@@ -68,6 +68,10 @@ class ClientSide {
   virtual boost::asio::ip::tcp::socket* splice_target() = 0;
   /// `n` response body bytes went to the client by splice (for the books).
   virtual void spliced(std::size_t n) = 0;
+  /// The response's body ended with trailer fields ("name: value\r\n" lines) that the
+  /// client's framing carries apart from the body (HTTP/2). Called before `end_response`;
+  /// HTTP/1.1 relays trailers in the chunked framing itself and ignores this.
+  virtual void response_trailers(std::string_view /*fields*/) {}
   /// The response was sent whole: how the client connection goes on.
   virtual Outcome end_response() = 0;
   /// Answers with the proxy's own short response instead of the upstream's (502, 504…).

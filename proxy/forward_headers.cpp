@@ -357,6 +357,18 @@ void build_h2_response(const MessageHead& resp, std::string_view extra_field, Fi
   }
 }
 
+std::string https_location_field(std::string_view host, std::string_view target,
+                                 std::uint16_t port) {
+  // The Host field's name without its port ("[::1]:8080" → "[::1]").
+  const std::size_t bracket = host.rfind(']');
+  const std::size_t colon = host.rfind(':');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+    host = host.substr(0, colon);
+  }
+  return port == 443 ? fmt::format("Location: https://{}{}", host, target)
+                     : fmt::format("Location: https://{}:{}{}", host, port, target);
+}
+
 std::string_view reason_phrase(int status) {
   switch (status) {
     case 100:

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,11 @@ void build_client_response(const MessageHead& resp, const ResponseForwarding& fw
 /// Connection, Transfer-Encoding), with Via added and `extra_field` (`Name: value`, e.g. HSTS)
 /// when not empty.
 void build_h2_response(const MessageHead& resp, std::string_view extra_field, FieldBlock& out);
+
+/// The Location line of a redirect to the same URL over HTTPS: `host` without its port, then
+/// `port` unless it is 443, then `target`.
+std::string https_location_field(std::string_view host, std::string_view target,
+                                 std::uint16_t port);
 
 /// The standard reason phrase for the statuses the proxy itself produces.
 std::string_view reason_phrase(int status);

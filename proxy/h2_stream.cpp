@@ -13,6 +13,7 @@
 #include "proxy/forward_headers.hpp"
 #include "proxy/h2_connection.hpp"
 #include "proxy/pause_wait.hpp"
+#include "proxy/request_books.hpp"
 #include "proxy/service.hpp"
 #include "proxy/upstream.hpp"
 #include "proxy/upstream_exchange.hpp"
@@ -64,16 +65,6 @@ void return_scratch(std::unique_ptr<H2StreamScratch> x) {
     x->clear();
     free_scratch.push_back(std::move(x));
   }
-}
-
-// A Host field's name without its port ("[::1]:8080" → "[::1]").
-std::string_view host_name(std::string_view host) {
-  const std::size_t bracket = host.rfind(']');
-  const std::size_t colon = host.rfind(':');
-  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
-    host = host.substr(0, colon);
-  }
-  return host;
 }
 
 }  // namespace
@@ -226,11 +217,7 @@ asio::awaitable<bool> H2Stream::route() {
 asio::awaitable<Outcome> H2Stream::redirect_to_https(const Service& /*service*/) {
   const bool safe = x_->request.method == "GET" || x_->request.method == "HEAD";
   const std::uint16_t port = worker_.config().https_port;
-  const std::string location =
-      port == 443
-          ? fmt::format("Location: https://{}{}", host_name(x_->request.host), x_->request.target)
-          : fmt::format("Location: https://{}:{}{}", host_name(x_->request.host), port,
-                        x_->request.target);
+  const std::string location = https_location_field(x_->request.host, x_->request.target, port);
   const std::string text = "handoff: this service is served over HTTPS";
   co_return co_await answer(safe ? 301 : 308, text, location, false);
 }
@@ -360,6 +347,17 @@ asio::awaitable<bool> H2Stream::send_body(std::string_view bytes) {
   co_return true;
 }
 
+// Kept for the end of the body: nghttp2 sends them as a HEADERS frame that ends the stream.
+void H2Stream::response_trailers(std::string_view fields) {
+  while (!fields.empty()) {
+    const std::size_t end = fields.find("\r\n");
+    const std::string_view line = fields.substr(0, end);
+    const std::size_t colon = line.find(':');
+    x_->trailers.add(line.substr(0, colon), line.substr(colon + 2));
+    fields.remove_prefix(end + 2);
+  }
+}
+
 Outcome H2Stream::end_response() {
   out_ended_ = true;
   submit_response(true);
@@ -388,9 +386,9 @@ bool H2Stream::submit_response(bool /*ended*/) {
   return true;
 }
 
-ssize_t H2Stream::read_response(nghttp2_session* /*session*/, std::int32_t /*id*/,
-                                std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
-                                nghttp2_data_source* src, void* /*user*/) {
+ssize_t H2Stream::read_response(nghttp2_session* session, std::int32_t /*id*/, std::uint8_t* buf,
+                                std::size_t length, std::uint32_t* flags, nghttp2_data_source* src,
+                                void* /*user*/) {
   auto& self = *static_cast<H2Stream*>(src->ptr);
   const std::size_t n = std::min(length, self.unsent());
   std::memcpy(buf, self.x_->out.data() + self.out_at_, n);
@@ -404,6 +402,11 @@ ssize_t H2Stream::read_response(nghttp2_session* /*session*/, std::int32_t /*id*
   }
   if (self.unsent() == 0 && self.out_ended_) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (self.x_->trailers.size() != 0) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      const std::vector<nghttp2_nv> nv = to_nv(self.x_->trailers);
+      nghttp2_submit_trailer(session, self.id_, nv.data(), nv.size());
+    }
   } else if (n == 0) {
     return NGHTTP2_ERR_DEFERRED;
   }
@@ -471,21 +474,9 @@ std::string_view H2Stream::hsts_field() {
 // Counts the request on its service and upstream and writes its access log line, once.
 void H2Stream::finish(std::string_view error) {
   logged_ = true;
-  const bool unfinished = status_ == 0 || !cut_.empty() || handle_.killed;
-  const Clock::time_point now = Clock::now();
-  const Clock::duration took = now - started_;
-  if (service_) {
-    if (status_ != 0) {
-      service_->count_response(worker_.index(), status_);
-      service_->count_duration(worker_.index(), now, took);
-    }
-    if (unfinished) {
-      service_->count_unfinished(worker_.index(), handle_.killed && !client_left_);
-    }
-  }
-  if (upstream_ != nullptr) {
-    upstream_->count_outcome(worker_.index(), outcome());
-  }
+  const Clock::duration took = count_request(
+      service_.get(), upstream_, worker_.index(), started_,
+      {status_, !cut_.empty(), handle_.killed, client_left_, connect_failed_, answered_by_proxy_});
   if (!worker_.config().access_log) {
     return;
   }
@@ -494,25 +485,6 @@ void H2Stream::finish(std::string_view error) {
                                 upstream_ ? std::string_view(upstream_->address()) : "",
                                 connection_.client_ip(), req.method, log_target_, req.host,
                                 x_->request_id, status_, response_bytes_, took, error});
-}
-
-RequestOutcome H2Stream::outcome() const {
-  if (client_left_) {
-    return RequestOutcome::incomplete;
-  }
-  if (handle_.killed) {
-    return RequestOutcome::cut_at_drain;
-  }
-  if (connect_failed_) {
-    return RequestOutcome::connect_error;
-  }
-  if (status_ == 0 || !cut_.empty()) {
-    return RequestOutcome::incomplete;
-  }
-  if (status_ >= 500) {
-    return answered_by_proxy_ ? RequestOutcome::proxy_5xx : RequestOutcome::upstream_5xx;
-  }
-  return RequestOutcome::answered;
 }
 
 }  // namespace handoff::proxy

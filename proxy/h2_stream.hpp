@@ -34,6 +34,7 @@ struct H2StreamScratch {
       }
     }
     fields.clear();
+    trailers.clear();
   }
 
   H2RequestHead head;         ///< the fields as they arrive
@@ -45,6 +46,7 @@ struct H2StreamScratch {
   std::string body_in;        ///< request body received, not yet handed to the exchange
   std::string framed;         ///< the body piece the exchange holds, framed for HTTP/1.1
   FieldBlock fields;          ///< the response's fields
+  FieldBlock trailers;        ///< the response's trailer fields
   std::string out;            ///< response body bytes for DATA frames
 };
 
@@ -102,6 +104,7 @@ class H2Stream final : public ClientSide, public SessionHooks {
   boost::asio::awaitable<bool> send_body(std::string_view bytes) override;
   boost::asio::ip::tcp::socket* splice_target() override { return nullptr; }
   void spliced(std::size_t /*n*/) override {}
+  void response_trailers(std::string_view fields) override;
   Outcome end_response() override;
   boost::asio::awaitable<Outcome> reply(int status, std::string_view text,
                                         bool /*close*/) override {
@@ -134,7 +137,6 @@ class H2Stream final : public ClientSide, public SessionHooks {
   bool submit_response(bool ended);
   void reset(std::uint32_t error_code);
   void finish(std::string_view error);
-  [[nodiscard]] RequestOutcome outcome() const;
   [[nodiscard]] std::string_view hsts_field();
   [[nodiscard]] std::size_t unsent() const { return x_->out.size() - out_at_; }
 

@@ -337,6 +337,9 @@ asio::awaitable<Outcome> UpstreamExchange::relay_response(bool& upstream_reusabl
   }
   upstream_reusable =
       !response_.connection_close && response_.body != BodyKind::until_close && bytes_.empty();
+  if (!body.trailers().empty()) {
+    client_.response_trailers(body.trailers());
+  }
   co_return client_.end_response();
 }
 

@@ -88,6 +88,8 @@ class Client:
         elif isinstance(event, h2.events.DataReceived):
             r["body"] += event.data
             self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        elif isinstance(event, h2.events.TrailersReceived):
+            r["trailers"] = [(k.decode(), v.decode()) for k, v in event.headers]
         elif isinstance(event, h2.events.StreamEnded):
             r["ended"] = True
         elif isinstance(event, h2.events.StreamReset):
@@ -149,9 +151,11 @@ def request_block(encoder, path="/", authority="app", extra=()):
 DECODERS = {}  # socket -> the HPACK decoder of what the proxy sends on it
 
 
-def outcome_of(sock, sid, deadline=10.0):
-    """What came back on stream `sid`: a status, a reset code, a GOAWAY or a close."""
+def outcome_of(sock, sid, deadline=10.0, whole=False):
+    """What came back on stream `sid`: "status S" at its response head (with `whole`: "S BODY"
+    at its end), or "reset CODE", "goaway CODE", "closed" or "nothing" instead."""
     decoder = DECODERS.setdefault(id(sock), hpack.Decoder())
+    status, body = None, b""
     for f in raw_frames(sock, deadline):
         if f == "closed":
             return "closed"
@@ -164,7 +168,13 @@ def outcome_of(sock, sid, deadline=10.0):
         if isinstance(f, RstStreamFrame):
             return "reset %d" % f.error_code
         if isinstance(f, HeadersFrame):
-            return "status " + dict(decoder.decode(f.data))[":status"]
+            status = dict(decoder.decode(f.data))[":status"]
+            if not whole:
+                return "status " + status
+        if isinstance(f, DataFrame):
+            body += f.data
+        if "END_STREAM" in f.flags:
+            return "%s %s" % (status, body.decode(errors="replace").strip())
     return "nothing"
 
 
@@ -231,6 +241,8 @@ def case_headers(port):
     print(c.result(sid))
     for k, v in c.responses[sid]["headers"]:
         print("response %s: %s" % (k, v))
+    for k, v in c.responses[sid].get("trailers", []):
+        print("trailer %s: %s" % (k, v))
 
 
 def case_trailers(port):
@@ -293,37 +305,12 @@ def case_split_everywhere(port):
         s.sendall(message[:cut])
         time.sleep(0.005)
         s.sendall(message[cut:])
-        got = outcome_with_body(s, 1)
+        got = outcome_of(s, 1, 5, whole=True)
         s.close()
         if got != "200 got 5":
             print("cut %d: %s" % (cut, got))
             bad += 1
     print("%d cuts, %d failed" % (len(message) - 1, bad))
-
-
-def outcome_with_body(sock, sid, deadline=5.0):
-    """The status and body of stream `sid` ("STATUS BODY"), or how the stream or connection
-    ended instead."""
-    decoder = hpack.Decoder()
-    status, body = None, b""
-    for f in raw_frames(sock, deadline):
-        if f == "closed":
-            return "closed"
-        if isinstance(f, GoAwayFrame):
-            return "goaway %d" % f.error_code
-        if isinstance(f, SettingsFrame) and "ACK" not in f.flags:
-            sock.sendall(SettingsFrame(0, flags=["ACK"]).serialize())
-        if f.stream_id != sid:
-            continue
-        if isinstance(f, RstStreamFrame):
-            return "reset %d" % f.error_code
-        if isinstance(f, HeadersFrame):
-            status = dict(decoder.decode(f.data))[":status"]
-        if isinstance(f, DataFrame):
-            body += f.data
-        if "END_STREAM" in f.flags:
-            return "%s %s" % (status, body.decode(errors="replace").strip())
-    return "nothing"
 
 
 def case_rapid_reset(port, count):
@@ -446,7 +433,7 @@ def case_zero_window(port, path):
     s.sendall(HeadersFrame(1, request_block(enc, path),
                            flags=["END_HEADERS", "END_STREAM"]).serialize())
     start = time.monotonic()
-    print("stream: %s" % outcome_of_final(s, 1, 30))
+    print("stream: %s" % outcome_of(s, 1, 30, whole=True))
     print("after %.0f s" % (time.monotonic() - start))
     s.sendall(PingFrame(0, opaque_data=b"abcdefgh").serialize())
     for f in raw_frames(s, 5):
@@ -454,22 +441,6 @@ def case_zero_window(port, path):
             print("ping answered")
             return
     print("ping unanswered")
-
-
-def outcome_of_final(sock, sid, deadline):
-    """Like outcome_of, but past the response head: waits for the stream's end or reset."""
-    for f in raw_frames(sock, deadline):
-        if f == "closed":
-            return "closed"
-        if isinstance(f, GoAwayFrame):
-            return "goaway %d" % f.error_code
-        if isinstance(f, SettingsFrame) and "ACK" not in f.flags:
-            sock.sendall(SettingsFrame(0, flags=["ACK"]).serialize())
-        if f.stream_id == sid and isinstance(f, RstStreamFrame):
-            return "reset %d" % f.error_code
-        if f.stream_id == sid and "END_STREAM" in f.flags:
-            return "ended"
-    return "nothing"
 
 
 def case_goaway(port, path, command):

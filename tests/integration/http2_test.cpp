@@ -113,13 +113,18 @@ TEST_CASE("curl and nghttp get HTTP/2 by ALPN over TLS and by prior knowledge wi
             .second.find("hello") == std::string::npos);
 }
 
-TEST_CASE("what reaches the backend: Host from :authority, cookies joined, chunked with trailers") {
+TEST_CASE("what reaches the backend: Host from :authority, cookies joined, trailers both ways") {
   RecordingBackend backend([](const ParsedRequest& r) {
-    RecordingBackend::Answer a = RecordingBackend::ok("body=" + r.body);
-    // Connection-specific fields in a response must not reach an HTTP/2 client.
-    a.pieces[0].insert(a.pieces[0].find("\r\n") + 2,
-                       "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-App: 1\r\n");
-    return a;
+    if (r.target == "/fields") {
+      // Connection-specific fields in a response must not reach an HTTP/2 client; trailers
+      // (but not those that frame or route a message) go on as a trailing HEADERS frame.
+      return RecordingBackend::Answer{
+          {"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n"
+           "X-App: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+           "5\r\nchunk\r\n0\r\nX-Sum: 42\r\nContent-Length: 9\r\n\r\n"},
+          false};
+    }
+    return RecordingBackend::ok("body=" + r.body);
   });
   TempDir dir;
   RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--h2c"});
@@ -131,6 +136,10 @@ TEST_CASE("what reaches the backend: Host from :authority, cookies joined, chunk
   CHECK(contains(fields, "response via: 1.1 handoff"));
   CHECK_FALSE(contains(fields, "response connection"));
   CHECK_FALSE(contains(fields, "response keep-alive"));
+  CHECK_FALSE(contains(fields, "response transfer-encoding"));
+  CHECK(contains(fields, "200 chunk\n"));
+  CHECK(contains(fields, "trailer x-sum: 42"));
+  CHECK_FALSE(contains(fields, "trailer content-length"));
   const std::string trailers = h2_case("trailers " + port);
   CHECK(contains(trailers, "200 body=hello big world"));
 
@@ -267,7 +276,7 @@ TEST_CASE("each stream picks its upstream: a swap mid-connection moves the next 
   CHECK(mixed == "fast 200 a\nfast 200 a\nfast 200 a\nslow 200 b\ncommand 0\n");
 }
 
-TEST_CASE("pause holds new streams until resume; a dead upstream fails its stream alone") {
+TEST_CASE("pause holds new streams until resume, a dead upstream fails its stream alone") {
   TestBackend backend(TestBackend::respond("ok"));
   TempDir dir;
   RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--h2c"});

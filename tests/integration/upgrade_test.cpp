@@ -270,7 +270,7 @@ TEST_CASE("after an upgrade, services, hosts, upstreams and certificates are the
 }
 
 TEST_CASE(
-    "a 5 s request in flight at the upgrade completes; an idle keep-alive client is told to "
+    "a 5 s request in flight at the upgrade completes, an idle keep-alive client is told to "
     "close") {
   TestBackend backend(answer("v1"));
   TempDir dir;

@@ -26,7 +26,7 @@ TEST_CASE("SNI finds a certificate by exact name, then one wildcard label, then 
   CHECK(CertificateStore().empty());
 }
 
-TEST_CASE("a service's hosts name its certificate first; ports and path prefixes are ignored") {
+TEST_CASE("a service's hosts name its certificate first, ports and path prefixes are ignored") {
   const auto web = parsed_certificate({"web.test", "shared.test"});
   const auto other = parsed_certificate({"shared.test"});
   // `other` serves shared.test as a host of its service: it wins over the name in `web`.

@@ -97,3 +97,18 @@ TEST_CASE("de-chunking yields the data alone") {
   CHECK(r.done);
   CHECK(r.out == "hello world");
 }
+
+TEST_CASE("de-chunking keeps the trailer fields apart, without those that frame or route") {
+  const std::string body =
+      "1\r\na\r\n0\r\nX-Sum: 42\r\nContent-Length: 5\r\nHost: evil\r\nX-Ok: 1\r\n\r\n";
+  for (std::size_t cut = 1; cut < body.size(); ++cut) {
+    ChunkedScanner scanner(ChunkedOutput::dechunk);
+    std::string out;
+    scanner.feed(std::string_view(body).substr(0, cut), out);
+    scanner.feed(std::string_view(body).substr(cut), out);
+    CAPTURE(cut);
+    CHECK(scanner.done());
+    CHECK(out == "a");
+    CHECK(scanner.trailers() == "X-Sum: 42\r\nX-Ok: 1\r\n");
+  }
+}

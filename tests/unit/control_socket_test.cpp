@@ -23,7 +23,7 @@ TEST_CASE("the control socket's path comes from the flag, then HANDOFF_CONTROL, 
 }
 
 TEST_CASE(
-    "binding makes the directory and a private socket; a stale file is replaced, a live one "
+    "binding makes the directory and a private socket, a stale file is replaced, a live one "
     "refused") {
   TempDir dir;
   const std::string path = (dir.path() / "sub" / "control.sock").string();

@@ -93,7 +93,7 @@ TEST_CASE("a quiet stream gives empty batches for heartbeats and still loses no 
   CHECK_FALSE(json::parse(r.lines.back()).as_object().contains("status"));
 }
 
-TEST_CASE("a sender far ahead of the reader waits for room; every line arrives in order") {
+TEST_CASE("a sender far ahead of the reader waits for room, every line arrives in order") {
   asio::io_context io;
   EventStream stream(io.get_executor());
   constexpr int kLines = 5000;  // several times what the stream holds

@@ -51,7 +51,7 @@ TEST_CASE("an HTTP/2 request becomes an HTTP/1.1 head: Host from :authority, coo
   CHECK(parsed.host == "app.test");
 }
 
-TEST_CASE("host stands in for a missing :authority; a body without a length goes chunked") {
+TEST_CASE("host stands in for a missing :authority, a body without a length goes chunked") {
   const auto [verdict, head] =
       map({{":method", "POST"}, {":scheme", "http"}, {":path", "/u"}, {"host", "h.test"}}, true);
   REQUIRE(verdict.refusal == 0);
@@ -85,7 +85,7 @@ TEST_CASE("malformed HTTP/2 requests are stream errors (RFC 9113 §8.2-8.3)") {
   }
 }
 
-TEST_CASE("limits: too many or too large fields are refused with 431; CONNECT with 405") {
+TEST_CASE("limits: too many or too large fields are refused with 431, CONNECT with 405") {
   Fields many = kGet;
   for (int i = 0; i < 101; ++i) {
     many.push_back({"x-f" + std::to_string(i), "v"});
@@ -107,7 +107,7 @@ TEST_CASE("limits: too many or too large fields are refused with 431; CONNECT wi
   CHECK(head.empty());
 }
 
-TEST_CASE("request trailers end a chunked body; framing and routing fields are not trailers") {
+TEST_CASE("request trailers end a chunked body, framing and routing fields are not trailers") {
   H2RequestHead gather(16 * 1024);
   CHECK(gather.add_trailer("x-checksum", "abc"));
   CHECK_FALSE(gather.add_trailer("content-length", "5"));

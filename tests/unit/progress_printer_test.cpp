@@ -42,7 +42,7 @@ TEST_CASE("the engine's HEALTHCHECK state is shown as such, not as a garbled HTT
   CHECK(text.find("attempt 1: HTTP 200 (1/2 healthy") != std::string::npos);
 }
 
-TEST_CASE("pull progress and a failed result are rendered; the exit code follows the result") {
+TEST_CASE("pull progress and a failed result are rendered, the exit code follows the result") {
   auto [text, code] = render(
       {R"({"step":"pull","state":"running","image":"r/app:v2"})",
        R"({"step":"pull","state":"running","layers":3,"layers_done":1,"bytes":2000000,"total_bytes":4000000,"elapsed_ms":500})",

@@ -38,7 +38,7 @@ std::string code_of(const std::string& body) {
 
 }  // namespace
 
-TEST_CASE("HTTPS fields are read into a change; what is absent stays as it is") {
+TEST_CASE("HTTPS fields are read into a change, what is absent stays as it is") {
   const auto made = test::make_certificate({{"a.test"}});
   JsonFields fields(body_with(made, R"("redirect_https":true,"hsts":600)"));
   const TlsChange change = TlsChange::read(fields);

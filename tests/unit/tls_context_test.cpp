@@ -148,7 +148,7 @@ TEST_CASE("a name no certificate covers gets unrecognized_name, or the default w
   CHECK(X509_cmp(defaulted.peer, fallback->leaf()) == 0);
 }
 
-TEST_CASE("TLS 1.1 and older are refused; a client without http/1.1 gets no ALPN") {
+TEST_CASE("TLS 1.1 and older are refused, ALPN picks h2 first and nothing unknown") {
   TlsContext ctx;
   ctx.replace(store_of({}, parsed_certificate({"a.test"})));
   Handshake old;
@@ -157,10 +157,19 @@ TEST_CASE("TLS 1.1 and older are refused; a client without http/1.1 gets no ALPN
   Handshake tls12;
   handshake(ctx, {"a.test", TLS1_2_VERSION}, tls12);
   CHECK(tls12.ok);
-  Handshake h2_only;
-  handshake(ctx, {"a.test", TLS1_3_VERSION, std::string("\x02h2", 3)}, h2_only);
-  REQUIRE(h2_only.ok);
-  CHECK(h2_only.alpn.empty());
+  Handshake both;
+  handshake(ctx, {"a.test", TLS1_3_VERSION, std::string("\x08http/1.1\x02h2", 12)}, both);
+  REQUIRE(both.ok);
+  CHECK(both.alpn == "h2");  // the server's preference, whatever the client's order
+  Handshake unknown;
+  handshake(ctx, {"a.test", TLS1_3_VERSION, std::string("\x06spdy/3", 7)}, unknown);
+  REQUIRE(unknown.ok);
+  CHECK(unknown.alpn.empty());
+  ctx.offer_http2(false);  // --no-http2
+  Handshake h1;
+  handshake(ctx, {"a.test", TLS1_3_VERSION, std::string("\x02h2\x08http/1.1", 12)}, h1);
+  REQUIRE(h1.ok);
+  CHECK(h1.alpn == "http/1.1");
 }
 
 TEST_CASE("a ticket resumes the session, across a key rotation, and not after two") {

@@ -1,0 +1,46 @@
+#include "proxy/request_books.hpp"
+
+#include "proxy/service.hpp"
+
+namespace handoff::proxy {
+
+RequestOutcome request_outcome(const RequestEnding& ending) {
+  if (ending.client_left) {
+    return RequestOutcome::incomplete;
+  }
+  if (ending.killed) {
+    return RequestOutcome::cut_at_drain;
+  }
+  if (ending.connect_failed) {
+    return RequestOutcome::connect_error;
+  }
+  if (ending.status == 0 || ending.cut) {
+    return RequestOutcome::incomplete;
+  }
+  if (ending.status >= 500) {
+    return ending.answered_by_proxy ? RequestOutcome::proxy_5xx : RequestOutcome::upstream_5xx;
+  }
+  return RequestOutcome::answered;
+}
+
+std::chrono::steady_clock::duration count_request(Service* service, Upstream* upstream, unsigned w,
+                                                  std::chrono::steady_clock::time_point started,
+                                                  const RequestEnding& ending) {
+  const auto now = std::chrono::steady_clock::now();  // one clock read for every use
+  const auto took = now - started;
+  if (service != nullptr) {
+    if (ending.status != 0) {
+      service->count_response(w, ending.status);
+      service->count_duration(w, now, took);
+    }
+    if (ending.status == 0 || ending.cut || ending.killed || ending.client_left) {
+      service->count_unfinished(w, ending.killed && !ending.client_left);
+    }
+  }
+  if (upstream != nullptr) {
+    upstream->count_outcome(w, request_outcome(ending));
+  }
+  return took;
+}
+
+}  // namespace handoff::proxy

@@ -48,6 +48,9 @@ Server::Server(ProxyConfig config, std::vector<ListeningSocket> inherited)
   if (config_.listen.empty() && config_.listen_tls.empty() && inherited.empty()) {
     throw std::runtime_error("no listen address (use --listen HOST:PORT)");
   }
+  if (config_.h2_max_streams == 0) {
+    throw std::runtime_error("--h2-max-streams must be at least 1");
+  }
   tls_.offer_http2(config_.http2);
   for (unsigned i = 0; i < config_.threads; ++i) {
     workers_.push_back(

@@ -41,6 +41,13 @@ TEST_CASE("start-up errors print one clear line and exit non-zero") {
   CHECK(code != 0);
   CHECK(err.find("--threads") != std::string::npos);
 
+  TempDir zero_dir;
+  std::tie(code, err) =
+      run_handoff(isolated(zero_dir, {"run", "--listen", "127.0.0.1:0", "--h2-max-streams", "0"}));
+  CHECK(code != 0);
+  CHECK(err.find("--h2-max-streams must be at least 1") != std::string::npos);
+  CHECK(count_lines(err) == 1);
+
   TestBackend taken(TestBackend::respond(""));
   TempDir dir;
   std::tie(code, err) =

@@ -215,14 +215,25 @@ def case_swap(port, command):
 
 
 def case_slow_then_more(port, slow_path, fast_path, marker, command):
-    """A slow request, then COMMAND in the background once it is under way, then fast requests
-    on the same connection while the slow one runs: prints each answer, fast ones first."""
+    """A slow request, then COMMAND (a swap) in the background once it is under way, then, as
+    soon as the swap has switched (a probe on the same connection answers from the other
+    upstream), fast requests on that connection while the slow one runs: prints each answer,
+    fast ones first."""
     c = Client(port)
+    probe = c.request(fast_path)
+    c.pump(lambda: c.done(probe))
+    before = c.result(probe)
     slow = c.request(slow_path)
     time.sleep(0.3)
     proc = subprocess.Popen(command, shell=True, stdout=subprocess.DEVNULL)
     open(marker, "w").close()
-    time.sleep(1.0)
+    end = time.monotonic() + 20
+    while time.monotonic() < end:
+        probe = c.request(fast_path)
+        c.pump(lambda: c.done(probe))
+        if c.result(probe) != before:
+            break
+        time.sleep(0.05)
     fast = [c.request(fast_path) for _ in range(3)]
     c.pump(lambda: all(c.done(s) for s in fast))
     for s in fast:

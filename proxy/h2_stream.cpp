@@ -196,7 +196,7 @@ asio::awaitable<bool> H2Stream::route() {
   }
   service_ = match.service->shared_from_this();
   if (!connection_.secure() && service_->redirect_https() && !x_->request.host.empty()) {
-    co_await redirect_to_https(*service_);
+    co_await redirect_to_https();
     co_return false;
   }
   x_->request.target.remove_prefix(match.strip);
@@ -214,7 +214,7 @@ asio::awaitable<bool> H2Stream::route() {
   co_return true;
 }
 
-asio::awaitable<Outcome> H2Stream::redirect_to_https(const Service& /*service*/) {
+asio::awaitable<Outcome> H2Stream::redirect_to_https() {
   const bool safe = x_->request.method == "GET" || x_->request.method == "HEAD";
   const std::uint16_t port = worker_.config().https_port;
   const std::string location = https_location_field(x_->request.host, x_->request.target, port);
@@ -335,7 +335,7 @@ asio::awaitable<bool> H2Stream::send_body(std::string_view bytes) {
   }
   x_->out.append(bytes);
   response_bytes_ += bytes.size();
-  if (!submit_response(false)) {
+  if (!submit_response()) {
     co_return false;
   }
   while (unsent() > kResponseHighWater) {
@@ -360,13 +360,13 @@ void H2Stream::response_trailers(std::string_view fields) {
 
 Outcome H2Stream::end_response() {
   out_ended_ = true;
-  submit_response(true);
+  submit_response();
   return Outcome::keep_alive;
 }
 
 // Hands the response head to nghttp2 the first time, with a data source reading `x_->out`; later,
 // tells it that more data (or its end) is ready.
-bool H2Stream::submit_response(bool /*ended*/) {
+bool H2Stream::submit_response() {
   if (closed_) {
     return false;
   }
@@ -447,7 +447,7 @@ asio::awaitable<Outcome> H2Stream::answer(int status, std::string_view text,
   if (const std::size_t colon = extra_field.find(':'); colon != std::string_view::npos) {
     x_->fields.add(extra_field.substr(0, colon), extra_field.substr(colon + 2));
   }
-  submit_response(true);
+  submit_response();
   finish(logged_as_error ? text : std::string_view());
   co_return Outcome::close;
 }

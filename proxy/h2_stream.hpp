@@ -127,14 +127,14 @@ class H2Stream final : public ClientSide, public SessionHooks {
 
   boost::asio::awaitable<void> serve();
   boost::asio::awaitable<bool> route();
-  boost::asio::awaitable<Outcome> redirect_to_https(const Service& service);
+  boost::asio::awaitable<Outcome> redirect_to_https();
   boost::asio::awaitable<void> exchange();
   boost::asio::awaitable<bool> wait(Millis timeout);
   BodyPiece take_body();
   [[nodiscard]] int refuse_body() const;
   boost::asio::awaitable<Outcome> answer(int status, std::string_view text,
                                          std::string_view extra_field, bool logged_as_error = true);
-  bool submit_response(bool ended);
+  bool submit_response();
   void reset(std::uint32_t error_code);
   void finish(std::string_view error);
   [[nodiscard]] std::string_view hsts_field();

@@ -400,12 +400,7 @@ TEST_CASE("an upgrade waits for a swap in progress, or is refused with --no-wait
 
 TEST_CASE("kill -9 of the successor mid-upgrade: the old process serves on, changes work again") {
   TestBackend backend(answer("v1"));
-  TestBackend unhealthy([](BackendConnection& c, TestBackend& self) {
-    while (auto r = c.read_request()) {
-      self.record(*r);
-      c.send("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
-    }
-  });
+  TestBackend unhealthy(TestBackend::respond("", 503));
   TempDir dir;
   RunningProxy proxy(dir.path(), {"--upstream", backend.address()});
   Successors successors;
@@ -427,12 +422,7 @@ TEST_CASE("kill -9 of the successor mid-upgrade: the old process serves on, chan
 
 TEST_CASE("kill -9 of the old process mid-upgrade: the successor gives up, a restart serves") {
   TestBackend backend(answer("v1"));
-  TestBackend unhealthy([](BackendConnection& c, TestBackend& self) {
-    while (auto r = c.read_request()) {
-      self.record(*r);
-      c.send("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
-    }
-  });
+  TestBackend unhealthy(TestBackend::respond("", 503));
   TempDir dir;
   Successors successors;
   {

@@ -126,6 +126,28 @@ int follow_logs(ControlClient& client, const std::string& path, const json::obje
   return 0;
 }
 
+// One line per member, when the set has several or one is not healthy.
+void print_members(const json::object& service) {
+  const json::value* members = service.if_contains("members");
+  if (members == nullptr || !members->is_array()) {
+    return;
+  }
+  const json::array& list = members->as_array();
+  const bool all_healthy = std::ranges::all_of(
+      list, [](const json::value& m) { return str(m.as_object(), "health") == "healthy"; });
+  if (list.size() < 2 && all_healthy) {
+    return;
+  }
+  for (const json::value& v : list) {
+    const json::object& m = v.as_object();
+    fmt::print("{:<14} member {:<22} in flight {:<5} {}{}\n", "", str(m, "address"),
+               num(m, "in_flight"), str(m, "health"),
+               num(m, "connect_errors") == 0
+                   ? ""
+                   : fmt::format(" ({} failed connects)", num(m, "connect_errors")));
+  }
+}
+
 void print_status(const json::object& status) {
   fmt::print("{:<14} {:<24} {:<22} {:>4} {:>9} {:<18} {:>10} {:>7}  {}\n", "SERVICE", "HOSTS",
              "UPSTREAM", "GEN", "IN-FLIGHT", "DRAINING", "REQUESTS", "ERRORS", "STATE");
@@ -146,6 +168,7 @@ void print_status(const json::object& status) {
                s.at("upstream").is_null() ? "(none)" : str(s, "upstream"), num(s, "generation"),
                num(s, "in_flight"), draining.empty() ? "-" : draining, num(s, "requests"),
                num(s, "errors"), state);
+    print_members(s);
     if (const json::value* c = s.if_contains("container"); c != nullptr && c->is_object()) {
       const json::object& co = c->as_object();
       fmt::print("{:<14} container {} (image {}, id {}){}\n", "", str(co, "name"), str(co, "image"),
@@ -158,9 +181,10 @@ void print_status(const json::object& status) {
 }
 
 constexpr std::string_view kSwapUsage =
-    "usage: handoff swap SERVICE --to HOST:PORT [options]\n\n"
-    "Health-checks the new upstream, switches the service to it with one atomic store, then\n"
-    "drains the old one. If the health gate fails nothing changes and the exit code is 1.\n\n";
+    "usage: handoff swap SERVICE --to HOST:PORT [--to HOST:PORT...] [options]\n\n"
+    "Health-checks the new upstreams, switches the service to them with one atomic store, then\n"
+    "drains the old ones. Several --to make a set that requests are balanced over. If a health\n"
+    "gate fails nothing changes and the exit code is 1.\n\n";
 constexpr std::string_view kRollbackUsage =
     "usage: handoff rollback SERVICE [options]\n\n"
     "Swaps the service back to the upstream it had before its last swap (health-gated). A\n"
@@ -202,6 +226,9 @@ void add_gate_flags(std::vector<Flag>& flags, json::object& body, std::string_vi
                    duration_field(body, "health_interval")});
   flags.push_back({"healthy-threshold", "N", "consecutive 2xx needed (default 2)",
                    int_field(body, "healthy_threshold")});
+  flags.push_back({"unhealthy-threshold", "N",
+                   "while serving, failed checks in a row that eject a member (default 3)",
+                   int_field(body, "unhealthy_threshold")});
   flags.push_back({"deploy-timeout", "DUR", timeout_help, duration_field(body, "deploy_timeout")});
   flags.push_back({"drain-timeout", "DUR",
                    "close what is still open on the old upstream after (default 30s)",
@@ -213,10 +240,11 @@ void add_gate_flags(std::vector<Flag>& flags, json::object& body, std::string_vi
 int swap_like(bool rollback, const std::vector<std::string_view>& args) {
   CommonFlags common;
   json::object body;
-  std::string to;
+  json::array to;
   std::vector<Flag> flags;
   if (!rollback) {
-    flags.push_back({"to", "HOST:PORT", "the new upstream", [&](std::string_view v) { to = v; }});
+    flags.push_back({"to", "HOST:PORT", "a member of the new upstream set; repeatable",
+                     [&](std::string_view v) { to.emplace_back(v); }});
   }
   add_gate_flags(flags, body,
                  rollback ? "start to healthy within (default 30s; 60s for a deployed service)"
@@ -235,7 +263,7 @@ int swap_like(bool rollback, const std::vector<std::string_view>& args) {
     if (to.empty()) {
       throw std::invalid_argument("--to HOST:PORT is required");
     }
-    body["to"] = to;
+    body["to"] = to.size() == 1 ? json::value(to.front()) : json::value(std::move(to));
   }
   ControlClient client(control_socket_path(common.control));
   const std::string service(words[0]);
@@ -293,10 +321,11 @@ int upgrade_command(const std::vector<std::string_view>& args) {
 
 constexpr std::string_view kDeployUsage =
     "usage: handoff deploy SERVICE --image IMAGE (--network NAME | --host-network) [options]\n\n"
-    "Starts a container from IMAGE, waits until it runs and passes its health checks (the\n"
-    "image's HEALTHCHECK, if any, and GET --health-path), switches SERVICE to it, drains the\n"
-    "old container's requests, then stops it (keeping --keep stopped ones for rollback).\n"
-    "Any failure before the switch removes the new container and leaves the old one serving.\n\n";
+    "Starts --replicas containers from IMAGE, waits until each runs and passes its health\n"
+    "checks (the image's HEALTHCHECK, if any, and GET --health-path), switches SERVICE to them\n"
+    "(requests are balanced over the set), drains the old containers' requests, then stops\n"
+    "them (keeping --keep stopped sets for rollback). All or nothing: any failure before the\n"
+    "switch removes every new container and leaves the old ones serving.\n\n";
 
 int deploy_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
@@ -325,7 +354,10 @@ int deploy_command(const std::vector<std::string_view>& args) {
        [&](std::string_view) { body["host_network"] = true; }},
       {"stop-timeout", "DUR", "grace period when stopping the old container (default 10s)",
        duration_field(body, "stop_timeout")},
-      {"keep", "N", "stopped containers kept for rollback (default 1)", int_field(body, "keep")},
+      {"keep", "N", "stopped sets of containers kept for rollback (default 1)",
+       int_field(body, "keep")},
+      {"replicas", "N", "containers in the new set (default: as many as serve now, or 1)",
+       int_field(body, "replicas")},
       {"pull", "WHEN", "pull the image: missing (default), always or never",
        text_field(body, "pull")},
       {"registry-auth", "FILE",

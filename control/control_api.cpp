@@ -36,6 +36,8 @@ SwapOptions swap_options(JsonFields& body, std::chrono::milliseconds deploy_time
   opt.health.healthy_threshold = static_cast<unsigned>(
       body.integer("healthy_threshold", 1, 100, opt.health.healthy_threshold));
   opt.health.enabled = body.boolean("health_check", opt.health.enabled);
+  opt.health.unhealthy_threshold = static_cast<unsigned>(
+      body.integer("unhealthy_threshold", 1, 100, opt.health.unhealthy_threshold));
   return opt;
 }
 
@@ -47,6 +49,7 @@ DeployOptions deploy_options(JsonFields& body) {
   opt.network = body.string("network");
   opt.port = static_cast<int>(body.integer("port", 1, 65535, opt.port));
   opt.keep = static_cast<int>(body.integer("keep", 0, 100, opt.keep));
+  opt.replicas = static_cast<int>(body.integer("replicas", 1, 100, 0));
   opt.stop_timeout = std::chrono::duration_cast<std::chrono::seconds>(
       body.duration("stop_timeout", opt.stop_timeout));
   opt.host_network = body.boolean("host_network", opt.host_network);
@@ -279,7 +282,7 @@ std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
                                                       std::string_view text) {
   JsonFields body(text);
   if (action == "swap") {
-    const std::string to = body.string("to", true);
+    const std::vector<std::string> to = body.one_or_more("to", "upstream addresses", true);
     const SwapOptions options = swap_options(body, std::chrono::seconds(30));
     body.finish();
     return operation(prepare_swap(registry_, server_, name, to, options));

@@ -23,9 +23,9 @@ double to_ms(std::chrono::nanoseconds d) {
 
 DeployCost::DeployCost(std::shared_ptr<proxy::Service> service)
     : service_(std::move(service)), begun_(Clock::now()) {
-  old_.upstream = service_->upstream();
-  if (old_.upstream) {
-    old_.baseline = old_.upstream->outcomes();
+  old_.set = service_->upstreams();
+  if (old_.set) {
+    old_.baseline = old_.set->outcomes();
   }
 }
 
@@ -39,18 +39,22 @@ void DeployCost::switched() {
   before_ =
       service_->latency().read(switched_ - kBeforeWindow, switched_ - std::chrono::seconds(1));
   before_ += switch_second_;
-  new_.upstream = service_->upstream();
+  new_.set = service_->upstreams();
+  if (new_.set) {
+    // Members that stay (a scale) had counted before; only what they count from now is new.
+    new_.baseline = new_.set->outcomes();
+  }
 }
 
 json::object DeployCost::version_report(const Version& v) {
-  proxy::OutcomeCounts n = v.upstream->outcomes();
+  proxy::OutcomeCounts n = v.set->outcomes();
   for (std::size_t i = 0; i < n.size(); ++i) {
     n[i] -= std::min(n[i], v.baseline[i]);
   }
   const std::uint64_t failed = count(n, Outcome::upstream_5xx) + count(n, Outcome::proxy_5xx) +
                                count(n, Outcome::connect_error) + count(n, Outcome::cut_at_drain) +
                                count(n, Outcome::incomplete);
-  return json::object{{"upstream", v.upstream->address()},
+  return json::object{{"upstream", v.set->addresses()},
                       {"answered", count(n, Outcome::answered)},
                       {"failed", failed},
                       {"upstream_5xx", count(n, Outcome::upstream_5xx)},
@@ -70,7 +74,7 @@ json::object DeployCost::latency_report(const proxy::DurationHistogram& h, milli
 json::object DeployCost::report() const {
   const Clock::time_point now = Clock::now();
   json::object out{{"window_ms", duration_cast<milliseconds>(now - begun_).count()}};
-  if (old_.upstream) {
+  if (old_.set) {
     out["old"] = version_report(old_);
   }
   if (switched_ == Clock::time_point{}) {
@@ -80,7 +84,7 @@ json::object DeployCost::report() const {
                                                duration_cast<milliseconds>(now - begun_))}};
     return out;
   }
-  if (new_.upstream) {
+  if (new_.set) {
     out["new"] = version_report(new_);
   }
   proxy::DurationHistogram after = service_->latency().read(switched_, now);

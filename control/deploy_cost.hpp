@@ -33,7 +33,7 @@ class DeployCost {
 
  private:
   struct Version {
-    std::shared_ptr<proxy::Upstream> upstream;
+    std::shared_ptr<const proxy::UpstreamSet> set;
     proxy::OutcomeCounts baseline{};  // what it had counted before the deploy began
   };
 

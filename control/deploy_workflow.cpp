@@ -51,8 +51,19 @@ ErrorKind kind_of(const containers::EngineError& e) {
                                                                      : ErrorKind::engine_failed;
 }
 
-/// One run of the deploy or container-rollback steps. A step that fails throws StepFailure;
-/// `run` then removes the new container (when it created it) and reports the cause.
+/// A container a deploy or rollback brings in: one member of the new set.
+struct Replica {
+  std::string id;
+  std::string name;
+  std::string image;
+  bool created = false;               // created by this deploy (removed again on failure)
+  containers::ContainerInfo running;  // as it was once it ran
+  std::string address;
+};
+
+/// One run of the deploy or container-rollback steps for a set of replicas, all or nothing: a
+/// step that fails for any replica throws StepFailure; `run` then removes the new containers
+/// (when it created them) and reports the cause, and the old set serves on.
 class ContainerSwitch {
  public:
   struct StepFailure {
@@ -71,43 +82,49 @@ class ContainerSwitch {
         options_(std::move(options)),
         sink_(sink) {}
 
-  /// The deploy, one line per step (see Step).
+  /// The deploy, one line per step and replica (see Step).
   OperationResult deploy() {
     begin(options_.image);
     return run([this] {
       pull_image();
-      create_new();
-      start_new();
-      find_address();
-      pass_health_check();
-      switch_over();
-      drain_old();
-      retire_old();
+      for (int i = 0; i < options_.replicas; ++i) {
+        create_new();
+      }
+      bring_up();
     });
   }
 
-  /// The rollback to a kept container: the deploy's steps from start on.
-  OperationResult roll_back(const containers::ContainerSummary& kept) {
-    begin(kept.name);
+  /// The rollback to a kept set of containers: the deploy's steps from start on.
+  OperationResult roll_back(const std::vector<containers::ContainerSummary>& kept) {
+    begin(kept.front().name);
     return run([&] {
-      new_id_ = kept.id;
-      created_ = false;  // a kept container is stopped again on failure, not removed
-      start_new();
-      find_address();
-      pass_health_check();
-      switch_over();
-      drain_old();
-      retire_old();
+      for (const auto& c : kept) {
+        new_.push_back(Replica{c.id, c.name, c.image, false, {}, {}});  // stopped again on failure
+      }
+      bring_up();
     });
   }
 
  private:
-  /// Undoes a new container on every way out before the switch: whatever ends the steps (a
-  /// failed step, an engine error, anything thrown), the new container does not stay behind.
-  struct NewContainerGuard {
+  /// Undoes the new containers on every way out before the switch: whatever ends the steps (a
+  /// failed step, an engine error, anything thrown), they do not stay behind.
+  struct NewContainersGuard {
     ContainerSwitch& run;
-    ~NewContainerGuard() { run.cleanup_new(); }
+    ~NewContainersGuard() { run.cleanup_new(); }
   };
+
+  void bring_up() {
+    for (Replica& r : new_) {
+      start_new(r);
+    }
+    for (Replica& r : new_) {
+      find_address(r);
+    }
+    pass_health_checks();
+    switch_over();
+    drain_old();
+    retire_old();
+  }
 
   template <typename Steps>
   OperationResult run(Steps&& steps) {
@@ -115,10 +132,10 @@ class ContainerSwitch {
     // One deadline for the whole deploy: starting, the engine's health and the HTTP gate share
     // it, so a 60 s timeout never becomes 120 s.
     deadline_ = start + options_.swap.health.timeout;
-    old_ = registry_.container(service_);
+    old_ = registry_.containers(service_);
     cost_.emplace(registry_.service(service_));
     try {
-      NewContainerGuard guard{*this};
+      NewContainersGuard guard{*this};
       steps();
     } catch (const StepFailure& f) {
       return with_cost(operation_error(f.kind, f.code, f.message), *cost_);
@@ -127,11 +144,16 @@ class ContainerSwitch {
     } catch (const std::exception& e) {
       return with_cost(operation_error(ErrorKind::internal, "internal", e.what()), *cost_);
     }
+    json::array names;
+    for (const Replica& r : new_) {
+      names.emplace_back(r.name);
+    }
     return OperationResult{std::nullopt, json::object{{"result", "ok"},
                                                       {"service", service_},
-                                                      {"container", new_name_},
-                                                      {"image", new_image_},
-                                                      {"to", address_},
+                                                      {"container", new_.front().name},
+                                                      {"containers", std::move(names)},
+                                                      {"image", new_.front().image},
+                                                      {"to", addresses()},
                                                       {"generation", generation_},
                                                       {"switch_us", switch_us_},
                                                       {"drain_ms", drain_ms_},
@@ -141,30 +163,40 @@ class ContainerSwitch {
   }
 
   void begin(const std::string& to) {
-    const ContainerRef current = registry_.container(service_);
+    const std::vector<ContainerRef> current = registry_.containers(service_);
     emit_begin(sink_, service_,
-               current.id.empty() ? registry_.current_upstream(service_) : current.name, to);
+               current.empty() ? registry_.current_upstream(service_) : current.front().name, to);
   }
 
   void step(Step name, StepState state, json::object fields = {}) {
     emit_step(sink_, name, state, std::move(fields));
   }
 
-  // The new container's last log lines, for a failure message.
-  std::string tail() {
+  // The new members' addresses, comma-separated.
+  [[nodiscard]] std::string addresses() const {
+    std::string out;
+    for (const Replica& r : new_) {
+      out += out.empty() ? "" : ",";
+      out += r.address;
+    }
+    return out;
+  }
+
+  // A new container's last log lines, for a failure message.
+  std::string tail(const Replica& r) {
     try {
-      std::string logs = engine_->logs(new_id_, kLogLines);
+      std::string logs = engine_->logs(r.id, kLogLines);
       while (!logs.empty() && logs.back() == '\n') {
         logs.pop_back();
       }
-      return logs.empty() ? std::string() : "\nlast log lines of " + new_name_ + ":\n" + logs;
+      return logs.empty() ? std::string() : "\nlast log lines of " + r.name + ":\n" + logs;
     } catch (const containers::EngineError&) {
       return {};
     }
   }
 
   // Waits between polls of the engine; a shutdown ends the wait and the deploy, before the
-  // switch, as a failure (the new container is removed, the old one keeps serving).
+  // switch, as a failure (the new containers are removed, the old ones keep serving).
   void pause(milliseconds wait) {
     if (wait_unless_stopped(sink_.stop_token(), Clock::now() + wait)) {
       stop_for_shutdown();
@@ -172,12 +204,13 @@ class ContainerSwitch {
   }
 
   [[noreturn]] void stop_for_shutdown() {
-    fail(ErrorKind::unavailable, "shutting_down",
-         "handoff is shutting down: the deploy stopped before the switch");
+    throw StepFailure{ErrorKind::unavailable, "shutting_down",
+                      "handoff is shutting down: the deploy stopped before the switch"};
   }
 
-  [[noreturn]] void fail(ErrorKind kind, std::string code, const std::string& message) {
-    throw StepFailure{kind, std::move(code), message + tail()};
+  [[noreturn]] void fail(const Replica& r, ErrorKind kind, std::string code,
+                         const std::string& message) {
+    throw StepFailure{kind, std::move(code), message + tail(r)};
   }
 
   // Pulls the image when --pull says so. The deploy's deadline starts after the pull: how long
@@ -187,8 +220,9 @@ class ContainerSwitch {
       return;
     }
     if (options_.pull == "never") {
-      fail(ErrorKind::invalid, "image_missing",
-           fmt::format("image {} is not on the engine and --pull is never", options_.image));
+      throw StepFailure{
+          ErrorKind::invalid, "image_missing",
+          fmt::format("image {} is not on the engine and --pull is never", options_.image)};
     }
     const auto t = Clock::now();
     step(Step::pull, StepState::running, {{"image", options_.image}});
@@ -221,10 +255,11 @@ class ContainerSwitch {
   void create_new() {
     const std::uint64_t number = registry_.reserve_container_number(service_);
     const std::string prefix = options_.name_prefix.empty() ? service_ : options_.name_prefix;
-    new_name_ = fmt::format("{}-{}", prefix, number);
-    new_image_ = options_.image;
+    Replica& r = new_.emplace_back();
+    r.name = fmt::format("{}-{}", prefix, number);
+    r.image = options_.image;
     containers::ContainerSpec spec;
-    spec.name = new_name_;
+    spec.name = r.name;
     spec.image = options_.image;
     spec.env = options_.env;
     spec.network = options_.host_network ? "host" : options_.network;
@@ -239,132 +274,151 @@ class ContainerSwitch {
                    {"handoff.port", std::to_string(port)},
                    {"handoff.network", spec.network}};
     const auto t = Clock::now();
-    step(Step::create, StepState::running, {{"name", new_name_}, {"image", spec.image}});
-    new_id_ = engine_->create(spec);
-    created_ = true;
+    step(Step::create, StepState::running, {{"name", r.name}, {"image", spec.image}});
+    r.id = engine_->create(spec);
+    r.created = true;
     step(Step::create, StepState::done,
-         {{"id", new_id_.substr(0, 12)}, {"elapsed_ms", ms_since(t)}});
+         {{"name", r.name}, {"id", r.id.substr(0, 12)}, {"elapsed_ms", ms_since(t)}});
   }
 
-  // Starts the new container and waits until it runs; one that exits fails the deploy with
-  // its exit code.
-  void start_new() {
+  // Starts a new container and waits until it runs; one that exits fails the deploy with its
+  // exit code.
+  void start_new(Replica& r) {
     const auto t = Clock::now();
-    containers::ContainerInfo info = engine_->inspect(new_id_);
-    new_name_ = info.name;
-    new_image_ = info.image;
-    step(Step::start, StepState::running, {{"name", new_name_}});
-    engine_->start(new_id_);
-    const auto deadline = deadline_;
+    containers::ContainerInfo info = engine_->inspect(r.id);
+    r.name = info.name;
+    r.image = info.image;
+    step(Step::start, StepState::running, {{"name", r.name}});
+    engine_->start(r.id);
     while (true) {
-      info = engine_->inspect(new_id_);
+      info = engine_->inspect(r.id);
       if (info.running) {
         break;
       }
       if (info.state == "exited" || info.state == "dead") {
-        fail(ErrorKind::check_failed, "container_exited",
-             fmt::format("container {} exited with code {} before it was ready", new_name_,
+        fail(r, ErrorKind::check_failed, "container_exited",
+             fmt::format("container {} exited with code {} before it was ready", r.name,
                          info.exit_code));
       }
-      if (Clock::now() >= deadline) {
-        fail(ErrorKind::check_failed, "container_not_running",
-             fmt::format("container {} is still '{}' after the deploy timeout", new_name_,
-                         info.state));
+      if (Clock::now() >= deadline_) {
+        fail(
+            r, ErrorKind::check_failed, "container_not_running",
+            fmt::format("container {} is still '{}' after the deploy timeout", r.name, info.state));
       }
       pause(milliseconds(100));
     }
-    step(Step::start, StepState::done, {{"name", new_name_}, {"elapsed_ms", ms_since(t)}});
-    running_ = std::move(info);
+    step(Step::start, StepState::done, {{"name", r.name}, {"elapsed_ms", ms_since(t)}});
+    r.running = std::move(info);
   }
 
-  // Where the new container listens: its IP on the deploy's network, or the loopback port it
+  // Where a new container listens: its IP on the deploy's network, or the loopback port it
   // was given on the host's network.
-  void find_address() {
-    const containers::ContainerInfo& info = running_;
+  void find_address(Replica& r) {
+    const containers::ContainerInfo& info = r.running;
     const std::string network = info.labels.count("handoff.network") != 0
                                     ? info.labels.at("handoff.network")
                                     : options_.network;
     const std::string port = info.labels.count("handoff.port") != 0 ? info.labels.at("handoff.port")
                                                                     : std::to_string(options_.port);
     if (network == "host") {
-      address_ = "127.0.0.1:" + port;
+      r.address = "127.0.0.1:" + port;
     } else {
       auto ip = info.ips.find(network);
       if (ip == info.ips.end() || ip->second.empty()) {
-        fail(ErrorKind::check_failed, "no_address",
-             fmt::format("container {} has no IP address on network '{}'", new_name_, network));
+        fail(r, ErrorKind::check_failed, "no_address",
+             fmt::format("container {} has no IP address on network '{}'", r.name, network));
       }
-      address_ = ip->second + ":" + port;
+      r.address = ip->second + ":" + port;
     }
-    step(Step::address, StepState::done, {{"address", address_}});
+    step(Step::address, StepState::done, {{"name", r.name}, {"address", r.address}});
   }
 
-  // The engine's verdict (for an image with a HEALTHCHECK), then the HTTP gate, both within
-  // the deploy's one deadline.
-  void pass_health_check() {
+  // The engine's verdict (for an image with a HEALTHCHECK), then the HTTP gate of every
+  // replica side by side, all within the deploy's one deadline.
+  void pass_health_checks() {
     const auto t = Clock::now();
     step(Step::health_check, StepState::started,
-         {{"address", address_}, {"path", options_.swap.health.path}});
-    wait_engine_healthy(t);
-    pass_http_gate();
+         {{"address", addresses()}, {"path", options_.swap.health.path}});
+    for (const Replica& r : new_) {
+      wait_engine_healthy(r, t);
+    }
+    pass_http_gates();
     step(Step::health_check, StepState::done, {{"elapsed_ms", ms_since(t)}});
   }
 
-  void wait_engine_healthy(Clock::time_point t) {
-    const auto deadline = deadline_;
+  void wait_engine_healthy(const Replica& r, Clock::time_point t) {
     while (true) {
-      containers::ContainerInfo info = engine_->inspect(new_id_);
+      containers::ContainerInfo info = engine_->inspect(r.id);
       if (!info.running) {
-        fail(ErrorKind::check_failed, "container_exited",
-             fmt::format("container {} exited with code {} during the health check", new_name_,
+        fail(r, ErrorKind::check_failed, "container_exited",
+             fmt::format("container {} exited with code {} during the health check", r.name,
                          info.exit_code));
       }
       if (info.health.empty() || info.health == "healthy") {
         break;
       }
-      if (info.health == "unhealthy" || Clock::now() >= deadline) {
-        fail(ErrorKind::check_failed, "health_check_failed",
-             fmt::format("the engine reports container {} as {}", new_name_, info.health));
+      if (info.health == "unhealthy" || Clock::now() >= deadline_) {
+        fail(r, ErrorKind::check_failed, "health_check_failed",
+             fmt::format("the engine reports container {} as {}", r.name, info.health));
       }
       step(Step::health_check, StepState::running,
-           {{"engine_health", info.health}, {"elapsed_ms", ms_since(t)}});
+           {{"name", r.name}, {"engine_health", info.health}, {"elapsed_ms", ms_since(t)}});
       pause(milliseconds(250));
     }
   }
 
-  void pass_http_gate() {
+  void pass_http_gates() {
     HealthCheckOptions gate = options_.swap.health;
     gate.timeout = std::chrono::duration_cast<milliseconds>(deadline_ - Clock::now());
-    if (gate.enabled) {
+    if (!gate.enabled) {
+      return;
+    }
+    std::vector<std::string> addresses;
+    std::vector<GiveUpCheck> exited;
+    for (const Replica& r : new_) {
+      addresses.push_back(r.address);
       // Stop probing as soon as the container is gone: its exit code says more than probes.
-      auto exited = [this]() -> std::string {
-        containers::ContainerInfo info = engine_->inspect(new_id_);
+      exited.emplace_back([this, &r]() -> std::string {
+        containers::ContainerInfo info = engine_->inspect(r.id);
         return info.running
                    ? std::string()
-                   : fmt::format("container {} exited with code {}", new_name_, info.exit_code);
-      };
-      std::string failure = run_health_gate(address_, gate, sink_, exited);
-      if (sink_.stop_token().stop_requested()) {
-        stop_for_shutdown();
+                   : fmt::format("container {} exited with code {}", r.name, info.exit_code);
+      });
+    }
+    const std::string failure = run_health_gates(addresses, gate, sink_, exited);
+    if (sink_.stop_token().stop_requested()) {
+      stop_for_shutdown();
+    }
+    if (!failure.empty()) {
+      const Replica* failed = &new_.front();
+      for (const Replica& r : new_) {
+        failed = failure.find(r.address) != std::string::npos ? &r : failed;
       }
-      if (!failure.empty()) {
-        fail(ErrorKind::check_failed, "health_check_failed", failure);
-      }
+      fail(*failed, ErrorKind::check_failed, "health_check_failed", failure);
     }
   }
 
-  // The switch: from here on the new container serves and is kept whatever happens next.
+  // The switch: from here on the new containers serve and are kept whatever happens next.
   void switch_over() {
     std::chrono::nanoseconds switch_time{};
     const std::string from = registry_.current_upstream(service_);
+    std::vector<std::string> addresses;
+    std::vector<ContainerRef> containers;
+    for (const Replica& r : new_) {
+      addresses.push_back(r.address);
+      containers.push_back(ContainerRef{r.id, r.name, r.image});
+    }
+    registry_.set_health_watch(service_, watch_after(options_.swap.health));
     old_upstream_ =
-        registry_.swap(service_, address_, switch_time,
-                       ContainerRef{new_id_, new_name_, new_image_}, [this] { cost_->switched(); });
-    created_ = false;
+        registry_.swap(service_, addresses, switch_time, containers, [this] { cost_->switched(); });
+    for (Replica& r : new_) {
+      r.created = false;
+    }
+    switched_ = true;
     generation_ = registry_.next_generation(service_) - 1;
     switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
     step(Step::swap, StepState::done,
-         {{"from", from}, {"to", address_}, {"switch_us", switch_us_}});
+         {{"from", from}, {"to", this->addresses()}, {"switch_us", switch_us_}});
   }
 
   void drain_old() {
@@ -374,15 +428,17 @@ class ContainerSwitch {
     closed_ = drained.closed;
   }
 
-  // Stops the container that was serving, and removes those beyond the --keep most recently
-  // served (and any of the service's stopped containers the history does not name). Traffic is
-  // already on the new version: a failure here is a warning, never a failed deploy.
+  // Stops the containers that were serving, and removes the sets beyond the --keep most
+  // recently served (and any of the service's stopped containers the history does not name).
+  // Traffic is already on the new version: a failure here is a warning, never a failed deploy.
   void retire_old() {
     const auto t = Clock::now();
-    step(Step::retire, StepState::running, {{"name", old_.name}});
-    if (!old_.id.empty()) {
+    json::array stopped;
+    for (const ContainerRef& c : old_) {
+      step(Step::retire, StepState::running, {{"name", c.name}});
       try {
-        engine_->stop(old_.id, options_.stop_timeout);
+        engine_->stop(c.id, options_.stop_timeout);
+        stopped.emplace_back(c.name);
       } catch (const containers::EngineError& e) {
         step(Step::retire, StepState::warning, {{"message", e.what()}});
       }
@@ -400,19 +456,27 @@ class ContainerSwitch {
       step(Step::retire, StepState::warning, {{"message", e.what()}});
     }
     step(Step::retire, StepState::done,
-         {{"stopped", old_.name}, {"removed", std::move(removed)}, {"elapsed_ms", ms_since(t)}});
+         {{"stopped", stopped.empty() ? json::value("") : json::value(stopped.front())},
+          {"stopped_all", std::move(stopped)},
+          {"removed", std::move(removed)},
+          {"elapsed_ms", ms_since(t)}});
   }
 
-  // The containers to remove: the history past --keep, and stopped containers of the service
-  // that neither serve nor are kept (left by a crash, or by an older handoff).
+  // The containers to remove: the history's sets past --keep, and stopped containers of the
+  // service that neither serve nor are kept (left by a crash, or by an older handoff).
   std::vector<ContainerRef> beyond_keep() {
-    const std::vector<ContainerRef> history = registry_.history(service_);
+    const auto history = registry_.history(service_);
     const auto keep = static_cast<std::size_t>(std::max(options_.keep, 0));
-    std::vector<ContainerRef> out(history.begin() + std::min(keep, history.size()), history.end());
+    std::vector<ContainerRef> out;
+    for (std::size_t i = std::min(keep, history.size()); i < history.size(); ++i) {
+      out.insert(out.end(), history[i].begin(), history[i].end());
+    }
     for (const auto& c : engine_->list("handoff.service=" + service_)) {
       const bool known =
-          c.id == new_id_ ||
-          std::any_of(history.begin(), history.end(), [&](const auto& h) { return h.id == c.id; });
+          is_new(c.id) || std::any_of(history.begin(), history.end(), [&](const auto& set) {
+            return std::any_of(set.begin(), set.end(),
+                               [&](const ContainerRef& h) { return h.id == c.id; });
+          });
       if (!known && c.state != "running") {
         out.push_back(ContainerRef{c.id, c.name, c.image});
       }
@@ -420,21 +484,30 @@ class ContainerSwitch {
     return out;
   }
 
-  // Undoes a failed deploy: the new container goes away (a kept one is stopped again).
+  [[nodiscard]] bool is_new(const std::string& id) const {
+    return std::any_of(new_.begin(), new_.end(), [&id](const Replica& r) { return r.id == id; });
+  }
+
+  // Undoes a failed deploy: the new containers go away (kept ones are stopped again).
   void cleanup_new() {
-    if (new_id_.empty()) {
+    if (switched_) {
       return;
     }
-    try {
-      if (created_) {
-        engine_->remove(new_id_);
-        step(Step::cleanup, StepState::done, {{"removed", new_name_}});
-      } else if (new_id_ != registry_.container(service_).id) {
-        engine_->stop(new_id_, options_.stop_timeout);
-        step(Step::cleanup, StepState::done, {{"stopped", new_name_}});
+    for (const Replica& r : new_) {
+      if (r.id.empty()) {
+        continue;
       }
-    } catch (const containers::EngineError& e) {
-      step(Step::cleanup, StepState::warning, {{"message", e.what()}});
+      try {
+        if (r.created) {
+          engine_->remove(r.id);
+          step(Step::cleanup, StepState::done, {{"removed", r.name}});
+        } else {
+          engine_->stop(r.id, options_.stop_timeout);
+          step(Step::cleanup, StepState::done, {{"stopped", r.name}});
+        }
+      } catch (const containers::EngineError& e) {
+        step(Step::cleanup, StepState::warning, {{"message", e.what()}});
+      }
     }
   }
 
@@ -444,16 +517,12 @@ class ContainerSwitch {
   std::string service_;
   DeployOptions options_;
   EventSink& sink_;
-  ContainerRef old_;
-  std::string new_id_;
-  std::string new_name_;
-  std::string new_image_;
-  bool created_ = false;
-  std::uint64_t generation_ = 0;       // the upstream generation the switch made
-  Clock::time_point deadline_;         // of the whole deploy (see run)
-  containers::ContainerInfo running_;  // the new container, as it was once it ran
-  std::string address_;
-  std::shared_ptr<proxy::Upstream> old_upstream_;  // swapped out by switch_over
+  std::vector<ContainerRef> old_;  // the containers serving when the steps began
+  std::vector<Replica> new_;
+  bool switched_ = false;
+  std::uint64_t generation_ = 0;  // the upstream generation the switch made
+  Clock::time_point deadline_;    // of the whole deploy (see run)
+  std::vector<std::shared_ptr<proxy::Upstream>> old_upstream_;  // retired by switch_over
   std::int64_t switch_us_ = 0;
   std::int64_t drain_ms_ = 0;
   std::size_t closed_ = 0;
@@ -494,9 +563,13 @@ void validate(const DeployOptions& o) {
 
 Operation prepare_deploy(ServiceRegistry& registry, proxy::Server& server,
                          const EngineFactory& engines, const std::string& service,
-                         const DeployOptions& options) {
+                         DeployOptions options) {
   validate(options);
-  (void)registry.container(service);  // 404 for an unknown service before the engine is asked
+  // 404 for an unknown service before the engine is asked; a redeploy keeps the scale.
+  const std::size_t serving = registry.containers(service).size();
+  if (options.replicas == 0) {
+    options.replicas = static_cast<int>(std::max<std::size_t>(serving, 1));
+  }
   std::shared_ptr<containers::Engine> engine = reach_engine(engines);
   std::shared_ptr<void> claim = registry.claim(service);
   return [&registry, &server, engine, service, options, claim](EventSink& sink) {
@@ -507,109 +580,35 @@ Operation prepare_deploy(ServiceRegistry& registry, proxy::Server& server,
 Operation prepare_container_rollback(ServiceRegistry& registry, proxy::Server& server,
                                      const EngineFactory& engines, const std::string& service,
                                      const DeployOptions& options) {
-  const ContainerRef current = registry.container(service);
   std::shared_ptr<containers::Engine> engine = reach_engine(engines);
-  // The target is the container that served before the current one: the first of the history
-  // that the engine still has.
-  std::optional<containers::ContainerSummary> target;
+  // The target is the set that served before the current one: the first set of the history
+  // whose containers the engine still has, all of them.
+  std::vector<containers::ContainerSummary> target;
   const auto existing = engine->list("handoff.service=" + service);
-  for (const ContainerRef& kept : registry.history(service)) {
-    auto it = std::find_if(existing.begin(), existing.end(),
-                           [&](const auto& c) { return c.id == kept.id && c.id != current.id; });
-    if (it != existing.end()) {
-      target = *it;
+  for (const std::vector<ContainerRef>& kept : registry.history(service)) {
+    target.clear();
+    for (const ContainerRef& c : kept) {
+      auto it = std::find_if(existing.begin(), existing.end(),
+                             [&](const auto& e) { return e.id == c.id; });
+      if (it != existing.end()) {
+        target.push_back(*it);
+      }
+    }
+    if (!target.empty() && target.size() == kept.size()) {
       break;
     }
+    target.clear();
   }
-  if (!target) {
+  if (target.empty()) {
     throw DomainError(ErrorKind::conflict, "nothing_to_roll_back",
-                      fmt::format("no container that served '{}' before is kept for rollback "
-                                  "(deploy with --keep 1 or more)",
+                      fmt::format("no set of containers that served '{}' before is kept for "
+                                  "rollback (deploy with --keep 1 or more)",
                                   service));
   }
   std::shared_ptr<void> claim = registry.claim(service);
-  return [&registry, &server, engine, service, options, claim, kept = *target](EventSink& sink) {
-    return ContainerSwitch(registry, server, engine, service, options, sink).roll_back(kept);
+  return [&registry, &server, engine, service, options, claim, target](EventSink& sink) {
+    return ContainerSwitch(registry, server, engine, service, options, sink).roll_back(target);
   };
-}
-
-namespace {
-
-// Brings the engine in line with the saved state for one service: containers labelled for it
-// that neither serve nor are kept for rollback (a deploy cut short by a crash) are removed, and
-// kept ones still running (a retire cut short) are stopped. Each change is reported.
-void reconcile_service(ServiceRegistry& registry, containers::Engine& engine,
-                       const std::string& service) {
-  const ContainerRef current = registry.container(service);
-  const std::vector<ContainerRef> history = registry.history(service);
-  for (const auto& c : engine.list("handoff.service=" + service)) {
-    if (c.id == current.id) {
-      continue;
-    }
-    const bool kept = std::any_of(history.begin(), history.end(),
-                                  [&](const ContainerRef& h) { return h.id == c.id; });
-    try {
-      if (!kept) {
-        engine.remove(c.id);
-        fmt::print(stderr,
-                   "handoff: service {}: removed container {} (neither serving nor kept for "
-                   "rollback; left by an interrupted deploy)\n",
-                   service, c.name);
-      } else if (c.state == "running") {
-        engine.stop(c.id, std::chrono::seconds(10));
-        fmt::print(stderr, "handoff: service {}: stopped container {} (kept for rollback)\n",
-                   service, c.name);
-      }
-    } catch (const containers::EngineError& e) {
-      fmt::print(stderr, "handoff: warning: service {}: container {}: {}\n", service, c.name,
-                 e.what());
-    }
-  }
-}
-
-// Checks that the container a restored service routes to still runs.
-void check_current(ServiceRegistry& registry, containers::Engine& engine,
-                   const std::string& service, const ContainerRef& container) {
-  std::string problem;
-  try {
-    containers::ContainerInfo info = engine.inspect(container.id);
-    if (!info.running) {
-      problem = fmt::format("container {} is {} (exit code {})", container.name, info.state,
-                            info.exit_code);
-    }
-  } catch (const containers::EngineError& e) {
-    problem = e.status() == 404 ? fmt::format("container {} is missing", container.name) : e.what();
-  }
-  if (!problem.empty()) {
-    registry.set_container_problem(service, problem);
-    fmt::print(stderr,
-               "handoff: warning: service {}: {}; its requests will fail until the "
-               "next deploy or rollback\n",
-               service, problem);
-  }
-}
-
-}  // namespace
-
-void check_restored_containers(ServiceRegistry& registry, const EngineFactory& engines) {
-  const auto deployed = registry.deployed();
-  const auto services = registry.container_services();
-  if (services.empty()) {
-    return;  // no container was ever created: the engine is not needed (and may not exist)
-  }
-  std::shared_ptr<containers::Engine> engine;
-  try {
-    engine = std::shared_ptr<containers::Engine>(engines());
-  } catch (const containers::EngineError& e) {
-    fmt::print(stderr, "handoff: warning: cannot check the restored containers: {}\n", e.what());
-    return;
-  }
-  for (const auto& name : services) {
-    reconcile_service(registry, *engine, name);
-  }
-  for (const auto& [service, container] : deployed) {
-    check_current(registry, *engine, service, container);
-  }
 }
 
 }  // namespace handoff::control

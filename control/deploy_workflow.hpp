@@ -21,7 +21,8 @@ struct DeployOptions {
   bool host_network = false;     ///< host network: handoff picks a free port, passed as PORT
   SwapOptions swap;              ///< health gate (its timeout is the deploy timeout), drain
   std::chrono::seconds stop_timeout{10};
-  int keep = 1;  ///< stopped containers kept for rollback
+  int keep = 1;      ///< sets of stopped containers kept for rollback
+  int replicas = 0;  ///< containers in the new set; 0: as many as serve now (at least 1)
   std::string pull =
       "missing";              ///< pull the image: "missing" (when not present), "always", "never"
   std::string registry_auth;  ///< the X-Registry-Auth value for the pull (empty: anonymous)
@@ -30,22 +31,19 @@ struct DeployOptions {
 /// Makes the engine a workflow uses (DockerEngine in production). Throws EngineError.
 using EngineFactory = std::function<std::unique_ptr<containers::Engine>()>;
 
-/// Prepares `deploy SERVICE --image IMAGE`: validates, reaches the engine, claims the service,
-/// and returns the operation that runs the steps: create, start, wait until running, resolve the
-/// address, health gate, swap, drain, retire. Any failure before the swap removes the new
-/// container and leaves the old one serving. Throws DomainError before anything changes.
+/// Prepares `deploy SERVICE --image IMAGE [--replicas N]`: validates, reaches the engine,
+/// claims the service, and returns the operation that runs the steps for each replica: create,
+/// start, wait until running, resolve the address, health gate; then swap to the new set,
+/// drain, retire. Any failure before the swap removes every new container and leaves the old
+/// set serving. Throws DomainError before anything changes.
 Operation prepare_deploy(ServiceRegistry& registry, proxy::Server& server,
                          const EngineFactory& engines, const std::string& service,
-                         const DeployOptions& options);
+                         DeployOptions options);
 
-/// Prepares `rollback SERVICE` for a deployed service: starts the newest kept container,
-/// health-gates it, swaps, drains and stops the current one.
+/// Prepares `rollback SERVICE` for a deployed service: starts the newest kept set of
+/// containers, health-gates them, swaps, drains and stops the current ones.
 Operation prepare_container_rollback(ServiceRegistry& registry, proxy::Server& server,
                                      const EngineFactory& engines, const std::string& service,
                                      const DeployOptions& options);
-
-/// Checks, after a restart, that each deployed service's container still exists and runs;
-/// problems are reported on stderr and in `handoff status`.
-void check_restored_containers(ServiceRegistry& registry, const EngineFactory& engines);
 
 }  // namespace handoff::control

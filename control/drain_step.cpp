@@ -10,22 +10,23 @@ namespace json = boost::json;
 
 proxy::DrainResult drain_step(ServiceRegistry& registry, proxy::Server& server,
                               const std::string& service,
-                              const std::shared_ptr<proxy::Upstream>& old, proxy::Millis timeout,
-                              EventSink& sink) {
-  if (!old) {
+                              const std::vector<std::shared_ptr<proxy::Upstream>>& old,
+                              proxy::Millis timeout, EventSink& sink) {
+  if (old.empty()) {
     return {};
   }
   registry.begin_drain(service, old);
+  const proxy::UpstreamSet leaving(old);
   emit_step(sink, Step::drain, StepState::started,
-            {{"upstream", old->address()},
-             {"in_flight", old->in_flight()},
+            {{"upstream", leaving.addresses()},
+             {"in_flight", leaving.in_flight()},
              {"timeout_ms", timeout.count()}});
   const proxy::DrainResult drained =
       server.drain(old, timeout, [&](std::int64_t in_flight, proxy::Millis elapsed) {
         emit_step(sink, Step::drain, StepState::running,
                   {{"in_flight", in_flight}, {"elapsed_ms", elapsed.count()}});
       });
-  registry.end_drain(service, old.get(), drained.took);
+  registry.end_drain(service, old, drained.took);
   emit_step(sink, Step::drain, StepState::done,
             {{"elapsed_ms", drained.took.count()}, {"closed", drained.closed}});
   return drained;

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "control/event_sink.hpp"
 #include "control/service_registry.hpp"
@@ -11,12 +12,12 @@
 namespace handoff::control {
 
 /// The drain step that every workflow (swap, deploy, rollback) ends its switch with: lists
-/// `old` as draining in `status`, waits for its requests up to `timeout` (closing what is left
-/// then), records the drain, and reports it as "drain" events (started, running, done). Does
-/// nothing when there was no previous upstream.
+/// the members it retired (`old`) as draining in `status`, waits for their requests up to
+/// `timeout` (closing what is left then), records the drain, and reports it as "drain" events
+/// (started, running, done). Does nothing when the swap retired no member.
 proxy::DrainResult drain_step(ServiceRegistry& registry, proxy::Server& server,
                               const std::string& service,
-                              const std::shared_ptr<proxy::Upstream>& old, proxy::Millis timeout,
-                              EventSink& sink);
+                              const std::vector<std::shared_ptr<proxy::Upstream>>& old,
+                              proxy::Millis timeout, EventSink& sink);
 
 }  // namespace handoff::control

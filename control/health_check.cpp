@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <future>
 #include <memory>
 
 #include "control/operation_runner.hpp"
@@ -93,6 +94,53 @@ std::string run_health_gate(const std::string& address, const HealthCheckOptions
   return fmt::format("{} did not answer {} consecutive 2xx to GET {} within {} ms (last: {})",
                      address, options.healthy_threshold, options.path, options.timeout.count(),
                      last);
+}
+
+namespace {
+
+// Passes a gate's events on, naming the member it checks.
+class MemberSink : public EventSink {
+ public:
+  MemberSink(EventSink& sink, std::string address) : sink_(sink), address_(std::move(address)) {
+    bind_stop(sink.stop_token());
+  }
+  void emit(boost::json::object event) override {
+    event["upstream"] = address_;
+    sink_.emit(std::move(event));
+  }
+
+ private:
+  EventSink& sink_;
+  std::string address_;
+};
+
+}  // namespace
+
+std::string run_health_gates(const std::vector<std::string>& addresses,
+                             const HealthCheckOptions& options, EventSink& sink,
+                             const std::vector<GiveUpCheck>& give_up) {
+  const auto give_up_on = [&give_up](std::size_t i) {
+    return i < give_up.size() ? give_up[i] : GiveUpCheck{};
+  };
+  if (addresses.size() == 1) {
+    return run_health_gate(addresses.front(), options, sink, give_up_on(0));
+  }
+  std::vector<std::future<std::string>> gates;
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    gates.push_back(std::async(std::launch::async,
+                               [&sink, &options, address = addresses[i], check = give_up_on(i)] {
+                                 MemberSink member(sink, address);
+                                 return run_health_gate(address, options, member, check);
+                               }));
+  }
+  std::string failure;
+  for (auto& gate : gates) {
+    std::string why = gate.get();  // every gate is awaited, even after one failed
+    if (failure.empty()) {
+      failure = std::move(why);
+    }
+  }
+  return failure;
 }
 
 }  // namespace handoff::control

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "control/event_sink.hpp"
 
@@ -15,6 +16,7 @@ struct HealthCheckOptions {
   std::string host;  ///< Host header to send; empty means the target's address
   std::chrono::milliseconds interval{1000};
   unsigned healthy_threshold = 2;             ///< consecutive 2xx answers needed
+  unsigned unhealthy_threshold = 3;           ///< consecutive failures that eject a serving member
   std::chrono::milliseconds timeout{30'000};  ///< the whole gate (the deploy timeout)
 };
 
@@ -36,5 +38,12 @@ using GiveUpCheck = std::function<std::string()>;
 /// string when healthy, else why not.
 std::string run_health_gate(const std::string& address, const HealthCheckOptions& options,
                             EventSink& sink, const GiveUpCheck& give_up = {});
+
+/// Gates every address at once (one thread each; their events carry "upstream"); `give_up`,
+/// when given, holds one check per address. Returns "" when all passed, else why the first
+/// that failed did not: all or nothing.
+std::string run_health_gates(const std::vector<std::string>& addresses,
+                             const HealthCheckOptions& options, EventSink& sink,
+                             const std::vector<GiveUpCheck>& give_up = {});
 
 }  // namespace handoff::control

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 
@@ -179,6 +180,36 @@ std::vector<std::string> JsonFields::strings(std::string_view key, std::string_v
       bad_field(key, must);
     }
     out.emplace_back(item.as_string());
+  }
+  return out;
+}
+
+std::vector<std::string> JsonFields::one_or_more(std::string_view key, std::string_view what,
+                                                 bool required) {
+  const json::value* v = take(key);
+  const std::string must = fmt::format("a non-empty string or array of {}", what);
+  if (v == nullptr) {
+    if (required) {
+      throw DomainError(ErrorKind::invalid, "missing_field",
+                        fmt::format("field '{}' is required", key));
+    }
+    return {};
+  }
+  std::vector<std::string> out;
+  if (v->is_string()) {
+    out.emplace_back(v->as_string());
+  } else if (v->is_array()) {
+    for (const json::value& item : v->as_array()) {
+      if (!item.is_string()) {
+        bad_field(key, must);
+      }
+      out.emplace_back(item.as_string());
+    }
+  } else {
+    bad_field(key, must);
+  }
+  if (out.empty() || std::ranges::any_of(out, [](const auto& s) { return s.empty(); })) {
+    bad_field(key, must);
   }
   return out;
 }

@@ -32,6 +32,9 @@ class JsonFields {
   bool boolean(std::string_view key, bool fallback);
   /// An array of strings (`what` describes them in the error); missing: empty.
   std::vector<std::string> strings(std::string_view key, std::string_view what);
+  /// One string or an array of at least one (e.g. upstream addresses: "to": "A" or
+  /// "to": ["A", "B"]); missing: empty, or a 400 when `required`.
+  std::vector<std::string> one_or_more(std::string_view key, std::string_view what, bool required);
   /// Refuses the first field that was not read.
   void finish() const;
 

@@ -19,11 +19,13 @@
 #include "containers/docker_engine.hpp"
 #include "containers/unix_socket.hpp"
 #include "control/acme_manager.hpp"
+#include "control/container_reconcile.hpp"
 #include "control/control_api.hpp"
 #include "control/control_server.hpp"
 #include "control/control_socket.hpp"
 #include "control/duration.hpp"
 #include "control/flags.hpp"
+#include "control/health_monitor.hpp"
 #include "control/metrics_listener.hpp"
 #include "control/predecessor_retirement.hpp"
 #include "control/service_registry.hpp"
@@ -198,6 +200,19 @@ std::vector<Flag> run_flags(RunOptions& o) {
        [&o](std::string_view v) {
          o.config.h2_max_streams = static_cast<std::uint32_t>(parse_count(v));
        }},
+      {"balance", "HOW",
+       "how a request picks a member of a service's set: least-of-two (default; of two at "
+       "random, the one with fewer in flight) or round-robin",
+       [&o](std::string_view v) {
+         if (v == "least-of-two") {
+           o.config.balancing = proxy::Balancing::least_of_two;
+         } else if (v == "round-robin") {
+           o.config.balancing = proxy::Balancing::round_robin;
+         } else {
+           throw std::invalid_argument(
+               fmt::format("--balance: '{}' is neither least-of-two nor round-robin", v));
+         }
+       }},
       {"no-access-log", "", "do not write the JSON access log to stdout",
        [&o](std::string_view) { o.config.access_log = false; }},
       {"control", "PATH", "control socket (default $HANDOFF_CONTROL or /run/handoff/control.sock)",
@@ -226,6 +241,7 @@ struct Daemon {
   std::unique_ptr<ControlServer> control;
   std::unique_ptr<MetricsListener> metrics;
   std::unique_ptr<AcmeManager> acme;
+  std::unique_ptr<HealthMonitor> health;  // active checks on the serving members
   std::unique_ptr<Succession> succession;
   std::unique_ptr<TakeoverListener> takeover;
   std::unique_ptr<PredecessorRetirement> retirement;  // after taking over from a container
@@ -357,12 +373,15 @@ Daemon build_daemon(const RunOptions& o, Inheritance* inherited) {
     d.acme = std::make_unique<AcmeManager>(o.acme, *d.registry, d.server->acme_challenges(),
                                            o.state_dir);
   }
+  d.health =
+      std::make_unique<HealthMonitor>([&registry = *d.registry] { return registry.watched(); });
   return d;
 }
 
 // Starts serving and says where.
 void start_daemon(Daemon& d, const proxy::ProxyConfig& config) {
   d.server->start();
+  d.health->start();
   d.control->start();
   d.takeover->start();
   for (const auto& ep : d.server->local_endpoints()) {
@@ -399,6 +418,7 @@ void step_down(Daemon& d) {
   if (d.acme) {
     d.acme->stop();  // the successor renews from now on
   }
+  d.health->stop();   // and checks the members
   d.metrics.reset();  // the successor answers on the same socket, with the live numbers
   if (!d.succession->container().empty()) {
     // The engine must not start this container again once it exits: the successor serves.
@@ -441,6 +461,7 @@ void serve_until_signal(Daemon& d, const proxy::ProxyConfig& config) {
   if (d.acme) {
     d.acme->stop();  // an order in progress is abandoned; the next start orders again
   }
+  d.health->stop();
   d.takeover->stop();
   d.control->stop(config.shutdown_timeout);
   d.server->shutdown();

@@ -65,14 +65,57 @@ std::string lower(std::string s) {
   return s;
 }
 
-// Resolves an upstream address for a service, turning a bad one into a 400.
-std::shared_ptr<proxy::Upstream> make_upstream(proxy::Server& server, const std::string& address,
-                                               std::uint64_t generation) {
-  try {
-    return server.make_upstream(address, generation);
-  } catch (const std::exception& e) {
-    throw DomainError(ErrorKind::invalid, "bad_upstream", e.what());
+// Resolves a service's upstream addresses into a set (null for none), turning a bad or
+// repeated one into a 400.
+std::shared_ptr<const proxy::UpstreamSet> make_set(proxy::Server& server,
+                                                   const std::vector<std::string>& addresses,
+                                                   std::uint64_t generation) {
+  if (addresses.empty()) {
+    return nullptr;
   }
+  std::vector<std::shared_ptr<proxy::Upstream>> members;
+  for (const auto& address : addresses) {
+    if (std::count(addresses.begin(), addresses.end(), address) > 1) {
+      throw DomainError(ErrorKind::invalid, "bad_upstream",
+                        fmt::format("upstream '{}' is listed twice", address));
+    }
+    try {
+      members.push_back(server.make_upstream(address, generation));
+    } catch (const std::exception& e) {
+      throw DomainError(ErrorKind::invalid, "bad_upstream", e.what());
+    }
+  }
+  return std::make_shared<const proxy::UpstreamSet>(std::move(members));
+}
+
+std::vector<ContainerRef> refs_of(const std::vector<SavedContainer>& saved) {
+  std::vector<ContainerRef> out;
+  for (const SavedContainer& c : saved) {
+    out.push_back(ContainerRef{c.id, c.name, c.image});
+  }
+  return out;
+}
+
+std::vector<SavedContainer> saved_of(const std::vector<ContainerRef>& refs) {
+  std::vector<SavedContainer> out;
+  for (const ContainerRef& c : refs) {
+    out.push_back(SavedContainer{c.id, c.name, c.image});
+  }
+  return out;
+}
+
+bool holds(const std::vector<ContainerRef>& set, const std::string& id) {
+  return std::any_of(set.begin(), set.end(), [&id](const ContainerRef& c) { return c.id == id; });
+}
+
+std::vector<std::string> addresses_of(const std::shared_ptr<const proxy::UpstreamSet>& set) {
+  std::vector<std::string> out;
+  if (set) {
+    for (const auto& m : set->members()) {
+      out.push_back(m->address());
+    }
+  }
+  return out;
 }
 
 // A saved certificate is loaded even when it expired while handoff was down: the state must
@@ -138,23 +181,30 @@ void ServiceRegistry::restore(const ProxyState& state) {
     r.hosts = s.hosts;
     r.strip_prefix = s.strip_prefix;
     r.previous = s.previous;
+    r.watch = HealthWatch{s.health_watch,
+                          s.health_path,
+                          s.health_host,
+                          std::chrono::milliseconds(s.health_interval_ms),
+                          static_cast<unsigned>(s.healthy_threshold),
+                          static_cast<unsigned>(s.unhealthy_threshold)};
     r.generation = s.generation;
-    r.container = ContainerRef{s.container_id, s.container_name, s.image};
-    for (const SavedContainer& c : s.history) {
-      r.history.push_back(ContainerRef{c.id, c.name, c.image});
+    r.containers = refs_of(s.containers);
+    for (const std::vector<SavedContainer>& set : s.history) {
+      r.history.push_back(refs_of(set));
     }
     r.next_container = s.next_container;
-    std::shared_ptr<proxy::Upstream> up;
+    std::shared_ptr<const proxy::UpstreamSet> set;
     try {
       // A service added without an upstream is saved with an empty one: it answers 503 until
       // its first swap or deploy, after a restart as before it.
-      up = s.upstream.empty() ? nullptr : server_.make_upstream(s.upstream, s.generation);
+      set = make_set(server_, s.upstreams, s.generation);
     } catch (const std::exception& e) {
       throw std::runtime_error(
           fmt::format("saved service '{}' has a bad upstream: {}", s.name, e.what()));
     }
     r.tls = restore_tls(s);
-    r.service = std::make_shared<proxy::Service>(s.name, server_.config().threads, up);
+    r.service = std::make_shared<proxy::Service>(s.name, server_.config().threads, set,
+                                                 server_.config().balancing);
     // The last pause's settings are kept after a resume, and so after a restart too: the
     // state saved next must be the one loaded.
     r.service->pause(std::chrono::milliseconds(s.max_pause_ms),
@@ -184,7 +234,8 @@ void ServiceRegistry::add(const std::string& name, std::vector<std::string> host
     h = lower(h);
   }
   // A service may start without an upstream: it answers 503 until its first swap or deploy.
-  auto up = upstream.empty() ? nullptr : make_upstream(server_, upstream, 1);
+  auto set =
+      make_set(server_, upstream.empty() ? std::vector<std::string>{} : std::vector{upstream}, 1);
   std::lock_guard lock(mutex_);
   check_not_frozen();
   if (records_.count(name) != 0) {
@@ -197,7 +248,8 @@ void ServiceRegistry::add(const std::string& name, std::vector<std::string> host
   r.hosts = std::move(hosts);
   r.strip_prefix = strip_prefix;
   r.tls = tls.applied_to({});
-  r.service = std::make_shared<proxy::Service>(name, server_.config().threads, up);
+  r.service = std::make_shared<proxy::Service>(name, server_.config().threads, set,
+                                               server_.config().balancing);
   records_[name] = std::move(r);
   publish();
 }
@@ -319,34 +371,44 @@ std::shared_ptr<void> ServiceRegistry::claim(const std::string& name) {
   });
 }
 
-std::shared_ptr<proxy::Upstream> ServiceRegistry::swap(const std::string& name,
-                                                       const std::string& address,
-                                                       std::chrono::nanoseconds& switch_time,
-                                                       const ContainerRef& container,
-                                                       const std::function<void()>& on_switched) {
+std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::swap(
+    const std::string& name, const std::vector<std::string>& addresses,
+    std::chrono::nanoseconds& switch_time, const std::vector<ContainerRef>& containers,
+    const std::function<void()>& on_switched) {
   std::lock_guard lock(mutex_);
   Record& r = find(name);
-  auto next = make_upstream(server_, address, r.generation + 1);
+  auto next = make_set(server_, addresses, r.generation + 1);
   const auto start = Clock::now();
-  auto previous = server_.swap(*r.service, next);
+  const std::vector<std::string> previous = addresses_of(r.service->upstreams());
+  auto left = server_.swap(*r.service, next);
   switch_time = Clock::now() - start;
   if (on_switched) {
     on_switched();
   }
   r.generation += 1;
-  r.previous = previous ? previous->address() : std::string();
-  // The container that served until now becomes the most recent one in the history; the one
-  // taking over (a rollback target) leaves it.
-  std::erase_if(r.history, [&](const ContainerRef& c) { return c.id == container.id; });
-  if (!r.container.id.empty() && r.container.id != container.id) {
-    r.history.insert(r.history.begin(), r.container);
+  r.previous = previous;
+  // The containers that served until now become the most recent set in the history (those
+  // that go on serving, after a scale, excepted); the ones taking over (a rollback target)
+  // leave it.
+  for (auto& set : r.history) {
+    std::erase_if(set, [&](const ContainerRef& c) { return holds(containers, c.id); });
   }
-  r.container = container;
+  std::vector<ContainerRef> leaving;
+  for (const ContainerRef& c : r.containers) {
+    if (!holds(containers, c.id)) {
+      leaving.push_back(c);
+    }
+  }
+  if (!leaving.empty()) {
+    r.history.insert(r.history.begin(), std::move(leaving));
+  }
+  std::erase_if(r.history, [](const auto& set) { return set.empty(); });
+  r.containers = containers;
   r.container_problem.clear();
   r.swaps += 1;
   r.swap_seconds += std::chrono::duration<double>(switch_time).count();
   publish();
-  return previous;
+  return left;
 }
 
 std::uint64_t ServiceRegistry::next_generation(const std::string& name) const {
@@ -365,7 +427,7 @@ std::uint64_t ServiceRegistry::reserve_container_number(const std::string& name)
   return n;
 }
 
-std::vector<ContainerRef> ServiceRegistry::history(const std::string& name) const {
+std::vector<std::vector<ContainerRef>> ServiceRegistry::history(const std::string& name) const {
   std::lock_guard lock(mutex_);
   return find(name).history;
 }
@@ -377,9 +439,12 @@ void ServiceRegistry::forget_containers(const std::string& name,
   if (it == records_.end()) {
     return;
   }
-  std::erase_if(it->second.history, [&](const ContainerRef& c) {
-    return std::find(ids.begin(), ids.end(), c.id) != ids.end();
-  });
+  for (auto& set : it->second.history) {
+    std::erase_if(set, [&](const ContainerRef& c) {
+      return std::find(ids.begin(), ids.end(), c.id) != ids.end();
+    });
+  }
+  std::erase_if(it->second.history, [](const auto& set) { return set.empty(); });
   persist();
 }
 
@@ -387,24 +452,30 @@ std::vector<std::string> ServiceRegistry::container_services() const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> out;
   for (const auto& [name, r] : records_) {
-    if (r.next_container != 0 || !r.container.id.empty() || !r.history.empty()) {
+    if (r.next_container != 0 || !r.containers.empty() || !r.history.empty()) {
       out.push_back(name);
     }
   }
   return out;
 }
 
-ContainerRef ServiceRegistry::container(const std::string& name) const {
+std::vector<ContainerRef> ServiceRegistry::containers(const std::string& name) const {
   std::lock_guard lock(mutex_);
-  return find(name).container;
+  return find(name).containers;
 }
 
-std::vector<std::pair<std::string, ContainerRef>> ServiceRegistry::deployed() const {
+ContainerRef ServiceRegistry::container(const std::string& name) const {
   std::lock_guard lock(mutex_);
-  std::vector<std::pair<std::string, ContainerRef>> out;
+  const Record& r = find(name);
+  return r.containers.empty() ? ContainerRef{} : r.containers.front();
+}
+
+std::vector<std::pair<std::string, std::vector<ContainerRef>>> ServiceRegistry::deployed() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::string, std::vector<ContainerRef>>> out;
   for (const auto& [name, r] : records_) {
-    if (!r.container.id.empty()) {
-      out.emplace_back(name, r.container);
+    if (!r.containers.empty()) {
+      out.emplace_back(name, r.containers);
     }
   }
   return out;
@@ -415,7 +486,23 @@ void ServiceRegistry::set_container_problem(const std::string& name, const std::
   find(name).container_problem = problem;
 }
 
-std::string ServiceRegistry::previous_upstream(const std::string& name) const {
+void ServiceRegistry::set_health_watch(const std::string& name, const HealthWatch& watch) {
+  std::lock_guard lock(mutex_);
+  find(name).watch = watch;
+}
+
+std::vector<WatchedSet> ServiceRegistry::watched() const {
+  std::lock_guard lock(mutex_);
+  std::vector<WatchedSet> out;
+  for (const auto& [name, r] : records_) {
+    if (auto set = r.service->upstreams()) {
+      out.push_back(WatchedSet{name, std::move(set), r.watch});
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> ServiceRegistry::previous_upstream(const std::string& name) const {
   std::lock_guard lock(mutex_);
   return find(name).previous;
 }
@@ -427,24 +514,28 @@ std::shared_ptr<proxy::Service> ServiceRegistry::service(const std::string& name
 
 std::string ServiceRegistry::current_upstream(const std::string& name) const {
   std::lock_guard lock(mutex_);
-  auto up = find(name).service->upstream();
-  return up ? up->address() : std::string();
+  auto set = find(name).service->upstreams();
+  return set ? set->addresses() : std::string();
 }
 
 void ServiceRegistry::begin_drain(const std::string& name,
-                                  std::shared_ptr<proxy::Upstream> upstream) {
+                                  const std::vector<std::shared_ptr<proxy::Upstream>>& members) {
   std::lock_guard lock(mutex_);
   if (auto it = records_.find(name); it != records_.end()) {
-    it->second.draining.push_back(std::move(upstream));
+    auto& d = it->second.draining;
+    d.insert(d.end(), members.begin(), members.end());
   }
 }
 
-void ServiceRegistry::end_drain(const std::string& name, const proxy::Upstream* upstream,
+void ServiceRegistry::end_drain(const std::string& name,
+                                const std::vector<std::shared_ptr<proxy::Upstream>>& members,
                                 std::chrono::milliseconds took) {
   std::lock_guard lock(mutex_);
   if (auto it = records_.find(name); it != records_.end()) {
     auto& d = it->second.draining;
-    std::erase_if(d, [&](const auto& u) { return u.get() == upstream; });
+    std::erase_if(d, [&](const auto& u) {
+      return std::find(members.begin(), members.end(), u) != members.end();
+    });
     it->second.drains += 1;
     it->second.drain_seconds += std::chrono::duration<double>(took).count();
   }
@@ -490,20 +581,17 @@ void ServiceRegistry::publish_certificates() {
 ProxyState ServiceRegistry::snapshot() const {
   ProxyState state;
   for (const auto& [name, r] : records_) {
-    auto up = r.service->upstream();
-    std::vector<SavedContainer> history;
-    for (const ContainerRef& c : r.history) {
-      history.push_back(SavedContainer{c.id, c.name, c.image});
+    std::vector<std::vector<SavedContainer>> history;
+    for (const auto& set : r.history) {
+      history.push_back(saved_of(set));
     }
     const auto notice = r.service->pause_notice();
     state.services.push_back(ServiceState{name,
                                           r.hosts,
-                                          up ? up->address() : "",
+                                          addresses_of(r.service->upstreams()),
                                           r.previous,
                                           r.generation,
-                                          r.container.id,
-                                          r.container.name,
-                                          r.container.image,
+                                          saved_of(r.containers),
                                           std::move(history),
                                           r.next_container,
                                           r.service->paused(),
@@ -516,7 +604,13 @@ ProxyState ServiceRegistry::snapshot() const {
                                           r.tls.certificate ? r.tls.certificate->key_pem() : "",
                                           r.tls.issued_by_acme,
                                           r.tls.redirect_https,
-                                          r.tls.hsts_seconds});
+                                          r.tls.hsts_seconds,
+                                          r.watch.enabled,
+                                          r.watch.path,
+                                          r.watch.host,
+                                          r.watch.interval.count(),
+                                          r.watch.healthy_threshold,
+                                          r.watch.unhealthy_threshold});
   }
   return state;
 }
@@ -566,11 +660,60 @@ void ServiceRegistry::check_not_frozen() const {
   }
 }
 
+namespace {
+
+// How a member's health reads in status and metrics.
+std::string_view health_name(proxy::Ejection e) {
+  switch (e) {
+    case proxy::Ejection::none:
+      return "healthy";
+    case proxy::Ejection::connect_error:
+      return "ejected: connect error";
+    case proxy::Ejection::server_errors:
+      return "ejected: burst of 5xx";
+    case proxy::Ejection::failed_checks:
+      return "ejected: failed health checks";
+    case proxy::Ejection::container_died:
+      return "ejected: container died";
+  }
+  return "unknown";
+}
+
+json::array members_status(const std::shared_ptr<const proxy::UpstreamSet>& set,
+                           const std::vector<ContainerRef>& containers) {
+  json::array out;
+  if (!set) {
+    return out;
+  }
+  for (std::size_t i = 0; i < set->members().size(); ++i) {
+    const proxy::Upstream& m = *set->members()[i];
+    out.push_back(json::object{
+        {"address", m.address()},
+        {"container", i < containers.size() ? json::value(containers[i].name) : nullptr},
+        {"generation", m.generation()},
+        {"in_flight", m.in_flight()},
+        {"health", health_name(m.ejection())},
+        {"connect_errors", m.connect_errors()}});
+  }
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& addresses) {
+  std::string out;
+  for (const auto& a : addresses) {
+    out += out.empty() ? "" : ",";
+    out += a;
+  }
+  return out;
+}
+
+}  // namespace
+
 json::object ServiceRegistry::status() const {
   std::lock_guard lock(mutex_);
   json::array services;
   for (const auto& [name, r] : records_) {
-    auto up = r.service->upstream();
+    auto set = r.service->upstreams();
     auto counters = r.service->counters();
     std::uint64_t requests = 0;
     for (auto n : counters.responses) {
@@ -586,11 +729,13 @@ json::object ServiceRegistry::status() const {
     for (const auto& h : r.hosts) {
       hosts.emplace_back(h);
     }
-    json::value container = nullptr;
-    if (!r.container.id.empty()) {
-      container = json::object{{"id", r.container.id.substr(0, 12)},
-                               {"name", r.container.name},
-                               {"image", r.container.image},
+    json::value container = nullptr;  // the first member's: one line in `status`
+    if (!r.containers.empty()) {
+      const ContainerRef& first = r.containers.front();
+      container = json::object{{"id", first.id.substr(0, 12)},
+                               {"name", first.name},
+                               {"image", first.image},
+                               {"replicas", r.containers.size()},
                                {"problem", r.container_problem}};
     }
     services.push_back(json::object{
@@ -598,10 +743,11 @@ json::object ServiceRegistry::status() const {
         {"container", std::move(container)},
         {"hosts", std::move(hosts)},
         {"strip_prefix", r.strip_prefix},
-        {"upstream", up ? json::value(up->address()) : json::value(nullptr)},
-        {"previous", r.previous},
+        {"upstream", set ? json::value(set->addresses()) : json::value(nullptr)},
+        {"members", members_status(set, r.containers)},
+        {"previous", joined(r.previous)},
         {"generation", r.generation},
-        {"in_flight", up ? up->in_flight() : 0},
+        {"in_flight", set ? set->in_flight() : 0},
         {"draining", std::move(draining)},
         {"paused", r.service->paused()},
         {"busy", r.busy},
@@ -690,27 +836,56 @@ void ServiceRegistry::append_request_metrics(std::string& out) const {
 // Upstreams: requests in flight per generation, failed connections, open client connections.
 void ServiceRegistry::append_upstream_metrics(std::string& out) const {
   family(out, "handoff_in_flight", "gauge",
-         "Requests in flight, by service and upstream generation.");
+         "Requests in flight, by service, upstream generation and member.");
   for (const auto& [name, r] : records_) {
     auto emit = [&out, &service = name](const proxy::Upstream& u) {
-      out += fmt::format("handoff_in_flight{{service=\"{}\",generation=\"{}\"}} {}\n", service,
-                         u.generation(), u.in_flight());
+      out +=
+          fmt::format("handoff_in_flight{{service=\"{}\",generation=\"{}\",upstream=\"{}\"}} {}\n",
+                      service, u.generation(), u.address(), u.in_flight());
     };
-    if (auto up = r.service->upstream()) {
-      emit(*up);
+    if (auto set = r.service->upstreams()) {
+      for (const auto& m : set->members()) {
+        emit(*m);
+      }
     }
     for (const auto& d : r.draining) {
       emit(*d);
     }
   }
   family(out, "handoff_upstream_connect_errors_total", "counter",
-         "Failed connections to upstreams.");
+         "Requests that found no upstream member to connect to (after a retry on another).");
   for (const auto& [name, r] : records_) {
     out += fmt::format("handoff_upstream_connect_errors_total{{service=\"{}\"}} {}\n", name,
                        r.service->counters().connect_errors);
   }
+  append_member_metrics(out);
   family(out, "handoff_connections", "gauge", "Open client connections.");
   out += fmt::format("handoff_connections {}\n", server_.connections());
+}
+
+// The serving members: health and failed connects each.
+void ServiceRegistry::append_member_metrics(std::string& out) const {
+  family(out, "handoff_upstream_healthy", "gauge",
+         "1 when a serving member takes requests, 0 when it is ejected.");
+  for (const auto& [name, r] : records_) {
+    if (auto set = r.service->upstreams()) {
+      for (const auto& m : set->members()) {
+        out += fmt::format("handoff_upstream_healthy{{service=\"{}\",upstream=\"{}\"}} {}\n", name,
+                           m->address(), m->ejected() ? 0 : 1);
+      }
+    }
+  }
+  family(out, "handoff_upstream_member_connect_errors_total", "counter",
+         "Failed connects to each serving member (a request may then be retried on another).");
+  for (const auto& [name, r] : records_) {
+    if (auto set = r.service->upstreams()) {
+      for (const auto& m : set->members()) {
+        out += fmt::format(
+            "handoff_upstream_member_connect_errors_total{{service=\"{}\",upstream=\"{}\"}} {}\n",
+            name, m->address(), m->connect_errors());
+      }
+    }
+  }
 }
 
 // Swaps and drains: how long the switch and the drain took.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "control/health_monitor.hpp"
 #include "control/service_tls.hpp"
 #include "control/state_store.hpp"
 #include "proxy/server.hpp"
@@ -87,41 +88,54 @@ class ServiceRegistry {
   /// Throws DomainError 404 (unknown) or 409 (another workflow is running).
   [[nodiscard]] std::shared_ptr<void> claim(const std::string& name);
 
-  /// Swaps the service to a new upstream at `address` (validated and resolved before the
-  /// switch). Returns the previous upstream and sets `switch_time` to the time the store took.
-  /// `on_switched` runs right after the store, before the state is saved.
-  std::shared_ptr<proxy::Upstream> swap(const std::string& name, const std::string& address,
-                                        std::chrono::nanoseconds& switch_time,
-                                        const ContainerRef& container = {},
-                                        const std::function<void()>& on_switched = {});
+  /// Swaps the service to a new upstream set, one member per address in `addresses`
+  /// (validated and resolved before the switch), running in `containers` (one per address, or
+  /// none when they are not containers handoff deployed). Returns the members the swap retired and
+  /// sets `switch_time` to the time the store took. `on_switched` runs right after the store,
+  /// before the state is saved.
+  std::vector<std::shared_ptr<proxy::Upstream>> swap(
+      const std::string& name, const std::vector<std::string>& addresses,
+      std::chrono::nanoseconds& switch_time, const std::vector<ContainerRef>& containers = {},
+      const std::function<void()>& on_switched = {});
+  /// Sets how the service's serving members are checked from the next swap on (saved with
+  /// that swap). Throws DomainError 404.
+  void set_health_watch(const std::string& name, const HealthWatch& watch);
+  /// Every service's serving set and how it is watched, for the health monitor.
+  [[nodiscard]] std::vector<WatchedSet> watched() const;
   /// The generation the next swap will give the service.
   [[nodiscard]] std::uint64_t next_generation(const std::string& name) const;
   /// Reserves the number of the service's next container and saves it before returning, so
   /// that no name is used twice, even when handoff dies before the container serves.
   std::uint64_t reserve_container_number(const std::string& name);
-  /// Containers that served the service before its current one, most recently served first.
-  [[nodiscard]] std::vector<ContainerRef> history(const std::string& name) const;
+  /// The sets of containers that served the service before its current one, most recently
+  /// served first.
+  [[nodiscard]] std::vector<std::vector<ContainerRef>> history(const std::string& name) const;
   /// Forgets containers that were removed (kept for rollback no more).
   void forget_containers(const std::string& name, const std::vector<std::string>& ids);
   /// The services handoff ever created a container for (a number was reserved).
   [[nodiscard]] std::vector<std::string> container_services() const;
-  /// The container the service's current upstream runs in (empty id when not a container).
+  /// The containers the service's members run in, in member order (none when its upstreams
+  /// are not containers handoff deployed).
+  [[nodiscard]] std::vector<ContainerRef> containers(const std::string& name) const;
+  /// The first member's container (empty id when none): the one `logs` shows.
   [[nodiscard]] ContainerRef container(const std::string& name) const;
-  /// Every service whose upstream is a container handoff deployed, with that container.
-  [[nodiscard]] std::vector<std::pair<std::string, ContainerRef>> deployed() const;
-  /// Records what the engine says of the current container after a restart ("" when fine).
+  /// Every service whose upstreams are containers handoff deployed, with those containers.
+  [[nodiscard]] std::vector<std::pair<std::string, std::vector<ContainerRef>>> deployed() const;
+  /// Records what the engine says of the current containers after a restart ("" when fine).
   void set_container_problem(const std::string& name, const std::string& problem);
-  /// The upstream before the last swap ("" when none), for rollback.
-  [[nodiscard]] std::string previous_upstream(const std::string& name) const;
+  /// The upstream set before the last swap (empty when none), for rollback.
+  [[nodiscard]] std::vector<std::string> previous_upstream(const std::string& name) const;
   /// The data plane's service of this name. Throws DomainError 404.
   [[nodiscard]] std::shared_ptr<proxy::Service> service(const std::string& name) const;
-  /// The upstream address new requests go to.
+  /// The addresses new requests go to, comma-separated ("" when none).
   [[nodiscard]] std::string current_upstream(const std::string& name) const;
 
-  /// Lists an upstream as draining for status, and records the drain when it is done.
-  void begin_drain(const std::string& name, std::shared_ptr<proxy::Upstream> upstream);
-  /// Records a finished drain.
-  void end_drain(const std::string& name, const proxy::Upstream* upstream,
+  /// Lists retired members as draining for status, and records the drain when it is done.
+  void begin_drain(const std::string& name,
+                   const std::vector<std::shared_ptr<proxy::Upstream>>& members);
+  /// Records a finished drain of `members`.
+  void end_drain(const std::string& name,
+                 const std::vector<std::shared_ptr<proxy::Upstream>>& members,
                  std::chrono::milliseconds took);
 
   /// Holds new requests to the service (see proxy::Service::pause). Throws DomainError 404.
@@ -150,13 +164,14 @@ class ServiceRegistry {
     std::vector<std::string> hosts;
     bool strip_prefix = false;  // a matched path prefix is removed before forwarding
     ServiceTls tls;
-    std::string previous;
+    std::vector<std::string> previous;  // the set before the last swap, for rollback
+    HealthWatch watch;                  // active checks on the serving members
     std::uint64_t generation = 1;
     bool busy = false;
-    ContainerRef container;
-    std::vector<ContainerRef> history;  // served before `container`, most recent first
-    std::uint64_t next_container = 0;   // see reserve_container_number; 0: none reserved yet
-    std::string container_problem;      // e.g. "missing", found when restoring
+    std::vector<ContainerRef> containers;            // of the serving members, in member order
+    std::vector<std::vector<ContainerRef>> history;  // sets served before, most recent first
+    std::uint64_t next_container = 0;  // see reserve_container_number; 0: none reserved yet
+    std::string container_problem;     // e.g. "missing", found when restoring
     std::vector<std::shared_ptr<proxy::Upstream>> draining;
     std::uint64_t swaps = 0;
     double swap_seconds = 0;  // sum over swaps
@@ -177,6 +192,7 @@ class ServiceRegistry {
   // The metric families, with the mutex held.
   void append_request_metrics(std::string& out) const;
   void append_upstream_metrics(std::string& out) const;
+  void append_member_metrics(std::string& out) const;
   void append_workflow_metrics(std::string& out) const;
 
   proxy::Server& server_;

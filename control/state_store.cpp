@@ -14,6 +14,30 @@ namespace handoff::control {
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
+namespace {
+
+// One member as a string (an empty one for none), several as an array.
+json::array containers_to_json(const std::vector<SavedContainer>& containers) {
+  json::array out;
+  for (const SavedContainer& c : containers) {
+    out.push_back(json::object{{"id", c.id}, {"name", c.name}, {"image", c.image}});
+  }
+  return out;
+}
+
+json::value addresses_to_json(const std::vector<std::string>& addresses) {
+  if (addresses.size() <= 1) {
+    return json::value(addresses.empty() ? std::string() : addresses.front());
+  }
+  json::array out;
+  for (const auto& a : addresses) {
+    out.emplace_back(a);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string state_to_json(const ProxyState& state) {
   json::array services;
   for (const ServiceState& s : state.services) {
@@ -22,17 +46,15 @@ std::string state_to_json(const ProxyState& state) {
       hosts.emplace_back(h);
     }
     json::array history;
-    for (const SavedContainer& c : s.history) {
-      history.push_back(json::object{{"id", c.id}, {"name", c.name}, {"image", c.image}});
+    for (const std::vector<SavedContainer>& set : s.history) {
+      history.push_back(containers_to_json(set));
     }
     services.push_back(json::object{{"name", s.name},
                                     {"hosts", std::move(hosts)},
-                                    {"upstream", s.upstream},
-                                    {"previous", s.previous},
+                                    {"upstream", addresses_to_json(s.upstreams)},
+                                    {"previous", addresses_to_json(s.previous)},
                                     {"generation", s.generation},
-                                    {"container_id", s.container_id},
-                                    {"container_name", s.container_name},
-                                    {"image", s.image},
+                                    {"containers", containers_to_json(s.containers)},
                                     {"history", std::move(history)},
                                     {"next_container", s.next_container},
                                     {"paused", s.paused},
@@ -45,7 +67,13 @@ std::string state_to_json(const ProxyState& state) {
                                     {"tls_key", s.tls_key},
                                     {"tls_issued_by_acme", s.tls_issued_by_acme},
                                     {"redirect_https", s.redirect_https},
-                                    {"hsts_seconds", s.hsts_seconds}});
+                                    {"hsts_seconds", s.hsts_seconds},
+                                    {"health_watch", s.health_watch},
+                                    {"health_path", s.health_path},
+                                    {"health_host", s.health_host},
+                                    {"health_interval_ms", s.health_interval_ms},
+                                    {"healthy_threshold", s.healthy_threshold},
+                                    {"unhealthy_threshold", s.unhealthy_threshold}});
   }
   return json::serialize(json::object{{"version", 1}, {"services", std::move(services)}}) + "\n";
 }
@@ -63,10 +91,9 @@ std::string require_string(const json::object& o, std::string_view key) {
 // Optional fields keep their defaults when absent (a state file written by an older version).
 void read_optional(const json::object& so, ServiceState& s) {
   for (auto [key, field] :
-       {std::pair{"container_id", &s.container_id}, std::pair{"container_name", &s.container_name},
-        std::pair{"image", &s.image}, std::pair{"previous", &s.previous},
-        std::pair{"pause_message", &s.pause_message}, std::pair{"tls_source", &s.tls_source},
-        std::pair{"tls_cert", &s.tls_cert}, std::pair{"tls_key", &s.tls_key}}) {
+       {std::pair{"pause_message", &s.pause_message}, std::pair{"tls_source", &s.tls_source},
+        std::pair{"tls_cert", &s.tls_cert}, std::pair{"tls_key", &s.tls_key},
+        std::pair{"health_path", &s.health_path}, std::pair{"health_host", &s.health_host}}) {
     if (const json::value* v = so.if_contains(key); v && v->is_string()) {
       *field = std::string(v->as_string());
     }
@@ -74,14 +101,18 @@ void read_optional(const json::object& so, ServiceState& s) {
   for (auto [key, field] :
        {std::pair{"paused", &s.paused}, std::pair{"strip_prefix", &s.strip_prefix},
         std::pair{"tls_issued_by_acme", &s.tls_issued_by_acme},
-        std::pair{"redirect_https", &s.redirect_https}}) {
+        std::pair{"redirect_https", &s.redirect_https},
+        std::pair{"health_watch", &s.health_watch}}) {
     if (const json::value* v = so.if_contains(key); v && v->is_bool()) {
       *field = v->as_bool();
     }
   }
   for (auto [key, field] :
        {std::pair{"max_pause_ms", &s.max_pause_ms}, std::pair{"retry_after_s", &s.retry_after_s},
-        std::pair{"hsts_seconds", &s.hsts_seconds}}) {
+        std::pair{"hsts_seconds", &s.hsts_seconds},
+        std::pair{"health_interval_ms", &s.health_interval_ms},
+        std::pair{"healthy_threshold", &s.healthy_threshold},
+        std::pair{"unhealthy_threshold", &s.unhealthy_threshold}}) {
     if (const json::value* v = so.if_contains(key)) {
       *field = v->to_number<std::int64_t>();
     }
@@ -94,20 +125,65 @@ void read_optional(const json::object& so, ServiceState& s) {
   }
 }
 
+// A string (empty: none) or an array of strings.
+std::vector<std::string> read_addresses(const json::object& o, std::string_view key,
+                                        bool required) {
+  const json::value* v = o.if_contains(key);
+  std::vector<std::string> out;
+  if (v != nullptr && v->is_string()) {
+    if (!v->as_string().empty()) {
+      out.emplace_back(v->as_string());
+    }
+  } else if (v != nullptr && v->is_array()) {
+    for (const json::value& a : v->as_array()) {
+      if (!a.is_string() || a.as_string().empty()) {
+        throw std::runtime_error(fmt::format("field '{}' holds something not an address", key));
+      }
+      out.emplace_back(a.as_string());
+    }
+  } else if (v != nullptr || required) {
+    throw std::runtime_error(fmt::format("field '{}' is missing or not an address list", key));
+  }
+  return out;
+}
+
+// One container: {"id", "name", "image"}, or the fields a file from before replicas used.
+SavedContainer read_container(const json::object& o, std::string_view name_key = "name",
+                              std::string_view image_key = "image") {
+  const std::string_view id_key = name_key == "name" ? "id" : "container_id";
+  return SavedContainer{require_string(o, id_key), require_string(o, name_key),
+                        require_string(o, image_key)};
+}
+
+std::vector<SavedContainer> read_containers(const json::value& v) {
+  std::vector<SavedContainer> out;
+  for (const json::value& c : v.as_array()) {
+    out.push_back(read_container(c.as_object()));
+  }
+  return out;
+}
+
 ServiceState read_service(const json::object& so) {
   ServiceState s;
   s.name = require_string(so, "name");
-  s.upstream = require_string(so, "upstream");
+  s.upstreams = read_addresses(so, "upstream", true);
+  s.previous = read_addresses(so, "previous", false);
   if (const json::value* h = so.if_contains("hosts")) {
     for (const json::value& host : h->as_array()) {
       s.hosts.emplace_back(host.as_string());
     }
   }
+  if (const json::value* c = so.if_contains("containers")) {
+    s.containers = read_containers(*c);
+  } else if (const json::value* id = so.if_contains("container_id");
+             id != nullptr && id->is_string() && !id->as_string().empty()) {
+    s.containers = {read_container(so, "container_name", "image")};  // written before replicas
+  }
   if (const json::value* h = so.if_contains("history")) {
-    for (const json::value& c : h->as_array()) {
-      const json::object& co = c.as_object();
-      s.history.push_back(SavedContainer{require_string(co, "id"), require_string(co, "name"),
-                                         require_string(co, "image")});
+    for (const json::value& set : h->as_array()) {
+      // An entry is a set of containers; a single object, from before replicas, a set of one.
+      s.history.push_back(set.is_object() ? std::vector{read_container(set.as_object())}
+                                          : read_containers(set));
     }
   }
   read_optional(so, s);

@@ -19,29 +19,38 @@ struct SavedContainer {
 struct ServiceState {
   std::string name;
   std::vector<std::string> hosts;
-  std::string upstream;
-  std::string previous;  ///< the upstream before the last swap, for rollback
+  /// The members of its upstream set (none: it answers 503). Saved as one string when there
+  /// is at most one, as in files written before sets, else as an array.
+  std::vector<std::string> upstreams;
+  std::vector<std::string> previous;  ///< the set before the last swap, for rollback
   std::uint64_t generation = 1;
-  std::string container_id;  ///< set when the upstream is a container handoff deployed
-  std::string container_name;
-  std::string image;
-  /// Containers that served before the current one, most recently served first: the rollback
-  /// target is the first, and --keep counts from it.
-  std::vector<SavedContainer> history;
+  /// The containers the members run in, in member order, when handoff deployed them (saved as
+  /// `containers`; a file written before replicas names one as container_id/_name and image).
+  std::vector<SavedContainer> containers;
+  /// The sets of containers that served before the current one, most recently served first:
+  /// the rollback target is the first, and --keep counts from it. (A file written before
+  /// replicas holds one container per entry.)
+  std::vector<std::vector<SavedContainer>> history;
   /// The number the next deployed container is named with (PREFIX-N). It is reserved and saved
   /// before the container is created, so that a name is never used twice, even after a crash.
   std::uint64_t next_container = 0;
-  bool paused = false;                 ///< new requests are held (see `handoff pause`)
-  std::int64_t max_pause_ms = 30'000;  ///< how long a held request waits before a 503
-  std::string pause_message;           ///< that 503's body, when set with the pause
-  std::int64_t retry_after_s = 5;      ///< that 503's Retry-After
-  bool strip_prefix = false;           ///< a matched path prefix is removed before forwarding
-  std::string tls_source = "off";      ///< where its certificate comes from: off, given, acme
-  std::string tls_cert;                ///< the certificate chain (PEM), when it has one
-  std::string tls_key;                 ///< its private key (PEM); the file is mode 0600
-  bool tls_issued_by_acme = false;     ///< that certificate was issued by ACME
-  bool redirect_https = false;         ///< plain HTTP requests are redirected to HTTPS
-  std::int64_t hsts_seconds = 0;       ///< Strict-Transport-Security max-age; 0: none
+  bool paused = false;                     ///< new requests are held (see `handoff pause`)
+  std::int64_t max_pause_ms = 30'000;      ///< how long a held request waits before a 503
+  std::string pause_message;               ///< that 503's body, when set with the pause
+  std::int64_t retry_after_s = 5;          ///< that 503's Retry-After
+  bool strip_prefix = false;               ///< a matched path prefix is removed before forwarding
+  std::string tls_source = "off";          ///< where its certificate comes from: off, given, acme
+  std::string tls_cert;                    ///< the certificate chain (PEM), when it has one
+  std::string tls_key;                     ///< its private key (PEM); the file is mode 0600
+  bool tls_issued_by_acme = false;         ///< that certificate was issued by ACME
+  bool redirect_https = false;             ///< plain HTTP requests are redirected to HTTPS
+  std::int64_t hsts_seconds = 0;           ///< Strict-Transport-Security max-age; 0: none
+  bool health_watch = false;               ///< serving members are health-checked (see HealthWatch)
+  std::string health_path = "/up";         ///< what they are checked with: the last gate's path,
+  std::string health_host;                 ///< Host header,
+  std::int64_t health_interval_ms = 1000;  ///< interval
+  std::int64_t healthy_threshold = 2;      ///< and thresholds
+  std::int64_t unhealthy_threshold = 3;
 };
 
 /// The proxy's saved state.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "control/deploy_cost.hpp"
@@ -22,6 +23,15 @@ std::int64_t ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
 }
 
+std::string joined(const std::vector<std::string>& addresses) {
+  std::string out;
+  for (const auto& a : addresses) {
+    out += out.empty() ? "" : ",";
+    out += a;
+  }
+  return out;
+}
+
 }  // namespace
 
 namespace {
@@ -31,11 +41,12 @@ namespace {
 class UpstreamSwitch {
  public:
   UpstreamSwitch(ServiceRegistry& registry, proxy::Server& server, std::string service,
-                 std::string target, SwapOptions options, EventSink& sink)
+                 std::vector<std::string> targets, SwapOptions options, EventSink& sink)
       : registry_(registry),
         server_(server),
         service_(std::move(service)),
-        target_(std::move(target)),
+        targets_(std::move(targets)),
+        target_(joined(targets_)),
         options_(std::move(options)),
         sink_(sink),
         cost_(registry_.service(service_)),
@@ -66,14 +77,15 @@ class UpstreamSwitch {
   }
 
  private:
-  // Empty when the target is healthy (or the gate is off), else why not.
+  // Empty when every target is healthy (or the gate is off), else why not: all or nothing.
+  // The targets are gated side by side, so several take as long as one.
   std::string pass_health_gate() {
     if (!options_.health.enabled) {
       return {};
     }
     const auto t = Clock::now();
     emit_step(sink_, Step::health_check, StepState::started, {{"path", options_.health.path}});
-    std::string failure = run_health_gate(target_, options_.health, sink_);
+    std::string failure = run_health_gates(targets_, options_.health, sink_);
     if (failure.empty()) {
       emit_step(sink_, Step::health_check, StepState::done, {{"elapsed_ms", ms_since(t)}});
     }
@@ -82,7 +94,8 @@ class UpstreamSwitch {
 
   void switch_over() {
     std::chrono::nanoseconds switch_time{};
-    old_ = registry_.swap(service_, target_, switch_time, {}, [this] { cost_.switched(); });
+    registry_.set_health_watch(service_, watch_after(options_.health));
+    old_ = registry_.swap(service_, targets_, switch_time, {}, [this] { cost_.switched(); });
     switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
     emit_step(sink_, Step::swap, StepState::done,
               {{"from", from_}, {"to", target_}, {"switch_us", switch_us_}});
@@ -91,13 +104,14 @@ class UpstreamSwitch {
   ServiceRegistry& registry_;
   proxy::Server& server_;
   std::string service_;
-  std::string target_;
+  std::vector<std::string> targets_;
+  std::string target_;  // the targets, comma-separated
   SwapOptions options_;
   EventSink& sink_;
   const Clock::time_point start_ = Clock::now();
-  DeployCost cost_;   // counted from the start
-  std::string from_;  // the upstream before the swap
-  std::shared_ptr<proxy::Upstream> old_;
+  DeployCost cost_;                                    // counted from the start
+  std::string from_;                                   // the upstream before the swap
+  std::vector<std::shared_ptr<proxy::Upstream>> old_;  // the members the swap retired
   std::int64_t switch_us_ = 0;
   proxy::DrainResult drained_;
 };
@@ -105,21 +119,27 @@ class UpstreamSwitch {
 }  // namespace
 
 Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const std::string& service,
-                       const std::string& target, const SwapOptions& options) {
-  try {
-    proxy::resolve_address(target);
-  } catch (const std::exception& e) {
-    throw DomainError(ErrorKind::invalid, "bad_upstream", e.what());
+                       const std::vector<std::string>& targets, const SwapOptions& options) {
+  for (const auto& target : targets) {
+    try {
+      proxy::resolve_address(target);
+    } catch (const std::exception& e) {
+      throw DomainError(ErrorKind::invalid, "bad_upstream", e.what());
+    }
+    if (std::count(targets.begin(), targets.end(), target) > 1) {
+      throw DomainError(ErrorKind::invalid, "bad_upstream",
+                        fmt::format("upstream '{}' is listed twice", target));
+    }
   }
   std::shared_ptr<void> claim = registry.claim(service);
-  return [&registry, &server, service, target, options, claim](EventSink& sink) {
-    return UpstreamSwitch(registry, server, service, target, options, sink).run();
+  return [&registry, &server, service, targets, options, claim](EventSink& sink) {
+    return UpstreamSwitch(registry, server, service, targets, options, sink).run();
   };
 }
 
 Operation prepare_rollback(ServiceRegistry& registry, proxy::Server& server,
                            const std::string& service, const SwapOptions& options) {
-  const std::string previous = registry.previous_upstream(service);
+  const std::vector<std::string> previous = registry.previous_upstream(service);
   if (previous.empty()) {
     throw DomainError(
         ErrorKind::conflict, "nothing_to_roll_back",

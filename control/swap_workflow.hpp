@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "control/event_sink.hpp"
 #include "control/health_check.hpp"
@@ -15,11 +16,12 @@ struct SwapOptions {
   std::chrono::milliseconds drain_timeout{30'000};
 };
 
-/// Prepares `swap SERVICE --to TARGET`: validates, claims the service (one workflow at a time)
-/// and returns the operation that runs the steps: health gate, swap, drain. Throws DomainError
-/// (invalid, not_found, conflict) before anything changes.
+/// Prepares `swap SERVICE --to TARGET [--to TARGET...]`: validates, claims the service (one
+/// workflow at a time) and returns the operation that runs the steps: health gate (every
+/// target), swap to the set of targets, drain. Throws DomainError (invalid, not_found,
+/// conflict) before anything changes.
 Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const std::string& service,
-                       const std::string& target, const SwapOptions& options);
+                       const std::vector<std::string>& targets, const SwapOptions& options);
 
 /// Prepares `rollback SERVICE`: a swap back to the upstream before the last swap.
 Operation prepare_rollback(ServiceRegistry& registry, proxy::Server& server,

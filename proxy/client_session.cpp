@@ -207,6 +207,7 @@ class ClientSession final : public ClientSide {
   }
   asio::awaitable<Outcome> switch_protocols(const MessageHead& response, tcp::socket& upstream,
                                             Buffer& upstream_bytes) override;
+  Upstream* rebind() override;
   void connect_failed() override;
   void cut(std::string_view why) override { cut_ = why; }
   [[nodiscard]] bool persistent() const override { return wants_keep_alive(x_->request); }
@@ -282,8 +283,10 @@ class ClientSession final : public ClientSide {
   // Owned for the request's lifetime: a control operation may replace the route table (and
   // drop the service from it) while the request is suspended.
   std::shared_ptr<Service> service_;
-  // The request's upstream, once bound; owned by the InFlight that `serve_one` holds.
+  // The request's upstream, once bound; owned by the InFlight that `serve_one` holds, which
+  // `flight_` points to while the exchange runs (a retry moves it to another member).
   Upstream* upstream_ = nullptr;
+  InFlight* flight_ = nullptr;
   // The request body: its framing, and the bytes that came with the head until they are sent.
   std::optional<BodyFramer> body_;
   BodyPiece first_body_;
@@ -514,10 +517,12 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
   if (const std::optional<Refusal> refused = prepare_exchange(parsed.head_bytes)) {
     co_return co_await reply(refused->status, refused->text, true);
   }
+  flight_ = &flight;  // until the exchange ends, for rebind
   UpstreamExchange exchange(worker_, handle_, *this, x.request, x.upstream_head, x.response, up_);
   const Outcome outcome = co_await exchange.run(*upstream_);
   settle_books();  // while the upstream is still owned by `flight`
   upstream_ = nullptr;
+  flight_ = nullptr;
   co_return outcome;
 }
 
@@ -601,6 +606,7 @@ void ClientSession::clear_books() {
   }
   service_.reset();
   upstream_ = nullptr;
+  flight_ = nullptr;
   status_ = 0;
   response_bytes_ = 0;
   cut_ = {};
@@ -736,6 +742,14 @@ asio::awaitable<Outcome> ClientSession::open_tunnel(tcp::socket& upstream, Buffe
     co_await tunnel(upstream, upstream_bytes, websocket);
   }
   co_return Outcome::close;
+}
+
+Upstream* ClientSession::rebind() {
+  if (flight_ == nullptr || !service_->rebind(worker_.index(), *flight_)) {
+    return nullptr;
+  }
+  upstream_ = flight_->get();
+  return upstream_;
 }
 
 void ClientSession::connect_failed() {

@@ -12,6 +12,8 @@
 
 namespace handoff::proxy {
 
+class Upstream;
+
 /// How a request ended, for the client connection that carried it.
 enum class Outcome : std::uint8_t { keep_alive, close };
 
@@ -83,6 +85,14 @@ class ClientSide {
   virtual boost::asio::awaitable<Outcome> switch_protocols(const MessageHead& response,
                                                            boost::asio::ip::tcp::socket& upstream,
                                                            Buffer& upstream_bytes) = 0;
+
+  // --- the upstream ---
+
+  /// The request's member of its service's upstream set failed before it took any of the
+  /// request (a connect error, or a reset before any response byte of a replayable request):
+  /// binds the request to another member, counted in flight there instead. Null when there is
+  /// no other member; the request stays where it was.
+  virtual Upstream* rebind() = 0;
 
   // --- what happened, for the books ---
 

@@ -11,6 +11,12 @@ namespace handoff::proxy {
 
 using Millis = std::chrono::milliseconds;
 
+/// How a request picks a member of its service's upstream set.
+enum class Balancing : std::uint8_t {
+  least_of_two,  ///< of two members drawn at random, the one with fewer requests in flight
+  round_robin,   ///< each worker takes the members in turn
+};
+
 /// Every limit and timeout of the data plane; immutable once the server is built.
 struct ProxyConfig {
   std::vector<boost::asio::ip::tcp::endpoint> listen;      ///< addresses to accept clients on
@@ -37,6 +43,8 @@ struct ProxyConfig {
   bool http2 = true;  ///< TLS listeners offer HTTP/2 by ALPN (`h2`, then `http/1.1`)
   bool h2c = false;   ///< plain listeners also take prior-knowledge HTTP/2 (behind a TLS proxy)
   std::uint32_t h2_max_streams = 100;  ///< concurrent streams per HTTP/2 connection
+
+  Balancing balancing = Balancing::least_of_two;  ///< how a request picks its set's member
 };
 
 }  // namespace handoff::proxy

@@ -15,26 +15,44 @@ constexpr Millis kProgressEvery{100};
 // settle after they were closed.
 constexpr std::chrono::seconds kSettle{5};
 
+std::int64_t in_flight_on(const std::vector<std::shared_ptr<Upstream>>& old) {
+  std::int64_t n = 0;
+  for (const auto& member : old) {
+    n += member->in_flight();
+  }
+  return n;
+}
+
+// Waits on each member's own signal in turn, until `until`: all are drained when the last
+// one is. True when they all are.
+bool wait_for_members(const std::vector<std::shared_ptr<Upstream>>& old, Clock::time_point until) {
+  for (const auto& member : old) {
+    Upstream& m = *member;
+    if (!m.drain_signal().wait_until(until, [&m] { return m.in_flight() == 0; })) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
-DrainResult drain_upstream(Upstream& old, Millis timeout, const DrainProgress& progress,
-                           const CloseRemaining& close_remaining) {
+DrainResult drain_upstreams(const std::vector<std::shared_ptr<Upstream>>& old, Millis timeout,
+                            const DrainProgress& progress, const CloseRemaining& close_remaining) {
   DrainResult result;
   const auto start = Clock::now();
   const auto deadline = start + timeout;
-  const auto drained = [&old] { return old.in_flight() == 0; };
-  bool done = drained();
+  bool done = in_flight_on(old) == 0;
   while (!done && Clock::now() < deadline) {
     if (progress) {
-      progress(old.in_flight(), std::chrono::duration_cast<Millis>(Clock::now() - start));
+      progress(in_flight_on(old), std::chrono::duration_cast<Millis>(Clock::now() - start));
     }
-    done =
-        old.drain_signal().wait_until(std::min(Clock::now() + kProgressEvery, deadline), drained);
+    done = wait_for_members(old, std::min(Clock::now() + kProgressEvery, deadline));
   }
   if (!done) {
     result.clean = false;
     result.closed = close_remaining();
-    old.drain_signal().wait_until(Clock::now() + kSettle, drained);
+    wait_for_members(old, Clock::now() + kSettle);
   }
   result.took = std::chrono::duration_cast<Millis>(Clock::now() - start);
   return result;

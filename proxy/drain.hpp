@@ -5,7 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 #include "proxy/config.hpp"
 
@@ -48,10 +50,10 @@ class DrainSignal {
   std::condition_variable cv_;
 };
 
-/// Waits until no request is in flight on `old` (which the swap has retired), at most
+/// Waits until no request is in flight on any of `old` (which the swap has retired), at most
 /// `timeout`, reporting progress about every 100 ms; then calls `close_remaining` for what is
 /// still open and waits (up to 5 s) for those exchanges to leave. Blocks: control threads only.
-DrainResult drain_upstream(Upstream& old, Millis timeout, const DrainProgress& progress,
-                           const CloseRemaining& close_remaining);
+DrainResult drain_upstreams(const std::vector<std::shared_ptr<Upstream>>& old, Millis timeout,
+                            const DrainProgress& progress, const CloseRemaining& close_remaining);
 
 }  // namespace handoff::proxy

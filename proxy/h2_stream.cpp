@@ -244,6 +244,7 @@ asio::awaitable<void> H2Stream::exchange() {
   if (!x_->body_in.empty() || body_ended_) {
     first_body_ = take_body();
   }
+  flight_ = &flight;  // until the exchange ends, for rebind
   UpstreamExchange exchange(worker_, handle_, *this, x_->request, x_->upstream_head, x_->response,
                             up_);
   co_await exchange.run(*upstream_);
@@ -251,6 +252,7 @@ asio::awaitable<void> H2Stream::exchange() {
     finish(cut_);
   }
   upstream_ = nullptr;  // owned by `flight`, which ends here
+  flight_ = nullptr;
 }
 
 // Hands the body bytes received so far to the exchange, framed as its head announced.
@@ -418,6 +420,14 @@ asio::awaitable<Outcome> H2Stream::switch_protocols(const MessageHead& /*respons
                                                     Buffer& /*upstream_bytes*/) {
   // An HTTP/2 request never asks to switch (Upgrade is connection-specific there).
   return answer(502, "handoff: unexpected 101 from the upstream", {});
+}
+
+Upstream* H2Stream::rebind() {
+  if (flight_ == nullptr || !service_->rebind(worker_.index(), *flight_)) {
+    return nullptr;
+  }
+  upstream_ = flight_->get();
+  return upstream_;
 }
 
 void H2Stream::connect_failed() {

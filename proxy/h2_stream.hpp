@@ -113,6 +113,7 @@ class H2Stream final : public ClientSide, public SessionHooks {
   boost::asio::awaitable<Outcome> switch_protocols(const MessageHead& response,
                                                    boost::asio::ip::tcp::socket& upstream,
                                                    Buffer& upstream_bytes) override;
+  Upstream* rebind() override;
   void connect_failed() override;
   void cut(std::string_view why) override { cut_ = why; }
   [[nodiscard]] bool persistent() const override { return true; }
@@ -171,7 +172,8 @@ class H2Stream final : public ClientSide, public SessionHooks {
 
   // The books.
   std::shared_ptr<Service> service_;
-  Upstream* upstream_ = nullptr;
+  Upstream* upstream_ = nullptr;  // owned by `exchange`'s InFlight, which `flight_` points to
+  InFlight* flight_ = nullptr;
   int status_ = 0;
   std::uint64_t response_bytes_ = 0;
   Clock::time_point started_;

@@ -38,7 +38,11 @@ std::chrono::steady_clock::duration count_request(Service* service, Upstream* up
     }
   }
   if (upstream != nullptr) {
-    upstream->count_outcome(w, request_outcome(ending));
+    const RequestOutcome outcome = request_outcome(ending);
+    upstream->count_outcome(w, outcome);
+    if (outcome == RequestOutcome::answered || outcome == RequestOutcome::upstream_5xx) {
+      upstream->note_answer(ending.status);  // passive health: a burst of 5xx ejects it
+    }
   }
   return took;
 }

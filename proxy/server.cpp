@@ -198,22 +198,28 @@ std::shared_ptr<Upstream> Server::make_upstream(const std::string& address,
   return std::make_shared<Upstream>(address, endpoints.front(), config_.threads, generation);
 }
 
-std::shared_ptr<Upstream> Server::swap(Service& service, std::shared_ptr<Upstream> next) {
-  std::shared_ptr<Upstream> previous = service.swap(std::move(next));
-  if (previous) {
+std::vector<std::shared_ptr<Upstream>> Server::swap(Service& service,
+                                                    std::shared_ptr<const UpstreamSet> next) {
+  std::vector<std::shared_ptr<Upstream>> left = service.swap(std::move(next));
+  for (const auto& member : left) {
     for (auto& worker : workers_) {
-      worker->close_idle(previous->id());
+      worker->close_idle(member->id());
     }
   }
-  return previous;
+  return left;
 }
 
-DrainResult Server::drain(const std::shared_ptr<Upstream>& old, Millis timeout,
+DrainResult Server::drain(const std::vector<std::shared_ptr<Upstream>>& old, Millis timeout,
                           const DrainProgress& progress) {
-  return drain_upstream(*old, timeout, progress, [this, &old] {
+  return drain_upstreams(old, timeout, progress, [this, &old] {
     std::vector<std::future<std::size_t>> kills;
-    for (auto& worker : workers_) {
-      kills.push_back(worker->kill_upstream(old->id()));
+    for (const auto& member : old) {
+      if (member->in_flight() == 0) {
+        continue;
+      }
+      for (auto& worker : workers_) {
+        kills.push_back(worker->kill_upstream(member->id()));
+      }
     }
     std::size_t closed = 0;
     for (auto& k : kills) {

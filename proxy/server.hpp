@@ -72,15 +72,16 @@ class Server {
   [[nodiscard]] std::shared_ptr<Upstream> make_upstream(const std::string& address,
                                                         std::uint64_t generation = 0) const;
 
-  /// Makes `next` the service's upstream with one atomic store and returns the previous one.
-  /// The previous upstream's idle pooled connections are closed; requests already in flight on
-  /// it continue (see `drain`). Call from a control thread, never from a worker.
-  std::shared_ptr<Upstream> swap(Service& service, std::shared_ptr<Upstream> next);
+  /// Makes `next` the service's upstream set with one atomic store and returns the members it
+  /// left (retired). Their idle pooled connections are closed; requests already in flight on
+  /// them continue (see `drain`). Call from a control thread, never from a worker.
+  std::vector<std::shared_ptr<Upstream>> swap(Service& service,
+                                              std::shared_ptr<const UpstreamSet> next);
 
-  /// Drains `old` (see drain_upstream): waits until no request is in flight on it, at most
-  /// `timeout`, then has each worker close what is still open on it (slow requests, tunnels).
-  /// Calls `progress` about every 100 ms. Blocks; call from a control thread.
-  DrainResult drain(const std::shared_ptr<Upstream>& old, Millis timeout,
+  /// Drains `old` (see drain_upstreams): waits until no request is in flight on them, at most
+  /// `timeout`, then has each worker close what is still open on them (slow requests,
+  /// tunnels). Calls `progress` about every 100 ms. Blocks; call from a control thread.
+  DrainResult drain(const std::vector<std::shared_ptr<Upstream>>& old, Millis timeout,
                     const DrainProgress& progress = {});
 
  private:

@@ -2,13 +2,19 @@
 
 namespace handoff::proxy {
 
-Service::Service(std::string name, unsigned threads, std::shared_ptr<Upstream> initial)
+Service::Service(std::string name, unsigned threads, std::shared_ptr<const UpstreamSet> initial,
+                 Balancing balancing)
     : name_(std::move(name)),
+      balancing_(balancing),
       current_(std::move(initial)),
       threads_(threads),
       cache_(new Cache[threads]),
       stats_(new Stats[threads]),
-      latency_(threads) {}
+      latency_(threads) {
+  for (unsigned w = 0; w < threads; ++w) {
+    cache_[w].picks.random += w * 0x2545F4914F6CDD1DULL;  // workers draw different sequences
+  }
+}
 
 ServiceCounters Service::counters() const {
   ServiceCounters c;
@@ -28,35 +34,43 @@ ServiceCounters Service::counters() const {
   return c;
 }
 
-std::shared_ptr<Upstream> Service::swap(std::shared_ptr<Upstream> next) {
-  std::shared_ptr<Upstream> previous = current_.exchange(std::move(next));
+std::vector<std::shared_ptr<Upstream>> Service::swap(std::shared_ptr<const UpstreamSet> next) {
+  std::shared_ptr<const UpstreamSet> previous = current_.exchange(next);
   swaps_.fetch_add(1, std::memory_order_seq_cst);
+  std::vector<std::shared_ptr<Upstream>> left;
   if (previous) {
-    previous->retire();
+    for (const auto& member : previous->members()) {
+      if (!next || !next->contains(member.get())) {
+        member->retire();
+        left.push_back(member);
+      }
+    }
   }
-  return previous;
+  return left;
 }
 
-InFlight Service::acquire(unsigned w) {
+InFlight Service::acquire(unsigned w, const Upstream* avoid) {
   Cache& cache = cache_[w];
   while (true) {
     const std::uint64_t seen = swaps_.load(std::memory_order_seq_cst);
     if (seen != cache.swaps) {
       // The pointer is loaded after the count, so it is at least as new as `seen`.
-      cache.upstream = current_.load();
+      cache.set = current_.load();
       cache.swaps = seen;
     }
-    if (!cache.upstream) {
+    const std::shared_ptr<Upstream>* member =
+        cache.set ? cache.set->pick(balancing_, cache.picks, avoid) : nullptr;
+    if (member == nullptr) {
       return {};
     }
-    cache.upstream->enter(w);
+    (*member)->enter(w);
     // Count first, then confirm no swap happened meanwhile. A swap stores the pointer before it
     // bumps the count, so a drain that reads the count after the swap either sees this
     // request or this check sees the new count and backs off (all seq_cst).
     if (swaps_.load(std::memory_order_seq_cst) == seen) {
-      return InFlight(cache.upstream, w);
+      return InFlight(*member, w);
     }
-    cache.upstream->leave(w);
+    (*member)->leave(w);
   }
 }
 

@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "proxy/latency_window.hpp"
 #include "proxy/shared_slot.hpp"
 #include "proxy/upstream.hpp"
+#include "proxy/upstream_set.hpp"
 
 namespace handoff::proxy {
 
@@ -34,25 +36,40 @@ struct PauseNotice {
   std::chrono::seconds retry_after{5};  ///< sent as Retry-After
 };
 
-/// A named application behind the proxy. It has one current upstream, replaced by `swap` with a
-/// single atomic store; requests read it once, when they start.
+/// A named application behind the proxy. Its requests go to the members of one upstream set,
+/// replaced by `swap` with a single atomic store; a request picks its member once, when it
+/// starts.
 class Service : public std::enable_shared_from_this<Service> {
  public:
-  /// `threads` is the number of data-plane workers (each keeps its own cached pointer).
-  Service(std::string name, unsigned threads, std::shared_ptr<Upstream> initial);
+  /// `threads` is the number of data-plane workers (each keeps its own cached pointer);
+  /// `initial` may be null (503 until a swap); `balancing` is how requests pick a member.
+  Service(std::string name, unsigned threads, std::shared_ptr<const UpstreamSet> initial,
+          Balancing balancing = Balancing::least_of_two);
 
   /// The service's name, e.g. `default`.
   [[nodiscard]] const std::string& name() const { return name_; }
-  /// The upstream new requests go to (may be null: the service answers 503).
-  [[nodiscard]] std::shared_ptr<Upstream> upstream() const { return current_.load(); }
+  /// The set new requests go to (may be null: the service answers 503).
+  [[nodiscard]] std::shared_ptr<const UpstreamSet> upstreams() const { return current_.load(); }
 
-  /// Makes `next` current and returns the previous upstream, now marked retired. When it
-  /// returns, no request that starts afterwards can be counted on the previous upstream.
-  std::shared_ptr<Upstream> swap(std::shared_ptr<Upstream> next);
+  /// Makes `next` current. The members of the previous set that `next` does not hold are
+  /// marked retired and returned: when this returns, no request that starts afterwards can be
+  /// counted on them. Members in both sets serve on undisturbed.
+  std::vector<std::shared_ptr<Upstream>> swap(std::shared_ptr<const UpstreamSet> next);
 
-  /// Data plane: binds a new request on worker `w` to the current upstream and counts it in
-  /// flight there. Empty when the service has no upstream. Lock-free.
-  InFlight acquire(unsigned w);
+  /// Data plane: binds a new request on worker `w` to a member of the current set (never
+  /// `avoid`, the member a retry leaves) and counts it in flight there. Empty when the service
+  /// has no upstream (or none but `avoid`). Lock-free.
+  InFlight acquire(unsigned w, const Upstream* avoid = nullptr);
+  /// Data plane: moves `flight` (bound on worker `w`) to another member of the current set.
+  /// False, leaving it as it is, when there is no other member.
+  bool rebind(unsigned w, InFlight& flight) {
+    InFlight next = acquire(w, flight.get());
+    if (!next) {
+      return false;
+    }
+    flight = std::move(next);
+    return true;
+  }
 
   /// Holds new requests until `resume`; each waits at most `max_pause`, then gets 503 with
   /// `notice`. Requests already in flight are not affected.
@@ -123,12 +140,14 @@ class Service : public std::enable_shared_from_this<Service> {
 
  private:
   struct alignas(64) Cache {
-    std::uint64_t swaps = 0;  // swaps_ when `upstream` was read
-    std::shared_ptr<Upstream> upstream;
+    std::uint64_t swaps = 0;  // swaps_ when `set` was read
+    std::shared_ptr<const UpstreamSet> set;
+    PickState picks;
   };
 
   std::string name_;
-  SharedSlot<Upstream> current_;
+  Balancing balancing_;
+  SharedSlot<const UpstreamSet> current_;
   std::atomic<std::uint64_t> swaps_{1};  // bumped by every swap; see acquire
   struct alignas(64) Stats {
     std::array<std::atomic<std::uint64_t>, 6> responses{};

@@ -22,6 +22,14 @@ std::int64_t Upstream::in_flight() const {
   return sum;
 }
 
+std::uint64_t Upstream::connect_errors() const {
+  std::uint64_t sum = 0;
+  for (unsigned w = 0; w < threads_; ++w) {
+    sum += counters_[w].connect_errors.load(std::memory_order_relaxed);
+  }
+  return sum;
+}
+
 OutcomeCounts Upstream::outcomes() const {
   OutcomeCounts sum{};
   for (unsigned w = 0; w < threads_; ++w) {

@@ -24,8 +24,22 @@ enum class RequestOutcome : std::uint8_t {
 /// Requests by how they ended, indexed by RequestOutcome.
 using OutcomeCounts = std::array<std::uint64_t, 6>;
 
-/// One backend address that requests go to. A swap never changes an Upstream; it installs a
-/// new one, so everything counted here belongs to exactly one generation of a service.
+/// Why a member of an upstream set is left out of balancing (`none`: it is not).
+enum class Ejection : std::uint8_t {
+  none,
+  connect_error,   ///< a connect to it failed (passive)
+  server_errors,   ///< it answered a burst of consecutive 5xx (passive)
+  failed_checks,   ///< it failed the active health checks
+  container_died,  ///< the engine reported its container dead
+};
+
+/// Consecutive upstream 5xx answers that eject a member.
+inline constexpr std::uint32_t kServerErrorBurst = 5;
+
+/// One backend address that requests go to: a member of its service's upstream set. A swap
+/// never changes an Upstream's address; it installs a new set, so everything counted here
+/// belongs to exactly one member of one generation. Its health (`ejected`) is the one thing
+/// that changes: the data plane ejects it on failures, the control plane's checks readmit it.
 class Upstream {
  public:
   /// `threads` is the number of data-plane workers, each of which counts separately.
@@ -51,6 +65,47 @@ class Upstream {
   [[nodiscard]] bool retired() const { return retired_.load(std::memory_order_acquire); }
   /// Marks the upstream as swapped out: from now on, a request that ends on it wakes a drain.
   void retire() { retired_.store(true, std::memory_order_seq_cst); }
+  /// Why the member is left out of balancing; `Ejection::none` when it is not.
+  [[nodiscard]] Ejection ejection() const {
+    return static_cast<Ejection>(ejection_.load(std::memory_order_relaxed));
+  }
+  /// Whether balancing leaves the member out (it still serves when every member is out).
+  [[nodiscard]] bool ejected() const { return ejection() != Ejection::none; }
+  /// Leaves the member out of balancing for `why` (a reason already recorded stays).
+  void eject(Ejection why) {
+    auto none = static_cast<std::uint8_t>(Ejection::none);
+    ejection_.compare_exchange_strong(none, static_cast<std::uint8_t>(why),
+                                      std::memory_order_relaxed);
+  }
+  /// Takes the member back into balancing (it passed its checks).
+  void readmit() {
+    failures_.store(0, std::memory_order_relaxed);
+    ejection_.store(static_cast<std::uint8_t>(Ejection::none), std::memory_order_relaxed);
+  }
+  /// Consecutive failures (connect errors, 5xx) seen since its last success: how bad an ejected
+  /// member is when every member is ejected.
+  [[nodiscard]] std::uint32_t failures() const { return failures_.load(std::memory_order_relaxed); }
+  /// Data plane: a connect to the member failed on worker `w`; it is ejected.
+  void note_connect_failure(unsigned w) {
+    auto& n = counters_[w].connect_errors;
+    n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    eject(Ejection::connect_error);
+  }
+  /// Data plane: the member answered `status`; a burst of consecutive 5xx ejects it. A success
+  /// writes the shared count only when it is not zero already.
+  void note_answer(int status) {
+    if (status >= 500) {
+      if (failures_.fetch_add(1, std::memory_order_relaxed) + 1 >= kServerErrorBurst) {
+        eject(Ejection::server_errors);
+      }
+    } else if (failures_.load(std::memory_order_relaxed) != 0) {
+      failures_.store(0, std::memory_order_relaxed);
+    }
+  }
+  /// Failed connects to the member, over all workers.
+  [[nodiscard]] std::uint64_t connect_errors() const;
+
   /// What a drain of this upstream waits on.
   DrainSignal& drain_signal() { return drain_signal_; }
 
@@ -75,6 +130,7 @@ class Upstream {
   // One cache line per worker, so that workers never write the same line.
   struct alignas(64) Counters {
     std::atomic<std::int64_t> in_flight{0};
+    std::atomic<std::uint64_t> connect_errors{0};
     std::array<std::atomic<std::uint64_t>, std::tuple_size_v<OutcomeCounts>> outcomes{};
   };
 
@@ -85,6 +141,9 @@ class Upstream {
   unsigned threads_;
   std::unique_ptr<Counters[]> counters_;
   alignas(64) std::atomic<bool> retired_{false};  // read by every request; written once
+  // Read by every pick; written on failures, on the first success after one, and by checks.
+  alignas(64) std::atomic<std::uint8_t> ejection_{0};
+  std::atomic<std::uint32_t> failures_{0};
   DrainSignal drain_signal_;
 };
 

@@ -77,9 +77,10 @@ bool UpstreamExchange::killed() const {
 
 asio::awaitable<Outcome> UpstreamExchange::run(Upstream& upstream) {
   UpstreamScope scope{handle_, bytes_};
+  upstream_ = &upstream;
   const BodyPiece first = client_.first_body();
   for (int attempt = 0;; ++attempt) {
-    if (auto failed = co_await send_request(upstream, attempt, first.bytes, first.last)) {
+    if (auto failed = co_await send_request(attempt, first.bytes, first.last)) {
       if (*failed == SendResult::retry) {
         continue;
       }
@@ -105,24 +106,24 @@ asio::awaitable<Outcome> UpstreamExchange::run(Upstream& upstream) {
     }
     break;
   }
-  co_return co_await deliver_response(upstream);
+  co_return co_await deliver_response();
 }
 
-// Takes a pooled connection to `upstream` (first attempt only) or opens one, and sends the
+// Takes a pooled connection to the member (first attempt only) or opens one, and sends the
 // request head with the body bytes at hand. Empty on success.
 asio::awaitable<std::optional<UpstreamExchange::SendResult>> UpstreamExchange::send_request(
-    Upstream& upstream, int attempt, std::string_view first_body, bool body_complete) {
+    int attempt, std::string_view first_body, bool body_complete) {
   reused_ = false;
   if (attempt == 0) {
-    if (auto pooled = worker_.pool().take(upstream.id())) {
+    if (auto pooled = worker_.pool().take(upstream_->id())) {
       socket_ = std::move(*pooled);
       reused_ = true;
     }
   }
   handle_.upstream = &socket_;
-  handle_.upstream_id = upstream.id();
+  handle_.upstream_id = upstream_->id();
   if (!reused_) {
-    if (auto failed = co_await connect(upstream, body_complete)) {
+    if (auto failed = co_await connect(body_complete)) {
       co_return failed;
     }
   }
@@ -148,16 +149,21 @@ asio::awaitable<std::optional<UpstreamExchange::SendResult>> UpstreamExchange::s
   co_return std::nullopt;
 }
 
-// Opens a fresh connection to `upstream`. Empty on success.
+// Opens a fresh connection to the member. Empty on success. A failed connect ejects the
+// member and, since nothing of the request was sent, moves it to another member once.
 asio::awaitable<std::optional<UpstreamExchange::SendResult>> UpstreamExchange::connect(
-    Upstream& upstream, bool body_complete) {
+    bool body_complete) {
   socket_ = tcp::socket(worker_.io());
   arm(worker_.config().upstream_connect_timeout);
-  auto [ec] = co_await socket_.async_connect(upstream.endpoint(), nothrow);
+  auto [ec] = co_await socket_.async_connect(upstream_->endpoint(), nothrow);
   if (killed()) {
     co_return SendResult::closed;
   }
   if (ec || timed_out()) {
+    upstream_->note_connect_failure(worker_.index());
+    if (move_to_another_member()) {
+      co_return SendResult::retry;
+    }
     client_.connect_failed();
     const bool timeout = timed_out();
     const std::string message =
@@ -171,6 +177,23 @@ asio::awaitable<std::optional<UpstreamExchange::SendResult>> UpstreamExchange::c
   socket_.set_option(tcp::no_delay(true), ignored);
   socket_.non_blocking(true, ignored);  // for write_at_once
   co_return std::nullopt;
+}
+
+// Binds the request to another member of its service's set, once per request. False when it
+// was moved already or no other member exists.
+bool UpstreamExchange::move_to_another_member() {
+  if (moved_) {
+    return false;
+  }
+  Upstream* next = client_.rebind();
+  if (next == nullptr) {
+    return false;
+  }
+  moved_ = true;
+  upstream_ = next;
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  return true;
 }
 
 // Relays the rest of the request body as the client sends it. Empty when the body is complete.
@@ -243,11 +266,16 @@ asio::awaitable<UpstreamExchange::HeadResult> UpstreamExchange::read_response_he
 asio::awaitable<UpstreamExchange::HeadResult> UpstreamExchange::upstream_read_failed(
     boost::system::error_code ec, bool got_bytes) {
   const bool timeout = timed_out();
-  if (!got_bytes && !timeout && reused_ && replayable_ && idempotent_) {
-    // The upstream had closed this pooled connection while it sat idle.
-    boost::system::error_code ignored;
-    socket_.close(ignored);
-    co_return HeadResult::retry;
+  if (!got_bytes && !timeout && replayable_ && idempotent_) {
+    if (reused_) {
+      // The upstream had closed this pooled connection while it sat idle.
+      boost::system::error_code ignored;
+      socket_.close(ignored);
+      co_return HeadResult::retry;
+    }
+    if (move_to_another_member()) {  // a fresh connection reset: the member may be going away
+      co_return HeadResult::retry;
+    }
   }
   const std::string message =
       timeout ? std::string("handoff: timed out waiting for the upstream")
@@ -260,7 +288,7 @@ asio::awaitable<UpstreamExchange::HeadResult> UpstreamExchange::upstream_read_fa
 
 // Sends the final response (or hands over to a tunnel after a 101) and decides whether the
 // upstream connection goes back to the pool.
-asio::awaitable<Outcome> UpstreamExchange::deliver_response(Upstream& upstream) {
+asio::awaitable<Outcome> UpstreamExchange::deliver_response() {
   if (response_.status == 101) {
     if (!upgrade_requested_) {
       co_return co_await client_.reply(502, "handoff: unexpected 101 from the upstream", true);
@@ -272,8 +300,8 @@ asio::awaitable<Outcome> UpstreamExchange::deliver_response(Upstream& upstream) 
   bool upstream_reusable = false;
   const Outcome outcome = co_await relay_response(upstream_reusable);
   handle_.upstream = nullptr;
-  if (upstream_reusable && !upstream.retired() && !worker_.stopping()) {
-    worker_.pool().put(upstream.id(), std::move(socket_), worker_.coarse_now());
+  if (upstream_reusable && !upstream_->retired() && !worker_.stopping()) {
+    worker_.pool().put(upstream_->id(), std::move(socket_), worker_.coarse_now());
   }
   co_return outcome;
 }

@@ -35,7 +35,9 @@ class UpstreamExchange {
                    const MessageHead& request, std::string_view upstream_head,
                    MessageHead& response, Buffer& upstream_bytes);
 
-  /// Runs the exchange with `upstream` to its end.
+  /// Runs the exchange with `upstream` to its end. A connect that fails, or a fresh connection
+  /// reset before any response byte, moves the request once to another member of its set
+  /// (`ClientSide::rebind`) when it can be replayed.
   boost::asio::awaitable<Outcome> run(Upstream& upstream);
 
  private:
@@ -44,15 +46,16 @@ class UpstreamExchange {
   /// What `read_response_head` found.
   enum class HeadResult : std::uint8_t { complete, retry, ended };
 
-  boost::asio::awaitable<std::optional<SendResult>> send_request(Upstream& upstream, int attempt,
+  boost::asio::awaitable<std::optional<SendResult>> send_request(int attempt,
                                                                  std::string_view first_body,
                                                                  bool body_complete);
-  boost::asio::awaitable<std::optional<SendResult>> connect(Upstream& upstream, bool body_complete);
+  boost::asio::awaitable<std::optional<SendResult>> connect(bool body_complete);
+  bool move_to_another_member();
   boost::asio::awaitable<std::optional<Outcome>> send_body();
   boost::asio::awaitable<HeadResult> read_response_head();
   boost::asio::awaitable<HeadResult> upstream_read_failed(boost::system::error_code ec,
                                                           bool got_bytes);
-  boost::asio::awaitable<Outcome> deliver_response(Upstream& upstream);
+  boost::asio::awaitable<Outcome> deliver_response();
   boost::asio::awaitable<Outcome> relay_response(bool& upstream_reusable);
   boost::asio::awaitable<bool> relay_spliced(boost::asio::ip::tcp::socket& client,
                                              std::uint64_t length);
@@ -75,6 +78,9 @@ class UpstreamExchange {
   std::string_view upstream_head_;
   MessageHead& response_;
   Buffer& bytes_;  // from the upstream
+  // The member the request is bound to; owned by the client side's InFlight (see rebind).
+  Upstream* upstream_ = nullptr;
+  bool moved_ = false;  // already moved to another member once
   boost::asio::ip::tcp::socket socket_;
   bool reused_ = false;     // the connection came from the pool (a failure may mean it went stale)
   bool replayable_ = true;  // nothing was taken from the client beyond what is buffered

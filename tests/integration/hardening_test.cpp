@@ -114,7 +114,7 @@ TEST_CASE("a response with ambiguous framing is a 502, never passed on") {
   Response r = client.read_response();
   CHECK(r.status == 502);
   CHECK(r.closed);
-  CHECK(proxy.service().upstream()->in_flight() <= 1);
+  CHECK(proxy.upstream().in_flight() <= 1);
 }
 
 TEST_CASE("a bad chunked response body is never made to look complete") {

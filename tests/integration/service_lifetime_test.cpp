@@ -25,8 +25,8 @@ TEST_CASE("a service removed while its request is in flight stays valid until th
   });
   ProxyUnderTest proxy(backend.address(), [](auto& c) { c.threads = 1; });
   proxy::Router& router = proxy.server().router();
-  auto doomed = std::make_shared<proxy::Service>("doomed", 1,
-                                                 proxy.server().make_upstream(backend.address()));
+  auto doomed = std::make_shared<proxy::Service>(
+      "doomed", 1, proxy::UpstreamSet::of(proxy.server().make_upstream(backend.address())));
   auto fallback = proxy.service().shared_from_this();
   router.replace(std::make_shared<const proxy::RouteTable>(std::vector<proxy::Route>{
       proxy::Route{fallback, {}}, proxy::Route{doomed, {"doomed.test"}}}));

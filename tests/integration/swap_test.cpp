@@ -40,7 +40,9 @@ TEST_CASE("a slow request finishes on the old upstream while new requests go to 
   while (blue.requests().empty()) {
     std::this_thread::sleep_for(5ms);
   }
-  auto old = proxy.swap_to(green.address());
+  auto retired = proxy.swap_to(green.address());
+  REQUIRE(retired.size() == 1);
+  auto old = retired.front();
   CHECK(old->address() == blue.address());
   CHECK(old->in_flight() == 1);
 
@@ -48,7 +50,7 @@ TEST_CASE("a slow request finishes on the old upstream while new requests go to 
   CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "green");
 
   auto start = std::chrono::steady_clock::now();
-  auto result = proxy.server().drain(old, 10s);
+  auto result = proxy.server().drain(retired, 10s);
   auto took = std::chrono::steady_clock::now() - start;
   CHECK(result.clean);
   CHECK(result.closed == 0);
@@ -77,7 +79,7 @@ TEST_CASE("a storm of swaps under concurrent load loses no request") {
   TestBackend green(named("green"));
   ProxyUnderTest proxy(blue.address());
   LoadGenerator load(proxy.port());
-  std::vector<std::shared_ptr<handoff::proxy::Upstream>> retired;
+  std::vector<std::vector<std::shared_ptr<handoff::proxy::Upstream>>> retired;
   for (int i = 0; i < 300; ++i) {
     retired.push_back(proxy.swap_to(i % 2 == 0 ? green.address() : blue.address()));
     std::this_thread::sleep_for(std::chrono::milliseconds(i % 5));

@@ -90,7 +90,7 @@ TEST_CASE("an upstream that never answers is a 504 at the response timeout") {
   CHECK(r.status == 504);
   CHECK(took >= std::chrono::milliseconds(300));
   CHECK(took < std::chrono::seconds(3));
-  CHECK(settles_to_zero(*proxy.service().upstream()));
+  CHECK(settles_to_zero(proxy.upstream()));
 }
 
 TEST_CASE("an upstream reset before the response is a 502") {
@@ -114,7 +114,7 @@ TEST_CASE("an upstream that closes mid-body makes the proxy close the client con
   std::string got = client.read_until_close();
   CHECK(got.find("Content-Length: 100") != std::string::npos);
   CHECK(got.ends_with("only part"));  // truncated, and the close tells the client so
-  CHECK(settles_to_zero(*proxy.service().upstream()));
+  CHECK(settles_to_zero(proxy.upstream()));
 }
 
 TEST_CASE("garbage from the upstream is a 502") {

@@ -46,11 +46,12 @@ TEST_CASE("a drain closes a tunnel still open on the old upstream at its timeout
   ws.send(kHandshake);
   REQUIRE(ws.read_response().status == 101);
   auto old = proxy.swap_to(new_backend.address());
-  CHECK(old->in_flight() == 1);
+  REQUIRE(old.size() == 1);
+  CHECK(old.front()->in_flight() == 1);
   auto result = proxy.server().drain(old, std::chrono::milliseconds(200));
   CHECK_FALSE(result.clean);
   CHECK(result.closed == 1);
-  CHECK(old->in_flight() == 0);
+  CHECK(old.front()->in_flight() == 0);
   // The client is told why, in WebSocket terms: a close frame, status 1001 (going away).
   CHECK(ws.read_until_close() == std::string("\x88\x02\x03\xe9", 4));
   CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "new");

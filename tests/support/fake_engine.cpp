@@ -19,6 +19,12 @@ void FakeEngine::add_image(const std::string& image, bool in_registry) {
   (in_registry ? state_->registry : state_->images).insert(image);
 }
 
+void FakeEngine::set_fault_on_create(int nth, EngineFault fault) {
+  std::lock_guard lock(state_->mutex);
+  state_->creates_until_fault = nth;
+  state_->fault_on_create = fault;
+}
+
 void FakeEngine::set_fault(EngineFault fault) {
   std::lock_guard lock(state_->mutex);
   state_->fault = fault;
@@ -106,6 +112,9 @@ std::string FakeEngine::create(const containers::ContainerSpec& spec) {
   Container& c = state_->containers[id];
   c.spec = spec;
   c.fault = state_->fault;
+  if (state_->creates_until_fault > 0 && --state_->creates_until_fault == 0) {
+    c.fault = state_->fault_on_create;
+  }
   return id;
 }
 

@@ -44,6 +44,8 @@ class FakeEngine : public containers::Engine {
   void add_image(const std::string& image, bool in_registry = false);
   /// From now on, fails as `fault` says (EngineFault::none: behaves again).
   void set_fault(EngineFault fault);
+  /// The `nth` container created from now on (1: the next) gets `fault`; the others none.
+  void set_fault_on_create(int nth, EngineFault fault);
   /// How long a started container takes to run, and then to be healthy (zero: the image has no
   /// HEALTHCHECK).
   void set_delays(std::chrono::milliseconds to_running, std::chrono::milliseconds to_healthy);
@@ -84,6 +86,8 @@ class FakeEngine : public containers::Engine {
     std::set<std::string> images;
     std::set<std::string> registry;
     EngineFault fault = EngineFault::none;
+    int creates_until_fault = 0;  // see set_fault_on_create; 0: none pending
+    EngineFault fault_on_create = EngineFault::none;
     std::chrono::milliseconds to_running{0};
     std::chrono::milliseconds to_healthy{0};
     std::map<std::string, Container> containers;  // by id

@@ -24,8 +24,8 @@ ProxyUnderTest::ProxyUnderTest(const std::string& upstream,
         proxy::Certificate::parse(cert.chain_pem, cert.key_pem)));
     mark_tls_port(port());
   }
-  service_ =
-      std::make_shared<proxy::Service>("default", config.threads, server_->make_upstream(upstream));
+  service_ = std::make_shared<proxy::Service>(
+      "default", config.threads, proxy::UpstreamSet::of(server_->make_upstream(upstream)));
   server_->router().replace(std::make_shared<const proxy::RouteTable>(
       std::vector<proxy::Route>{proxy::Route{service_, {}}}));
   server_->start();

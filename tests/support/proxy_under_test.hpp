@@ -28,10 +28,12 @@ class ProxyUnderTest {
   proxy::Server& server() { return *server_; }
   /// The `default` service.
   proxy::Service& service() { return *service_; }
-  /// Swaps the service to `address` and returns the previous upstream.
-  std::shared_ptr<proxy::Upstream> swap_to(const std::string& address) {
-    return server_->swap(*service_, server_->make_upstream(address));
+  /// Swaps the service to `address` and returns the members it retired.
+  std::vector<std::shared_ptr<proxy::Upstream>> swap_to(const std::string& address) {
+    return server_->swap(*service_, proxy::UpstreamSet::of(server_->make_upstream(address)));
   }
+  /// The `default` service's first member.
+  proxy::Upstream& upstream() { return *service_->upstreams()->members().front(); }
 
  private:
   std::unique_ptr<proxy::Server> server_;

@@ -26,7 +26,7 @@ std::string Response::header(const std::string& lower_name) const {
 
 SocketClient::SocketClient(std::uint16_t port, std::chrono::milliseconds timeout,
                            const std::optional<std::string>& tls_name) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);

@@ -123,7 +123,8 @@ void BackendConnection::reset() {
 }
 
 TestBackend::TestBackend(Handler handler, std::uint16_t port) : handler_(std::move(handler)) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  // Close-on-exec: a handoff process started by the test must not hold the backend open.
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
@@ -178,7 +179,7 @@ void TestBackend::accept_loop() {
     if (::poll(&p, 1, 20) <= 0) {
       continue;
     }
-    int fd = ::accept(listen_fd_, nullptr, nullptr);
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
       continue;
     }

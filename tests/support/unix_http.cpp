@@ -14,7 +14,7 @@ namespace handoff::test {
 UnixResponse unix_request(const std::string& socket_path, std::string_view method,
                           std::string_view target, std::string_view body,
                           std::string_view extra_headers) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);

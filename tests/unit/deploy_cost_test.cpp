@@ -24,8 +24,8 @@ std::int64_t at(const json::object& o, std::string_view a, std::string_view b) {
 }  // namespace
 
 TEST_CASE("a cost report counts only what each version finished while the workflow ran") {
-  auto service = std::make_shared<proxy::Service>("web", 1, upstream(1));
-  auto old = service->upstream();
+  auto service = std::make_shared<proxy::Service>("web", 1, proxy::UpstreamSet::of(upstream(1)));
+  auto old = service->upstreams()->members().front();
   old->count_outcome(0, RequestOutcome::answered);  // before: not this deploy's cost
   old->count_outcome(0, RequestOutcome::upstream_5xx);
   service->count_duration(0, proxy::LatencyWindow::Clock::now(), 2ms);
@@ -33,9 +33,9 @@ TEST_CASE("a cost report counts only what each version finished while the workfl
   control::DeployCost cost(service);
   old->count_outcome(0, RequestOutcome::answered);
   old->count_outcome(0, RequestOutcome::connect_error);
-  service->swap(upstream(2));
+  service->swap(proxy::UpstreamSet::of(upstream(2)));
   cost.switched();
-  auto next = service->upstream();
+  auto next = service->upstreams()->members().front();
   next->count_outcome(0, RequestOutcome::answered);
   next->count_outcome(0, RequestOutcome::answered);
   old->count_outcome(0, RequestOutcome::cut_at_drain);
@@ -57,9 +57,9 @@ TEST_CASE("a cost report counts only what each version finished while the workfl
 }
 
 TEST_CASE("a workflow that never switched reports the old version and the time it ran") {
-  auto service = std::make_shared<proxy::Service>("web", 1, upstream(1));
+  auto service = std::make_shared<proxy::Service>("web", 1, proxy::UpstreamSet::of(upstream(1)));
   control::DeployCost cost(service);
-  service->upstream()->count_outcome(0, RequestOutcome::answered);
+  service->upstreams()->members().front()->count_outcome(0, RequestOutcome::answered);
   service->count_duration(0, proxy::LatencyWindow::Clock::now(), 1ms);
   const json::object r = cost.report();
   CHECK(at(r, "old", "answered") == 1);

@@ -8,6 +8,7 @@
 #include <stop_token>
 #include <thread>
 
+#include "control/container_reconcile.hpp"
 #include "tests/support/workflow_harness.hpp"
 
 using namespace handoff;
@@ -146,7 +147,7 @@ TEST_CASE("restart reconciliation removes what an interrupted deploy left and st
   const std::string v2 = h.registry.container("web").name;
   // What a crash leaves: a kept container still running (the retire was cut short) and a
   // created container the state does not know (the create was the last step).
-  const control::ContainerRef kept = h.registry.history("web").at(0);
+  const control::ContainerRef kept = h.registry.history("web").at(0).at(0);
   h.engine.start(kept.id);
   containers::ContainerSpec orphan;
   orphan.name = "web-9";
@@ -189,5 +190,61 @@ TEST_CASE(
     CHECK(r.failure == control::ErrorKind::unavailable);
     CHECK(h.get() == "app:v1");
     CHECK(h.engine.containers() == std::map<std::string, std::string>{{v1, "running"}});
+  }
+}
+
+namespace {
+
+// The names of the containers in each state.
+std::map<std::string, int> by_state(const FakeEngine& engine) {
+  std::map<std::string, int> out;
+  for (const auto& [name, state] : engine.containers()) {
+    out[state] += 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a deploy of three replicas serves from all three, and a redeploy keeps the scale") {
+  Harness h;
+  control::DeployOptions o = Harness::options("app:v1");
+  o.replicas = 3;
+  Events first;
+  REQUIRE(code_of(h.deploy(o.image, first, o)) == "ok");
+  CHECK(h.registry.containers("web").size() == 3);
+  CHECK(h.registry.service("web")->upstreams()->members().size() == 3);
+  CHECK(by_state(h.engine) == std::map<std::string, int>{{"running", 3}});
+  Events second;
+  REQUIRE(code_of(h.deploy("app:v2", second)) == "ok");  // no --replicas: as many as serve
+  CHECK(h.get() == "app:v2");
+  CHECK(h.registry.containers("web").size() == 3);
+  CHECK(by_state(h.engine) == std::map<std::string, int>{{"exited", 3}, {"running", 3}});
+  REQUIRE(h.registry.history("web").size() == 1);
+  CHECK(h.registry.history("web")[0].size() == 3);
+  // A rollback brings the whole set back.
+  Events back;
+  REQUIRE(code_of(h.rollback(back)) == "ok");
+  CHECK(h.get() == "app:v1");
+  CHECK(h.registry.containers("web").size() == 3);
+  CHECK(by_state(h.engine) == std::map<std::string, int>{{"exited", 3}, {"running", 3}});
+}
+
+TEST_CASE("one replica that fails its gate fails the deploy: none of the new set serves") {
+  for (const int nth : {1, 2, 3}) {
+    Harness h;
+    Events setup;
+    REQUIRE(code_of(h.deploy("app:v1", setup)) == "ok");
+    const std::string v1 = h.registry.container("web").name;
+    h.engine.set_fault_on_create(nth, EngineFault::app_unhealthy);
+    control::DeployOptions o = Harness::options("app:v2");
+    o.replicas = 3;
+    o.swap.health.timeout = 600ms;
+    Events events;
+    CAPTURE(nth);
+    CHECK(code_of(h.deploy(o.image, events, o)) == "health_check_failed");
+    CHECK(h.get() == "app:v1");
+    CHECK(h.engine.containers() == std::map<std::string, std::string>{{v1, "running"}});
+    CHECK(h.registry.containers("web").size() == 1);
   }
 }

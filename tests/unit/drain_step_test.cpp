@@ -28,11 +28,10 @@ bool listed_as_draining(const Harness& h) {
 
 }  // namespace
 
-TEST_CASE("a drain step with no previous upstream does nothing") {
+TEST_CASE("a drain step with no retired member does nothing") {
   Harness h;
   Events events;
-  const proxy::DrainResult r =
-      control::drain_step(h.registry, h.server, "web", nullptr, 1s, events);
+  const proxy::DrainResult r = control::drain_step(h.registry, h.server, "web", {}, 1s, events);
   CHECK(r.clean);
   CHECK(events.all().empty());
 }
@@ -44,7 +43,7 @@ TEST_CASE("a drain step waits for the old upstream's last request, listed as dra
   old->retire();
   Events events;
   auto drained = std::async(std::launch::async, [&] {
-    return control::drain_step(h.registry, h.server, "web", old, 10s, events);
+    return control::drain_step(h.registry, h.server, "web", {old}, 10s, events);
   });
   std::this_thread::sleep_for(100ms);
   CHECK(listed_as_draining(h));
@@ -71,7 +70,8 @@ TEST_CASE("a drain step ends at its timeout when a request outlasts it") {
     old->leave(0);
   });
   const auto start = std::chrono::steady_clock::now();
-  const proxy::DrainResult r = control::drain_step(h.registry, h.server, "web", old, 200ms, events);
+  const proxy::DrainResult r =
+      control::drain_step(h.registry, h.server, "web", {old}, 200ms, events);
   const auto took = std::chrono::steady_clock::now() - start;
   leaves.join();
   CHECK(took >= 200ms);

@@ -27,8 +27,8 @@ TEST_CASE("a drain ends as soon as the last request on the retired upstream leav
   old->retire();
   std::atomic<int> reports{0};
   auto drained = std::async(std::launch::async, [&] {
-    return drain_upstream(
-        *old, 10s, [&](std::int64_t, Millis) { ++reports; }, [] { return std::size_t{99}; });
+    return drain_upstreams(
+        {old}, 10s, [&](std::int64_t, Millis) { ++reports; }, [] { return std::size_t{99}; });
   });
   std::this_thread::sleep_for(150ms);
   old->leave(0);
@@ -47,7 +47,7 @@ TEST_CASE("a drain that times out closes what remains and waits for it to leave"
   old->enter(1);
   old->retire();
   bool closed = false;
-  const DrainResult r = drain_upstream(*old, 200ms, {}, [&] {
+  const DrainResult r = drain_upstreams({old}, 200ms, {}, [&] {
     closed = true;
     std::thread([old] {
       std::this_thread::sleep_for(50ms);
@@ -66,7 +66,7 @@ TEST_CASE("a drain that times out closes what remains and waits for it to leave"
 TEST_CASE("a drain of an upstream with nothing in flight returns at once") {
   auto old = upstream();
   old->retire();
-  const DrainResult r = drain_upstream(*old, 10s, {}, [] { return std::size_t{0}; });
+  const DrainResult r = drain_upstreams({old}, 10s, {}, [] { return std::size_t{0}; });
   CHECK(r.clean);
   CHECK(r.took < 100ms);
 }

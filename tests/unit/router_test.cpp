@@ -14,9 +14,9 @@ std::shared_ptr<Upstream> upstream(std::uint16_t port) {
 }  // namespace
 
 TEST_CASE("hosts route to services by exact name, wildcard, then default") {
-  auto app = std::make_shared<Service>("app", 1, upstream(1));
-  auto api = std::make_shared<Service>("api", 1, upstream(2));
-  auto fallback = std::make_shared<Service>("default", 1, upstream(3));
+  auto app = std::make_shared<Service>("app", 1, UpstreamSet::of(upstream(1)));
+  auto api = std::make_shared<Service>("api", 1, UpstreamSet::of(upstream(2)));
+  auto fallback = std::make_shared<Service>("default", 1, UpstreamSet::of(upstream(3)));
   RouteTable table(
       {{app, {"app.example.com"}}, {api, {"*.api.example.com", "API.test"}}, {fallback, {}}});
   CHECK(table.find("app.example.com") == app.get());
@@ -30,11 +30,11 @@ TEST_CASE("hosts route to services by exact name, wildcard, then default") {
 }
 
 TEST_CASE("path prefixes: the longest match on a segment boundary wins, then wildcards, any host") {
-  auto site = std::make_shared<Service>("site", 1, upstream(1));
-  auto api = std::make_shared<Service>("api", 1, upstream(2));
-  auto v2 = std::make_shared<Service>("v2", 1, upstream(3));
-  auto assets = std::make_shared<Service>("assets", 1, upstream(4));
-  auto fallback = std::make_shared<Service>("default", 1, upstream(5));
+  auto site = std::make_shared<Service>("site", 1, UpstreamSet::of(upstream(1)));
+  auto api = std::make_shared<Service>("api", 1, UpstreamSet::of(upstream(2)));
+  auto v2 = std::make_shared<Service>("v2", 1, UpstreamSet::of(upstream(3)));
+  auto assets = std::make_shared<Service>("assets", 1, UpstreamSet::of(upstream(4)));
+  auto fallback = std::make_shared<Service>("default", 1, UpstreamSet::of(upstream(5)));
   RouteTable table({{site, {"example.com"}},
                     {api, {"example.com/api"}, true},
                     {v2, {"example.com/api/v2/"}},

@@ -162,16 +162,20 @@ TEST_CASE("a swap stores the new upstream at once and keeps the old one for roll
   const auto service = r.registry.service("web");
   // Runs inside the swap, right after the store (with the registry locked: it must not call
   // back into it).
-  auto old = r.registry.swap("web", "127.0.0.1:9002", took, {}, [&] {
+  auto old = r.registry.swap("web", {"127.0.0.1:9002"}, took, {}, [&] {
     switched = true;
-    CHECK(service->upstream()->address() == "127.0.0.1:9002");
+    CHECK(service->upstreams()->addresses() == "127.0.0.1:9002");
   });
   CHECK(switched);
-  REQUIRE(old != nullptr);
-  CHECK(old->address() == "127.0.0.1:9001");
+  REQUIRE(old.size() == 1);
+  CHECK(old.front()->address() == "127.0.0.1:9001");
+  CHECK(old.front()->retired());
   CHECK(r.registry.current_upstream("web") == "127.0.0.1:9002");
-  CHECK(r.registry.previous_upstream("web") == "127.0.0.1:9001");
-  CHECK(refusal([&] { r.registry.swap("web", "nowhere", took); }) == ErrorKind::invalid);
+  CHECK(r.registry.previous_upstream("web") == std::vector<std::string>{"127.0.0.1:9001"});
+  CHECK(refusal([&] { r.registry.swap("web", {"nowhere"}, took); }) == ErrorKind::invalid);
+  CHECK(refusal([&] {
+          r.registry.swap("web", {"127.0.0.1:9003", "127.0.0.1:9003"}, took);
+        }) == ErrorKind::invalid);
   CHECK(r.registry.current_upstream("web") == "127.0.0.1:9002");
 }
 
@@ -184,7 +188,11 @@ TEST_CASE("every change the registry accepts survives a restart") {
   CHECK(r.after_restart() == r.now());
   r.registry.update("web", {.hosts = std::vector<std::string>{"www.test", "web.test"}});
   CHECK(r.after_restart() == r.now());
-  r.registry.swap("web", "127.0.0.1:9002", took);
+  r.registry.swap("web", {"127.0.0.1:9002"}, took);
+  CHECK(r.after_restart() == r.now());
+  r.registry.swap("web", {"127.0.0.1:9004", "127.0.0.1:9005"}, took);
+  CHECK(r.after_restart() == r.now());
+  r.registry.swap("web", {"127.0.0.1:9002"}, took);
   CHECK(r.after_restart() == r.now());
   r.registry.update("web", {.tls = tls_change(true, 600)});
   CHECK(r.after_restart() == r.now());
@@ -194,7 +202,7 @@ TEST_CASE("every change the registry accepts survives a restart") {
   r.registry.update("web",
                     {.tls = {.source = control::CertificateSource::none, .redirect_https = false}});
   CHECK(r.after_restart() == r.now());
-  r.registry.swap("web", "127.0.0.1:9003", took, {"id3", "web-3", "app:v3"});
+  r.registry.swap("web", {"127.0.0.1:9003"}, took, {{"id3", "web-3", "app:v3"}});
   CHECK(r.after_restart() == r.now());
   const std::uint64_t n = r.registry.reserve_container_number("web");
   CHECK(r.registry.reserve_container_number("web") == n + 1);
@@ -205,7 +213,7 @@ TEST_CASE("every change the registry accepts survives a restart") {
   control::ServiceRegistry fresh(fresh_server, r.store);
   fresh.restore(r.store.load());
   CHECK(fresh.container("web").name == "web-3");
-  CHECK(fresh.previous_upstream("web") == "127.0.0.1:9002");
+  CHECK(fresh.previous_upstream("web") == std::vector<std::string>{"127.0.0.1:9002"});
   CHECK(fresh.reserve_container_number("web") == n + 2);
 }
 
@@ -215,7 +223,7 @@ TEST_CASE("a frozen registry (an upgrade hands it over) refuses every change unt
   const std::optional<control::ProxyState> state = r.registry.freeze(std::chrono::seconds(1));
   REQUIRE(state);
   REQUIRE(state->services.size() == 1);
-  CHECK(state->services[0].upstream == "127.0.0.1:9001");
+  CHECK(state->services[0].upstreams == std::vector<std::string>{"127.0.0.1:9001"});
   CHECK_FALSE(r.registry.freeze(std::chrono::milliseconds(0)));  // one handover at a time
   const std::string before = control::state_to_json(r.store.load());
   CHECK(refusal([&] { r.registry.add("api", {"api.test"}, ""); }) == ErrorKind::conflict);

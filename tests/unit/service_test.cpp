@@ -15,14 +15,17 @@ namespace {
 std::shared_ptr<Upstream> upstream(std::uint16_t port) {
   return handoff::test::loopback_upstream(port);
 }
+std::shared_ptr<const UpstreamSet> one(std::uint16_t port) {
+  return UpstreamSet::of(upstream(port));
+}
 }  // namespace
 
 TEST_CASE("a swap moves new requests to the new upstream and counts in flight per upstream") {
-  Service s("default", 2, upstream(1));
+  Service s("default", 2, one(1));
   InFlight first = s.acquire(0);
   REQUIRE(first);
   CHECK(first.get()->address() == "127.0.0.1:1");
-  auto old = s.swap(upstream(2));
+  auto old = s.swap(one(2)).front();
   CHECK(old->retired());
   CHECK(old->in_flight() == 1);
   InFlight second = s.acquire(1);
@@ -31,11 +34,11 @@ TEST_CASE("a swap moves new requests to the new upstream and counts in flight pe
   CHECK(third.get()->address() == "127.0.0.1:2");
   first = InFlight();
   CHECK(old->in_flight() == 0);
-  CHECK(s.upstream()->in_flight() == 2);
+  CHECK(s.upstreams()->in_flight() == 2);
 }
 
 TEST_CASE("no request starts on an upstream once a drain after its swap has seen zero") {
-  Service s("default", 2, upstream(1));
+  Service s("default", 2, one(1));
   std::atomic<bool> stop{false};
   std::atomic<int> late{0};
   std::atomic<int> acquired{0};
@@ -56,7 +59,7 @@ TEST_CASE("no request starts on an upstream once a drain after its swap has seen
     while (acquired.load() == seen) {
       std::this_thread::yield();
     }
-    auto old = s.swap(upstream(static_cast<std::uint16_t>(i + 2)));
+    auto old = s.swap(one(static_cast<std::uint16_t>(i + 2))).front();
     while (old->in_flight() > 0) {
       std::this_thread::yield();
     }

@@ -17,13 +17,12 @@ ProxyState sample_state() {
   ServiceState s;
   s.name = "web";
   s.hosts = {"example.com", "*.example.com"};
-  s.upstream = "127.0.0.1:9001";
-  s.previous = "127.0.0.1:9000";
+  s.upstreams = {"127.0.0.1:9001"};
+  s.previous = {"127.0.0.1:9000", "127.0.0.1:9002"};
   s.generation = 7;
-  s.container_id = "abc";
-  s.container_name = "web-7";
-  s.image = "app:v7";
-  s.history = {{"def", "web-6", "app:v6"}};
+  s.containers = {{"abc", "web-7", "app:v7"}, {"abd", "web-8", "app:v7"}};
+  s.history = {{{"def", "web-6", "app:v6"}},
+               {{"de1", "web-4", "app:v5"}, {"de2", "web-5", "app:v5"}}};
   s.next_container = 8;
   s.paused = true;
   s.max_pause_ms = 1500;
@@ -61,12 +60,14 @@ TEST_CASE("the state saved is the state loaded, field for field") {
   REQUIRE(loaded.services.size() == 2);
   const ServiceState& s = loaded.services[0];
   CHECK(s.hosts == std::vector<std::string>{"example.com", "*.example.com"});
-  CHECK(s.upstream == "127.0.0.1:9001");
-  CHECK(s.previous == "127.0.0.1:9000");
+  CHECK(s.upstreams == std::vector<std::string>{"127.0.0.1:9001"});
+  CHECK(s.previous == std::vector<std::string>{"127.0.0.1:9000", "127.0.0.1:9002"});
   CHECK(s.generation == 7);
-  CHECK(s.container_name == "web-7");
-  REQUIRE(s.history.size() == 1);
-  CHECK(s.history[0].name == "web-6");
+  REQUIRE(s.containers.size() == 2);
+  CHECK(s.containers[1].name == "web-8");
+  REQUIRE(s.history.size() == 2);
+  CHECK(s.history[0].at(0).name == "web-6");
+  CHECK(s.history[1].at(1).name == "web-5");
   CHECK(s.next_container == 8);
   CHECK(s.paused);
   CHECK(s.max_pause_ms == 1500);
@@ -79,7 +80,7 @@ TEST_CASE("the state saved is the state loaded, field for field") {
   CHECK(s.tls_issued_by_acme);
   CHECK(s.redirect_https);
   CHECK(s.hsts_seconds == 31536000);
-  CHECK(loaded.services[1].upstream.empty());
+  CHECK(loaded.services[1].upstreams.empty());
   CHECK(loaded.services[1].tls_source == "off");
   // It holds private keys: owner only.
   const auto mode = std::filesystem::status(dir.path() / "state.json").permissions() &
@@ -123,4 +124,25 @@ TEST_CASE("a state file bind-mounted on its own is overwritten in place (EBUSY o
   // The host's file has the new state: it went through the mount, not beside it.
   CHECK(read_all(host_file).find("web-7") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir.path() / ".state.json.tmp"));
+}
+
+TEST_CASE("a state file written before upstream sets and replicas loads as sets of one") {
+  const ProxyState loaded = state_from_json(R"({"version":1,"services":[{"name":"web",
+    "hosts":["web.test"],"upstream":"127.0.0.1:9002","previous":"127.0.0.1:9001",
+    "generation":3,"container_id":"abc","container_name":"web-3","image":"app:v3",
+    "history":[{"id":"def","name":"web-2","image":"app:v2"}],"next_container":4}]})");
+  REQUIRE(loaded.services.size() == 1);
+  const ServiceState& s = loaded.services[0];
+  CHECK(s.upstreams == std::vector<std::string>{"127.0.0.1:9002"});
+  CHECK(s.previous == std::vector<std::string>{"127.0.0.1:9001"});
+  REQUIRE(s.containers.size() == 1);
+  CHECK(s.containers[0].id == "abc");
+  CHECK(s.containers[0].name == "web-3");
+  CHECK(s.containers[0].image == "app:v3");
+  REQUIRE(s.history.size() == 1);
+  REQUIRE(s.history[0].size() == 1);
+  CHECK(s.history[0][0].name == "web-2");
+  CHECK_FALSE(s.health_watch);  // nothing was checked while serving then
+  // Saved again, a set of one is still written as one string.
+  CHECK(state_to_json(loaded).find(R"("upstream":"127.0.0.1:9002")") != std::string::npos);
 }

@@ -25,7 +25,7 @@ control::SwapOptions fast() {
 }
 
 control::OperationResult swap(Harness& h, const std::string& to, Events& events) {
-  return control::prepare_swap(h.registry, h.server, "web", to, fast())(events);
+  return control::prepare_swap(h.registry, h.server, "web", {to}, fast())(events);
 }
 
 }  // namespace
@@ -45,7 +45,7 @@ TEST_CASE("a swap gates the target, switches to it and drains the old upstream")
   CHECK(second.has("health_check", "done"));
   CHECK(second.has("swap", "done"));
   CHECK(second.has("drain", "done"));
-  CHECK(h.registry.previous_upstream("web") == blue.address());
+  CHECK(h.registry.previous_upstream("web") == std::vector<std::string>{blue.address()});
 }
 
 TEST_CASE("a target that fails its gate is never switched to") {
@@ -81,13 +81,13 @@ TEST_CASE("a rollback swaps back to the upstream before the last swap") {
 TEST_CASE("a swap is refused before anything changes: unknown service, bad target, busy") {
   Harness h;
   CHECK(refusal([&] {
-          (void)control::prepare_swap(h.registry, h.server, "nope", "127.0.0.1:1", fast());
+          (void)control::prepare_swap(h.registry, h.server, "nope", {"127.0.0.1:1"}, fast());
         }) == ErrorKind::not_found);
   CHECK(refusal([&] {
-          (void)control::prepare_swap(h.registry, h.server, "web", "no port", fast());
+          (void)control::prepare_swap(h.registry, h.server, "web", {"no port"}, fast());
         }) == ErrorKind::invalid);
   auto claim = h.registry.claim("web");
   CHECK(refusal([&] {
-          (void)control::prepare_swap(h.registry, h.server, "web", "127.0.0.1:1", fast());
+          (void)control::prepare_swap(h.registry, h.server, "web", {"127.0.0.1:1"}, fast());
         }) == ErrorKind::conflict);
 }

@@ -37,6 +37,8 @@ class ScriptedClient final : public ClientSide {
   bool connect_error = false;
   bool ended = false;
   std::size_t sent_pieces = 0;
+  Upstream* other_member = nullptr;  // what `rebind` moves the request to (once)
+  int rebinds = 0;
 
   BodyPiece first_body() override { return piece(0); }
   asio::awaitable<BodyRead> next_body() override {
@@ -71,6 +73,10 @@ class ScriptedClient final : public ClientSide {
   }
   tcp::socket* splice_target() override { return nullptr; }
   void spliced(std::size_t) override {}
+  Upstream* rebind() override {
+    ++rebinds;
+    return std::exchange(other_member, nullptr);
+  }
   void connect_failed() override { connect_error = true; }
   void cut(std::string_view) override {}
   [[nodiscard]] bool persistent() const override { return true; }
@@ -140,6 +146,14 @@ struct Bench {
   }
 };
 
+/// An upstream at a loopback port nobody listens on (bound, then closed): connects are refused.
+std::shared_ptr<Upstream> refusing_upstream(asio::io_context& io) {
+  tcp::acceptor probe{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  const tcp::endpoint where = probe.local_endpoint();
+  probe.close();
+  return std::make_shared<Upstream>("refusing", where, 1);
+}
+
 constexpr std::string_view kPost =
     "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
 
@@ -202,4 +216,29 @@ TEST_CASE("a refused connection is a connect failure answered 502 through the cl
   CHECK(bench.run("GET / HTTP/1.1\r\nHost: a\r\n\r\n", client) == Outcome::close);
   CHECK(client.connect_error);
   CHECK(client.replied == 502);
+}
+
+TEST_CASE("a refused connect moves the request once to another member, which answers it") {
+  Bench bench;
+  bench.serve("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0);
+  auto gone = refusing_upstream(bench.worker.io());
+  ScriptedClient client;
+  client.other_member = bench.upstream.get();
+  std::swap(bench.upstream, gone);  // the exchange starts on the member that refuses
+  CHECK(bench.run("GET / HTTP/1.1\r\nHost: a\r\n\r\n", client) == Outcome::keep_alive);
+  CHECK(client.rebinds == 1);
+  CHECK(client.status == 200);
+  CHECK_FALSE(client.connect_error);
+  CHECK(bench.upstream->connect_errors() == 1);
+  CHECK(bench.upstream->ejection() == Ejection::connect_error);
+}
+
+TEST_CASE("a refused connect with no other member is a 502 and counts as a connect error") {
+  Bench bench;
+  bench.upstream = refusing_upstream(bench.worker.io());
+  ScriptedClient client;
+  bench.run("GET / HTTP/1.1\r\nHost: a\r\n\r\n", client);
+  CHECK(client.rebinds == 1);
+  CHECK(client.replied == 502);
+  CHECK(client.connect_error);
 }

@@ -1,0 +1,111 @@
+#include "proxy/upstream_set.hpp"
+
+#include <algorithm>
+#include <tuple>
+
+namespace handoff::proxy {
+
+std::shared_ptr<const UpstreamSet> UpstreamSet::of(std::shared_ptr<Upstream> member) {
+  if (!member) {
+    return nullptr;
+  }
+  return std::make_shared<const UpstreamSet>(std::vector{std::move(member)});
+}
+
+bool UpstreamSet::contains(const Upstream* member) const {
+  return std::ranges::any_of(members_, [member](const auto& m) { return m.get() == member; });
+}
+
+std::string UpstreamSet::addresses() const {
+  std::string out;
+  for (const auto& m : members_) {
+    out += out.empty() ? "" : ",";
+    out += m->address();
+  }
+  return out;
+}
+
+std::int64_t UpstreamSet::in_flight() const {
+  std::int64_t n = 0;
+  for (const auto& m : members_) {
+    n += m->in_flight();
+  }
+  return n;
+}
+
+OutcomeCounts UpstreamSet::outcomes() const {
+  OutcomeCounts sum{};
+  for (const auto& m : members_) {
+    const OutcomeCounts n = m->outcomes();
+    for (std::size_t i = 0; i < sum.size(); ++i) {
+      sum[i] += n[i];
+    }
+  }
+  return sum;
+}
+
+const std::shared_ptr<Upstream>* UpstreamSet::pick(Balancing how, PickState& state,
+                                                   const Upstream* avoid) const {
+  if (members_.size() == 1) {  // the common case: no choice to make
+    return members_[0].get() == avoid ? nullptr : members_.data();
+  }
+  if (members_.empty()) {
+    return nullptr;
+  }
+  const std::shared_ptr<Upstream>* chosen =
+      how == Balancing::round_robin ? next_in_turn(state, avoid) : least_of_two(state, avoid);
+  return chosen != nullptr ? chosen : least_bad(avoid);
+}
+
+// Power of two choices: two distinct members at random, the less loaded one. A member that is
+// ejected or avoided loses to the other; when both are, the first usable one after them.
+const std::shared_ptr<Upstream>* UpstreamSet::least_of_two(PickState& state,
+                                                           const Upstream* avoid) const {
+  const std::size_t n = members_.size();
+  const std::size_t a = state.next_random() % n;
+  std::size_t b = state.next_random() % (n - 1);
+  b += b >= a ? 1 : 0;
+  const bool a_ok = usable(a, avoid);
+  const bool b_ok = usable(b, avoid);
+  if (a_ok && b_ok) {
+    return members_[b]->in_flight() < members_[a]->in_flight() ? &members_[b] : &members_[a];
+  }
+  if (a_ok || b_ok) {
+    return a_ok ? &members_[a] : &members_[b];
+  }
+  for (std::size_t k = 1; k < n; ++k) {
+    if (usable((a + k) % n, avoid)) {
+      return &members_[(a + k) % n];
+    }
+  }
+  return nullptr;
+}
+
+const std::shared_ptr<Upstream>* UpstreamSet::next_in_turn(PickState& state,
+                                                           const Upstream* avoid) const {
+  const std::size_t n = members_.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = state.turn++ % n;
+    if (usable(i, avoid)) {
+      return &members_[i];
+    }
+  }
+  return nullptr;
+}
+
+// Every member but `avoid` is ejected: requests still go somewhere rather than all failing.
+const std::shared_ptr<Upstream>* UpstreamSet::least_bad(const Upstream* avoid) const {
+  const std::shared_ptr<Upstream>* best = nullptr;
+  for (const auto& m : members_) {
+    if (m.get() == avoid) {
+      continue;
+    }
+    if (best == nullptr || std::make_tuple(m->failures(), m->in_flight()) <
+                               std::make_tuple((*best)->failures(), (*best)->in_flight())) {
+      best = &m;
+    }
+  }
+  return best;
+}
+
+}  // namespace handoff::proxy

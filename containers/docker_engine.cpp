@@ -391,6 +391,39 @@ void DockerEngine::follow_logs(const std::string& id, int lines,
   }
 }
 
+// GET /events streams one JSON object per line; the filter keeps the engine from sending
+// anything but the deaths of our own containers.
+void DockerEngine::watch_deaths(const std::string& label,
+                                const std::function<void(const std::string& id)>& died,
+                                const std::function<bool()>& keep_going) {
+  const std::string filters = boost::json::serialize(
+      boost::json::object{{"type", boost::json::array{"container"}},
+                          {"event", boost::json::array{"die"}},
+                          {"label", boost::json::array{boost::json::string_view(label)}}});
+  std::string pending;
+  const std::function<void(std::string_view)> on_data = [&](std::string_view bytes) {
+    pending.append(bytes);
+    for (auto end = pending.find('\n'); end != std::string::npos; end = pending.find('\n')) {
+      boost::system::error_code ec;
+      const boost::json::value event = boost::json::parse(pending.substr(0, end), ec);
+      pending.erase(0, end + 1);
+      const boost::json::object* o = ec ? nullptr : event.if_object();
+      const boost::json::value* actor = o != nullptr ? o->if_contains("Actor") : nullptr;
+      const boost::json::value* id = actor != nullptr && actor->is_object()
+                                         ? actor->as_object().if_contains("ID")
+                                         : (o != nullptr ? o->if_contains("id") : nullptr);
+      if (id != nullptr && id->is_string()) {
+        died(std::string(id->as_string()));
+      }
+    }
+  };
+  const Reply r =
+      call("GET", "/events?filters=" + url_encode(filters), {}, 0, {}, &on_data, &keep_going);
+  if (r.status != 200) {
+    throw EngineError(r.status, "cannot watch the engine's events: " + pending.substr(0, 512));
+  }
+}
+
 std::string DockerEngine::logs(const std::string& id, int lines) {
   Reply r =
       call("GET", fmt::format("/containers/{}/logs?stdout=true&stderr=true&tail={}", id, lines));

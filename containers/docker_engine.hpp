@@ -32,6 +32,9 @@ class DockerEngine : public Engine {
   void follow_logs(const std::string& id, int lines,
                    const std::function<void(std::string_view)>& output,
                    const std::function<bool()>& keep_going) override;
+  void watch_deaths(const std::string& label,
+                    const std::function<void(const std::string& id)>& died,
+                    const std::function<bool()>& keep_going) override;
   bool has_image(const std::string& image) override;
 
   // What an upgrade of handoff's own front container needs (Docker only).

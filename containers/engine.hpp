@@ -96,6 +96,13 @@ class Engine {
   virtual void follow_logs(const std::string& id, int lines,
                            const std::function<void(std::string_view)>& output,
                            const std::function<bool()>& keep_going) = 0;
+  /// Reports each container carrying the label key `label` that stops running (it exited, was
+  /// killed or died) by calling `died` with its id, as the engine says it happens, until
+  /// `keep_going` (asked about once a second) says false. Returns when the stream ends; throws
+  /// EngineError when it cannot be opened.
+  virtual void watch_deaths(const std::string& label,
+                            const std::function<void(const std::string& id)>& died,
+                            const std::function<bool()>& keep_going) = 0;
 };
 
 }  // namespace handoff::containers

@@ -38,6 +38,7 @@ long env_number(const char* name, long fallback) {
 struct AppConfig {
   std::string version = env("APP_VERSION", "dev");
   bool unhealthy = env("UNHEALTHY", "") == "1";
+  std::string port = env("PORT", "8080");  // /whoami answers it: which replica answered
 };
 
 std::string response(int status, const std::string& body, bool close) {
@@ -99,6 +100,8 @@ asio::awaitable<void> serve(tcp::socket socket, const AppConfig& cfg) {
     std::string out;
     if (target == "/up") {
       out = cfg.unhealthy ? response(503, "unhealthy\n", close) : response(200, "ok\n", close);
+    } else if (target == "/whoami") {
+      out = response(200, cfg.port + "\n", close);
     } else {
       if (target.rfind("/slow", 0) == 0) {
         auto pos = target.find("ms=");

@@ -237,6 +237,39 @@ void add_gate_flags(std::vector<Flag>& flags, json::object& body, std::string_vi
                    [&body](std::string_view) { body["health_check"] = false; }});
 }
 
+constexpr std::string_view kScaleUsage =
+    "usage: handoff scale SERVICE N [options]\n\n"
+    "Runs N replicas of a deployed service, made as its last deploy made them (same image,\n"
+    "environment and network). New replicas are started and health-gated, all or nothing,\n"
+    "before they join the set; dropped ones leave it, drain and are removed. The version does\n"
+    "not change: use deploy for that.\n\n";
+
+int scale_command(const std::vector<std::string_view>& args) {
+  CommonFlags common;
+  json::object body;
+  std::vector<Flag> flags;
+  add_gate_flags(flags, body, "new replicas must be healthy within (default 60s)");
+  common.add_to(flags);
+  auto words = parse_flags(args, flags);
+  if (common.help) {
+    fmt::print("{}options:\n{}", kScaleUsage, flags_help(flags));
+    return 0;
+  }
+  if (words.size() != 2) {
+    throw std::invalid_argument("usage: handoff scale SERVICE N");
+  }
+  const std::optional<std::int64_t> n = proxy::parse_whole_number<std::int64_t>(words[1]);
+  if (!n || *n < 1) {
+    throw std::invalid_argument(
+        fmt::format("'{}' is not a number of replicas (1 or more)", words[1]));
+  }
+  body["replicas"] = *n;
+  ControlClient client(control_socket_path(common.control));
+  const std::string service(words[0]);
+  return run_operation(client, "scale", fmt::format("/v1/services/{}/scale", service), body,
+                       common.json);
+}
+
 int swap_like(bool rollback, const std::vector<std::string_view>& args) {
   CommonFlags common;
   json::object body;
@@ -643,6 +676,9 @@ int control_command(std::string_view verb, const std::vector<std::string_view>& 
     }
     if (verb == "deploy") {
       return deploy_command(args);
+    }
+    if (verb == "scale") {
+      return scale_command(args);
     }
     if (verb == "upgrade") {
       return upgrade_command(args);

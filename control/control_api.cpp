@@ -297,6 +297,15 @@ std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
   if (action == "rollback") {
     return roll_back(name, body);
   }
+  if (action == "scale") {
+    const auto replicas = static_cast<int>(body.integer("replicas", 1, 100, 0));
+    if (replicas == 0) {
+      throw DomainError(ErrorKind::invalid, "missing_field", "field 'replicas' is required");
+    }
+    const SwapOptions options = swap_options(body, std::chrono::seconds(60));
+    body.finish();
+    return operation(prepare_scale(registry_, server_, engines_, name, replicas, options));
+  }
   if (action == "logs") {
     const auto tail = static_cast<int>(body.integer("tail", 0, 100'000, 100));
     const bool follow = body.boolean("follow", false);

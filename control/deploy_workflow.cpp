@@ -94,6 +94,21 @@ class ContainerSwitch {
     });
   }
 
+  /// Resizes the serving set to `target` replicas without a new version: new ones are created
+  /// like the serving ones and gated (all or nothing) before they join; dropped ones leave the
+  /// set, drain and are removed.
+  OperationResult scale(std::size_t target) {
+    emit_begin(sink_, service_, fmt::format("{} replicas", registry_.containers(service_).size()),
+               fmt::format("{} replicas", target));
+    return run([this, target] {
+      if (target > old_.size()) {
+        grow(target - old_.size());
+      } else if (target < old_.size()) {
+        shrink(target);
+      }
+    });
+  }
+
   /// The rollback to a kept set of containers: the deploy's steps from start on.
   OperationResult roll_back(const std::vector<containers::ContainerSummary>& kept) {
     begin(kept.front().name);
@@ -126,6 +141,53 @@ class ContainerSwitch {
     retire_old();
   }
 
+  void grow(std::size_t more) {
+    for (std::size_t i = 0; i < more; ++i) {
+      create_new();
+    }
+    for (Replica& r : new_) {
+      start_new(r);
+    }
+    for (Replica& r : new_) {
+      find_address(r);
+    }
+    pass_health_checks();
+    std::vector<std::string> addresses;
+    std::vector<ContainerRef> containers;
+    for (const Replica& r : new_) {
+      addresses.push_back(r.address);
+      containers.push_back(ContainerRef{r.id, r.name, r.image});
+    }
+    const std::string from = registry_.current_upstream(service_);
+    registry_.resize(service_, old_.size(), addresses, containers);
+    switched_ = true;
+    step(Step::swap, StepState::done,
+         {{"from", from}, {"to", registry_.current_upstream(service_)}, {"switch_us", 0}});
+  }
+
+  void shrink(std::size_t target) {
+    const std::vector<ContainerRef> leaving(old_.begin() + static_cast<std::ptrdiff_t>(target),
+                                            old_.end());
+    const std::string from = registry_.current_upstream(service_);
+    old_upstream_ = registry_.resize(service_, target, {}, {});
+    switched_ = true;
+    step(Step::swap, StepState::done,
+         {{"from", from}, {"to", registry_.current_upstream(service_)}, {"switch_us", 0}});
+    drain_old();
+    json::array removed;
+    for (const ContainerRef& c : leaving) {
+      step(Step::retire, StepState::running, {{"name", c.name}});
+      try {
+        engine_->stop(c.id, options_.stop_timeout);
+        engine_->remove(c.id);
+        removed.emplace_back(c.name);
+      } catch (const containers::EngineError& e) {
+        step(Step::retire, StepState::warning, {{"message", e.what()}});
+      }
+    }
+    step(Step::retire, StepState::done, {{"stopped", ""}, {"removed", std::move(removed)}});
+  }
+
   template <typename Steps>
   OperationResult run(Steps&& steps) {
     const auto start = Clock::now();
@@ -148,18 +210,20 @@ class ContainerSwitch {
     for (const Replica& r : new_) {
       names.emplace_back(r.name);
     }
-    return OperationResult{std::nullopt, json::object{{"result", "ok"},
-                                                      {"service", service_},
-                                                      {"container", new_.front().name},
-                                                      {"containers", std::move(names)},
-                                                      {"image", new_.front().image},
-                                                      {"to", addresses()},
-                                                      {"generation", generation_},
-                                                      {"switch_us", switch_us_},
-                                                      {"drain_ms", drain_ms_},
-                                                      {"closed", closed_},
-                                                      {"elapsed_ms", ms_since(start)},
-                                                      {"cost", cost_->report()}}};
+    return OperationResult{std::nullopt,
+                           json::object{{"result", "ok"},
+                                        {"service", service_},
+                                        {"container", new_.empty() ? "" : new_.front().name},
+                                        {"containers", std::move(names)},
+                                        {"image", new_.empty() ? "" : new_.front().image},
+                                        {"replicas", registry_.containers(service_).size()},
+                                        {"to", registry_.current_upstream(service_)},
+                                        {"generation", generation_},
+                                        {"switch_us", switch_us_},
+                                        {"drain_ms", drain_ms_},
+                                        {"closed", closed_},
+                                        {"elapsed_ms", ms_since(start)},
+                                        {"cost", cost_->report()}}};
   }
 
   void begin(const std::string& to) {
@@ -409,6 +473,7 @@ class ContainerSwitch {
       containers.push_back(ContainerRef{r.id, r.name, r.image});
     }
     registry_.set_health_watch(service_, watch_after(options_.swap.health));
+    registry_.set_deploy_spec(service_, spec_after_switch());
     old_upstream_ =
         registry_.swap(service_, addresses, switch_time, containers, [this] { cost_->switched(); });
     for (Replica& r : new_) {
@@ -419,6 +484,22 @@ class ContainerSwitch {
     switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
     step(Step::swap, StepState::done,
          {{"from", from}, {"to", this->addresses()}, {"switch_us", switch_us_}});
+  }
+
+  // How the service's containers are made from now on: as this deploy made them; after a
+  // rollback, as before but with the kept set's image.
+  [[nodiscard]] SavedDeploySpec spec_after_switch() const {
+    SavedDeploySpec spec = registry_.deploy_spec(service_);
+    if (options_.image.empty()) {
+      spec.image = new_.front().image;
+      return spec;
+    }
+    return SavedDeploySpec{options_.image,
+                           options_.name_prefix.empty() ? service_ : options_.name_prefix,
+                           options_.env,
+                           options_.port,
+                           options_.host_network ? "host" : options_.network,
+                           options_.stop_timeout.count()};
   }
 
   void drain_old() {
@@ -608,6 +689,36 @@ Operation prepare_container_rollback(ServiceRegistry& registry, proxy::Server& s
   std::shared_ptr<void> claim = registry.claim(service);
   return [&registry, &server, engine, service, options, claim, target](EventSink& sink) {
     return ContainerSwitch(registry, server, engine, service, options, sink).roll_back(target);
+  };
+}
+
+Operation prepare_scale(ServiceRegistry& registry, proxy::Server& server,
+                        const EngineFactory& engines, const std::string& service, int replicas,
+                        const SwapOptions& swap) {
+  if (replicas < 1) {
+    throw DomainError(ErrorKind::invalid, "bad_field", "replicas must be 1 or more");
+  }
+  const SavedDeploySpec spec = registry.deploy_spec(service);
+  if (spec.image.empty() || registry.containers(service).empty()) {
+    throw DomainError(ErrorKind::conflict, "not_deployed",
+                      fmt::format("service '{}' does not run in containers handoff deployed: "
+                                  "deploy it, or give several upstreams with swap --to",
+                                  service));
+  }
+  DeployOptions options;
+  options.image = spec.image;
+  options.name_prefix = spec.name_prefix;
+  options.env = spec.env;
+  options.port = static_cast<int>(spec.port);
+  options.host_network = spec.network == "host";
+  options.network = options.host_network ? std::string() : spec.network;
+  options.stop_timeout = std::chrono::seconds(spec.stop_timeout_s);
+  options.swap = swap;
+  std::shared_ptr<containers::Engine> engine = reach_engine(engines);
+  std::shared_ptr<void> claim = registry.claim(service);
+  const auto target = static_cast<std::size_t>(replicas);
+  return [&registry, &server, engine, service, options, claim, target](EventSink& sink) {
+    return ContainerSwitch(registry, server, engine, service, options, sink).scale(target);
   };
 }
 

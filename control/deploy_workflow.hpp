@@ -40,6 +40,14 @@ Operation prepare_deploy(ServiceRegistry& registry, proxy::Server& server,
                          const EngineFactory& engines, const std::string& service,
                          DeployOptions options);
 
+/// Prepares `scale SERVICE N` for a deployed service: N replicas made as its last deploy made
+/// them; new ones are gated (all or nothing) before they join the set, dropped ones drain and
+/// are removed. The version does not change. Throws DomainError (400, 404, 409 not deployed or
+/// busy) before anything changes.
+Operation prepare_scale(ServiceRegistry& registry, proxy::Server& server,
+                        const EngineFactory& engines, const std::string& service, int replicas,
+                        const SwapOptions& swap);
+
 /// Prepares `rollback SERVICE` for a deployed service: starts the newest kept set of
 /// containers, health-gates them, swaps, drains and stops the current ones.
 Operation prepare_container_rollback(ServiceRegistry& registry, proxy::Server& server,

@@ -19,6 +19,7 @@ constexpr std::string_view kHelp =
     "  swap      health-check a new upstream, switch a service to it, drain the old one\n"
     "  deploy    run a new container, health-gate it, switch to it, retire the old one\n"
     "  rollback  swap a service back to its previous upstream or container\n"
+    "  scale     run more or fewer replicas of a deployed service, without a new version\n"
     "  pause     hold new requests to a service until resume\n"
     "  resume    release held requests\n"
     "  service   add, update, list or remove services (routed by Host)\n"

@@ -20,6 +20,7 @@
 #include "containers/unix_socket.hpp"
 #include "control/acme_manager.hpp"
 #include "control/container_reconcile.hpp"
+#include "control/container_watch.hpp"
 #include "control/control_api.hpp"
 #include "control/control_server.hpp"
 #include "control/control_socket.hpp"
@@ -241,7 +242,8 @@ struct Daemon {
   std::unique_ptr<ControlServer> control;
   std::unique_ptr<MetricsListener> metrics;
   std::unique_ptr<AcmeManager> acme;
-  std::unique_ptr<HealthMonitor> health;  // active checks on the serving members
+  std::unique_ptr<HealthMonitor> health;   // active checks on the serving members
+  std::unique_ptr<ContainerWatch> deaths;  // the engine's word that a member's container died
   std::unique_ptr<Succession> succession;
   std::unique_ptr<TakeoverListener> takeover;
   std::unique_ptr<PredecessorRetirement> retirement;  // after taking over from a container
@@ -349,6 +351,7 @@ Daemon build_daemon(const RunOptions& o, Inheritance* inherited) {
   }
   EngineFactory engines = [] { return std::make_unique<containers::DockerEngine>(); };
   check_restored_containers(*d.registry, engines);
+  d.deaths = std::make_unique<ContainerWatch>(*d.registry, engines);
   d.api = std::make_unique<ControlApi>(*d.registry, *d.server, engines);
   const std::string control_path = control_socket_path(o.control_flag);
   d.control =
@@ -382,6 +385,7 @@ Daemon build_daemon(const RunOptions& o, Inheritance* inherited) {
 void start_daemon(Daemon& d, const proxy::ProxyConfig& config) {
   d.server->start();
   d.health->start();
+  d.deaths->start();
   d.control->start();
   d.takeover->start();
   for (const auto& ep : d.server->local_endpoints()) {
@@ -418,7 +422,8 @@ void step_down(Daemon& d) {
   if (d.acme) {
     d.acme->stop();  // the successor renews from now on
   }
-  d.health->stop();   // and checks the members
+  d.health->stop();  // and checks the members
+  d.deaths->stop();
   d.metrics.reset();  // the successor answers on the same socket, with the live numbers
   if (!d.succession->container().empty()) {
     // The engine must not start this container again once it exits: the successor serves.
@@ -462,6 +467,7 @@ void serve_until_signal(Daemon& d, const proxy::ProxyConfig& config) {
     d.acme->stop();  // an order in progress is abandoned; the next start orders again
   }
   d.health->stop();
+  d.deaths->stop();
   d.takeover->stop();
   d.control->stop(config.shutdown_timeout);
   d.server->shutdown();

@@ -181,6 +181,7 @@ void ServiceRegistry::restore(const ProxyState& state) {
     r.hosts = s.hosts;
     r.strip_prefix = s.strip_prefix;
     r.previous = s.previous;
+    r.deploy = s.deploy;
     r.watch = HealthWatch{s.health_watch,
                           s.health_path,
                           s.health_host,
@@ -464,6 +465,21 @@ std::vector<ContainerRef> ServiceRegistry::containers(const std::string& name) c
   return find(name).containers;
 }
 
+std::optional<std::string> ServiceRegistry::eject_container(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [name, r] : records_) {
+    const auto set = r.service->upstreams();
+    for (std::size_t i = 0; set && i < r.containers.size() && i < set->members().size(); ++i) {
+      if (r.containers[i].id == id) {
+        set->members()[i]->eject(proxy::Ejection::container_died);
+        return fmt::format("service {} member {} ({})", name, set->members()[i]->address(),
+                           r.containers[i].name);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 ContainerRef ServiceRegistry::container(const std::string& name) const {
   std::lock_guard lock(mutex_);
   const Record& r = find(name);
@@ -484,6 +500,37 @@ std::vector<std::pair<std::string, std::vector<ContainerRef>>> ServiceRegistry::
 void ServiceRegistry::set_container_problem(const std::string& name, const std::string& problem) {
   std::lock_guard lock(mutex_);
   find(name).container_problem = problem;
+}
+
+void ServiceRegistry::set_deploy_spec(const std::string& name, const SavedDeploySpec& spec) {
+  std::lock_guard lock(mutex_);
+  find(name).deploy = spec;
+}
+
+SavedDeploySpec ServiceRegistry::deploy_spec(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  return find(name).deploy;
+}
+
+std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::resize(
+    const std::string& name, std::size_t keep, const std::vector<std::string>& add,
+    const std::vector<ContainerRef>& add_containers) {
+  std::lock_guard lock(mutex_);
+  Record& r = find(name);
+  const auto current = r.service->upstreams();
+  std::vector<std::shared_ptr<proxy::Upstream>> members;
+  if (current) {
+    const auto& m = current->members();
+    members.assign(m.begin(), m.begin() + static_cast<std::ptrdiff_t>(std::min(keep, m.size())));
+  }
+  if (auto more = make_set(server_, add, r.generation)) {
+    members.insert(members.end(), more->members().begin(), more->members().end());
+  }
+  auto left = server_.swap(*r.service, std::make_shared<const proxy::UpstreamSet>(members));
+  r.containers.resize(std::min(keep, r.containers.size()));
+  r.containers.insert(r.containers.end(), add_containers.begin(), add_containers.end());
+  publish();
+  return left;
 }
 
 void ServiceRegistry::set_health_watch(const std::string& name, const HealthWatch& watch) {
@@ -610,7 +657,8 @@ ProxyState ServiceRegistry::snapshot() const {
                                           r.watch.host,
                                           r.watch.interval.count(),
                                           r.watch.healthy_threshold,
-                                          r.watch.unhealthy_threshold});
+                                          r.watch.unhealthy_threshold,
+                                          r.deploy});
   }
   return state;
 }

@@ -100,6 +100,18 @@ class ServiceRegistry {
   /// Sets how the service's serving members are checked from the next swap on (saved with
   /// that swap). Throws DomainError 404.
   void set_health_watch(const std::string& name, const HealthWatch& watch);
+  /// Records how the service's containers are made (its last deploy; a rollback changes the
+  /// image), for `scale`; saved with the next swap. Throws DomainError 404.
+  void set_deploy_spec(const std::string& name, const SavedDeploySpec& spec);
+  /// How the service's containers are made (image empty: never deployed). Throws 404.
+  [[nodiscard]] SavedDeploySpec deploy_spec(const std::string& name) const;
+  /// Resizes the serving set without a new version: keeps its first `keep` members (the same
+  /// members, with their requests and connections) and their containers, adds one member per
+  /// address in `add`, running in `add_containers`, with one atomic store. Returns the members
+  /// it dropped, retired; their containers are forgotten (they are not kept for rollback).
+  std::vector<std::shared_ptr<proxy::Upstream>> resize(
+      const std::string& name, std::size_t keep, const std::vector<std::string>& add,
+      const std::vector<ContainerRef>& add_containers);
   /// Every service's serving set and how it is watched, for the health monitor.
   [[nodiscard]] std::vector<WatchedSet> watched() const;
   /// The generation the next swap will give the service.
@@ -121,6 +133,10 @@ class ServiceRegistry {
   [[nodiscard]] ContainerRef container(const std::string& name) const;
   /// Every service whose upstreams are containers handoff deployed, with those containers.
   [[nodiscard]] std::vector<std::pair<std::string, std::vector<ContainerRef>>> deployed() const;
+  /// The serving member that runs in container `id` is left out of balancing (its container
+  /// stopped running); returns the member, "SERVICE member ADDRESS (CONTAINER)", or nothing
+  /// when no serving member runs there.
+  std::optional<std::string> eject_container(const std::string& id);
   /// Records what the engine says of the current containers after a restart ("" when fine).
   void set_container_problem(const std::string& name, const std::string& problem);
   /// The upstream set before the last swap (empty when none), for rollback.
@@ -166,6 +182,7 @@ class ServiceRegistry {
     ServiceTls tls;
     std::vector<std::string> previous;  // the set before the last swap, for rollback
     HealthWatch watch;                  // active checks on the serving members
+    SavedDeploySpec deploy;             // how its containers are made, for scale
     std::uint64_t generation = 1;
     bool busy = false;
     std::vector<ContainerRef> containers;            // of the serving members, in member order

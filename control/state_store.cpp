@@ -25,6 +25,16 @@ json::array containers_to_json(const std::vector<SavedContainer>& containers) {
   return out;
 }
 
+json::object spec_to_json(const SavedDeploySpec& d) {
+  json::array env;
+  for (const auto& e : d.env) {
+    env.emplace_back(e);
+  }
+  return json::object{{"image", d.image},      {"name_prefix", d.name_prefix},
+                      {"env", std::move(env)}, {"port", d.port},
+                      {"network", d.network},  {"stop_timeout_s", d.stop_timeout_s}};
+}
+
 json::value addresses_to_json(const std::vector<std::string>& addresses) {
   if (addresses.size() <= 1) {
     return json::value(addresses.empty() ? std::string() : addresses.front());
@@ -73,7 +83,8 @@ std::string state_to_json(const ProxyState& state) {
                                     {"health_host", s.health_host},
                                     {"health_interval_ms", s.health_interval_ms},
                                     {"healthy_threshold", s.healthy_threshold},
-                                    {"unhealthy_threshold", s.unhealthy_threshold}});
+                                    {"unhealthy_threshold", s.unhealthy_threshold},
+                                    {"deploy", spec_to_json(s.deploy)}});
   }
   return json::serialize(json::object{{"version", 1}, {"services", std::move(services)}}) + "\n";
 }
@@ -163,6 +174,26 @@ std::vector<SavedContainer> read_containers(const json::value& v) {
   return out;
 }
 
+// A file from before `scale` has no "deploy": the service was never scaled, and its next
+// deploy records one.
+SavedDeploySpec read_spec(const json::object& so) {
+  SavedDeploySpec d;
+  const json::value* v = so.if_contains("deploy");
+  if (v == nullptr) {
+    return d;
+  }
+  const json::object& o = v->as_object();
+  d.image = require_string(o, "image");
+  d.name_prefix = require_string(o, "name_prefix");
+  d.network = require_string(o, "network");
+  for (const json::value& e : o.at("env").as_array()) {
+    d.env.emplace_back(e.as_string());
+  }
+  d.port = o.at("port").to_number<std::int64_t>();
+  d.stop_timeout_s = o.at("stop_timeout_s").to_number<std::int64_t>();
+  return d;
+}
+
 ServiceState read_service(const json::object& so) {
   ServiceState s;
   s.name = require_string(so, "name");
@@ -186,6 +217,7 @@ ServiceState read_service(const json::object& so) {
                                           : read_containers(set));
     }
   }
+  s.deploy = read_spec(so);
   read_optional(so, s);
   return s;
 }

@@ -15,6 +15,16 @@ struct SavedContainer {
   std::string image;
 };
 
+/// How a service's containers were made (by its last deploy), for `scale` to make more alike.
+struct SavedDeploySpec {
+  std::string image;             ///< empty: never deployed
+  std::string name_prefix;       ///< containers are named PREFIX-N
+  std::vector<std::string> env;  ///< KEY=VALUE
+  std::int64_t port = 8080;      ///< the app's port (with a network)
+  std::string network;           ///< the shared network, or "host"
+  std::int64_t stop_timeout_s = 10;
+};
+
 /// What is saved of one service: enough to route it again after a restart.
 struct ServiceState {
   std::string name;
@@ -51,6 +61,7 @@ struct ServiceState {
   std::int64_t health_interval_ms = 1000;  ///< interval
   std::int64_t healthy_threshold = 2;      ///< and thresholds
   std::int64_t unhealthy_threshold = 3;
+  SavedDeploySpec deploy;  ///< how its containers were made (image empty: never deployed)
 };
 
 /// The proxy's saved state.

@@ -71,8 +71,13 @@ class Upstream {
   }
   /// Whether balancing leaves the member out (it still serves when every member is out).
   [[nodiscard]] bool ejected() const { return ejection() != Ejection::none; }
-  /// Leaves the member out of balancing for `why` (a reason already recorded stays).
+  /// Leaves the member out of balancing for `why`. A reason already recorded stays, except
+  /// that a dead container, the surest one, replaces any.
   void eject(Ejection why) {
+    if (why == Ejection::container_died) {
+      ejection_.store(static_cast<std::uint8_t>(why), std::memory_order_relaxed);
+      return;
+    }
     auto none = static_cast<std::uint8_t>(Ejection::none);
     ejection_.compare_exchange_strong(none, static_cast<std::uint8_t>(why),
                                       std::memory_order_relaxed);

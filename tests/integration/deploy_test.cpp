@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <cstring>
 #include <future>
 #include <random>
@@ -16,6 +17,8 @@
 #include "tests/support/load_generator.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/socket_client.hpp"
+#include "tests/support/unix_http.hpp"
+#include "tests/support/wrk_run.hpp"
 
 using namespace handoff::test;
 using namespace std::chrono_literals;
@@ -476,4 +479,108 @@ TEST_CASE("kill -9 during the first deploy that creates a service, then the same
   CHECK(request_once(proxy->port(), "GET / HTTP/1.1\r\nHost: made.test\r\n\r\n").body == "v1\n");
   auto containers = service_containers(service);
   CHECK(containers.size() == 1);  // the interrupted deploy's container was removed at start
+}
+
+namespace {
+
+// Which replica (by its port, from the test app's /whoami) answered each of `n` GETs.
+std::map<std::string, int> replicas_answering(std::uint16_t port, int n) {
+  std::map<std::string, int> out;
+  for (int i = 0; i < n; ++i) {
+    out[get(port, "/whoami")] += 1;
+  }
+  return out;
+}
+
+// Each member of `service` as status shows it: container name -> health.
+std::map<std::string, std::string> members_by_container(const RunningProxy& proxy,
+                                                        const std::string& service) {
+  const boost::json::value status =
+      boost::json::parse(unix_request(proxy.control(), "GET", "/v1/status").body);
+  std::map<std::string, std::string> out;
+  for (const auto& s : status.at("services").as_array()) {
+    if (s.at("name").as_string() != service) {
+      continue;
+    }
+    for (const auto& m : s.at("members").as_array()) {
+      out[std::string(m.at("container").as_string())] = std::string(m.at("health").as_string());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("three replicas serve in turn, and one killed under GET load costs no request") {
+  DeployFixture f;
+  const CommandResult v1 = f.deploy_version("v1", {"--replicas", "3"});
+  REQUIRE_MESSAGE(v1.code == 0, v1.out << v1.err);
+  CHECK(replicas_answering(f.proxy.port(), 60).size() == 3);
+  const auto members = members_by_container(f.proxy, f.service);
+  REQUIRE(members.size() == 3);
+  const std::string doomed = std::next(members.begin())->first;
+
+  auto load = std::async(std::launch::async, [&] {
+    return run_wrk(f.proxy.port(), 6, 20,
+                   std::string(HANDOFF_SOURCE_DIR) + "/tests/integration/host_app.lua");
+  });
+  std::this_thread::sleep_for(2s);
+  REQUIRE(shell("docker kill " + doomed + " >/dev/null").first == 0);
+  const auto killed = std::chrono::steady_clock::now();
+  while (members_by_container(f.proxy, f.service)[doomed] == "healthy" &&
+         std::chrono::steady_clock::now() - killed < 3s) {
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto noticed = std::chrono::steady_clock::now() - killed;
+  CHECK(members_by_container(f.proxy, f.service)[doomed].starts_with("ejected"));
+  CHECK(noticed < 1s);
+  const WrkResult result = load.get();
+  INFO(result.output);
+  CHECK(result.requests > 1000);
+  CHECK(result.failed() == 0);
+  // The engine's word is what status shows, and the two others serve everything.
+  CHECK(members_by_container(f.proxy, f.service)[doomed] == "ejected: container died");
+  CHECK(f.proxy.cli({"status"}).out.find("ejected: container died") != std::string::npos);
+  CHECK(replicas_answering(f.proxy.port(), 30).size() == 2);
+  // The next deploy replaces the whole set, the dead replica too.
+  const CommandResult v2 = f.deploy_version("v2");
+  CHECK_MESSAGE(v2.code == 0, v2.out << v2.err);
+  CHECK(replicas_answering(f.proxy.port(), 60).size() == 3);
+}
+
+TEST_CASE("scale up and down under load loses no request and keeps the version") {
+  DeployFixture f;
+  REQUIRE(f.deploy_version("v1").code == 0);
+  LoadGenerator load(f.proxy.port());
+  std::this_thread::sleep_for(300ms);
+  const CommandResult up = f.proxy.cli({"scale", f.service, "3", "--health-interval", "100ms"});
+  CHECK_MESSAGE(up.code == 0, up.out << up.err);
+  CHECK(replicas_answering(f.proxy.port(), 60).size() == 3);
+  const CommandResult down = f.proxy.cli({"scale", f.service, "1"});
+  CHECK_MESSAGE(down.code == 0, down.out << down.err);
+  std::this_thread::sleep_for(300ms);
+  load.stop();
+  MESSAGE("requests ok: " << load.ok() << ", failed: " << load.failed());
+  CHECK(load.failed() == 0);
+  CHECK(load.ok() > 100);
+  CHECK(load.bodies() == std::map<std::string, int>{{"v1\n", load.ok()}});
+  CHECK(replicas_answering(f.proxy.port(), 20).size() == 1);
+  CHECK(service_containers(f.service).size() == 1);  // dropped replicas are removed
+  // Scale survives a restart: a redeploy keeps the count, and a plain service is refused.
+  REQUIRE(f.proxy.cli({"scale", f.service, "2", "--health-interval", "100ms"}).code == 0);
+  f.proxy.process().signal(SIGKILL);
+  f.proxy.process().wait_exit();
+  RunningProxy again(f.dir.path());
+  CHECK(replicas_answering(again.port(), 40).size() == 2);
+  const CommandResult v2 = deploy(again, f.service, {"--env", "APP_VERSION=v2"});
+  CHECK_MESSAGE(v2.code == 0, v2.out << v2.err);
+  CHECK(replicas_answering(again.port(), 40).size() == 2);
+  REQUIRE(
+      again.cli({"service", "add", "plain", "--host", "plain.test", "--upstream", "127.0.0.1:9"})
+          .code == 0);
+  const CommandResult plain = again.cli({"scale", "plain", "2"});
+  CHECK(plain.code != 0);
+  CHECK(plain.err.find("does not run in containers") != std::string::npos);
+  again.process().signal(SIGTERM);
+  again.process().wait_exit();
 }

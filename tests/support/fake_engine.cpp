@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <set>
 #include <thread>
 
 namespace handoff::test {
@@ -287,6 +288,42 @@ void FakeEngine::say(const std::string& name, const std::string& line) {
     if (c.spec.name == name) {
       c.output += line + "\n";
     }
+  }
+}
+
+void FakeEngine::kill(const std::string& name) {
+  std::lock_guard lock(state_->mutex);
+  for (auto& [id, c] : state_->containers) {
+    if (c.spec.name == name) {
+      c.state = "exited";
+      c.app.reset();
+    }
+  }
+}
+
+void FakeEngine::watch_deaths(const std::string& label,
+                              const std::function<void(const std::string& id)>& died,
+                              const std::function<bool()>& keep_going) {
+  std::set<std::string> running;
+  while (keep_going()) {
+    std::vector<std::string> gone;
+    {
+      std::lock_guard lock(state_->mutex);
+      for (const auto& [id, c] : state_->containers) {
+        if (c.spec.labels.count(label) == 0) {
+          continue;
+        }
+        if (c.state == "running") {
+          running.insert(id);
+        } else if (running.erase(id) != 0) {
+          gone.push_back(id);
+        }
+      }
+    }
+    for (const auto& id : gone) {
+      died(id);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 

@@ -65,6 +65,12 @@ class FakeEngine : public containers::Engine {
   void remove(const std::string& id) override;
   std::vector<containers::ContainerSummary> list(const std::string& label) override;
   std::string logs(const std::string& id, int lines) override;
+  /// Reports containers that leave the running state (stopped, or `kill`ed), polling.
+  void watch_deaths(const std::string& label,
+                    const std::function<void(const std::string& id)>& died,
+                    const std::function<bool()>& keep_going) override;
+  /// Kills the running container named `name`, as `docker kill` does.
+  void kill(const std::string& name);
   void follow_logs(const std::string& id, int lines,
                    const std::function<void(std::string_view)>& output,
                    const std::function<bool()>& keep_going) override;

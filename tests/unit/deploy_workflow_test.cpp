@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "control/container_reconcile.hpp"
+#include "control/container_watch.hpp"
 #include "tests/support/workflow_harness.hpp"
 
 using namespace handoff;
@@ -247,4 +248,73 @@ TEST_CASE("one replica that fails its gate fails the deploy: none of the new set
     CHECK(h.engine.containers() == std::map<std::string, std::string>{{v1, "running"}});
     CHECK(h.registry.containers("web").size() == 1);
   }
+}
+
+TEST_CASE("a replica whose container dies is ejected within a second, from the engine's events") {
+  Harness h;
+  control::DeployOptions o = Harness::options("app:v1");
+  o.replicas = 3;
+  Events events;
+  REQUIRE(code_of(h.deploy(o.image, events, o)) == "ok");
+  control::ContainerWatch watch(h.registry, h.engine.factory());
+  watch.start();
+  std::this_thread::sleep_for(200ms);  // the watch has seen them run
+  const control::ContainerRef doomed = h.registry.containers("web").at(1);
+  const auto member = h.registry.service("web")->upstreams()->members().at(1);
+  h.engine.kill(doomed.name);
+  const auto start = std::chrono::steady_clock::now();
+  while (!member->ejected() && std::chrono::steady_clock::now() - start < 2s) {
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(member->ejection() == proxy::Ejection::container_died);
+  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  // The others serve every request.
+  for (int i = 0; i < 30; ++i) {
+    CHECK(h.get() == "app:v1");
+  }
+  watch.stop();
+}
+
+TEST_CASE("scale adds gated replicas like the serving ones and drops replicas without a deploy") {
+  Harness h;
+  Events setup;
+  REQUIRE(code_of(h.deploy("app:v1", setup)) == "ok");
+  const auto first = h.registry.service("web")->upstreams()->members().front();
+  const auto scale = [&h](int n, Events& events) {
+    control::SwapOptions swap = Harness::options("").swap;
+    return control::prepare_scale(h.registry, h.server, h.engine.factory(), "web", n, swap)(events);
+  };
+  Events up;
+  REQUIRE(code_of(scale(3, up)) == "ok");
+  CHECK(h.registry.containers("web").size() == 3);
+  const auto members = h.registry.service("web")->upstreams()->members();
+  REQUIRE(members.size() == 3);
+  CHECK(members.front() == first);  // the serving member stays as it is
+  CHECK_FALSE(first->retired());
+  CHECK(by_state(h.engine) == std::map<std::string, int>{{"running", 3}});
+  std::map<std::string, int> answers;
+  for (int i = 0; i < 30; ++i) {
+    answers[h.get()] += 1;
+  }
+  CHECK(answers == std::map<std::string, int>{{"app:v1", 30}});
+  // One new replica that fails its gate: none joins.
+  h.engine.set_fault_on_create(2, EngineFault::app_unhealthy);
+  Events failing;
+  control::SwapOptions fast = Harness::options("").swap;
+  fast.health.timeout = 600ms;
+  CHECK(code_of(control::prepare_scale(h.registry, h.server, h.engine.factory(), "web", 5,
+                                       fast)(failing)) == "health_check_failed");
+  CHECK(h.registry.containers("web").size() == 3);
+  CHECK(by_state(h.engine) == std::map<std::string, int>{{"running", 3}});
+  Events down;
+  REQUIRE(code_of(scale(1, down)) == "ok");
+  CHECK(h.registry.containers("web").size() == 1);
+  CHECK(h.registry.service("web")->upstreams()->members().front() == first);
+  CHECK(by_state(h.engine) == std::map<std::string, int>{{"running", 1}});
+  CHECK(h.registry.history("web").empty());  // dropped replicas are not kept for rollback
+  // A service that does not run in containers is told to use swap.
+  h.registry.add("plain", {"plain.test"}, "127.0.0.1:9");
+  CHECK_THROWS_AS(
+      (void)control::prepare_scale(h.registry, h.server, h.engine.factory(), "plain", 2, fast),
+      control::DomainError);
 }

@@ -35,6 +35,7 @@ ProxyState sample_state() {
   s.tls_issued_by_acme = true;
   s.redirect_https = true;
   s.hsts_seconds = 31536000;
+  s.deploy = {"app:v7", "web", {"A=1", "B=two words"}, 8080, "host", 3};
   ServiceState empty;
   empty.name = "new";  // no upstream yet, as `service add` leaves it
   return ProxyState{{s, empty}};
@@ -80,6 +81,10 @@ TEST_CASE("the state saved is the state loaded, field for field") {
   CHECK(s.tls_issued_by_acme);
   CHECK(s.redirect_https);
   CHECK(s.hsts_seconds == 31536000);
+  CHECK(s.deploy.image == "app:v7");
+  CHECK(s.deploy.env == std::vector<std::string>{"A=1", "B=two words"});
+  CHECK(s.deploy.network == "host");
+  CHECK(s.deploy.stop_timeout_s == 3);
   CHECK(loaded.services[1].upstreams.empty());
   CHECK(loaded.services[1].tls_source == "off");
   // It holds private keys: owner only.

@@ -3,10 +3,12 @@
 // It serves
 //   GET /up          200 "ok" (503 when UNHEALTHY=1)
 //   GET /slow?ms=N   the version, after N milliseconds
-//   anything else    200 with the version (APP_VERSION) as the body
+//   GET /whoami      its PORT: which replica answered
+//   anything else    200 with the version (APP_VERSION) as the body, after DELAY_MS (if set)
 // and is configured through its environment:
 //   PORT (default 8080), APP_VERSION (default "dev"), START_DELAY_MS (listen late),
-//   UNHEALTHY=1, EXIT_AFTER_MS with EXIT_CODE (exit on its own, e.g. to fail at start).
+//   UNHEALTHY=1, EXIT_AFTER_MS with EXIT_CODE (exit on its own, e.g. to fail at start),
+//   DELAY_MS (every answer but /up and /whoami waits that long: a slow replica).
 // Built static so that it runs in a FROM scratch image.
 #include <boost/asio.hpp>
 #include <charconv>
@@ -39,6 +41,7 @@ struct AppConfig {
   std::string version = env("APP_VERSION", "dev");
   bool unhealthy = env("UNHEALTHY", "") == "1";
   std::string port = env("PORT", "8080");  // /whoami answers it: which replica answered
+  long delay_ms = env_number("DELAY_MS", 0);
 };
 
 std::string response(int status, const std::string& body, bool close) {
@@ -103,9 +106,12 @@ asio::awaitable<void> serve(tcp::socket socket, const AppConfig& cfg) {
     } else if (target == "/whoami") {
       out = response(200, cfg.port + "\n", close);
     } else {
+      long ms = cfg.delay_ms;
       if (target.rfind("/slow", 0) == 0) {
         auto pos = target.find("ms=");
-        long ms = pos == std::string::npos ? 1000 : std::atol(target.c_str() + pos + 3);
+        ms = pos == std::string::npos ? 1000 : std::atol(target.c_str() + pos + 3);
+      }
+      if (ms > 0) {
         asio::steady_timer timer(socket.get_executor(), std::chrono::milliseconds(ms));
         co_await timer.async_wait(nothrow);
       }

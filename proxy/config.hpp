@@ -13,7 +13,7 @@ using Millis = std::chrono::milliseconds;
 
 /// How a request picks a member of its service's upstream set.
 enum class Balancing : std::uint8_t {
-  least_of_two,  ///< of two members drawn at random, the one with fewer requests in flight
+  least_of_two,  ///< of two members drawn at random, the one expected to answer sooner
   round_robin,   ///< each worker takes the members in turn
 };
 

@@ -1,5 +1,9 @@
 #include "proxy/request_books.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+
 #include "proxy/service.hpp"
 
 namespace handoff::proxy {
@@ -42,6 +46,10 @@ std::chrono::steady_clock::duration count_request(Service* service, Upstream* up
     upstream->count_outcome(w, outcome);
     if (outcome == RequestOutcome::answered || outcome == RequestOutcome::upstream_5xx) {
       upstream->note_answer(ending.status);  // passive health: a burst of 5xx ejects it
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+      upstream->note_latency(
+          w, static_cast<std::uint32_t>(std::min<std::int64_t>(us, UINT32_MAX)),
+          std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
     }
   }
   return took;

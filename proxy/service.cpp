@@ -13,6 +13,7 @@ Service::Service(std::string name, unsigned threads, std::shared_ptr<const Upstr
       latency_(threads) {
   for (unsigned w = 0; w < threads; ++w) {
     cache_[w].picks.random += w * 0x2545F4914F6CDD1DULL;  // workers draw different sequences
+    cache_[w].picks.worker = w;
   }
 }
 

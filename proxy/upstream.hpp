@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -108,6 +109,27 @@ class Upstream {
       failures_.store(0, std::memory_order_relaxed);
     }
   }
+  /// Data plane: a request on worker `w` took `took_us` from start to end, at `now_ms`
+  /// (steady clock). Kept as that worker's moving average (weight 1/8 per sample).
+  void note_latency(unsigned w, std::uint32_t took_us, std::int64_t now_ms) {
+    Counters& c = counters_[w];
+    const std::uint64_t before = c.latency_us.load(std::memory_order_relaxed);
+    const std::uint64_t next = before == 0 ? took_us : (before * 7 + took_us) / 8;
+    c.latency_us.store(static_cast<std::uint32_t>(std::max<std::uint64_t>(next, 1)),
+                       std::memory_order_relaxed);
+    c.sampled_at_ms.store(now_ms, std::memory_order_relaxed);
+  }
+  /// What a new request on worker `w` is expected to cost here: (requests in flight + 1) times
+  /// the worker's average request time, that average halved for every 500 ms without a sample
+  /// (so that a member once slow is tried again). Balancing takes the cheaper of two.
+  [[nodiscard]] std::uint64_t expected_cost(unsigned w, std::int64_t now_ms) const {
+    const Counters& c = counters_[w];
+    const std::uint64_t latency = c.latency_us.load(std::memory_order_relaxed);
+    const std::int64_t idle = now_ms - c.sampled_at_ms.load(std::memory_order_relaxed);
+    const auto halvings = static_cast<unsigned>(std::clamp<std::int64_t>(idle / 500, 0, 31));
+    const std::uint64_t decayed = std::max<std::uint64_t>(latency >> halvings, 1);
+    return static_cast<std::uint64_t>(in_flight() + 1) * decayed;
+  }
   /// Failed connects to the member, over all workers.
   [[nodiscard]] std::uint64_t connect_errors() const;
 
@@ -136,6 +158,8 @@ class Upstream {
   struct alignas(64) Counters {
     std::atomic<std::int64_t> in_flight{0};
     std::atomic<std::uint64_t> connect_errors{0};
+    std::atomic<std::uint32_t> latency_us{0};    // moving average; 0: no sample yet
+    std::atomic<std::int64_t> sampled_at_ms{0};  // steady clock, of the last sample
     std::array<std::atomic<std::uint64_t>, std::tuple_size_v<OutcomeCounts>> outcomes{};
   };
 

@@ -1,6 +1,7 @@
 #include "proxy/upstream_set.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <tuple>
 
 namespace handoff::proxy {
@@ -57,8 +58,10 @@ const std::shared_ptr<Upstream>* UpstreamSet::pick(Balancing how, PickState& sta
   return chosen != nullptr ? chosen : least_bad(avoid);
 }
 
-// Power of two choices: two distinct members at random, the less loaded one. A member that is
-// ejected or avoided loses to the other; when both are, the first usable one after them.
+// Power of two choices: two distinct members at random, the one expected to answer sooner
+// (requests in flight times average request time: a slow member collects requests in flight
+// and answers each later, so it gets few). A member that is ejected or avoided loses to the
+// other; when both are, the first usable one after them.
 const std::shared_ptr<Upstream>* UpstreamSet::least_of_two(PickState& state,
                                                            const Upstream* avoid) const {
   const std::size_t n = members_.size();
@@ -68,7 +71,13 @@ const std::shared_ptr<Upstream>* UpstreamSet::least_of_two(PickState& state,
   const bool a_ok = usable(a, avoid);
   const bool b_ok = usable(b, avoid);
   if (a_ok && b_ok) {
-    return members_[b]->in_flight() < members_[a]->in_flight() ? &members_[b] : &members_[a];
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count();
+    return members_[b]->expected_cost(state.worker, now_ms) <
+                   members_[a]->expected_cost(state.worker, now_ms)
+               ? &members_[b]
+               : &members_[a];
   }
   if (a_ok || b_ok) {
     return a_ok ? &members_[a] : &members_[b];

@@ -14,6 +14,7 @@ namespace handoff::proxy {
 struct PickState {
   std::uint64_t random = 0x9E3779B97F4A7C15ULL;  ///< xorshift64 state; never zero
   std::uint64_t turn = 0;                        ///< the next member, for round robin
+  unsigned worker = 0;                           ///< whose latency averages to compare
   /// The next pseudo-random number.
   std::uint64_t next_random() {
     random ^= random << 13;

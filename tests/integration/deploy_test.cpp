@@ -282,39 +282,43 @@ int deploy_until_step(const RunningProxy& proxy, const std::string& body, const 
 }  // namespace
 
 TEST_CASE("kill -9 at each deploy step, then a restart: the next deploy works, nothing is left") {
-  for (std::string step : {"create", "start", "health_check", "swap", "drain", "retire"}) {
-    CAPTURE(step);
-    DeployFixture f;
-    REQUIRE(f.deploy_version("v1").code == 0);
-    // v2 starts slowly (so the health gate lasts), and a slow request keeps the drain going.
-    auto slow =
-        std::async(std::launch::async, [&] { return get(f.proxy.port(), "/slow?ms=3000"); });
-    std::this_thread::sleep_for(100ms);
-    const std::string body =
-        f.service + R"( {"image":")" + test_app_image() +
-        R"(","host_network":true,"health_interval":"100ms",)"
-        R"("stop_timeout":"2s","env":["APP_VERSION=v2","START_DELAY_MS=800"]})";
-    const int stream = deploy_until_step(f.proxy, body, step);
-    f.proxy.process().signal(SIGKILL);
-    f.proxy.process().wait_exit();
-    ::close(stream);
-    slow.wait();
+  for (const int replicas : {1, 2}) {
+    for (std::string step : {"create", "start", "health_check", "swap", "drain", "retire"}) {
+      CAPTURE(step);
+      CAPTURE(replicas);
+      DeployFixture f;
+      REQUIRE(f.deploy_version("v1", {"--replicas", std::to_string(replicas)}).code == 0);
+      // v2 starts slowly (so the health gate lasts), and a slow request keeps the drain going.
+      auto slow =
+          std::async(std::launch::async, [&] { return get(f.proxy.port(), "/slow?ms=3000"); });
+      std::this_thread::sleep_for(100ms);
+      const std::string body =
+          f.service + R"( {"image":")" + test_app_image() +
+          R"(","host_network":true,"health_interval":"100ms",)"
+          R"("stop_timeout":"2s","env":["APP_VERSION=v2","START_DELAY_MS=800"]})";
+      const int stream = deploy_until_step(f.proxy, body, step);
+      f.proxy.process().signal(SIGKILL);
+      f.proxy.process().wait_exit();
+      ::close(stream);
+      slow.wait();
 
-    RunningProxy again(f.dir.path());
-    const std::string served = get(again.port());
-    CHECK((served == "v1\n" || served == "v2\n"));  // a live container, never a dead one
-    CommandResult v3 = deploy(again, f.service, {"--env", "APP_VERSION=v3"});
-    CHECK_MESSAGE(v3.code == 0, v3.out << v3.err);
-    CHECK(get(again.port()) == "v3\n");
-    auto containers = service_containers(f.service);
-    CHECK(containers.size() == 2);  // v3 serving, and the one before it kept for rollback
-    std::size_t running = 0;
-    for (const auto& [name, state] : containers) {
-      running += state == "running" ? 1 : 0;
+      RunningProxy again(f.dir.path());
+      const std::string served = get(again.port());
+      CHECK((served == "v1\n" || served == "v2\n"));  // a live container, never a dead one
+      CommandResult v3 = deploy(again, f.service, {"--env", "APP_VERSION=v3"});
+      CHECK_MESSAGE(v3.code == 0, v3.out << v3.err);
+      CHECK(get(again.port()) == "v3\n");
+      // v3 serving, and the set before it kept for rollback; nothing else.
+      auto containers = service_containers(f.service);
+      CHECK(containers.size() == 2 * static_cast<std::size_t>(replicas));
+      std::size_t running = 0;
+      for (const auto& [name, state] : containers) {
+        running += state == "running" ? 1 : 0;
+      }
+      CHECK(running == static_cast<std::size_t>(replicas));
+      again.process().signal(SIGTERM);
+      again.process().wait_exit();
     }
-    CHECK(running == 1);
-    again.process().signal(SIGTERM);
-    again.process().wait_exit();
   }
 }
 

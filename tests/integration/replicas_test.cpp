@@ -135,7 +135,7 @@ TEST_CASE("a member that dies under GET load costs no request and is ejected, th
   CHECK(answers(proxy.port(), 60).count("b") == 1);
 }
 
-TEST_CASE("failing health checks eject a serving member; passing ones readmit it") {
+TEST_CASE("failing health checks eject a serving member, and passing ones readmit it") {
   std::atomic<int> b_up_status{200};
   TestBackend a(TestBackend::respond("a"));
   TestBackend b([&](BackendConnection& conn, TestBackend& self) {

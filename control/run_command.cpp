@@ -141,32 +141,24 @@ struct RunOptions {
   bool help = false;
 };
 
-// The flags of `handoff run` (a table).
-std::vector<Flag> run_flags(RunOptions& o) {
+// What --balance names.
+proxy::Balancing parse_balancing(std::string_view v) {
+  if (v == "least-of-two") {
+    return proxy::Balancing::least_of_two;
+  }
+  if (v == "round-robin") {
+    return proxy::Balancing::round_robin;
+  }
+  throw std::invalid_argument(
+      fmt::format("--balance: '{}' is neither least-of-two nor round-robin", v));
+}
+
+// The data plane's limits, timeouts and protocol flags of `handoff run` (a table).
+std::vector<Flag> data_plane_flags(RunOptions& o) {
   auto millis = [](proxy::Millis& field) {
     return [&field](std::string_view v) { field = parse_duration(v); };
   };
   return {
-      {"listen", "HOST:PORT", "address to accept clients on; repeatable (default 0.0.0.0:80)",
-       [&o](std::string_view v) { o.listen.emplace_back(v); }},
-      {"listen-tls", "HOST:PORT", "address to accept HTTPS clients on; repeatable",
-       [&o](std::string_view v) { o.listen_tls.emplace_back(v); }},
-      {"tls-default-cert", "FILE", "certificate (PEM chain) for TLS names no service covers",
-       [&o](std::string_view v) { o.default_cert = v; }},
-      {"tls-default-key", "FILE", "the private key (PEM) of --tls-default-cert",
-       [&o](std::string_view v) { o.default_key = v; }},
-      {"acme-directory", "URL", "ACME directory for automatic certificates (--tls acme)",
-       [&o](std::string_view v) { o.acme.directory_url = v; }},
-      {"acme-email", "EMAIL", "contact of the ACME account (with --acme-directory)",
-       [&o](std::string_view v) { o.acme.email = v; }},
-      {"acme-ca", "FILE", "trust this CA (PEM) for the ACME server, e.g. a test CA",
-       [&o](std::string_view v) { o.acme.ca_file = v; }},
-      {"acme-renew-at", "FRACTION", "renew once this part of a lifetime has passed (0.67)",
-       [&o](std::string_view v) { o.acme.renew_at = parse_fraction(v); }},
-      {"acme-retry", "DUR", "first wait after a failed order; doubles up to 1h (default 30s)",
-       [&o](std::string_view v) { o.acme.retry = parse_duration(v); }},
-      {"upstream", "HOST:PORT", "upstream of the service `default`",
-       [&o](std::string_view v) { o.upstream = v; }},
       {"threads", "N", "worker threads, each with its own acceptor (default: the usable cores)",
        [&o](std::string_view v) { o.config.threads = static_cast<unsigned>(parse_count(v)); }},
       {"client-header-timeout", "DUR", "receive a request head within (default 10s)",
@@ -203,19 +195,41 @@ std::vector<Flag> run_flags(RunOptions& o) {
        }},
       {"balance", "HOW",
        "how a request picks a member of a service's set: least-of-two (default; of two at "
-       "random, the one with fewer in flight) or round-robin",
-       [&o](std::string_view v) {
-         if (v == "least-of-two") {
-           o.config.balancing = proxy::Balancing::least_of_two;
-         } else if (v == "round-robin") {
-           o.config.balancing = proxy::Balancing::round_robin;
-         } else {
-           throw std::invalid_argument(
-               fmt::format("--balance: '{}' is neither least-of-two nor round-robin", v));
-         }
-       }},
+       "random, the one expected to answer sooner) or round-robin",
+       [&o](std::string_view v) { o.config.balancing = parse_balancing(v); }},
       {"no-access-log", "", "do not write the JSON access log to stdout",
        [&o](std::string_view) { o.config.access_log = false; }},
+  };
+}
+
+// The flags of `handoff run` (a table).
+std::vector<Flag> run_flags(RunOptions& o) {
+  std::vector<Flag> flags = {
+      {"listen", "HOST:PORT", "address to accept clients on; repeatable (default 0.0.0.0:80)",
+       [&o](std::string_view v) { o.listen.emplace_back(v); }},
+      {"listen-tls", "HOST:PORT", "address to accept HTTPS clients on; repeatable",
+       [&o](std::string_view v) { o.listen_tls.emplace_back(v); }},
+      {"tls-default-cert", "FILE", "certificate (PEM chain) for TLS names no service covers",
+       [&o](std::string_view v) { o.default_cert = v; }},
+      {"tls-default-key", "FILE", "the private key (PEM) of --tls-default-cert",
+       [&o](std::string_view v) { o.default_key = v; }},
+      {"acme-directory", "URL", "ACME directory for automatic certificates (--tls acme)",
+       [&o](std::string_view v) { o.acme.directory_url = v; }},
+      {"acme-email", "EMAIL", "contact of the ACME account (with --acme-directory)",
+       [&o](std::string_view v) { o.acme.email = v; }},
+      {"acme-ca", "FILE", "trust this CA (PEM) for the ACME server, e.g. a test CA",
+       [&o](std::string_view v) { o.acme.ca_file = v; }},
+      {"acme-renew-at", "FRACTION", "renew once this part of a lifetime has passed (0.67)",
+       [&o](std::string_view v) { o.acme.renew_at = parse_fraction(v); }},
+      {"acme-retry", "DUR", "first wait after a failed order; doubles up to 1h (default 30s)",
+       [&o](std::string_view v) { o.acme.retry = parse_duration(v); }},
+      {"upstream", "HOST:PORT", "upstream of the service `default`",
+       [&o](std::string_view v) { o.upstream = v; }},
+  };
+  for (Flag& f : data_plane_flags(o)) {
+    flags.push_back(std::move(f));
+  }
+  std::vector<Flag> rest = {
       {"control", "PATH", "control socket (default $HANDOFF_CONTROL or /run/handoff/control.sock)",
        [&o](std::string_view v) { o.control_flag = v; }},
       {"control-group", "NAME", "let this group use the control socket (mode 0660)",
@@ -230,6 +244,10 @@ std::vector<Flag> run_flags(RunOptions& o) {
        [&o](std::string_view) { o.takeover = true; }},
       {"help", "", "show this help", [&o](std::string_view) { o.help = true; }},
   };
+  for (Flag& f : rest) {
+    flags.push_back(std::move(f));
+  }
+  return flags;
 }
 
 /// The running daemon's parts, in the order they are built.

@@ -272,6 +272,7 @@ class ClientSession final : public ClientSide {
   void open_books(const ParseResult& parsed);
   [[nodiscard]] std::optional<Refusal> refuse_head(const ParseResult& parsed) const;
   Service* bind_service(Service& found, std::size_t strip);
+  asio::awaitable<Outcome> exchange_with(Service& service, std::size_t head_bytes, bool has_body);
 
   Worker& worker_;
   ClientStream client_;
@@ -508,13 +509,21 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
       co_return *refused;
     }
   }
-  InFlight flight = service->acquire(worker_.index());
+  co_return co_await exchange_with(*service, parsed.head_bytes, has_body);
+}
+
+// Binds the request to a member of the service's set (counted in flight there) and runs the
+// exchange with it.
+asio::awaitable<Outcome> ClientSession::exchange_with(Service& service, std::size_t head_bytes,
+                                                      bool has_body) {
+  RequestScratch& x = *x_;
+  InFlight flight = service.acquire(worker_.index());
   if (!flight) {
-    in_.consume(has_body ? 0 : parsed.head_bytes);
+    in_.consume(has_body ? 0 : head_bytes);
     co_return co_await reply(503, "handoff: the service has no upstream", has_body);
   }
   upstream_ = flight.get();
-  if (const std::optional<Refusal> refused = prepare_exchange(parsed.head_bytes)) {
+  if (const std::optional<Refusal> refused = prepare_exchange(head_bytes)) {
     co_return co_await reply(refused->status, refused->text, true);
   }
   flight_ = &flight;  // until the exchange ends, for rebind

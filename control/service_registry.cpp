@@ -7,6 +7,7 @@
 
 #include "control/domain_error.hpp"
 #include "proxy/address.hpp"
+#include "proxy/upstream_set.hpp"
 
 namespace handoff::control {
 
@@ -746,15 +747,6 @@ json::array members_status(const std::shared_ptr<const proxy::UpstreamSet>& set,
   return out;
 }
 
-std::string joined(const std::vector<std::string>& addresses) {
-  std::string out;
-  for (const auto& a : addresses) {
-    out += out.empty() ? "" : ",";
-    out += a;
-  }
-  return out;
-}
-
 }  // namespace
 
 json::object ServiceRegistry::status() const {
@@ -793,7 +785,7 @@ json::object ServiceRegistry::status() const {
         {"strip_prefix", r.strip_prefix},
         {"upstream", set ? json::value(set->addresses()) : json::value(nullptr)},
         {"members", members_status(set, r.containers)},
-        {"previous", joined(r.previous)},
+        {"previous", proxy::join_addresses(r.previous)},
         {"generation", r.generation},
         {"in_flight", set ? set->in_flight() : 0},
         {"draining", std::move(draining)},

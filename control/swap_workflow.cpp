@@ -10,6 +10,7 @@
 #include "control/drain_step.hpp"
 #include "control/workflow_step.hpp"
 #include "proxy/address.hpp"
+#include "proxy/upstream_set.hpp"
 
 namespace handoff::control {
 
@@ -21,15 +22,6 @@ namespace {
 
 std::int64_t ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
-}
-
-std::string joined(const std::vector<std::string>& addresses) {
-  std::string out;
-  for (const auto& a : addresses) {
-    out += out.empty() ? "" : ",";
-    out += a;
-  }
-  return out;
 }
 
 }  // namespace
@@ -46,7 +38,7 @@ class UpstreamSwitch {
         server_(server),
         service_(std::move(service)),
         targets_(std::move(targets)),
-        target_(joined(targets_)),
+        target_(proxy::join_addresses(targets_)),
         options_(std::move(options)),
         sink_(sink),
         cost_(registry_.service(service_)),

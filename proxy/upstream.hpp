@@ -119,16 +119,14 @@ class Upstream {
                        std::memory_order_relaxed);
     c.sampled_at_ms.store(now_ms, std::memory_order_relaxed);
   }
-  /// What a new request on worker `w` is expected to cost here: (requests in flight + 1) times
-  /// the worker's average request time, that average halved for every 500 ms without a sample
-  /// (so that a member once slow is tried again). Balancing takes the cheaper of two.
-  [[nodiscard]] std::uint64_t expected_cost(unsigned w, std::int64_t now_ms) const {
+  /// Worker `w`'s average request time here (at least 1 µs), halved for every 500 ms without
+  /// a sample, so that a member once slow is tried again.
+  [[nodiscard]] std::uint64_t latency_estimate(unsigned w, std::int64_t now_ms) const {
     const Counters& c = counters_[w];
     const std::uint64_t latency = c.latency_us.load(std::memory_order_relaxed);
     const std::int64_t idle = now_ms - c.sampled_at_ms.load(std::memory_order_relaxed);
     const auto halvings = static_cast<unsigned>(std::clamp<std::int64_t>(idle / 500, 0, 31));
-    const std::uint64_t decayed = std::max<std::uint64_t>(latency >> halvings, 1);
-    return static_cast<std::uint64_t>(in_flight() + 1) * decayed;
+    return std::max<std::uint64_t>(latency >> halvings, 1);
   }
   /// Failed connects to the member, over all workers.
   [[nodiscard]] std::uint64_t connect_errors() const;

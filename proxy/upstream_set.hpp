@@ -10,6 +10,9 @@
 
 namespace handoff::proxy {
 
+/// Addresses comma-separated, as events, messages and `status` show a set.
+std::string join_addresses(const std::vector<std::string>& addresses);
+
 /// One worker's balancing state (touched by that worker only).
 struct PickState {
   std::uint64_t random = 0x9E3779B97F4A7C15ULL;  ///< xorshift64 state; never zero

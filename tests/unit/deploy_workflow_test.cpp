@@ -205,14 +205,19 @@ std::map<std::string, int> by_state(const FakeEngine& engine) {
   return out;
 }
 
+// Deploys app:v1 as `n` replicas; they serve.
+void deploy_replicas(Harness& h, int n) {
+  control::DeployOptions o = Harness::options("app:v1");
+  o.replicas = n;
+  Events events;
+  REQUIRE(code_of(h.deploy(o.image, events, o)) == "ok");
+}
+
 }  // namespace
 
 TEST_CASE("a deploy of three replicas serves from all three, and a redeploy keeps the scale") {
   Harness h;
-  control::DeployOptions o = Harness::options("app:v1");
-  o.replicas = 3;
-  Events first;
-  REQUIRE(code_of(h.deploy(o.image, first, o)) == "ok");
+  deploy_replicas(h, 3);
   CHECK(h.registry.containers("web").size() == 3);
   CHECK(h.registry.service("web")->upstreams()->members().size() == 3);
   CHECK(by_state(h.engine) == std::map<std::string, int>{{"running", 3}});
@@ -252,10 +257,7 @@ TEST_CASE("one replica that fails its gate fails the deploy: none of the new set
 
 TEST_CASE("a replica whose container dies is ejected within a second, from the engine's events") {
   Harness h;
-  control::DeployOptions o = Harness::options("app:v1");
-  o.replicas = 3;
-  Events events;
-  REQUIRE(code_of(h.deploy(o.image, events, o)) == "ok");
+  deploy_replicas(h, 3);
   control::ContainerWatch watch(h.registry, h.engine.factory());
   watch.start();
   std::this_thread::sleep_for(200ms);  // the watch has seen them run

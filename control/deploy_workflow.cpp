@@ -13,6 +13,7 @@
 #include "control/drain_step.hpp"
 #include "control/operation_runner.hpp"
 #include "control/workflow_step.hpp"
+#include "proxy/upstream_set.hpp"
 
 namespace handoff::control {
 
@@ -128,7 +129,8 @@ class ContainerSwitch {
     ~NewContainersGuard() { run.cleanup_new(); }
   };
 
-  void bring_up() {
+  // Starts every new replica, finds its address and gates them all.
+  void start_and_gate() {
     for (Replica& r : new_) {
       start_new(r);
     }
@@ -136,6 +138,10 @@ class ContainerSwitch {
       find_address(r);
     }
     pass_health_checks();
+  }
+
+  void bring_up() {
+    start_and_gate();
     switch_over();
     drain_old();
     retire_old();
@@ -145,21 +151,9 @@ class ContainerSwitch {
     for (std::size_t i = 0; i < more; ++i) {
       create_new();
     }
-    for (Replica& r : new_) {
-      start_new(r);
-    }
-    for (Replica& r : new_) {
-      find_address(r);
-    }
-    pass_health_checks();
-    std::vector<std::string> addresses;
-    std::vector<ContainerRef> containers;
-    for (const Replica& r : new_) {
-      addresses.push_back(r.address);
-      containers.push_back(ContainerRef{r.id, r.name, r.image});
-    }
+    start_and_gate();
     const std::string from = registry_.current_upstream(service_);
-    registry_.resize(service_, old_.size(), addresses, containers);
+    registry_.resize(service_, old_.size(), new_addresses(), new_containers());
     switched_ = true;
     step(Step::swap, StepState::done,
          {{"from", from}, {"to", registry_.current_upstream(service_)}, {"switch_us", 0}});
@@ -236,15 +230,23 @@ class ContainerSwitch {
     emit_step(sink_, name, state, std::move(fields));
   }
 
-  // The new members' addresses, comma-separated.
-  [[nodiscard]] std::string addresses() const {
-    std::string out;
+  // The new members' addresses, and the containers they run in, in member order.
+  [[nodiscard]] std::vector<std::string> new_addresses() const {
+    std::vector<std::string> out;
     for (const Replica& r : new_) {
-      out += out.empty() ? "" : ",";
-      out += r.address;
+      out.push_back(r.address);
     }
     return out;
   }
+  [[nodiscard]] std::vector<ContainerRef> new_containers() const {
+    std::vector<ContainerRef> out;
+    for (const Replica& r : new_) {
+      out.push_back(ContainerRef{r.id, r.name, r.image});
+    }
+    return out;
+  }
+  // The new members' addresses, comma-separated.
+  [[nodiscard]] std::string addresses() const { return proxy::join_addresses(new_addresses()); }
 
   // A new container's last log lines, for a failure message.
   std::string tail(const Replica& r) {
@@ -466,16 +468,10 @@ class ContainerSwitch {
   void switch_over() {
     std::chrono::nanoseconds switch_time{};
     const std::string from = registry_.current_upstream(service_);
-    std::vector<std::string> addresses;
-    std::vector<ContainerRef> containers;
-    for (const Replica& r : new_) {
-      addresses.push_back(r.address);
-      containers.push_back(ContainerRef{r.id, r.name, r.image});
-    }
     registry_.set_health_watch(service_, watch_after(options_.swap.health));
     registry_.set_deploy_spec(service_, spec_after_switch());
-    old_upstream_ =
-        registry_.swap(service_, addresses, switch_time, containers, [this] { cost_->switched(); });
+    old_upstream_ = registry_.swap(service_, new_addresses(), switch_time, new_containers(),
+                                   [this] { cost_->switched(); });
     for (Replica& r : new_) {
       r.created = false;
     }

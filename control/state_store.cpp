@@ -158,12 +158,10 @@ std::vector<std::string> read_addresses(const json::object& o, std::string_view 
   return out;
 }
 
-// One container: {"id", "name", "image"}, or the fields a file from before replicas used.
-SavedContainer read_container(const json::object& o, std::string_view name_key = "name",
-                              std::string_view image_key = "image") {
-  const std::string_view id_key = name_key == "name" ? "id" : "container_id";
-  return SavedContainer{require_string(o, id_key), require_string(o, name_key),
-                        require_string(o, image_key)};
+// One container: {"id", "name", "image"}.
+SavedContainer read_container(const json::object& o) {
+  return SavedContainer{require_string(o, "id"), require_string(o, "name"),
+                        require_string(o, "image")};
 }
 
 std::vector<SavedContainer> read_containers(const json::value& v) {
@@ -208,7 +206,10 @@ ServiceState read_service(const json::object& so) {
     s.containers = read_containers(*c);
   } else if (const json::value* id = so.if_contains("container_id");
              id != nullptr && id->is_string() && !id->as_string().empty()) {
-    s.containers = {read_container(so, "container_name", "image")};  // written before replicas
+    // Written before replicas: the one container's fields sit in the service.
+    s.containers = {SavedContainer{require_string(so, "container_id"),
+                                   require_string(so, "container_name"),
+                                   require_string(so, "image")}};
   }
   if (const json::value* h = so.if_contains("history")) {
     for (const json::value& set : h->as_array()) {

@@ -253,16 +253,18 @@ TEST_CASE("rollback goes to the version that served before, and --keep counts se
 
 namespace {
 
-// Starts a deploy through the control socket and returns once its event stream shows `step`
-// (with the connection still open), so the proxy can be killed right at that step.
-int deploy_until_step(const RunningProxy& proxy, const std::string& body, const std::string& step) {
+// Starts a deploy (or another workflow: `action`) through the control socket and returns once
+// its event stream shows `step` (with the connection still open), so the proxy can be killed
+// right at that step.
+int deploy_until_step(const RunningProxy& proxy, const std::string& body, const std::string& step,
+                      const std::string& action = "deploy") {
   int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, proxy.control().c_str(), sizeof addr.sun_path - 1);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  const std::string request = "POST /v1/services/" + body.substr(0, body.find(' ')) +
-                              "/deploy HTTP/1.1\r\nHost: h\r\nAccept: application/x-ndjson\r\n"
+  const std::string request = "POST /v1/services/" + body.substr(0, body.find(' ')) + "/" + action +
+                              " HTTP/1.1\r\nHost: h\r\nAccept: application/x-ndjson\r\n"
                               "Content-Type: application/json\r\nContent-Length: " +
                               std::to_string(body.size() - body.find(' ') - 1) + "\r\n\r\n" +
                               body.substr(body.find(' ') + 1);
@@ -587,4 +589,43 @@ TEST_CASE("scale up and down under load loses no request and keeps the version")
   CHECK(plain.err.find("does not run in containers") != std::string::npos);
   again.process().signal(SIGTERM);
   again.process().wait_exit();
+}
+
+TEST_CASE(
+    "kill -9 at each step of a scale, then a restart: the next scale works, nothing is left") {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"3", "create"}, {"3", "start"}, {"3", "health_check"}, {"3", "swap"}, {"1", "drain"}};
+  for (const auto& [replicas, step] : cases) {
+    CAPTURE(step);
+    CAPTURE(replicas);
+    DeployFixture f;
+    // Replicas start slowly (so the health gate lasts); two serve before a scale down.
+    REQUIRE(f.deploy_version(
+                 "v1", {"--env", "START_DELAY_MS=800", "--replicas", replicas == "1" ? "2" : "1"})
+                .code == 0);
+    auto slow =
+        std::async(std::launch::async, [&] { return get(f.proxy.port(), "/slow?ms=3000"); });
+    std::this_thread::sleep_for(100ms);
+    const int stream = deploy_until_step(
+        f.proxy, f.service + R"( {"replicas":)" + replicas + R"(,"health_interval":"100ms"})", step,
+        "scale");
+    f.proxy.process().signal(SIGKILL);
+    f.proxy.process().wait_exit();
+    ::close(stream);
+    slow.wait();
+
+    RunningProxy again(f.dir.path());
+    CHECK(get(again.port()) == "v1\n");
+    const CommandResult next = again.cli({"scale", f.service, "2", "--health-interval", "100ms"});
+    CHECK_MESSAGE(next.code == 0, next.out << next.err);
+    CHECK(replicas_answering(again.port(), 40).size() == 2);
+    // Two replicas run; whatever the killed scale had started is gone.
+    const auto containers = service_containers(f.service);
+    CHECK(containers.size() == 2);
+    for (const auto& [name, state] : containers) {
+      CHECK(state == "running");
+    }
+    again.process().signal(SIGTERM);
+    again.process().wait_exit();
+  }
 }

@@ -8,7 +8,8 @@
 // and is configured through its environment:
 //   PORT (default 8080), APP_VERSION (default "dev"), START_DELAY_MS (listen late),
 //   UNHEALTHY=1, EXIT_AFTER_MS with EXIT_CODE (exit on its own, e.g. to fail at start),
-//   DELAY_MS (every answer but /up and /whoami waits that long: a slow replica).
+//   DELAY_MS (every answer but /up and /whoami waits that long: a slow replica),
+//   FAIL_EVERY=N (every Nth of those answers is a 500: a faulty version).
 // Built static so that it runs in a FROM scratch image.
 #include <boost/asio.hpp>
 #include <charconv>
@@ -42,10 +43,17 @@ struct AppConfig {
   bool unhealthy = env("UNHEALTHY", "") == "1";
   std::string port = env("PORT", "8080");  // /whoami answers it: which replica answered
   long delay_ms = env_number("DELAY_MS", 0);
+  long fail_every = env_number("FAIL_EVERY", 0);
 };
 
+// Answers counted over every connection (one thread), for FAIL_EVERY.
+long answers_so_far = 0;
+
 std::string response(int status, const std::string& body, bool close) {
-  const char* reason = status == 200 ? "OK" : status == 503 ? "Service Unavailable" : "Bad Request";
+  const char* reason = status == 200   ? "OK"
+                       : status == 503 ? "Service Unavailable"
+                       : status == 500 ? "Internal Server Error"
+                                       : "Bad Request";
   return "HTTP/1.1 " + std::to_string(status) + " " + reason +
          "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
          (close ? "\r\nConnection: close" : "") + "\r\n\r\n" + body;
@@ -115,7 +123,8 @@ asio::awaitable<void> serve(tcp::socket socket, const AppConfig& cfg) {
         asio::steady_timer timer(socket.get_executor(), std::chrono::milliseconds(ms));
         co_await timer.async_wait(nothrow);
       }
-      out = response(200, cfg.version + "\n", close);
+      const bool fail = cfg.fail_every > 0 && ++answers_so_far % cfg.fail_every == 0;
+      out = fail ? response(500, "failed\n", close) : response(200, cfg.version + "\n", close);
     }
     auto [ec, n] = co_await asio::async_write(socket, asio::buffer(out), nothrow);
     if (ec || close) {

@@ -15,6 +15,7 @@
 #include "control/control_socket.hpp"
 #include "control/duration.hpp"
 #include "control/flags.hpp"
+#include "control/percent.hpp"
 #include "control/progress_printer.hpp"
 #include "control/registry_auth.hpp"
 #include "control/tls_flags.hpp"
@@ -148,6 +149,21 @@ void print_members(const json::object& service) {
   }
 }
 
+// The canary beside the serving set, when one runs: its share, answers and members.
+void print_canary(const json::object& service) {
+  const json::value* c = service.if_contains("canary");
+  if (c == nullptr || !c->is_object()) {
+    return;
+  }
+  const json::object& co = c->as_object();
+  fmt::print(
+      "{:<14} canary {} takes {}% of clients: {} requests, {} errors (budget {}% over "
+      "{}s)\n",
+      "", str(co, "upstream"), co.at("percent").to_number<double>(), num(co, "requests"),
+      num(co, "errors"), co.at("max_error_rate").to_number<double>() * 100.0, num(co, "window_s"));
+  print_members(co);
+}
+
 void print_status(const json::object& status) {
   fmt::print("{:<14} {:<24} {:<22} {:>4} {:>9} {:<18} {:>10} {:>7}  {}\n", "SERVICE", "HOSTS",
              "UPSTREAM", "GEN", "IN-FLIGHT", "DRAINING", "REQUESTS", "ERRORS", "STATE");
@@ -169,6 +185,7 @@ void print_status(const json::object& status) {
                num(s, "in_flight"), draining.empty() ? "-" : draining, num(s, "requests"),
                num(s, "errors"), state);
     print_members(s);
+    print_canary(s);
     if (const json::value* c = s.if_contains("container"); c != nullptr && c->is_object()) {
       const json::object& co = c->as_object();
       fmt::print("{:<14} container {} (image {}, id {}){}\n", "", str(co, "name"), str(co, "image"),
@@ -237,6 +254,92 @@ void add_gate_flags(std::vector<Flag>& flags, json::object& body, std::string_vi
                    [&body](std::string_view) { body["health_check"] = false; }});
 }
 
+int simple_request(const CommonFlags& common, std::string_view method, const std::string& path,
+                   const json::object& body, const std::string& done_message);
+
+// The flags that start the new set as a canary (swap and deploy).
+void add_canary_flags(std::vector<Flag>& flags, json::object& body) {
+  const auto percent_field = [&body](const char* key) {
+    return [&body, key](std::string_view v) {
+      parse_percent(v);
+      body[key] = v;
+    };
+  };
+  flags.push_back({"canary", "P%",
+                   "run the new set as a canary beside the serving one, for P% of clients",
+                   percent_field("canary")});
+  flags.push_back({"max-error-rate", "P%",
+                   "roll the canary back when its 5xx share over --window is above (default 1%)",
+                   percent_field("max_error_rate")});
+  flags.push_back({"window", "DUR",
+                   "the window the canary's error rate is taken over (default 60s)",
+                   duration_field(body, "window")});
+  flags.push_back({"min-requests", "N", "requests in the window before it is judged (default 100)",
+                   int_field(body, "min_requests")});
+  flags.push_back({"bake", "DUR", "promote the canary after this long within its budget",
+                   duration_field(body, "bake")});
+}
+
+constexpr std::string_view kPromoteUsage =
+    "usage: handoff promote SERVICE [options]\n\n"
+    "Makes the running canary the serving set with one atomic store: every new request goes\n"
+    "to it. The set that served drains, and its containers are stopped and kept for rollback.\n\n";
+constexpr std::string_view kCanaryUsage =
+    "usage: handoff canary SERVICE --percent P%\n\n"
+    "Changes the share of clients the running canary takes. A client keeps its side while the\n"
+    "share holds (its handoff_canary cookie); raising it only moves clients onto the canary.\n"
+    "`handoff promote` ends the canary by making it serve everything, `handoff rollback`\n"
+    "by removing it.\n\n";
+
+int promote_command(const std::vector<std::string_view>& args) {
+  CommonFlags common;
+  json::object body;
+  std::vector<Flag> flags{
+      {"drain-timeout", "DUR", "close what is still open on the old set after (default 30s)",
+       duration_field(body, "drain_timeout")},
+      {"stop-timeout", "DUR", "grace period when stopping the old containers (default 10s)",
+       duration_field(body, "stop_timeout")},
+      {"keep", "N", "stopped sets of containers kept for rollback (default 1)",
+       int_field(body, "keep")},
+  };
+  common.add_to(flags);
+  auto words = parse_flags(args, flags);
+  if (common.help) {
+    fmt::print("{}options:\n{}", kPromoteUsage, flags_help(flags));
+    return 0;
+  }
+  if (words.size() != 1) {
+    throw std::invalid_argument("usage: handoff promote SERVICE");
+  }
+  ControlClient client(control_socket_path(common.control));
+  const std::string service(words[0]);
+  return run_operation(client, "promote", fmt::format("/v1/services/{}/promote", service), body,
+                       common.json);
+}
+
+int canary_command(const std::vector<std::string_view>& args) {
+  CommonFlags common;
+  json::object body;
+  std::vector<Flag> flags{
+      {"percent", "P%", "the share of clients the canary takes", [&body](std::string_view v) {
+         parse_percent(v);
+         body["percent"] = v;
+       }}};
+  common.add_to(flags);
+  auto words = parse_flags(args, flags);
+  if (common.help) {
+    fmt::print("{}options:\n{}", kCanaryUsage, flags_help(flags));
+    return 0;
+  }
+  if (words.size() != 1 || !body.contains("percent")) {
+    throw std::invalid_argument("usage: handoff canary SERVICE --percent P%");
+  }
+  const std::string service(words[0]);
+  return simple_request(
+      common, "POST", fmt::format("/v1/services/{}/canary", service), body,
+      fmt::format("canary of {} takes {} of clients", service, str(body, "percent")));
+}
+
 constexpr std::string_view kScaleUsage =
     "usage: handoff scale SERVICE N [options]\n\n"
     "Runs N replicas of a deployed service, made as its last deploy made them (same image,\n"
@@ -282,6 +385,9 @@ int swap_like(bool rollback, const std::vector<std::string_view>& args) {
   add_gate_flags(flags, body,
                  rollback ? "start to healthy within (default 30s; 60s for a deployed service)"
                           : "the target must be healthy within (default 30s)");
+  if (!rollback) {
+    add_canary_flags(flags, body);
+  }
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help) {
@@ -399,6 +505,7 @@ int deploy_command(const std::vector<std::string_view>& args) {
        [&](std::string_view v) { auth_file = v; }},
   };
   add_gate_flags(flags, body, "the whole deploy, create to healthy, within (default 60s)");
+  add_canary_flags(flags, body);
   tls.add_to(flags);
   common.add_to(flags);
   auto words = parse_flags(args, flags);
@@ -679,6 +786,12 @@ int control_command(std::string_view verb, const std::vector<std::string_view>& 
     }
     if (verb == "scale") {
       return scale_command(args);
+    }
+    if (verb == "promote") {
+      return promote_command(args);
+    }
+    if (verb == "canary") {
+      return canary_command(args);
     }
     if (verb == "upgrade") {
       return upgrade_command(args);

@@ -41,9 +41,36 @@ SwapOptions swap_options(JsonFields& body, std::chrono::milliseconds deploy_time
   return opt;
 }
 
+// The canary fields of a swap or deploy: "canary" (its share) and how it is judged.
+void read_canary_fields(JsonFields& body, SwapOptions& opt) {
+  CanaryPolicy& p = opt.canary_policy;
+  const bool judged = body.has("max_error_rate") || body.has("window") ||
+                      body.has("min_requests") || body.has("bake");
+  if (!body.has("canary")) {
+    if (judged) {
+      throw DomainError(ErrorKind::invalid, "bad_field",
+                        "max_error_rate, window, min_requests and bake go with canary");
+    }
+    return;
+  }
+  opt.canary_share = body.percent("canary", 0);
+  p.max_error_rate = body.percent("max_error_rate", 100) / 10'000.0;
+  p.window_s = std::chrono::duration_cast<std::chrono::seconds>(
+                   body.duration("window", std::chrono::seconds(p.window_s)))
+                   .count();
+  p.min_requests = body.integer("min_requests", 1, 1'000'000'000, p.min_requests);
+  p.bake_s = std::chrono::duration_cast<std::chrono::seconds>(
+                 body.duration("bake", std::chrono::seconds(p.bake_s)))
+                 .count();
+  if (p.window_s < 1) {
+    throw DomainError(ErrorKind::invalid, "bad_field", "field 'window' must be 1s or more");
+  }
+}
+
 DeployOptions deploy_options(JsonFields& body) {
   DeployOptions opt;
   opt.swap = swap_options(body, std::chrono::seconds(60));
+  read_canary_fields(body, opt.swap);
   opt.image = body.string("image", true);
   opt.name_prefix = body.string("name_prefix");
   opt.network = body.string("network");
@@ -283,7 +310,8 @@ std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
   JsonFields body(text);
   if (action == "swap") {
     const std::vector<std::string> to = body.one_or_more("to", "upstream addresses", true);
-    const SwapOptions options = swap_options(body, std::chrono::seconds(30));
+    SwapOptions options = swap_options(body, std::chrono::seconds(30));
+    read_canary_fields(body, options);
     body.finish();
     return operation(prepare_swap(registry_, server_, name, to, options));
   }
@@ -306,6 +334,26 @@ std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
     body.finish();
     return operation(prepare_scale(registry_, server_, engines_, name, replicas, options));
   }
+  if (action == "promote") {
+    DeployOptions options;
+    options.swap.drain_timeout = body.duration("drain_timeout", options.swap.drain_timeout);
+    options.stop_timeout = std::chrono::duration_cast<std::chrono::seconds>(
+        body.duration("stop_timeout", options.stop_timeout));
+    options.keep = static_cast<int>(body.integer("keep", 0, 100, options.keep));
+    body.finish();
+    return operation(prepare_promote(registry_, server_, engines_, name, options));
+  }
+  if (action == "canary") {
+    if (!body.has("percent")) {
+      throw DomainError(ErrorKind::invalid, "missing_field", "field 'percent' is required");
+    }
+    const std::uint32_t share = body.percent("percent", 0);
+    body.finish();
+    registry_.set_canary_share(name, share);
+    return json_reply(200, json::object{{"result", "ok"},
+                                        {"service", name},
+                                        {"percent", static_cast<double>(share) / 100.0}});
+  }
   if (action == "logs") {
     const auto tail = static_cast<int>(body.integer("tail", 0, 100'000, 100));
     const bool follow = body.boolean("follow", false);
@@ -321,6 +369,13 @@ std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
 
 // A deployed service rolls back to its newest kept container; another to its previous upstream.
 ApiResponse ControlApi::roll_back(const std::string& name, JsonFields& body) {
+  if (registry_.canary(name)) {  // a canary runs: it is what is rolled back
+    DeployOptions opt;
+    opt.swap.drain_timeout = body.duration("drain_timeout", opt.swap.drain_timeout);
+    body.finish();
+    return operation(
+        prepare_canary_rollback(registry_, server_, engines_, name, opt, "rolled back by hand"));
+  }
   if (!registry_.container(name).id.empty()) {
     DeployOptions opt;
     opt.swap = swap_options(body, std::chrono::seconds(60));

@@ -91,7 +91,55 @@ class ContainerSwitch {
       for (int i = 0; i < options_.replicas; ++i) {
         create_new();
       }
-      bring_up();
+      if (options_.swap.canary_share) {
+        start_and_gate();
+        start_canary();
+      } else {
+        bring_up();
+      }
+    });
+  }
+
+  /// The promotion of the running canary: one store makes it the serving set; the set that
+  /// served drains and its containers are stopped (kept for rollback as after a deploy).
+  OperationResult promote() {
+    const auto canary = registry_.canary(service_);
+    emit_begin(sink_, service_, registry_.current_upstream(service_),
+               canary ? canary->set->addresses() : std::string());
+    return run([this] {
+      std::chrono::nanoseconds switch_time{};
+      const std::string from = registry_.current_upstream(service_);
+      old_upstream_ = registry_.promote_canary(service_, switch_time);
+      switched_ = true;
+      generation_ = registry_.next_generation(service_) - 1;
+      switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
+      step(Step::swap, StepState::done,
+           {{"from", from},
+            {"to", registry_.current_upstream(service_)},
+            {"switch_us", switch_us_}});
+      drain_old();
+      if (engine_) {
+        retire_old();
+      }
+    });
+  }
+
+  /// The end of the running canary: its members leave, drain, and their containers are
+  /// removed; the serving set is untouched.
+  OperationResult drop_canary(const std::string& why) {
+    const auto canary = registry_.canary(service_);
+    const std::string from = canary ? canary->set->addresses() : std::string();
+    emit_begin(sink_, service_, from, registry_.current_upstream(service_));
+    return run([this, &why, &from] {
+      std::vector<ContainerRef> leaving;
+      old_upstream_ = registry_.drop_canary(service_, leaving);
+      switched_ = true;
+      step(Step::swap, StepState::done,
+           {{"from", from}, {"to", registry_.current_upstream(service_)}, {"reason", why}});
+      drain_old();
+      if (engine_ && !leaving.empty()) {
+        remove_containers(leaving);
+      }
     });
   }
 
@@ -168,6 +216,12 @@ class ContainerSwitch {
     step(Step::swap, StepState::done,
          {{"from", from}, {"to", registry_.current_upstream(service_)}, {"switch_us", 0}});
     drain_old();
+    remove_containers(leaving);
+  }
+
+  // Stops and removes containers that left the service for good (a scale down, a canary
+  // rolled back). Traffic no longer goes there: a failure is a warning.
+  void remove_containers(const std::vector<ContainerRef>& leaving) {
     json::array removed;
     for (const ContainerRef& c : leaving) {
       step(Step::retire, StepState::running, {{"name", c.name}});
@@ -180,6 +234,20 @@ class ContainerSwitch {
       }
     }
     step(Step::retire, StepState::done, {{"stopped", ""}, {"removed", std::move(removed)}});
+  }
+
+  // The gated new set joins as the canary: from here on it serves its share and is kept.
+  void start_canary() {
+    registry_.start_canary(service_, new_addresses(), new_containers(), *options_.swap.canary_share,
+                           options_.swap.canary_policy, spec_after_switch());
+    for (Replica& r : new_) {
+      r.created = false;
+    }
+    switched_ = true;
+    step(Step::swap, StepState::done,
+         {{"from", registry_.current_upstream(service_)},
+          {"to", addresses()},
+          {"canary_percent", static_cast<double>(*options_.swap.canary_share) / 100.0}});
   }
 
   template <typename Steps>
@@ -642,10 +710,13 @@ Operation prepare_deploy(ServiceRegistry& registry, proxy::Server& server,
                          const EngineFactory& engines, const std::string& service,
                          DeployOptions options) {
   validate(options);
-  // 404 for an unknown service before the engine is asked; a redeploy keeps the scale.
+  // 404 for an unknown service before the engine is asked; a redeploy keeps the scale, and a
+  // canary starts with one replica unless told otherwise.
   const std::size_t serving = registry.containers(service).size();
+  registry.refuse_while_canary(service);
   if (options.replicas == 0) {
-    options.replicas = static_cast<int>(std::max<std::size_t>(serving, 1));
+    options.replicas =
+        options.swap.canary_share ? 1 : static_cast<int>(std::max<std::size_t>(serving, 1));
   }
   std::shared_ptr<containers::Engine> engine = reach_engine(engines);
   std::shared_ptr<void> claim = registry.claim(service);
@@ -657,6 +728,7 @@ Operation prepare_deploy(ServiceRegistry& registry, proxy::Server& server,
 Operation prepare_container_rollback(ServiceRegistry& registry, proxy::Server& server,
                                      const EngineFactory& engines, const std::string& service,
                                      const DeployOptions& options) {
+  registry.refuse_while_canary(service);
   std::shared_ptr<containers::Engine> engine = reach_engine(engines);
   // The target is the set that served before the current one: the first set of the history
   // whose containers the engine still has, all of them.
@@ -695,6 +767,7 @@ Operation prepare_scale(ServiceRegistry& registry, proxy::Server& server,
     throw DomainError(ErrorKind::invalid, "bad_field", "replicas must be 1 or more");
   }
   const SavedDeploySpec spec = registry.deploy_spec(service);
+  registry.refuse_while_canary(service);
   if (spec.image.empty() || registry.containers(service).empty()) {
     throw DomainError(ErrorKind::conflict, "not_deployed",
                       fmt::format("service '{}' does not run in containers handoff deployed: "
@@ -715,6 +788,47 @@ Operation prepare_scale(ServiceRegistry& registry, proxy::Server& server,
   const auto target = static_cast<std::size_t>(replicas);
   return [&registry, &server, engine, service, options, claim, target](EventSink& sink) {
     return ContainerSwitch(registry, server, engine, service, options, sink).scale(target);
+  };
+}
+
+namespace {
+
+// The running canary of `service` (409 when none runs), and the engine when containers are
+// involved (none for plain upstreams: the engine may not even exist).
+std::shared_ptr<containers::Engine> canary_engine(const ServiceRegistry& registry,
+                                                  const EngineFactory& engines,
+                                                  const std::string& service, bool with_serving) {
+  const std::optional<CanaryView> canary = registry.canary(service);
+  if (!canary) {
+    throw DomainError(ErrorKind::conflict, "no_canary",
+                      fmt::format("no canary runs on '{}' (start one with deploy --canary or "
+                                  "swap --canary)",
+                                  service));
+  }
+  const bool containers =
+      !canary->containers.empty() || (with_serving && !registry.containers(service).empty());
+  return containers ? reach_engine(engines) : nullptr;
+}
+
+}  // namespace
+
+Operation prepare_promote(ServiceRegistry& registry, proxy::Server& server,
+                          const EngineFactory& engines, const std::string& service,
+                          const DeployOptions& options) {
+  std::shared_ptr<containers::Engine> engine = canary_engine(registry, engines, service, true);
+  std::shared_ptr<void> claim = registry.claim(service);
+  return [&registry, &server, engine, service, options, claim](EventSink& sink) {
+    return ContainerSwitch(registry, server, engine, service, options, sink).promote();
+  };
+}
+
+Operation prepare_canary_rollback(ServiceRegistry& registry, proxy::Server& server,
+                                  const EngineFactory& engines, const std::string& service,
+                                  const DeployOptions& options, std::string why) {
+  std::shared_ptr<containers::Engine> engine = canary_engine(registry, engines, service, false);
+  std::shared_ptr<void> claim = registry.claim(service);
+  return [&registry, &server, engine, service, options, claim, why](EventSink& sink) {
+    return ContainerSwitch(registry, server, engine, service, options, sink).drop_canary(why);
   };
 }
 

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "control/domain_error.hpp"
 #include "control/duration.hpp"
+#include "control/percent.hpp"
 
 namespace handoff::control {
 
@@ -135,6 +137,27 @@ std::chrono::milliseconds JsonFields::duration(std::string_view key,
   }
   try {
     return parse_duration(std::string(v->as_string()));
+  } catch (const std::invalid_argument& e) {
+    throw DomainError(ErrorKind::invalid, "bad_field",
+                      fmt::format("field '{}': {}", key, e.what()));
+  }
+}
+
+std::uint32_t JsonFields::percent(std::string_view key, std::uint32_t fallback) {
+  const json::value* v = take(key);
+  if (v == nullptr) {
+    return fallback;
+  }
+  std::string text;
+  if (v->is_string()) {
+    text = std::string(v->as_string());
+  } else if (v->is_number()) {
+    text = json::serialize(*v);
+  } else {
+    bad_field(key, "a percentage like \"10%\"");
+  }
+  try {
+    return parse_percent(text);
   } catch (const std::invalid_argument& e) {
     throw DomainError(ErrorKind::invalid, "bad_field",
                       fmt::format("field '{}': {}", key, e.what()));

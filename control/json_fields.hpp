@@ -25,6 +25,8 @@ class JsonFields {
   std::string string(std::string_view key, bool required = false, std::string fallback = {});
   /// A duration written like "30s"; missing: `fallback`.
   std::chrono::milliseconds duration(std::string_view key, std::chrono::milliseconds fallback);
+  /// A percentage ("10%", "0.5%", or a number) in hundredths of a percent; missing: `fallback`.
+  std::uint32_t percent(std::string_view key, std::uint32_t fallback);
   /// A whole number within [min, max]; missing: `fallback`.
   std::int64_t integer(std::string_view key, std::int64_t min, std::int64_t max,
                        std::int64_t fallback);

@@ -112,8 +112,16 @@ void ProgressPrinter::print_step(Step step, std::optional<StepState> state, cons
       print_health_check(state, e);
       break;
     case Step::swap:
-      fmt::print(out_, "  switch        {} -> {} in {}us\n", field_text(e, "from"),
-                 field_text(e, "to"), field_number(e, "switch_us"));
+      if (e.contains("canary_percent")) {
+        fmt::print(out_, "  canary        {} takes {}% of clients beside {}\n", field_text(e, "to"),
+                   e.at("canary_percent").to_number<double>(), field_text(e, "from"));
+      } else if (e.contains("reason")) {
+        fmt::print(out_, "  canary        {} removed ({}); {} serves everything\n",
+                   field_text(e, "from"), field_text(e, "reason"), field_text(e, "to"));
+      } else {
+        fmt::print(out_, "  switch        {} -> {} in {}us\n", field_text(e, "from"),
+                   field_text(e, "to"), field_number(e, "switch_us"));
+      }
       break;
     case Step::drain:
       print_drain(state, e);

@@ -19,6 +19,7 @@
 #include "containers/docker_engine.hpp"
 #include "containers/unix_socket.hpp"
 #include "control/acme_manager.hpp"
+#include "control/canary_monitor.hpp"
 #include "control/container_reconcile.hpp"
 #include "control/container_watch.hpp"
 #include "control/control_api.hpp"
@@ -260,8 +261,9 @@ struct Daemon {
   std::unique_ptr<ControlServer> control;
   std::unique_ptr<MetricsListener> metrics;
   std::unique_ptr<AcmeManager> acme;
-  std::unique_ptr<HealthMonitor> health;   // active checks on the serving members
-  std::unique_ptr<ContainerWatch> deaths;  // the engine's word that a member's container died
+  std::unique_ptr<HealthMonitor> health;    // active checks on the serving members
+  std::unique_ptr<ContainerWatch> deaths;   // the engine's word that a member's container died
+  std::unique_ptr<CanaryMonitor> canaries;  // rolls canaries back (or promotes them) by itself
   std::unique_ptr<Succession> succession;
   std::unique_ptr<TakeoverListener> takeover;
   std::unique_ptr<PredecessorRetirement> retirement;  // after taking over from a container
@@ -337,6 +339,31 @@ std::shared_ptr<const proxy::Certificate> load_default_certificate(const RunOpti
   }
 }
 
+// The monitor that ends canaries by themselves, through the same workflows as `rollback` and
+// `promote`. A service busy with another workflow is judged again next round.
+std::unique_ptr<CanaryMonitor> make_canary_monitor(ServiceRegistry& registry, proxy::Server& server,
+                                                   EngineFactory engines) {
+  auto act = [&registry, &server, engines](const CanaryVerdict& v, const std::stop_token& stop) {
+    try {
+      const DeployOptions options;
+      const Operation op =
+          v.promote ? prepare_promote(registry, server, engines, v.service, options)
+                    : prepare_canary_rollback(registry, server, engines, v.service, options,
+                                              "rolled back by handoff: " + v.reason);
+      run_unattended(op,
+                     fmt::format("canary of {} {}: {}", v.service,
+                                 v.promote ? "promoted" : "rolled back", v.reason),
+                     stop);
+    } catch (const DomainError& e) {
+      if (e.code() != "busy") {  // another workflow runs on it: quietly judged again
+        fmt::print(stderr, "handoff: canary of {}: {} (trying again)\n", v.service, e.what());
+      }
+    }
+  };
+  return std::make_unique<CanaryMonitor>([&registry] { return registry.canaries(); },
+                                         std::move(act));
+}
+
 // Builds the proxy, restores its services and opens the control socket. Throws on any
 // start-up error.
 Daemon build_daemon(const RunOptions& o, Inheritance* inherited) {
@@ -396,6 +423,7 @@ Daemon build_daemon(const RunOptions& o, Inheritance* inherited) {
   }
   d.health =
       std::make_unique<HealthMonitor>([&registry = *d.registry] { return registry.watched(); });
+  d.canaries = make_canary_monitor(*d.registry, *d.server, engines);
   return d;
 }
 
@@ -404,6 +432,7 @@ void start_daemon(Daemon& d, const proxy::ProxyConfig& config) {
   d.server->start();
   d.health->start();
   d.deaths->start();
+  d.canaries->start();
   d.control->start();
   d.takeover->start();
   for (const auto& ep : d.server->local_endpoints()) {
@@ -442,7 +471,8 @@ void step_down(Daemon& d) {
   }
   d.health->stop();  // and checks the members
   d.deaths->stop();
-  d.metrics.reset();  // the successor answers on the same socket, with the live numbers
+  d.canaries->stop();  // and judges the canaries
+  d.metrics.reset();   // the successor answers on the same socket, with the live numbers
   if (!d.succession->container().empty()) {
     // The engine must not start this container again once it exits: the successor serves.
     try {
@@ -486,6 +516,7 @@ void serve_until_signal(Daemon& d, const proxy::ProxyConfig& config) {
   }
   d.health->stop();
   d.deaths->stop();
+  d.canaries->stop();  // a rollback or promotion it runs stops at its next wait
   d.takeover->stop();
   d.control->stop(config.shutdown_timeout);
   d.server->shutdown();

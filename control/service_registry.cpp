@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "control/domain_error.hpp"
+#include "control/member_sets.hpp"
 #include "proxy/address.hpp"
 #include "proxy/upstream_set.hpp"
 
@@ -64,59 +65,6 @@ std::string lower(std::string s) {
   const auto end = std::find(s.begin(), s.end(), '/');
   std::transform(s.begin(), end, s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
-}
-
-// Resolves a service's upstream addresses into a set (null for none), turning a bad or
-// repeated one into a 400.
-std::shared_ptr<const proxy::UpstreamSet> make_set(proxy::Server& server,
-                                                   const std::vector<std::string>& addresses,
-                                                   std::uint64_t generation) {
-  if (addresses.empty()) {
-    return nullptr;
-  }
-  std::vector<std::shared_ptr<proxy::Upstream>> members;
-  for (const auto& address : addresses) {
-    if (std::count(addresses.begin(), addresses.end(), address) > 1) {
-      throw DomainError(ErrorKind::invalid, "bad_upstream",
-                        fmt::format("upstream '{}' is listed twice", address));
-    }
-    try {
-      members.push_back(server.make_upstream(address, generation));
-    } catch (const std::exception& e) {
-      throw DomainError(ErrorKind::invalid, "bad_upstream", e.what());
-    }
-  }
-  return std::make_shared<const proxy::UpstreamSet>(std::move(members));
-}
-
-std::vector<ContainerRef> refs_of(const std::vector<SavedContainer>& saved) {
-  std::vector<ContainerRef> out;
-  for (const SavedContainer& c : saved) {
-    out.push_back(ContainerRef{c.id, c.name, c.image});
-  }
-  return out;
-}
-
-std::vector<SavedContainer> saved_of(const std::vector<ContainerRef>& refs) {
-  std::vector<SavedContainer> out;
-  for (const ContainerRef& c : refs) {
-    out.push_back(SavedContainer{c.id, c.name, c.image});
-  }
-  return out;
-}
-
-bool holds(const std::vector<ContainerRef>& set, const std::string& id) {
-  return std::any_of(set.begin(), set.end(), [&id](const ContainerRef& c) { return c.id == id; });
-}
-
-std::vector<std::string> addresses_of(const std::shared_ptr<const proxy::UpstreamSet>& set) {
-  std::vector<std::string> out;
-  if (set) {
-    for (const auto& m : set->members()) {
-      out.push_back(m->address());
-    }
-  }
-  return out;
 }
 
 // A saved certificate is loaded even when it expired while handoff was down: the state must
@@ -213,6 +161,19 @@ void ServiceRegistry::restore(const ProxyState& state) {
                      {s.pause_message, std::chrono::seconds(s.retry_after_s)});
     if (!s.paused) {
       r.service->resume();  // before anyone can route to it: the route table is not out yet
+    }
+    if (s.canary) {
+      try {
+        r.service->set_canary(make_set(server_, s.canary->upstreams, s.generation + 1),
+                              s.canary->share);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(
+            fmt::format("saved service '{}' has a bad canary upstream: {}", s.name, e.what()));
+      }
+      r.canary_containers = refs_of(s.canary->containers);
+      r.canary_policy = s.canary->policy;
+      r.canary_started = s.canary->started_unix;
+      r.canary_deploy = s.canary->deploy;
     }
     records_[s.name] = std::move(r);
   }
@@ -466,16 +427,33 @@ std::vector<ContainerRef> ServiceRegistry::containers(const std::string& name) c
   return find(name).containers;
 }
 
+namespace {
+
+// Ejects the member of `set` whose container (same order as the members) is `id`; returns
+// "member ADDRESS (CONTAINER)", or nothing when none runs there.
+std::optional<std::string> eject_member_in(const std::shared_ptr<const proxy::UpstreamSet>& set,
+                                           const std::vector<ContainerRef>& containers,
+                                           const std::string& id) {
+  for (std::size_t i = 0; set && i < containers.size() && i < set->members().size(); ++i) {
+    if (containers[i].id == id) {
+      set->members()[i]->eject(proxy::Ejection::container_died);
+      return fmt::format("member {} ({})", set->members()[i]->address(), containers[i].name);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<std::string> ServiceRegistry::eject_container(const std::string& id) {
   std::lock_guard lock(mutex_);
   for (const auto& [name, r] : records_) {
-    const auto set = r.service->upstreams();
-    for (std::size_t i = 0; set && i < r.containers.size() && i < set->members().size(); ++i) {
-      if (r.containers[i].id == id) {
-        set->members()[i]->eject(proxy::Ejection::container_died);
-        return fmt::format("service {} member {} ({})", name, set->members()[i]->address(),
-                           r.containers[i].name);
-      }
+    if (auto member = eject_member_in(r.service->upstreams(), r.containers, id)) {
+      return fmt::format("service {} {}", name, *member);
+    }
+    const auto canary = r.service->canary();
+    if (auto member = eject_member_in(canary ? canary->set : nullptr, r.canary_containers, id)) {
+      return fmt::format("service {} canary {}", name, *member);
     }
   }
   return std::nullopt;
@@ -491,8 +469,10 @@ std::vector<std::pair<std::string, std::vector<ContainerRef>>> ServiceRegistry::
   std::lock_guard lock(mutex_);
   std::vector<std::pair<std::string, std::vector<ContainerRef>>> out;
   for (const auto& [name, r] : records_) {
-    if (!r.containers.empty()) {
-      out.emplace_back(name, r.containers);
+    std::vector<ContainerRef> all = r.containers;
+    all.insert(all.end(), r.canary_containers.begin(), r.canary_containers.end());
+    if (!all.empty()) {
+      out.emplace_back(name, std::move(all));
     }
   }
   return out;
@@ -545,6 +525,9 @@ std::vector<WatchedSet> ServiceRegistry::watched() const {
   for (const auto& [name, r] : records_) {
     if (auto set = r.service->upstreams()) {
       out.push_back(WatchedSet{name, std::move(set), r.watch});
+    }
+    if (auto canary = r.service->canary()) {  // checked alike: its members are ejected alike
+      out.push_back(WatchedSet{name, canary->set, r.watch});
     }
   }
   return out;
@@ -626,6 +609,19 @@ void ServiceRegistry::publish_certificates() {
       std::make_shared<const proxy::CertificateStore>(entries, default_certificate_));
 }
 
+std::optional<SavedCanary> ServiceRegistry::saved_canary(const Record& r) {
+  const auto canary = r.service->canary();
+  if (!canary) {
+    return std::nullopt;
+  }
+  return SavedCanary{addresses_of(canary->set),
+                     saved_of(r.canary_containers),
+                     canary->share,
+                     r.canary_policy,
+                     r.canary_started,
+                     r.canary_deploy};
+}
+
 ProxyState ServiceRegistry::snapshot() const {
   ProxyState state;
   for (const auto& [name, r] : records_) {
@@ -659,7 +655,8 @@ ProxyState ServiceRegistry::snapshot() const {
                                           r.watch.interval.count(),
                                           r.watch.healthy_threshold,
                                           r.watch.unhealthy_threshold,
-                                          r.deploy});
+                                          r.deploy,
+                                          saved_canary(r)});
   }
   return state;
 }
@@ -706,243 +703,6 @@ void ServiceRegistry::check_not_frozen() const {
   if (frozen_) {
     throw DomainError(ErrorKind::conflict, "upgrading",
                       "handoff is handing over to a new process; try again in a moment");
-  }
-}
-
-namespace {
-
-// How a member's health reads in status and metrics.
-std::string_view health_name(proxy::Ejection e) {
-  switch (e) {
-    case proxy::Ejection::none:
-      return "healthy";
-    case proxy::Ejection::connect_error:
-      return "ejected: connect error";
-    case proxy::Ejection::server_errors:
-      return "ejected: burst of 5xx";
-    case proxy::Ejection::failed_checks:
-      return "ejected: failed health checks";
-    case proxy::Ejection::container_died:
-      return "ejected: container died";
-  }
-  return "unknown";
-}
-
-json::array members_status(const std::shared_ptr<const proxy::UpstreamSet>& set,
-                           const std::vector<ContainerRef>& containers) {
-  json::array out;
-  if (!set) {
-    return out;
-  }
-  for (std::size_t i = 0; i < set->members().size(); ++i) {
-    const proxy::Upstream& m = *set->members()[i];
-    out.push_back(json::object{
-        {"address", m.address()},
-        {"container", i < containers.size() ? json::value(containers[i].name) : nullptr},
-        {"generation", m.generation()},
-        {"in_flight", m.in_flight()},
-        {"health", health_name(m.ejection())},
-        {"connect_errors", m.connect_errors()}});
-  }
-  return out;
-}
-
-}  // namespace
-
-json::object ServiceRegistry::status() const {
-  std::lock_guard lock(mutex_);
-  json::array services;
-  for (const auto& [name, r] : records_) {
-    auto set = r.service->upstreams();
-    auto counters = r.service->counters();
-    std::uint64_t requests = 0;
-    for (auto n : counters.responses) {
-      requests += n;
-    }
-    json::array draining;
-    for (const auto& d : r.draining) {
-      draining.push_back(json::object{{"upstream", d->address()},
-                                      {"generation", d->generation()},
-                                      {"in_flight", d->in_flight()}});
-    }
-    json::array hosts;
-    for (const auto& h : r.hosts) {
-      hosts.emplace_back(h);
-    }
-    json::value container = nullptr;  // the first member's: one line in `status`
-    if (!r.containers.empty()) {
-      const ContainerRef& first = r.containers.front();
-      container = json::object{{"id", first.id.substr(0, 12)},
-                               {"name", first.name},
-                               {"image", first.image},
-                               {"replicas", r.containers.size()},
-                               {"problem", r.container_problem}};
-    }
-    services.push_back(json::object{
-        {"name", name},
-        {"container", std::move(container)},
-        {"hosts", std::move(hosts)},
-        {"strip_prefix", r.strip_prefix},
-        {"upstream", set ? json::value(set->addresses()) : json::value(nullptr)},
-        {"members", members_status(set, r.containers)},
-        {"previous", proxy::join_addresses(r.previous)},
-        {"generation", r.generation},
-        {"in_flight", set ? set->in_flight() : 0},
-        {"draining", std::move(draining)},
-        {"paused", r.service->paused()},
-        {"busy", r.busy},
-        {"requests", requests},
-        {"errors", counters.responses[5]},
-        {"connect_errors", counters.connect_errors},
-        {"tls", tls_status(r.tls)},
-    });
-  }
-  const double uptime = std::chrono::duration<double>(Clock::now() - started_).count();
-  return json::object{{"uptime_seconds", static_cast<std::int64_t>(uptime)},
-                      {"connections", server_.connections()},
-                      {"services", std::move(services)}};
-}
-
-namespace {
-
-// Starts a metric family: its HELP and TYPE lines.
-void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-}
-
-}  // namespace
-
-std::string ServiceRegistry::metrics() const {
-  std::lock_guard lock(mutex_);
-  std::string out;
-  append_request_metrics(out);
-  append_upstream_metrics(out);
-  append_workflow_metrics(out);
-  return out;
-}
-
-// Requests by service: answers by status class, durations, unfinished ones.
-void ServiceRegistry::append_request_metrics(std::string& out) const {
-  family(out, "handoff_requests_total", "counter",
-         "Requests answered, by service and status class.");
-  for (const auto& [name, r] : records_) {
-    auto c = r.service->counters();
-    for (std::size_t cls = 1; cls < c.responses.size(); ++cls) {
-      out += fmt::format("handoff_requests_total{{service=\"{}\",code=\"{}xx\"}} {}\n", name, cls,
-                         c.responses[cls]);
-    }
-  }
-  family(out, "handoff_request_duration_seconds", "histogram",
-         "Time from a request's head to the end of its answer, by service.");
-  for (const auto& [name, r] : records_) {
-    const auto c = r.service->counters();
-    std::uint64_t cumulative = 0;
-    for (std::size_t b = 0; b < c.duration_buckets.size(); ++b) {
-      cumulative += c.duration_buckets[b];
-      const std::string le = b < proxy::kDurationBuckets.size()
-                                 ? fmt::format("{}", proxy::kDurationBuckets[b])
-                                 : std::string("+Inf");
-      out += fmt::format("handoff_request_duration_seconds_bucket{{service=\"{}\",le=\"{}\"}} {}\n",
-                         name, le, cumulative);
-    }
-    out += fmt::format("handoff_request_duration_seconds_sum{{service=\"{}\"}} {:.6f}\n", name,
-                       c.duration_sum);
-    out += fmt::format("handoff_request_duration_seconds_count{{service=\"{}\"}} {}\n", name,
-                       cumulative);
-  }
-  family(out, "handoff_requests_unfinished_total", "counter",
-         "Requests that ended without a whole answer: cut at a drain or shutdown timeout, or "
-         "otherwise (client gone, upstream cut mid-body).");
-  for (const auto& [name, r] : records_) {
-    const auto c = r.service->counters();
-    out += fmt::format(
-        "handoff_requests_unfinished_total{{service=\"{}\",reason=\"drain_timeout\"}} {}\n", name,
-        c.closed_at_drain);
-    out += fmt::format("handoff_requests_unfinished_total{{service=\"{}\",reason=\"other\"}} {}\n",
-                       name, c.unfinished);
-  }
-  family(out, "handoff_unrouted_requests_total", "counter",
-         "Requests for a Host no service claims (404).");
-  out += fmt::format("handoff_unrouted_requests_total {}\n", server_.unrouted());
-  family(out, "handoff_rejected_requests_total", "counter",
-         "Requests refused before routing: malformed, or over a limit (400, 408, 413, 431, 501, "
-         "505).");
-  out += fmt::format("handoff_rejected_requests_total {}\n", server_.rejected());
-  family(out, "handoff_tls_handshake_failures_total", "counter",
-         "TLS connections closed because the handshake failed or timed out.");
-  out += fmt::format("handoff_tls_handshake_failures_total {}\n", server_.tls_failures());
-}
-
-// Upstreams: requests in flight per generation, failed connections, open client connections.
-void ServiceRegistry::append_upstream_metrics(std::string& out) const {
-  family(out, "handoff_in_flight", "gauge",
-         "Requests in flight, by service, upstream generation and member.");
-  for (const auto& [name, r] : records_) {
-    auto emit = [&out, &service = name](const proxy::Upstream& u) {
-      out +=
-          fmt::format("handoff_in_flight{{service=\"{}\",generation=\"{}\",upstream=\"{}\"}} {}\n",
-                      service, u.generation(), u.address(), u.in_flight());
-    };
-    if (auto set = r.service->upstreams()) {
-      for (const auto& m : set->members()) {
-        emit(*m);
-      }
-    }
-    for (const auto& d : r.draining) {
-      emit(*d);
-    }
-  }
-  family(out, "handoff_upstream_connect_errors_total", "counter",
-         "Requests that found no upstream member to connect to (after a retry on another).");
-  for (const auto& [name, r] : records_) {
-    out += fmt::format("handoff_upstream_connect_errors_total{{service=\"{}\"}} {}\n", name,
-                       r.service->counters().connect_errors);
-  }
-  append_member_metrics(out);
-  family(out, "handoff_connections", "gauge", "Open client connections.");
-  out += fmt::format("handoff_connections {}\n", server_.connections());
-}
-
-// The serving members: health and failed connects each.
-void ServiceRegistry::append_member_metrics(std::string& out) const {
-  family(out, "handoff_upstream_healthy", "gauge",
-         "1 when a serving member takes requests, 0 when it is ejected.");
-  for (const auto& [name, r] : records_) {
-    if (auto set = r.service->upstreams()) {
-      for (const auto& m : set->members()) {
-        out += fmt::format("handoff_upstream_healthy{{service=\"{}\",upstream=\"{}\"}} {}\n", name,
-                           m->address(), m->ejected() ? 0 : 1);
-      }
-    }
-  }
-  family(out, "handoff_upstream_member_connect_errors_total", "counter",
-         "Failed connects to each serving member (a request may then be retried on another).");
-  for (const auto& [name, r] : records_) {
-    if (auto set = r.service->upstreams()) {
-      for (const auto& m : set->members()) {
-        out += fmt::format(
-            "handoff_upstream_member_connect_errors_total{{service=\"{}\",upstream=\"{}\"}} {}\n",
-            name, m->address(), m->connect_errors());
-      }
-    }
-  }
-}
-
-// Swaps and drains: how long the switch and the drain took.
-void ServiceRegistry::append_workflow_metrics(std::string& out) const {
-  family(out, "handoff_swap_duration_seconds", "summary", "Time the upstream switch itself took.");
-  for (const auto& [name, r] : records_) {
-    out += fmt::format("handoff_swap_duration_seconds_sum{{service=\"{}\"}} {:.9f}\n", name,
-                       r.swap_seconds);
-    out += fmt::format("handoff_swap_duration_seconds_count{{service=\"{}\"}} {}\n", name, r.swaps);
-  }
-  family(out, "handoff_drain_duration_seconds", "summary",
-         "Time from a swap until the old upstream was idle.");
-  for (const auto& [name, r] : records_) {
-    out += fmt::format("handoff_drain_duration_seconds_sum{{service=\"{}\"}} {:.6f}\n", name,
-                       r.drain_seconds);
-    out +=
-        fmt::format("handoff_drain_duration_seconds_count{{service=\"{}\"}} {}\n", name, r.drains);
   }
 }
 

@@ -12,18 +12,12 @@
 #include <vector>
 
 #include "control/health_monitor.hpp"
+#include "control/member_sets.hpp"
 #include "control/service_tls.hpp"
 #include "control/state_store.hpp"
 #include "proxy/server.hpp"
 
 namespace handoff::control {
-
-/// The container an upstream runs in, when handoff deployed it.
-struct ContainerRef {
-  std::string id;
-  std::string name;
-  std::string image;
-};
 
 /// A service that wants an automatic certificate, as the ACME manager sees it.
 struct AcmeTarget {
@@ -31,6 +25,16 @@ struct AcmeTarget {
   std::vector<std::string> hosts;
   std::shared_ptr<const proxy::Certificate> certificate;  ///< the current one; may be null
   bool issued_by_acme = false;  ///< the current one came from ACME (else: order one now)
+};
+
+/// A canary as the registry holds it: the set beside the serving one and how it is judged.
+struct CanaryView {
+  std::string service;
+  std::shared_ptr<const proxy::UpstreamSet> set;
+  std::vector<ContainerRef> containers;  ///< its members' containers (none: plain upstreams)
+  std::uint32_t share = 0;               ///< of proxy::kCanaryBuckets
+  CanaryPolicy policy;
+  std::int64_t started_unix = 0;
 };
 
 /// A change to a service's settings: what is not set stays as it is.
@@ -112,6 +116,33 @@ class ServiceRegistry {
   std::vector<std::shared_ptr<proxy::Upstream>> resize(
       const std::string& name, std::size_t keep, const std::vector<std::string>& add,
       const std::vector<ContainerRef>& add_containers);
+  /// Runs `addresses` (in `containers`, one per address, or none) as the service's canary
+  /// beside the serving set, taking `share` of the clients and judged by `policy`; `spec` is
+  /// how its containers were made (it becomes the service's on promotion). Throws DomainError
+  /// (404, 400 bad address, 409 a canary runs already).
+  void start_canary(const std::string& name, const std::vector<std::string>& addresses,
+                    const std::vector<ContainerRef>& containers, std::uint32_t share,
+                    const CanaryPolicy& policy, const SavedDeploySpec& spec = {});
+  /// Changes the share of clients the canary takes. Throws DomainError (404, 409 none runs).
+  void set_canary_share(const std::string& name, std::uint32_t share);
+  /// The service's canary; empty when none runs. Throws DomainError 404.
+  [[nodiscard]] std::optional<CanaryView> canary(const std::string& name) const;
+  /// Every running canary, for the canary monitor.
+  [[nodiscard]] std::vector<CanaryView> canaries() const;
+  /// Throws DomainError 409 when a canary runs on the service: a swap, deploy or scale would
+  /// change the serving set under it.
+  void refuse_while_canary(const std::string& name) const;
+  /// Makes the canary the serving set with one bump the data plane sees; the containers that
+  /// served become the newest set of the history, their addresses the previous upstream. Returns
+  /// the members that served, retired, and sets `switch_time`. Throws DomainError 409 when no
+  /// canary runs.
+  std::vector<std::shared_ptr<proxy::Upstream>> promote_canary(
+      const std::string& name, std::chrono::nanoseconds& switch_time);
+  /// Ends the canary: its members are retired and returned, its containers (to remove) put in
+  /// `containers`. The serving set is untouched. Throws DomainError 409 when none runs.
+  std::vector<std::shared_ptr<proxy::Upstream>> drop_canary(const std::string& name,
+                                                            std::vector<ContainerRef>& containers);
+
   /// Every service's serving set and how it is watched, for the health monitor.
   [[nodiscard]] std::vector<WatchedSet> watched() const;
   /// The generation the next swap will give the service.
@@ -186,6 +217,10 @@ class ServiceRegistry {
     std::uint64_t generation = 1;
     bool busy = false;
     std::vector<ContainerRef> containers;            // of the serving members, in member order
+    std::vector<ContainerRef> canary_containers;     // of the canary's members, in member order
+    CanaryPolicy canary_policy;                      // how the running canary is judged
+    SavedDeploySpec canary_deploy;                   // how its containers were made
+    std::int64_t canary_started = 0;                 // unix seconds
     std::vector<std::vector<ContainerRef>> history;  // sets served before, most recent first
     std::uint64_t next_container = 0;  // see reserve_container_number; 0: none reserved yet
     std::string container_problem;     // e.g. "missing", found when restoring
@@ -205,11 +240,13 @@ class ServiceRegistry {
   void publish_certificates();
   void persist();                             // saves the state built from records_
   [[nodiscard]] ProxyState snapshot() const;  // the state built from records_
-  void check_not_frozen() const;              // throws DomainError 409 when frozen
+  static std::optional<SavedCanary> saved_canary(const Record& r);  // none when none runs
+  void check_not_frozen() const;  // throws DomainError 409 when frozen
   // The metric families, with the mutex held.
   void append_request_metrics(std::string& out) const;
   void append_upstream_metrics(std::string& out) const;
   void append_member_metrics(std::string& out) const;
+  void append_canary_metrics(std::string& out) const;
   void append_workflow_metrics(std::string& out) const;
 
   proxy::Server& server_;

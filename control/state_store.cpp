@@ -35,6 +35,25 @@ json::object spec_to_json(const SavedDeploySpec& d) {
                       {"network", d.network},  {"stop_timeout_s", d.stop_timeout_s}};
 }
 
+json::value canary_to_json(const std::optional<SavedCanary>& c) {
+  if (!c) {
+    return nullptr;
+  }
+  json::array upstreams;
+  for (const auto& a : c->upstreams) {
+    upstreams.emplace_back(a);
+  }
+  return json::object{{"upstreams", std::move(upstreams)},
+                      {"containers", containers_to_json(c->containers)},
+                      {"share", c->share},
+                      {"max_error_rate", c->policy.max_error_rate},
+                      {"window_s", c->policy.window_s},
+                      {"min_requests", c->policy.min_requests},
+                      {"bake_s", c->policy.bake_s},
+                      {"started_unix", c->started_unix},
+                      {"deploy", spec_to_json(c->deploy)}};
+}
+
 json::value addresses_to_json(const std::vector<std::string>& addresses) {
   if (addresses.size() <= 1) {
     return json::value(addresses.empty() ? std::string() : addresses.front());
@@ -84,7 +103,8 @@ std::string state_to_json(const ProxyState& state) {
                                     {"health_interval_ms", s.health_interval_ms},
                                     {"healthy_threshold", s.healthy_threshold},
                                     {"unhealthy_threshold", s.unhealthy_threshold},
-                                    {"deploy", spec_to_json(s.deploy)}});
+                                    {"deploy", spec_to_json(s.deploy)},
+                                    {"canary", canary_to_json(s.canary)}});
   }
   return json::serialize(json::object{{"version", 1}, {"services", std::move(services)}}) + "\n";
 }
@@ -192,6 +212,29 @@ SavedDeploySpec read_spec(const json::object& so) {
   return d;
 }
 
+// A file from before canaries, or a service without one, has none.
+std::optional<SavedCanary> read_canary(const json::object& so) {
+  const json::value* v = so.if_contains("canary");
+  if (v == nullptr || v->is_null()) {
+    return std::nullopt;
+  }
+  const json::object& o = v->as_object();
+  SavedCanary c;
+  c.upstreams = read_addresses(o, "upstreams", true);
+  if (c.upstreams.empty()) {
+    throw std::runtime_error("a canary has no upstream");
+  }
+  c.containers = read_containers(o.at("containers"));
+  c.share = static_cast<std::uint32_t>(o.at("share").to_number<std::int64_t>());
+  c.policy.max_error_rate = o.at("max_error_rate").to_number<double>();
+  c.policy.window_s = o.at("window_s").to_number<std::int64_t>();
+  c.policy.min_requests = o.at("min_requests").to_number<std::int64_t>();
+  c.policy.bake_s = o.at("bake_s").to_number<std::int64_t>();
+  c.started_unix = o.at("started_unix").to_number<std::int64_t>();
+  c.deploy = read_spec(o);
+  return c;
+}
+
 ServiceState read_service(const json::object& so) {
   ServiceState s;
   s.name = require_string(so, "name");
@@ -219,6 +262,7 @@ ServiceState read_service(const json::object& so) {
     }
   }
   s.deploy = read_spec(so);
+  s.canary = read_canary(so);
   read_optional(so, s);
   return s;
 }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,24 @@ struct SavedDeploySpec {
   std::int64_t port = 8080;      ///< the app's port (with a network)
   std::string network;           ///< the shared network, or "host"
   std::int64_t stop_timeout_s = 10;
+};
+
+/// When a canary is judged, and what it takes to roll it back or promote it by itself.
+struct CanaryPolicy {
+  double max_error_rate = 0.01;     ///< 5xx share over the window that rolls it back (1: never)
+  std::int64_t window_s = 60;       ///< the window the rate is taken over
+  std::int64_t min_requests = 100;  ///< requests in the window before it is judged at all
+  std::int64_t bake_s = 0;          ///< promoted after this long without a rollback; 0: never
+};
+
+/// A canary running beside the serving set, as saved.
+struct SavedCanary {
+  std::vector<std::string> upstreams;      ///< its members
+  std::vector<SavedContainer> containers;  ///< their containers, when deployed (member order)
+  std::uint32_t share = 0;                 ///< of proxy::kCanaryBuckets (percent × 100)
+  CanaryPolicy policy;
+  std::int64_t started_unix = 0;  ///< wall-clock start, for the bake time across restarts
+  SavedDeploySpec deploy;         ///< how its containers were made (the service's on promotion)
 };
 
 /// What is saved of one service: enough to route it again after a restart.
@@ -62,6 +81,7 @@ struct ServiceState {
   std::int64_t healthy_threshold = 2;      ///< and thresholds
   std::int64_t unhealthy_threshold = 3;
   SavedDeploySpec deploy;  ///< how its containers were made (image empty: never deployed)
+  std::optional<SavedCanary> canary;  ///< the canary beside the serving set, when one runs
 };
 
 /// The proxy's saved state.

@@ -85,6 +85,15 @@ class UpstreamSwitch {
   }
 
   void switch_over() {
+    if (options_.canary_share) {
+      registry_.start_canary(service_, targets_, {}, *options_.canary_share,
+                             options_.canary_policy);
+      emit_step(sink_, Step::swap, StepState::done,
+                {{"from", from_},
+                 {"to", target_},
+                 {"canary_percent", static_cast<double>(*options_.canary_share) / 100.0}});
+      return;
+    }
     std::chrono::nanoseconds switch_time{};
     registry_.set_health_watch(service_, watch_after(options_.health));
     old_ = registry_.swap(service_, targets_, switch_time, {}, [this] { cost_.switched(); });
@@ -123,6 +132,8 @@ Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const s
                         fmt::format("upstream '{}' is listed twice", target));
     }
   }
+  // A swap would change the serving set under a canary; a second canary needs the first gone.
+  registry.refuse_while_canary(service);
   std::shared_ptr<void> claim = registry.claim(service);
   return [&registry, &server, service, targets, options, claim](EventSink& sink) {
     return UpstreamSwitch(registry, server, service, targets, options, sink).run();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,10 @@ namespace handoff::control {
 struct SwapOptions {
   HealthCheckOptions health;
   std::chrono::milliseconds drain_timeout{30'000};
+  /// When set (swap and deploy only): the new set runs as a canary beside the serving one,
+  /// taking this share of proxy::kCanaryBuckets, judged by `canary_policy`; nothing drains.
+  std::optional<std::uint32_t> canary_share;
+  CanaryPolicy canary_policy;
 };
 
 /// Prepares `swap SERVICE --to TARGET [--to TARGET...]`: validates, claims the service (one

@@ -44,6 +44,9 @@ void write_access_log(const AccessRecord& r) {
   fmt::format_to(std::back_inserter(line), ",\"status\":{},\"bytes\":{},\"ms\":{:.3f}", r.status,
                  r.response_bytes, std::chrono::duration<double, std::milli>(r.took).count());
   field("request_id", r.request_id);
+  if (!r.set.empty()) {
+    field("set", r.set);
+  }
   if (!r.error.empty()) {
     field("error", r.error);
   }

@@ -19,6 +19,7 @@ struct AccessRecord {
   std::uint64_t response_bytes = 0;
   std::chrono::steady_clock::duration took{};
   std::string_view error;  ///< why the proxy refused or ended the request; empty when it did not
+  std::string_view set;    ///< "serving" or "canary" while a canary runs; empty otherwise
 };
 
 /// Writes one JSON line for the request to stdout.

@@ -16,6 +16,7 @@
 
 #include "proxy/access_log.hpp"
 #include "proxy/body_framer.hpp"
+#include "proxy/canary.hpp"
 #include "proxy/client_stream.hpp"
 #include "proxy/forward_headers.hpp"
 #include "proxy/h2_connection.hpp"
@@ -302,6 +303,8 @@ class ClientSession final : public ClientSide {
   bool connect_failed_ = false;  // no connection to the upstream could be made
   bool answered_by_proxy_ = false;  // the status is handoff's own answer, not the upstream's
   std::array<char, 64> hsts_{};     // the Strict-Transport-Security line, when the service sets one
+  Placement placement_;             // the request's side of a canary split
+  SetCookieBuffer set_cookie_{};    // the canary cookie a response carries, when it does
   // HTTP/2: chosen by ALPN, or by the prior-knowledge preface on a plain listener with --h2c
   // (looked for until the first request).
   bool speaks_h2_ = false;
@@ -517,7 +520,10 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
 asio::awaitable<Outcome> ClientSession::exchange_with(Service& service, std::size_t head_bytes,
                                                       bool has_body) {
   RequestScratch& x = *x_;
-  InFlight flight = service.acquire(worker_.index());
+  if (service.canary_running()) {
+    placement_.bucket = canary_bucket(x.request);
+  }
+  InFlight flight = service.acquire(worker_.index(), nullptr, &placement_);
   if (!flight) {
     in_.consume(has_body ? 0 : head_bytes);
     co_return co_await reply(503, "handoff: the service has no upstream", has_body);
@@ -620,6 +626,7 @@ void ClientSession::clear_books() {
   response_bytes_ = 0;
   cut_ = {};
   connect_failed_ = answered_by_proxy_ = false;
+  placement_ = {};
   first_body_ = {};
   close_after_response_ = head_pending_ = false;
 }
@@ -717,8 +724,11 @@ ChunkedOutput ClientSession::begin_response(const MessageHead& response) {
   close_after_response_ =
       !keep_alive || worker_.stopping() || response.body == BodyKind::until_close || dechunk;
   x_->client_head.clear();
+  const std::string_view cookie =
+      placement_.drawn ? canary_set_cookie(placement_.bucket, set_cookie_) : std::string_view();
   build_client_response(
-      response, {close_after_response_, http10 && keep_alive, dechunk, hsts_field(*service_)},
+      response,
+      {close_after_response_, http10 && keep_alive, dechunk, hsts_field(*service_), cookie},
       x_->client_head);
   head_pending_ = true;
   return dechunk ? ChunkedOutput::dechunk : ChunkedOutput::reframe;
@@ -754,7 +764,7 @@ asio::awaitable<Outcome> ClientSession::open_tunnel(tcp::socket& upstream, Buffe
 }
 
 Upstream* ClientSession::rebind() {
-  if (flight_ == nullptr || !service_->rebind(worker_.index(), *flight_)) {
+  if (flight_ == nullptr || !service_->rebind(worker_.index(), *flight_, &placement_)) {
     return nullptr;
   }
   upstream_ = flight_->get();
@@ -861,16 +871,17 @@ asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text,
 
 void ClientSession::finish(std::string_view error) {
   request_open_ = false;
-  const Clock::duration took = count_request(
-      service_.get(), upstream_, worker_.index(), started_,
-      {status_, !cut_.empty(), handle_.killed, false, connect_failed_, answered_by_proxy_});
+  const Clock::duration took =
+      count_request(service_.get(), upstream_, worker_.index(), started_,
+                    {status_, !cut_.empty(), handle_.killed, false, connect_failed_,
+                     answered_by_proxy_, placement_.canary});
   if (!config().access_log || !x_) {
     return;
   }
   write_access_log(AccessRecord{service_ ? std::string_view(service_->name()) : "",
                                 upstream_ ? std::string_view(upstream_->address()) : "", client_ip_,
                                 x_->method, x_->target, x_->host, x_->request_id, status_,
-                                response_bytes_, took, error});
+                                response_bytes_, took, error, set_name(placement_)});
 }
 
 }  // namespace

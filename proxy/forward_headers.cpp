@@ -265,8 +265,8 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
 
 void build_client_response(const MessageHead& resp, const ResponseForwarding& fwd,
                            std::string& into) {
-  HeadWriter out(into,
-                 kFixedRoom + resp.reason.size() + fwd.extra_field.size() + field_bytes(resp));
+  HeadWriter out(into, kFixedRoom + resp.reason.size() + fwd.extra_field.size() +
+                           fwd.set_cookie.size() + field_bytes(resp));
   const ConnectionOptions options(resp);
   const bool switching = resp.status == 101;
   std::string_view via;
@@ -320,10 +320,14 @@ void build_client_response(const MessageHead& resp, const ResponseForwarding& fw
     out.append(fwd.extra_field);
     out.append("\r\n"sv);
   }
+  if (!fwd.set_cookie.empty()) {
+    append_field(out, "Set-Cookie", fwd.set_cookie);
+  }
   out.append("\r\n"sv);
 }
 
-void build_h2_response(const MessageHead& resp, std::string_view extra_field, FieldBlock& out) {
+void build_h2_response(const MessageHead& resp, std::string_view extra_field, FieldBlock& out,
+                       std::string_view set_cookie) {
   out.clear();
   const std::array<char, 3> status = {static_cast<char>('0' + resp.status / 100),
                                       static_cast<char>('0' + resp.status / 10 % 10),
@@ -354,6 +358,9 @@ void build_h2_response(const MessageHead& resp, std::string_view extra_field, Fi
       value.remove_prefix(1);
     }
     out.add(extra_field.substr(0, colon), value);
+  }
+  if (!set_cookie.empty()) {
+    out.add("set-cookie"sv, set_cookie);
   }
 }
 

@@ -31,6 +31,7 @@ struct ResponseForwarding {
   bool dechunk = false;        ///< the body is sent without chunked framing (HTTP/1.0 client)
   std::string_view extra_field =
       {};  ///< one more header line without its CRLF (e.g. HSTS), or empty
+  std::string_view set_cookie = {};  ///< a Set-Cookie value the proxy adds (a canary's), or empty
 };
 
 /// Appends to `out` the head that forwards `resp` to the client: hop-by-hop fields and the
@@ -40,9 +41,10 @@ void build_client_response(const MessageHead& resp, const ResponseForwarding& fw
 
 /// Fills `out` with the fields of an HTTP/2 response that forwards `resp` (RFC 9113 §8.2.2):
 /// `:status`, then its fields without the connection-specific ones (hop-by-hop, those named in
-/// Connection, Transfer-Encoding), with Via added and `extra_field` (`Name: value`, e.g. HSTS)
-/// when not empty.
-void build_h2_response(const MessageHead& resp, std::string_view extra_field, FieldBlock& out);
+/// Connection, Transfer-Encoding), with Via added, `extra_field` (`Name: value`, e.g. HSTS)
+/// and a `set-cookie` of `set_cookie` when not empty.
+void build_h2_response(const MessageHead& resp, std::string_view extra_field, FieldBlock& out,
+                       std::string_view set_cookie = {});
 
 /// The Location line of a redirect to the same URL over HTTPS: `host` without its port, then
 /// `port` unless it is 443, then `target`.

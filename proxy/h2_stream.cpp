@@ -224,7 +224,10 @@ asio::awaitable<Outcome> H2Stream::redirect_to_https() {
 
 // Binds the request to the service's current upstream and runs the exchange with it.
 asio::awaitable<void> H2Stream::exchange() {
-  InFlight flight = service_->acquire(worker_.index());
+  if (service_->canary_running()) {
+    placement_.bucket = canary_bucket(x_->request);
+  }
+  InFlight flight = service_->acquire(worker_.index(), nullptr, &placement_);
   if (!flight) {
     co_await answer(503, "handoff: the service has no upstream", {});
     co_return;
@@ -327,7 +330,9 @@ asio::awaitable<bool> H2Stream::send_interim(const MessageHead& response) {
 
 ChunkedOutput H2Stream::begin_response(const MessageHead& response) {
   status_ = response.status;
-  build_h2_response(response, hsts_field(), x_->fields);
+  const std::string_view cookie =
+      placement_.drawn ? canary_set_cookie(placement_.bucket, set_cookie_) : std::string_view();
+  build_h2_response(response, hsts_field(), x_->fields, cookie);
   return ChunkedOutput::dechunk;  // DATA frames carry the body's bytes alone
 }
 
@@ -423,7 +428,7 @@ asio::awaitable<Outcome> H2Stream::switch_protocols(const MessageHead& /*respons
 }
 
 Upstream* H2Stream::rebind() {
-  if (flight_ == nullptr || !service_->rebind(worker_.index(), *flight_)) {
+  if (flight_ == nullptr || !service_->rebind(worker_.index(), *flight_, &placement_)) {
     return nullptr;
   }
   upstream_ = flight_->get();
@@ -484,9 +489,10 @@ std::string_view H2Stream::hsts_field() {
 // Counts the request on its service and upstream and writes its access log line, once.
 void H2Stream::finish(std::string_view error) {
   logged_ = true;
-  const Clock::duration took = count_request(
-      service_.get(), upstream_, worker_.index(), started_,
-      {status_, !cut_.empty(), handle_.killed, client_left_, connect_failed_, answered_by_proxy_});
+  const Clock::duration took =
+      count_request(service_.get(), upstream_, worker_.index(), started_,
+                    {status_, !cut_.empty(), handle_.killed, client_left_, connect_failed_,
+                     answered_by_proxy_, placement_.canary});
   if (!worker_.config().access_log) {
     return;
   }
@@ -494,7 +500,8 @@ void H2Stream::finish(std::string_view error) {
   write_access_log(AccessRecord{service_ ? std::string_view(service_->name()) : "",
                                 upstream_ ? std::string_view(upstream_->address()) : "",
                                 connection_.client_ip(), req.method, log_target_, req.host,
-                                x_->request_id, status_, response_bytes_, took, error});
+                                x_->request_id, status_, response_bytes_, took, error,
+                                set_name(placement_)});
 }
 
 }  // namespace handoff::proxy

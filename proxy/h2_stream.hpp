@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "proxy/buffer.hpp"
+#include "proxy/canary.hpp"
 #include "proxy/client_side.hpp"
 #include "proxy/field_block.hpp"
 #include "proxy/h2_request.hpp"
@@ -182,6 +183,8 @@ class H2Stream final : public ClientSide, public SessionHooks {
   bool answered_by_proxy_ = false;
   bool logged_ = false;
   std::array<char, 64> hsts_{};
+  Placement placement_;           // the request's side of a canary split
+  SetCookieBuffer set_cookie_{};  // the canary cookie the response carries, when it does
 };
 
 }  // namespace handoff::proxy

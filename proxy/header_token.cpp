@@ -16,7 +16,7 @@ struct TokenEntry {
 
 // One table for every rule about a field's name. Ordered by token, so that the flags of a
 // token are found by index.
-constexpr std::array<TokenEntry, 15> kTokens{{
+constexpr std::array<TokenEntry, 16> kTokens{{
     {"", HeaderToken::other, 0},
     {"connection", HeaderToken::connection, kHopByHop},
     {"content-length", HeaderToken::content_length, kFraming},
@@ -32,6 +32,7 @@ constexpr std::array<TokenEntry, 15> kTokens{{
     {"x-forwarded-host", HeaderToken::x_forwarded_host, kSetByProxyOnRequest},
     {"x-forwarded-proto", HeaderToken::x_forwarded_proto, kSetByProxyOnRequest},
     {"x-request-id", HeaderToken::x_request_id, 0},
+    {"cookie", HeaderToken::cookie, 0},
 }};
 
 constexpr bool table_is_ordered() {

@@ -24,6 +24,7 @@ enum class HeaderToken : std::uint8_t {
   x_forwarded_host,
   x_forwarded_proto,
   x_request_id,
+  cookie,
 };
 
 /// What the proxy does with a field, whichever direction it travels.

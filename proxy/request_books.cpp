@@ -34,7 +34,7 @@ std::chrono::steady_clock::duration count_request(Service* service, Upstream* up
   const auto took = now - started;
   if (service != nullptr) {
     if (ending.status != 0) {
-      service->count_response(w, ending.status);
+      service->count_response(w, ending.status, ending.canary);
       service->count_duration(w, now, took);
     }
     if (ending.status == 0 || ending.cut || ending.killed || ending.client_left) {

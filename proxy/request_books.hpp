@@ -17,6 +17,7 @@ struct RequestEnding {
   bool client_left = false;        ///< the client ended it first (an HTTP/2 stream reset)
   bool connect_failed = false;     ///< no connection to the upstream could be made
   bool answered_by_proxy = false;  ///< the status is handoff's own answer, not the upstream's
+  bool canary = false;             ///< the service's canary set answered it
 };
 
 /// How the request counts on its upstream.

@@ -22,6 +22,7 @@ ServiceCounters Service::counters() const {
   for (unsigned w = 0; w < threads_; ++w) {
     for (std::size_t i = 0; i < c.responses.size(); ++i) {
       c.responses[i] += stats_[w].responses[i].load(std::memory_order_relaxed);
+      c.canary_responses[i] += stats_[w].canary_responses[i].load(std::memory_order_relaxed);
     }
     c.connect_errors += stats_[w].connect_errors.load(std::memory_order_relaxed);
     c.closed_at_drain += stats_[w].closed_at_drain.load(std::memory_order_relaxed);
@@ -35,32 +36,98 @@ ServiceCounters Service::counters() const {
   return c;
 }
 
-std::vector<std::shared_ptr<Upstream>> Service::swap(std::shared_ptr<const UpstreamSet> next) {
-  std::shared_ptr<const UpstreamSet> previous = current_.exchange(next);
-  swaps_.fetch_add(1, std::memory_order_seq_cst);
+namespace {
+
+// Retires the members of `from` that neither `keep` nor `also_keep` holds, and returns them.
+std::vector<std::shared_ptr<Upstream>> retire_leaving(const UpstreamSet* from,
+                                                      const UpstreamSet* keep,
+                                                      const UpstreamSet* also_keep = nullptr) {
   std::vector<std::shared_ptr<Upstream>> left;
-  if (previous) {
-    for (const auto& member : previous->members()) {
-      if (!next || !next->contains(member.get())) {
-        member->retire();
-        left.push_back(member);
-      }
+  if (from == nullptr) {
+    return left;
+  }
+  for (const auto& member : from->members()) {
+    const bool stays = (keep != nullptr && keep->contains(member.get())) ||
+                       (also_keep != nullptr && also_keep->contains(member.get()));
+    if (!stays) {
+      member->retire();
+      left.push_back(member);
     }
   }
   return left;
 }
 
-InFlight Service::acquire(unsigned w, const Upstream* avoid) {
+const UpstreamSet* set_of(const std::shared_ptr<const Canary>& canary) {
+  return canary ? canary->set.get() : nullptr;
+}
+
+}  // namespace
+
+std::vector<std::shared_ptr<Upstream>> Service::swap(std::shared_ptr<const UpstreamSet> next) {
+  std::shared_ptr<const UpstreamSet> previous = current_.exchange(next);
+  swaps_.fetch_add(1, std::memory_order_seq_cst);
+  // A member the canary still runs is not retired: it serves on there.
+  return retire_leaving(previous.get(), next.get(), set_of(canary_.load()));
+}
+
+std::vector<std::shared_ptr<Upstream>> Service::set_canary(std::shared_ptr<const UpstreamSet> set,
+                                                           std::uint32_t share) {
+  std::shared_ptr<const Canary> next =
+      set ? std::make_shared<const Canary>(Canary{std::move(set), share}) : nullptr;
+  std::shared_ptr<const Canary> previous = canary_.exchange(next);
+  canary_running_.store(next != nullptr, std::memory_order_relaxed);
+  swaps_.fetch_add(1, std::memory_order_seq_cst);
+  return retire_leaving(set_of(previous), set_of(next), current_.load().get());
+}
+
+std::vector<std::shared_ptr<Upstream>> Service::promote_canary() {
+  std::shared_ptr<const Canary> canary = canary_.load();
+  if (!canary) {
+    return {};
+  }
+  // Between the two stores a worker that reloads sees the canary's members in both slots:
+  // nothing it can pick is retired. The bump after both makes every worker reload.
+  std::shared_ptr<const UpstreamSet> previous = current_.exchange(canary->set);
+  canary_.exchange(nullptr);
+  canary_running_.store(false, std::memory_order_relaxed);
+  swaps_.fetch_add(1, std::memory_order_seq_cst);
+  return retire_leaving(previous.get(), canary->set.get());
+}
+
+const UpstreamSet* Service::place(Cache& cache, Placement* placement) const {
+  if (placement == nullptr || !cache.canary) {
+    if (placement != nullptr) {
+      placement->split = placement->canary = false;
+    }
+    return cache.set.get();
+  }
+  placement->split = true;
+  if (placement->bucket >= kCanaryBuckets) {
+    placement->bucket = static_cast<std::uint32_t>(cache.picks.next_random() % kCanaryBuckets);
+    placement->drawn = true;
+  }
+  placement->canary = placement->bucket < cache.canary->share;
+  return placement->canary ? cache.canary->set.get() : cache.set.get();
+}
+
+InFlight Service::acquire(unsigned w, const Upstream* avoid, Placement* placement) {
   Cache& cache = cache_[w];
   while (true) {
     const std::uint64_t seen = swaps_.load(std::memory_order_seq_cst);
     if (seen != cache.swaps) {
-      // The pointer is loaded after the count, so it is at least as new as `seen`.
+      // The pointers are loaded after the count, so they are at least as new as `seen`.
       cache.set = current_.load();
+      cache.canary = canary_.load();
       cache.swaps = seen;
     }
+    const UpstreamSet* set = place(cache, placement);
     const std::shared_ptr<Upstream>* member =
-        cache.set ? cache.set->pick(balancing_, cache.picks, avoid) : nullptr;
+        set != nullptr ? set->pick(balancing_, cache.picks, avoid) : nullptr;
+    if (member == nullptr && placement != nullptr && placement->canary && cache.set) {
+      // A retry that finds no other canary member goes to the serving set.
+      placement->canary = false;
+      member = cache.set->pick(balancing_, cache.picks, avoid);
+    }
     if (member == nullptr) {
       return {};
     }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/canary.hpp"
 #include "proxy/latency_window.hpp"
 #include "proxy/shared_slot.hpp"
 #include "proxy/upstream.hpp"
@@ -28,6 +29,7 @@ struct ServiceCounters {
   std::uint64_t connect_errors = 0;          ///< failed connects to its upstreams
   std::uint64_t closed_at_drain = 0;         ///< requests cut at a drain timeout or shutdown
   std::uint64_t unfinished = 0;  ///< requests that ended without a whole answer otherwise
+  std::array<std::uint64_t, 6> canary_responses{};  ///< of `responses`, the canary's answers
 };
 
 /// What a request held past its service's max pause is told.
@@ -56,14 +58,32 @@ class Service : public std::enable_shared_from_this<Service> {
   /// counted on them. Members in both sets serve on undisturbed.
   std::vector<std::shared_ptr<Upstream>> swap(std::shared_ptr<const UpstreamSet> next);
 
+  /// Runs `set` as the canary beside the serving set, taking `share` of kCanaryBuckets (null
+  /// `set`: no canary). Returns the previous canary's members the new one does not hold,
+  /// retired (none when only the share changes).
+  std::vector<std::shared_ptr<Upstream>> set_canary(std::shared_ptr<const UpstreamSet> set,
+                                                    std::uint32_t share);
+  /// Makes the canary set the serving set and ends the canary, one store each, before a single
+  /// bump that requests see. Returns the serving members the canary does not hold, retired.
+  /// Nothing happens (empty) when there is no canary.
+  std::vector<std::shared_ptr<Upstream>> promote_canary();
+  /// The canary (null when none runs).
+  [[nodiscard]] std::shared_ptr<const Canary> canary() const { return canary_.load(); }
+  /// Data plane: whether a canary runs (the cookie is read only then).
+  [[nodiscard]] bool canary_running() const {
+    return canary_running_.load(std::memory_order_relaxed);
+  }
+
   /// Data plane: binds a new request on worker `w` to a member of the current set (never
-  /// `avoid`, the member a retry leaves) and counts it in flight there. Empty when the service
+  /// `avoid`, the member a retry leaves) and counts it in flight there. While a canary runs and
+  /// `placement` is given, the client's bucket picks the set (see Placement); a canary with no
+  /// other member than `avoid` leaves the request to the serving set. Empty when the service
   /// has no upstream (or none but `avoid`). Lock-free.
-  InFlight acquire(unsigned w, const Upstream* avoid = nullptr);
-  /// Data plane: moves `flight` (bound on worker `w`) to another member of the current set.
-  /// False, leaving it as it is, when there is no other member.
-  bool rebind(unsigned w, InFlight& flight) {
-    InFlight next = acquire(w, flight.get());
+  InFlight acquire(unsigned w, const Upstream* avoid = nullptr, Placement* placement = nullptr);
+  /// Data plane: moves `flight` (bound on worker `w`) to another member of the set it was
+  /// placed in. False, leaving it as it is, when there is no other member.
+  bool rebind(unsigned w, InFlight& flight, Placement* placement = nullptr) {
+    InFlight next = acquire(w, flight.get(), placement);
     if (!next) {
       return false;
     }
@@ -104,10 +124,14 @@ class Service : public std::enable_shared_from_this<Service> {
     return hsts_seconds_.load(std::memory_order_relaxed);
   }
 
-  /// Data plane: counts a finished request by the status class answered on worker `w`.
-  void count_response(unsigned w, int status) {
+  /// Data plane: counts a finished request by the status class answered on worker `w`, and
+  /// apart when the canary answered it.
+  void count_response(unsigned w, int status, bool canary = false) {
     const unsigned cls = status >= 100 && status < 600 ? static_cast<unsigned>(status / 100) : 0;
     stats_[w].responses[cls].fetch_add(1, std::memory_order_relaxed);
+    if (canary) {
+      stats_[w].canary_responses[cls].fetch_add(1, std::memory_order_relaxed);
+    }
   }
   /// Data plane: adds the duration of a request that finished at `now` to the histograms on
   /// worker `w`.
@@ -142,15 +166,22 @@ class Service : public std::enable_shared_from_this<Service> {
   struct alignas(64) Cache {
     std::uint64_t swaps = 0;  // swaps_ when `set` was read
     std::shared_ptr<const UpstreamSet> set;
+    std::shared_ptr<const Canary> canary;
     PickState picks;
   };
+
+  // The set a request of `placement` goes to, from this worker's cached pointers.
+  const UpstreamSet* place(Cache& cache, Placement* placement) const;
 
   std::string name_;
   Balancing balancing_;
   SharedSlot<const UpstreamSet> current_;
-  std::atomic<std::uint64_t> swaps_{1};  // bumped by every swap; see acquire
+  SharedSlot<const Canary> canary_{nullptr};
+  std::atomic<bool> canary_running_{false};
+  std::atomic<std::uint64_t> swaps_{1};  // bumped by every change of either slot; see acquire
   struct alignas(64) Stats {
     std::array<std::atomic<std::uint64_t>, 6> responses{};
+    std::array<std::atomic<std::uint64_t>, 6> canary_responses{};
     std::atomic<std::uint64_t> connect_errors{0};
     std::atomic<std::uint64_t> closed_at_drain{0};
     std::atomic<std::uint64_t> unfinished{0};

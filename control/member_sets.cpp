@@ -1,0 +1,62 @@
+#include "control/member_sets.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "control/domain_error.hpp"
+
+namespace handoff::control {
+
+std::shared_ptr<const proxy::UpstreamSet> make_set(proxy::Server& server,
+                                                   const std::vector<std::string>& addresses,
+                                                   std::uint64_t generation) {
+  if (addresses.empty()) {
+    return nullptr;
+  }
+  std::vector<std::shared_ptr<proxy::Upstream>> members;
+  for (const auto& address : addresses) {
+    if (std::count(addresses.begin(), addresses.end(), address) > 1) {
+      throw DomainError(ErrorKind::invalid, "bad_upstream",
+                        fmt::format("upstream '{}' is listed twice", address));
+    }
+    try {
+      members.push_back(server.make_upstream(address, generation));
+    } catch (const std::exception& e) {
+      throw DomainError(ErrorKind::invalid, "bad_upstream", e.what());
+    }
+  }
+  return std::make_shared<const proxy::UpstreamSet>(std::move(members));
+}
+
+std::vector<ContainerRef> refs_of(const std::vector<SavedContainer>& saved) {
+  std::vector<ContainerRef> out;
+  for (const SavedContainer& c : saved) {
+    out.push_back(ContainerRef{c.id, c.name, c.image});
+  }
+  return out;
+}
+
+std::vector<SavedContainer> saved_of(const std::vector<ContainerRef>& refs) {
+  std::vector<SavedContainer> out;
+  for (const ContainerRef& c : refs) {
+    out.push_back(SavedContainer{c.id, c.name, c.image});
+  }
+  return out;
+}
+
+bool holds(const std::vector<ContainerRef>& set, const std::string& id) {
+  return std::any_of(set.begin(), set.end(), [&id](const ContainerRef& c) { return c.id == id; });
+}
+
+std::vector<std::string> addresses_of(const std::shared_ptr<const proxy::UpstreamSet>& set) {
+  std::vector<std::string> out;
+  if (set) {
+    for (const auto& m : set->members()) {
+      out.push_back(m->address());
+    }
+  }
+  return out;
+}
+
+}  // namespace handoff::control

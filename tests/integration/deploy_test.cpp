@@ -629,3 +629,56 @@ TEST_CASE(
     again.process().wait_exit();
   }
 }
+
+TEST_CASE(
+    "deploy --canary runs a container beside the serving ones; rollback removes it, "
+    "promote retires the old ones") {
+  DeployFixture f;
+  REQUIRE(f.deploy_version("v1").code == 0);
+  const std::map<std::string, std::string> serving = service_containers(f.service);
+  REQUIRE(serving.size() == 1);
+  const CommandResult canary = f.deploy_version("v2", {"--canary", "50%"});
+  REQUIRE_MESSAGE(canary.code == 0, canary.out << canary.err);
+  CHECK(canary.out.find("takes 50% of clients") != std::string::npos);
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 200; ++i) {
+    seen[get(f.proxy.port())] += 1;
+  }
+  CHECK(seen["v1\n"] > 40);
+  CHECK(seen["v2\n"] > 40);
+  CHECK(service_containers(f.service).size() == 2);
+  // A plain deploy under a canary is refused before anything is created.
+  const CommandResult refused = f.deploy_version("v3");
+  CHECK(refused.code != 0);
+  CHECK(refused.err.find("a canary runs on") != std::string::npos);
+  CHECK(service_containers(f.service).size() == 2);
+  // rollback ends the canary: its container goes, the serving one stays.
+  const CommandResult back = f.proxy.cli({"rollback", f.service});
+  CHECK_MESSAGE(back.code == 0, back.out << back.err);
+  CHECK(service_containers(f.service).size() == 1);
+  CHECK(service_containers(f.service).count(serving.begin()->first) == 1);
+  for (int i = 0; i < 20; ++i) {
+    CHECK(get(f.proxy.port()) == "v1\n");
+  }
+  // A canary that survives a restart, promoted under load: nothing fails, v3 serves alone.
+  REQUIRE(f.deploy_version("v3", {"--canary", "10%"}).code == 0);
+  f.proxy.process().signal(SIGKILL);
+  f.proxy.process().wait_exit();
+  RunningProxy again(f.dir.path());
+  LoadGenerator load(again.port());
+  std::this_thread::sleep_for(500ms);
+  const CommandResult promoted = again.cli({"promote", f.service, "--stop-timeout", "2s"});
+  CHECK_MESSAGE(promoted.code == 0, promoted.out << promoted.err);
+  std::this_thread::sleep_for(300ms);
+  load.stop();
+  CHECK(load.failed() == 0);
+  for (int i = 0; i < 20; ++i) {
+    CHECK(get(again.port()) == "v3\n");
+  }
+  // The v1 container is stopped and kept for rollback, which brings it back.
+  const CommandResult rolled = again.cli({"rollback", f.service});
+  CHECK_MESSAGE(rolled.code == 0, rolled.out << rolled.err);
+  CHECK(get(again.port()) == "v1\n");
+  again.process().signal(SIGTERM);
+  again.process().wait_exit();
+}

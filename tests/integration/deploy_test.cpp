@@ -22,6 +22,7 @@
 
 using namespace handoff::test;
 using namespace std::chrono_literals;
+namespace json = boost::json;
 
 namespace {
 
@@ -681,4 +682,88 @@ TEST_CASE(
   CHECK(get(again.port()) == "v1\n");
   again.process().signal(SIGTERM);
   again.process().wait_exit();
+}
+
+namespace {
+
+// A slow GET (3 s) to one side of a canary split: bucket 0 is the canary's, 9999 the serving
+// set's (while the canary takes less than all of the clients).
+std::future<std::string> slow_request_to(std::uint16_t port, int bucket) {
+  return std::async(std::launch::async, [port, bucket] {
+    return request_once(port, "GET /slow?ms=3000 HTTP/1.1\r\nHost: app\r\nCookie: handoff_canary=" +
+                                  std::to_string(bucket) + "\r\n\r\n")
+        .body;
+  });
+}
+
+// Restarts after a kill -9 and checks that the service serves a live version and ends in a
+// clean state: no canary, one version serving, at most one set kept.
+void check_after_canary_kill(DeployFixture& f, const std::string& action, const std::string& step) {
+  RunningProxy again(f.dir.path());
+  const std::string served = get(again.port());
+  CHECK((served == "v1\n" || served == "v2\n"));  // a live container, never a dead one
+  const json::value status = json::parse(again.cli({"status", "--json"}).out);
+  bool canary_runs = false;
+  for (const json::value& s : status.at("services").as_array()) {
+    canary_runs |= s.at("name").as_string() == f.service && s.at("canary").is_object();
+  }
+  // Where the kill came after the change was saved, the change holds; else it did not happen.
+  const bool changed = step != "create" && step != "start" && step != "health_check";
+  CHECK(canary_runs == (action == "deploy" ? changed : !changed));
+  if (canary_runs) {
+    CHECK(again.cli({"rollback", f.service}).code == 0);
+  }
+  const CommandResult v3 =
+      deploy(again, f.service, {"--env", "APP_VERSION=v3", "--canary", "100%"});
+  CHECK_MESSAGE(v3.code == 0, v3.out << v3.err);
+  CHECK(again.cli({"promote", f.service}).code == 0);
+  CHECK(get(again.port()) == "v3\n");
+  // v3 serving and the set before it kept for rollback: nothing else is left.
+  const auto containers = service_containers(f.service);
+  CHECK(containers.size() == 2);
+  std::size_t running = 0;
+  for (const auto& [name, state] : containers) {
+    running += state == "running" ? 1 : 0;
+  }
+  CHECK(running == 1);
+  again.process().signal(SIGTERM);
+  again.process().wait_exit();
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 at each step of a canary deploy, promote and rollback, then a restart") {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"deploy", "create"},  {"deploy", "start"},  {"deploy", "health_check"},
+      {"deploy", "swap"},    {"promote", "swap"},  {"promote", "drain"},
+      {"promote", "retire"}, {"rollback", "swap"}, {"rollback", "drain"},
+      {"rollback", "retire"}};
+  for (const auto& [action, step] : cases) {
+    CAPTURE(action);
+    CAPTURE(step);
+    DeployFixture f;
+    REQUIRE(f.deploy_version("v1").code == 0);
+    std::string body = f.service + R"( {"image":")" + test_app_image() +
+                       R"(","host_network":true,"health_interval":"100ms","canary":"50%",)"
+                       R"("stop_timeout":"2s","env":["APP_VERSION=v2","START_DELAY_MS=800"]})";
+    std::future<std::string> slow;
+    if (action != "deploy") {
+      REQUIRE(f.deploy_version("v2", {"--canary", "50%"}).code == 0);
+      // A slow request on the side that drains keeps the drain going.
+      slow = slow_request_to(f.proxy.port(), action == "promote" ? 9999 : 0);
+      std::this_thread::sleep_for(200ms);
+      body = f.service + R"( {"stop_timeout":"2s"})";
+      if (action == "rollback") {
+        body = f.service + " {}";
+      }
+    }
+    const int stream = deploy_until_step(f.proxy, body, step, action);
+    f.proxy.process().signal(SIGKILL);
+    f.proxy.process().wait_exit();
+    ::close(stream);
+    if (slow.valid()) {
+      slow.wait();
+    }
+    check_after_canary_kill(f, action, step);
+  }
 }

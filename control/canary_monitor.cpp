@@ -30,7 +30,7 @@ std::pair<std::uint64_t, std::uint64_t> finished(const proxy::UpstreamSet& set) 
 }  // namespace
 
 std::vector<CanaryVerdict> CanaryJudge::round(const std::vector<CanaryView>& canaries,
-                                              Clock::time_point now, std::int64_t unix_now) {
+                                              Clock::time_point now, std::int64_t unix_now_ms) {
   std::map<std::string, Track> seen;
   std::vector<CanaryVerdict> verdicts;
   for (const CanaryView& c : canaries) {
@@ -39,7 +39,7 @@ std::vector<CanaryVerdict> CanaryJudge::round(const std::vector<CanaryView>& can
       track = std::move(it->second);
     }
     track.set = c.set.get();
-    if (auto verdict = judge(c, track, now, unix_now)) {
+    if (auto verdict = judge(c, track, now, unix_now_ms)) {
       verdicts.push_back(std::move(*verdict));
     }
   }
@@ -48,7 +48,7 @@ std::vector<CanaryVerdict> CanaryJudge::round(const std::vector<CanaryView>& can
 }
 
 std::optional<CanaryVerdict> CanaryJudge::judge(const CanaryView& canary, Track& track,
-                                                Clock::time_point now, std::int64_t unix_now) {
+                                                Clock::time_point now, std::int64_t unix_now_ms) {
   const auto [requests, errors] = finished(*canary.set);
   track.samples.push_back(Sample{now, requests, errors});
   // Keep one sample at or before the window's start: the difference to it spans the window.
@@ -71,7 +71,8 @@ std::optional<CanaryVerdict> CanaryJudge::judge(const CanaryView& canary, Track&
                     format_percent(static_cast<std::uint32_t>(
                         std::lround(canary.policy.max_error_rate * 10'000.0))))};
   }
-  if (canary.policy.bake_s > 0 && unix_now - canary.started_unix >= canary.policy.bake_s) {
+  if (canary.policy.bake_s > 0 &&
+      unix_now_ms - canary.started_unix_ms >= canary.policy.bake_s * 1000) {
     return CanaryVerdict{canary.service, true,
                          fmt::format("baked {} s within its error budget", canary.policy.bake_s)};
   }
@@ -98,10 +99,11 @@ void CanaryMonitor::stop() {
 
 void CanaryMonitor::run(const std::stop_token& stop) {
   while (!wait_unless_stopped(stop, CanaryJudge::Clock::now() + kTick)) {
-    const std::int64_t unix_now = std::chrono::duration_cast<std::chrono::seconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count();
-    for (const CanaryVerdict& v : judge_.round(canaries_(), CanaryJudge::Clock::now(), unix_now)) {
+    const std::int64_t unix_now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count();
+    for (const CanaryVerdict& v :
+         judge_.round(canaries_(), CanaryJudge::Clock::now(), unix_now_ms)) {
       act_(v, stop);
     }
   }

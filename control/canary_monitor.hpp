@@ -31,7 +31,7 @@ class CanaryJudge {
   /// Samples every canary in `canaries` and returns the verdicts due; a canary not seen
   /// before (or with other members) starts a new window.
   std::vector<CanaryVerdict> round(const std::vector<CanaryView>& canaries, Clock::time_point now,
-                                   std::int64_t unix_now);
+                                   std::int64_t unix_now_ms);
 
  private:
   struct Sample {
@@ -45,7 +45,7 @@ class CanaryJudge {
   };
 
   std::optional<CanaryVerdict> judge(const CanaryView& canary, Track& track, Clock::time_point now,
-                                     std::int64_t unix_now);
+                                     std::int64_t unix_now_ms);
 
   std::map<std::string, Track> tracks_;
 };

@@ -172,7 +172,7 @@ void ServiceRegistry::restore(const ProxyState& state) {
       }
       r.canary_containers = refs_of(s.canary->containers);
       r.canary_policy = s.canary->policy;
-      r.canary_started = s.canary->started_unix;
+      r.canary_started = s.canary->started_unix_ms;
       r.canary_deploy = s.canary->deploy;
     }
     records_[s.name] = std::move(r);

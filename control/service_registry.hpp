@@ -34,7 +34,7 @@ struct CanaryView {
   std::vector<ContainerRef> containers;  ///< its members' containers (none: plain upstreams)
   std::uint32_t share = 0;               ///< of proxy::kCanaryBuckets
   CanaryPolicy policy;
-  std::int64_t started_unix = 0;
+  std::int64_t started_unix_ms = 0;
 };
 
 /// A change to a service's settings: what is not set stays as it is.
@@ -220,7 +220,7 @@ class ServiceRegistry {
     std::vector<ContainerRef> canary_containers;     // of the canary's members, in member order
     CanaryPolicy canary_policy;                      // how the running canary is judged
     SavedDeploySpec canary_deploy;                   // how its containers were made
-    std::int64_t canary_started = 0;                 // unix seconds
+    std::int64_t canary_started = 0;                 // unix milliseconds
     std::vector<std::vector<ContainerRef>> history;  // sets served before, most recent first
     std::uint64_t next_container = 0;  // see reserve_container_number; 0: none reserved yet
     std::string container_problem;     // e.g. "missing", found when restoring

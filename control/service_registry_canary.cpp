@@ -13,8 +13,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
+std::int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
@@ -44,7 +44,7 @@ void ServiceRegistry::start_canary(const std::string& name,
   r.canary_containers = containers;
   r.canary_policy = policy;
   r.canary_deploy = spec;
-  r.canary_started = unix_now();
+  r.canary_started = unix_now_ms();
   persist();
 }
 

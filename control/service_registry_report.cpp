@@ -52,7 +52,7 @@ json::array members_status(const std::shared_ptr<const proxy::UpstreamSet>& set,
 // The canary beside the serving set: its members, share, policy and answers so far.
 json::value canary_status(const proxy::Service& service,
                           const std::vector<ContainerRef>& containers, const CanaryPolicy& policy,
-                          std::int64_t started_unix) {
+                          std::int64_t started_unix_ms) {
   const auto canary = service.canary();
   if (!canary) {
     return nullptr;
@@ -69,7 +69,7 @@ json::value canary_status(const proxy::Service& service,
                       {"window_s", policy.window_s},
                       {"min_requests", policy.min_requests},
                       {"bake_s", policy.bake_s},
-                      {"started_unix", started_unix},
+                      {"started_unix_ms", started_unix_ms},
                       {"requests", requests},
                       {"errors", counters.canary_responses[5]}};
 }

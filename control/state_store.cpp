@@ -50,7 +50,7 @@ json::value canary_to_json(const std::optional<SavedCanary>& c) {
                       {"window_s", c->policy.window_s},
                       {"min_requests", c->policy.min_requests},
                       {"bake_s", c->policy.bake_s},
-                      {"started_unix", c->started_unix},
+                      {"started_unix_ms", c->started_unix_ms},
                       {"deploy", spec_to_json(c->deploy)}};
 }
 
@@ -230,7 +230,7 @@ std::optional<SavedCanary> read_canary(const json::object& so) {
   c.policy.window_s = o.at("window_s").to_number<std::int64_t>();
   c.policy.min_requests = o.at("min_requests").to_number<std::int64_t>();
   c.policy.bake_s = o.at("bake_s").to_number<std::int64_t>();
-  c.started_unix = o.at("started_unix").to_number<std::int64_t>();
+  c.started_unix_ms = o.at("started_unix_ms").to_number<std::int64_t>();
   c.deploy = read_spec(o);
   return c;
 }

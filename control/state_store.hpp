@@ -40,8 +40,8 @@ struct SavedCanary {
   std::vector<SavedContainer> containers;  ///< their containers, when deployed (member order)
   std::uint32_t share = 0;                 ///< of proxy::kCanaryBuckets (percent × 100)
   CanaryPolicy policy;
-  std::int64_t started_unix = 0;  ///< wall-clock start, for the bake time across restarts
-  SavedDeploySpec deploy;         ///< how its containers were made (the service's on promotion)
+  std::int64_t started_unix_ms = 0;  ///< wall-clock start, for the bake time across restarts
+  SavedDeploySpec deploy;            ///< how its containers were made (the service's on promotion)
 };
 
 /// What is saved of one service: enough to route it again after a restart.

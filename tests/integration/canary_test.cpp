@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/docker_fixture.hpp"
+#include "tests/support/handoff_process.hpp"
 #include "tests/support/load_generator.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/socket_client.hpp"
@@ -198,4 +200,104 @@ TEST_CASE("a canary survives kill -9, and its promotion under wrk fails no reque
   const CommandResult none = proxy->cli({"promote", "default"});
   CHECK(none.code != 0);
   CHECK(none.err.find("no canary runs on 'default'") != std::string::npos);
+}
+
+TEST_CASE("over HTTP/2 a canary sets its cookie and honours it, as over HTTP/1.1") {
+  TestBackend v1(TestBackend::respond("v1"));
+  TestBackend v2(TestBackend::respond("v2"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", v1.address(), "--h2c"});
+  REQUIRE(
+      proxy.cli({"swap", "default", "--to", v2.address(), "--canary", "100%", "--no-health-check"})
+          .code == 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(proxy.port()) + "/";
+  const auto [code, fresh] = shell("curl -sS -i --http2-prior-knowledge " + url);
+  REQUIRE(code == 0);
+  CHECK(fresh.starts_with("HTTP/2 200"));
+  CHECK(fresh.find("set-cookie: handoff_canary=") != std::string::npos);
+  CHECK(fresh.find("; Path=/; HttpOnly; SameSite=Lax") != std::string::npos);
+  CHECK(fresh.ends_with("v2"));
+  // A cookie from before the share changed keeps the client where its bucket says.
+  REQUIRE(proxy.cli({"canary", "default", "--percent", "10%"}).code == 0);
+  const std::string kept = shell(
+                               "curl -sS -i --http2-prior-knowledge -H 'cookie: a=1' -H "
+                               "'cookie: handoff_canary=5000' " +
+                               url)
+                               .second;
+  CHECK(kept.find("set-cookie") == std::string::npos);
+  CHECK(kept.ends_with("v1"));
+  CHECK(shell("curl -sS --http2-prior-knowledge -H 'cookie: handoff_canary=999' " + url).second ==
+        "v2");
+}
+
+TEST_CASE("the access log and the metrics say which set answered while a canary runs") {
+  TestBackend v1(TestBackend::respond("v1"));
+  TestBackend v2(TestBackend::respond("v2"));
+  TempDir dir;
+  const std::string control = (dir.path() / "control.sock").string();
+  HandoffProcess proxy({"run", "--listen", "127.0.0.1:0", "--control", control, "--state-dir",
+                        (dir.path() / "state").string(), "--upstream", v1.address()},
+                       /*capture_stdout=*/true);
+  const std::uint16_t port = proxy.wait_listening();
+  CHECK(request_once(port, "GET /before HTTP/1.1\r\nHost: a\r\n\r\n").body == "v1");
+  REQUIRE(run_command({"swap", "default", "--to", v2.address(), "--canary", "50%",
+                       "--no-health-check", "--control", control})
+              .code == 0);
+  CHECK(request_once(port, "GET /c HTTP/1.1\r\nHost: a\r\nCookie: handoff_canary=1\r\n\r\n").body ==
+        "v2");
+  CHECK(request_once(port, "GET /s HTTP/1.1\r\nHost: a\r\nCookie: handoff_canary=9000\r\n\r\n")
+            .body == "v1");
+  const std::string metrics = unix_request(control, "GET", "/metrics").body;
+  CHECK(metrics.find("handoff_canary_percent{service=\"default\"} 50") != std::string::npos);
+  CHECK(metrics.find("handoff_canary_requests_total{service=\"default\",code=\"2xx\"} 1") !=
+        std::string::npos);
+  CHECK(metrics.find("upstream=\"" + v2.address() + "\",set=\"canary\"}") != std::string::npos);
+  proxy.signal(SIGTERM);
+  CHECK(proxy.wait_exit() == 0);
+  const std::string log = proxy.stdout_text();
+  INFO(log);
+  CHECK(log.find("\"target\":\"/c\"") != std::string::npos);
+  CHECK(log.find("\"set\":\"canary\"") != std::string::npos);
+  CHECK(log.find("\"set\":\"serving\"") != std::string::npos);
+  // Before the canary, a line says nothing of sets.
+  const std::size_t before = log.find("\"target\":\"/before\"");
+  REQUIRE(before != std::string::npos);
+  CHECK(log.substr(before, log.find('\n', before) - before).find("\"set\"") == std::string::npos);
+}
+
+TEST_CASE(
+    "a canary within its budget is promoted after its bake time, an unhealthy one never starts") {
+  TestBackend v1(TestBackend::respond("v1"));
+  TestBackend v2(TestBackend::respond("v2"));
+  TestBackend sick(TestBackend::respond("sick", 503));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", v1.address()});
+  const CommandResult refused =
+      proxy.cli({"swap", "default", "--to", sick.address(), "--canary", "10%", "--deploy-timeout",
+                 "1s", "--health-interval", "100ms"});
+  CHECK(refused.code == 1);
+  CHECK(canary_status(proxy).is_null());
+  CHECK(app_requests(sick) == 0);  // only its health checks reached it
+  // Policy flags without a canary are refused.
+  CHECK(proxy.cli({"swap", "default", "--to", v2.address(), "--bake", "2s"}).code != 0);
+
+  REQUIRE(proxy
+              .cli({"swap", "default", "--to", v2.address(), "--canary", "50%", "--bake", "2s",
+                    "--no-health-check"})
+              .code == 0);
+  LoadGenerator load(proxy.port(), "a");
+  const auto start = std::chrono::steady_clock::now();
+  while (!canary_status(proxy).is_null() && std::chrono::steady_clock::now() - start < 10s) {
+    std::this_thread::sleep_for(50ms);
+  }
+  CHECK(canary_status(proxy).is_null());
+  CHECK(std::chrono::steady_clock::now() - start >= 1500ms);
+  std::this_thread::sleep_for(300ms);
+  load.stop();
+  CHECK(load.failed() == 0);
+  CHECK(proxy.process().stderr_text().find("canary of default promoted: baked 2 s") !=
+        std::string::npos);
+  for (int i = 0; i < 10; ++i) {
+    CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v2");
+  }
 }

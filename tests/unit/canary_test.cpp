@@ -89,18 +89,18 @@ TEST_CASE("the canary judge rolls back over the budget only after the minimum, a
   using handoff::control::CanaryView;
   auto member = handoff::test::loopback_upstream(4);
   auto set = UpstreamSet::of(member);
-  CanaryView view{"web", set, {}, 1000, {0.01, 10, 100, 0}, 1000};
+  CanaryView view{"web", set, {}, 1000, {0.01, 10, 100, 0}, 1'000'000};
   CanaryJudge judge;
   auto t = CanaryJudge::Clock::now();
-  CHECK(judge.round({view}, t, 1000).empty());
+  CHECK(judge.round({view}, t, 1'000'000).empty());
   for (int i = 0; i < 50; ++i) {
     member->count_outcome(0, RequestOutcome::upstream_5xx);  // 50 failures, under the minimum
   }
-  CHECK(judge.round({view}, t + std::chrono::seconds(1), 1001).empty());
+  CHECK(judge.round({view}, t + std::chrono::seconds(1), 1'001'000).empty());
   for (int i = 0; i < 50; ++i) {
     member->count_outcome(0, RequestOutcome::answered);
   }
-  const auto verdicts = judge.round({view}, t + std::chrono::seconds(2), 1002);
+  const auto verdicts = judge.round({view}, t + std::chrono::seconds(2), 1'002'000);
   REQUIRE(verdicts.size() == 1);
   CHECK_FALSE(verdicts.front().promote);
   CHECK(verdicts.front().reason.find("50.0% (50 of 100 requests)") != std::string::npos);
@@ -108,12 +108,13 @@ TEST_CASE("the canary judge rolls back over the budget only after the minimum, a
   CanaryView baked = view;
   baked.policy.bake_s = 60;
   CanaryJudge later;
-  CHECK(later.round({baked}, t, 1000).empty());
+  CHECK(later.round({baked}, t, 1'000'000).empty());
   for (int i = 0; i < 200; ++i) {
     member->count_outcome(0, RequestOutcome::answered);
   }
-  CHECK(later.round({baked}, t + std::chrono::seconds(20), 1020).empty());
-  const auto promoted = later.round({baked}, t + std::chrono::seconds(60), 1060);
+  CHECK(later.round({baked}, t + std::chrono::seconds(20), 1'020'000).empty());
+  CHECK(later.round({baked}, t + std::chrono::seconds(59), 1'059'999).empty());
+  const auto promoted = later.round({baked}, t + std::chrono::seconds(60), 1'060'000);
   REQUIRE(promoted.size() == 1);
   CHECK(promoted.front().promote);
 }

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "control/cli_canary.hpp"
+#include "control/cli_support.hpp"
 #include "control/control_client.hpp"
 #include "control/control_socket.hpp"
 #include "control/duration.hpp"
@@ -28,62 +30,12 @@ using std::chrono::milliseconds;
 
 namespace {
 
-/// Flags every control verb takes.
-struct CommonFlags {
-  std::string control;
-  bool json = false;
-  bool help = false;
-
-  void add_to(std::vector<Flag>& flags) {
-    flags.push_back({"control", "PATH",
-                     "control socket (default $HANDOFF_CONTROL or "
-                     "/run/handoff/control.sock)",
-                     [this](std::string_view v) { control = v; }});
-    flags.push_back({"json", "", "print the API's JSON instead of progress lines",
-                     [this](std::string_view) { json = true; }});
-    flags.push_back({"help", "", "show this help", [this](std::string_view) { help = true; }});
-  }
-};
-
 // Short names for the JSON field readers the printers share.
 std::string str(const json::object& o, std::string_view key) {
   return field_text(o, key);
 }
 std::int64_t num(const json::object& o, std::string_view key) {
   return field_number(o, key);
-}
-
-// Prints an API error body ({"error","message"}) as one line; returns the exit code.
-int report_error(int status, const std::string& body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (!ec && v.is_object() && v.as_object().contains("message")) {
-    fmt::print(stderr, "handoff: {}\n", str(v.as_object(), "message"));
-  } else {
-    fmt::print(stderr, "handoff: the proxy answered HTTP {}\n", status);
-  }
-  return 1;
-}
-
-int run_operation(ControlClient& client, const std::string& verb, const std::string& path,
-                  const json::object& body, bool as_json) {
-  ProgressPrinter printer(verb, as_json);
-  std::string error_text;
-  bool ok_status = true;
-  const int status =
-      client.request("POST", path, json::serialize(body), nullptr, [&](std::string_view line) {
-        if (as_json) {
-          fmt::print("{}\n", line);
-          std::fflush(stdout);
-        }
-        error_text += line;
-        printer.line(line);
-      });
-  ok_status = status == 200;
-  if (!ok_status) {
-    return as_json ? 1 : report_error(status, error_text);
-  }
-  return printer.finish();
 }
 
 // Prints a followed log stream's output as it comes; a switch to a new container is said on
@@ -207,138 +159,6 @@ constexpr std::string_view kRollbackUsage =
     "Swaps the service back to the upstream it had before its last swap (health-gated). A\n"
     "deployed service goes back to its newest kept container: started, health-gated, swapped\n"
     "in, and the current container drained and stopped.\n\n";
-
-// A flag that stores its value as a string field of the request body.
-std::function<void(std::string_view)> text_field(json::object& body, const char* key) {
-  return [&body, key](std::string_view v) { body[key] = v; };
-}
-
-// A flag that stores a duration (checked here, so that the error names the flag).
-std::function<void(std::string_view)> duration_field(json::object& body, const char* key) {
-  return [&body, key](std::string_view v) {
-    parse_duration(v);
-    body[key] = v;
-  };
-}
-
-// A flag that stores a whole number.
-std::function<void(std::string_view)> int_field(json::object& body, const char* key) {
-  return [&body, key](std::string_view v) {
-    const std::optional<std::int64_t> n = proxy::parse_whole_number<std::int64_t>(v);
-    if (!n) {
-      throw std::invalid_argument(fmt::format("'{}' is not a whole number", v));
-    }
-    body[key] = *n;
-  };
-}
-
-// The health gate and drain flags that swap, rollback and deploy share.
-// `timeout_help` (a literal) says the deploy timeout's default, which depends on the command.
-void add_gate_flags(std::vector<Flag>& flags, json::object& body, std::string_view timeout_help) {
-  flags.push_back({"health-path", "PATH", "GET this path on the target (default /up)",
-                   text_field(body, "health_path")});
-  flags.push_back(
-      {"health-host", "NAME", "Host header for the health check", text_field(body, "health_host")});
-  flags.push_back({"health-interval", "DUR", "between health checks (default 1s)",
-                   duration_field(body, "health_interval")});
-  flags.push_back({"healthy-threshold", "N", "consecutive 2xx needed (default 2)",
-                   int_field(body, "healthy_threshold")});
-  flags.push_back({"unhealthy-threshold", "N",
-                   "while serving, failed checks in a row that eject a member (default 3)",
-                   int_field(body, "unhealthy_threshold")});
-  flags.push_back({"deploy-timeout", "DUR", timeout_help, duration_field(body, "deploy_timeout")});
-  flags.push_back({"drain-timeout", "DUR",
-                   "close what is still open on the old upstream after (default 30s)",
-                   duration_field(body, "drain_timeout")});
-  flags.push_back({"no-health-check", "", "switch without the HTTP health gate",
-                   [&body](std::string_view) { body["health_check"] = false; }});
-}
-
-int simple_request(const CommonFlags& common, std::string_view method, const std::string& path,
-                   const json::object& body, const std::string& done_message);
-
-// The flags that start the new set as a canary (swap and deploy).
-void add_canary_flags(std::vector<Flag>& flags, json::object& body) {
-  const auto percent_field = [&body](const char* key) {
-    return [&body, key](std::string_view v) {
-      parse_percent(v);
-      body[key] = v;
-    };
-  };
-  flags.push_back({"canary", "P%",
-                   "run the new set as a canary beside the serving one, for P% of clients",
-                   percent_field("canary")});
-  flags.push_back({"max-error-rate", "P%",
-                   "roll the canary back when its 5xx share over --window is above (default 1%)",
-                   percent_field("max_error_rate")});
-  flags.push_back({"window", "DUR",
-                   "the window the canary's error rate is taken over (default 60s)",
-                   duration_field(body, "window")});
-  flags.push_back({"min-requests", "N", "requests in the window before it is judged (default 100)",
-                   int_field(body, "min_requests")});
-  flags.push_back({"bake", "DUR", "promote the canary after this long within its budget",
-                   duration_field(body, "bake")});
-}
-
-constexpr std::string_view kPromoteUsage =
-    "usage: handoff promote SERVICE [options]\n\n"
-    "Makes the running canary the serving set with one atomic store: every new request goes\n"
-    "to it. The set that served drains, and its containers are stopped and kept for rollback.\n\n";
-constexpr std::string_view kCanaryUsage =
-    "usage: handoff canary SERVICE --percent P%\n\n"
-    "Changes the share of clients the running canary takes. A client keeps its side while the\n"
-    "share holds (its handoff_canary cookie); raising it only moves clients onto the canary.\n"
-    "`handoff promote` ends the canary by making it serve everything, `handoff rollback`\n"
-    "by removing it.\n\n";
-
-int promote_command(const std::vector<std::string_view>& args) {
-  CommonFlags common;
-  json::object body;
-  std::vector<Flag> flags{
-      {"drain-timeout", "DUR", "close what is still open on the old set after (default 30s)",
-       duration_field(body, "drain_timeout")},
-      {"stop-timeout", "DUR", "grace period when stopping the old containers (default 10s)",
-       duration_field(body, "stop_timeout")},
-      {"keep", "N", "stopped sets of containers kept for rollback (default 1)",
-       int_field(body, "keep")},
-  };
-  common.add_to(flags);
-  auto words = parse_flags(args, flags);
-  if (common.help) {
-    fmt::print("{}options:\n{}", kPromoteUsage, flags_help(flags));
-    return 0;
-  }
-  if (words.size() != 1) {
-    throw std::invalid_argument("usage: handoff promote SERVICE");
-  }
-  ControlClient client(control_socket_path(common.control));
-  const std::string service(words[0]);
-  return run_operation(client, "promote", fmt::format("/v1/services/{}/promote", service), body,
-                       common.json);
-}
-
-int canary_command(const std::vector<std::string_view>& args) {
-  CommonFlags common;
-  json::object body;
-  std::vector<Flag> flags{
-      {"percent", "P%", "the share of clients the canary takes", [&body](std::string_view v) {
-         parse_percent(v);
-         body["percent"] = v;
-       }}};
-  common.add_to(flags);
-  auto words = parse_flags(args, flags);
-  if (common.help) {
-    fmt::print("{}options:\n{}", kCanaryUsage, flags_help(flags));
-    return 0;
-  }
-  if (words.size() != 1 || !body.contains("percent")) {
-    throw std::invalid_argument("usage: handoff canary SERVICE --percent P%");
-  }
-  const std::string service(words[0]);
-  return simple_request(
-      common, "POST", fmt::format("/v1/services/{}/canary", service), body,
-      fmt::format("canary of {} takes {} of clients", service, str(body, "percent")));
-}
 
 constexpr std::string_view kScaleUsage =
     "usage: handoff scale SERVICE N [options]\n\n"
@@ -535,23 +355,6 @@ int deploy_command(const std::vector<std::string_view>& args) {
   const std::string service(words[0]);
   return run_operation(client, "deploy", fmt::format("/v1/services/{}/deploy", service), body,
                        common.json);
-}
-
-// Sends a request with a plain JSON answer; prints it (or the error) and returns the exit code.
-int simple_request(const CommonFlags& common, std::string_view method, const std::string& path,
-                   const json::object& body, const std::string& done_message) {
-  ControlClient client(control_socket_path(common.control));
-  std::string answer;
-  const int status = client.request(method, path, json::serialize(body), &answer);
-  if (status < 200 || status >= 300) {
-    if (common.json) {
-      fmt::print("{}", answer);
-    }
-    return report_error(status, answer);
-  }
-  fmt::print("{}\n",
-             common.json ? answer.substr(0, answer.find_last_not_of('\n') + 1) : done_message);
-  return 0;
 }
 
 int status_command(const std::vector<std::string_view>& args) {

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "control/canary_workflow.hpp"
 #include "control/domain_error.hpp"
 #include "control/duration.hpp"
 #include "control/json_fields.hpp"

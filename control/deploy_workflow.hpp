@@ -31,6 +31,9 @@ struct DeployOptions {
 /// Makes the engine a workflow uses (DockerEngine in production). Throws EngineError.
 using EngineFactory = std::function<std::unique_ptr<containers::Engine>()>;
 
+/// The engine from `engines`; an unreachable one is a DomainError 503 (engine_unreachable).
+std::shared_ptr<containers::Engine> reach_engine(const EngineFactory& engines);
+
 /// Prepares `deploy SERVICE --image IMAGE [--replicas N]`: validates, reaches the engine,
 /// claims the service, and returns the operation that runs the steps for each replica: create,
 /// start, wait until running, resolve the address, health gate; then swap to the new set,
@@ -53,19 +56,5 @@ Operation prepare_scale(ServiceRegistry& registry, proxy::Server& server,
 Operation prepare_container_rollback(ServiceRegistry& registry, proxy::Server& server,
                                      const EngineFactory& engines, const std::string& service,
                                      const DeployOptions& options);
-
-/// Prepares `promote SERVICE`: the running canary becomes the serving set with one store; the
-/// set that served drains, and its containers are stopped and kept for rollback (`options`:
-/// drain timeout, stop timeout, keep). Throws DomainError (404, 409 no canary or busy).
-Operation prepare_promote(ServiceRegistry& registry, proxy::Server& server,
-                          const EngineFactory& engines, const std::string& service,
-                          const DeployOptions& options);
-
-/// Prepares the end of the service's canary (`rollback` while one runs, or the canary
-/// monitor, with `why`): its members leave, drain, and their containers are removed; the
-/// serving set is untouched. Throws DomainError (404, 409 no canary or busy).
-Operation prepare_canary_rollback(ServiceRegistry& registry, proxy::Server& server,
-                                  const EngineFactory& engines, const std::string& service,
-                                  const DeployOptions& options, std::string why);
 
 }  // namespace handoff::control

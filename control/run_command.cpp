@@ -20,6 +20,7 @@
 #include "containers/unix_socket.hpp"
 #include "control/acme_manager.hpp"
 #include "control/canary_monitor.hpp"
+#include "control/canary_workflow.hpp"
 #include "control/container_reconcile.hpp"
 #include "control/container_watch.hpp"
 #include "control/control_api.hpp"

@@ -90,3 +90,25 @@ TEST_CASE("each kind of domain error becomes its own HTTP status, at the API edg
   CHECK(r.status == 404);
   CHECK(Api::error_of(r) == "unknown_service");
 }
+
+TEST_CASE("canary calls refuse bad input and calls that need a canary, and change nothing") {
+  Api a;
+  const auto swap = [&a](const std::string& body) {
+    return a.call("POST", "/v1/services/web/swap", body);
+  };
+  CHECK(swap(R"({"to":"127.0.0.1:1","canary":"ten"})").status == 400);
+  CHECK(swap(R"({"to":"127.0.0.1:1","canary":"101%"})").status == 400);
+  CHECK(swap(R"({"to":"127.0.0.1:1","canary":true})").status == 400);
+  CHECK(swap(R"({"to":"127.0.0.1:1","canary":"10%","window":"0s"})").status == 400);
+  CHECK(swap(R"({"to":"127.0.0.1:1","canary":"10%","min_requests":0})").status == 400);
+  CHECK(Api::error_of(swap(R"({"to":"127.0.0.1:1","bake":"10m"})")) == "bad_field");
+  CHECK(Api::error_of(a.call("POST", "/v1/services/web/promote", "{}")) == "no_canary");
+  CHECK(Api::error_of(a.call("POST", "/v1/services/web/canary", R"({"percent":"50%"})")) ==
+        "no_canary");
+  CHECK(Api::error_of(a.call("POST", "/v1/services/web/canary", "{}")) == "missing_field");
+  CHECK(Api::error_of(a.call("POST", "/v1/services/nope/promote", "{}")) == "unknown_service");
+  // A scale takes no canary fields.
+  CHECK(a.call("POST", "/v1/services/web/scale", R"({"replicas":2,"canary":"10%"})").status ==
+        400);
+  CHECK(a.h.registry.canaries().empty());
+}

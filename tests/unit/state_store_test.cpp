@@ -36,6 +36,12 @@ ProxyState sample_state() {
   s.redirect_https = true;
   s.hsts_seconds = 31536000;
   s.deploy = {"app:v7", "web", {"A=1", "B=two words"}, 8080, "host", 3};
+  s.canary = SavedCanary{{"127.0.0.1:9003", "127.0.0.1:9004"},
+                         {{"ca1", "web-9", "app:v8"}, {"ca2", "web-10", "app:v8"}},
+                         1250,
+                         {0.02, 30, 50, 600},
+                         1'795'000'000'123,
+                         {"app:v8", "web", {"A=2"}, 8080, "host", 3}};
   ServiceState empty;
   empty.name = "new";  // no upstream yet, as `service add` leaves it
   return ProxyState{{s, empty}};
@@ -85,7 +91,19 @@ TEST_CASE("the state saved is the state loaded, field for field") {
   CHECK(s.deploy.env == std::vector<std::string>{"A=1", "B=two words"});
   CHECK(s.deploy.network == "host");
   CHECK(s.deploy.stop_timeout_s == 3);
+  REQUIRE(s.canary);
+  CHECK(s.canary->upstreams == std::vector<std::string>{"127.0.0.1:9003", "127.0.0.1:9004"});
+  CHECK(s.canary->containers.at(1).name == "web-10");
+  CHECK(s.canary->share == 1250);
+  CHECK(s.canary->policy.max_error_rate == 0.02);
+  CHECK(s.canary->policy.window_s == 30);
+  CHECK(s.canary->policy.min_requests == 50);
+  CHECK(s.canary->policy.bake_s == 600);
+  CHECK(s.canary->started_unix_ms == 1'795'000'000'123);
+  CHECK(s.canary->deploy.image == "app:v8");
+  CHECK(s.canary->deploy.env == std::vector<std::string>{"A=2"});
   CHECK(loaded.services[1].upstreams.empty());
+  CHECK_FALSE(loaded.services[1].canary);
   CHECK(loaded.services[1].tls_source == "off");
   // It holds private keys: owner only.
   const auto mode = std::filesystem::status(dir.path() / "state.json").permissions() &

@@ -1,0 +1,51 @@
+#include "control/canary_workflow.hpp"
+
+#include <fmt/format.h>
+
+#include "control/container_switch.hpp"
+#include "control/domain_error.hpp"
+
+namespace handoff::control {
+
+namespace {
+
+// The running canary of `service` (409 when none runs), and the engine when containers are
+// involved (none for plain upstreams: the engine may not even exist).
+std::shared_ptr<containers::Engine> canary_engine(const ServiceRegistry& registry,
+                                                  const EngineFactory& engines,
+                                                  const std::string& service, bool with_serving) {
+  const std::optional<CanaryView> canary = registry.canary(service);
+  if (!canary) {
+    throw DomainError(ErrorKind::conflict, "no_canary",
+                      fmt::format("no canary runs on '{}' (start one with deploy --canary or "
+                                  "swap --canary)",
+                                  service));
+  }
+  const bool containers =
+      !canary->containers.empty() || (with_serving && !registry.containers(service).empty());
+  return containers ? reach_engine(engines) : nullptr;
+}
+
+}  // namespace
+
+Operation prepare_promote(ServiceRegistry& registry, proxy::Server& server,
+                          const EngineFactory& engines, const std::string& service,
+                          const DeployOptions& options) {
+  std::shared_ptr<containers::Engine> engine = canary_engine(registry, engines, service, true);
+  std::shared_ptr<void> claim = registry.claim(service);
+  return [&registry, &server, engine, service, options, claim](EventSink& sink) {
+    return ContainerSwitch(registry, server, engine, service, options, sink).promote();
+  };
+}
+
+Operation prepare_canary_rollback(ServiceRegistry& registry, proxy::Server& server,
+                                  const EngineFactory& engines, const std::string& service,
+                                  const DeployOptions& options, std::string why) {
+  std::shared_ptr<containers::Engine> engine = canary_engine(registry, engines, service, false);
+  std::shared_ptr<void> claim = registry.claim(service);
+  return [&registry, &server, engine, service, options, claim, why](EventSink& sink) {
+    return ContainerSwitch(registry, server, engine, service, options, sink).drop_canary(why);
+  };
+}
+
+}  // namespace handoff::control

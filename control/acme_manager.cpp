@@ -50,19 +50,12 @@ AcmeManager::AcmeManager(AcmeSettings settings, ServiceRegistry& registry,
       key_file_(state_dir / "acme-account.pem"),
       account_file_(state_dir / "acme-account.json") {}
 
-AcmeManager::~AcmeManager() {
-  stop();
-}
-
 void AcmeManager::start() {
-  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
+  thread_.start([this](const std::stop_token& stop) { run(stop); });
 }
 
 void AcmeManager::stop() {
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    thread_.join();
-  }
+  thread_.stop();
 }
 
 void AcmeManager::run(const std::stop_token& stop) {

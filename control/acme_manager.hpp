@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "control/acme_client.hpp"
+#include "control/background_thread.hpp"
 #include "control/service_registry.hpp"
 #include "proxy/acme_challenges.hpp"
 
@@ -37,7 +38,6 @@ class AcmeManager {
  public:
   AcmeManager(AcmeSettings settings, ServiceRegistry& registry, proxy::AcmeChallenges& challenges,
               std::filesystem::path state_dir);
-  ~AcmeManager();
   AcmeManager(const AcmeManager&) = delete;
   AcmeManager& operator=(const AcmeManager&) = delete;
 
@@ -67,7 +67,7 @@ class AcmeManager {
   std::filesystem::path account_file_;
   std::unique_ptr<AcmeClient> client_;
   std::map<std::string, Retry> retries_;
-  std::jthread thread_;
+  BackgroundThread thread_;  // last: joined before the other members go
 };
 
 /// The names an automatic certificate for `hosts` covers: each host without a path prefix,

@@ -82,19 +82,12 @@ std::optional<CanaryVerdict> CanaryJudge::judge(const CanaryView& canary, Track&
 CanaryMonitor::CanaryMonitor(std::function<std::vector<CanaryView>()> canaries, Act act)
     : canaries_(std::move(canaries)), act_(std::move(act)) {}
 
-CanaryMonitor::~CanaryMonitor() {
-  stop();
-}
-
 void CanaryMonitor::start() {
-  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
+  thread_.start([this](const std::stop_token& stop) { run(stop); });
 }
 
 void CanaryMonitor::stop() {
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    thread_.join();
-  }
+  thread_.stop();
 }
 
 void CanaryMonitor::run(const std::stop_token& stop) {

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "control/background_thread.hpp"
 #include "control/event_sink.hpp"
 #include "control/service_registry.hpp"
 
@@ -58,7 +59,6 @@ class CanaryMonitor {
 
   /// `canaries` is asked each round; `act` runs on the monitor's thread.
   CanaryMonitor(std::function<std::vector<CanaryView>()> canaries, Act act);
-  ~CanaryMonitor();
   CanaryMonitor(const CanaryMonitor&) = delete;
   CanaryMonitor& operator=(const CanaryMonitor&) = delete;
 
@@ -73,7 +73,7 @@ class CanaryMonitor {
   std::function<std::vector<CanaryView>()> canaries_;
   Act act_;
   CanaryJudge judge_;
-  std::jthread thread_;
+  BackgroundThread thread_;  // last: joined before the other members go
 };
 
 /// Runs a workflow the proxy starts by itself (no client watches it): its progress lines go to

@@ -11,19 +11,12 @@ using Clock = std::chrono::steady_clock;
 ContainerWatch::ContainerWatch(ServiceRegistry& registry, EngineFactory engines)
     : registry_(registry), engines_(std::move(engines)) {}
 
-ContainerWatch::~ContainerWatch() {
-  stop();
-}
-
 void ContainerWatch::start() {
-  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
+  thread_.start([this](const std::stop_token& stop) { run(stop); });
 }
 
 void ContainerWatch::stop() {
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    thread_.join();
-  }
+  thread_.stop();
 }
 
 void ContainerWatch::run(const std::stop_token& stop) {

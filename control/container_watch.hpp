@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 
+#include "control/background_thread.hpp"
 #include "control/deploy_workflow.hpp"
 #include "control/service_registry.hpp"
 
@@ -22,7 +23,6 @@ class ContainerWatch {
 
   /// Watches the containers of `registry`'s services on engines made by `engines`.
   ContainerWatch(ServiceRegistry& registry, EngineFactory engines);
-  ~ContainerWatch();
   ContainerWatch(const ContainerWatch&) = delete;
   ContainerWatch& operator=(const ContainerWatch&) = delete;
 
@@ -37,8 +37,8 @@ class ContainerWatch {
 
   ServiceRegistry& registry_;
   EngineFactory engines_;
-  std::string last_error_;  // reported once, not on every reconnect
-  std::jthread thread_;
+  std::string last_error_;   // reported once, not on every reconnect
+  BackgroundThread thread_;  // last: joined before the other members go
 };
 
 }  // namespace handoff::control

@@ -31,19 +31,12 @@ struct DueProbe {
 
 HealthMonitor::HealthMonitor(WatchedSets sets) : sets_(std::move(sets)) {}
 
-HealthMonitor::~HealthMonitor() {
-  stop();
-}
-
 void HealthMonitor::start() {
-  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
+  thread_.start([this](const std::stop_token& stop) { run(stop); });
 }
 
 void HealthMonitor::stop() {
-  if (thread_.joinable()) {
-    thread_.request_stop();
-    thread_.join();
-  }
+  thread_.stop();
 }
 
 void HealthMonitor::run(const std::stop_token& stop) {

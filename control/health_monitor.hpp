@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "control/background_thread.hpp"
 #include "control/health_check.hpp"
 #include "proxy/upstream_set.hpp"
 
@@ -59,7 +60,6 @@ class HealthMonitor {
 
   /// Watches what `sets` returns, asked again each round.
   explicit HealthMonitor(WatchedSets sets);
-  ~HealthMonitor();
   HealthMonitor(const HealthMonitor&) = delete;
   HealthMonitor& operator=(const HealthMonitor&) = delete;
 
@@ -84,7 +84,7 @@ class HealthMonitor {
 
   WatchedSets sets_;
   std::map<std::uint64_t, Record> records_;  // touched by the monitor's thread only
-  std::jthread thread_;
+  BackgroundThread thread_;                  // last: joined before the other members go
 };
 
 }  // namespace handoff::control

@@ -7,28 +7,18 @@
 namespace handoff::proxy {
 namespace {
 
-// Trims spaces and tabs (RFC 6265 §5.2 allows them around a pair).
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// The bucket in one Cookie field's value (`a=1; handoff_canary=42`), or kNoBucket.
+// The bucket in one Cookie field's value (`a=1; handoff_canary=42`), or kNoBucket. Spaces and
+// tabs around a pair or its parts are skipped (RFC 6265 §5.2).
 std::uint32_t bucket_in(std::string_view cookies) {
   while (!cookies.empty()) {
     const std::size_t end = cookies.find(';');
-    const std::string_view pair = trim(cookies.substr(0, end));
+    const std::string_view pair = trim_ows(cookies.substr(0, end));
     cookies = end == std::string_view::npos ? std::string_view() : cookies.substr(end + 1);
     const std::size_t eq = pair.find('=');
-    if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != kCanaryCookie) {
+    if (eq == std::string_view::npos || trim_ows(pair.substr(0, eq)) != kCanaryCookie) {
       continue;
     }
-    const std::string_view value = trim(pair.substr(eq + 1));
+    const std::string_view value = trim_ows(pair.substr(eq + 1));
     if (const auto n = parse_whole_number<std::uint32_t>(value); n && *n < kCanaryBuckets) {
       return *n;
     }

@@ -53,16 +53,6 @@ bool is_field_value(std::string_view s) {
   return true;
 }
 
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 ParseResult fail(int status, std::string_view why) {
   return ParseResult{ParseStatus::error, 0, status, why};
 }

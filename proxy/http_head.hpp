@@ -98,18 +98,23 @@ bool valid_host(std::string_view host);
 /// ASCII case-insensitive equality, as header names and tokens compare.
 bool iequals(std::string_view a, std::string_view b);
 
+/// `s` without the optional whitespace (spaces and tabs, RFC 9110 §5.6.3) around it.
+inline std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
 /// Calls `fn(token)` for each comma-separated element of a list-valued field, trimmed of OWS.
 template <typename Fn>
 void for_each_list_element(std::string_view value, Fn&& fn) {
   while (!value.empty()) {
     std::size_t comma = value.find(',');
-    std::string_view item = value.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
-      item.remove_prefix(1);
-    }
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
-      item.remove_suffix(1);
-    }
+    const std::string_view item = trim_ows(value.substr(0, comma));
     if (!item.empty()) {
       fn(item);
     }

@@ -38,6 +38,18 @@ json::value canary_status(const RunningProxy& proxy) {
   return nullptr;
 }
 
+// Whether the canary of `default` ends (rolled back or promoted by handoff) within `limit`.
+bool canary_ends_within(const RunningProxy& proxy, std::chrono::seconds limit) {
+  const auto start = std::chrono::steady_clock::now();
+  while (!canary_status(proxy).is_null()) {
+    if (std::chrono::steady_clock::now() - start > limit) {
+      return false;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
 // A backend that answers every `fail_every`th request 500, the others 200 with `body`.
 TestBackend::Handler failing_every(std::string body, int fail_every) {
   auto count = std::make_shared<std::atomic<int>>(0);
@@ -134,11 +146,7 @@ TEST_CASE(
                     "1%", "--window", "30s", "--min-requests", "100", "--health-interval", "100ms"})
               .code == 0);
   LoadGenerator load(proxy.port(), "a");
-  const auto start = std::chrono::steady_clock::now();
-  while (!canary_status(proxy).is_null() && std::chrono::steady_clock::now() - start < 20s) {
-    std::this_thread::sleep_for(50ms);
-  }
-  CHECK(canary_status(proxy).is_null());
+  CHECK(canary_ends_within(proxy, 20s));
   const std::size_t canary_seen = app_requests(v2);
   std::this_thread::sleep_for(500ms);
   load.stop();
@@ -287,10 +295,7 @@ TEST_CASE(
               .code == 0);
   LoadGenerator load(proxy.port(), "a");
   const auto start = std::chrono::steady_clock::now();
-  while (!canary_status(proxy).is_null() && std::chrono::steady_clock::now() - start < 10s) {
-    std::this_thread::sleep_for(50ms);
-  }
-  CHECK(canary_status(proxy).is_null());
+  CHECK(canary_ends_within(proxy, 10s));
   CHECK(std::chrono::steady_clock::now() - start >= 1500ms);
   std::this_thread::sleep_for(300ms);
   load.stop();

@@ -61,6 +61,18 @@ std::string get(std::uint16_t port, const std::string& host = "a", const std::st
 
 // What a restart must keep of `status`: every service's routing and workflow state, without
 // the counters that start again from zero.
+// What a restart must keep of a canary: its set, share and policy (not its counters).
+boost::json::value canary_setting(const boost::json::value& canary) {
+  if (!canary.is_object()) {
+    return nullptr;
+  }
+  boost::json::object kept = canary.as_object();
+  kept.erase("members");
+  kept.erase("requests");
+  kept.erase("errors");
+  return kept;
+}
+
 std::string routing_state(const RunningProxy& proxy) {
   const UnixResponse r = unix_request(proxy.control(), "GET", "/v1/status");
   boost::json::object status = boost::json::parse(r.body).as_object();
@@ -74,7 +86,8 @@ std::string routing_state(const RunningProxy& proxy) {
                                        {"previous", s.at("previous")},
                                        {"generation", s.at("generation")},
                                        {"paused", s.at("paused")},
-                                       {"container", s.at("container")}});
+                                       {"container", s.at("container")},
+                                       {"canary", canary_setting(s.at("canary"))}});
   }
   return boost::json::serialize(kept);
 }
@@ -414,6 +427,12 @@ TEST_CASE("every state the control API accepts loads again, even after a kill -9
       {"swap", "assets", "--to", green.address(), "--to", blue.address(), "--unhealthy-threshold",
        "4", "--health-interval", "300ms"},
       {"swap", "assets", "--to", green.address()},
+      {"swap", "assets", "--to", blue.address(), "--canary", "25%", "--no-health-check",
+       "--max-error-rate", "2.5%", "--window", "30s", "--min-requests", "40", "--bake", "1h"},
+      {"canary", "assets", "--percent", "40%"},
+      {"promote", "assets"},
+      {"swap", "assets", "--to", green.address(), "--canary", "10%", "--no-health-check"},
+      {"rollback", "assets"},
   };
   auto proxy = std::make_unique<RunningProxy>(dir.path(), seed);
   for (const auto& command : commands) {
@@ -435,7 +454,7 @@ TEST_CASE("every state the control API accepts loads again, even after a kill -9
   CHECK(held.header("retry-after") == "60");
   CHECK(get(proxy->port(), "shop.test") == "blue");
   CHECK(get(proxy->port(), "v1.shop.test", "/api/x") == "blue");
-  CHECK(get(proxy->port(), "other.test", "/static/a.css") == "green");
+  CHECK(get(proxy->port(), "other.test", "/static/a.css") == "blue");  // the promoted canary
   CHECK(proxy->cli({"resume", "web"}).code == 0);
   CHECK(get(proxy->port(), "example.com") == "green");
   CHECK(request_once(proxy->port(), "GET / HTTP/1.1\r\nHost: other\r\n\r\n").status == 404);

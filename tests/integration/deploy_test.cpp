@@ -632,7 +632,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "deploy --canary runs a container beside the serving ones; rollback removes it, "
+    "deploy --canary runs a container beside the serving ones, rollback removes it, "
     "promote retires the old ones") {
   DeployFixture f;
   REQUIRE(f.deploy_version("v1").code == 0);

@@ -41,7 +41,7 @@ TEST_CASE("the canary cookie is found among other cookies and fields, and bad va
   CHECK(canary_set_cookie(4821, buffer) == "handoff_canary=4821; Path=/; HttpOnly; SameSite=Lax");
 }
 
-TEST_CASE("a canary takes the buckets below its share; promote and drop retire the right set") {
+TEST_CASE("a canary takes the buckets below its share, and promote and drop retire the right set") {
   Service s("default", 1, set_of(1));
   Placement none;
   CHECK(s.acquire(0, nullptr, &none).get()->address() == "127.0.0.1:1");

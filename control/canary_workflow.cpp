@@ -10,7 +10,10 @@ namespace handoff::control {
 namespace {
 
 // The running canary of `service` (409 when none runs), and the engine when containers are
-// involved (none for plain upstreams: the engine may not even exist).
+// involved (none for plain upstreams: the engine may not even exist). An engine that cannot be
+// reached gives none either: where traffic goes does not wait for it (a failing canary must
+// leave even then), and the containers it would have stopped are reported and left to the
+// reconciliation at the next start.
 std::shared_ptr<containers::Engine> canary_engine(const ServiceRegistry& registry,
                                                   const EngineFactory& engines,
                                                   const std::string& service, bool with_serving) {
@@ -23,7 +26,14 @@ std::shared_ptr<containers::Engine> canary_engine(const ServiceRegistry& registr
   }
   const bool containers =
       !canary->containers.empty() || (with_serving && !registry.containers(service).empty());
-  return containers ? reach_engine(engines) : nullptr;
+  if (!containers) {
+    return nullptr;
+  }
+  try {
+    return reach_engine(engines);
+  } catch (const DomainError&) {
+    return nullptr;
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "control/container_switch.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
@@ -112,6 +113,8 @@ class ContainerSwitch::Steps {
       drain_old();
       if (engine_) {
         retire_old();
+      } else {
+        warn_engine_unreachable(old_);
       }
     });
   }
@@ -129,8 +132,10 @@ class ContainerSwitch::Steps {
       step(Step::swap, StepState::done,
            {{"from", from}, {"to", registry_.current_upstream(service_)}, {"reason", why}});
       drain_old();
-      if (engine_ && !leaving.empty()) {
+      if (engine_) {
         remove_containers(leaving);
+      } else {
+        warn_engine_unreachable(leaving);
       }
     });
   }
@@ -209,6 +214,22 @@ class ContainerSwitch::Steps {
          {{"from", from}, {"to", registry_.current_upstream(service_)}, {"switch_us", 0}});
     drain_old();
     remove_containers(leaving);
+  }
+
+  // Containers that should have been stopped or removed, but the engine could not be reached:
+  // traffic has moved all the same, and the next start reconciles them.
+  void warn_engine_unreachable(const std::vector<ContainerRef>& left) {
+    if (left.empty()) {
+      return;
+    }
+    std::vector<std::string> names;
+    for (const ContainerRef& c : left) {
+      names.push_back(c.name);
+    }
+    step(Step::retire, StepState::warning,
+         {{"message", fmt::format("the container engine is unreachable: {} left as they are "
+                                  "(reconciled at the next start)",
+                                  fmt::join(names, ", "))}});
   }
 
   // Stops and removes containers that left the service for good (a scale down, a canary

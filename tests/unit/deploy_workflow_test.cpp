@@ -8,6 +8,7 @@
 #include <stop_token>
 #include <thread>
 
+#include "control/canary_workflow.hpp"
 #include "control/container_reconcile.hpp"
 #include "control/container_watch.hpp"
 #include "tests/support/workflow_harness.hpp"
@@ -319,4 +320,42 @@ TEST_CASE("scale adds gated replicas like the serving ones and drops replicas wi
   CHECK_THROWS_AS(
       (void)control::prepare_scale(h.registry, h.server, h.engine.factory(), "plain", 2, fast),
       control::DomainError);
+}
+
+TEST_CASE(
+    "a container canary is promoted with the old set stopped, and dropped even when the "
+    "engine is unreachable") {
+  Harness h;
+  Events v1;
+  REQUIRE(code_of(h.deploy("app:v1", v1)) == "ok");
+  const std::string v1_name = h.registry.container("web").name;
+  control::DeployOptions canary = Harness::options("app:v2");
+  canary.swap.canary_share = 10'000;  // every new client
+  Events v2;
+  REQUIRE(code_of(h.deploy("app:v2", v2, canary)) == "ok");
+  CHECK(h.get() == "app:v2");
+  CHECK(h.registry.container("web").name == v1_name);  // still the serving one
+  Events promoted;
+  REQUIRE(code_of(control::prepare_promote(h.registry, h.server, h.engine.factory(), "web",
+                                           Harness::options("app:v2"))(promoted)) == "ok");
+  CHECK(h.get() == "app:v2");
+  CHECK_FALSE(h.registry.canary("web"));
+  CHECK(h.engine.containers().at(v1_name) == "exited");  // kept for rollback
+  CHECK(h.registry.deploy_spec("web").image == "app:v2");
+
+  canary.image = "app:v3";
+  Events v3;
+  REQUIRE(code_of(h.deploy("app:v3", v3, canary)) == "ok");
+  CHECK(h.get() == "app:v3");
+  const std::string v3_name = h.registry.canary("web")->containers.at(0).name;
+  const control::EngineFactory unreachable = []() -> std::unique_ptr<containers::Engine> {
+    throw containers::EngineError(0, "cannot connect to the Docker engine");
+  };
+  Events dropped;
+  REQUIRE(code_of(control::prepare_canary_rollback(h.registry, h.server, unreachable, "web",
+                                                   Harness::options("app:v2"),
+                                                   "failing")(dropped)) == "ok");
+  CHECK(h.get() == "app:v2");  // traffic left the canary all the same
+  CHECK(dropped.has("retire", "warning"));
+  CHECK(h.engine.containers().at(v3_name) == "running");  // for the next start to reconcile
 }

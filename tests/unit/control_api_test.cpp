@@ -108,7 +108,6 @@ TEST_CASE("canary calls refuse bad input and calls that need a canary, and chang
   CHECK(Api::error_of(a.call("POST", "/v1/services/web/canary", "{}")) == "missing_field");
   CHECK(Api::error_of(a.call("POST", "/v1/services/nope/promote", "{}")) == "unknown_service");
   // A scale takes no canary fields.
-  CHECK(a.call("POST", "/v1/services/web/scale", R"({"replicas":2,"canary":"10%"})").status ==
-        400);
+  CHECK(a.call("POST", "/v1/services/web/scale", R"({"replicas":2,"canary":"10%"})").status == 400);
   CHECK(a.h.registry.canaries().empty());
 }

@@ -1,7 +1,5 @@
 #include "control/canary_workflow.hpp"
 
-#include <fmt/format.h>
-
 #include "control/container_switch.hpp"
 #include "control/domain_error.hpp"
 
@@ -17,15 +15,9 @@ namespace {
 std::shared_ptr<containers::Engine> canary_engine(const ServiceRegistry& registry,
                                                   const EngineFactory& engines,
                                                   const std::string& service, bool with_serving) {
-  const std::optional<CanaryView> canary = registry.canary(service);
-  if (!canary) {
-    throw DomainError(ErrorKind::conflict, "no_canary",
-                      fmt::format("no canary runs on '{}' (start one with deploy --canary or "
-                                  "swap --canary)",
-                                  service));
-  }
+  const CanaryView canary = registry.running_canary(service);
   const bool containers =
-      !canary->containers.empty() || (with_serving && !registry.containers(service).empty());
+      !canary.containers.empty() || (with_serving && !registry.containers(service).empty());
   if (!containers) {
     return nullptr;
   }

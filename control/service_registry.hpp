@@ -127,6 +127,8 @@ class ServiceRegistry {
   void set_canary_share(const std::string& name, std::uint32_t share);
   /// The service's canary; empty when none runs. Throws DomainError 404.
   [[nodiscard]] std::optional<CanaryView> canary(const std::string& name) const;
+  /// The service's canary. Throws DomainError (404, 409 `no_canary` when none runs).
+  [[nodiscard]] CanaryView running_canary(const std::string& name) const;
   /// Every running canary, for the canary monitor.
   [[nodiscard]] std::vector<CanaryView> canaries() const;
   /// Throws DomainError 409 when a canary runs on the service: a swap, deploy or scale would

@@ -75,6 +75,14 @@ std::optional<CanaryView> ServiceRegistry::canary(const std::string& name) const
                     canary->share, r.canary_policy, r.canary_started};
 }
 
+CanaryView ServiceRegistry::running_canary(const std::string& name) const {
+  std::optional<CanaryView> running = canary(name);
+  if (!running) {
+    no_canary(name);
+  }
+  return std::move(*running);
+}
+
 std::vector<CanaryView> ServiceRegistry::canaries() const {
   std::lock_guard lock(mutex_);
   std::vector<CanaryView> out;

@@ -26,13 +26,17 @@ struct Canary {
   std::uint32_t share = 0;                 ///< buckets (of kCanaryBuckets) sent to the canary
 };
 
-/// Where a request goes while a canary runs. `bucket` comes in from the cookie (kNoBucket when
-/// none); the service draws one when there is none and says which set it chose.
+/// Where a request goes while a canary runs. The bucket comes from `request`'s cookie, read
+/// only when a canary runs (else kNoBucket); the service draws one when there is none and says
+/// which set it chose.
 struct Placement {
   std::uint32_t bucket = kNoBucket;
   bool split = false;   ///< a canary ran when the request was placed
   bool drawn = false;   ///< drawn for this request: the response carries the cookie
   bool canary = false;  ///< the request went to the canary set
+  /// The request whose Cookie fields hold the bucket, set before each first placement; the
+  /// service reads it while placing and forgets it (its bytes may be overwritten afterwards).
+  const MessageHead* request = nullptr;
 };
 
 /// Which set a placed request went to, as the access log says it: "canary", "serving", or
@@ -49,5 +53,10 @@ std::uint32_t canary_bucket(const MessageHead& request);
 using SetCookieBuffer = std::array<char, 80>;
 /// The Set-Cookie value that keeps a client in `bucket`, written into `buffer`.
 std::string_view canary_set_cookie(std::uint32_t bucket, SetCookieBuffer& buffer);
+/// The Set-Cookie value the response to a request placed as `p` carries: the bucket drawn for
+/// it, or empty when it came with one (or no canary ran).
+inline std::string_view set_cookie_for(const Placement& p, SetCookieBuffer& buffer) {
+  return p.drawn ? canary_set_cookie(p.bucket, buffer) : std::string_view();
+}
 
 }  // namespace handoff::proxy

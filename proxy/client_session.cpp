@@ -520,9 +520,7 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
 asio::awaitable<Outcome> ClientSession::exchange_with(Service& service, std::size_t head_bytes,
                                                       bool has_body) {
   RequestScratch& x = *x_;
-  if (service.canary_running()) {
-    placement_.bucket = canary_bucket(x.request);
-  }
+  placement_.request = &x.request;
   InFlight flight = service.acquire(worker_.index(), nullptr, &placement_);
   if (!flight) {
     in_.consume(has_body ? 0 : head_bytes);
@@ -724,12 +722,10 @@ ChunkedOutput ClientSession::begin_response(const MessageHead& response) {
   close_after_response_ =
       !keep_alive || worker_.stopping() || response.body == BodyKind::until_close || dechunk;
   x_->client_head.clear();
-  const std::string_view cookie =
-      placement_.drawn ? canary_set_cookie(placement_.bucket, set_cookie_) : std::string_view();
-  build_client_response(
-      response,
-      {close_after_response_, http10 && keep_alive, dechunk, hsts_field(*service_), cookie},
-      x_->client_head);
+  build_client_response(response,
+                        {close_after_response_, http10 && keep_alive, dechunk,
+                         hsts_field(*service_), set_cookie_for(placement_, set_cookie_)},
+                        x_->client_head);
   head_pending_ = true;
   return dechunk ? ChunkedOutput::dechunk : ChunkedOutput::reframe;
 }

@@ -224,9 +224,7 @@ asio::awaitable<Outcome> H2Stream::redirect_to_https() {
 
 // Binds the request to the service's current upstream and runs the exchange with it.
 asio::awaitable<void> H2Stream::exchange() {
-  if (service_->canary_running()) {
-    placement_.bucket = canary_bucket(x_->request);
-  }
+  placement_.request = &x_->request;
   InFlight flight = service_->acquire(worker_.index(), nullptr, &placement_);
   if (!flight) {
     co_await answer(503, "handoff: the service has no upstream", {});
@@ -330,9 +328,7 @@ asio::awaitable<bool> H2Stream::send_interim(const MessageHead& response) {
 
 ChunkedOutput H2Stream::begin_response(const MessageHead& response) {
   status_ = response.status;
-  const std::string_view cookie =
-      placement_.drawn ? canary_set_cookie(placement_.bucket, set_cookie_) : std::string_view();
-  build_h2_response(response, hsts_field(), x_->fields, cookie);
+  build_h2_response(response, hsts_field(), x_->fields, set_cookie_for(placement_, set_cookie_));
   return ChunkedOutput::dechunk;  // DATA frames carry the body's bytes alone
 }
 

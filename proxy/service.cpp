@@ -1,5 +1,7 @@
 #include "proxy/service.hpp"
 
+#include <utility>
+
 namespace handoff::proxy {
 
 Service::Service(std::string name, unsigned threads, std::shared_ptr<const UpstreamSet> initial,
@@ -75,7 +77,6 @@ std::vector<std::shared_ptr<Upstream>> Service::set_canary(std::shared_ptr<const
   std::shared_ptr<const Canary> next =
       set ? std::make_shared<const Canary>(Canary{std::move(set), share}) : nullptr;
   std::shared_ptr<const Canary> previous = canary_.exchange(next);
-  canary_running_.store(next != nullptr, std::memory_order_relaxed);
   swaps_.fetch_add(1, std::memory_order_seq_cst);
   return retire_leaving(set_of(previous), set_of(next), current_.load().get());
 }
@@ -89,12 +90,12 @@ std::vector<std::shared_ptr<Upstream>> Service::promote_canary() {
   // nothing it can pick is retired. The bump after both makes every worker reload.
   std::shared_ptr<const UpstreamSet> previous = current_.exchange(canary->set);
   canary_.exchange(nullptr);
-  canary_running_.store(false, std::memory_order_relaxed);
   swaps_.fetch_add(1, std::memory_order_seq_cst);
   return retire_leaving(previous.get(), canary->set.get());
 }
 
-const UpstreamSet* Service::place(Cache& cache, Placement* placement) const {
+const UpstreamSet* Service::place(Cache& cache, Placement* placement,
+                                  const MessageHead* request) const {
   if (placement == nullptr || !cache.canary) {
     if (placement != nullptr) {
       placement->split = placement->canary = false;
@@ -102,6 +103,9 @@ const UpstreamSet* Service::place(Cache& cache, Placement* placement) const {
     return cache.set.get();
   }
   placement->split = true;
+  if (placement->bucket >= kCanaryBuckets && request != nullptr) {
+    placement->bucket = canary_bucket(*request);  // the cookie, read only now
+  }
   if (placement->bucket >= kCanaryBuckets) {
     placement->bucket = static_cast<std::uint32_t>(cache.picks.next_random() % kCanaryBuckets);
     placement->drawn = true;
@@ -112,6 +116,9 @@ const UpstreamSet* Service::place(Cache& cache, Placement* placement) const {
 
 InFlight Service::acquire(unsigned w, const Upstream* avoid, Placement* placement) {
   Cache& cache = cache_[w];
+  // Taken at once: the request's head bytes may be overwritten once this returns.
+  const MessageHead* request =
+      placement != nullptr ? std::exchange(placement->request, nullptr) : nullptr;
   while (true) {
     const std::uint64_t seen = swaps_.load(std::memory_order_seq_cst);
     if (seen != cache.swaps) {
@@ -120,7 +127,7 @@ InFlight Service::acquire(unsigned w, const Upstream* avoid, Placement* placemen
       cache.canary = canary_.load();
       cache.swaps = seen;
     }
-    const UpstreamSet* set = place(cache, placement);
+    const UpstreamSet* set = place(cache, placement, request);
     const std::shared_ptr<Upstream>* member =
         set != nullptr ? set->pick(balancing_, cache.picks, avoid) : nullptr;
     if (member == nullptr && placement != nullptr && placement->canary && cache.set) {

@@ -69,10 +69,8 @@ class Service : public std::enable_shared_from_this<Service> {
   std::vector<std::shared_ptr<Upstream>> promote_canary();
   /// The canary (null when none runs).
   [[nodiscard]] std::shared_ptr<const Canary> canary() const { return canary_.load(); }
-  /// Data plane: whether a canary runs (the cookie is read only then).
-  [[nodiscard]] bool canary_running() const {
-    return canary_running_.load(std::memory_order_relaxed);
-  }
+  /// Whether a canary runs.
+  [[nodiscard]] bool canary_running() const { return canary() != nullptr; }
 
   /// Data plane: binds a new request on worker `w` to a member of the current set (never
   /// `avoid`, the member a retry leaves) and counts it in flight there. While a canary runs and
@@ -170,14 +168,14 @@ class Service : public std::enable_shared_from_this<Service> {
     PickState picks;
   };
 
-  // The set a request of `placement` goes to, from this worker's cached pointers.
-  const UpstreamSet* place(Cache& cache, Placement* placement) const;
+  // The set a request of `placement` goes to, from this worker's cached pointers; `request`
+  // holds its cookie (read only while a canary runs).
+  const UpstreamSet* place(Cache& cache, Placement* placement, const MessageHead* request) const;
 
   std::string name_;
   Balancing balancing_;
   SharedSlot<const UpstreamSet> current_;
   SharedSlot<const Canary> canary_{nullptr};
-  std::atomic<bool> canary_running_{false};
   std::atomic<std::uint64_t> swaps_{1};  // bumped by every change of either slot; see acquire
   struct alignas(64) Stats {
     std::array<std::atomic<std::uint64_t>, 6> responses{};

@@ -32,7 +32,7 @@ void add_canary_flags(std::vector<Flag>& flags, json::object& body) {
                    "the window the canary's error rate is taken over (default 60s)",
                    duration_field(body, "window")});
   flags.push_back({"min-requests", "N", "requests in the window before it is judged (default 100)",
-                   int_field(body, "min_requests")});
+                   int_field(body, "min_requests", kMinRequestsRange)});
   flags.push_back({"bake", "DUR", "promote the canary after this long within its budget",
                    duration_field(body, "bake")});
 }
@@ -57,7 +57,7 @@ int promote_command(const std::vector<std::string_view>& args) {
       {"stop-timeout", "DUR", "grace period when stopping the old containers (default 10s)",
        duration_field(body, "stop_timeout")},
       {"keep", "N", "stopped sets of containers kept for rollback (default 1)",
-       int_field(body, "keep")},
+       int_field(body, "keep", kKeepRange)},
   };
   common.add_to(flags);
   auto words = parse_flags(args, flags);
@@ -70,8 +70,7 @@ int promote_command(const std::vector<std::string_view>& args) {
   }
   ControlClient client(control_socket_path(common.control));
   const std::string service(words[0]);
-  return run_operation(client, "promote", fmt::format("/v1/services/{}/promote", service), body,
-                       common.json);
+  return run_operation(client, "promote", service_path(service, "promote"), body, common.json);
 }
 
 int canary_command(const std::vector<std::string_view>& args) {
@@ -93,7 +92,7 @@ int canary_command(const std::vector<std::string_view>& args) {
   }
   const std::string service(words[0]);
   return simple_request(
-      common, "POST", fmt::format("/v1/services/{}/canary", service), body,
+      common, "POST", service_path(service, "canary"), body,
       fmt::format("canary of {} takes {} of clients", service, field_text(body, "percent")));
 }
 

@@ -16,11 +16,13 @@
 #include "control/control_client.hpp"
 #include "control/control_socket.hpp"
 #include "control/duration.hpp"
+#include "control/field_limits.hpp"
 #include "control/flags.hpp"
 #include "control/percent.hpp"
 #include "control/progress_printer.hpp"
 #include "control/registry_auth.hpp"
 #include "control/tls_flags.hpp"
+#include "proxy/address.hpp"
 #include "proxy/whole_number.hpp"
 
 namespace handoff::control {
@@ -181,16 +183,14 @@ int scale_command(const std::vector<std::string_view>& args) {
   if (words.size() != 2) {
     throw std::invalid_argument("usage: handoff scale SERVICE N");
   }
-  const std::optional<std::int64_t> n = proxy::parse_whole_number<std::int64_t>(words[1]);
-  if (!n || *n < 1) {
-    throw std::invalid_argument(
-        fmt::format("'{}' is not a number of replicas (1 or more)", words[1]));
+  const std::string path = service_path(words[0], "scale");
+  try {
+    body["replicas"] = parse_in_range(words[1], kReplicasRange);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(fmt::format("replicas: {}", e.what()));
   }
-  body["replicas"] = *n;
   ControlClient client(control_socket_path(common.control));
-  const std::string service(words[0]);
-  return run_operation(client, "scale", fmt::format("/v1/services/{}/scale", service), body,
-                       common.json);
+  return run_operation(client, "scale", path, body, common.json);
 }
 
 int swap_like(bool rollback, const std::vector<std::string_view>& args) {
@@ -200,7 +200,10 @@ int swap_like(bool rollback, const std::vector<std::string_view>& args) {
   std::vector<Flag> flags;
   if (!rollback) {
     flags.push_back({"to", "HOST:PORT", "a member of the new upstream set; repeatable",
-                     [&](std::string_view v) { to.emplace_back(v); }});
+                     [&](std::string_view v) {
+                       proxy::parse_host_port(v);  // its message names what is wrong
+                       to.emplace_back(v);
+                     }});
   }
   add_gate_flags(flags, body,
                  rollback ? "start to healthy within (default 30s; 60s for a deployed service)"
@@ -218,6 +221,7 @@ int swap_like(bool rollback, const std::vector<std::string_view>& args) {
     throw std::invalid_argument(rollback ? "usage: handoff rollback SERVICE"
                                          : "usage: handoff swap SERVICE --to HOST:PORT");
   }
+  const std::string path = service_path(words[0], rollback ? "rollback" : "swap");
   if (!rollback) {
     if (to.empty()) {
       throw std::invalid_argument("--to HOST:PORT is required");
@@ -225,10 +229,7 @@ int swap_like(bool rollback, const std::vector<std::string_view>& args) {
     body["to"] = to.size() == 1 ? json::value(to.front()) : json::value(std::move(to));
   }
   ControlClient client(control_socket_path(common.control));
-  const std::string service(words[0]);
-  return run_operation(client, rollback ? "rollback" : "swap",
-                       fmt::format("/v1/services/{}/{}", service, rollback ? "rollback" : "swap"),
-                       body, common.json);
+  return run_operation(client, rollback ? "rollback" : "swap", path, body, common.json);
 }
 
 constexpr std::string_view kUpgradeUsage =
@@ -306,7 +307,8 @@ int deploy_command(const std::vector<std::string_view>& args) {
          }
          env.emplace_back(v);
        }},
-      {"port", "N", "the app's port inside its container (default 8080)", int_field(body, "port")},
+      {"port", "N", "the app's port inside its container (default 8080)",
+       int_field(body, "port", kPortRange)},
       {"network", "NAME", "a Docker network the proxy shares with the app",
        text_field(body, "network")},
       {"host-network", "", "use the host's network; handoff picks a free port and passes PORT",
@@ -314,9 +316,9 @@ int deploy_command(const std::vector<std::string_view>& args) {
       {"stop-timeout", "DUR", "grace period when stopping the old container (default 10s)",
        duration_field(body, "stop_timeout")},
       {"keep", "N", "stopped sets of containers kept for rollback (default 1)",
-       int_field(body, "keep")},
+       int_field(body, "keep", kKeepRange)},
       {"replicas", "N", "containers in the new set (default: as many as serve now, or 1)",
-       int_field(body, "replicas")},
+       int_field(body, "replicas", kReplicasRange)},
       {"pull", "WHEN", "pull the image: missing (default), always or never",
        text_field(body, "pull")},
       {"registry-auth", "FILE",
@@ -336,8 +338,13 @@ int deploy_command(const std::vector<std::string_view>& args) {
   if (words.size() != 1) {
     throw std::invalid_argument("usage: handoff deploy SERVICE --image IMAGE");
   }
+  const std::string path = service_path(words[0], "deploy");
   if (!body.contains("image")) {
     throw std::invalid_argument("--image IMAGE is required");
+  }
+  if (body.contains("network") == body.contains("host_network")) {
+    throw std::invalid_argument(
+        "give one of --network NAME (a network the proxy shares with the app) or --host-network");
   }
   if (!env.empty()) {
     body["env"] = std::move(env);
@@ -352,9 +359,7 @@ int deploy_command(const std::vector<std::string_view>& args) {
     body["registry_auth"] = auth;
   }
   ControlClient client(control_socket_path(common.control));
-  const std::string service(words[0]);
-  return run_operation(client, "deploy", fmt::format("/v1/services/{}/deploy", service), body,
-                       common.json);
+  return run_operation(client, "deploy", path, body, common.json);
 }
 
 int status_command(const std::vector<std::string_view>& args) {
@@ -403,7 +408,8 @@ int pause_resume(bool pause, const std::vector<std::string_view>& args) {
   auto words = parse_flags(args, flags);
   if (common.help) {
     fmt::print("{}options:\n{}",
-               pause ? "usage: handoff pause SERVICE [--max-pause DUR]\n\nHolds new requests "
+               pause ? "usage: handoff pause SERVICE [--max-pause DUR] [--message TEXT] "
+                       "[--retry-after DUR]\n\nHolds new requests "
                        "(they wait, they are not refused) until `handoff resume`.\nRequests in "
                        "flight finish.\n\n"
                      : "usage: handoff resume SERVICE\n\nReleases the requests a pause held.\n\n",
@@ -415,9 +421,8 @@ int pause_resume(bool pause, const std::vector<std::string_view>& args) {
                                       : "usage: handoff resume SERVICE");
   }
   const std::string service(words[0]);
-  return simple_request(common, "POST",
-                        fmt::format("/v1/services/{}/{}", service, pause ? "pause" : "resume"),
-                        body, fmt::format("{} {}", pause ? "paused" : "resumed", service));
+  return simple_request(common, "POST", service_path(service, pause ? "pause" : "resume"), body,
+                        fmt::format("{} {}", pause ? "paused" : "resumed", service));
 }
 
 // `handoff logs SERVICE [--tail N] [--follow]`: the serving container's log lines, through the
@@ -427,7 +432,8 @@ int logs_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
   json::object body;
   std::vector<Flag> flags = {
-      {"tail", "N", "how many of the last lines (default 100)", int_field(body, "tail")},
+      {"tail", "N", "how many of the last lines (default 100)",
+       int_field(body, "tail", kTailRange)},
       {"follow", "", "go on printing output as it comes, across deploys, until interrupted",
        [&body](std::string_view) { body["follow"] = true; }}};
   common.add_to(flags);
@@ -442,8 +448,8 @@ int logs_command(const std::vector<std::string_view>& args) {
   if (words.size() != 1) {
     throw std::invalid_argument(std::string(kUsage));
   }
+  const std::string path = service_path(words[0], "logs");
   ControlClient client(control_socket_path(common.control));
-  const std::string path = fmt::format("/v1/services/{}/logs", words[0]);
   if (body.contains("follow")) {
     return follow_logs(client, path, body, common.json);
   }
@@ -529,13 +535,14 @@ int service_command(const std::vector<std::string_view>& args) {
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help || words.empty()) {
-    fmt::print("{}options:\n{}", kServiceUsage, flags_help(flags));
+    fmt::print(common.help ? stdout : stderr, "{}options:\n{}", kServiceUsage, flags_help(flags));
     return common.help ? 0 : 2;
   }
   if (words[0] == "list" && words.size() == 1) {
     return service_list(common);
   }
   const std::string name(words.size() == 2 ? words[1] : std::string_view{});
+  const std::string path = words.size() == 2 ? service_path(name) : std::string();
   if (words[0] == "add" && words.size() == 2) {
     json::object body{{"name", name},
                       {"hosts", to_json_array(hosts)},
@@ -561,12 +568,10 @@ int service_command(const std::vector<std::string_view>& args) {
     if (strip) {
       body["strip_prefix"] = *strip;
     }
-    return simple_request(common, "PATCH", fmt::format("/v1/services/{}", name), body,
-                          fmt::format("updated service {}", name));
+    return simple_request(common, "PATCH", path, body, fmt::format("updated service {}", name));
   }
   if (words[0] == "remove" && words.size() == 2) {
-    return simple_request(common, "DELETE", fmt::format("/v1/services/{}", name), {},
-                          fmt::format("removed service {}", name));
+    return simple_request(common, "DELETE", path, {}, fmt::format("removed service {}", name));
   }
   throw std::invalid_argument("usage: handoff service add|update|list|remove ...");
 }

@@ -6,7 +6,9 @@
 
 #include "control/control_socket.hpp"
 #include "control/duration.hpp"
+#include "control/path_segment.hpp"
 #include "control/progress_printer.hpp"
+#include "control/service_name.hpp"
 #include "proxy/whole_number.hpp"
 
 namespace handoff::control {
@@ -76,15 +78,30 @@ std::function<void(std::string_view)> duration_field(json::object& body, const c
   };
 }
 
-// A flag that stores a whole number.
-std::function<void(std::string_view)> int_field(json::object& body, const char* key) {
-  return [&body, key](std::string_view v) {
-    const std::optional<std::int64_t> n = proxy::parse_whole_number<std::int64_t>(v);
-    if (!n) {
-      throw std::invalid_argument(fmt::format("'{}' is not a whole number", v));
-    }
-    body[key] = *n;
-  };
+std::int64_t parse_in_range(std::string_view text, FieldRange range) {
+  const std::optional<std::int64_t> n = proxy::parse_whole_number<std::int64_t>(text);
+  if (!n || *n < range.min || *n > range.max) {
+    throw std::invalid_argument(
+        fmt::format("'{}' is not a whole number from {} to {}", text, range.min, range.max));
+  }
+  return *n;
+}
+
+std::function<void(std::string_view)> int_field(json::object& body, const char* key,
+                                                FieldRange range) {
+  return [&body, key, range](std::string_view v) { body[key] = parse_in_range(v, range); };
+}
+
+std::string service_path(std::string_view name, std::string_view action) {
+  if (std::string problem = service_name_problem(name); !problem.empty()) {
+    throw std::invalid_argument(problem);
+  }
+  std::string path = "/v1/services/" + percent_encode_segment(name);
+  if (!action.empty()) {
+    path += '/';
+    path += action;
+  }
+  return path;
 }
 
 // The health gate and drain flags that swap, rollback and deploy share.
@@ -97,10 +114,10 @@ void add_gate_flags(std::vector<Flag>& flags, json::object& body, std::string_vi
   flags.push_back({"health-interval", "DUR", "between health checks (default 1s)",
                    duration_field(body, "health_interval")});
   flags.push_back({"healthy-threshold", "N", "consecutive 2xx needed (default 2)",
-                   int_field(body, "healthy_threshold")});
+                   int_field(body, "healthy_threshold", kThresholdRange)});
   flags.push_back({"unhealthy-threshold", "N",
                    "while serving, failed checks in a row that eject a member (default 3)",
-                   int_field(body, "unhealthy_threshold")});
+                   int_field(body, "unhealthy_threshold", kThresholdRange)});
   flags.push_back({"deploy-timeout", "DUR", timeout_help, duration_field(body, "deploy_timeout")});
   flags.push_back({"drain-timeout", "DUR",
                    "close what is still open on the old upstream after (default 30s)",

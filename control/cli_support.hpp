@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "control/control_client.hpp"
+#include "control/field_limits.hpp"
 #include "control/flags.hpp"
 
 namespace handoff::control {
@@ -45,8 +46,17 @@ int simple_request(const CommonFlags& common, std::string_view method, const std
 std::function<void(std::string_view)> text_field(boost::json::object& body, const char* key);
 /// A flag that stores a duration (checked here, so that the error names the flag).
 std::function<void(std::string_view)> duration_field(boost::json::object& body, const char* key);
-/// A flag that stores a whole number.
-std::function<void(std::string_view)> int_field(boost::json::object& body, const char* key);
+/// A whole number within `range`, as a flag or argument gives it; throws invalid_argument
+/// (exit 2) with the bounds the API would have refused it by.
+std::int64_t parse_in_range(std::string_view text, FieldRange range);
+/// A flag that stores a whole number within `range`.
+std::function<void(std::string_view)> int_field(boost::json::object& body, const char* key,
+                                                FieldRange range);
+
+/// The control API's path of a service, or of one of its actions: the name is checked against
+/// the service-name rule (invalid_argument, exit 2) and percent-encoded, so no name can reach
+/// another path.
+std::string service_path(std::string_view name, std::string_view action = {});
 
 /// The health gate and drain flags that swap, rollback, deploy and scale share.
 /// `timeout_help` (a literal) says the deploy timeout's default, which depends on the command.

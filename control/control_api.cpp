@@ -9,6 +9,8 @@
 #include "control/duration.hpp"
 #include "control/json_fields.hpp"
 #include "control/log_follower.hpp"
+#include "control/path_segment.hpp"
+#include "control/service_name.hpp"
 #include "control/service_tls.hpp"
 #include "control/swap_workflow.hpp"
 #include "control/upgrade_workflow.hpp"
@@ -35,10 +37,10 @@ SwapOptions swap_options(JsonFields& body, std::chrono::milliseconds deploy_time
   opt.health.timeout = body.duration("deploy_timeout", opt.health.timeout);
   opt.drain_timeout = body.duration("drain_timeout", opt.drain_timeout);
   opt.health.healthy_threshold = static_cast<unsigned>(
-      body.integer("healthy_threshold", 1, 100, opt.health.healthy_threshold));
+      body.integer("healthy_threshold", kThresholdRange, opt.health.healthy_threshold));
   opt.health.enabled = body.boolean("health_check", opt.health.enabled);
   opt.health.unhealthy_threshold = static_cast<unsigned>(
-      body.integer("unhealthy_threshold", 1, 100, opt.health.unhealthy_threshold));
+      body.integer("unhealthy_threshold", kThresholdRange, opt.health.unhealthy_threshold));
   return opt;
 }
 
@@ -59,7 +61,7 @@ void read_canary_fields(JsonFields& body, SwapOptions& opt) {
   p.window_s = std::chrono::duration_cast<std::chrono::seconds>(
                    body.duration("window", std::chrono::seconds(p.window_s)))
                    .count();
-  p.min_requests = body.integer("min_requests", 1, 1'000'000'000, p.min_requests);
+  p.min_requests = body.integer("min_requests", kMinRequestsRange, p.min_requests);
   p.bake_s = std::chrono::duration_cast<std::chrono::seconds>(
                  body.duration("bake", std::chrono::seconds(p.bake_s)))
                  .count();
@@ -75,9 +77,9 @@ DeployOptions deploy_options(JsonFields& body) {
   opt.image = body.string("image", true);
   opt.name_prefix = body.string("name_prefix");
   opt.network = body.string("network");
-  opt.port = static_cast<int>(body.integer("port", 1, 65535, opt.port));
-  opt.keep = static_cast<int>(body.integer("keep", 0, 100, opt.keep));
-  opt.replicas = static_cast<int>(body.integer("replicas", 1, 100, 0));
+  opt.port = static_cast<int>(body.integer("port", kPortRange, opt.port));
+  opt.keep = static_cast<int>(body.integer("keep", kKeepRange, opt.keep));
+  opt.replicas = static_cast<int>(body.integer("replicas", kReplicasRange, 0));
   opt.stop_timeout = std::chrono::duration_cast<std::chrono::seconds>(
       body.duration("stop_timeout", opt.stop_timeout));
   opt.host_network = body.boolean("host_network", opt.host_network);
@@ -202,6 +204,23 @@ ApiResponse operation(Operation op) {
 
 }  // namespace
 
+namespace {
+
+// The service a path names: its segment decoded and checked against the service-name rule, so
+// that no name can stand for another path (400 otherwise).
+std::string service_name_segment(std::string_view segment) {
+  std::optional<std::string> name = percent_decode_segment(segment);
+  if (!name) {
+    throw DomainError(ErrorKind::invalid, "bad_name", "malformed percent-escape in the path");
+  }
+  if (std::string problem = service_name_problem(*name); !problem.empty()) {
+    throw DomainError(ErrorKind::invalid, "bad_name", problem);
+  }
+  return std::move(*name);
+}
+
+}  // namespace
+
 ApiResponse ControlApi::route(const ApiRequest& req) {
   const std::string& m = req.method;
   std::string_view path = req.path;
@@ -230,7 +249,7 @@ ApiResponse ControlApi::route(const ApiRequest& req) {
   if (path.substr(0, prefix.size()) == prefix) {
     std::string_view rest = path.substr(prefix.size());
     const std::size_t slash = rest.find('/');
-    const std::string name(rest.substr(0, slash));
+    const std::string name = service_name_segment(rest.substr(0, slash));
     const std::string action(slash == std::string_view::npos ? "" : rest.substr(slash + 1));
     if (action.empty()) {
       return change_service(m, name, req.body);
@@ -327,7 +346,7 @@ std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
     return roll_back(name, body);
   }
   if (action == "scale") {
-    const auto replicas = static_cast<int>(body.integer("replicas", 1, 100, 0));
+    const auto replicas = static_cast<int>(body.integer("replicas", kReplicasRange, 0));
     if (replicas == 0) {
       throw DomainError(ErrorKind::invalid, "missing_field", "field 'replicas' is required");
     }
@@ -340,7 +359,7 @@ std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
     options.swap.drain_timeout = body.duration("drain_timeout", options.swap.drain_timeout);
     options.stop_timeout = std::chrono::duration_cast<std::chrono::seconds>(
         body.duration("stop_timeout", options.stop_timeout));
-    options.keep = static_cast<int>(body.integer("keep", 0, 100, options.keep));
+    options.keep = static_cast<int>(body.integer("keep", kKeepRange, options.keep));
     body.finish();
     return operation(prepare_promote(registry_, server_, engines_, name, options));
   }
@@ -356,7 +375,7 @@ std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
                                         {"percent", static_cast<double>(share) / 100.0}});
   }
   if (action == "logs") {
-    const auto tail = static_cast<int>(body.integer("tail", 0, 100'000, 100));
+    const auto tail = static_cast<int>(body.integer("tail", kTailRange, 100));
     const bool follow = body.boolean("follow", false);
     body.finish();
     return follow ? operation(prepare_log_follow(registry_, engines_, name, tail, shutting_down_))

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <thread>
 
 #include "containers/unix_socket.hpp"
 
@@ -41,12 +43,33 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
   return len;
 }
 
+// How long a refused connection is tried again: right after a restart the old socket file is
+// still there while the new handoff loads its state, and then binds a new one over it.
+constexpr auto kRefusedRetry = std::chrono::seconds(3);
+constexpr auto kRefusedPause = std::chrono::milliseconds(100);
+
+// What a transfer cut short by the proxy means to the user, or "" for another failure.
+std::string cut_short_message(CURLcode rc, const std::string& socket) {
+  if (rc != CURLE_PARTIAL_FILE && rc != CURLE_GOT_NOTHING && rc != CURLE_RECV_ERROR) {
+    return {};
+  }
+  return fmt::format(
+      "the proxy closed the connection before the operation ended (did it stop or restart?); "
+      "see its state with `handoff status --control {}` and its log",
+      socket);
+}
+
 }  // namespace
 
 void ControlClient::check_reachable() const {
   const std::string hint =
       "start `handoff run`, or point --control or HANDOFF_CONTROL at its socket";
-  const int err = containers::probe_unix_socket(path_);
+  int err = containers::probe_unix_socket(path_);
+  for (const auto until = std::chrono::steady_clock::now() + kRefusedRetry;
+       err == ECONNREFUSED && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(kRefusedPause);
+    err = containers::probe_unix_socket(path_);
+  }
   if (err == 0) {
     return;
   }
@@ -92,6 +115,9 @@ int ControlClient::request(std::string_view method, std::string_view path,
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &sink);
   const CURLcode rc = curl_easy_perform(curl.get());
+  if (std::string cut = cut_short_message(rc, path_); !cut.empty()) {
+    throw UnreachableError(cut);
+  }
   if (rc != CURLE_OK) {
     throw UnreachableError(
         fmt::format("control request to {} failed: {}", path_, curl_easy_strerror(rc)));

@@ -164,8 +164,8 @@ std::uint32_t JsonFields::percent(std::string_view key, std::uint32_t fallback) 
   }
 }
 
-std::int64_t JsonFields::integer(std::string_view key, std::int64_t min, std::int64_t max,
-                                 std::int64_t fallback) {
+std::int64_t JsonFields::integer(std::string_view key, FieldRange range, std::int64_t fallback) {
+  const auto [min, max] = range;
   const json::value* v = take(key);
   if (v == nullptr) {
     return fallback;

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "control/field_limits.hpp"
+
 namespace handoff::control {
 
 /// The fields of one control-API request body, read strictly: the body must be one JSON object
@@ -27,9 +29,8 @@ class JsonFields {
   std::chrono::milliseconds duration(std::string_view key, std::chrono::milliseconds fallback);
   /// A percentage ("10%", "0.5%", or a number) in hundredths of a percent; missing: `fallback`.
   std::uint32_t percent(std::string_view key, std::uint32_t fallback);
-  /// A whole number within [min, max]; missing: `fallback`.
-  std::int64_t integer(std::string_view key, std::int64_t min, std::int64_t max,
-                       std::int64_t fallback);
+  /// A whole number within `range`; missing: `fallback`.
+  std::int64_t integer(std::string_view key, FieldRange range, std::int64_t fallback);
   /// true or false; missing: `fallback`.
   bool boolean(std::string_view key, bool fallback);
   /// An array of strings (`what` describes them in the error); missing: empty.

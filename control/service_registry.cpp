@@ -7,6 +7,7 @@
 
 #include "control/domain_error.hpp"
 #include "control/member_sets.hpp"
+#include "control/service_name.hpp"
 #include "proxy/address.hpp"
 #include "proxy/upstream_set.hpp"
 
@@ -16,15 +17,6 @@ namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-bool valid_name(const std::string& name) {
-  if (name.empty() || name.size() > 63) {
-    return false;
-  }
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-  });
-}
 
 // A path prefix a service may claim: "/" and then path characters, no query or fragment.
 bool valid_prefix(std::string_view prefix) {
@@ -189,9 +181,8 @@ void ServiceRegistry::set_default_certificate(
 
 void ServiceRegistry::add(const std::string& name, std::vector<std::string> hosts,
                           const std::string& upstream, bool strip_prefix, const TlsChange& tls) {
-  if (!valid_name(name)) {
-    throw DomainError(ErrorKind::invalid, "bad_name",
-                      fmt::format("service name '{}' must be 1-63 of a-z, 0-9, '-' and '_'", name));
+  if (std::string problem = service_name_problem(name); !problem.empty()) {
+    throw DomainError(ErrorKind::invalid, "bad_name", problem);
   }
   for (auto& h : hosts) {
     h = lower(h);

@@ -200,6 +200,10 @@ void ServiceRegistry::append_request_metrics(std::string& out) const {
   family(out, "handoff_tls_handshake_failures_total", "counter",
          "TLS connections closed because the handshake failed or timed out.");
   out += fmt::format("handoff_tls_handshake_failures_total {}\n", server_.tls_failures());
+  family(out, "handoff_http2_calmed_connections_total", "counter",
+         "HTTP/2 connections ended with GOAWAY ENHANCE_YOUR_CALM (header blocks over the limit, "
+         "again and again).");
+  out += fmt::format("handoff_http2_calmed_connections_total {}\n", server_.calmed());
 }
 
 // Upstreams: requests in flight per generation, failed connections, open client connections.

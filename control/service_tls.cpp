@@ -67,8 +67,7 @@ TlsChange TlsChange::read(JsonFields& body) {
     change.redirect_https = body.boolean("redirect_https", false);
   }
   if (body.has("hsts")) {
-    change.hsts_seconds =
-        static_cast<std::uint32_t>(body.integer("hsts", 0, 2 * 365 * 24 * 3600, 0));
+    change.hsts_seconds = static_cast<std::uint32_t>(body.integer("hsts", kHstsRange, 0));
   }
   return change;
 }

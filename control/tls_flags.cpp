@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "control/cli_support.hpp"
 #include "control/text_file.hpp"
 #include "proxy/whole_number.hpp"
 
@@ -27,13 +28,7 @@ void TlsFlags::add_to(std::vector<Flag>& flags) {
   flags.push_back({"no-redirect-https", "", "serve plain HTTP too (the default)",
                    [this](std::string_view) { redirect_https_ = false; }});
   flags.push_back({"hsts", "SECONDS", "send Strict-Transport-Security max-age over HTTPS (0: off)",
-                   [this](std::string_view v) {
-                     hsts_ = proxy::parse_whole_number<std::int64_t>(v);
-                     if (!hsts_) {
-                       throw std::invalid_argument(
-                           fmt::format("--hsts takes whole seconds, not '{}'", v));
-                     }
-                   }});
+                   [this](std::string_view v) { hsts_ = parse_in_range(v, kHstsRange); }});
 }
 
 bool TlsFlags::any() const {

@@ -94,6 +94,19 @@ void append_field(HeadWriter& out, std::string_view name, std::string_view value
   out.append("\r\n"sv);
 }
 
+void append_content_length(HeadWriter& out, std::uint64_t length) {
+  out.append("Content-Length: "sv);
+  char digits[20];
+  const char* end = std::to_chars(std::begin(digits), std::end(digits), length).ptr;
+  out.append(digits, static_cast<std::size_t>(end - digits));
+  out.append("\r\n"sv);
+}
+
+/// Whether a field value is a list (holds a comma).
+bool is_list(std::string_view value) {
+  return value.find(',') != std::string_view::npos;
+}
+
 /// Copies kept field lines as they arrived, a run of neighbouring ones in one append: most
 /// fields pass unchanged, and rebuilding each from its name and value costs four appends.
 /// The bytes are those the parser validated; only the whitespace around a value may differ
@@ -141,7 +154,6 @@ namespace {
 enum class RequestField : std::uint8_t {
   copy,           ///< forwarded as it is
   drop,           ///< restated by the proxy, or not for the upstream
-  upgrade,        ///< hop-by-hop, but kept for a protocol upgrade
   via,            ///< extended with the proxy's own entry
   forwarded_for,  ///< extended with the client's address
   request_id,     ///< forwarded, and the proxy adds none
@@ -150,8 +162,6 @@ enum class RequestField : std::uint8_t {
 // What becomes of a request field, from its token.
 RequestField classify_request_field(HeaderToken token, bool expect_continue) {
   switch (token) {
-    case HeaderToken::upgrade:
-      return RequestField::upgrade;
     case HeaderToken::via:
       return RequestField::via;
     case HeaderToken::x_forwarded_for:
@@ -174,7 +184,6 @@ struct ExtendedFields {
   std::string_view forwarded_for;
   std::string_view via;
   std::string_view request_id;
-  std::string_view upgrade;
 };
 
 // The framing, upgrade and forwarding fields the proxy states itself, then the end of the head.
@@ -184,15 +193,10 @@ std::string_view append_proxy_fields(const MessageHead& req, const RequestForwar
   if (req.body == BodyKind::chunked) {
     out.append("Transfer-Encoding: chunked\r\n"sv);
   } else if (req.body == BodyKind::length) {
-    out.append("Content-Length: "sv);
-    char digits[20];
-    const char* end = std::to_chars(std::begin(digits), std::end(digits), req.content_length).ptr;
-    out.append(digits, static_cast<std::size_t>(end - digits));
-    out.append("\r\n"sv);
+    append_content_length(out, req.content_length);
   }
-  if (req.connection_upgrade && !seen.upgrade.empty()) {
-    append_field(out, "Connection", "upgrade");
-    append_field(out, "Upgrade", seen.upgrade);
+  if (req.connection_upgrade && req.websocket_upgrade) {
+    out.append("Connection: upgrade\r\nUpgrade: websocket\r\n"sv);
   }
   out.append("X-Forwarded-For: "sv);
   if (!seen.forwarded_for.empty()) {
@@ -241,10 +245,6 @@ std::string_view build_upstream_request(const MessageHead& req, const RequestFor
   FieldRuns copied(req, out);
   for (const Header& h : req) {
     const RequestField kind = classify_request_field(h.token, req.expect_continue);
-    if (kind == RequestField::upgrade) {
-      seen.upgrade = h.value;
-      continue;
-    }
     if (kind == RequestField::drop || options.names(h.name)) {
       continue;
     }
@@ -291,6 +291,11 @@ void build_client_response(const MessageHead& resp, const ResponseForwarding& fw
       continue;
     } else if (h.token == HeaderToken::via) {
       via = h.value;
+    } else if (h.token == HeaderToken::content_length && is_list(h.value)) {
+      // A list of identical values (the parser refused differing ones) is one length to a
+      // recipient (RFC 9110 §8.6); a strict client refuses the list, so one value goes on.
+      copied.flush();
+      append_content_length(out, resp.content_length);
     } else {
       copied.keep(h);
     }
@@ -342,6 +347,8 @@ void build_h2_response(const MessageHead& resp, std::string_view extra_field, Fi
     }
     if (h.token == HeaderToken::via) {
       via = h.value;
+    } else if (h.token == HeaderToken::content_length && is_list(h.value)) {
+      out.add("content-length"sv, std::to_string(resp.content_length));  // RFC 9110 §8.6
     } else {
       out.add(h.name, h.value);
     }

@@ -27,6 +27,10 @@ constexpr std::size_t kWriteBatch = 64 * 1024;
 // Between the two GOAWAY frames of a graceful close: streams the client opened before it saw
 // the first one are still served (RFC 9113 §6.8).
 constexpr auto kGoawayGrace = std::chrono::seconds(1);
+// Header blocks over the limit a connection may send: each is answered 431, but every one costs
+// an HPACK decode of what the client compressed, so a client that goes on is cut with
+// ENHANCE_YOUR_CALM (RFC 9113 §5.4.1) rather than decoded forever.
+constexpr std::size_t kMaxOversizedHeads = 3;
 
 std::string_view view(const std::uint8_t* p, std::size_t n) {
   return {reinterpret_cast<const char*>(p), n};
@@ -349,6 +353,10 @@ int H2Connection::on_frame_recv(nghttp2_session* /*session*/, const nghttp2_fram
   if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
     --c.heads_pending_;
     s->on_headers_end(end_stream);
+    if (s->head_too_large() && ++c.oversized_heads_ > kMaxOversizedHeads) {
+      c.worker_.count_calmed();
+      return nghttp2_session_terminate_session(c.session_, NGHTTP2_ENHANCE_YOUR_CALM);
+    }
     c.start_stream(*s);
   } else if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && end_stream) {
     s->on_end_stream();

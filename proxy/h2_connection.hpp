@@ -99,7 +99,8 @@ class H2Connection final : public SessionHooks {
   bool failed_ = false;            // a protocol error ends the session (its GOAWAY still goes out)
   Clock::time_point quiet_since_;  // since nothing runs and nothing was written
   std::size_t heads_pending_ = 0;  // streams whose header block has not ended
-  Clock::time_point heads_since_;  // since when some header block has been pending
+  std::size_t oversized_heads_ = 0;     // header blocks over the limit, answered 431
+  Clock::time_point heads_since_;       // since when some header block has been pending
   Clock::time_point notice_sent_at_{};  // the first GOAWAY of a graceful close
   bool stopping_ = false;               // a graceful close has begun
   bool final_goaway_ = false;           // its second GOAWAY was submitted

@@ -89,6 +89,8 @@ class H2Stream final : public ClientSide, public SessionHooks {
   [[nodiscard]] bool closed() const { return closed_; }
   /// Whether its request header block has ended.
   [[nodiscard]] bool head_received() const { return head_received_; }
+  /// Whether the header block went over the size or field limit (the stream answers 431).
+  [[nodiscard]] bool head_too_large() const { return x_->head.verdict().refusal == 431; }
   /// The stream's id.
   [[nodiscard]] std::int32_t id() const { return id_; }
   /// Whether its coroutine runs (the connection keeps the stream until it has ended).

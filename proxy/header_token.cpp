@@ -16,7 +16,7 @@ struct TokenEntry {
 
 // One table for every rule about a field's name. Ordered by token, so that the flags of a
 // token are found by index.
-constexpr std::array<TokenEntry, 16> kTokens{{
+constexpr std::array<TokenEntry, 17> kTokens{{
     {"", HeaderToken::other, 0},
     {"connection", HeaderToken::connection, kHopByHop},
     {"content-length", HeaderToken::content_length, kFraming},
@@ -33,6 +33,8 @@ constexpr std::array<TokenEntry, 16> kTokens{{
     {"x-forwarded-proto", HeaderToken::x_forwarded_proto, kSetByProxyOnRequest},
     {"x-request-id", HeaderToken::x_request_id, 0},
     {"cookie", HeaderToken::cookie, 0},
+    // The settings of an h2c upgrade (RFC 7540 §3.2.1), which is never forwarded.
+    {"http2-settings", HeaderToken::http2_settings, kHopByHop},
 }};
 
 constexpr bool table_is_ordered() {

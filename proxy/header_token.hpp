@@ -25,6 +25,7 @@ enum class HeaderToken : std::uint8_t {
   x_forwarded_proto,
   x_request_id,
   cookie,
+  http2_settings,
 };
 
 /// What the proxy does with a field, whichever direction it travels.

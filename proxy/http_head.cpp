@@ -217,7 +217,9 @@ inline std::string_view note_field(const Header& field, bool is_request, Message
       head.expect_continue = head.expect_continue || iequals(value, "100-continue");
       break;
     case HeaderToken::upgrade:
-      head.has_upgrade = true;
+      for_each_list_element(value, [&](std::string_view protocol) {
+        head.websocket_upgrade = head.websocket_upgrade || iequals(protocol, "websocket");
+      });
       break;
     case HeaderToken::connection:
       note_connection_options(value, head);
@@ -372,6 +374,66 @@ ParseResult parse_request_line(std::string_view line, MessageHead& head) {
   return ParseResult{ParseStatus::complete, 0, 0, {}};
 }
 
+// Whether the unfinished last line of an incomplete head can still become valid: a control byte
+// (but a CR that may yet meet its LF) can never, nor a byte no method or field name may hold
+// before the method's space or the name's colon, nor a field line that starts folded.
+bool partial_line_can_grow(std::string_view line, bool request_line) {
+  if (!request_line && !line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+    return false;  // obsolete line folding (RFC 9112 §5.2)
+  }
+  bool in_name = true;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const auto c = static_cast<unsigned char>(line[i]);
+    if (c == '\r' && i + 1 == line.size()) {
+      continue;
+    }
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      return false;
+    }
+    if (in_name && c == (request_line ? ' ' : ':')) {
+      in_name = false;
+    } else if (in_name && !kTchar[c]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Why an incomplete request head can never become valid, or success while it still can: each
+// line ended so far must be a valid request line or field line (RFC 9112 §2.2, §3, §5), and the
+// unfinished one a possible start of one. nginx and HAProxy answer such bytes at once; waiting
+// for the header timeout would hold the connection for nothing.
+ParseResult refuse_early(std::string_view data, MessageHead& scratch) {
+  std::size_t start = 0;
+  for (std::size_t line_number = 0; start < data.size(); ++line_number) {
+    const std::size_t lf = data.find('\n', start);
+    if (lf == std::string_view::npos) {
+      return partial_line_can_grow(data.substr(start), line_number == 0)
+                 ? ParseResult{}
+                 : fail(400, "malformed request head");
+    }
+    if (lf == start || data[lf - 1] != '\r') {
+      return fail(400, "malformed header line ending");
+    }
+    const std::string_view line = data.substr(start, lf - 1 - start);
+    start = lf + 1;
+    if (line_number == 0) {
+      if (ParseResult r = parse_request_line(line, scratch); r.state == ParseStatus::error) {
+        return r;
+      }
+      continue;
+    }
+    if (line_number > kMaxHeaders) {
+      return fail(431, "too many header fields");
+    }
+    Header field;
+    if (std::string_view why = check_field_line(line, field, false); !why.empty()) {
+      return fail(400, why);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -442,8 +504,8 @@ ParseResult parse_request_head(std::string_view data, std::size_t max_bytes, Mes
   const HeadBounds bounds = locate_head(msg, scan);
   const std::size_t end = bounds.end;
   if (end == 0) {
-    if (bounds.bare_lf) {
-      return fail(400, "malformed header line ending");
+    if (ParseResult early = refuse_early(msg, head); early.state == ParseStatus::error) {
+      return early;
     }
     if (msg.size() >= max_bytes) {
       return fail(431, "request header section too large");

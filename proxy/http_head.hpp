@@ -36,9 +36,11 @@ struct HeadFacts {
   bool connection_close = false;       ///< `Connection: close` was sent
   bool connection_keep_alive = false;  ///< `Connection: keep-alive` was sent
   bool connection_upgrade = false;     ///< `Connection: upgrade` was sent
-  bool has_upgrade = false;            ///< an `Upgrade` field is present
-  bool expect_continue = false;        ///< `Expect: 100-continue`
-  std::string_view host;  ///< requests only: the Host field, or an absolute-form's authority
+  /// An `Upgrade` field offers websocket: the one protocol the proxy tunnels. Any other
+  /// (h2c above all, which would reach the backend past every check) is not forwarded.
+  bool websocket_upgrade = false;
+  bool expect_continue = false;  ///< `Expect: 100-continue`
+  std::string_view host;         ///< requests only: the Host field, or an absolute-form's authority
 };
 
 /// The fields of a parsed request or response head that the relay needs.

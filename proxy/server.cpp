@@ -245,6 +245,14 @@ std::uint64_t Server::tls_failures() const {
   return n;
 }
 
+std::uint64_t Server::calmed() const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) {
+    n += w->calmed();
+  }
+  return n;
+}
+
 std::uint64_t Server::rejected() const {
   std::uint64_t n = 0;
   for (const auto& w : workers_) {

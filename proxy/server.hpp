@@ -61,6 +61,8 @@ class Server {
   TlsContext& tls() { return tls_; }
   /// TLS handshakes that failed or timed out, over all workers.
   [[nodiscard]] std::uint64_t tls_failures() const;
+  /// HTTP/2 connections ended with ENHANCE_YOUR_CALM, over all workers.
+  [[nodiscard]] std::uint64_t calmed() const;
   /// Open client connections.
   [[nodiscard]] std::size_t connections() const { return connections_.load(); }
   /// Requests for hosts no service claims (answered 404), over all workers.

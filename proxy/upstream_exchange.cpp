@@ -56,7 +56,7 @@ UpstreamExchange::UpstreamExchange(Worker& worker, SessionHandle& handle, Client
       client_(client),
       head_request_(request.method == "HEAD"),
       idempotent_(is_idempotent(request.method)),
-      upgrade_requested_(request.connection_upgrade && request.has_upgrade),
+      upgrade_requested_(request.connection_upgrade && request.websocket_upgrade),
       upstream_head_(upstream_head),
       response_(response),
       bytes_(upstream_bytes),

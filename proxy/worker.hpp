@@ -145,6 +145,10 @@ class Worker {
   void count_refused(bool unrouted) {
     (unrouted ? unrouted_ : rejected_).fetch_add(1, std::memory_order_relaxed);
   }
+  /// Counts an HTTP/2 connection ended with ENHANCE_YOUR_CALM for abusing a limit.
+  void count_calmed() { calmed_.fetch_add(1, std::memory_order_relaxed); }
+  /// HTTP/2 connections ended with ENHANCE_YOUR_CALM, so far.
+  [[nodiscard]] std::uint64_t calmed() const { return calmed_.load(); }
   /// Counts a TLS connection closed because its handshake failed or timed out.
   void count_tls_failure() { tls_failures_.fetch_add(1, std::memory_order_relaxed); }
   /// TLS handshakes that failed or timed out, so far.
@@ -191,6 +195,7 @@ class Worker {
   std::atomic<std::uint64_t> unrouted_{0};  // written by this worker, read by the control plane
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> tls_failures_{0};
+  std::atomic<std::uint64_t> calmed_{0};
   Clock::time_point now_ = Clock::now();  // refreshed by the sweeper
   RequestIds request_ids_;
   std::thread thread_;

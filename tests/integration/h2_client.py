@@ -402,6 +402,33 @@ def case_hpack_bomb(port):
     print("after: %s" % outcome_of(s, 5, 5))
 
 
+def case_oversized_heads(port, count):
+    """COUNT requests in a row whose header blocks are over the limit (a 4 KB field indexed once,
+    then referenced 64 times a block): prints each stream's fate until the connection ends, and
+    how it ended."""
+    s = raw_start(port)
+    enc = hpack.Encoder()
+    first = bytes([0x40]) + hpack_string("x-big") + hpack_string("b" * 4000)
+    s.sendall(HeadersFrame(1, request_block(enc, "/seed") + first,
+                           flags=["END_HEADERS", "END_STREAM"]).serialize())
+    print("seed: %s" % outcome_of(s, 1, 5))
+    plain = b"".join(bytes([0x00]) + hpack_string(k) + hpack_string(v) for k, v in
+                     [(":method", "GET"), (":scheme", "http"), (":authority", "app"),
+                      (":path", "/big")])
+    for i in range(int(count)):
+        sid = 3 + 2 * i
+        try:
+            s.sendall(HeadersFrame(sid, plain + bytes([0x80 | 62]) * 64,
+                                   flags=["END_HEADERS", "END_STREAM"]).serialize())
+        except (BrokenPipeError, ConnectionResetError):
+            print("closed")
+            return
+        outcome = outcome_of(s, sid, 5)
+        print("big %d: %s" % (i + 1, outcome))
+        if not outcome.startswith("status"):
+            return
+
+
 def hpack_string(text):
     data = text.encode()
     if len(data) < 127:
@@ -495,6 +522,7 @@ CASES = {
     "continuation-flood": case_continuation_flood,
     "partial-head": case_partial_head,
     "hpack-bomb": case_hpack_bomb,
+    "oversized-heads": case_oversized_heads,
     "flood": case_flood,
     "zero-window": case_zero_window,
     "goaway": case_goaway,

@@ -82,6 +82,69 @@ TEST_CASE("ambiguous and malformed requests are refused, closed and never forwar
   CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "forwarded");
 }
 
+TEST_CASE("a head that can never become valid is refused at once, not at the header timeout") {
+  TestBackend backend(TestBackend::respond("forwarded"));
+  ProxyUnderTest proxy(backend.address(), [](auto& c) { c.client_header_timeout = 60s; });
+  for (const char* partial : {
+           "GET / HTTP/1.1\r\nHost: a\rX",                           // a CR not followed by LF
+           "GET / HTTP/1.1\r\nHost: a\r\nnot a field line\r\n",      // a line that is not a field
+           "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n{}",  // a body, no blank line
+       }) {
+    CAPTURE(partial);
+    SocketClient client(proxy.port(), 3s);
+    client.send(partial);
+    const Response r = client.read_response();  // within 3 s, or status 0
+    CHECK(r.status == 400);
+    CHECK(client.closed_by_peer(2s));
+  }
+  CHECK(backend.requests().empty());
+}
+
+TEST_CASE("an h2c upgrade is never a tunnel: the backend sees a plain request") {
+  // A backend that would switch to any protocol it is offered.
+  TestBackend backend([](BackendConnection& c, TestBackend& self) {
+    while (auto r = c.read_request()) {
+      self.record(*r);
+      const bool offered = r->has("upgrade");
+      if (!c.send(offered ? "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
+                            "Upgrade: h2c\r\n\r\n"
+                          : "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain") ||
+          offered) {
+        return;
+      }
+    }
+  });
+  ProxyUnderTest proxy(backend.address());
+  const Response r = request_once(
+      proxy.port(),
+      "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+      "HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n");
+  CHECK(r.status == 200);
+  CHECK(r.body == "plain");
+  REQUIRE(backend.requests().size() == 1);
+  const BackendRequest& seen = backend.requests()[0];
+  CHECK_FALSE(seen.has("upgrade"));
+  CHECK_FALSE(seen.has("http2-settings"));
+  CHECK(seen.header("connection").find("pgrade") == std::string::npos);
+}
+
+TEST_CASE("a response's Content-Length list of one value reaches the client as one value") {
+  TestBackend backend([](BackendConnection& c, TestBackend&) {
+    while (c.read_request()) {
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello");
+    }
+  });
+  ProxyUnderTest proxy(backend.address());
+  SocketClient client(proxy.port());
+  client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  const Response r = client.read_response();
+  CHECK(r.status == 200);
+  CHECK(r.body == "hello");
+  CHECK(r.head.find("Content-Length: 5\r\n") != std::string::npos);
+  CHECK(r.head.find("5, 5") == std::string::npos);
+  CHECK_FALSE(r.closed);
+}
+
 TEST_CASE("bodies over --max-body get 413, whether announced or chunked") {
   TestBackend backend(TestBackend::respond("ok"));
   ProxyUnderTest proxy(backend.address(), [](auto& c) { c.max_body_bytes = 1000; });

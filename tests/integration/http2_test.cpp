@@ -17,6 +17,7 @@
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/test_backend.hpp"
 #include "tests/support/test_certificates.hpp"
+#include "tests/support/unix_http.hpp"
 
 using namespace handoff::test;
 using namespace std::chrono_literals;
@@ -215,6 +216,14 @@ TEST_CASE("known HTTP/2 attacks are refused and memory stays bounded") {
   const std::string bomb = h2_case("hpack-bomb " + port);
   CHECK(contains(bomb, "bomb: status 431"));
   CHECK(contains(bomb, "after: status 200"));
+  // Header blocks over the limit again and again: three 431s, then GOAWAY ENHANCE_YOUR_CALM (11),
+  // counted.
+  const std::string oversized = h2_case("oversized-heads " + port + " 10");
+  CHECK(oversized ==
+        "seed: status 200\nbig 1: status 431\nbig 2: status 431\nbig 3: status 431\n"
+        "big 4: goaway 11\n");
+  CHECK(contains(unix_request(proxy.control(), "GET", "/metrics").body,
+                 "handoff_http2_calmed_connections_total 1\n"));
   // Floods of frames that ask for an answer, from a client that reads none.
   for (const char* kind : {"settings", "ping"}) {
     const std::string flood = h2_case(std::string("flood ") + port + " " + kind + " 1000000");

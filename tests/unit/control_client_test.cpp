@@ -141,3 +141,37 @@ TEST_CASE("no proxy to talk to is said in plain words") {
   CHECK_THROWS_WITH_AS(ControlClient(stale).request("GET", "/v1/status", {}, &body),
                        doctest::Contains("no proxy is listening"), UnreachableError);
 }
+
+TEST_CASE("a proxy that closes mid-operation is said so, with where to look") {
+  TempDir dir;
+  const std::string path = (dir.path() / "control.sock").string();
+  ScriptedServer server(path, {"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"event\":"});
+  std::string body;
+  CHECK_THROWS_WITH_AS(ControlClient(path).request("POST", "/v1/services/web/swap", "{}", &body),
+                       doctest::Contains("the proxy closed the connection before the operation "
+                                         "ended"),
+                       UnreachableError);
+}
+
+TEST_CASE("a socket that starts listening a moment later (a restart) is reached") {
+  TempDir dir;
+  const std::string path = (dir.path() / "control.sock").string();
+  const int stale = unix_socket_at(path);  // bound, not yet listening: connections are refused
+  std::thread later([stale] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ::listen(stale, 4);
+    const int c = ::accept(stale, nullptr, nullptr);  // the probe
+    ::close(c);
+    const int r = ::accept(stale, nullptr, nullptr);
+    char buf[4096];
+    (void)::read(r, buf, sizeof buf);
+    const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+    (void)::write(r, answer.data(), answer.size());
+    ::close(r);
+  });
+  std::string body;
+  CHECK(ControlClient(path).request("GET", "/v1/status", {}, &body) == 200);
+  CHECK(body == "{}");
+  later.join();
+  ::close(stale);
+}

@@ -99,3 +99,43 @@ TEST_CASE("an absolute-form target is forwarded in origin-form with its authorit
   build_upstream_request(request("GET https://h?x HTTP/1.1\r\nHost: h\r\n\r\n"), {"c", "i"}, out);
   CHECK(out.rfind("GET /?x HTTP/1.1\r\nHost: h\r\n", 0) == 0);
 }
+
+TEST_CASE("an h2c upgrade is not forwarded: neither its Upgrade nor its settings") {
+  MessageHead head = request(
+      "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+      "HTTP2-Settings: AAMAAABkAAQAAP__\r\nAccept: */*\r\n\r\n");
+  std::string out;
+  build_upstream_request(head, {"127.0.0.1", "id"}, out);
+  CHECK(out.find("Upgrade") == std::string::npos);
+  CHECK(out.find("upgrade") == std::string::npos);
+  CHECK(out.find("HTTP2-Settings") == std::string::npos);
+  CHECK(out.find("Accept: */*\r\n") != std::string::npos);
+  out.clear();
+  // Settings a client forgot to name in Connection are not forwarded either.
+  build_upstream_request(request("GET / HTTP/1.1\r\nHost: a\r\nHTTP2-Settings: x\r\n\r\n"),
+                         {"127.0.0.1", "id"}, out);
+  CHECK(out.find("HTTP2-Settings") == std::string::npos);
+}
+
+TEST_CASE("a response's list of identical Content-Length values goes on as one value") {
+  MessageHead head =
+      response("HTTP/1.1 200 OK\r\nServer: a\r\nContent-Length: 5, 5\r\nX: y\r\n\r\n");
+  std::string out;
+  build_client_response(head, {}, out);
+  CHECK(out ==
+        "HTTP/1.1 200 OK\r\nServer: a\r\nContent-Length: 5\r\nX: y\r\nVia: 1.1 handoff\r\n\r\n");
+  FieldBlock block;
+  build_h2_response(head, {}, block, {});
+  bool found = false;
+  for (std::size_t i = 0; i < block.size(); ++i) {
+    if (block.name(i) == "content-length") {
+      CHECK(block.value(i) == "5");
+      found = true;
+    }
+  }
+  CHECK(found);
+  MessageHead differing;
+  CHECK(parse_response_head("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n", 16384, "GET",
+                            differing)
+            .error_status == 502);
+}

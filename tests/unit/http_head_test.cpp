@@ -107,7 +107,7 @@ TEST_CASE("connection options are recognised case-insensitively") {
               .state == ParseStatus::complete);
   CHECK(head.connection_keep_alive);
   CHECK(head.connection_upgrade);
-  CHECK(head.has_upgrade);
+  CHECK(head.websocket_upgrade);
   CHECK(head.expect_continue);
   CHECK_FALSE(head.connection_close);
 }
@@ -178,4 +178,47 @@ TEST_CASE("a bare LF is refused before the head is complete") {
   }
   CHECK(parse_request_head("GET / HTTP/1.1\r\nHost: x\r\n", 16384, head).state ==
         ParseStatus::incomplete);
+}
+
+TEST_CASE("an incomplete head that can never become valid is refused at once") {
+  MessageHead head;
+  for (std::string_view partial : {
+           "GET / HTTP/1.1\r\nHost: x\rY",                  // a CR not followed by LF
+           "GET / HTTP/1.1\r\nHost: x\r\nnot a field\r\n",  // a line that is not a field
+           "GET / HTTP/1.1\r\nHost: x\r\n{\"json\": 1}",    // a body before the blank line
+           "GET / HTTP/1.1\r\nHost: x\r\n folded",          // obsolete line folding
+           "GET / HTTP/1.1\r\nHost: x\r\nA: \x01",          // a control byte
+           "GET / HTTP/1.1\r\nBad Name: x\r\n",             // a space in a field name
+           "GET / HTTP/1.1 extra\r\nHost: x\r\n",           // a malformed request line
+           "G(T /",                                         // a method that is no token
+       }) {
+    const ParseResult r = parse_request_head(partial, 16384, head);
+    CHECK_MESSAGE(r.state == ParseStatus::error, partial);
+    CHECK_MESSAGE(r.error_status == 400, partial);
+  }
+  for (std::string_view growing : {"GET / HTTP/1.1\r\nHost: x\r", "GET / HTTP/1.1\r\nX-A",
+                                   "GET / HTTP/1.1\r\nX-A: b c\t", "GE", "GET /a b"}) {
+    CHECK_MESSAGE(parse_request_head(growing, 16384, head).state == ParseStatus::incomplete,
+                  growing);
+  }
+  std::string many = "GET / HTTP/1.1\r\n";
+  for (std::size_t i = 0; i <= kMaxHeaders; ++i) {
+    many += "A: b\r\n";
+  }
+  CHECK(parse_request_head(many, 16384, head).error_status == 431);
+}
+
+TEST_CASE("only a WebSocket upgrade is an upgrade") {
+  MessageHead head;
+  REQUIRE(parse_request_head("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                             "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+                             16384, head)
+              .state == ParseStatus::complete);
+  CHECK(head.connection_upgrade);
+  CHECK_FALSE(head.websocket_upgrade);
+  REQUIRE(parse_request_head("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n"
+                             "Upgrade: h2c, WebSocket\r\n\r\n",
+                             16384, head)
+              .state == ParseStatus::complete);
+  CHECK(head.websocket_upgrade);
 }

@@ -27,8 +27,8 @@ TEST_CASE("fields are read with their types, ranges and defaults") {
   JsonFields f(R"({"to":"127.0.0.1:1","keep":2,"drain_timeout":"1500ms","health_check":false,)"
                R"("hosts":["a","b"]})");
   CHECK(f.string("to", true) == "127.0.0.1:1");
-  CHECK(f.integer("keep", 0, 10, 1) == 2);
-  CHECK(f.integer("tail", 0, 10, 7) == 7);
+  CHECK(f.integer("keep", {0, 10}, 1) == 2);
+  CHECK(f.integer("tail", {0, 10}, 7) == 7);
   CHECK(f.duration("drain_timeout", 30s) == 1500ms);
   CHECK_FALSE(f.boolean("health_check", true));
   CHECK(f.strings("hosts", "host names") == std::vector<std::string>{"a", "b"});
@@ -45,11 +45,11 @@ TEST_CASE("an unknown, repeated, mistyped or out-of-range field is a 400 naming 
   CHECK(refusal([] { JsonFields f(R"({"keep":1,"keep":2})"); }).find("keep") != std::string::npos);
   CHECK(refusal([] {
           JsonFields f(R"({"port":4294975488})");
-          (void)f.integer("port", 1, 65535, 8080);
+          (void)f.integer("port", {1, 65535}, 8080);
         }).find("port") != std::string::npos);
   CHECK(refusal([] {
           JsonFields f(R"({"keep":"2"})");
-          (void)f.integer("keep", 0, 10, 1);
+          (void)f.integer("keep", {0, 10}, 1);
         }).find("keep") != std::string::npos);
   CHECK(refusal([] {
           JsonFields f(R"({"hosts":["a",1]})");

@@ -1,0 +1,148 @@
+// Every CLI command against bad input: each exits 2 with a message and changes nothing (the
+// status and the containers are the same before and after). And the control API never lets a
+// service name stand for another path.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/support/docker_fixture.hpp"
+#include "tests/support/running_proxy.hpp"
+#include "tests/support/test_backend.hpp"
+#include "tests/support/unix_http.hpp"
+
+using namespace handoff::test;
+
+namespace {
+
+// What a bad command must not change: the status without its clock and counters, and every
+// container handoff labels.
+std::string observable_state(const RunningProxy& proxy) {
+  std::string status = unix_request(proxy.control(), "GET", "/v1/status").body;
+  const std::size_t uptime = status.find("\"uptime_seconds\"");
+  if (uptime != std::string::npos) {
+    status.erase(uptime, status.find_first_of(",}", uptime) - uptime);
+  }
+  return status + shell("docker ps -aq --filter label=handoff.service 2>&1").second;
+}
+
+const std::vector<std::vector<std::string>>& bad_commands() {
+  static const std::vector<std::vector<std::string>> cases = {
+      {"status", "extra"},
+      {"swap", "web"},
+      {"swap", "web", "--to", "notanaddress"},
+      {"swap", "web", "--to", "127.0.0.1:99999"},
+      {"swap", "nonexistent/../web", "--to", "127.0.0.1:1"},
+      {"swap", "web", "--to", "127.0.0.1:1", "--healthy-threshold", "0"},
+      {"swap", "web", "--to", "127.0.0.1:1", "--canary", "101%"},
+      {"swap", "web", "extra", "--to", "127.0.0.1:1"},
+      {"rollback"},
+      {"rollback", "nonexistent/../web"},
+      {"rollback", "web", "--drain-timeout", "forever"},
+      {"deploy", "web", "--image", "app:v1"},
+      {"deploy", "web", "--image", "app:v1", "--network", "n", "--host-network"},
+      {"deploy", "web", "--image", "app:v1", "--host-network", "--replicas", "0"},
+      {"deploy", "web", "--image", "app:v1", "--host-network", "--replicas", "101"},
+      {"deploy", "web", "--image", "app:v1", "--host-network", "--port", "70000"},
+      {"deploy", "web", "--image", "app:v1", "--host-network", "--keep", "-1"},
+      {"deploy", "web", "--image", "app:v1", "--host-network", "--env", "=x"},
+      {"deploy", "we b", "--image", "app:v1", "--host-network"},
+      {"deploy", "web", "--host-network"},
+      {"scale", "web", "1000000"},
+      {"scale", "web", "0"},
+      {"scale", "web", "two"},
+      {"scale", "web"},
+      {"scale", "web?x", "2"},
+      {"canary", "web"},
+      {"canary", "web", "--percent", "101%"},
+      {"canary", "../web", "--percent", "5%"},
+      {"promote"},
+      {"promote", "web", "extra"},
+      {"promote", "web", "--keep", "-1"},
+      {"pause"},
+      {"pause", "../services/web"},
+      {"pause", "web", "--max-pause", "5parsecs"},
+      {"pause", "web", "--retry-after"},
+      {"resume", "nonexistent/../web"},
+      {"service"},
+      {"service", "bogus", "web"},
+      {"service", "add", "Web"},
+      {"service", "add", "a2", "--hsts", "-5"},
+      {"service", "update", "web"},
+      {"service", "remove", "nonexistent/../web"},
+      {"logs"},
+      {"logs", "../web"},
+      {"logs", "web", "--tail", "-1"},
+      {"upgrade"},
+      {"upgrade", "--exec", "/bin/true", "--image", "handoff:2"},
+      {"upgrade", "--exec", "/bin/true", "--timeout", "soon"},
+      {"frobnicate"},
+      {"--bogus", "status"},
+  };
+  return cases;
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) {
+    out += (out.empty() ? "" : " ") + w;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every CLI command refuses bad input with exit 2 and a message, changing nothing") {
+  TestBackend backend(TestBackend::respond("web"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address()});
+  REQUIRE(
+      proxy.cli({"service", "add", "web", "--host", "web.test", "--upstream", backend.address()})
+          .code == 0);
+  const std::string before = observable_state(proxy);
+  for (const auto& words : bad_commands()) {
+    CAPTURE(joined(words));
+    std::vector<std::string> args = words;
+    args.insert(args.end(), {"--control", proxy.control()});
+    const CommandResult r = run_command(args);
+    CHECK(r.code == 2);
+    CHECK_FALSE(r.err.empty());
+    CHECK(r.err.find("field '") == std::string::npos);  // the CLI's words, not the API's
+    CHECK(observable_state(proxy) == before);
+  }
+}
+
+TEST_CASE("control flags may come before the command, and help takes a command") {
+  TestBackend backend(TestBackend::respond("web"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address()});
+  const CommandResult status = run_command({"--control", proxy.control(), "status"});
+  CHECK(status.code == 0);
+  CHECK(status.out.find("default") != std::string::npos);
+  const CommandResult help = run_command({"help", "deploy"});
+  CHECK(help.code == 0);
+  CHECK(help.out.rfind("usage: handoff deploy", 0) == 0);
+  const CommandResult pause = run_command({"pause", "--help"});
+  CHECK(pause.out.find("--message TEXT") != std::string::npos);
+  CHECK(pause.out.find("--retry-after DUR") != std::string::npos);
+}
+
+TEST_CASE("the control API decodes a service's path segment and refuses what is not a name") {
+  TestBackend backend(TestBackend::respond("web"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address()});
+  REQUIRE(proxy.cli({"service", "add", "web", "--host", "web.test"}).code == 0);
+  for (const char* path : {"/v1/services/nonexistent/../web/pause", "/v1/services/..%2Fweb/pause",
+                           "/v1/services/%2E%2E/pause", "/v1/services/we%20b/pause",
+                           "/v1/services/web%zz/pause", "/v1/services/Web/pause"}) {
+    CAPTURE(path);
+    const UnixResponse r = unix_request(proxy.control(), "POST", path, "{}");
+    CHECK(((r.status == 400) || (r.status == 404)));
+  }
+  CHECK(unix_request(proxy.control(), "GET", "/v1/status").body.find("\"paused\":true") ==
+        std::string::npos);
+  // An encoded name that is a name is the same service.
+  CHECK(unix_request(proxy.control(), "POST", "/v1/services/w%65b/pause", "{}").status == 200);
+  CHECK(unix_request(proxy.control(), "GET", "/v1/status").body.find("\"paused\":true") !=
+        std::string::npos);
+}

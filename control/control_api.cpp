@@ -174,6 +174,8 @@ int http_status(ErrorKind kind) {
       return 502;
     case ErrorKind::unavailable:
       return 503;
+    case ErrorKind::not_saved:
+      return 507;  // Insufficient Storage (RFC 4918 §11.5)
     case ErrorKind::internal:
       break;
   }

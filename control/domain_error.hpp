@@ -16,6 +16,7 @@ enum class ErrorKind : std::uint8_t {
   check_failed,        ///< the new version never became ready (exited, unhealthy, no address)
   engine_failed,       ///< the container engine failed a call it should have served
   unavailable,         ///< the engine cannot be reached, or handoff is shutting down
+  not_saved,           ///< the state could not be made durable, so the change was not made
   internal,            ///< a fault in handoff itself
 };
 

@@ -170,6 +170,7 @@ void ServiceRegistry::restore(const ProxyState& state) {
     records_[s.name] = std::move(r);
   }
   publish();
+  persist();
 }
 
 void ServiceRegistry::set_default_certificate(
@@ -205,6 +206,7 @@ void ServiceRegistry::add(const std::string& name, std::vector<std::string> host
   r.service = std::make_shared<proxy::Service>(name, server_.config().threads, set,
                                                server_.config().balancing);
   records_[name] = std::move(r);
+  save_or_undo([&] { records_.erase(name); });
   publish();
 }
 
@@ -218,12 +220,14 @@ void ServiceRegistry::update(const std::string& name, ServiceChange change) {
   check_not_frozen();
   Record& r = find(name);
   check_acme(change.tls);  // every check before the first change: a refusal changes nothing
+  const Record before = r;
   if (change.hosts) {
     check_hosts(name, *change.hosts);
     r.hosts = std::move(*change.hosts);
   }
   r.strip_prefix = change.strip_prefix.value_or(r.strip_prefix);
   r.tls = change.tls.applied_to(r.tls);
+  save_or_undo([&] { r = before; });
   publish();
 }
 
@@ -301,9 +305,10 @@ void ServiceRegistry::remove(const std::string& name) {
     throw DomainError(ErrorKind::conflict, "busy",
                       fmt::format("a workflow is running on service '{}'", name));
   }
+  auto removed = records_.extract(name);
+  save_or_undo([&] { records_.insert(std::move(removed)); });
   // Requests in flight hold their upstream; idle pooled connections to it are closed.
-  server_.swap(*r.service, nullptr);
-  records_.erase(name);
+  server_.swap(*removed.mapped().service, nullptr);
   publish();
 }
 
@@ -332,15 +337,27 @@ std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::swap(
   std::lock_guard lock(mutex_);
   Record& r = find(name);
   auto next = make_set(server_, addresses, r.generation + 1);
+  const Record before = r;
+  record_switch(r, containers);
+  // Saved before the switch: a switch the state does not hold would be undone by a restart,
+  // which would then remove the containers that serve.
+  const PendingSwitch pending{name, addresses_of(next)};
+  save_or_undo([&] { r = before; }, &pending);
   const auto start = Clock::now();
-  const std::vector<std::string> previous = addresses_of(r.service->upstreams());
   auto left = server_.swap(*r.service, next);
   switch_time = Clock::now() - start;
   if (on_switched) {
     on_switched();
   }
+  r.swaps += 1;
+  r.swap_seconds += std::chrono::duration<double>(switch_time).count();
+  publish();
+  return left;
+}
+
+void ServiceRegistry::record_switch(Record& r, const std::vector<ContainerRef>& containers) {
+  r.previous = addresses_of(r.service->upstreams());
   r.generation += 1;
-  r.previous = previous;
   // The containers that served until now become the most recent set in the history (those
   // that go on serving, after a scale, excepted); the ones taking over (a rollback target)
   // leave it.
@@ -359,10 +376,6 @@ std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::swap(
   std::erase_if(r.history, [](const auto& set) { return set.empty(); });
   r.containers = containers;
   r.container_problem.clear();
-  r.swaps += 1;
-  r.swap_seconds += std::chrono::duration<double>(switch_time).count();
-  publish();
-  return left;
 }
 
 std::uint64_t ServiceRegistry::next_generation(const std::string& name) const {
@@ -376,8 +389,9 @@ std::uint64_t ServiceRegistry::reserve_container_number(const std::string& name)
   // The first container is numbered after the service's current generation; later ones count
   // on from there, whatever swaps and rollbacks happen in between.
   const std::uint64_t n = r.next_container != 0 ? r.next_container : r.generation + 1;
+  const std::uint64_t before = r.next_container;
   r.next_container = n + 1;
-  persist();
+  save_or_undo([&] { r.next_container = before; });  // before a container is made
   return n;
 }
 
@@ -498,9 +512,13 @@ std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::resize(
   if (auto more = make_set(server_, add, r.generation)) {
     members.insert(members.end(), more->members().begin(), more->members().end());
   }
-  auto left = server_.swap(*r.service, std::make_shared<const proxy::UpstreamSet>(members));
+  auto next = std::make_shared<const proxy::UpstreamSet>(members);
+  const std::vector<ContainerRef> before = r.containers;
   r.containers.resize(std::min(keep, r.containers.size()));
   r.containers.insert(r.containers.end(), add_containers.begin(), add_containers.end());
+  const PendingSwitch pending{name, addresses_of(next)};
+  save_or_undo([&] { r.containers = before; }, &pending);
+  auto left = server_.swap(*r.service, next);
   publish();
   return left;
 }
@@ -567,15 +585,34 @@ void ServiceRegistry::pause(const std::string& name, std::chrono::milliseconds m
                             proxy::PauseNotice notice) {
   std::lock_guard lock(mutex_);
   check_not_frozen();
-  find(name).service->pause(max_pause, std::move(notice));
-  persist();  // a paused service stays paused after a restart
+  proxy::Service& service = *find(name).service;
+  const bool was_paused = service.paused();
+  const auto was_notice = service.pause_notice();
+  const auto was_max = service.max_pause();
+  service.pause(max_pause, std::move(notice));
+  // A paused service stays paused after a restart.
+  save_or_undo([&] {
+    if (was_paused) {
+      service.pause(was_max, *was_notice);
+    } else {
+      service.resume();
+    }
+  });
 }
 
 void ServiceRegistry::resume(const std::string& name) {
   std::lock_guard lock(mutex_);
   check_not_frozen();
-  find(name).service->resume();
-  persist();
+  proxy::Service& service = *find(name).service;
+  const bool was_paused = service.paused();
+  const auto was_notice = service.pause_notice();
+  const auto was_max = service.max_pause();
+  service.resume();
+  save_or_undo([&] {
+    if (was_paused) {
+      service.pause(was_max, *was_notice);
+    }
+  });
 }
 
 void ServiceRegistry::publish() {
@@ -585,7 +622,6 @@ void ServiceRegistry::publish() {
   }
   server_.router().replace(std::make_shared<const proxy::RouteTable>(std::move(routes)));
   publish_certificates();
-  persist();
 }
 
 void ServiceRegistry::publish_certificates() {
@@ -613,7 +649,7 @@ std::optional<SavedCanary> ServiceRegistry::saved_canary(const Record& r) {
                      r.canary_deploy};
 }
 
-ProxyState ServiceRegistry::snapshot() const {
+ProxyState ServiceRegistry::snapshot(const PendingSwitch* pending) const {
   ProxyState state;
   for (const auto& [name, r] : records_) {
     std::vector<std::vector<SavedContainer>> history;
@@ -623,7 +659,9 @@ ProxyState ServiceRegistry::snapshot() const {
     const auto notice = r.service->pause_notice();
     state.services.push_back(ServiceState{name,
                                           r.hosts,
-                                          addresses_of(r.service->upstreams()),
+                                          pending != nullptr && pending->service == name
+                                              ? pending->addresses
+                                              : addresses_of(r.service->upstreams()),
                                           r.previous,
                                           r.generation,
                                           saved_of(r.containers),
@@ -656,8 +694,19 @@ void ServiceRegistry::persist() {
   try {
     store_.save(snapshot());
   } catch (const std::exception& e) {
-    // Routing already changed; a failed save must be loud but must not undo it.
     fmt::print(stderr, "handoff: warning: state not saved: {}\n", e.what());
+  }
+}
+
+void ServiceRegistry::save_or_undo(const std::function<void()>& undo,
+                                   const PendingSwitch* pending) {
+  try {
+    store_.save(snapshot(pending));
+  } catch (const std::exception& e) {
+    undo();
+    throw DomainError(
+        ErrorKind::not_saved, "state_not_saved",
+        fmt::format("the change was not made: the state could not be saved ({})", e.what()));
   }
 }
 

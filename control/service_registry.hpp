@@ -237,11 +237,25 @@ class ServiceRegistry {
   [[nodiscard]] const Record& find(const std::string& name) const;
   void check_hosts(const std::string& name, const std::vector<std::string>& hosts) const;
   void check_acme(const TlsChange& change) const;
-  // Installs a route table and a certificate store built from records_, and saves the state.
+  /// The set a switch is about to install on one service, saved before the switch is made.
+  struct PendingSwitch {
+    const std::string& service;
+    std::vector<std::string> addresses;
+  };
+  // Installs a route table and a certificate store built from records_.
   void publish();
   void publish_certificates();
-  void persist();                             // saves the state built from records_
-  [[nodiscard]] ProxyState snapshot() const;  // the state built from records_
+  // Records in `r` a switch to the set of `containers`: generation, previous set, history.
+  static void record_switch(Record& r, const std::vector<ContainerRef>& containers);
+  // Saves the state built from records_, warning when it cannot: for changes the proxy makes on
+  // its own (a restore, an ACME renewal, a canary's verdict), which no client waits to hear of.
+  void persist();
+  // Saves the state a change made (or, with `pending`, is about to make), or undoes it: `undo`
+  // puts records_ and the live service back as they were, and the refusal (not_saved) names the
+  // OS's reason. A change a client asked for is acknowledged only once it is durable.
+  void save_or_undo(const std::function<void()>& undo, const PendingSwitch* pending = nullptr);
+  // The state built from records_; with `pending`, that service's set is the pending one.
+  [[nodiscard]] ProxyState snapshot(const PendingSwitch* pending = nullptr) const;
   static std::optional<SavedCanary> saved_canary(const Record& r);  // none when none runs
   void check_not_frozen() const;  // throws DomainError 409 when frozen
   // The metric families, with the mutex held.

@@ -61,7 +61,7 @@ void ServiceRegistry::set_canary_share(const std::string& name, std::uint32_t sh
                       fmt::format("a workflow is running on '{}'", name));
   }
   r.service->set_canary(canary->set, share);  // the same members: nothing is retired
-  persist();
+  save_or_undo([&] { r.service->set_canary(canary->set, canary->share); });
 }
 
 std::optional<CanaryView> ServiceRegistry::canary(const std::string& name) const {

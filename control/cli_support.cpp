@@ -48,6 +48,26 @@ int run_operation(ControlClient& client, const std::string& verb, const std::str
   return printer.finish();
 }
 
+namespace {
+
+// Prints the "warnings" of an API answer on stderr, one line each.
+void print_warnings(const std::string& answer) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(answer, ec);
+  if (ec || !v.is_object()) {
+    return;
+  }
+  if (const json::value* w = v.as_object().if_contains("warnings"); w != nullptr && w->is_array()) {
+    for (const json::value& line : w->as_array()) {
+      if (line.is_string()) {
+        fmt::print(stderr, "handoff: warning: {}\n", std::string_view(line.as_string()));
+      }
+    }
+  }
+}
+
+}  // namespace
+
 // Sends a request with a plain JSON answer; prints it (or the error) and returns the exit code.
 int simple_request(const CommonFlags& common, std::string_view method, const std::string& path,
                    const json::object& body, const std::string& done_message) {
@@ -62,6 +82,7 @@ int simple_request(const CommonFlags& common, std::string_view method, const std
   }
   fmt::print("{}\n",
              common.json ? answer.substr(0, answer.find_last_not_of('\n') + 1) : done_message);
+  print_warnings(answer);
   return 0;
 }
 

@@ -89,6 +89,18 @@ DeployOptions deploy_options(JsonFields& body) {
   return opt;
 }
 
+// `reply` with a "warnings" array when there are any: what was done but may not be meant.
+json::object with_warnings(json::object reply, const std::vector<std::string>& warnings) {
+  if (!warnings.empty()) {
+    json::array list;
+    for (const std::string& w : warnings) {
+      list.emplace_back(w);
+    }
+    reply["warnings"] = std::move(list);
+  }
+  return reply;
+}
+
 ApiResponse json_reply(int status, const json::value& v) {
   return ApiResponse{status, json::serialize(v) + "\n", "application/json", {}};
 }
@@ -292,7 +304,8 @@ ApiResponse ControlApi::add_service(std::string_view text) {
   const TlsChange tls = TlsChange::read(body);
   body.finish();
   registry_.add(name, hosts, upstream, strip, tls);
-  return json_reply(201, json::object{{"result", "ok"}, {"service", name}});
+  return json_reply(201, with_warnings(json::object{{"result", "ok"}, {"service", name}},
+                                       registry_.certificate_warnings(name)));
 }
 
 // PATCH (hosts, prefix stripping, HTTPS settings) or DELETE /v1/services/NAME
@@ -322,7 +335,8 @@ ApiResponse ControlApi::change_service(const std::string& method, const std::str
                       "nothing to change: give hosts, strip_prefix or an HTTPS setting");
   }
   registry_.update(name, std::move(change));
-  return json_reply(200, json::object{{"result", "ok"}, {"service", name}});
+  return json_reply(200, with_warnings(json::object{{"result", "ok"}, {"service", name}},
+                                       registry_.certificate_warnings(name)));
 }
 
 // POST /v1/services/NAME/ACTION; empty for an unknown action.

@@ -1,6 +1,7 @@
 #include "control/service_registry.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -229,6 +230,24 @@ void ServiceRegistry::update(const std::string& name, ServiceChange change) {
   r.tls = change.tls.applied_to(r.tls);
   save_or_undo([&] { r = before; });
   publish();
+}
+
+std::vector<std::string> ServiceRegistry::certificate_warnings(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  const Record& r = find(name);
+  std::vector<std::string> warnings;
+  if (r.tls.source != CertificateSource::given || !r.tls.certificate) {
+    return warnings;
+  }
+  if (server_.tls_endpoints().empty()) {
+    warnings.push_back(
+        "no HTTPS listener (run --listen-tls) presents the certificate: it is kept, unused");
+  }
+  for (const std::string& host : uncovered_hosts(*r.tls.certificate, r.hosts)) {
+    warnings.push_back(fmt::format("the certificate does not cover {} (it is for {})", host,
+                                   fmt::join(r.tls.certificate->names(), ", ")));
+  }
+  return warnings;
 }
 
 ServiceTls ServiceRegistry::tls(const std::string& name) const {

@@ -81,6 +81,9 @@ class ServiceRegistry {
                            std::shared_ptr<const proxy::Certificate> certificate);
   /// Records where the service's automatic certificate stands, for status.
   void set_acme_state(const std::string& name, AcmeState state);
+  /// What may be wrong with the service's given certificate, for the user to hear: no HTTPS
+  /// listener presents it, or hosts it does not cover. Empty when nothing is.
+  [[nodiscard]] std::vector<std::string> certificate_warnings(const std::string& name) const;
   /// Whether the service answers exactly these hosts (in any order, case ignored).
   [[nodiscard]] bool has_hosts(const std::string& name, std::vector<std::string> hosts) const;
   /// Whether a service of this name exists.

@@ -3,6 +3,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <stdexcept>
@@ -12,6 +13,39 @@
 namespace handoff::control {
 
 namespace json = boost::json;
+
+namespace {
+
+// Whether a certificate name (`*.example.com` covers exactly one more label) covers `host`.
+bool name_covers(std::string_view name, std::string_view host) {
+  if (name == host) {
+    return true;
+  }
+  if (!name.starts_with("*.") || host.starts_with("*.")) {
+    return false;
+  }
+  const std::size_t dot = host.find('.');
+  return dot != std::string_view::npos && dot > 0 && host.substr(dot) == name.substr(1);
+}
+
+}  // namespace
+
+std::vector<std::string> uncovered_hosts(const proxy::Certificate& certificate,
+                                         const std::vector<std::string>& hosts) {
+  std::vector<std::string> uncovered;
+  for (const std::string& entry : hosts) {
+    const std::string host = entry.substr(0, entry.find('/'));
+    if (host.empty()) {
+      continue;  // a prefix on every host: no name of its own
+    }
+    const bool covered = std::ranges::any_of(
+        certificate.names(), [&](const std::string& name) { return name_covers(name, host); });
+    if (!covered) {
+      uncovered.push_back(host);
+    }
+  }
+  return uncovered;
+}
 
 std::string_view source_name(CertificateSource source) {
   switch (source) {

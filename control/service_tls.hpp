@@ -62,6 +62,11 @@ std::string_view source_name(CertificateSource source);
 /// The source written as `name`; throws std::invalid_argument for another word.
 CertificateSource parse_source(std::string_view name);
 
+/// The hosts of `hosts` (path prefixes ignored) that `certificate`'s names do not cover: a
+/// client asking for one by SNI would see a name mismatch.
+std::vector<std::string> uncovered_hosts(const proxy::Certificate& certificate,
+                                         const std::vector<std::string>& hosts);
+
 /// What `status` shows of a service's HTTPS settings (empty object when it has none).
 boost::json::object tls_status(const ServiceTls& tls);
 

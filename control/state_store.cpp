@@ -291,6 +291,10 @@ ProxyState StateStore::load() const {
   text << in.rdbuf();
   try {
     return state_from_json(text.str());
+  } catch (const boost::system::system_error& e) {
+    // Boost.JSON's own text carries its source location; the code's message is the reason.
+    throw std::runtime_error(
+        fmt::format("state file {} is corrupt: {}", file_.string(), e.code().message()));
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("state file {} is corrupt: {}", file_.string(), e.what()));
   }

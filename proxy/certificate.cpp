@@ -77,7 +77,13 @@ std::string openssl_error_text() {
     return "unknown error";
   }
   const char* reason = ERR_reason_error_string(code);
-  return reason != nullptr ? reason : fmt::format("OpenSSL error {:#x}", code);
+  if (reason == nullptr) {
+    return fmt::format("OpenSSL error {:#x}", code);
+  }
+  if (std::string_view(reason) == "no start line") {
+    return "no PEM block in it (no '-----BEGIN ...-----' line)";
+  }
+  return reason;
 }
 
 Certificate::~Certificate() {

@@ -3,12 +3,15 @@
 // service name stand for another path.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "tests/support/docker_fixture.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/test_backend.hpp"
+#include "tests/support/test_certificates.hpp"
 #include "tests/support/unix_http.hpp"
 
 using namespace handoff::test;
@@ -145,4 +148,52 @@ TEST_CASE("the control API decodes a service's path segment and refuses what is 
   CHECK(unix_request(proxy.control(), "POST", "/v1/services/w%65b/pause", "{}").status == 200);
   CHECK(unix_request(proxy.control(), "GET", "/v1/status").body.find("\"paused\":true") !=
         std::string::npos);
+}
+
+TEST_CASE("every flag of run is in the README's table of run flags") {
+  const CommandResult help = run_command({"run", "--help"});
+  REQUIRE(help.code == 0);
+  // The README's table rows: lines that start with "| ".
+  std::ifstream file(HANDOFF_SOURCE_DIR "/README.md");
+  std::string rows;
+  for (std::string row; std::getline(file, row);) {
+    if (row.rfind("| ", 0) == 0) {
+      rows += row + "\n";
+    }
+  }
+  std::istringstream lines(help.out);
+  int flags = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("  --", 0) != 0 || line.rfind("  --help", 0) == 0) {
+      continue;
+    }
+    const std::string flag = line.substr(2, line.find(' ', 2) - 2);
+    CAPTURE(flag);
+    ++flags;
+    CHECK(rows.find("`" + flag) != std::string::npos);
+  }
+  CHECK(flags > 30);
+}
+
+TEST_CASE("a certificate no listener presents, or that misses a host, is taken with warnings") {
+  TestBackend backend(TestBackend::respond("web"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address()});
+  const TestCertificate cert = make_certificate({{"web.test"}});
+  std::ofstream(dir.path() / "cert.pem") << cert.chain_pem;
+  std::ofstream(dir.path() / "key.pem") << cert.key_pem;
+  const CommandResult r = proxy.cli({"service", "add", "web", "--host", "web.test", "--host",
+                                     "other.test", "--tls-cert", (dir.path() / "cert.pem").string(),
+                                     "--tls-key", (dir.path() / "key.pem").string()});
+  CHECK(r.code == 0);
+  CHECK(r.err.find("warning: no HTTPS listener") != std::string::npos);
+  CHECK(r.err.find("warning: the certificate does not cover other.test") != std::string::npos);
+  CHECK(r.err.find("does not cover web.test") == std::string::npos);
+  std::ofstream(dir.path() / "bad.pem") << "not a certificate\n";
+  const CommandResult bad =
+      proxy.cli({"service", "update", "web", "--tls-cert", (dir.path() / "bad.pem").string(),
+                 "--tls-key", (dir.path() / "key.pem").string()});
+  CHECK(bad.code == 1);
+  CHECK(bad.err.find("no PEM block") != std::string::npos);
+  CHECK(bad.err.find("no start line") == std::string::npos);
 }

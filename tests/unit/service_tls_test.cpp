@@ -87,3 +87,15 @@ TEST_CASE("after a restart, a certificate ACME issued shows as valid until the m
   tls.acme.state = "issuing";  // the manager's word wins
   CHECK(control::tls_status(tls).at("acme").at("state") == "issuing");
 }
+
+TEST_CASE("the hosts a certificate does not cover are named, wildcards one label deep") {
+  const auto cert = test::parsed_certificate({"example.com", "*.shop.test"});
+  CHECK(control::uncovered_hosts(*cert, {"example.com", "a.shop.test", "example.com/api", "/api"})
+            .empty());
+  CHECK(control::uncovered_hosts(*cert, {"www.example.com", "a.b.shop.test", "shop.test",
+                                         "*.example.com", "other.test/x"}) ==
+        std::vector<std::string>{"www.example.com", "a.b.shop.test", "shop.test", "*.example.com",
+                                 "other.test"});
+  const auto wildcard = test::parsed_certificate({"*.example.com"});
+  CHECK(control::uncovered_hosts(*wildcard, {"*.example.com", "a.example.com"}).empty());
+}

@@ -16,9 +16,9 @@ namespace {
 
 constexpr std::chrono::milliseconds kTick{250};
 
-// What the canary's members have finished so far: requests with an answer or a failure of
-// the upstream's making, and those failures (5xx, failed connects).
-std::pair<std::uint64_t, std::uint64_t> finished(const proxy::UpstreamSet& set) {
+}  // namespace
+
+CanaryAnswers canary_answers(const proxy::UpstreamSet& set) {
   const proxy::OutcomeCounts o = set.outcomes();
   const auto at = [&o](proxy::RequestOutcome r) { return o[static_cast<std::size_t>(r)]; };
   const std::uint64_t errors = at(proxy::RequestOutcome::upstream_5xx) +
@@ -27,18 +27,16 @@ std::pair<std::uint64_t, std::uint64_t> finished(const proxy::UpstreamSet& set) 
   return {at(proxy::RequestOutcome::answered) + errors, errors};
 }
 
-}  // namespace
-
 std::vector<CanaryVerdict> CanaryJudge::round(const std::vector<CanaryView>& canaries,
                                               Clock::time_point now, std::int64_t unix_now_ms) {
   std::map<std::string, Track> seen;
   std::vector<CanaryVerdict> verdicts;
   for (const CanaryView& c : canaries) {
     Track& track = seen[c.service];
-    if (auto it = tracks_.find(c.service); it != tracks_.end() && it->second.set == c.set.get()) {
+    if (auto it = tracks_.find(c.service); it != tracks_.end() && it->second.set == c.set) {
       track = std::move(it->second);
     }
-    track.set = c.set.get();
+    track.set = c.set;
     if (auto verdict = judge(c, track, now, unix_now_ms)) {
       verdicts.push_back(std::move(*verdict));
     }
@@ -49,7 +47,7 @@ std::vector<CanaryVerdict> CanaryJudge::round(const std::vector<CanaryView>& can
 
 std::optional<CanaryVerdict> CanaryJudge::judge(const CanaryView& canary, Track& track,
                                                 Clock::time_point now, std::int64_t unix_now_ms) {
-  const auto [requests, errors] = finished(*canary.set);
+  const auto [requests, errors] = canary_answers(*canary.set);
   track.samples.push_back(Sample{now, requests, errors});
   // Keep one sample at or before the window's start: the difference to it spans the window.
   const auto window_start = now - std::chrono::seconds(canary.policy.window_s);
@@ -71,7 +69,9 @@ std::optional<CanaryVerdict> CanaryJudge::judge(const CanaryView& canary, Track&
                     format_percent(static_cast<std::uint32_t>(
                         std::lround(canary.policy.max_error_rate * 10'000.0))))};
   }
-  if (canary.policy.bake_s > 0 &&
+  // A canary that served fewer than its minimum proved nothing: it is not promoted however long
+  // it ran.
+  if (canary.policy.bake_s > 0 && requests >= minimum &&
       unix_now_ms - canary.started_unix_ms >= canary.policy.bake_s * 1000) {
     return CanaryVerdict{canary.service, true,
                          fmt::format("baked {} s within its error budget", canary.policy.bake_s)};

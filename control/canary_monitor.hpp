@@ -22,6 +22,15 @@ struct CanaryVerdict {
   std::string reason;    ///< for the log, e.g. "5xx rate 5.2% (26 of 500) over 60 s"
 };
 
+/// What a canary's members have finished since the canary started: requests with an answer or
+/// a failure of the upstream's making, and those failures (5xx, failed connects). Its own set's
+/// counters, so no earlier canary of the service counts.
+struct CanaryAnswers {
+  std::uint64_t requests = 0;
+  std::uint64_t errors = 0;
+};
+CanaryAnswers canary_answers(const proxy::UpstreamSet& set);
+
 /// Judges running canaries from samples of their members' outcomes: a 5xx share over the
 /// policy's window above its budget (once the window holds its minimum of requests) rolls a
 /// canary back; a bake time passed without that promotes it. Pure: the caller gives the time.
@@ -41,7 +50,9 @@ class CanaryJudge {
     std::uint64_t errors = 0;    // of them, 5xx answers and failed connects
   };
   struct Track {
-    const proxy::UpstreamSet* set = nullptr;
+    // Held, not only pointed at: a later canary's set can then never reuse its address and
+    // inherit its samples.
+    std::shared_ptr<const proxy::UpstreamSet> set;
     std::deque<Sample> samples;  // oldest first; the first is at or before the window start
   };
 

@@ -129,7 +129,7 @@ void print_status(const json::object& status) {
       draining += fmt::format("{}{}({})", draining.empty() ? "" : " ",
                               str(d.as_object(), "upstream"), num(d.as_object(), "in_flight"));
     }
-    std::string state = s.at("paused").as_bool() ? "paused" : "serving";
+    std::string state = str(s, "state");
     if (s.at("busy").as_bool()) {
       state += ", switching";
     }

@@ -103,8 +103,8 @@ class ContainerSwitch::Steps {
       std::chrono::nanoseconds switch_time{};
       const std::string from = registry_.current_upstream(service_);
       old_upstream_ = registry_.promote_canary(service_, switch_time);
+      cost_->switched();
       switched_ = true;
-      generation_ = registry_.next_generation(service_) - 1;
       switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
       step(Step::swap, StepState::done,
            {{"from", from},
@@ -128,6 +128,7 @@ class ContainerSwitch::Steps {
     return run([this, &why, &from] {
       std::vector<ContainerRef> leaving;
       old_upstream_ = registry_.drop_canary(service_, leaving);
+      cost_->switched();
       switched_ = true;
       step(Step::swap, StepState::done,
            {{"from", from}, {"to", registry_.current_upstream(service_)}, {"reason", why}});
@@ -199,6 +200,7 @@ class ContainerSwitch::Steps {
     start_and_gate();
     const std::string from = registry_.current_upstream(service_);
     registry_.resize(service_, old_.size(), new_addresses(), new_containers());
+    cost_->switched();
     switched_ = true;
     step(Step::swap, StepState::done,
          {{"from", from}, {"to", registry_.current_upstream(service_)}, {"switch_us", 0}});
@@ -209,6 +211,7 @@ class ContainerSwitch::Steps {
                                             old_.end());
     const std::string from = registry_.current_upstream(service_);
     old_upstream_ = registry_.resize(service_, target, {}, {});
+    cost_->switched();
     switched_ = true;
     step(Step::swap, StepState::done,
          {{"from", from}, {"to", registry_.current_upstream(service_)}, {"switch_us", 0}});
@@ -246,13 +249,15 @@ class ContainerSwitch::Steps {
         step(Step::retire, StepState::warning, {{"message", e.what()}});
       }
     }
-    step(Step::retire, StepState::done, {{"stopped", ""}, {"removed", std::move(removed)}});
+    step(Step::retire, StepState::done,
+         {{"stopped", ""}, {"stopped_all", json::array{}}, {"removed", std::move(removed)}});
   }
 
   // The gated new set joins as the canary: from here on it serves its share and is kept.
   void start_canary() {
     registry_.start_canary(service_, new_addresses(), new_containers(), *options_.swap.canary_share,
                            options_.swap.canary_policy, spec_after_switch());
+    cost_->switched();
     for (Replica& r : new_) {
       r.created = false;
     }
@@ -281,24 +286,41 @@ class ContainerSwitch::Steps {
     } catch (const std::exception& e) {
       return with_cost(operation_error(ErrorKind::internal, "internal", e.what()), *cost_);
     }
-    json::array names;
-    for (const Replica& r : new_) {
-      names.emplace_back(r.name);
+    json::object result = serving_now();
+    result["switch_us"] = switch_us_;
+    result["drain_ms"] = drain_ms_;
+    result["closed"] = closed_;
+    result["elapsed_ms"] = ms_since(start);
+    result["cost"] = cost_->report();
+    return OperationResult{std::nullopt, std::move(result)};
+  }
+
+  // What serves once the operation is done, as `status` shows it: the serving containers,
+  // their addresses and generation, and the canary beside them when one runs.
+  [[nodiscard]] json::object serving_now() const {
+    const std::vector<ContainerRef> serving = registry_.containers(service_);
+    json::object result{{"result", "ok"},
+                        {"service", service_},
+                        {"container", serving.empty() ? "" : serving.front().name},
+                        {"containers", names_of(serving)},
+                        {"image", serving.empty() ? "" : serving.front().image},
+                        {"replicas", serving.size()},
+                        {"to", registry_.current_upstream(service_)},
+                        {"generation", registry_.next_generation(service_) - 1}};
+    if (const auto canary = registry_.canary(service_)) {
+      result["canary"] = json::object{{"containers", names_of(canary->containers)},
+                                      {"to", canary->set->addresses()},
+                                      {"percent", static_cast<double>(canary->share) / 100.0}};
     }
-    return OperationResult{std::nullopt,
-                           json::object{{"result", "ok"},
-                                        {"service", service_},
-                                        {"container", new_.empty() ? "" : new_.front().name},
-                                        {"containers", std::move(names)},
-                                        {"image", new_.empty() ? "" : new_.front().image},
-                                        {"replicas", registry_.containers(service_).size()},
-                                        {"to", registry_.current_upstream(service_)},
-                                        {"generation", generation_},
-                                        {"switch_us", switch_us_},
-                                        {"drain_ms", drain_ms_},
-                                        {"closed", closed_},
-                                        {"elapsed_ms", ms_since(start)},
-                                        {"cost", cost_->report()}}};
+    return result;
+  }
+
+  static json::array names_of(const std::vector<ContainerRef>& containers) {
+    json::array names;
+    for (const ContainerRef& c : containers) {
+      names.emplace_back(c.name);
+    }
+    return names;
   }
 
   void begin(const std::string& to) {
@@ -557,7 +579,6 @@ class ContainerSwitch::Steps {
       r.created = false;
     }
     switched_ = true;
-    generation_ = registry_.next_generation(service_) - 1;
     switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
     step(Step::swap, StepState::done,
          {{"from", from}, {"to", this->addresses()}, {"switch_us", switch_us_}});
@@ -678,8 +699,7 @@ class ContainerSwitch::Steps {
   std::vector<ContainerRef> old_;  // the containers serving when the steps began
   std::vector<Replica> new_;
   bool switched_ = false;
-  std::uint64_t generation_ = 0;  // the upstream generation the switch made
-  Clock::time_point deadline_;    // of the whole deploy (see run)
+  Clock::time_point deadline_;                                  // of the whole deploy (see run)
   std::vector<std::shared_ptr<proxy::Upstream>> old_upstream_;  // retired by switch_over
   std::int64_t switch_us_ = 0;
   std::int64_t drain_ms_ = 0;

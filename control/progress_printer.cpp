@@ -209,7 +209,10 @@ void ProgressPrinter::print_retire(std::optional<StepState> state, const json::o
     const std::string names = removed != nullptr && removed->is_array()
                                   ? join_strings(removed->as_array(), ", ")
                                   : std::string();
-    const std::string stopped = field_text(e, "stopped");
+    const json::value* all = e.if_contains("stopped_all");
+    const std::string stopped = all != nullptr && all->is_array()
+                                    ? join_strings(all->as_array(), ", ")
+                                    : field_text(e, "stopped");
     fmt::print(out_, "  retire        stopped {}{} in {}\n", stopped.empty() ? "nothing" : stopped,
                names.empty() ? "" : "; removed " + names, took(e));
   }
@@ -231,10 +234,8 @@ int ProgressPrinter::finish() const {
   if (quiet_) {
     return 0;
   }
-  if (result_.contains("container")) {
-    fmt::print(out_, "{} serves {} at {} (generation {})\n", field_text(result_, "container"),
-               field_text(result_, "service"), field_text(result_, "to"),
-               field_number(result_, "generation"));
+  if (result_.contains("containers")) {
+    print_serving();
   }
   if (result_.contains("successor")) {
     fmt::print(out_, "{} serves; the old process finishes its requests (up to {}) and exits\n",
@@ -242,6 +243,29 @@ int ProgressPrinter::finish() const {
   }
   fmt::print(out_, "done in {}\n", took(result_));
   return 0;
+}
+
+// What serves once a container workflow is done (the result's "containers", "to", "generation"
+// and "canary"), as `status` shows it.
+void ProgressPrinter::print_serving() const {
+  const json::value* names = result_.if_contains("containers");
+  const std::string serving =
+      names != nullptr && names->is_array() ? join_strings(names->as_array(), ", ") : "";
+  fmt::print(out_, "{} is served by {} at {} (generation {})\n", field_text(result_, "service"),
+             serving.empty() ? "no container" : serving, field_text(result_, "to"),
+             field_number(result_, "generation"));
+  const json::value* canary = result_.if_contains("canary");
+  if (canary == nullptr || !canary->is_object()) {
+    return;
+  }
+  const json::object& c = canary->as_object();
+  const json::value* canary_names = c.if_contains("containers");
+  const std::string members = canary_names != nullptr && canary_names->is_array()
+                                  ? join_strings(canary_names->as_array(), ", ")
+                                  : "";
+  fmt::print(out_, "canary {} at {} takes {}% of clients\n",
+             members.empty() ? field_text(c, "to") : members, field_text(c, "to"),
+             number(c, "percent"));
 }
 
 // What the workflow cost the traffic (the result's "cost"): requests per version and why any

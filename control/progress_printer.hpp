@@ -40,6 +40,7 @@ class ProgressPrinter {
   void print_pull(std::optional<StepState> state, const boost::json::object& e);
   void print_retire(std::optional<StepState> state, const boost::json::object& e);
   void print_cost() const;
+  void print_serving() const;
 
   std::string verb_;
   bool quiet_;

@@ -1,8 +1,10 @@
 // What `handoff status` and the metrics endpoint show of the registry's services.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 
+#include "control/canary_monitor.hpp"
 #include "control/service_registry.hpp"
 #include "proxy/upstream_set.hpp"
 
@@ -28,6 +30,31 @@ std::string_view health_name(proxy::Ejection e) {
       return "ejected: container died";
   }
   return "unknown";
+}
+
+// How the service serves, in a word and why: "paused", "no upstream", "down" (every member
+// ejected: requests go to the least bad one and likely fail), "degraded" (some ejected) or
+// "serving".
+std::string serving_state(const proxy::Service& service) {
+  if (service.paused()) {
+    return "paused";
+  }
+  const auto set = service.upstreams();
+  if (!set || set->members().empty()) {
+    return "no upstream";
+  }
+  const auto& members = set->members();
+  const auto ejected = static_cast<std::size_t>(std::ranges::count_if(
+      members, [](const auto& m) { return m->ejection() != proxy::Ejection::none; }));
+  if (ejected == members.size()) {
+    return members.size() == 1
+               ? fmt::format("down: its member is {}", health_name(members.front()->ejection()))
+               : fmt::format("down: all {} members ejected", members.size());
+  }
+  if (ejected > 0) {
+    return fmt::format("degraded: {} of {} members ejected", ejected, members.size());
+  }
+  return "serving";
 }
 
 json::array members_status(const std::shared_ptr<const proxy::UpstreamSet>& set,
@@ -57,11 +84,7 @@ json::value canary_status(const proxy::Service& service,
   if (!canary) {
     return nullptr;
   }
-  const auto counters = service.counters();
-  std::uint64_t requests = 0;
-  for (auto n : counters.canary_responses) {
-    requests += n;
-  }
+  const CanaryAnswers answers = canary_answers(*canary->set);
   return json::object{{"upstream", canary->set->addresses()},
                       {"members", members_status(canary->set, containers)},
                       {"percent", static_cast<double>(canary->share) / 100.0},
@@ -70,8 +93,8 @@ json::value canary_status(const proxy::Service& service,
                       {"min_requests", policy.min_requests},
                       {"bake_s", policy.bake_s},
                       {"started_unix_ms", started_unix_ms},
-                      {"requests", requests},
-                      {"errors", counters.canary_responses[5]}};
+                      {"requests", answers.requests},
+                      {"errors", answers.errors}};
 }
 
 }  // namespace
@@ -119,6 +142,7 @@ json::object ServiceRegistry::status() const {
         {"in_flight", set ? set->in_flight() : 0},
         {"draining", std::move(draining)},
         {"paused", r.service->paused()},
+        {"state", serving_state(*r.service)},
         {"busy", r.busy},
         {"requests", requests},
         {"errors", counters.responses[5]},

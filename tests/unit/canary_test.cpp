@@ -118,3 +118,62 @@ TEST_CASE("the canary judge rolls back over the budget only after the minimum, a
   REQUIRE(promoted.size() == 1);
   CHECK(promoted.front().promote);
 }
+
+TEST_CASE("a baked canary that served fewer than its minimum is not promoted") {
+  using handoff::control::CanaryJudge;
+  using handoff::control::CanaryView;
+  auto member = handoff::test::loopback_upstream(4);
+  CanaryView view{"web", UpstreamSet::of(member), {}, 1000, {0.01, 10, 100, 1}, 1'000'000};
+  CanaryJudge judge;
+  const auto t = CanaryJudge::Clock::now();
+  CHECK(judge.round({view}, t, 1'000'000).empty());
+  CHECK(judge.round({view}, t + std::chrono::seconds(5), 1'005'000).empty());  // 0 requests
+  for (int i = 0; i < 99; ++i) {
+    member->count_outcome(0, RequestOutcome::answered);
+  }
+  CHECK(judge.round({view}, t + std::chrono::seconds(6), 1'006'000).empty());  // 99
+  member->count_outcome(0, RequestOutcome::answered);
+  const auto promoted = judge.round({view}, t + std::chrono::seconds(7), 1'007'000);
+  REQUIRE(promoted.size() == 1);
+  CHECK(promoted.front().promote);
+}
+
+TEST_CASE("a canary after a promoted one is judged on its own requests alone, ten times over") {
+  using handoff::control::CanaryJudge;
+  using handoff::control::CanaryView;
+  using std::chrono::milliseconds;
+  CanaryJudge judge;
+  auto t = CanaryJudge::Clock::now();
+  std::int64_t unix_ms = 1'000'000;
+  const handoff::control::CanaryPolicy policy{0.01, 1, 100, 0};  // a 1 s window
+  for (int round = 0; round < 10; ++round) {
+    CAPTURE(round);
+    // A healthy canary with much traffic, judged twice and then gone (promoted).
+    auto healthy = handoff::test::loopback_upstream(4);
+    CanaryView good{"web", UpstreamSet::of(healthy), {}, 5000, policy, unix_ms};
+    CHECK(judge.round({good}, t, unix_ms).empty());
+    for (int i = 0; i < 5000; ++i) {
+      healthy->count_outcome(0, RequestOutcome::answered);
+    }
+    CHECK(judge.round({good}, t += milliseconds(2000), unix_ms += 2000).empty());
+    good = {};
+    healthy.reset();
+    // The next canary (its set may sit where the last one's did) fails every request: its
+    // first sample starts its window, and it is rolled back once the window holds its minimum.
+    auto failing = handoff::test::loopback_upstream(4);
+    CanaryView bad{"web", UpstreamSet::of(failing), {}, 5000, policy, unix_ms};
+    for (int i = 0; i < 100; ++i) {
+      failing->count_outcome(0, RequestOutcome::upstream_5xx);
+    }
+    CHECK(judge.round({bad}, t += milliseconds(1500), unix_ms += 1500).empty());
+    for (int i = 0; i < 100; ++i) {
+      failing->count_outcome(0, RequestOutcome::upstream_5xx);
+    }
+    const auto verdicts = judge.round({bad}, t += milliseconds(500), unix_ms += 500);
+    REQUIRE(verdicts.size() == 1);
+    CHECK_FALSE(verdicts.front().promote);
+    CHECK(verdicts.front().reason.find("(100 of 100 requests)") != std::string::npos);
+    t += milliseconds(2000);
+    unix_ms += 2000;
+  }
+}

@@ -1,5 +1,7 @@
 #include "control/path_segment.hpp"
 
+#include "proxy/whole_number.hpp"
+
 namespace handoff::control {
 namespace {
 
@@ -8,19 +10,6 @@ constexpr std::string_view kHex = "0123456789ABCDEF";
 bool is_unreserved(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_' || c == '.' || c == '~';
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
 }
 
 }  // namespace
@@ -50,8 +39,8 @@ std::optional<std::string> percent_decode_segment(std::string_view segment) {
     if (i + 2 >= segment.size()) {
       return std::nullopt;
     }
-    const int high = hex_value(segment[i + 1]);
-    const int low = hex_value(segment[i + 2]);
+    const int high = proxy::hex_digit_value(segment[i + 1]);
+    const int low = proxy::hex_digit_value(segment[i + 2]);
     if (high < 0 || low < 0) {
       return std::nullopt;
     }

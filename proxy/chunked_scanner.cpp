@@ -3,6 +3,7 @@
 #include <array>
 
 #include "proxy/http_head.hpp"
+#include "proxy/whole_number.hpp"
 
 namespace handoff::proxy {
 namespace {
@@ -10,19 +11,6 @@ namespace {
 constexpr std::size_t kMaxLineBytes = 4096;
 constexpr std::size_t kMaxTrailerBytes = 16384;
 constexpr unsigned kMaxSizeDigits = 15;  // keeps the size below 2^60
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 bool is_ws(char c) {
   return c == ' ' || c == '\t';
@@ -220,7 +208,7 @@ bool ChunkedScanner::end_trailer_line(std::string& out) {
 bool ChunkedScanner::step(char c, std::string& out) {
   switch (state_) {
     case State::size: {
-      const int v = hex_value(c);
+      const int v = hex_digit_value(c);
       if (v >= 0) {
         if (++digits_ > kMaxSizeDigits) {
           return fail("chunk size too large");

@@ -21,7 +21,12 @@ constexpr const char* kTls12Ciphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
-constexpr const char* kGroups = "X25519:prime256v1:secp384r1";
+// The groups nginx offers by default, in its order.
+constexpr const char* kGroups = "X25519:prime256v1:X448:secp521r1:secp384r1";
+// Sessions kept for resumption by session ID (TLS 1.2 clients without tickets): one cache in the
+// one SSL_CTX every worker shares, so a client resumes whichever worker accepts it.
+constexpr long kSessionCacheSize = 20'000;
+constexpr unsigned char kSessionIdContext[] = {'h', 'a', 'n', 'd', 'o', 'f', 'f'};
 
 // ALPN protocols in the server's order of preference, in wire format: with HTTP/2, and without.
 constexpr unsigned char kAlpnH2[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
@@ -45,11 +50,15 @@ TlsContext::TlsContext(std::chrono::seconds ticket_rotation) : tickets_(ticket_r
   check(SSL_CTX_set1_groups_list(ctx_, kGroups) == 1, "groups");
   check(SSL_CTX_set_dh_auto(ctx_, 1) == 1, "DH parameters");
   // No renegotiation (a TLS 1.2 DoS lever), a peer that closes without close_notify reads as
-  // an end of stream, the client's cipher preference (intermediate's choice), no server-side
-  // session cache: tickets carry the session.
+  // an end of stream, the client's cipher preference (intermediate's choice).
   SSL_CTX_set_options(
       ctx_, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
-  SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_OFF);
+  // Tickets carry most sessions; a TLS 1.2 client without them resumes by session ID from a
+  // bounded server-side cache (OpenSSL's, locked; expired entries are flushed as it fills).
+  SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_sess_set_cache_size(ctx_, kSessionCacheSize);
+  check(SSL_CTX_set_session_id_context(ctx_, kSessionIdContext, sizeof kSessionIdContext) == 1,
+        "session id context");
   // Buffers go back while a connection is idle, so that it holds only its session state. The
   // chain sent is the one given with the certificate: without NO_AUTO_CHAIN OpenSSL would build
   // (and verify) a chain from its store on every handshake that has none, as nginx also avoids.

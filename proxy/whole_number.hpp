@@ -21,4 +21,19 @@ std::optional<T> parse_whole_number(std::string_view text) {
   return value;
 }
 
+/// The value of a hexadecimal digit (either case), or -1 when `c` is none: for chunk sizes and
+/// percent-escapes.
+constexpr int hex_digit_value(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
 }  // namespace handoff::proxy

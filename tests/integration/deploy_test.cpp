@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <cstring>
 #include <future>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -427,6 +428,95 @@ TEST_CASE("random deploys, failed deploys and rollbacks match a reference model"
       running += state == "running" ? 1 : 0;
     }
     CHECK(running == 1);
+  }
+}
+
+// The model of a service's sets for the canary model test: what serves, what runs beside it
+// as a canary, and the set kept for a rollback.
+struct SetModel {
+  std::string version;
+  std::size_t replicas = 0;
+};
+struct CanaryModel {
+  SetModel current;
+  std::optional<SetModel> kept;
+  std::optional<std::string> canary;
+};
+
+// Checks the service against the model: the canary in status, the serving members, which
+// version each side answers (a client's cookie picks its side), and the running containers.
+void check_against(DeployFixture& f, const CanaryModel& model) {
+  const json::value status = json::parse(f.proxy.cli({"status", "--json"}).out);
+  for (const json::value& s : status.at("services").as_array()) {
+    if (s.at("name").as_string() == f.service) {
+      CHECK(s.at("canary").is_null() == !model.canary.has_value());
+      CHECK(s.at("members").as_array().size() == model.current.replicas);
+    }
+  }
+  auto side = [&](int bucket) {
+    return request_once(f.proxy.port(), "GET / HTTP/1.1\r\nHost: app\r\nCookie: handoff_canary=" +
+                                            std::to_string(bucket) + "\r\n\r\n")
+        .body;
+  };
+  CHECK(side(9999) == model.current.version + "\n");
+  if (model.canary) {
+    CHECK(side(0) == *model.canary + "\n");
+  }
+  std::size_t running = 0;
+  for (const auto& [name, state] : service_containers(f.service)) {
+    running += state == "running" ? 1 : 0;
+  }
+  CHECK(running == model.current.replicas + (model.canary ? 1 : 0));
+}
+
+TEST_CASE("random canaries, promotions, rollbacks and scales match a reference model") {
+  DeployFixture f;
+  REQUIRE(f.deploy_version("v1").code == 0);
+  CanaryModel model{{"v1", 1}, std::nullopt, std::nullopt};
+  std::mt19937 random(20261207);
+  int next_version = 2;
+  for (int step = 0; step < 12; ++step) {
+    const auto op = random() % 4;
+    CAPTURE(step);
+    CAPTURE(op);
+    if (op == 0) {  // a canary deploy: refused while one runs
+      std::string version = "v";
+      version += std::to_string(next_version++);
+      const CommandResult r = f.deploy_version(version, {"--canary", "50%"});
+      CHECK_MESSAGE(r.code == (model.canary ? 1 : 0), r.out << r.err);
+      if (!model.canary) {
+        model.canary = version;
+      }
+    } else if (op == 1) {  // promote: the canary serves everything, the old set is kept
+      const CommandResult r = f.proxy.cli({"promote", f.service});
+      CHECK_MESSAGE(r.code == (model.canary ? 0 : 1), r.out << r.err);
+      if (model.canary) {
+        model.kept = model.current;
+        model.current = {*model.canary, 1};
+        model.canary.reset();
+      }
+    } else if (op == 2) {  // rollback: ends a canary, else goes back to the kept set
+      // The end of a canary takes only its drain's flags; a rollback to the kept set is gated.
+      const CommandResult r =
+          model.canary ? f.proxy.cli({"rollback", f.service})
+                       : f.proxy.cli({"rollback", f.service, "--health-interval", "100ms"});
+      const bool possible = model.canary || model.kept;
+      CHECK_MESSAGE(r.code == (possible ? 0 : 1), r.out << r.err);
+      if (model.canary) {
+        model.canary.reset();
+      } else if (model.kept) {
+        std::swap(model.current, *model.kept);
+      }
+    } else {  // scale: refused while a canary runs
+      const std::size_t n = 1 + random() % 3;
+      const CommandResult r =
+          f.proxy.cli({"scale", f.service, std::to_string(n), "--health-interval", "100ms"});
+      CHECK_MESSAGE(r.code == (model.canary ? 1 : 0), r.out << r.err);
+      if (!model.canary) {
+        model.current.replicas = n;
+      }
+    }
+    check_against(f, model);
   }
 }
 

@@ -308,3 +308,29 @@ TEST_CASE("TLS 1.3 sessions resume on every worker with the shared ticket keys")
   }
   CHECK(reused == 6);
 }
+
+TEST_CASE("TLS 1.2 sessions resume by session ID on every worker, and nginx's groups are offered") {
+  TestBackend backend(TestBackend::respond("hello"));
+  TempDir dir;
+  const CertFiles fallback = write_certificate(dir.path(), "default", {{"localhost"}});
+  RunningProxy proxy(dir.path(), https_front(backend.address(), fallback, {"--threads", "2"}));
+  const std::string connect =
+      "-connect 127.0.0.1:" + std::to_string(proxy.tls_port()) + " -servername localhost";
+  // -reconnect: one full handshake, then five resumptions of its session; -no_ticket: by ID.
+  const auto [code, out] =
+      shell("openssl s_client " + connect + " -tls1_2 -no_ticket -reconnect </dev/null 2>&1");
+  CHECK(code == 0);
+  std::size_t reused = 0;
+  for (std::size_t at = out.find("Reused, TLSv1.2"); at != std::string::npos;
+       at = out.find("Reused, TLSv1.2", at + 1)) {
+    ++reused;
+  }
+  CHECK(reused == 5);
+  for (const char* group : {"X25519", "P-256", "X448", "P-521", "P-384"}) {
+    CAPTURE(group);
+    const auto [ok, text] =
+        shell("openssl s_client " + connect + " -tls1_3 -groups " + group + " </dev/null 2>&1");
+    CHECK(ok == 0);
+    CHECK(text.find("Server Temp Key") != std::string::npos);
+  }
+}

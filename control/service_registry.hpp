@@ -266,6 +266,7 @@ class ServiceRegistry {
   void append_upstream_metrics(std::string& out) const;
   void append_member_metrics(std::string& out) const;
   void append_canary_metrics(std::string& out) const;
+  void append_queue_metrics(std::string& out) const;
   void append_workflow_metrics(std::string& out) const;
 
   proxy::Server& server_;

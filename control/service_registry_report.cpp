@@ -71,6 +71,7 @@ json::array members_status(const std::shared_ptr<const proxy::UpstreamSet>& set,
         {"generation", m.generation()},
         {"in_flight", m.in_flight()},
         {"health", health_name(m.ejection())},
+        {"queued", m.connection_cap().queued()},
         {"connect_errors", m.connect_errors()}});
   }
   return out;
@@ -290,6 +291,31 @@ void ServiceRegistry::append_member_metrics(std::string& out) const {
       }
     }
   }
+  append_queue_metrics(out);
+}
+
+// Members capped by --max-conns-per-member: requests waiting for a connection, and those
+// refused (queue full, or their queue timeout passed).
+void ServiceRegistry::append_queue_metrics(std::string& out) const {
+  const auto each_capped = [this, &out](std::string_view metric, auto value) {
+    for (const auto& [name, r] : records_) {
+      if (auto set = r.service->upstreams()) {
+        for (const auto& m : set->members()) {
+          if (m->connection_cap().limited()) {
+            out += fmt::format("{}{{service=\"{}\",upstream=\"{}\"}} {}\n", metric, name,
+                               m->address(), value(m->connection_cap()));
+          }
+        }
+      }
+    }
+  };
+  family(out, "handoff_upstream_queued", "gauge",
+         "Requests waiting for a connection to a member at its --max-conns-per-member.");
+  each_capped("handoff_upstream_queued", [](const proxy::ConnectionCap& c) { return c.queued(); });
+  family(out, "handoff_upstream_queue_refused_total", "counter",
+         "Requests answered 503 for want of a connection to a capped member.");
+  each_capped("handoff_upstream_queue_refused_total",
+              [](const proxy::ConnectionCap& c) { return c.refused(); });
 }
 
 // Canaries: the share of clients each takes, and what it answered.

@@ -206,6 +206,9 @@ class ClientSession final : public ClientSide {
   asio::awaitable<Outcome> reply(int status, std::string_view text, bool close) override {
     return reply(status, text, close, {});
   }
+  asio::awaitable<Outcome> reply_busy(std::string_view text, bool close) override {
+    return reply(503, text, close, "Retry-After: 1");
+  }
   asio::awaitable<Outcome> switch_protocols(const MessageHead& response, tcp::socket& upstream,
                                             Buffer& upstream_bytes) override;
   Upstream* rebind() override;

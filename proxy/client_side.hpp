@@ -79,6 +79,8 @@ class ClientSide {
   /// Answers with the proxy's own short response instead of the upstream's (502, 504…).
   /// `close`: the client connection cannot be reused (part of its request is unread).
   virtual boost::asio::awaitable<Outcome> reply(int status, std::string_view text, bool close) = 0;
+  /// Answers 503 with `Retry-After: 1`: the member has no connection to spare for now.
+  virtual boost::asio::awaitable<Outcome> reply_busy(std::string_view text, bool close) = 0;
   /// The upstream agreed to switch protocols (101): relays the response head, then both
   /// directions byte for byte until either side ends. `upstream_bytes` holds what the upstream
   /// sent after the head. The client connection ends with the tunnel.

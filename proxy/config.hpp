@@ -38,6 +38,9 @@ struct ProxyConfig {
   std::uint64_t max_body_bytes = 0;          ///< request body limit (413 beyond); 0: none
   std::size_t max_connections = 65'536;      ///< client connections, over all threads
   std::size_t upstream_max_idle = 256;       ///< pooled idle connections per upstream and thread
+  std::size_t max_conns_per_member = 0;      ///< upstream connections in use per member; 0: none
+  std::size_t max_queue_per_member = 1'000;  ///< requests waiting for one of them (503 beyond)
+  Millis queue_timeout{10'000};              ///< a request waits this long for one (then 503)
   bool access_log = true;                    ///< one JSON line per request on stdout
 
   bool http2 = true;  ///< TLS listeners offer HTTP/2 by ALPN (`h2`, then `http/1.1`)

@@ -113,6 +113,9 @@ class H2Stream final : public ClientSide, public SessionHooks {
                                         bool /*close*/) override {
     return answer(status, text, {});
   }
+  boost::asio::awaitable<Outcome> reply_busy(std::string_view text, bool /*close*/) override {
+    return answer(503, text, "Retry-After: 1");
+  }
   boost::asio::awaitable<Outcome> switch_protocols(const MessageHead& response,
                                                    boost::asio::ip::tcp::socket& upstream,
                                                    Buffer& upstream_bytes) override;

@@ -195,7 +195,10 @@ void Server::finish(Millis timeout) {
 std::shared_ptr<Upstream> Server::make_upstream(const std::string& address,
                                                 std::uint64_t generation) const {
   auto endpoints = resolve_address(address);
-  return std::make_shared<Upstream>(address, endpoints.front(), config_.threads, generation);
+  auto upstream =
+      std::make_shared<Upstream>(address, endpoints.front(), config_.threads, generation);
+  upstream->connection_cap().configure(config_.max_conns_per_member, config_.max_queue_per_member);
+  return upstream;
 }
 
 std::vector<std::shared_ptr<Upstream>> Server::swap(Service& service,

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/connection_cap.hpp"
 #include "proxy/drain.hpp"
 
 namespace handoff::proxy {
@@ -145,6 +146,10 @@ class Upstream {
       drain_signal_.ring();
     }
   }
+  /// The cap on the member's connections in use, and the queue of requests over it.
+  ConnectionCap& connection_cap() { return cap_; }
+  /// The cap, read-only (status and metrics).
+  [[nodiscard]] const ConnectionCap& connection_cap() const { return cap_; }
   /// Data plane: counts how a request ended on worker `w` (only that worker writes its line).
   void count_outcome(unsigned w, RequestOutcome outcome) {
     auto& n = counters_[w].outcomes[static_cast<std::size_t>(outcome)];
@@ -172,6 +177,7 @@ class Upstream {
   alignas(64) std::atomic<std::uint8_t> ejection_{0};
   std::atomic<std::uint32_t> failures_{0};
   DrainSignal drain_signal_;
+  alignas(64) ConnectionCap cap_;  // its limit is read by every exchange; set once
 };
 
 /// Counts one request in flight on an upstream for as long as it lives (RAII).

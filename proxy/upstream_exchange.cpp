@@ -48,6 +48,20 @@ struct UpstreamScope {
 
 }  // namespace
 
+/// Gives the exchange's connection slot back when the exchange ends, however it ends.
+struct UpstreamExchange::SlotRelease {
+  explicit SlotRelease(ConnectionCap*& held) : slot(held) {}
+  SlotRelease(const SlotRelease&) = delete;
+  SlotRelease& operator=(const SlotRelease&) = delete;
+  ~SlotRelease() {
+    if (slot != nullptr) {
+      slot->give_back();
+      slot = nullptr;
+    }
+  }
+  ConnectionCap*& slot;
+};
+
 UpstreamExchange::UpstreamExchange(Worker& worker, SessionHandle& handle, ClientSide& client,
                                    const MessageHead& request, std::string_view upstream_head,
                                    MessageHead& response, Buffer& upstream_bytes)
@@ -79,6 +93,11 @@ asio::awaitable<Outcome> UpstreamExchange::run(Upstream& upstream) {
   UpstreamScope scope{handle_, bytes_};
   upstream_ = &upstream;
   const BodyPiece first = client_.first_body();
+  // Checked here first: an uncapped member (the default) costs no coroutine frame.
+  if (upstream.connection_cap().limited() && !co_await take_connection_slot(first.last)) {
+    co_return last_outcome_;
+  }
+  const SlotRelease release{slot_};
   for (int attempt = 0;; ++attempt) {
     if (auto failed = co_await send_request(attempt, first.bytes, first.last)) {
       if (*failed == SendResult::retry) {
@@ -107,6 +126,24 @@ asio::awaitable<Outcome> UpstreamExchange::run(Upstream& upstream) {
     break;
   }
   co_return co_await deliver_response();
+}
+
+// Over the member's connection cap, waits in its queue for a slot (up to --queue-timeout).
+// False when the request was answered 503 instead.
+asio::awaitable<bool> UpstreamExchange::take_connection_slot(bool body_complete) {
+  ConnectionCap& cap = upstream_->connection_cap();
+  const Admission admission =
+      co_await cap.take(ConnectionCap::Clock::now() + worker_.config().queue_timeout);
+  if (admission == Admission::taken) {
+    slot_ = &cap;
+    co_return true;
+  }
+  const std::string text =
+      admission == Admission::queue_full
+          ? std::string("handoff: the upstream is at its connection limit and its queue is full")
+          : std::string("handoff: timed out waiting for a connection to the upstream");
+  last_outcome_ = co_await client_.reply_busy(text, !body_complete || !client_.persistent());
+  co_return false;
 }
 
 // Takes a pooled connection to the member (first attempt only) or opens one, and sends the
@@ -191,6 +228,14 @@ bool UpstreamExchange::move_to_another_member() {
   }
   moved_ = true;
   upstream_ = next;
+  // The slot moves with the request; a full member still takes this one retry (an excess of
+  // one, on a failed connect only) rather than failing a request that can be served.
+  if (slot_ != nullptr) {
+    slot_->give_back();
+    slot_ = next->connection_cap().try_take() && next->connection_cap().limited()
+                ? &next->connection_cap()
+                : nullptr;
+  }
   boost::system::error_code ignored;
   socket_.close(ignored);
   return true;

@@ -8,6 +8,7 @@
 
 #include "proxy/buffer.hpp"
 #include "proxy/client_side.hpp"
+#include "proxy/connection_cap.hpp"
 #include "proxy/http_head.hpp"
 
 namespace handoff::proxy {
@@ -49,6 +50,9 @@ class UpstreamExchange {
   boost::asio::awaitable<std::optional<SendResult>> send_request(int attempt,
                                                                  std::string_view first_body,
                                                                  bool body_complete);
+  struct SlotRelease;
+
+  boost::asio::awaitable<bool> take_connection_slot(bool body_complete);
   boost::asio::awaitable<std::optional<SendResult>> connect(bool body_complete);
   bool move_to_another_member();
   boost::asio::awaitable<std::optional<Outcome>> send_body();
@@ -70,6 +74,7 @@ class UpstreamExchange {
   Worker& worker_;
   SessionHandle& handle_;
   ClientSide& client_;
+  ConnectionCap* slot_ = nullptr;  // the member's connection slot held, when it is capped
   // What the exchange needs of the request head, copied: the client side may read over the
   // head's bytes once the body streams.
   bool head_request_;       // a HEAD request: the response has no body, whatever it says

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -386,4 +387,73 @@ TEST_CASE("a 1 GiB upload and a 1 GiB download over HTTP/2 keep RSS bounded") {
 #if !defined(__SANITIZE_ADDRESS__)
   CHECK(peak < 64 * 1024);
 #endif
+}
+
+namespace {
+
+// A backend whose every answer takes `delay`, noting the most requests it ever had at once.
+struct CountingBackend {
+  std::atomic<int> active{0};
+  std::atomic<int> most{0};
+  TestBackend server;
+
+  explicit CountingBackend(std::chrono::milliseconds delay)
+      : server([this, delay](BackendConnection& c, TestBackend&) {
+          while (auto r = c.read_request()) {
+            const int now = ++active;
+            for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+            }
+            std::this_thread::sleep_for(delay);
+            --active;
+            if (!c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")) {
+              return;
+            }
+          }
+        }) {}
+};
+
+}  // namespace
+
+TEST_CASE("--max-conns-per-member holds one HTTP/2 client's 100 streams to 4 connections") {
+  CountingBackend backend(50ms);
+  TempDir dir;
+  RunningProxy proxy(
+      dir.path(), {"--upstream", backend.server.address(), "--h2c", "--no-access-log", "--threads",
+                   "1", "--max-conns-per-member", "4", "--queue-timeout", "30s"});
+  const std::string load =
+      shell("h2load -n 300 -c 1 -m 100 http://127.0.0.1:" + std::to_string(proxy.port()) + "/ 2>&1")
+          .second;
+  INFO(load);
+  CHECK(contains(load, "300 succeeded, 0 failed"));
+  CHECK(contains(load, "status codes: 300 2xx"));
+  CHECK(backend.most.load() <= 4);
+  CHECK(backend.most.load() >= 2);  // the streams did run side by side
+  CHECK(backend.server.connections() <= 4);
+}
+
+TEST_CASE("a request that waits its whole queue timeout gets 503 with Retry-After, counted") {
+  CountingBackend backend(1500ms);
+  TempDir dir;
+  RunningProxy proxy(
+      dir.path(), {"--upstream", backend.server.address(), "--h2c", "--no-access-log",
+                   "--max-conns-per-member", "1", "--max-queue", "2", "--queue-timeout", "200ms"});
+  const std::string load =
+      shell("h2load -n 5 -c 1 -m 5 http://127.0.0.1:" + std::to_string(proxy.port()) + "/ 2>&1")
+          .second;
+  INFO(load);
+  // One is served; two wait and time out; two find the queue full.
+  CHECK(contains(load, "status codes: 1 2xx, 0 3xx, 0 4xx, 4 5xx"));
+  CHECK(backend.most.load() == 1);
+  const std::string metrics = unix_request(proxy.control(), "GET", "/metrics").body;
+  CHECK(contains(metrics, "handoff_upstream_queue_refused_total{service=\"default\",upstream=\"" +
+                              backend.server.address() + "\"} 4\n"));
+  const std::string headers = shell("curl -sS -D - -o /dev/null --max-time 5 http://127.0.0.1:" +
+                                    std::to_string(proxy.port()) +
+                                    "/ & sleep 0.1; curl -sS -D - "
+                                    "-o /dev/null --max-time 5 http://127.0.0.1:" +
+                                    std::to_string(proxy.port()) + "/; wait")
+                                  .second;
+  INFO(headers);
+  CHECK(contains(headers, "HTTP/1.1 503"));
+  CHECK(contains(headers, "Retry-After: 1"));
 }

@@ -65,6 +65,10 @@ class ScriptedClient final : public ClientSide {
     replied = code;
     co_return Outcome::close;
   }
+  asio::awaitable<Outcome> reply_busy(std::string_view, bool) override {
+    replied = 503;
+    co_return Outcome::close;
+  }
   asio::awaitable<Outcome> switch_protocols(const MessageHead& response, tcp::socket&,
                                             Buffer& upstream_bytes) override {
     status = response.status;

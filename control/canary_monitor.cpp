@@ -18,15 +18,6 @@ constexpr std::chrono::milliseconds kTick{250};
 
 }  // namespace
 
-CanaryAnswers canary_answers(const proxy::UpstreamSet& set) {
-  const proxy::OutcomeCounts o = set.outcomes();
-  const auto at = [&o](proxy::RequestOutcome r) { return o[static_cast<std::size_t>(r)]; };
-  const std::uint64_t errors = at(proxy::RequestOutcome::upstream_5xx) +
-                               at(proxy::RequestOutcome::proxy_5xx) +
-                               at(proxy::RequestOutcome::connect_error);
-  return {at(proxy::RequestOutcome::answered) + errors, errors};
-}
-
 std::vector<CanaryVerdict> CanaryJudge::round(const std::vector<CanaryView>& canaries,
                                               Clock::time_point now, std::int64_t unix_now_ms) {
   std::map<std::string, Track> seen;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "control/background_thread.hpp"
+#include "control/canary_answers.hpp"
 #include "control/event_sink.hpp"
 #include "control/service_registry.hpp"
 
@@ -21,15 +22,6 @@ struct CanaryVerdict {
   bool promote = false;  ///< false: roll it back
   std::string reason;    ///< for the log, e.g. "5xx rate 5.2% (26 of 500) over 60 s"
 };
-
-/// What a canary's members have finished since the canary started: requests with an answer or
-/// a failure of the upstream's making, and those failures (5xx, failed connects). Its own set's
-/// counters, so no earlier canary of the service counts.
-struct CanaryAnswers {
-  std::uint64_t requests = 0;
-  std::uint64_t errors = 0;
-};
-CanaryAnswers canary_answers(const proxy::UpstreamSet& set);
 
 /// Judges running canaries from samples of their members' outcomes: a 5xx share over the
 /// policy's window above its budget (once the window holds its minimum of requests) rolls a

@@ -519,8 +519,12 @@ int service_command(const std::vector<std::string_view>& args) {
   std::vector<std::string> hosts;
   std::string upstream;
   std::optional<bool> strip;
+  std::optional<std::int64_t> max_conns;
   TlsFlags tls;
   std::vector<Flag> flags = {
+      {"max-conns-per-member", "N",
+       "upstream connections in use per member, more requests queue (0: none; default: run's)",
+       [&](std::string_view v) { max_conns = parse_in_range(v, kMaxConnsRange); }},
       {"host", "NAME",
        "a Host it answers (exact or *.domain), with an optional path prefix "
        "(NAME/PREFIX, or /PREFIX on every host); repeatable",
@@ -548,6 +552,9 @@ int service_command(const std::vector<std::string_view>& args) {
                       {"hosts", to_json_array(hosts)},
                       {"upstream", upstream},
                       {"strip_prefix", strip.value_or(false)}};
+    if (max_conns) {
+      body["max_conns_per_member"] = *max_conns;
+    }
     tls.write_to(body);
     return simple_request(
         common, "POST", "/v1/services", body,
@@ -555,7 +562,7 @@ int service_command(const std::vector<std::string_view>& args) {
                          : fmt::format("added service {} -> {}", name, upstream));
   }
   if (words[0] == "update" && words.size() == 2) {
-    if ((hosts.empty() && !strip && !tls.any()) || !upstream.empty()) {
+    if ((hosts.empty() && !strip && !tls.any() && !max_conns) || !upstream.empty()) {
       throw std::invalid_argument(
           "usage: handoff service update NAME [--host NAME]... [HTTPS options] (switch upstreams "
           "with swap)");
@@ -567,6 +574,9 @@ int service_command(const std::vector<std::string_view>& args) {
     tls.write_to(body);
     if (strip) {
       body["strip_prefix"] = *strip;
+    }
+    if (max_conns) {
+      body["max_conns_per_member"] = *max_conns;
     }
     return simple_request(common, "PATCH", path, body, fmt::format("updated service {}", name));
   }

@@ -302,8 +302,12 @@ ApiResponse ControlApi::add_service(std::string_view text) {
   const std::string upstream = body.string("upstream");
   const bool strip = body.boolean("strip_prefix", false);
   const TlsChange tls = TlsChange::read(body);
+  std::optional<std::size_t> max_conns;
+  if (body.has("max_conns_per_member")) {
+    max_conns = static_cast<std::size_t>(body.integer("max_conns_per_member", kMaxConnsRange, 0));
+  }
   body.finish();
-  registry_.add(name, hosts, upstream, strip, tls);
+  registry_.add(name, hosts, upstream, strip, tls, max_conns);
   return json_reply(201, with_warnings(json::object{{"result", "ok"}, {"service", name}},
                                        registry_.certificate_warnings(name)));
 }
@@ -329,10 +333,15 @@ ApiResponse ControlApi::change_service(const std::string& method, const std::str
     change.strip_prefix = body.boolean("strip_prefix", false);
   }
   change.tls = TlsChange::read(body);
+  if (body.has("max_conns_per_member")) {
+    change.max_conns =
+        static_cast<std::size_t>(body.integer("max_conns_per_member", kMaxConnsRange, 0));
+  }
   body.finish();
-  if (!change.hosts && !change.strip_prefix && change.tls.empty()) {
+  if (!change.hosts && !change.strip_prefix && change.tls.empty() && !change.max_conns) {
     throw DomainError(ErrorKind::invalid, "missing_field",
-                      "nothing to change: give hosts, strip_prefix or an HTTPS setting");
+                      "nothing to change: give hosts, strip_prefix, max_conns_per_member or an "
+                      "HTTPS setting");
   }
   registry_.update(name, std::move(change));
   return json_reply(200, with_warnings(json::object{{"result", "ok"}, {"service", name}},

@@ -24,6 +24,8 @@ inline constexpr FieldRange kThresholdRange{1, 100};
 inline constexpr FieldRange kMinRequestsRange{1, 1'000'000'000};
 /// Strict-Transport-Security max-age in seconds (--hsts): up to two years.
 inline constexpr FieldRange kHstsRange{0, 2LL * 365 * 24 * 3600};
+/// A service's own cap on each member's connections in use (--max-conns-per-member; 0: none).
+inline constexpr FieldRange kMaxConnsRange{0, 1'000'000};
 /// Log lines asked for (logs --tail).
 inline constexpr FieldRange kTailRange{0, 100'000};
 

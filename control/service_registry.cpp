@@ -146,6 +146,10 @@ void ServiceRegistry::restore(const ProxyState& state) {
           fmt::format("saved service '{}' has a bad upstream: {}", s.name, e.what()));
     }
     r.tls = restore_tls(s);
+    if (s.max_conns_per_member >= 0) {
+      r.max_conns = static_cast<std::size_t>(s.max_conns_per_member);
+    }
+    apply_cap(r, set);
     r.service = std::make_shared<proxy::Service>(s.name, server_.config().threads, set,
                                                  server_.config().balancing);
     // The last pause's settings are kept after a resume, and so after a restart too: the
@@ -182,7 +186,8 @@ void ServiceRegistry::set_default_certificate(
 }
 
 void ServiceRegistry::add(const std::string& name, std::vector<std::string> hosts,
-                          const std::string& upstream, bool strip_prefix, const TlsChange& tls) {
+                          const std::string& upstream, bool strip_prefix, const TlsChange& tls,
+                          std::optional<std::size_t> max_conns) {
   if (std::string problem = service_name_problem(name); !problem.empty()) {
     throw DomainError(ErrorKind::invalid, "bad_name", problem);
   }
@@ -203,6 +208,8 @@ void ServiceRegistry::add(const std::string& name, std::vector<std::string> host
   Record r;
   r.hosts = std::move(hosts);
   r.strip_prefix = strip_prefix;
+  r.max_conns = max_conns;
+  apply_cap(r, set);
   r.tls = tls.applied_to({});
   r.service = std::make_shared<proxy::Service>(name, server_.config().threads, set,
                                                server_.config().balancing);
@@ -228,8 +235,27 @@ void ServiceRegistry::update(const std::string& name, ServiceChange change) {
   }
   r.strip_prefix = change.strip_prefix.value_or(r.strip_prefix);
   r.tls = change.tls.applied_to(r.tls);
+  if (change.max_conns) {
+    r.max_conns = change.max_conns;
+  }
   save_or_undo([&] { r = before; });
+  if (change.max_conns) {  // the members serving now take it at once
+    apply_cap(r, r.service->upstreams());
+    if (const auto canary = r.service->canary()) {
+      apply_cap(r, canary->set);
+    }
+  }
   publish();
+}
+
+void ServiceRegistry::apply_cap(const Record& r,
+                                const std::shared_ptr<const proxy::UpstreamSet>& set) const {
+  if (!r.max_conns || !set) {
+    return;
+  }
+  for (const auto& member : set->members()) {
+    member->connection_cap().configure(*r.max_conns, server_.config().max_queue_per_member);
+  }
 }
 
 std::vector<std::string> ServiceRegistry::certificate_warnings(const std::string& name) const {
@@ -356,6 +382,7 @@ std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::swap(
   std::lock_guard lock(mutex_);
   Record& r = find(name);
   auto next = make_set(server_, addresses, r.generation + 1);
+  apply_cap(r, next);
   const Record before = r;
   record_switch(r, containers);
   // Saved before the switch: a switch the state does not hold would be undone by a restart,
@@ -532,6 +559,7 @@ std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::resize(
     members.insert(members.end(), more->members().begin(), more->members().end());
   }
   auto next = std::make_shared<const proxy::UpstreamSet>(members);
+  apply_cap(r, next);
   const std::vector<ContainerRef> before = r.containers;
   r.containers.resize(std::min(keep, r.containers.size()));
   r.containers.insert(r.containers.end(), add_containers.begin(), add_containers.end());
@@ -676,35 +704,36 @@ ProxyState ServiceRegistry::snapshot(const PendingSwitch* pending) const {
       history.push_back(saved_of(set));
     }
     const auto notice = r.service->pause_notice();
-    state.services.push_back(ServiceState{name,
-                                          r.hosts,
-                                          pending != nullptr && pending->service == name
-                                              ? pending->addresses
-                                              : addresses_of(r.service->upstreams()),
-                                          r.previous,
-                                          r.generation,
-                                          saved_of(r.containers),
-                                          std::move(history),
-                                          r.next_container,
-                                          r.service->paused(),
-                                          r.service->max_pause().count(),
-                                          notice->message,
-                                          notice->retry_after.count(),
-                                          r.strip_prefix,
-                                          std::string(source_name(r.tls.source)),
-                                          r.tls.certificate ? r.tls.certificate->chain_pem() : "",
-                                          r.tls.certificate ? r.tls.certificate->key_pem() : "",
-                                          r.tls.issued_by_acme,
-                                          r.tls.redirect_https,
-                                          r.tls.hsts_seconds,
-                                          r.watch.enabled,
-                                          r.watch.path,
-                                          r.watch.host,
-                                          r.watch.interval.count(),
-                                          r.watch.healthy_threshold,
-                                          r.watch.unhealthy_threshold,
-                                          r.deploy,
-                                          saved_canary(r)});
+    state.services.push_back(ServiceState{
+        name,
+        r.hosts,
+        pending != nullptr && pending->service == name ? pending->addresses
+                                                       : addresses_of(r.service->upstreams()),
+        r.previous,
+        r.generation,
+        saved_of(r.containers),
+        std::move(history),
+        r.next_container,
+        r.service->paused(),
+        r.service->max_pause().count(),
+        notice->message,
+        notice->retry_after.count(),
+        r.strip_prefix,
+        std::string(source_name(r.tls.source)),
+        r.tls.certificate ? r.tls.certificate->chain_pem() : "",
+        r.tls.certificate ? r.tls.certificate->key_pem() : "",
+        r.tls.issued_by_acme,
+        r.tls.redirect_https,
+        r.tls.hsts_seconds,
+        r.watch.enabled,
+        r.watch.path,
+        r.watch.host,
+        r.watch.interval.count(),
+        r.watch.healthy_threshold,
+        r.watch.unhealthy_threshold,
+        r.deploy,
+        saved_canary(r),
+        r.max_conns ? static_cast<std::int64_t>(*r.max_conns) : -1});
   }
   return state;
 }

@@ -42,6 +42,7 @@ struct ServiceChange {
   std::optional<std::vector<std::string>> hosts = {};
   std::optional<bool> strip_prefix = {};
   TlsChange tls = {};
+  std::optional<std::size_t> max_conns = {};  ///< its own --max-conns-per-member (0: none)
 };
 
 /// The control plane's record of every service: its hosts, its upstream history, the workflow
@@ -62,7 +63,8 @@ class ServiceRegistry {
   /// Adds a service (`upstream` may be empty: 503 until the first swap or deploy); throws
   /// DomainError (400 bad field, 409 name or host taken).
   void add(const std::string& name, std::vector<std::string> hosts, const std::string& upstream,
-           bool strip_prefix = false, const TlsChange& tls = {});
+           bool strip_prefix = false, const TlsChange& tls = {},
+           std::optional<std::size_t> max_conns = {});
   /// Changes a service's hosts, prefix stripping and HTTPS settings with one atomic store of
   /// the route table and one of the certificate store: no request goes unrouted and no
   /// handshake finds no certificate in between. Throws DomainError (404, 400 bad host, 409 host
@@ -214,7 +216,8 @@ class ServiceRegistry {
   struct Record {
     std::shared_ptr<proxy::Service> service;
     std::vector<std::string> hosts;
-    bool strip_prefix = false;  // a matched path prefix is removed before forwarding
+    bool strip_prefix = false;             // a matched path prefix is removed before forwarding
+    std::optional<std::size_t> max_conns;  // its own cap on each member's connections
     ServiceTls tls;
     std::vector<std::string> previous;  // the set before the last swap, for rollback
     HealthWatch watch;                  // active checks on the serving members
@@ -248,6 +251,9 @@ class ServiceRegistry {
   // Installs a route table and a certificate store built from records_.
   void publish();
   void publish_certificates();
+  // Gives the members of `set` the service's own connection cap, when it has one (members are
+  // made with the run's).
+  void apply_cap(const Record& r, const std::shared_ptr<const proxy::UpstreamSet>& set) const;
   // Records in `r` a switch to the set of `containers`: generation, previous set, history.
   static void record_switch(Record& r, const std::vector<ContainerRef>& containers);
   // Saves the state built from records_, warning when it cannot: for changes the proxy makes on

@@ -40,7 +40,9 @@ void ServiceRegistry::start_canary(const std::string& name,
                                   "first",
                                   name));
   }
-  r.service->set_canary(make_set(server_, addresses, r.generation + 1), share);
+  auto set = make_set(server_, addresses, r.generation + 1);
+  apply_cap(r, set);
+  r.service->set_canary(std::move(set), share);
   r.canary_containers = containers;
   r.canary_policy = policy;
   r.canary_deploy = spec;

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
-#include "control/canary_monitor.hpp"
+#include "control/canary_answers.hpp"
 #include "control/service_registry.hpp"
 #include "proxy/upstream_set.hpp"
 
@@ -134,6 +134,8 @@ json::object ServiceRegistry::status() const {
         {"container", std::move(container)},
         {"hosts", std::move(hosts)},
         {"strip_prefix", r.strip_prefix},
+        {"max_conns_per_member", r.max_conns ? json::value(static_cast<std::uint64_t>(*r.max_conns))
+                                             : json::value(nullptr)},
         {"upstream", set ? json::value(set->addresses()) : json::value(nullptr)},
         {"members", members_status(set, r.containers)},
         {"canary",

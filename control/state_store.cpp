@@ -104,7 +104,8 @@ std::string state_to_json(const ProxyState& state) {
                                     {"healthy_threshold", s.healthy_threshold},
                                     {"unhealthy_threshold", s.unhealthy_threshold},
                                     {"deploy", spec_to_json(s.deploy)},
-                                    {"canary", canary_to_json(s.canary)}});
+                                    {"canary", canary_to_json(s.canary)},
+                                    {"max_conns_per_member", s.max_conns_per_member}});
   }
   return json::serialize(json::object{{"version", 1}, {"services", std::move(services)}}) + "\n";
 }
@@ -143,7 +144,8 @@ void read_optional(const json::object& so, ServiceState& s) {
         std::pair{"hsts_seconds", &s.hsts_seconds},
         std::pair{"health_interval_ms", &s.health_interval_ms},
         std::pair{"healthy_threshold", &s.healthy_threshold},
-        std::pair{"unhealthy_threshold", &s.unhealthy_threshold}}) {
+        std::pair{"unhealthy_threshold", &s.unhealthy_threshold},
+        std::pair{"max_conns_per_member", &s.max_conns_per_member}}) {
     if (const json::value* v = so.if_contains(key)) {
       *field = v->to_number<std::int64_t>();
     }

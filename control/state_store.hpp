@@ -81,7 +81,8 @@ struct ServiceState {
   std::int64_t healthy_threshold = 2;      ///< and thresholds
   std::int64_t unhealthy_threshold = 3;
   SavedDeploySpec deploy;  ///< how its containers were made (image empty: never deployed)
-  std::optional<SavedCanary> canary;  ///< the canary beside the serving set, when one runs
+  std::optional<SavedCanary> canary;       ///< the canary beside the serving set, when one runs
+  std::int64_t max_conns_per_member = -1;  ///< its own cap on members' connections; -1: run's
 };
 
 /// The proxy's saved state.

@@ -9,6 +9,32 @@ namespace handoff::proxy {
 
 namespace asio = boost::asio;
 
+void ConnectionCap::configure(std::size_t limit, std::size_t max_queue) {
+  std::lock_guard lock(mutex_);
+  limit_.store(limit, std::memory_order_relaxed);
+  max_queue_ = max_queue;
+  // Slots a raised cap (or its removal) frees go to those waiting, in order.
+  while (!waiters_.empty() && (limit == 0 || taken_.load(std::memory_order_relaxed) < limit)) {
+    std::shared_ptr<Waiter> next = std::move(waiters_.front());
+    waiters_.pop_front();
+    int expected = Waiter::waiting;
+    if (next->state.compare_exchange_strong(expected, Waiter::granted)) {
+      taken_.fetch_add(1, std::memory_order_acq_rel);
+      grant(std::move(next));
+    }
+  }
+  queued_.store(waiters_.size(), std::memory_order_release);
+}
+
+// Wakes a waiter whose state became `granted`: its coroutine runs on its own thread.
+void ConnectionCap::grant(std::shared_ptr<Waiter> waiter) {
+  asio::post(waiter->executor, [waiter] {
+    if (waiter->timer != nullptr) {
+      waiter->timer->cancel();
+    }
+  });
+}
+
 bool ConnectionCap::try_take() {
   if (!limited()) {
     return true;
@@ -16,8 +42,9 @@ bool ConnectionCap::try_take() {
   if (queued_.load(std::memory_order_acquire) != 0) {
     return false;  // those waiting come first
   }
+  const std::size_t limit = limit_.load(std::memory_order_relaxed);
   std::size_t taken = taken_.load(std::memory_order_relaxed);
-  while (taken < limit_) {
+  while (taken < limit) {
     if (taken_.compare_exchange_weak(taken, taken + 1, std::memory_order_acq_rel)) {
       return true;
     }
@@ -53,7 +80,8 @@ asio::awaitable<Admission> ConnectionCap::take(Clock::time_point deadline) {
 // or queues the waiter (empty: it must now wait).
 std::optional<Admission> ConnectionCap::enqueue_or_take(const std::shared_ptr<Waiter>& waiter) {
   std::lock_guard lock(mutex_);
-  if (waiters_.empty() && taken_.load(std::memory_order_relaxed) < limit_) {
+  const std::size_t limit = limit_.load(std::memory_order_relaxed);
+  if (limit == 0 || (waiters_.empty() && taken_.load(std::memory_order_relaxed) < limit)) {
     taken_.fetch_add(1, std::memory_order_acq_rel);
     return Admission::taken;
   }
@@ -73,26 +101,21 @@ void ConnectionCap::leave_queue(const std::shared_ptr<Waiter>& waiter) {
 }
 
 void ConnectionCap::give_back() {
-  if (!limited()) {
-    return;
-  }
   std::lock_guard lock(mutex_);
-  while (!waiters_.empty()) {
+  // Over a cap lowered meanwhile, the slot is gone rather than handed over.
+  while (!waiters_.empty() && taken_.load(std::memory_order_relaxed) <= limit_.load()) {
     std::shared_ptr<Waiter> next = std::move(waiters_.front());
     waiters_.pop_front();
     queued_.store(waiters_.size(), std::memory_order_release);
     int expected = Waiter::waiting;
     if (next->state.compare_exchange_strong(expected, Waiter::granted)) {
-      // The slot passes to it as it is; its coroutine wakes on its own thread.
-      asio::post(next->executor, [next] {
-        if (next->timer != nullptr) {
-          next->timer->cancel();
-        }
-      });
+      grant(std::move(next));  // the slot passes to it as it is
       return;
     }
   }
-  taken_.fetch_sub(1, std::memory_order_acq_rel);
+  if (taken_.load(std::memory_order_relaxed) > 0) {
+    taken_.fetch_sub(1, std::memory_order_acq_rel);
+  }
 }
 
 }  // namespace handoff::proxy

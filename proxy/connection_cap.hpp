@@ -30,13 +30,11 @@ class ConnectionCap {
   using Clock = std::chrono::steady_clock;
 
   /// Caps the member at `limit` connections in use, with at most `max_queue` waiting; 0: no
-  /// cap. Set before the member serves.
-  void configure(std::size_t limit, std::size_t max_queue) {
-    limit_ = limit;
-    max_queue_ = max_queue;
-  }
+  /// cap. May change while the member serves: a raised cap hands its new slots to those
+  /// waiting at once; a lowered one takes effect as exchanges end.
+  void configure(std::size_t limit, std::size_t max_queue);
   /// Whether a cap is set.
-  [[nodiscard]] bool limited() const { return limit_ != 0; }
+  [[nodiscard]] bool limited() const { return limit_.load(std::memory_order_relaxed) != 0; }
   /// Takes a slot when one is free and nobody waits for one.
   bool try_take();
   /// Takes a slot, waiting in the queue until `deadline` when none is free. On the calling
@@ -65,8 +63,10 @@ class ConnectionCap {
   std::optional<Admission> enqueue_or_take(const std::shared_ptr<Waiter>& waiter);
   void leave_queue(const std::shared_ptr<Waiter>& waiter);
 
-  std::size_t limit_ = 0;
-  std::size_t max_queue_ = 0;
+  void grant(std::shared_ptr<Waiter> waiter);
+
+  std::atomic<std::size_t> limit_{0};
+  std::size_t max_queue_ = 0;  // under the lock
   std::atomic<std::size_t> taken_{0};
   std::atomic<std::size_t> queued_{0};
   std::atomic<std::uint64_t> refused_{0};

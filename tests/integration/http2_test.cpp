@@ -457,3 +457,33 @@ TEST_CASE("a request that waits its whole queue timeout gets 503 with Retry-Afte
   CHECK(contains(headers, "HTTP/1.1 503"));
   CHECK(contains(headers, "Retry-After: 1"));
 }
+
+TEST_CASE("a service's own connection cap wins over run's, changes live and survives a restart") {
+  CountingBackend backend(100ms);
+  TempDir dir;
+  const std::vector<std::string> flags = {
+      "--upstream", backend.server.address(), "--h2c", "--no-access-log", "--threads",
+      "1",          "--max-conns-per-member", "8"};
+  auto load = [](const RunningProxy& proxy) {
+    return shell("h2load -n 40 -c 1 -m 40 http://127.0.0.1:" + std::to_string(proxy.port()) +
+                 "/ 2>&1")
+        .second;
+  };
+  {
+    RunningProxy proxy(dir.path(), flags);
+    REQUIRE(proxy.cli({"service", "update", "default", "--max-conns-per-member", "1"}).code == 0);
+    CHECK(contains(load(proxy), "status codes: 40 2xx"));
+    CHECK(backend.most.load() == 1);
+    REQUIRE(proxy.cli({"service", "update", "default", "--max-conns-per-member", "3"}).code == 0);
+    backend.most = 0;
+    CHECK(contains(load(proxy), "status codes: 40 2xx"));
+    CHECK(backend.most.load() == 3);
+    proxy.process().signal(SIGTERM);
+    CHECK(proxy.process().wait_exit() == 0);
+  }
+  RunningProxy again(dir.path(), flags);
+  CHECK(contains(again.cli({"status", "--json"}).out, "\"max_conns_per_member\":3"));
+  backend.most = 0;
+  CHECK(contains(load(again), "status codes: 40 2xx"));
+  CHECK(backend.most.load() == 3);
+}

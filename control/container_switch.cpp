@@ -148,10 +148,13 @@ class ContainerSwitch::Steps {
     emit_begin(sink_, service_, fmt::format("{} replicas", registry_.containers(service_).size()),
                fmt::format("{} replicas", target));
     return run([this, target] {
-      if (target > old_.size()) {
-        grow(target - old_.size());
-      } else if (target < old_.size()) {
-        shrink(target);
+      // Members whose containers stopped running are replaced, at the same count too.
+      const std::vector<std::size_t> alive = running_members();
+      const std::vector<std::size_t> keep(
+          alive.begin(),
+          alive.begin() + static_cast<std::ptrdiff_t>(std::min(target, alive.size())));
+      if (keep.size() != old_.size() || target != old_.size()) {
+        rebuild(keep, target - keep.size());
       }
     });
   }
@@ -193,30 +196,50 @@ class ContainerSwitch::Steps {
     retire_old();
   }
 
-  void grow(std::size_t more) {
+  // The indexes of the serving members whose containers run (a container the engine no longer
+  // knows is not running; an engine that cannot answer fails the scale).
+  std::vector<std::size_t> running_members() {
+    std::vector<std::size_t> alive;
+    for (std::size_t i = 0; i < old_.size(); ++i) {
+      try {
+        if (engine_->inspect(old_[i].id).running) {
+          alive.push_back(i);
+        }
+      } catch (const containers::EngineError& e) {
+        if (e.status() != 404) {
+          throw;
+        }
+      }
+    }
+    return alive;
+  }
+
+  // The scaled set: the members at `keep` stay as they are, `more` new ones are made and gated
+  // (all or nothing) before they join; the rest leave the set with one store, drain and are
+  // removed.
+  void rebuild(const std::vector<std::size_t>& keep, std::size_t more) {
     for (std::size_t i = 0; i < more; ++i) {
       create_new();
     }
-    start_and_gate();
+    if (more > 0) {
+      start_and_gate();
+    }
+    std::vector<ContainerRef> leaving;
+    for (std::size_t i = 0; i < old_.size(); ++i) {
+      if (std::find(keep.begin(), keep.end(), i) == keep.end()) {
+        leaving.push_back(old_[i]);
+      }
+    }
     const std::string from = registry_.current_upstream(service_);
-    registry_.resize(service_, old_.size(), new_addresses(), new_containers());
+    old_upstream_ = registry_.resize(service_, keep, new_addresses(), new_containers());
     cost_->switched();
     switched_ = true;
     step(Step::swap, StepState::done,
          {{"from", from}, {"to", registry_.current_upstream(service_)}, {"switch_us", 0}});
-  }
-
-  void shrink(std::size_t target) {
-    const std::vector<ContainerRef> leaving(old_.begin() + static_cast<std::ptrdiff_t>(target),
-                                            old_.end());
-    const std::string from = registry_.current_upstream(service_);
-    old_upstream_ = registry_.resize(service_, target, {}, {});
-    cost_->switched();
-    switched_ = true;
-    step(Step::swap, StepState::done,
-         {{"from", from}, {"to", registry_.current_upstream(service_)}, {"switch_us", 0}});
-    drain_old();
-    remove_containers(leaving);
+    if (!leaving.empty()) {
+      drain_old();
+      remove_containers(leaving);
+    }
   }
 
   // Containers that should have been stopped or removed, but the engine could not be reached:

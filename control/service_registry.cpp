@@ -545,15 +545,20 @@ SavedDeploySpec ServiceRegistry::deploy_spec(const std::string& name) const {
 }
 
 std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::resize(
-    const std::string& name, std::size_t keep, const std::vector<std::string>& add,
-    const std::vector<ContainerRef>& add_containers) {
+    const std::string& name, const std::vector<std::size_t>& keep,
+    const std::vector<std::string>& add, const std::vector<ContainerRef>& add_containers) {
   std::lock_guard lock(mutex_);
   Record& r = find(name);
   const auto current = r.service->upstreams();
   std::vector<std::shared_ptr<proxy::Upstream>> members;
-  if (current) {
-    const auto& m = current->members();
-    members.assign(m.begin(), m.begin() + static_cast<std::ptrdiff_t>(std::min(keep, m.size())));
+  std::vector<ContainerRef> containers;
+  for (const std::size_t i : keep) {
+    if (current && i < current->members().size()) {
+      members.push_back(current->members()[i]);
+    }
+    if (i < r.containers.size()) {
+      containers.push_back(r.containers[i]);
+    }
   }
   if (auto more = make_set(server_, add, r.generation)) {
     members.insert(members.end(), more->members().begin(), more->members().end());
@@ -561,8 +566,8 @@ std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::resize(
   auto next = std::make_shared<const proxy::UpstreamSet>(members);
   apply_cap(r, next);
   const std::vector<ContainerRef> before = r.containers;
-  r.containers.resize(std::min(keep, r.containers.size()));
-  r.containers.insert(r.containers.end(), add_containers.begin(), add_containers.end());
+  containers.insert(containers.end(), add_containers.begin(), add_containers.end());
+  r.containers = std::move(containers);
   const PendingSwitch pending{name, addresses_of(next)};
   save_or_undo([&] { r.containers = before; }, &pending);
   auto left = server_.swap(*r.service, next);

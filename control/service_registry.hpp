@@ -114,13 +114,13 @@ class ServiceRegistry {
   void set_deploy_spec(const std::string& name, const SavedDeploySpec& spec);
   /// How the service's containers are made (image empty: never deployed). Throws 404.
   [[nodiscard]] SavedDeploySpec deploy_spec(const std::string& name) const;
-  /// Resizes the serving set without a new version: keeps its first `keep` members (the same
-  /// members, with their requests and connections) and their containers, adds one member per
-  /// address in `add`, running in `add_containers`, with one atomic store. Returns the members
-  /// it dropped, retired; their containers are forgotten (they are not kept for rollback).
+  /// Resizes the serving set without a new version: keeps the members at the indexes `keep`
+  /// (the same members, with their requests and connections) and their containers, adds one
+  /// member per address in `add`, running in `add_containers`, with one atomic store. Returns
+  /// the members it dropped, retired; their containers are forgotten (not kept for rollback).
   std::vector<std::shared_ptr<proxy::Upstream>> resize(
-      const std::string& name, std::size_t keep, const std::vector<std::string>& add,
-      const std::vector<ContainerRef>& add_containers);
+      const std::string& name, const std::vector<std::size_t>& keep,
+      const std::vector<std::string>& add, const std::vector<ContainerRef>& add_containers);
   /// Runs `addresses` (in `containers`, one per address, or none) as the service's canary
   /// beside the serving set, taking `share` of the clients and judged by `policy`; `spec` is
   /// how its containers were made (it becomes the service's on promotion). Throws DomainError

@@ -639,7 +639,21 @@ TEST_CASE("three replicas serve in turn, and one killed under GET load costs no 
   CHECK(members_by_container(f.proxy, f.service)[doomed] == "ejected: container died");
   CHECK(f.proxy.cli({"status"}).out.find("ejected: container died") != std::string::npos);
   CHECK(replicas_answering(f.proxy.port(), 30).size() == 2);
-  // The next deploy replaces the whole set, the dead replica too.
+  // A scale to the same count replaces the dead replica: the two alive stay as they are.
+  const auto alive = members_by_container(f.proxy, f.service);
+  const CommandResult same = f.proxy.cli({"scale", f.service, "3", "--health-interval", "100ms"});
+  CHECK_MESSAGE(same.code == 0, same.out << same.err);
+  const auto after = members_by_container(f.proxy, f.service);
+  CHECK(after.size() == 3);
+  CHECK(after.count(doomed) == 0);
+  for (const auto& [name, health] : alive) {
+    CHECK((name == doomed || after.count(name) == 1));
+  }
+  CHECK(replicas_answering(f.proxy.port(), 60).size() == 3);
+  CHECK(service_containers(f.service).count(doomed) == 0);  // removed
+  CHECK(f.proxy.cli({"scale", f.service, "3"}).code == 0);  // all alive: nothing to do
+  CHECK(members_by_container(f.proxy, f.service) == after);
+  // The next deploy replaces the whole set.
   const CommandResult v2 = f.deploy_version("v2");
   CHECK_MESSAGE(v2.code == 0, v2.out << v2.err);
   CHECK(replicas_answering(f.proxy.port(), 60).size() == 3);

@@ -451,7 +451,11 @@ asio::awaitable<void> ClientSession::linger() {
 
 asio::awaitable<Outcome> ClientSession::serve_one() {
   if (in_.empty()) {
-    if (worker_.stopping()) {
+    // At a shutdown, a connection between requests is closed. After a handover it is not: the
+    // last response went out before the handover began (a later one says `Connection: close`),
+    // so the client may be sending its next request already; that one is read and answered with
+    // `Connection: close`, and a client that stays idle is closed at the drain timeout.
+    if (worker_.stopping() && !worker_.handing_over()) {
       co_return Outcome::close;
     }
     handle_.idle = true;

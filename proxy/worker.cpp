@@ -129,7 +129,10 @@ void Worker::begin_shutdown() {
 }
 
 void Worker::begin_handover() {
-  asio::post(io_, [this] { stop_accepting(); });
+  asio::post(io_, [this] {
+    handing_over_ = true;
+    stop_accepting();
+  });
 }
 
 std::vector<ListeningSocket> Worker::listening_sockets() const {

@@ -133,6 +133,9 @@ class Worker {
   SplicePipes& splice_pipes() { return splice_pipes_; }
   /// Whether the server is shutting down.
   [[nodiscard]] bool stopping() const { return stopping_; }
+  /// Whether it stops because a successor took over (not for a shutdown): a keep-alive
+  /// connection is then never cut between requests, since a client may be sending its next one.
+  [[nodiscard]] bool handing_over() const { return handing_over_; }
   /// Registers a connection for timeouts and shutdown.
   void attach(SessionHandle& session);
   /// Unregisters a connection.
@@ -192,6 +195,7 @@ class Worker {
   SplicePipes splice_pipes_;
   SessionList sessions_;
   bool stopping_ = false;
+  bool handing_over_ = false;
   std::atomic<std::uint64_t> unrouted_{0};  // written by this worker, read by the control plane
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> tls_failures_{0};

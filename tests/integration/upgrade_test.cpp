@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -178,6 +179,47 @@ TEST_CASE("two upgrades under wrk (GET, then POST) fail no request and refuse no
   }
   CHECK(running(successors.pids.back()));
   CHECK(request_once(proxy.port(), "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v1");
+}
+
+TEST_CASE("a keep-alive response that began before the handover: the next request is answered") {
+  // The backend sends /stream's head and half its body, then the rest once released: the
+  // response is under way (and said keep-alive) when the upgrade hands over.
+  std::atomic<bool> release{false};
+  TestBackend backend([&release](BackendConnection& c, TestBackend& self) {
+    while (auto r = c.read_request()) {
+      self.record(*r);
+      if (r->target != "/stream") {
+        c.send("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext");
+        continue;
+      }
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nfirst");
+      while (!release.load()) {
+        std::this_thread::sleep_for(10ms);
+      }
+      c.send("-half");
+    }
+  });
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", backend.address(), "--threads", "1"});
+  Successors successors;
+  SocketClient client(proxy.port(), 20s);
+  REQUIRE(client.send("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n"));
+  while (backend.requests().empty()) {
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(upgrade(proxy, successors) != 0);  // the old process has stopped accepting
+  release = true;
+  const Response streamed = client.read_response();
+  CHECK(streamed.status == 200);
+  CHECK(streamed.body == "first-half");
+  CHECK_FALSE(streamed.closed);  // its head went out before the handover
+  // The client's next request on that connection, sent at once, is answered (with close).
+  REQUIRE(client.send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n"));
+  const Response next = client.read_response();
+  CHECK(next.status == 200);
+  CHECK(next.body == "next");
+  CHECK(next.header("connection") == "close");
+  CHECK(proxy.process().wait_exit(10s) == 0);
 }
 
 TEST_CASE("two upgrades under h2load over TLS: GOAWAY moves HTTP/2 clients on, no stream fails") {

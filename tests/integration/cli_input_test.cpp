@@ -150,11 +150,11 @@ TEST_CASE("the control API decodes a service's path segment and refuses what is 
         std::string::npos);
 }
 
-TEST_CASE("every flag of run is in the README's table of run flags") {
+TEST_CASE("every flag of run is in the reference's table of run flags") {
   const CommandResult help = run_command({"run", "--help"});
   REQUIRE(help.code == 0);
-  // The README's table rows: lines that start with "| ".
-  std::ifstream file(HANDOFF_SOURCE_DIR "/README.md");
+  // The reference's table rows: lines that start with "| ".
+  std::ifstream file(HANDOFF_SOURCE_DIR "/docs/reference.md");
   std::string rows;
   for (std::string row; std::getline(file, row);) {
     if (row.rfind("| ", 0) == 0) {

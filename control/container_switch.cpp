@@ -594,10 +594,9 @@ class ContainerSwitch::Steps {
   void switch_over() {
     std::chrono::nanoseconds switch_time{};
     const std::string from = registry_.current_upstream(service_);
-    registry_.set_health_watch(service_, watch_after(options_.swap.health));
-    registry_.set_deploy_spec(service_, spec_after_switch());
     old_upstream_ = registry_.swap(service_, new_addresses(), switch_time, new_containers(),
-                                   [this] { cost_->switched(); });
+                                   [this] { cost_->switched(); },
+                                   {watch_after(options_.swap.health), spec_after_switch()});
     for (Replica& r : new_) {
       r.created = false;
     }

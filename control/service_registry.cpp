@@ -378,12 +378,14 @@ std::shared_ptr<void> ServiceRegistry::claim(const std::string& name) {
 std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::swap(
     const std::string& name, const std::vector<std::string>& addresses,
     std::chrono::nanoseconds& switch_time, const std::vector<ContainerRef>& containers,
-    const std::function<void()>& on_switched) {
+    const std::function<void()>& on_switched, const SwitchSettings& settings) {
   std::lock_guard lock(mutex_);
   Record& r = find(name);
   auto next = make_set(server_, addresses, r.generation + 1);
   apply_cap(r, next);
   const Record before = r;
+  r.watch = settings.watch.value_or(r.watch);
+  r.deploy = settings.spec.value_or(r.deploy);
   record_switch(r, containers);
   // Saved before the switch: a switch the state does not hold would be undone by a restart,
   // which would then remove the containers that serve.
@@ -534,11 +536,6 @@ void ServiceRegistry::set_container_problem(const std::string& name, const std::
   find(name).container_problem = problem;
 }
 
-void ServiceRegistry::set_deploy_spec(const std::string& name, const SavedDeploySpec& spec) {
-  std::lock_guard lock(mutex_);
-  find(name).deploy = spec;
-}
-
 SavedDeploySpec ServiceRegistry::deploy_spec(const std::string& name) const {
   std::lock_guard lock(mutex_);
   return find(name).deploy;
@@ -573,11 +570,6 @@ std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::resize(
   auto left = server_.swap(*r.service, next);
   publish();
   return left;
-}
-
-void ServiceRegistry::set_health_watch(const std::string& name, const HealthWatch& watch) {
-  std::lock_guard lock(mutex_);
-  find(name).watch = watch;
 }
 
 std::vector<WatchedSet> ServiceRegistry::watched() const {

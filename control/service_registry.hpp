@@ -37,6 +37,14 @@ struct CanaryView {
   std::int64_t started_unix_ms = 0;
 };
 
+/// What a switch records beside its new set, saved with it: how the serving members are checked
+/// from now on, and how the service's containers are made (its last deploy; a rollback changes
+/// the image), for `scale`. What is not set stays as it is.
+struct SwitchSettings {
+  std::optional<HealthWatch> watch = {};
+  std::optional<SavedDeploySpec> spec = {};
+};
+
 /// A change to a service's settings: what is not set stays as it is.
 struct ServiceChange {
   std::optional<std::vector<std::string>> hosts = {};
@@ -99,19 +107,14 @@ class ServiceRegistry {
 
   /// Swaps the service to a new upstream set, one member per address in `addresses`
   /// (validated and resolved before the switch), running in `containers` (one per address, or
-  /// none when they are not containers handoff deployed). Returns the members the swap retired and
-  /// sets `switch_time` to the time the store took. `on_switched` runs right after the store,
-  /// before the state is saved.
+  /// none when they are not containers handoff deployed), with the `settings` that come with
+  /// it. The state is saved before the store: when it cannot be, nothing changes (DomainError
+  /// not_saved). Returns the members the swap retired and sets `switch_time` to the time the
+  /// store took. `on_switched` runs right after the store.
   std::vector<std::shared_ptr<proxy::Upstream>> swap(
       const std::string& name, const std::vector<std::string>& addresses,
       std::chrono::nanoseconds& switch_time, const std::vector<ContainerRef>& containers = {},
-      const std::function<void()>& on_switched = {});
-  /// Sets how the service's serving members are checked from the next swap on (saved with
-  /// that swap). Throws DomainError 404.
-  void set_health_watch(const std::string& name, const HealthWatch& watch);
-  /// Records how the service's containers are made (its last deploy; a rollback changes the
-  /// image), for `scale`; saved with the next swap. Throws DomainError 404.
-  void set_deploy_spec(const std::string& name, const SavedDeploySpec& spec);
+      const std::function<void()>& on_switched = {}, const SwitchSettings& settings = {});
   /// How the service's containers are made (image empty: never deployed). Throws 404.
   [[nodiscard]] SavedDeploySpec deploy_spec(const std::string& name) const;
   /// Resizes the serving set without a new version: keeps the members at the indexes `keep`

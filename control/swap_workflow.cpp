@@ -95,8 +95,8 @@ class UpstreamSwitch {
       return;
     }
     std::chrono::nanoseconds switch_time{};
-    registry_.set_health_watch(service_, watch_after(options_.health));
-    old_ = registry_.swap(service_, targets_, switch_time, {}, [this] { cost_.switched(); });
+    old_ = registry_.swap(service_, targets_, switch_time, {}, [this] { cost_.switched(); },
+                          {.watch = watch_after(options_.health)});
     switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(switch_time).count();
     emit_step(sink_, Step::swap, StepState::done,
               {{"from", from_}, {"to", target_}, {"switch_us", switch_us_}});

@@ -8,7 +8,10 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/docker_fixture.hpp"
@@ -18,6 +21,7 @@
 #include "tests/support/unix_http.hpp"
 
 using namespace handoff::test;
+using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
@@ -154,4 +158,46 @@ TEST_CASE("a deploy with a full state directory makes no container and leaves th
   CHECK(service_containers(service).empty());
   CHECK(get(proxy.port(), "full.test") == "blue");
   state.empty();
+}
+
+TEST_CASE(
+    "a deploy whose switch cannot be saved leaves the old container serving, across a restart") {
+  const std::string image = test_app_image();
+  TempDir dir;
+  SmallStateDir state(dir.path());
+  const std::string service = unique_service("rofs");
+  const ServiceCleanup cleanup(service);
+  std::string old_container;
+  {
+    RunningProxy proxy(dir.path());
+    REQUIRE(proxy.cli({"service", "add", service, "--host", "rofs.test"}).code == 0);
+    REQUIRE(proxy
+                .cli({"deploy", service, "--image", image, "--host-network", "--env",
+                      "APP_VERSION=v1", "--health-interval", "100ms"})
+                .code == 0);
+    REQUIRE(service_containers(service).size() == 1);
+    old_container = service_containers(service).begin()->first;
+    // v2 starts slowly: the state directory turns read-only while its health gate runs.
+    auto deploy = std::async(std::launch::async, [&] {
+      return proxy.cli({"deploy", service, "--image", image, "--host-network", "--env",
+                        "APP_VERSION=v2", "--env", "START_DELAY_MS=2000", "--health-interval",
+                        "100ms"});
+    });
+    while (service_containers(service).size() < 2) {
+      std::this_thread::sleep_for(20ms);
+    }
+    state.read_only(true);
+    const CommandResult r = deploy.get();
+    CHECK(r.code == 1);
+    CHECK(r.err.find("Read-only file system") != std::string::npos);
+    CHECK(get(proxy.port(), "rofs.test") == "v1\n");
+    CHECK(service_containers(service) ==
+          std::map<std::string, std::string>{{old_container, "running"}});
+    proxy.process().signal(SIGKILL);
+    proxy.process().wait_exit();
+  }
+  state.read_only(false);
+  RunningProxy again(dir.path());
+  CHECK(get(again.port(), "rofs.test") == "v1\n");  // the restart kept the container that served
+  CHECK(service_containers(service).count(old_container) == 1);
 }

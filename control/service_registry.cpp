@@ -729,7 +729,8 @@ ProxyState ServiceRegistry::snapshot(const PendingSwitch* pending) const {
         r.watch.healthy_threshold,
         r.watch.unhealthy_threshold,
         r.deploy,
-        saved_canary(r),
+        pending != nullptr && pending->service == name && pending->ends_canary ? std::nullopt
+                                                                               : saved_canary(r),
         r.max_conns ? static_cast<std::int64_t>(*r.max_conns) : -1});
   }
   return state;

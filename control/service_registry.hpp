@@ -246,10 +246,12 @@ class ServiceRegistry {
   [[nodiscard]] const Record& find(const std::string& name) const;
   void check_hosts(const std::string& name, const std::vector<std::string>& hosts) const;
   void check_acme(const TlsChange& change) const;
-  /// The set a switch is about to install on one service, saved before the switch is made.
+  /// The set a switch is about to install on one service, saved before the switch is made;
+  /// `ends_canary`: the switch also ends the service's canary (a promotion or a rollback).
   struct PendingSwitch {
     const std::string& service;
     std::vector<std::string> addresses;
+    bool ends_canary = false;
   };
   // Installs a route table and a certificate store built from records_.
   void publish();

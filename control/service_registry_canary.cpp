@@ -42,12 +42,16 @@ void ServiceRegistry::start_canary(const std::string& name,
   }
   auto set = make_set(server_, addresses, r.generation + 1);
   apply_cap(r, set);
+  const Record before = r;
   r.service->set_canary(std::move(set), share);
   r.canary_containers = containers;
   r.canary_policy = policy;
   r.canary_deploy = spec;
   r.canary_started = unix_now_ms();
-  persist();
+  save_or_undo([&] {
+    r.service->set_canary(nullptr, 0);
+    r = before;
+  });
 }
 
 void ServiceRegistry::set_canary_share(const std::string& name, std::uint32_t share) {
@@ -113,12 +117,9 @@ std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::promote_canary(
   if (!r.service->canary()) {
     no_canary(name);
   }
-  const std::vector<std::string> previous = addresses_of(r.service->upstreams());
-  const auto start = Clock::now();
-  auto left = r.service->promote_canary();
-  switch_time = Clock::now() - start;
+  const Record before = r;
+  r.previous = addresses_of(r.service->upstreams());
   r.generation += 1;
-  r.previous = previous;
   if (!r.containers.empty()) {
     r.history.insert(r.history.begin(), r.containers);
   }
@@ -128,9 +129,14 @@ std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::promote_canary(
     r.deploy = r.canary_deploy;
   }
   r.container_problem.clear();
+  // Saved before the store, as a swap is: a restart must find the set that serves.
+  const PendingSwitch pending{name, addresses_of(r.service->canary()->set), true};
+  save_or_undo([&] { r = before; }, &pending);
+  const auto start = Clock::now();
+  auto left = r.service->promote_canary();
+  switch_time = Clock::now() - start;
   r.swaps += 1;
   r.swap_seconds += std::chrono::duration<double>(switch_time).count();
-  persist();
   return left;
 }
 
@@ -141,11 +147,12 @@ std::vector<std::shared_ptr<proxy::Upstream>> ServiceRegistry::drop_canary(
   if (!r.service->canary()) {
     no_canary(name);
   }
-  auto left = r.service->set_canary(nullptr, 0);
-  containers = std::move(r.canary_containers);
+  const Record before = r;
   r.canary_containers.clear();
-  persist();
-  return left;
+  const PendingSwitch pending{name, addresses_of(r.service->upstreams()), true};
+  save_or_undo([&] { r = before; }, &pending);
+  containers = before.canary_containers;
+  return r.service->set_canary(nullptr, 0);
 }
 
 }  // namespace handoff::control

@@ -201,3 +201,39 @@ TEST_CASE(
   CHECK(get(again.port(), "rofs.test") == "v1\n");  // the restart kept the container that served
   CHECK(service_containers(service).count(old_container) == 1);
 }
+
+TEST_CASE("a canary is neither started, promoted nor rolled back unless its state is saved") {
+  TestBackend blue(TestBackend::respond("blue"));
+  TestBackend green(TestBackend::respond("green"));
+  TempDir dir;
+  SmallStateDir state(dir.path());
+  const std::string canary_status = [&] {
+    RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+    state.fill();
+    const CommandResult start = proxy.cli(
+        {"swap", "default", "--to", green.address(), "--canary", "50%", "--no-health-check"});
+    CHECK(start.code == 1);
+    CHECK(start.err.find("No space left on device") != std::string::npos);
+    CHECK(status_of(proxy).find("\"canary\":null") != std::string::npos);
+    state.empty();
+    REQUIRE(proxy
+                .cli({"swap", "default", "--to", green.address(), "--canary", "50%",
+                      "--no-health-check"})
+                .code == 0);
+    const std::string running = status_of(proxy);
+    state.fill();
+    for (const char* verb : {"promote", "rollback"}) {
+      CAPTURE(verb);
+      const CommandResult r = proxy.cli({verb, "default"});
+      CHECK(r.code == 1);
+      CHECK(r.err.find("No space left on device") != std::string::npos);
+      CHECK(status_of(proxy) == running);
+    }
+    proxy.process().signal(SIGKILL);
+    proxy.process().wait_exit();
+    return running;
+  }();
+  state.empty();
+  RunningProxy again(dir.path(), {"--upstream", blue.address()});
+  CHECK(status_of(again) == canary_status);  // the canary runs on, beside blue
+}

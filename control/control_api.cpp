@@ -417,7 +417,14 @@ ApiResponse ControlApi::roll_back(const std::string& name, JsonFields& body) {
   if (registry_.canary(name)) {  // a canary runs: it is what is rolled back
     DeployOptions opt;
     opt.swap.drain_timeout = body.duration("drain_timeout", opt.swap.drain_timeout);
-    body.finish();
+    try {
+      body.finish();
+    } catch (const DomainError& e) {
+      throw DomainError(e.kind(), e.code(),
+                        fmt::format("a canary runs on '{}': rollback ends it, and takes only "
+                                    "--drain-timeout ({})",
+                                    name, e.what()));
+    }
     return operation(
         prepare_canary_rollback(registry_, server_, engines_, name, opt, "rolled back by hand"));
   }

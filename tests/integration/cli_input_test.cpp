@@ -197,3 +197,19 @@ TEST_CASE("a certificate no listener presents, or that misses a host, is taken w
   CHECK(bad.err.find("no PEM block") != std::string::npos);
   CHECK(bad.err.find("no start line") == std::string::npos);
 }
+
+TEST_CASE("rollback of a canary says which flags it takes") {
+  TestBackend blue(TestBackend::respond("blue"));
+  TestBackend green(TestBackend::respond("green"));
+  TempDir dir;
+  RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
+  REQUIRE(
+      proxy
+          .cli({"swap", "default", "--to", green.address(), "--canary", "10%", "--no-health-check"})
+          .code == 0);
+  const CommandResult gated = proxy.cli({"rollback", "default", "--health-interval", "100ms"});
+  CHECK(gated.code == 1);
+  CHECK(gated.err.find("a canary runs on 'default': rollback ends it, and takes only "
+                       "--drain-timeout") != std::string::npos);
+  CHECK(proxy.cli({"rollback", "default"}).code == 0);
+}

@@ -201,18 +201,23 @@ void ProgressPrinter::print_pull(std::optional<StepState> state, const json::obj
   }
 }
 
+namespace {
+
+// The names in the array field `key` of `o`, joined with ", " ("" when there is none).
+std::string names_in(const json::object& o, std::string_view key) {
+  const json::value* names = o.if_contains(key);
+  return names != nullptr && names->is_array() ? join_strings(names->as_array(), ", ") : "";
+}
+
+}  // namespace
+
 void ProgressPrinter::print_retire(std::optional<StepState> state, const json::object& e) {
   if (state == StepState::warning) {
     fmt::print(out_, "  retire        warning: {}\n", field_text(e, "message"));
   } else if (state == StepState::done) {
-    const json::value* removed = e.if_contains("removed");
-    const std::string names = removed != nullptr && removed->is_array()
-                                  ? join_strings(removed->as_array(), ", ")
-                                  : std::string();
-    const json::value* all = e.if_contains("stopped_all");
-    const std::string stopped = all != nullptr && all->is_array()
-                                    ? join_strings(all->as_array(), ", ")
-                                    : field_text(e, "stopped");
+    const std::string names = names_in(e, "removed");
+    const std::string stopped =
+        e.contains("stopped_all") ? names_in(e, "stopped_all") : field_text(e, "stopped");
     fmt::print(out_, "  retire        stopped {}{} in {}\n", stopped.empty() ? "nothing" : stopped,
                names.empty() ? "" : "; removed " + names, took(e));
   }
@@ -248,9 +253,7 @@ int ProgressPrinter::finish() const {
 // What serves once a container workflow is done (the result's "containers", "to", "generation"
 // and "canary"), as `status` shows it.
 void ProgressPrinter::print_serving() const {
-  const json::value* names = result_.if_contains("containers");
-  const std::string serving =
-      names != nullptr && names->is_array() ? join_strings(names->as_array(), ", ") : "";
+  const std::string serving = names_in(result_, "containers");
   fmt::print(out_, "{} is served by {} at {} (generation {})\n", field_text(result_, "service"),
              serving.empty() ? "no container" : serving, field_text(result_, "to"),
              field_number(result_, "generation"));
@@ -259,10 +262,7 @@ void ProgressPrinter::print_serving() const {
     return;
   }
   const json::object& c = canary->as_object();
-  const json::value* canary_names = c.if_contains("containers");
-  const std::string members = canary_names != nullptr && canary_names->is_array()
-                                  ? join_strings(canary_names->as_array(), ", ")
-                                  : "";
+  const std::string members = names_in(c, "containers");
   fmt::print(out_, "canary {} at {} takes {}% of clients\n",
              members.empty() ? field_text(c, "to") : members, field_text(c, "to"),
              number(c, "percent"));

@@ -19,6 +19,18 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// What puts a service's pause back as it is now: for a pause or resume the state cannot keep.
+std::function<void()> pause_undo(proxy::Service& service) {
+  return [&service, paused = service.paused(), notice = service.pause_notice(),
+          max_pause = service.max_pause()] {
+    if (paused) {
+      service.pause(max_pause, *notice);
+    } else {
+      service.resume();
+    }
+  };
+}
+
 // A path prefix a service may claim: "/" and then path characters, no query or fragment.
 bool valid_prefix(std::string_view prefix) {
   return !prefix.empty() && prefix.front() == '/' && prefix.size() <= 1024 &&
@@ -630,33 +642,18 @@ void ServiceRegistry::pause(const std::string& name, std::chrono::milliseconds m
   std::lock_guard lock(mutex_);
   check_not_frozen();
   proxy::Service& service = *find(name).service;
-  const bool was_paused = service.paused();
-  const auto was_notice = service.pause_notice();
-  const auto was_max = service.max_pause();
+  const auto undo = pause_undo(service);
   service.pause(max_pause, std::move(notice));
-  // A paused service stays paused after a restart.
-  save_or_undo([&] {
-    if (was_paused) {
-      service.pause(was_max, *was_notice);
-    } else {
-      service.resume();
-    }
-  });
+  save_or_undo(undo);  // a paused service stays paused after a restart
 }
 
 void ServiceRegistry::resume(const std::string& name) {
   std::lock_guard lock(mutex_);
   check_not_frozen();
   proxy::Service& service = *find(name).service;
-  const bool was_paused = service.paused();
-  const auto was_notice = service.pause_notice();
-  const auto was_max = service.max_pause();
+  const auto undo = pause_undo(service);
   service.resume();
-  save_or_undo([&] {
-    if (was_paused) {
-      service.pause(was_max, *was_notice);
-    }
-  });
+  save_or_undo(undo);
 }
 
 void ServiceRegistry::publish() {

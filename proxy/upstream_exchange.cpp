@@ -232,9 +232,8 @@ bool UpstreamExchange::move_to_another_member() {
   // one, on a failed connect only) rather than failing a request that can be served.
   if (slot_ != nullptr) {
     slot_->give_back();
-    slot_ = next->connection_cap().try_take() && next->connection_cap().limited()
-                ? &next->connection_cap()
-                : nullptr;
+    ConnectionCap& cap = next->connection_cap();
+    slot_ = cap.limited() && cap.try_take() ? &cap : nullptr;
   }
   boost::system::error_code ignored;
   socket_.close(ignored);

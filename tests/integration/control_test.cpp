@@ -87,6 +87,7 @@ std::string routing_state(const RunningProxy& proxy) {
                                        {"generation", s.at("generation")},
                                        {"paused", s.at("paused")},
                                        {"container", s.at("container")},
+                                       {"max_conns_per_member", s.at("max_conns_per_member")},
                                        {"canary", canary_setting(s.at("canary"))}});
   }
   return boost::json::serialize(kept);
@@ -434,6 +435,9 @@ TEST_CASE("every state the control API accepts loads again, even after a kill -9
       {"promote", "assets"},
       {"swap", "assets", "--to", green.address(), "--canary", "10%", "--no-health-check"},
       {"rollback", "assets"},
+      {"service", "update", "assets", "--max-conns-per-member", "3"},
+      {"service", "add", "capped", "--host", "capped.test", "--upstream", blue.address(),
+       "--max-conns-per-member", "0"},
   };
   auto proxy = std::make_unique<RunningProxy>(dir.path(), seed);
   for (const auto& command : commands) {

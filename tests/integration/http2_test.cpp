@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -447,12 +448,17 @@ TEST_CASE("a request that waits its whole queue timeout gets 503 with Retry-Afte
   const std::string metrics = unix_request(proxy.control(), "GET", "/metrics").body;
   CHECK(contains(metrics, "handoff_upstream_queue_refused_total{service=\"default\",upstream=\"" +
                               backend.server.address() + "\"} 4\n"));
-  const std::string headers = shell("curl -sS -D - -o /dev/null --max-time 5 http://127.0.0.1:" +
-                                    std::to_string(proxy.port()) +
-                                    "/ & sleep 0.1; curl -sS -D - "
-                                    "-o /dev/null --max-time 5 http://127.0.0.1:" +
-                                    std::to_string(proxy.port()) + "/; wait")
-                                  .second;
+  // Over HTTP/1.1: one request holds the only connection, the next waits its 200 ms and hears
+  // when to come back.
+  const std::string curl =
+      "curl -sS -D - -o /dev/null --max-time 5 http://127.0.0.1:" + std::to_string(proxy.port()) +
+      "/ 2>&1";
+  auto holder = std::async(std::launch::async, [&] { return shell(curl).second; });
+  while (backend.active.load() == 0) {
+    std::this_thread::sleep_for(5ms);
+  }
+  const std::string headers = shell(curl).second;
+  CHECK(contains(holder.get(), "HTTP/1.1 200"));
   INFO(headers);
   CHECK(contains(headers, "HTTP/1.1 503"));
   CHECK(contains(headers, "Retry-After: 1"));
@@ -486,4 +492,20 @@ TEST_CASE("a service's own connection cap wins over run's, changes live and surv
   backend.most = 0;
   CHECK(contains(load(again), "status codes: 40 2xx"));
   CHECK(backend.most.load() == 3);
+}
+
+TEST_CASE("the connection cap holds over TLS, for HTTP/2 streams and HTTP/1.1 connections alike") {
+  CountingBackend backend(30ms);
+  TempDir dir;
+  RunningProxy proxy(dir.path(), with({"--upstream", backend.server.address(), "--no-access-log",
+                                       "--max-conns-per-member", "2", "--queue-timeout", "30s"},
+                                      tls_flags(dir.path())));
+  const std::string url = "https://127.0.0.1:" + std::to_string(proxy.tls_port()) + "/";
+  const std::string h2 = shell("h2load -n 60 -c 1 -m 30 " + url + " 2>&1").second;
+  INFO(h2);
+  CHECK(contains(h2, "60 succeeded, 0 failed"));
+  const std::string h1 = shell("h2load --h1 -n 60 -c 10 " + url + " 2>&1").second;
+  INFO(h1);
+  CHECK(contains(h1, "60 succeeded, 0 failed"));
+  CHECK(backend.most.load() == 2);
 }

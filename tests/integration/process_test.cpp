@@ -40,6 +40,15 @@ TEST_CASE("start-up errors print one clear line and exit non-zero") {
   std::tie(code, err) = run_handoff({"run", "--listen", "127.0.0.1:1", "--threads", "x"});
   CHECK(code != 0);
   CHECK(err.find("--threads") != std::string::npos);
+  for (const auto& [flag, value] :
+       {std::pair{"--max-conns-per-member", "-1"}, std::pair{"--max-queue", "lots"},
+        std::pair{"--queue-timeout", "soon"}}) {
+    CAPTURE(flag);
+    std::tie(code, err) = run_handoff({"run", "--listen", "127.0.0.1:1", flag, value});
+    CHECK(code != 0);
+    CHECK(err.find(flag) != std::string::npos);
+    CHECK(count_lines(err) == 1);
+  }
 
   TempDir zero_dir;
   std::tie(code, err) =

@@ -3,8 +3,8 @@
 #include <string_view>
 #include <vector>
 
-#include "control/cli_commands.hpp"
-#include "control/run_command.hpp"
+#include "control/cli/cli_commands.hpp"
+#include "control/daemon/run_command.hpp"
 
 namespace {
 

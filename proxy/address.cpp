@@ -7,7 +7,7 @@
 #include <charconv>
 #include <stdexcept>
 
-#include "proxy/whole_number.hpp"
+#include "proxy/http/whole_number.hpp"
 
 namespace handoff::proxy {
 

@@ -7,8 +7,8 @@
 #include <string_view>
 
 #include "proxy/buffer.hpp"
-#include "proxy/chunked_scanner.hpp"
-#include "proxy/http_head.hpp"
+#include "proxy/http/chunked_scanner.hpp"
+#include "proxy/http/http_head.hpp"
 
 namespace handoff::proxy {
 

@@ -10,7 +10,8 @@
 #include <optional>
 
 #include "proxy/socket_write.hpp"
-#include "proxy/tls_context.hpp"
+#include "proxy/tls/tls_context.hpp"
+#include "proxy/nothrow.hpp"
 
 namespace handoff::proxy {
 
@@ -19,7 +20,6 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 // At most one TLS record's worth of plaintext is joined into one write: a head and a short
 // body become one record and one send, as they are one send over plain TCP.

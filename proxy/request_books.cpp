@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "proxy/service.hpp"
+#include "proxy/routing/service.hpp"
 
 namespace handoff::proxy {
 

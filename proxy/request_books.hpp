@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "proxy/upstream.hpp"
+#include "proxy/upstream/upstream.hpp"
 
 namespace handoff::proxy {
 

@@ -175,17 +175,11 @@ std::vector<ListeningSocket> Server::listening_sockets() const {
 void Server::finish(Millis timeout) {
   stopped_ = true;
   if (started_) {
-    const auto deadline = Clock::now() + timeout;
-    while (connections_.load() > 0 && Clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    connections_.wait_until_none(Clock::now() + timeout);
     for (auto& worker : workers_) {
       worker->close_all();
     }
-    const auto grace = Clock::now() + std::chrono::seconds(1);
-    while (connections_.load() > 0 && Clock::now() < grace) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    connections_.wait_until_none(Clock::now() + std::chrono::seconds(1));
   }
   for (auto& worker : workers_) {
     worker->join();
@@ -194,9 +188,13 @@ void Server::finish(Millis timeout) {
 
 std::shared_ptr<Upstream> Server::make_upstream(const std::string& address,
                                                 std::uint64_t generation) const {
-  auto endpoints = resolve_address(address);
-  auto upstream =
-      std::make_shared<Upstream>(address, endpoints.front(), config_.threads, generation);
+  return make_upstream(address, resolve_address(address).front(), generation);
+}
+
+std::shared_ptr<Upstream> Server::make_upstream(const std::string& address,
+                                                boost::asio::ip::tcp::endpoint endpoint,
+                                                std::uint64_t generation) const {
+  auto upstream = std::make_shared<Upstream>(address, endpoint, config_.threads, generation);
   upstream->connection_cap().configure(config_.max_conns_per_member, config_.max_queue_per_member);
   return upstream;
 }

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "proxy/acme_challenges.hpp"
+#include "proxy/tls/acme_challenges.hpp"
 #include "proxy/config.hpp"
-#include "proxy/drain.hpp"
+#include "proxy/upstream/drain.hpp"
 #include "proxy/listening_socket.hpp"
-#include "proxy/router.hpp"
+#include "proxy/routing/router.hpp"
 #include "proxy/worker.hpp"
 
 namespace handoff::proxy {
@@ -64,7 +64,7 @@ class Server {
   /// HTTP/2 connections ended with ENHANCE_YOUR_CALM, over all workers.
   [[nodiscard]] std::uint64_t calmed() const;
   /// Open client connections.
-  [[nodiscard]] std::size_t connections() const { return connections_.load(); }
+  [[nodiscard]] std::size_t connections() const { return connections_.open(); }
   /// Requests for hosts no service claims (answered 404), over all workers.
   [[nodiscard]] std::uint64_t unrouted() const;
   /// Requests refused before routing as malformed or over a limit, over all workers.
@@ -73,6 +73,10 @@ class Server {
   /// A new upstream for `address` (HOST:PORT; resolved now). Throws std::invalid_argument.
   [[nodiscard]] std::shared_ptr<Upstream> make_upstream(const std::string& address,
                                                         std::uint64_t generation = 0) const;
+  /// A new upstream for `address`, already resolved to `endpoint`: no lookup.
+  [[nodiscard]] std::shared_ptr<Upstream> make_upstream(const std::string& address,
+                                                        boost::asio::ip::tcp::endpoint endpoint,
+                                                        std::uint64_t generation) const;
 
   /// Makes `next` the service's upstream set with one atomic store and returns the members it
   /// left (retired). Their idle pooled connections are closed; requests already in flight on
@@ -99,7 +103,7 @@ class Server {
   Router router_;
   TlsContext tls_;
   AcmeChallenges acme_challenges_;
-  std::atomic<std::size_t> connections_{0};
+  ConnectionCount connections_;
   std::vector<boost::asio::ip::tcp::endpoint> bound_;
   std::vector<boost::asio::ip::tcp::endpoint> bound_tls_;
   std::vector<std::unique_ptr<Worker>> workers_;

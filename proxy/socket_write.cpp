@@ -9,6 +9,8 @@
 #include <boost/asio/write.hpp>
 #include <cerrno>
 
+#include "proxy/nothrow.hpp"
+
 namespace handoff::proxy {
 
 namespace asio = boost::asio;
@@ -48,7 +50,7 @@ std::pair<std::string_view, std::string_view> unwritten(std::string_view first,
 asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_all(
     asio::ip::tcp::socket& socket, std::string_view first, std::string_view second) {
   const std::array<asio::const_buffer, 2> both{asio::buffer(first), asio::buffer(second)};
-  return asio::async_write(socket, both, asio::as_tuple(asio::use_awaitable));
+  return asio::async_write(socket, both, nothrow);
 }
 
 asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_now_or_later(

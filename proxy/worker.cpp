@@ -10,8 +10,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <random>
 
-#include "proxy/client_session.hpp"
-#include "proxy/forward_headers.hpp"
+#include "proxy/http1/client_session.hpp"
+#include "proxy/http/forward_headers.hpp"
+#include "proxy/nothrow.hpp"
 
 namespace handoff::proxy {
 
@@ -19,7 +20,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto kSweepInterval = std::chrono::milliseconds(100);
 constexpr std::size_t kUpstreamBufferBytes = 32 * 1024;
 
@@ -70,7 +70,7 @@ void SessionHandle::kill(std::string_view reason) {
 }
 
 Worker::Worker(unsigned index, const ProxyConfig& config, Router& router,
-               std::atomic<std::size_t>& connections, const TlsContext& tls,
+               ConnectionCount& connections, const TlsContext& tls,
                const AcmeChallenges& acme_challenges)
     : index_(index),
       config_(config),
@@ -187,7 +187,7 @@ void Worker::attach(SessionHandle& session) {
 
 void Worker::detach(SessionHandle& session) {
   session.unlink();
-  connections_.fetch_sub(1, std::memory_order_relaxed);
+  connections_.close();
 }
 
 std::string_view Worker::next_request_id() {
@@ -235,8 +235,7 @@ asio::awaitable<void> Worker::accept_loop(Listener& listener) {
       continue;
     }
     starved = false;
-    if (connections_.fetch_add(1, std::memory_order_relaxed) >= config_.max_connections) {
-      connections_.fetch_sub(1, std::memory_order_relaxed);
+    if (!connections_.try_open(config_.max_connections)) {
       refuse(socket, listener.tls);
       continue;
     }

@@ -15,15 +15,16 @@
 #include <thread>
 #include <vector>
 
-#include "proxy/acme_challenges.hpp"
+#include "proxy/tls/acme_challenges.hpp"
 #include "proxy/buffer.hpp"
 #include "proxy/config.hpp"
-#include "proxy/connection_pool.hpp"
+#include "proxy/connection_count.hpp"
+#include "proxy/upstream/connection_pool.hpp"
 #include "proxy/listening_socket.hpp"
 #include "proxy/request_ids.hpp"
-#include "proxy/router.hpp"
-#include "proxy/splice_pipe.hpp"
-#include "proxy/tls_context.hpp"
+#include "proxy/routing/router.hpp"
+#include "proxy/upstream/splice_pipe.hpp"
+#include "proxy/tls/tls_context.hpp"
 
 namespace handoff::proxy {
 
@@ -84,7 +85,7 @@ class Worker {
  public:
   /// `connections` is the server-wide count of open client connections.
   Worker(unsigned index, const ProxyConfig& config, Router& router,
-         std::atomic<std::size_t>& connections, const TlsContext& tls,
+         ConnectionCount& connections, const TlsContext& tls,
          const AcmeChallenges& acme_challenges);
   ~Worker();
 
@@ -185,7 +186,7 @@ class Worker {
   unsigned index_;
   const ProxyConfig& config_;
   Router& router_;
-  std::atomic<std::size_t>& connections_;
+  ConnectionCount& connections_;
   const TlsContext& tls_;
   const AcmeChallenges& acme_challenges_;
   std::vector<std::unique_ptr<Listener>> acceptors_;

@@ -11,9 +11,9 @@
 #include <string>
 
 #include "containers/engine.hpp"
-#include "control/control_api.hpp"
-#include "control/service_registry.hpp"
-#include "control/state_store.hpp"
+#include "control/api/control_api.hpp"
+#include "control/registry/service_registry.hpp"
+#include "control/registry/state_store.hpp"
 #include "proxy/server.hpp"
 
 using namespace handoff;

@@ -11,9 +11,9 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/body_framer.hpp"
-#include "proxy/forward_headers.hpp"
-#include "proxy/http_head.hpp"
+#include "proxy/http/body_framer.hpp"
+#include "proxy/http/forward_headers.hpp"
+#include "proxy/http/http_head.hpp"
 
 using namespace handoff::proxy;
 

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 #include <grp.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -536,13 +537,17 @@ TEST_CASE("a container engine that never answers does not stall status") {
   auto deploy = std::async(std::launch::async, [&] {
     return proxy.cli({"deploy", "default", "--image", "app:v1", "--host-network"});
   });
-  std::this_thread::sleep_for(300ms);  // the deploy is waiting on the engine
+  pollfd reached{listener, POLLIN, 0};
+  REQUIRE(::poll(&reached, 1, 10'000) == 1);  // the deploy has reached the engine...
+  const int held = ::accept(listener, nullptr, nullptr);  // ...which never answers
+  REQUIRE(held >= 0);
   const auto start = std::chrono::steady_clock::now();
   CHECK(unix_request(proxy.control(), "GET", "/v1/status").status == 200);
   CHECK(std::chrono::steady_clock::now() - start < 1s);
   const CommandResult result = deploy.get();
   CHECK(result.code != 0);
   CHECK(get(proxy.port()) == "blue");  // the old version still serves
+  ::close(held);
   ::close(listener);
 }
 

@@ -5,6 +5,7 @@
 #include <future>
 #include <thread>
 
+#include "tests/support/eventually.hpp"
 #include "tests/support/proxy_under_test.hpp"
 #include "tests/support/socket_client.hpp"
 #include "tests/support/test_backend.hpp"
@@ -34,7 +35,7 @@ TEST_CASE("a service removed while its request is in flight stays valid until th
   auto slow = std::async(std::launch::async, [&] {
     return request_once(proxy.port(), "GET /slow HTTP/1.1\r\nHost: doomed.test\r\n\r\n").status;
   });
-  std::this_thread::sleep_for(100ms);  // the slow request is in flight on `doomed`
+  REQUIRE(eventually([&] { return !backend.requests().empty(); }));  // in flight on `doomed`
   router.replace(std::make_shared<const proxy::RouteTable>(
       std::vector<proxy::Route>{proxy::Route{fallback, {}}}));
   doomed.reset();  // the request is now the service's only owner

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/support/docker_fixture.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/handoff_process.hpp"
 #include "tests/support/load_generator.hpp"
 #include "tests/support/running_proxy.hpp"
@@ -116,9 +117,7 @@ pid_t upgrade_waiting_for_a_swap(RunningProxy& proxy, TestBackend& unhealthy,
   swapping = std::async(std::launch::async, [&] {
     return proxy.cli({"swap", "default", "--to", unhealthy.address(), "--deploy-timeout", "3s"});
   });
-  for (int i = 0; i < 500 && unhealthy.requests().empty(); ++i) {
-    std::this_thread::sleep_for(10ms);
-  }
+  REQUIRE(eventually([&] { return !unhealthy.requests().empty(); }));  // the swap is gating
   upgrading = std::async(std::launch::async, [&] {
     return proxy.cli({"upgrade", "--exec", handoff_binary()});
   });
@@ -140,8 +139,9 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 TestBackend::Handler answer(std::string text) {
-  return [text](BackendConnection& c, TestBackend&) {
+  return [text](BackendConnection& c, TestBackend& self) {
     while (auto r = c.read_request()) {
+      self.record(*r);
       if (r->target == "/slow") {
         std::this_thread::sleep_for(5s);
       }
@@ -324,7 +324,10 @@ TEST_CASE(
   SocketClient idle(proxy.port());
   REQUIRE(idle.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
   REQUIRE(idle.read_response().status == 200);
-  std::this_thread::sleep_for(200ms);  // the slow request reaches the backend
+  REQUIRE(eventually([&] {  // the slow request reaches the backend
+    const auto seen = backend.requests();
+    return std::any_of(seen.begin(), seen.end(), [](const auto& r) { return r.target == "/slow"; });
+  }));
 
   REQUIRE(upgrade(proxy, successors) != 0);
   // The old process still serves the connection it has, idle as it is: its next request, even
@@ -425,7 +428,7 @@ TEST_CASE("an upgrade waits for a swap in progress, or is refused with --no-wait
   auto swap = std::async(std::launch::async, [&] {
     return proxy.cli({"swap", "default", "--to", unhealthy.address(), "--deploy-timeout", "8s"});
   });
-  std::this_thread::sleep_for(500ms);
+  REQUIRE(eventually([&] { return !unhealthy.requests().empty(); }));  // the swap is gating
   std::string output;
   CHECK(upgrade(proxy, successors, &output, {"--no-wait"}) == 0);
   CHECK(output.find("a workflow is running on 'default'") != std::string::npos);

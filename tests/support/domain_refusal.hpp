@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "control/domain_error.hpp"
+#include "control/base/domain_error.hpp"
 
 namespace handoff::test {
 

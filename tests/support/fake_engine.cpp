@@ -309,6 +309,7 @@ void FakeEngine::watch_deaths(const std::string& label,
     std::vector<std::string> gone;
     {
       std::lock_guard lock(state_->mutex);
+      count("watch_deaths_scan");
       for (const auto& [id, c] : state_->containers) {
         if (c.spec.labels.count(label) == 0) {
           continue;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "containers/engine.hpp"
-#include "control/deploy_workflow.hpp"
+#include "control/workflows/deploy_workflow.hpp"
 #include "tests/support/test_backend.hpp"
 
 namespace handoff::test {

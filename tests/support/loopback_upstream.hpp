@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "proxy/upstream.hpp"
+#include "proxy/upstream/upstream.hpp"
 
 namespace handoff::test {
 

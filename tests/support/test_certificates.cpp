@@ -11,7 +11,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "control/acme_crypto.hpp"
+#include "control/acme/acme_crypto.hpp"
 
 namespace handoff::test {
 

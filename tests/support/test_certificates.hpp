@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/certificate.hpp"
+#include "proxy/tls/certificate.hpp"
 
 namespace handoff::test {
 

@@ -1,0 +1,33 @@
+#include "control/workflows/drain_step.hpp"
+
+#include <boost/json.hpp>
+
+#include "control/protocol/workflow_step.hpp"
+
+namespace handoff::control {
+
+namespace json = boost::json;
+
+proxy::DrainResult drain_step(ServiceClaim& claim, proxy::Server& server,
+                              const std::vector<std::shared_ptr<proxy::Upstream>>& old,
+                              proxy::Millis timeout, EventSink& sink) {
+  if (old.empty()) {
+    return {};
+  }
+  const proxy::UpstreamSet leaving(old);
+  emit_step(sink, Step::drain, StepState::started,
+            {{"upstream", leaving.addresses()},
+             {"in_flight", leaving.in_flight()},
+             {"timeout_ms", timeout.count()}});
+  const proxy::DrainResult drained =
+      server.drain(old, timeout, [&](std::int64_t in_flight, proxy::Millis elapsed) {
+        emit_step(sink, Step::drain, StepState::running,
+                  {{"in_flight", in_flight}, {"elapsed_ms", elapsed.count()}});
+      });
+  claim.drained(old, drained.took);
+  emit_step(sink, Step::drain, StepState::done,
+            {{"elapsed_ms", drained.took.count()}, {"closed", drained.closed}});
+  return drained;
+}
+
+}  // namespace handoff::control

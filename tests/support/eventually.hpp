@@ -1,0 +1,23 @@
+#pragma once
+
+#include <chrono>
+#include <thread>
+
+namespace handoff::test {
+
+/// Waits until `holds()` is true, looking every few milliseconds, for at most `within`;
+/// returns whether it holds. A test waits with it for the state it needs (a request at the
+/// backend, a status field, a counter) instead of sleeping for a guessed time.
+template <typename Predicate>
+bool eventually(Predicate holds, std::chrono::milliseconds within = std::chrono::seconds(10)) {
+  const auto until = std::chrono::steady_clock::now() + within;
+  while (!holds()) {
+    if (std::chrono::steady_clock::now() >= until) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+}  // namespace handoff::test

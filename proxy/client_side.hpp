@@ -35,8 +35,9 @@ struct BodyRead {
 /// speaks: where the request body comes from and where the response goes. The exchange
 /// (`UpstreamExchange`) owns everything about the upstream — its connection, retries, framing
 /// and timeouts — and the client side owns everything about the client — its framing, its
-/// connection's fate and the request's books. HTTP/1.1 is one client side (`ClientSession`);
-/// another protocol adds another, and the exchange stays as it is.
+/// connection's fate and the request's books. `RequestFront` implements what every protocol
+/// does alike (the member, the books); HTTP/1.1 (`ClientSession`) and HTTP/2 (`H2Stream`) the
+/// rest. Another protocol adds another client side, and the exchange stays as it is.
 class ClientSide {
  public:
   ClientSide() = default;

@@ -41,7 +41,11 @@ std::chrono::steady_clock::duration count_request(Service* service, Upstream* up
       service->count_unfinished(w, ending.killed && !ending.client_left);
     }
   }
-  if (upstream != nullptr) {
+  // A refusal the proxy made of its own (a body over --max-body, a malformed chunk) is not the
+  // member's answer: it would reset the member's 5xx streak and feed the balancer a latency it
+  // never had.
+  const bool members_answer = !(ending.answered_by_proxy && ending.status < 500);
+  if (upstream != nullptr && members_answer) {
     const RequestOutcome outcome = request_outcome(ending);
     upstream->count_outcome(w, outcome);
     if (outcome == RequestOutcome::answered || outcome == RequestOutcome::upstream_5xx) {

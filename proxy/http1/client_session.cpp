@@ -16,13 +16,11 @@
 
 #include "proxy/access_log.hpp"
 #include "proxy/http/body_framer.hpp"
-#include "proxy/routing/canary.hpp"
 #include "proxy/client_stream.hpp"
 #include "proxy/http/forward_headers.hpp"
 #include "proxy/http2/h2_connection.hpp"
 #include "proxy/http/http_head.hpp"
-#include "proxy/routing/pause_wait.hpp"
-#include "proxy/request_books.hpp"
+#include "proxy/request_front.hpp"
 #include "proxy/socket_write.hpp"
 #include "proxy/upstream/upstream_exchange.hpp"
 #include "proxy/http/websocket_frames.hpp"
@@ -69,12 +67,6 @@ void return_scratch(std::unique_ptr<RequestScratch> x) {
     free_scratch.push_back(std::move(x));
   }
 }
-
-/// Why a request is answered without being forwarded.
-struct Refusal {
-  int status;
-  std::string text;
-};
 
 // The tunnel's two ends, whichever kind each is.
 asio::awaitable<ClientStream::Result> read_some(tcp::socket& from, asio::mutable_buffer into) {
@@ -138,13 +130,13 @@ bool switches_to_websocket(const MessageHead& response) {
   });
 }
 
-/// The HTTP/1.1 client side: reads each request on one client connection, routes it, and runs
-/// its exchange with the upstream (`UpstreamExchange`), supplying the request body and taking
-/// the response as that exchange's `ClientSide`.
-class ClientSession final : public ClientSide {
+/// The HTTP/1.1 client side: reads each request on one client connection and hands it to the
+/// request front (routing, policies, the member, the books), supplying the request body and
+/// taking the response in HTTP/1.1 framing as its exchange's `ClientSide`.
+class ClientSession final : public RequestFront {
  public:
   ClientSession(Worker& worker, tcp::socket socket, const TlsContext* tls)
-      : worker_(worker),
+      : RequestFront(worker, handle_, tls != nullptr),
         client_(std::move(socket), tls, worker.upstream_buffers()),
         in_(worker.client_buffers()),
         up_(worker.upstream_buffers()),
@@ -152,7 +144,8 @@ class ClientSession final : public ClientSide {
     handle_.client = &client_.socket();
     boost::system::error_code ec;
     auto remote = client_.socket().remote_endpoint(ec);
-    client_ip_ = ec ? "unknown" : remote.address().to_string();
+    peer_ip_ = ec ? "unknown" : remote.address().to_string();
+    client_ip_ = peer_ip_;
     worker_.attach(handle_);
   }
 
@@ -177,7 +170,7 @@ class ClientSession final : public ClientSide {
       co_await serve_h2();
       co_return;
     }
-    close_books();
+    settle();
     client_.shutdown_send();
     if (shook_hands && client_.socket().is_open() && !handle_.killed && may_send_more()) {
       co_await linger();
@@ -211,10 +204,13 @@ class ClientSession final : public ClientSide {
   }
   asio::awaitable<Outcome> switch_protocols(const MessageHead& response, tcp::socket& upstream,
                                             Buffer& upstream_bytes) override;
-  Upstream* rebind() override;
-  void connect_failed() override;
-  void cut(std::string_view why) override { cut_ = why; }
   [[nodiscard]] bool persistent() const override { return wants_keep_alive(x_->request); }
+
+  // RequestFront.
+  asio::awaitable<Outcome> answer_unread(int status, std::string_view text,
+                                         std::string_view extra_field,
+                                         bool logged_as_error) override;
+  std::optional<Refusal> take_first_body() override;
 
  private:
   void arm(Millis timeout) {
@@ -232,8 +228,6 @@ class ClientSession final : public ClientSide {
   asio::awaitable<bool> read_more_input();
   asio::awaitable<void> linger();
   [[nodiscard]] bool may_send_more() const;
-  std::optional<Refusal> prepare_exchange(std::size_t head_bytes);
-  void settle_books();
   [[nodiscard]] int refuse_body() const;
   [[nodiscard]] std::string_view refusal() const;
   asio::awaitable<BodyRead> read_body();
@@ -244,70 +238,30 @@ class ClientSession final : public ClientSide {
   template <typename From, typename To>
   asio::awaitable<void> pump(From& from, To& to, Buffer& buffer,
                              WebSocketFarewell* farewell = nullptr);
-  asio::awaitable<Outcome> redirect_to_https(Service& service, std::size_t head_bytes);
-  [[nodiscard]] std::string_view hsts_field(const Service& service);
   // Callers build the text in a named variable first: GCC 12 destroys some temporaries in a
   // co_await expression twice (a conditional between a literal and a std::string).
   // `text` goes to the access log as the error unless `answered` (a redirect, an ACME answer).
   asio::awaitable<Outcome> reply(int status, std::string_view text, bool close,
                                  std::string_view extra_field, bool answered = false);
-  [[nodiscard]] std::optional<std::string> acme_answer() const;
-  [[nodiscard]] RouteMatch route_request() const;
-  asio::awaitable<std::optional<Outcome>> hold_while_paused(Service& service,
-                                                            std::size_t head_bytes);
-  asio::awaitable<Outcome> answer_challenge(const std::string& key_authorization,
-                                            std::size_t head_bytes);
   /// Writes `head` then `body` to the client; `body`'s bytes count as response bytes.
   asio::awaitable<bool> write_client(std::string_view head, std::string_view body = {});
-  /// Counts the finished request on its service and writes its access log line; `error` says
-  /// why the proxy refused or ended it.
-  void finish(std::string_view error = {});
-  /// Puts a request that ended without an answer (client gone, or closed at a drain or
-  /// shutdown timeout) on the books all the same.
-  void close_books() {
-    if (request_open_) {
-      finish(handle_.killed ? handle_.kill_reason : "the client went away");
-    }
-  }
   RequestScratch& begin_request();
   asio::awaitable<Outcome> end_unfinished_head();
-  asio::awaitable<Outcome> refuse_paused(const Service& service, std::size_t head_bytes);
-  void clear_books();
-  void open_books(const ParseResult& parsed);
-  [[nodiscard]] std::optional<Refusal> refuse_head(const ParseResult& parsed) const;
-  Service* bind_service(Service& found, std::size_t strip);
-  asio::awaitable<Outcome> exchange_with(Service& service, std::size_t head_bytes, bool has_body);
+  void clear_request();
+  void open_request(const ParseResult& parsed);
 
-  Worker& worker_;
   ClientStream client_;
   SessionHandle handle_;
   Buffer in_;  // bytes from the client
   Buffer up_;  // bytes from the upstream, during an exchange
-  std::string client_ip_;
+  std::string peer_ip_;
   std::unique_ptr<RequestScratch> x_;
-  // Owned for the request's lifetime: a control operation may replace the route table (and
-  // drop the service from it) while the request is suspended.
-  std::shared_ptr<Service> service_;
-  // The request's upstream, once bound; owned by the InFlight that `serve_one` holds, which
-  // `flight_` points to while the exchange runs (a retry moves it to another member).
-  Upstream* upstream_ = nullptr;
-  InFlight* flight_ = nullptr;
   // The request body: its framing, and the bytes that came with the head until they are sent.
   std::optional<BodyFramer> body_;
   BodyPiece first_body_;
   bool nothing_buffered_ = false;      // no body bytes came with the head (Expect: 100-continue)
   bool close_after_response_ = false;  // set by begin_response
   bool head_pending_ = false;          // the response head goes out with the next body bytes
-  int status_ = 0;
-  std::uint64_t response_bytes_ = 0;
-  Clock::time_point started_;
-  bool request_open_ = false;    // a request head was read and the request is not yet on the books
-  std::string_view cut_;         // why the response was cut short (a literal), once it was
-  bool connect_failed_ = false;  // no connection to the upstream could be made
-  bool answered_by_proxy_ = false;  // the status is handoff's own answer, not the upstream's
-  std::array<char, 64> hsts_{};     // the Strict-Transport-Security line, when the service sets one
-  Placement placement_;             // the request's side of a canary split
-  SetCookieBuffer set_cookie_{};    // the canary cookie a response carries, when it does
   // HTTP/2: chosen by ALPN, or by the prior-knowledge preface on a plain listener with --h2c
   // (looked for until the first request).
   bool speaks_h2_ = false;
@@ -357,73 +311,12 @@ asio::awaitable<bool> ClientSession::shake_hands() {
   co_return true;
 }
 
-// A service that wants HTTPS answers a plain request with a redirect to the same URL over TLS:
-// 301 for GET and HEAD, 308 otherwise (which keeps the method and body). The port is the first
-// TLS listener's, left out when it is 443.
-asio::awaitable<Outcome> ClientSession::redirect_to_https(Service& service,
-                                                          std::size_t head_bytes) {
-  service_ = service.shared_from_this();
-  const MessageHead& req = x_->request;
-  const bool has_body = req.body != BodyKind::none;
-  const bool safe = req.method == "GET" || req.method == "HEAD";
-  const std::uint16_t port = config().https_port;
-  const std::string location = https_location_field(req.host, req.target, port);
-  in_.consume(has_body ? 0 : head_bytes);
-  const std::string text = "handoff: this service is served over HTTPS";
-  co_return co_await reply(safe ? 301 : 308, text, has_body, location, true);
-}
-
-// An ACME HTTP-01 validation request on a plain listener, for a token handoff's own ACME
-// client published: answered before routing, whatever the Host (RFC 8555 §8.3). Other
-// requests under the path go to the service as usual (an app may run its own ACME client).
-// The service and prefix the request's Host and path route to (no service: null).
-RouteMatch ClientSession::route_request() const {
-  return worker_.router().table_for(worker_.index()).match(x_->request.host, x_->request.target);
-}
-
-// Holds a request for a paused service until it resumes (empty), or refuses it when the pause
-// outlasts the wait (how the client connection goes on).
-asio::awaitable<std::optional<Outcome>> ClientSession::hold_while_paused(Service& service,
-                                                                         std::size_t head_bytes) {
-  const bool resumed = co_await wait_while_paused(worker_, service, handle_);
-  if (resumed) {
-    co_return std::nullopt;
-  }
-  co_return co_await refuse_paused(service, head_bytes);
-}
-
-std::optional<std::string> ClientSession::acme_answer() const {
-  if (client_.secure() || x_->request.method != "GET") {
-    return std::nullopt;
-  }
-  return worker_.acme_challenges().answer(x_->request.target);
-}
-
-asio::awaitable<Outcome> ClientSession::answer_challenge(const std::string& key_authorization,
-                                                         std::size_t head_bytes) {
-  const bool has_body = x_->request.body != BodyKind::none;
-  in_.consume(has_body ? 0 : head_bytes);
-  co_return co_await reply(200, key_authorization, has_body, {}, true);
-}
-
-// The HSTS line for a response over TLS from a service that sets it; empty otherwise (RFC
-// 6797 §7.2: never over plain HTTP).
-std::string_view ClientSession::hsts_field(const Service& service) {
-  const std::uint32_t seconds = service.hsts_seconds();
-  if (!client_.secure() || seconds == 0) {
-    return {};
-  }
-  const auto end = fmt::format_to_n(hsts_.data(), hsts_.size(),
-                                    "Strict-Transport-Security: max-age={}", seconds);
-  return {hsts_.data(), end.size};
-}
-
 // Whether the client may still be sending when the proxy closes: bytes are buffered unread, the
 // last request's body was not read to its end, or the client did not ask to close (it may be
 // sending its next request). A client that asked to close after a request read whole sends
 // nothing more, and is closed without lingering (as nginx does): no extra read and wake-up.
 bool ClientSession::may_send_more() const {
-  if (!in_.empty() || !x_ || request_open_) {
+  if (!in_.empty() || !x_ || books_open()) {
     return true;
   }
   return wants_keep_alive(x_->request) || (body_ && !body_->done());
@@ -493,72 +386,32 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     }
     in_.commit(n);
   }
-  open_books(parsed);
-  if (const std::optional<Refusal> refused = refuse_head(parsed)) {
+  open_request(parsed);
+  if (parsed.state == ParseStatus::error) {  // never forwarded (RFC 9112 §11.2)
     worker_.count_refused(false);
-    co_return co_await reply(refused->status, refused->text, true);
+    const std::string text = fmt::format("handoff: {}", parsed.error);
+    co_return co_await reply(parsed.error_status, text, true);
   }
-  if (const std::optional<std::string> key = acme_answer()) {
-    co_return co_await answer_challenge(*key, parsed.head_bytes);
-  }
-  const bool has_body = x.request.body != BodyKind::none;
-  const RouteMatch route = route_request();
-  Service* found = route.service;
-  if (found == nullptr) {
-    worker_.count_refused(true);
-    in_.consume(has_body ? 0 : parsed.head_bytes);
-    co_return co_await reply(404, "handoff: no service for this host", has_body);
-  }
-  if (!client_.secure() && found->redirect_https() && !x.request.host.empty()) {
-    co_return co_await redirect_to_https(*found, parsed.head_bytes);
-  }
-  Service* service = bind_service(*found, route.strip);
-  if (service->paused()) {  // no co_await in a short-circuit condition (see run())
-    const std::optional<Outcome> refused = co_await hold_while_paused(*service, parsed.head_bytes);
-    if (refused) {
-      co_return *refused;
-    }
-  }
-  co_return co_await exchange_with(*service, parsed.head_bytes, has_body);
+  co_return co_await serve(x.request, ExchangeSpace{x.upstream_head, x.request_id, x.response, up_});
 }
 
-// Binds the request to a member of the service's set (counted in flight there) and runs the
-// exchange with it.
-asio::awaitable<Outcome> ClientSession::exchange_with(Service& service, std::size_t head_bytes,
-                                                      bool has_body) {
-  RequestScratch& x = *x_;
-  placement_.request = &x.request;
-  InFlight flight = service.acquire(worker_.index(), nullptr, &placement_);
-  if (!flight) {
-    in_.consume(has_body ? 0 : head_bytes);
-    co_return co_await reply(503, "handoff: the service has no upstream", has_body);
-  }
-  upstream_ = flight.get();
-  if (const std::optional<Refusal> refused = prepare_exchange(head_bytes)) {
-    co_return co_await reply(refused->status, refused->text, true);
-  }
-  flight_ = &flight;  // until the exchange ends, for rebind
-  UpstreamExchange exchange(worker_, handle_, *this, x.request, x.upstream_head, x.response, up_);
-  const Outcome outcome = co_await exchange.run(*upstream_);
-  settle_books();  // while the upstream is still owned by `flight`
-  upstream_ = nullptr;
-  flight_ = nullptr;
-  co_return outcome;
+// Answers before any body byte was read: the head's bytes are done with, and a request with a
+// body closes the connection (its body is unread).
+asio::awaitable<Outcome> ClientSession::answer_unread(int status, std::string_view text,
+                                                      std::string_view extra_field,
+                                                      bool logged_as_error) {
+  const bool has_body = x_->request.body != BodyKind::none;
+  in_.consume(has_body ? 0 : x_->parsed.head_bytes);
+  return reply(status, text, has_body, extra_field, !logged_as_error);
 }
 
-// Builds the head to forward and frames the body bytes that came with the head. A refusal
-// when those already make the body unacceptable.
-std::optional<Refusal> ClientSession::prepare_exchange(std::size_t head_bytes) {
+// Frames the body bytes that came with the head (the head to forward is built). A refusal when
+// those already make the body unacceptable.
+std::optional<Refusal> ClientSession::take_first_body() {
   RequestScratch& x = *x_;
-  x.upstream_head.clear();
-  const std::string_view request_id = build_upstream_request(
-      x.request, {client_ip_, worker_.next_request_id(), client_.secure()}, x.upstream_head);
-  if (config().access_log) {
-    x.request_id = request_id;
-  }
-  // The head's bytes may be overwritten by the next read from here on; only the copies above
-  // and the head's flags are used.
-  in_.consume(head_bytes);
+  // The head's bytes may be overwritten by the next read from here on; only the forwarded
+  // head, the log's copies and the head's flags are used.
+  in_.consume(x.parsed.head_bytes);
   body_.emplace(x.request.body, x.request.content_length);
   const BodyFramer::Step first = body_->feed(in_.view());
   first_body_ = BodyPiece{first.forward, first.consumed, body_->done()};
@@ -569,25 +422,12 @@ std::optional<Refusal> ClientSession::prepare_exchange(std::size_t head_bytes) {
   return std::nullopt;
 }
 
-// The exchange has ended. A request it did not put on the books itself (by answering it, or
-// at the switch to a tunnel) is put there now: sent whole or cut short, or never answered.
-void ClientSession::settle_books() {
-  if (!request_open_) {
-    return;
-  }
-  if (status_ != 0) {
-    finish(cut_);
-  } else {
-    close_books();
-  }
-}
-
 // A request head is awaited: the working state is borrowed, the books are cleared.
 RequestScratch& ClientSession::begin_request() {
   if (!x_) {
     x_ = borrow_scratch();
   }
-  clear_books();
+  clear_request();
   x_->parsed = {};
   arm(config().client_header_timeout);
   return *x_;
@@ -599,48 +439,28 @@ asio::awaitable<Outcome> ClientSession::end_unfinished_head() {
   if (!timed_out() || in_.empty()) {
     co_return Outcome::close;
   }
-  started_ = Clock::now();  // the log line's duration; no head, no request before this
+  RequestFront::open_books();  // the log line's duration; no head, no request before this
   worker_.count_refused(false);
   co_await reply(408, "handoff: timed out reading the request header", true);
   co_return Outcome::close;
 }
 
-// The service stayed paused past its max pause: 503 with the pause's message and Retry-After.
-// A request with a body closes the connection, since its body is not read.
-asio::awaitable<Outcome> ClientSession::refuse_paused(const Service& service,
-                                                      std::size_t head_bytes) {
-  const bool has_body = x_->request.body != BodyKind::none;
-  in_.consume(has_body ? 0 : head_bytes);
-  const auto notice = service.pause_notice();
-  const std::string text =
-      notice->message.empty() ? std::string("handoff: the service is paused") : notice->message;
-  const std::string retry = fmt::format("Retry-After: {}", notice->retry_after.count());
-  co_return co_await reply(503, text, has_body, retry);
-}
-
 // Nothing of the previous request may be counted or logged with the next one (a 408 while its
 // head is read belongs to no service).
-void ClientSession::clear_books() {
+void ClientSession::clear_request() {
   if (config().access_log) {
     x_->method = x_->target = x_->host = x_->request_id = {};
   }
-  service_.reset();
-  upstream_ = nullptr;
-  flight_ = nullptr;
-  status_ = 0;
-  response_bytes_ = 0;
-  cut_ = {};
-  connect_failed_ = answered_by_proxy_ = false;
-  placement_ = {};
+  clear_books();
   first_body_ = {};
   close_after_response_ = head_pending_ = false;
 }
 
 // A request head was read (or refused): from now on it goes on the books, whatever happens.
-void ClientSession::open_books(const ParseResult& parsed) {
-  h2c_possible_ = false;    // an HTTP/1.1 request came: this connection speaks HTTP/1.1
-  started_ = Clock::now();  // for the duration histogram and the access log
-  request_open_ = true;
+// The log names it by copies, since the head's bytes are gone by the time it is written.
+void ClientSession::open_request(const ParseResult& parsed) {
+  h2c_possible_ = false;  // an HTTP/1.1 request came: this connection speaks HTTP/1.1
+  open_books();
   if (config().access_log) {
     RequestScratch& x = *x_;
     const bool ok = parsed.state == ParseStatus::complete;
@@ -648,29 +468,8 @@ void ClientSession::open_books(const ParseResult& parsed) {
     x.target = ok ? x.request.target : std::string_view{};
     x.host = ok ? x.request.host : std::string_view{};
     x.request_id.clear();
+    line_ = {x.method, x.target, x.host};
   }
-}
-
-// Why a parsed head is refused before routing: ambiguous or malformed (never forwarded, RFC
-// 9112 §11.2), or announcing a body over --max-body. Empty when it may go on.
-std::optional<Refusal> ClientSession::refuse_head(const ParseResult& parsed) const {
-  if (parsed.state == ParseStatus::error) {
-    return Refusal{parsed.error_status, fmt::format("handoff: {}", parsed.error)};
-  }
-  const MessageHead& req = x_->request;
-  if (config().max_body_bytes != 0 && req.body == BodyKind::length &&
-      req.content_length > config().max_body_bytes) {
-    return Refusal{413, "handoff: request body over the limit"};
-  }
-  return std::nullopt;
-}
-
-// Owns the routed service for the request's lifetime; a service that claims a path prefix
-// with --strip-prefix gets the path without it (an empty rest is forwarded as "/").
-Service* ClientSession::bind_service(Service& found, std::size_t strip) {
-  service_ = found.shared_from_this();
-  x_->request.target.remove_prefix(strip);
-  return service_.get();
 }
 
 // Reads the next request body bytes from the client, after an `100 Continue` when the client
@@ -731,7 +530,7 @@ ChunkedOutput ClientSession::begin_response(const MessageHead& response) {
   x_->client_head.clear();
   build_client_response(response,
                         {close_after_response_, http10 && keep_alive, dechunk,
-                         hsts_field(*service_), set_cookie_for(placement_, set_cookie_)},
+                         hsts_field(), canary_cookie()},
                         x_->client_head);
   head_pending_ = true;
   return dechunk ? ChunkedOutput::dechunk : ChunkedOutput::reframe;
@@ -751,7 +550,7 @@ asio::awaitable<Outcome> ClientSession::switch_protocols(const MessageHead& resp
   status_ = response.status;
   x_->client_head.clear();
   build_client_response(response, {}, x_->client_head);
-  finish();
+  finish({});
   return open_tunnel(upstream, upstream_bytes, switches_to_websocket(response));
 }
 
@@ -764,19 +563,6 @@ asio::awaitable<Outcome> ClientSession::open_tunnel(tcp::socket& upstream, Buffe
     co_await tunnel(upstream, upstream_bytes, websocket);
   }
   co_return Outcome::close;
-}
-
-Upstream* ClientSession::rebind() {
-  if (flight_ == nullptr || !service_->rebind(worker_.index(), *flight_, &placement_)) {
-    return nullptr;
-  }
-  upstream_ = flight_->get();
-  return upstream_;
-}
-
-void ClientSession::connect_failed() {
-  service_->count_connect_error(worker_.index());
-  connect_failed_ = true;
 }
 
 // The status that refuses the request body seen so far: 400 when it is malformed, 413 when it
@@ -870,21 +656,6 @@ asio::awaitable<Outcome> ClientSession::reply(int status, std::string_view text,
   const bool sent = co_await write_client(response);
   finish(answered ? std::string_view() : text);
   co_return sent && !closing ? Outcome::keep_alive : Outcome::close;
-}
-
-void ClientSession::finish(std::string_view error) {
-  request_open_ = false;
-  const Clock::duration took =
-      count_request(service_.get(), upstream_, worker_.index(), started_,
-                    {status_, !cut_.empty(), handle_.killed, false, connect_failed_,
-                     answered_by_proxy_, placement_.canary});
-  if (!config().access_log || !x_) {
-    return;
-  }
-  write_access_log(AccessRecord{service_ ? std::string_view(service_->name()) : "",
-                                upstream_ ? std::string_view(upstream_->address()) : "", client_ip_,
-                                x_->method, x_->target, x_->host, x_->request_id, status_,
-                                response_bytes_, took, error, set_name(placement_)});
 }
 
 }  // namespace

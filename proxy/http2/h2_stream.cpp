@@ -70,13 +70,14 @@ void return_scratch(std::unique_ptr<H2StreamScratch> x) {
 }  // namespace
 
 H2Stream::H2Stream(H2Connection& connection, std::int32_t id)
-    : connection_(connection),
-      worker_(connection.worker()),
+    : RequestFront(connection.worker(), handle_, connection.secure()),
+      connection_(connection),
       id_(id),
       wake_(connection.worker().io()),
       x_(borrow_scratch(connection.worker().config().max_header_bytes)),
       up_(connection.worker().upstream_buffers()) {
   handle_.hooks = this;
+  client_ip_ = connection.client_ip();
   worker_.attach_stream(handle_);
 }
 
@@ -96,7 +97,7 @@ void H2Stream::on_headers_end(bool end_stream) {
   head_received_ = true;
   has_body_ = !end_stream;
   body_ended_ = end_stream;
-  started_ = Clock::now();
+  open_books();
 }
 
 void H2Stream::on_data(std::string_view bytes) {
@@ -137,10 +138,8 @@ void H2Stream::interrupt() {
 }
 
 asio::awaitable<void> H2Stream::run() {
-  co_await serve();
-  if (!logged_) {
-    finish(handle_.killed ? handle_.kill_reason : "the client went away");
-  }
+  co_await serve_request();
+  settle();
   if (!closed_ && (!submitted_ || !cut_.empty() || handle_.killed || status_ == 0)) {
     reset(NGHTTP2_INTERNAL_ERROR);  // a response cut short must not look complete
   }
@@ -157,11 +156,11 @@ asio::awaitable<bool> H2Stream::wait(Millis timeout) {
   co_return !closed_ && !handle_.timed_out && !handle_.killed;
 }
 
-asio::awaitable<void> H2Stream::serve() {
+asio::awaitable<void> H2Stream::serve_request() {
   const H2RequestVerdict verdict = x_->head.finish(has_body_, x_->h1_head);
   if (verdict.refusal < 0) {
     reset(NGHTTP2_PROTOCOL_ERROR);
-    logged_ = true;  // malformed: no request to log
+    clear_books();  // malformed: no request to log
     co_return;
   }
   if (verdict.refusal > 0) {
@@ -177,83 +176,17 @@ asio::awaitable<void> H2Stream::serve() {
     co_return;
   }
   chunked_ = x_->request.body == BodyKind::chunked;
-  log_target_ = x_->request.target;
-  const bool routed = co_await route();
-  if (routed) {
-    co_await exchange();
-  }
+  line_ = {x_->request.method, x_->request.target, x_->request.host};
+  co_await RequestFront::serve(x_->request,
+                               ExchangeSpace{x_->upstream_head, x_->request_id, x_->response, up_});
 }
 
-// Finds the service, redirects or holds the request as its policy says, and binds the request
-// to its current upstream. False when the request was answered instead.
-asio::awaitable<bool> H2Stream::route() {
-  const RouteMatch match =
-      worker_.router().table_for(worker_.index()).match(x_->request.host, x_->request.target);
-  if (match.service == nullptr) {
-    worker_.count_refused(true);
-    co_await answer(404, "handoff: no service for this host", {});
-    co_return false;
-  }
-  service_ = match.service->shared_from_this();
-  if (!connection_.secure() && service_->redirect_https() && !x_->request.host.empty()) {
-    co_await redirect_to_https();
-    co_return false;
-  }
-  x_->request.target.remove_prefix(match.strip);
-  if (service_->paused()) {
-    const bool resumed = co_await wait_while_paused(worker_, *service_, handle_);
-    if (!resumed) {
-      const auto notice = service_->pause_notice();
-      const std::string text =
-          notice->message.empty() ? std::string("handoff: the service is paused") : notice->message;
-      const std::string retry = fmt::format("Retry-After: {}", notice->retry_after.count());
-      co_await answer(503, text, retry);
-      co_return false;
-    }
-  }
-  co_return true;
-}
-
-asio::awaitable<Outcome> H2Stream::redirect_to_https() {
-  const bool safe = x_->request.method == "GET" || x_->request.method == "HEAD";
-  const std::uint16_t port = worker_.config().https_port;
-  const std::string location = https_location_field(x_->request.host, x_->request.target, port);
-  const std::string text = "handoff: this service is served over HTTPS";
-  co_return co_await answer(safe ? 301 : 308, text, location, false);
-}
-
-// Binds the request to the service's current upstream and runs the exchange with it.
-asio::awaitable<void> H2Stream::exchange() {
-  placement_.request = &x_->request;
-  InFlight flight = service_->acquire(worker_.index(), nullptr, &placement_);
-  if (!flight) {
-    co_await answer(503, "handoff: the service has no upstream", {});
-    co_return;
-  }
-  upstream_ = flight.get();
-  const std::uint64_t limit = worker_.config().max_body_bytes;
-  if (limit != 0 && x_->request.body == BodyKind::length && x_->request.content_length > limit) {
-    co_await answer(413, "handoff: request body over the limit", {});
-    co_return;
-  }
-  const std::string_view id = build_upstream_request(
-      x_->request, {connection_.client_ip(), worker_.next_request_id(), connection_.secure()},
-      x_->upstream_head);
-  if (worker_.config().access_log) {
-    x_->request_id = id;
-  }
+// The fields end the head: the body bytes received so far go first, framed as it announced.
+std::optional<Refusal> H2Stream::take_first_body() {
   if (!x_->body_in.empty() || body_ended_) {
     first_body_ = take_body();
   }
-  flight_ = &flight;  // until the exchange ends, for rebind
-  UpstreamExchange exchange(worker_, handle_, *this, x_->request, x_->upstream_head, x_->response,
-                            up_);
-  co_await exchange.run(*upstream_);
-  if (!logged_) {
-    finish(cut_);
-  }
-  upstream_ = nullptr;  // owned by `flight`, which ends here
-  flight_ = nullptr;
+  return std::nullopt;  // a body over --max-body is refused as it arrives (next_body)
 }
 
 // Hands the body bytes received so far to the exchange, framed as its head announced.
@@ -328,7 +261,7 @@ asio::awaitable<bool> H2Stream::send_interim(const MessageHead& response) {
 
 ChunkedOutput H2Stream::begin_response(const MessageHead& response) {
   status_ = response.status;
-  build_h2_response(response, hsts_field(), x_->fields, set_cookie_for(placement_, set_cookie_));
+  build_h2_response(response, hsts_field(), x_->fields, canary_cookie());
   return ChunkedOutput::dechunk;  // DATA frames carry the body's bytes alone
 }
 
@@ -423,19 +356,6 @@ asio::awaitable<Outcome> H2Stream::switch_protocols(const MessageHead& /*respons
   return answer(502, "handoff: unexpected 101 from the upstream", {});
 }
 
-Upstream* H2Stream::rebind() {
-  if (flight_ == nullptr || !service_->rebind(worker_.index(), *flight_, &placement_)) {
-    return nullptr;
-  }
-  upstream_ = flight_->get();
-  return upstream_;
-}
-
-void H2Stream::connect_failed() {
-  service_->count_connect_error(worker_.index());
-  connect_failed_ = true;
-}
-
 // The proxy's own short answer, in place of the upstream's.
 asio::awaitable<Outcome> H2Stream::answer(int status, std::string_view text,
                                           std::string_view extra_field, bool logged_as_error) {
@@ -469,35 +389,6 @@ void H2Stream::reset(std::uint32_t error_code) {
     nghttp2_submit_rst_stream(connection_.session(), NGHTTP2_FLAG_NONE, id_, error_code);
     connection_.wake_writer();
   }
-}
-
-// The HSTS field for a response over TLS from a service that sets it (RFC 6797 §7.2).
-std::string_view H2Stream::hsts_field() {
-  const std::uint32_t seconds = service_ ? service_->hsts_seconds() : 0;
-  if (!connection_.secure() || seconds == 0) {
-    return {};
-  }
-  const auto end = fmt::format_to_n(hsts_.data(), hsts_.size(),
-                                    "Strict-Transport-Security: max-age={}", seconds);
-  return {hsts_.data(), end.size};
-}
-
-// Counts the request on its service and upstream and writes its access log line, once.
-void H2Stream::finish(std::string_view error) {
-  logged_ = true;
-  const Clock::duration took =
-      count_request(service_.get(), upstream_, worker_.index(), started_,
-                    {status_, !cut_.empty(), handle_.killed, client_left_, connect_failed_,
-                     answered_by_proxy_, placement_.canary});
-  if (!worker_.config().access_log) {
-    return;
-  }
-  const MessageHead& req = x_->request;
-  write_access_log(AccessRecord{service_ ? std::string_view(service_->name()) : "",
-                                upstream_ ? std::string_view(upstream_->address()) : "",
-                                connection_.client_ip(), req.method, log_target_, req.host,
-                                x_->request_id, status_, response_bytes_, took, error,
-                                set_name(placement_)});
 }
 
 }  // namespace handoff::proxy

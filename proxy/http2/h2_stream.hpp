@@ -6,12 +6,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "proxy/buffer.hpp"
-#include "proxy/routing/canary.hpp"
-#include "proxy/client_side.hpp"
+#include "proxy/request_front.hpp"
 #include "proxy/http/field_block.hpp"
 #include "proxy/http2/h2_request.hpp"
 #include "proxy/http/http_head.hpp"
@@ -52,14 +52,14 @@ struct H2StreamScratch {
 };
 
 /// One HTTP/2 request stream: it gathers the request's fields, then runs as its own coroutine
-/// through the same steps as an HTTP/1.1 request (route, pause, pick the upstream, exchange),
-/// as that exchange's `ClientSide`. It is registered with the worker as a session of its own,
+/// through the request front, as an HTTP/1.1 request does (route, policies, the member, the
+/// exchange), taking the response in HTTP/2 framing as that exchange's `ClientSide`. It is registered with the worker as a session of its own,
 /// so that timeouts, drain kills and shutdown act on it alone.
 ///
 /// Backpressure both ways: request body bytes are acknowledged (WINDOW_UPDATE) only once they
 /// went upstream; response bytes wait here, at most 64 KiB, until the client's window takes
 /// them, and the upstream is read no faster.
-class H2Stream final : public ClientSide, public SessionHooks {
+class H2Stream final : public RequestFront, public SessionHooks {
  public:
   /// Stream `id` of `connection`.
   H2Stream(H2Connection& connection, std::int32_t id);
@@ -119,10 +119,15 @@ class H2Stream final : public ClientSide, public SessionHooks {
   boost::asio::awaitable<Outcome> switch_protocols(const MessageHead& response,
                                                    boost::asio::ip::tcp::socket& upstream,
                                                    Buffer& upstream_bytes) override;
-  Upstream* rebind() override;
-  void connect_failed() override;
-  void cut(std::string_view why) override { cut_ = why; }
   [[nodiscard]] bool persistent() const override { return true; }
+
+  // RequestFront.
+  boost::asio::awaitable<Outcome> answer_unread(int status, std::string_view text,
+                                                std::string_view extra_field,
+                                                bool logged_as_error) override {
+    return answer(status, text, extra_field, logged_as_error);
+  }
+  std::optional<Refusal> take_first_body() override;
 
   // SessionHooks: a timeout or kill wakes whatever the stream waits for.
   void interrupt() override;
@@ -132,10 +137,7 @@ class H2Stream final : public ClientSide, public SessionHooks {
                                std::size_t length, std::uint32_t* flags, nghttp2_data_source* src,
                                void*);
 
-  boost::asio::awaitable<void> serve();
-  boost::asio::awaitable<bool> route();
-  boost::asio::awaitable<Outcome> redirect_to_https();
-  boost::asio::awaitable<void> exchange();
+  boost::asio::awaitable<void> serve_request();
   boost::asio::awaitable<bool> wait(Millis timeout);
   BodyPiece take_body();
   [[nodiscard]] int refuse_body() const;
@@ -143,18 +145,14 @@ class H2Stream final : public ClientSide, public SessionHooks {
                                          std::string_view extra_field, bool logged_as_error = true);
   bool submit_response();
   void reset(std::uint32_t error_code);
-  void finish(std::string_view error);
-  [[nodiscard]] std::string_view hsts_field();
   [[nodiscard]] std::size_t unsent() const { return x_->out.size() - out_at_; }
 
   H2Connection& connection_;
-  Worker& worker_;
   std::int32_t id_;
   SessionHandle handle_;
   boost::asio::steady_timer wake_;      // a wait's timer, cancelled to wake it
   std::unique_ptr<H2StreamScratch> x_;  // borrowed from the worker's free list
   Buffer up_;                           // bytes from the upstream
-  std::string_view log_target_;         // the path before a prefix was stripped, for the log
 
   // The request body.
   bool has_body_ = false;
@@ -173,23 +171,7 @@ class H2Stream final : public ClientSide, public SessionHooks {
   bool closed_ = false;
   bool running_ = false;
   bool head_received_ = false;
-  bool client_left_ = false;  // closed before the response was sent whole
   bool reset_sent_ = false;
-
-  // The books.
-  std::shared_ptr<Service> service_;
-  Upstream* upstream_ = nullptr;  // owned by `exchange`'s InFlight, which `flight_` points to
-  InFlight* flight_ = nullptr;
-  int status_ = 0;
-  std::uint64_t response_bytes_ = 0;
-  Clock::time_point started_;
-  std::string_view cut_;
-  bool connect_failed_ = false;
-  bool answered_by_proxy_ = false;
-  bool logged_ = false;
-  std::array<char, 64> hsts_{};
-  Placement placement_;           // the request's side of a canary split
-  SetCookieBuffer set_cookie_{};  // the canary cookie the response carries, when it does
 };
 
 }  // namespace handoff::proxy

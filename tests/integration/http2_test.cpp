@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tests/support/docker_fixture.hpp"
+#include "tests/support/proxy_under_test.hpp"
 #include "tests/support/recording_backend.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/test_backend.hpp"
@@ -508,4 +509,35 @@ TEST_CASE("the connection cap holds over TLS, for HTTP/2 streams and HTTP/1.1 co
   INFO(h1);
   CHECK(contains(h1, "60 succeeded, 0 failed"));
   CHECK(backend.most.load() == 2);
+}
+
+// One request front for both protocols: a body over --max-body is refused at the same point
+// over HTTP/1.1 and HTTP/2 (announced: before routing; growing on the way: as it arrives), and a
+// refusal the proxy makes of its own is never booked on the member as the member's answer.
+TEST_CASE("a body over --max-body is refused alike over HTTP/1.1 and HTTP/2, never as the member's") {
+  TestBackend backend(TestBackend::respond("ok"));
+  ProxyUnderTest proxy(backend.address(), [](auto& c) {
+    c.max_body_bytes = 1000;
+    c.h2c = true;
+  });
+  TempDir dir;
+  const std::string big = (dir.path() / "big").string();
+  std::ofstream(big) << std::string(1001, 'x');
+  const std::string url = "http://127.0.0.1:" + std::to_string(proxy.port()) + "/";
+  for (const std::string protocol : {"--http1.1", "--http2-prior-knowledge"}) {
+    CAPTURE(protocol);
+    const std::string curl = "curl -sS -o /dev/null -w '%{http_code}' " + protocol + " ";
+    CHECK(shell(curl + "--data-binary @" + big + " " + url).second == "413");
+    // Without a length (chunked over HTTP/1.1, DATA frames over HTTP/2): refused mid-body.
+    CHECK(shell(curl + "-H 'Transfer-Encoding: chunked' -H 'Content-Length:' --data-binary @" +
+                big + " " + url)
+              .second == "413");
+  }
+  const auto answered = [&proxy] {
+    return proxy.upstream().outcomes()[static_cast<std::size_t>(
+        handoff::proxy::RequestOutcome::answered)];
+  };
+  CHECK(answered() == 0);
+  CHECK(shell("curl -sS --http2-prior-knowledge -d small " + url).second == "ok");
+  CHECK(answered() == 1);
 }

@@ -8,6 +8,7 @@
 #include "control/base/domain_error.hpp"
 #include "control/protocol/duration.hpp"
 #include "control/protocol/json_fields.hpp"
+#include "control/protocol/requests.hpp"
 #include "control/workflows/log_follower.hpp"
 #include "control/protocol/path_segment.hpp"
 #include "control/protocol/service_name.hpp"
@@ -25,67 +26,66 @@ std::string error_body(std::string_view code, std::string_view message) {
 
 namespace {
 
-SwapOptions swap_options(JsonFields& body, std::chrono::milliseconds deploy_timeout) {
+using std::chrono::duration_cast;
+using std::chrono::seconds;
+
+// A switch's settings from its request: what the request does not set keeps its default.
+SwapOptions swap_options(const GateRequest& gate, std::chrono::milliseconds deploy_timeout) {
   SwapOptions opt;
-  opt.health.timeout = deploy_timeout;
-  opt.health.path = body.string("health_path", false, opt.health.path);
+  opt.health.timeout = gate.deploy_timeout.value_or(deploy_timeout);
+  opt.health.path = gate.health_path.value_or(opt.health.path);
   if (opt.health.path.empty() || opt.health.path.front() != '/') {
     throw DomainError(ErrorKind::invalid, "bad_field", "field 'health_path' must start with '/'");
   }
-  opt.health.host = body.string("health_host");
-  opt.health.interval = body.duration("health_interval", opt.health.interval);
-  opt.health.timeout = body.duration("deploy_timeout", opt.health.timeout);
-  opt.drain_timeout = body.duration("drain_timeout", opt.drain_timeout);
-  opt.health.healthy_threshold = static_cast<unsigned>(
-      body.integer("healthy_threshold", kThresholdRange, opt.health.healthy_threshold));
-  opt.health.enabled = body.boolean("health_check", opt.health.enabled);
-  opt.health.unhealthy_threshold = static_cast<unsigned>(
-      body.integer("unhealthy_threshold", kThresholdRange, opt.health.unhealthy_threshold));
+  opt.health.host = gate.health_host.value_or("");
+  opt.health.interval = gate.health_interval.value_or(opt.health.interval);
+  opt.drain_timeout = gate.drain_timeout.value_or(opt.drain_timeout);
+  opt.health.healthy_threshold =
+      static_cast<unsigned>(gate.healthy_threshold.value_or(opt.health.healthy_threshold));
+  opt.health.enabled = gate.health_check.value_or(opt.health.enabled);
+  opt.health.unhealthy_threshold =
+      static_cast<unsigned>(gate.unhealthy_threshold.value_or(opt.health.unhealthy_threshold));
   return opt;
 }
 
-// The canary fields of a swap or deploy: "canary" (its share) and how it is judged.
-void read_canary_fields(JsonFields& body, SwapOptions& opt) {
-  CanaryPolicy& p = opt.canary_policy;
-  const bool judged = body.has("max_error_rate") || body.has("window") ||
-                      body.has("min_requests") || body.has("bake");
-  if (!body.has("canary")) {
-    if (judged) {
+// The canary of a swap or deploy: its share, and how it is judged.
+void apply_canary(const CanaryRequest& canary, SwapOptions& opt) {
+  if (!canary.canary) {
+    if (canary.judged()) {
       throw DomainError(ErrorKind::invalid, "bad_field",
                         "max_error_rate, window, min_requests and bake go with canary");
     }
     return;
   }
-  opt.canary_share = body.percent("canary", 0);
-  p.max_error_rate = body.percent("max_error_rate", 100) / 10'000.0;
-  p.window_s = std::chrono::duration_cast<std::chrono::seconds>(
-                   body.duration("window", std::chrono::seconds(p.window_s)))
-                   .count();
-  p.min_requests = body.integer("min_requests", kMinRequestsRange, p.min_requests);
-  p.bake_s = std::chrono::duration_cast<std::chrono::seconds>(
-                 body.duration("bake", std::chrono::seconds(p.bake_s)))
-                 .count();
+  CanaryPolicy& p = opt.canary_policy;
+  opt.canary_share = canary.canary->hundredths;
+  p.max_error_rate = canary.max_error_rate.value_or(Percent{100}).hundredths / 10'000.0;
+  p.window_s = duration_cast<seconds>(canary.window.value_or(seconds(p.window_s))).count();
+  p.min_requests = canary.min_requests.value_or(p.min_requests);
+  p.bake_s = duration_cast<seconds>(canary.bake.value_or(seconds(p.bake_s))).count();
   if (p.window_s < 1) {
     throw DomainError(ErrorKind::invalid, "bad_field", "field 'window' must be 1s or more");
   }
 }
 
-DeployOptions deploy_options(JsonFields& body) {
+DeployOptions deploy_options(const DeployRequest& request) {
   DeployOptions opt;
-  opt.swap = swap_options(body, std::chrono::seconds(60));
-  read_canary_fields(body, opt.swap);
-  opt.image = body.string("image", true);
-  opt.name_prefix = body.string("name_prefix");
-  opt.network = body.string("network");
-  opt.port = static_cast<int>(body.integer("port", kPortRange, opt.port));
-  opt.keep = static_cast<int>(body.integer("keep", kKeepRange, opt.keep));
-  opt.replicas = static_cast<int>(body.integer("replicas", kReplicasRange, 0));
-  opt.stop_timeout = std::chrono::duration_cast<std::chrono::seconds>(
-      body.duration("stop_timeout", opt.stop_timeout));
-  opt.host_network = body.boolean("host_network", opt.host_network);
-  opt.env = body.strings("env", "\"KEY=VALUE\"");
-  opt.pull = body.string("pull", false, opt.pull);
-  opt.registry_auth = body.string("registry_auth");
+  opt.swap = swap_options(request.gate, seconds(60));
+  apply_canary(request.canary, opt.swap);
+  if (!request.image) {
+    throw DomainError(ErrorKind::invalid, "missing_field", "field 'image' is required");
+  }
+  opt.image = *request.image;
+  opt.name_prefix = request.name_prefix.value_or("");
+  opt.network = request.network.value_or("");
+  opt.port = static_cast<int>(request.port.value_or(opt.port));
+  opt.keep = static_cast<int>(request.keep.value_or(opt.keep));
+  opt.replicas = static_cast<int>(request.replicas.value_or(0));
+  opt.stop_timeout = duration_cast<seconds>(request.stop_timeout.value_or(opt.stop_timeout));
+  opt.host_network = request.host_network.value_or(opt.host_network);
+  opt.env = request.env;
+  opt.pull = request.pull.value_or(opt.pull);
+  opt.registry_auth = request.registry_auth.value_or("");
   return opt;
 }
 
@@ -283,31 +283,30 @@ ApiResponse ControlApi::upgrade(std::string_view text) {
   if (succession_ == nullptr) {
     throw DomainError(ErrorKind::not_found, "not_found", "this handoff cannot upgrade itself");
   }
-  JsonFields body(text);
+  const auto request = read_request<UpgradeRequest>(text);
   UpgradeOptions options;
-  options.exec = body.string("exec");
-  options.image = body.string("image");
-  options.timeout = body.duration("timeout", options.timeout);
-  options.drain_timeout = body.duration("drain_timeout", server_.config().shutdown_timeout);
-  options.wait = body.boolean("wait", options.wait);
-  body.finish();
+  options.exec = request.exec.value_or("");
+  options.image = request.image.value_or("");
+  options.timeout = request.timeout.value_or(options.timeout);
+  options.drain_timeout = request.drain_timeout.value_or(server_.config().shutdown_timeout);
+  options.wait = request.wait.value_or(options.wait);
   return operation(prepare_upgrade(*succession_, registry_, options));
 }
 
 // POST /v1/services
 ApiResponse ControlApi::add_service(std::string_view text) {
-  JsonFields body(text);
-  const std::vector<std::string> hosts = body.strings("hosts", "host names");
-  const std::string name = body.string("name", true);
-  const std::string upstream = body.string("upstream");
-  const bool strip = body.boolean("strip_prefix", false);
-  const TlsChange tls = TlsChange::read(body);
-  std::optional<std::size_t> max_conns;
-  if (body.has("max_conns_per_member")) {
-    max_conns = static_cast<std::size_t>(body.integer("max_conns_per_member", kMaxConnsRange, 0));
+  const auto request = read_request<ServiceRequest>(text);
+  if (!request.name) {
+    throw DomainError(ErrorKind::invalid, "missing_field", "field 'name' is required");
   }
-  body.finish();
-  registry_.add(name, hosts, upstream, strip, tls, max_conns);
+  const std::string& name = *request.name;
+  std::optional<std::size_t> max_conns;
+  if (request.max_conns_per_member) {
+    max_conns = static_cast<std::size_t>(*request.max_conns_per_member);
+  }
+  registry_.add(name, request.hosts.value_or(std::vector<std::string>{}),
+                request.upstream.value_or(""), request.strip_prefix.value_or(false),
+                TlsChange::from(request.tls), max_conns);
   return json_reply(201, with_warnings(json::object{{"result", "ok"}, {"service", name}},
                                        registry_.certificate_warnings(name)));
 }
@@ -324,20 +323,18 @@ ApiResponse ControlApi::change_service(const std::string& method, const std::str
     throw DomainError(ErrorKind::method_not_allowed, "method_not_allowed",
                       "use PATCH to update a service, DELETE to remove it");
   }
-  JsonFields body(text);
+  const auto request = read_request<ServiceRequest>(text);
+  if (request.name || request.upstream) {
+    throw DomainError(ErrorKind::invalid, "unknown_field",
+                      request.name ? "unknown field 'name'" : "unknown field 'upstream'");
+  }
   ServiceChange change;
-  if (body.has("hosts")) {
-    change.hosts = body.strings("hosts", "host names");
+  change.hosts = request.hosts;
+  change.strip_prefix = request.strip_prefix;
+  change.tls = TlsChange::from(request.tls);
+  if (request.max_conns_per_member) {
+    change.max_conns = static_cast<std::size_t>(*request.max_conns_per_member);
   }
-  if (body.has("strip_prefix")) {
-    change.strip_prefix = body.boolean("strip_prefix", false);
-  }
-  change.tls = TlsChange::read(body);
-  if (body.has("max_conns_per_member")) {
-    change.max_conns =
-        static_cast<std::size_t>(body.integer("max_conns_per_member", kMaxConnsRange, 0));
-  }
-  body.finish();
   if (!change.hosts && !change.strip_prefix && change.tls.empty() && !change.max_conns) {
     throw DomainError(ErrorKind::invalid, "missing_field",
                       "nothing to change: give hosts, strip_prefix, max_conns_per_member or an "
@@ -352,107 +349,105 @@ ApiResponse ControlApi::change_service(const std::string& method, const std::str
 std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
                                                       const std::string& action,
                                                       std::string_view text) {
-  JsonFields body(text);
   if (action == "swap") {
-    const std::vector<std::string> to = body.one_or_more("to", "upstream addresses", true);
-    SwapOptions options = swap_options(body, std::chrono::seconds(30));
-    read_canary_fields(body, options);
-    body.finish();
-    return operation(prepare_swap(registry_, server_, name, to, options));
+    const auto request = read_request<SwapRequest>(text);
+    if (request.to.empty()) {
+      throw DomainError(ErrorKind::invalid, "missing_field", "field 'to' is required");
+    }
+    SwapOptions options = swap_options(request.gate, seconds(30));
+    apply_canary(request.canary, options);
+    return operation(prepare_swap(registry_, server_, name, request.to, options));
   }
   if (action == "deploy") {
-    const DeployOptions options = deploy_options(body);
-    const std::vector<std::string> hosts = body.strings("hosts", "host names");
-    const TlsChange tls = TlsChange::read(body);
-    body.finish();
-    return operation(deploy_creating(name, hosts, tls, options));
+    const auto request = read_request<DeployRequest>(text);
+    return operation(deploy_creating(name, request.hosts, TlsChange::from(request.tls),
+                                     deploy_options(request)));
   }
   if (action == "rollback") {
-    return roll_back(name, body);
+    return roll_back(name, read_request<RollbackRequest>(text));
   }
   if (action == "scale") {
-    const auto replicas = static_cast<int>(body.integer("replicas", kReplicasRange, 0));
-    if (replicas == 0) {
+    const auto request = read_request<ScaleRequest>(text);
+    if (!request.replicas) {
       throw DomainError(ErrorKind::invalid, "missing_field", "field 'replicas' is required");
     }
-    const SwapOptions options = swap_options(body, std::chrono::seconds(60));
-    body.finish();
-    return operation(prepare_scale(registry_, server_, engines_, name, replicas, options));
+    return operation(prepare_scale(registry_, server_, engines_, name,
+                                   static_cast<int>(*request.replicas),
+                                   swap_options(request.gate, seconds(60))));
   }
   if (action == "promote") {
+    const auto request = read_request<PromoteRequest>(text);
     DeployOptions options;
-    options.swap.drain_timeout = body.duration("drain_timeout", options.swap.drain_timeout);
-    options.stop_timeout = std::chrono::duration_cast<std::chrono::seconds>(
-        body.duration("stop_timeout", options.stop_timeout));
-    options.keep = static_cast<int>(body.integer("keep", kKeepRange, options.keep));
-    body.finish();
+    options.swap.drain_timeout = request.drain_timeout.value_or(options.swap.drain_timeout);
+    options.stop_timeout = duration_cast<seconds>(request.stop_timeout.value_or(options.stop_timeout));
+    options.keep = static_cast<int>(request.keep.value_or(options.keep));
     return operation(prepare_promote(registry_, server_, engines_, name, options));
   }
+  return other_action(name, action, text);
+}
+
+// The service actions that are not workflows: canary share, logs, pause and resume.
+std::optional<ApiResponse> ControlApi::other_action(const std::string& name,
+                                                    const std::string& action,
+                                                    std::string_view text) {
   if (action == "canary") {
-    if (!body.has("percent")) {
+    const auto request = read_request<CanaryShareRequest>(text);
+    if (!request.percent) {
       throw DomainError(ErrorKind::invalid, "missing_field", "field 'percent' is required");
     }
-    const std::uint32_t share = body.percent("percent", 0);
-    body.finish();
-    registry_.set_canary_share(name, share);
+    registry_.set_canary_share(name, request.percent->hundredths);
     return json_reply(200, json::object{{"result", "ok"},
                                         {"service", name},
-                                        {"percent", static_cast<double>(share) / 100.0}});
+                                        {"percent", request.percent->hundredths / 100.0}});
   }
   if (action == "logs") {
-    const auto tail = static_cast<int>(body.integer("tail", kTailRange, 100));
-    const bool follow = body.boolean("follow", false);
-    body.finish();
-    return follow ? operation(prepare_log_follow(registry_, engines_, name, tail, shutting_down_))
-                  : json_reply(200, container_logs(name, tail));
+    const auto request = read_request<LogsRequest>(text);
+    const auto tail = static_cast<int>(request.tail.value_or(100));
+    return request.follow.value_or(false)
+               ? operation(prepare_log_follow(registry_, engines_, name, tail, shutting_down_))
+               : json_reply(200, container_logs(name, tail));
   }
-  if (action == "pause" || action == "resume") {
-    return pause_or_resume(name, action == "pause", body);
+  if (action == "pause") {
+    return pause(name, read_request<PauseRequest>(text));
+  }
+  if (action == "resume") {
+    JsonFields(text).finish();
+    registry_.resume(name);
+    return json_reply(200, json::object{{"result", "ok"}, {"service", name}, {"paused", false}});
   }
   return std::nullopt;
 }
 
 // A deployed service rolls back to its newest kept container; another to its previous upstream.
-ApiResponse ControlApi::roll_back(const std::string& name, JsonFields& body) {
+ApiResponse ControlApi::roll_back(const std::string& name, const RollbackRequest& request) {
   if (registry_.canary(name)) {  // a canary runs: it is what is rolled back
-    DeployOptions opt;
-    opt.swap.drain_timeout = body.duration("drain_timeout", opt.swap.drain_timeout);
-    try {
-      body.finish();
-    } catch (const DomainError& e) {
-      throw DomainError(e.kind(), e.code(),
-                        fmt::format("a canary runs on '{}': rollback ends it, and takes only "
-                                    "--drain-timeout ({})",
-                                    name, e.what()));
+    for (const std::string_view field : set_field_names(request)) {
+      if (field != "drain_timeout") {
+        throw DomainError(ErrorKind::invalid, "unknown_field",
+                          fmt::format("a canary runs on '{}': rollback ends it, and takes only "
+                                      "--drain-timeout (unknown field '{}')",
+                                      name, field));
+      }
     }
+    DeployOptions opt;
+    opt.swap.drain_timeout = request.gate.drain_timeout.value_or(opt.swap.drain_timeout);
     return operation(
         prepare_canary_rollback(registry_, server_, engines_, name, opt, "rolled back by hand"));
   }
   if (!registry_.container(name).id.empty()) {
     DeployOptions opt;
-    opt.swap = swap_options(body, std::chrono::seconds(60));
-    body.finish();
+    opt.swap = swap_options(request.gate, seconds(60));
     return operation(prepare_container_rollback(registry_, server_, engines_, name, opt));
   }
-  const SwapOptions options = swap_options(body, std::chrono::seconds(30));
-  body.finish();
-  return operation(prepare_rollback(registry_, server_, name, options));
+  return operation(prepare_rollback(registry_, server_, name, swap_options(request.gate, seconds(30))));
 }
 
-ApiResponse ControlApi::pause_or_resume(const std::string& name, bool pause, JsonFields& body) {
-  if (pause) {
-    auto max_pause = body.duration("max_pause", std::chrono::seconds(30));
-    proxy::PauseNotice notice;
-    notice.message = body.string("message");
-    notice.retry_after = std::chrono::duration_cast<std::chrono::seconds>(
-        body.duration("retry_after", notice.retry_after));
-    body.finish();
-    registry_.pause(name, max_pause, std::move(notice));
-  } else {
-    body.finish();
-    registry_.resume(name);
-  }
-  return json_reply(200, json::object{{"result", "ok"}, {"service", name}, {"paused", pause}});
+ApiResponse ControlApi::pause(const std::string& name, const PauseRequest& request) {
+  proxy::PauseNotice notice;
+  notice.message = request.message.value_or("");
+  notice.retry_after = duration_cast<seconds>(request.retry_after.value_or(notice.retry_after));
+  registry_.pause(name, request.max_pause.value_or(seconds(30)), std::move(notice));
+  return json_reply(200, json::object{{"result", "ok"}, {"service", name}, {"paused", true}});
 }
 
 }  // namespace handoff::control

@@ -7,6 +7,7 @@
 #include "control/workflows/deploy_workflow.hpp"
 #include "control/protocol/event_sink.hpp"
 #include "control/protocol/json_fields.hpp"
+#include "control/protocol/requests.hpp"
 #include "control/registry/service_registry.hpp"
 #include "control/upgrade/succession.hpp"
 
@@ -54,8 +55,10 @@ class ControlApi {
                              std::string_view body);
   std::optional<ApiResponse> service_action(const std::string& name, const std::string& action,
                                             std::string_view body);
-  ApiResponse roll_back(const std::string& name, JsonFields& body);
-  ApiResponse pause_or_resume(const std::string& name, bool pause, JsonFields& body);
+  std::optional<ApiResponse> other_action(const std::string& name, const std::string& action,
+                                          std::string_view text);
+  ApiResponse roll_back(const std::string& name, const RollbackRequest& request);
+  ApiResponse pause(const std::string& name, const PauseRequest& request);
   boost::json::object container_logs(const std::string& name, int tail);
   Operation deploy_creating(const std::string& name, const std::vector<std::string>& hosts,
                             const TlsChange& tls, const DeployOptions& options);

@@ -16,26 +16,20 @@ namespace handoff::control {
 namespace json = boost::json;
 
 // The flags that start the new set as a canary (swap and deploy).
-void add_canary_flags(std::vector<Flag>& flags, json::object& body) {
-  const auto percent_field = [&body](const char* key) {
-    return [&body, key](std::string_view v) {
-      parse_percent(v);
-      body[key] = v;
-    };
-  };
+void add_canary_flags(std::vector<Flag>& flags, CanaryRequest& canary) {
   flags.push_back({"canary", "P%",
                    "run the new set as a canary beside the serving one, for P% of clients",
-                   percent_field("canary")});
+                   percent_into(canary.canary)});
   flags.push_back({"max-error-rate", "P%",
                    "roll the canary back when its 5xx share over --window is above (default 1%)",
-                   percent_field("max_error_rate")});
+                   percent_into(canary.max_error_rate)});
   flags.push_back({"window", "DUR",
                    "the window the canary's error rate is taken over (default 60s)",
-                   duration_field(body, "window")});
+                   duration_into(canary.window)});
   flags.push_back({"min-requests", "N", "requests in the window before it is judged (default 100)",
-                   int_field(body, "min_requests", kMinRequestsRange)});
+                   int_into(canary.min_requests, kMinRequestsRange)});
   flags.push_back({"bake", "DUR", "promote the canary after this long within its budget",
-                   duration_field(body, "bake")});
+                   duration_into(canary.bake)});
 }
 
 constexpr std::string_view kPromoteUsage =
@@ -51,14 +45,14 @@ constexpr std::string_view kCanaryUsage =
 
 int promote_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
-  json::object body;
+  PromoteRequest request;
   std::vector<Flag> flags{
       {"drain-timeout", "DUR", "close what is still open on the old set after (default 30s)",
-       duration_field(body, "drain_timeout")},
+       duration_into(request.drain_timeout)},
       {"stop-timeout", "DUR", "grace period when stopping the old containers (default 10s)",
-       duration_field(body, "stop_timeout")},
+       duration_into(request.stop_timeout)},
       {"keep", "N", "stopped sets of containers kept for rollback (default 1)",
-       int_field(body, "keep", kKeepRange)},
+       int_into(request.keep, kKeepRange)},
   };
   common.add_to(flags);
   auto words = parse_flags(args, flags);
@@ -71,30 +65,28 @@ int promote_command(const std::vector<std::string_view>& args) {
   }
   ControlClient client(control_socket_path(common.control));
   const std::string service(words[0]);
-  return run_operation(client, "promote", service_path(service, "promote"), body, common.json);
+  return run_operation(client, "promote", service_path(service, "promote"), request_body(request),
+                       common.json);
 }
 
 int canary_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
-  json::object body;
+  CanaryShareRequest request;
   std::vector<Flag> flags{
-      {"percent", "P%", "the share of clients the canary takes", [&body](std::string_view v) {
-         parse_percent(v);
-         body["percent"] = v;
-       }}};
+      {"percent", "P%", "the share of clients the canary takes", percent_into(request.percent)}};
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help) {
     fmt::print("{}options:\n{}", kCanaryUsage, flags_help(flags));
     return 0;
   }
-  if (words.size() != 1 || !body.contains("percent")) {
+  if (words.size() != 1 || !request.percent) {
     throw std::invalid_argument("usage: handoff canary SERVICE --percent P%");
   }
   const std::string service(words[0]);
-  return simple_request(
-      common, "POST", service_path(service, "canary"), body,
-      fmt::format("canary of {} takes {} of clients", service, field_text(body, "percent")));
+  return simple_request(common, "POST", service_path(service, "canary"), request_body(request),
+                        fmt::format("canary of {} takes {} of clients", service,
+                                    format_percent(request.percent->hundredths)));
 }
 
 }  // namespace handoff::control

@@ -172,9 +172,9 @@ constexpr std::string_view kScaleUsage =
 
 int scale_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
-  json::object body;
+  ScaleRequest request;
   std::vector<Flag> flags;
-  add_gate_flags(flags, body, "new replicas must be healthy within (default 60s)");
+  add_gate_flags(flags, request.gate, "new replicas must be healthy within (default 60s)");
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help) {
@@ -186,31 +186,30 @@ int scale_command(const std::vector<std::string_view>& args) {
   }
   const std::string path = service_path(words[0], "scale");
   try {
-    body["replicas"] = parse_in_range(words[1], kReplicasRange);
+    request.replicas = parse_in_range(words[1], kReplicasRange);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(fmt::format("replicas: {}", e.what()));
   }
   ControlClient client(control_socket_path(common.control));
-  return run_operation(client, "scale", path, body, common.json);
+  return run_operation(client, "scale", path, request_body(request), common.json);
 }
 
 int swap_like(bool rollback, const std::vector<std::string_view>& args) {
   CommonFlags common;
-  json::object body;
-  json::array to;
+  SwapRequest request;  // a rollback sends only its gate
   std::vector<Flag> flags;
   if (!rollback) {
     flags.push_back({"to", "HOST:PORT", "a member of the new upstream set; repeatable",
                      [&](std::string_view v) {
                        proxy::parse_host_port(v);  // its message names what is wrong
-                       to.emplace_back(v);
+                       request.to.emplace_back(v);
                      }});
   }
-  add_gate_flags(flags, body,
+  add_gate_flags(flags, request.gate,
                  rollback ? "start to healthy within (default 30s; 60s for a deployed service)"
                           : "the target must be healthy within (default 30s)");
   if (!rollback) {
-    add_canary_flags(flags, body);
+    add_canary_flags(flags, request.canary);
   }
   common.add_to(flags);
   auto words = parse_flags(args, flags);
@@ -223,14 +222,14 @@ int swap_like(bool rollback, const std::vector<std::string_view>& args) {
                                          : "usage: handoff swap SERVICE --to HOST:PORT");
   }
   const std::string path = service_path(words[0], rollback ? "rollback" : "swap");
-  if (!rollback) {
-    if (to.empty()) {
-      throw std::invalid_argument("--to HOST:PORT is required");
-    }
-    body["to"] = to.size() == 1 ? json::value(to.front()) : json::value(std::move(to));
+  if (!rollback && request.to.empty()) {
+    throw std::invalid_argument("--to HOST:PORT is required");
   }
   ControlClient client(control_socket_path(common.control));
-  return run_operation(client, rollback ? "rollback" : "swap", path, body, common.json);
+  return run_operation(client, rollback ? "rollback" : "swap", path,
+                       rollback ? request_body(RollbackRequest{request.gate})
+                                : request_body(request),
+                       common.json);
 }
 
 constexpr std::string_view kUpgradeUsage =
@@ -246,19 +245,19 @@ constexpr std::string_view kUpgradeUsage =
 
 int upgrade_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
-  json::object body;
+  UpgradeRequest request;
   std::vector<Flag> flags{
       {"exec", "PATH", "the new handoff binary (handoff runs as a process)",
-       text_field(body, "exec")},
+       text_into(request.exec)},
       {"image", "IMAGE", "the new front-container image (handoff runs in a container)",
-       text_field(body, "image")},
+       text_into(request.image)},
       {"timeout", "DUR", "the new process must accept within (default 60s)",
-       duration_field(body, "timeout")},
+       duration_into(request.timeout)},
       {"drain-timeout", "DUR",
        "the old process closes what is still open after (default: its --shutdown-timeout)",
-       duration_field(body, "drain_timeout")},
+       duration_into(request.drain_timeout)},
       {"no-wait", "", "refuse (409) instead of waiting for a deploy, swap or rollback",
-       [&body](std::string_view) { body["wait"] = false; }},
+       set_to(request.wait, false)},
   };
   common.add_to(flags);
   auto words = parse_flags(args, flags);
@@ -266,18 +265,18 @@ int upgrade_command(const std::vector<std::string_view>& args) {
     fmt::print("{}options:\n{}", kUpgradeUsage, flags_help(flags));
     return 0;
   }
-  if (!words.empty() || body.contains("exec") == body.contains("image")) {
+  if (!words.empty() || request.exec.has_value() == request.image.has_value()) {
     throw std::invalid_argument("usage: handoff upgrade (--exec PATH | --image IMAGE)");
   }
-  if (body.contains("exec")) {
+  if (request.exec) {
     std::error_code ec;
-    const auto absolute = std::filesystem::absolute(std::string(body["exec"].as_string()), ec);
+    const auto absolute = std::filesystem::absolute(*request.exec, ec);
     if (!ec) {
-      body["exec"] = absolute.string();  // the proxy may run in another directory
+      request.exec = absolute.string();  // the proxy may run in another directory
     }
   }
   ControlClient client(control_socket_path(common.control));
-  return run_operation(client, "upgrade", "/v1/upgrade", body, common.json);
+  return run_operation(client, "upgrade", "/v1/upgrade", request_body(request), common.json);
 }
 
 constexpr std::string_view kDeployUsage =
@@ -291,44 +290,42 @@ constexpr std::string_view kDeployUsage =
 int deploy_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
   std::string auth_file;
-  json::object body;
-  json::array env;
-  json::array hosts;
+  DeployRequest request;
   TlsFlags tls;
   std::vector<Flag> flags = {
-      {"image", "IMAGE", "the image to run", text_field(body, "image")},
+      {"image", "IMAGE", "the image to run", text_into(request.image)},
       {"host", "NAME", "creates the service, when missing, answering this Host; repeatable",
-       [&](std::string_view v) { hosts.emplace_back(v); }},
+       [&](std::string_view v) { request.hosts.emplace_back(v); }},
       {"name-prefix", "P", "containers are named P-GENERATION (default: the service name)",
-       text_field(body, "name_prefix")},
+       text_into(request.name_prefix)},
       {"env", "KEY=VALUE", "environment for the container; repeatable",
        [&](std::string_view v) {
          if (v.find('=') == std::string_view::npos || v.front() == '=') {
            throw std::invalid_argument(fmt::format("bad env '{}': expected KEY=VALUE", v));
          }
-         env.emplace_back(v);
+         request.env.emplace_back(v);
        }},
       {"port", "N", "the app's port inside its container (default 8080)",
-       int_field(body, "port", kPortRange)},
+       int_into(request.port, kPortRange)},
       {"network", "NAME", "a Docker network the proxy shares with the app",
-       text_field(body, "network")},
+       text_into(request.network)},
       {"host-network", "", "use the host's network; handoff picks a free port and passes PORT",
-       [&](std::string_view) { body["host_network"] = true; }},
+       set_to(request.host_network, true)},
       {"stop-timeout", "DUR", "grace period when stopping the old container (default 10s)",
-       duration_field(body, "stop_timeout")},
+       duration_into(request.stop_timeout)},
       {"keep", "N", "stopped sets of containers kept for rollback (default 1)",
-       int_field(body, "keep", kKeepRange)},
+       int_into(request.keep, kKeepRange)},
       {"replicas", "N", "containers in the new set (default: as many as serve now, or 1)",
-       int_field(body, "replicas", kReplicasRange)},
+       int_into(request.replicas, kReplicasRange)},
       {"pull", "WHEN", "pull the image: missing (default), always or never",
-       text_field(body, "pull")},
+       text_into(request.pull)},
       {"registry-auth", "FILE",
        "registry credentials, a Docker config.json (default: $DOCKER_CONFIG/config.json or "
        "~/.docker/config.json when it exists)",
        [&](std::string_view v) { auth_file = v; }},
   };
-  add_gate_flags(flags, body, "the whole deploy, create to healthy, within (default 60s)");
-  add_canary_flags(flags, body);
+  add_gate_flags(flags, request.gate, "the whole deploy, create to healthy, within (default 60s)");
+  add_canary_flags(flags, request.canary);
   tls.add_to(flags);
   common.add_to(flags);
   auto words = parse_flags(args, flags);
@@ -340,27 +337,21 @@ int deploy_command(const std::vector<std::string_view>& args) {
     throw std::invalid_argument("usage: handoff deploy SERVICE --image IMAGE");
   }
   const std::string path = service_path(words[0], "deploy");
-  if (!body.contains("image")) {
+  if (!request.image) {
     throw std::invalid_argument("--image IMAGE is required");
   }
-  if (body.contains("network") == body.contains("host_network")) {
+  if (request.network.has_value() == request.host_network.has_value()) {
     throw std::invalid_argument(
         "give one of --network NAME (a network the proxy shares with the app) or --host-network");
   }
-  if (!env.empty()) {
-    body["env"] = std::move(env);
-  }
-  if (!hosts.empty()) {
-    body["hosts"] = std::move(hosts);
-  }
-  tls.write_to(body);
+  tls.write_to(request.tls);
   // The credentials are read here, where the user's Docker config is, and travel with the
   // request: the proxy (often a container) has no access to them.
-  if (std::string auth = registry_auth_for(str(body, "image"), auth_file); !auth.empty()) {
-    body["registry_auth"] = auth;
+  if (std::string auth = registry_auth_for(*request.image, auth_file); !auth.empty()) {
+    request.registry_auth = std::move(auth);
   }
   ControlClient client(control_socket_path(common.control));
-  return run_operation(client, "deploy", path, body, common.json);
+  return run_operation(client, "deploy", path, request_body(request), common.json);
 }
 
 int status_command(const std::vector<std::string_view>& args) {
@@ -395,15 +386,15 @@ int status_command(const std::vector<std::string_view>& args) {
 
 int pause_resume(bool pause, const std::vector<std::string_view>& args) {
   CommonFlags common;
-  json::object body;
+  PauseRequest request;
   std::vector<Flag> flags;
   if (pause) {
     flags.push_back({"max-pause", "DUR", "a held request gets 503 after waiting this long (30s)",
-                     duration_field(body, "max_pause")});
+                     duration_into(request.max_pause)});
     flags.push_back({"message", "TEXT", "the 503's body, e.g. a maintenance note",
-                     text_field(body, "message")});
+                     text_into(request.message)});
     flags.push_back({"retry-after", "DUR", "the 503's Retry-After (default 5s)",
-                     duration_field(body, "retry_after")});
+                     duration_into(request.retry_after)});
   }
   common.add_to(flags);
   auto words = parse_flags(args, flags);
@@ -422,7 +413,8 @@ int pause_resume(bool pause, const std::vector<std::string_view>& args) {
                                       : "usage: handoff resume SERVICE");
   }
   const std::string service(words[0]);
-  return simple_request(common, "POST", service_path(service, pause ? "pause" : "resume"), body,
+  return simple_request(common, "POST", service_path(service, pause ? "pause" : "resume"),
+                        request_body(request),
                         fmt::format("{} {}", pause ? "paused" : "resumed", service));
 }
 
@@ -431,12 +423,12 @@ int pause_resume(bool pause, const std::vector<std::string_view>& args) {
 int logs_command(const std::vector<std::string_view>& args) {
   constexpr std::string_view kUsage = "usage: handoff logs SERVICE [--tail N] [--follow]";
   CommonFlags common;
-  json::object body;
+  LogsRequest request;
   std::vector<Flag> flags = {
       {"tail", "N", "how many of the last lines (default 100)",
-       int_field(body, "tail", kTailRange)},
+       int_into(request.tail, kTailRange)},
       {"follow", "", "go on printing output as it comes, across deploys, until interrupted",
-       [&body](std::string_view) { body["follow"] = true; }}};
+       set_to(request.follow, true)}};
   common.add_to(flags);
   auto words = parse_flags(args, flags);
   if (common.help) {
@@ -451,7 +443,8 @@ int logs_command(const std::vector<std::string_view>& args) {
   }
   const std::string path = service_path(words[0], "logs");
   ControlClient client(control_socket_path(common.control));
-  if (body.contains("follow")) {
+  const json::object body = request_body(request);
+  if (request.follow) {
     return follow_logs(client, path, body, common.json);
   }
   std::string answer;
@@ -483,14 +476,6 @@ constexpr std::string_view kServiceUsage =
     "SNI picks it for its hosts and the names in it. `update` replaces it the same way:\n"
     "new handshakes get the new one, open connections keep theirs.\n\n";
 
-json::array to_json_array(const std::vector<std::string>& items) {
-  json::array out;
-  for (const auto& item : items) {
-    out.emplace_back(item);
-  }
-  return out;
-}
-
 // `handoff service list`: one line per service, from the status.
 int service_list(const CommonFlags& common) {
   ControlClient client(control_socket_path(common.control));
@@ -517,25 +502,24 @@ int service_list(const CommonFlags& common) {
 
 int service_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
-  std::vector<std::string> hosts;
-  std::string upstream;
-  std::optional<bool> strip;
-  std::optional<std::int64_t> max_conns;
+  ServiceRequest request;
   TlsFlags tls;
   std::vector<Flag> flags = {
       {"max-conns-per-member", "N",
        "upstream connections in use per member, more requests queue (0: none; default: run's)",
-       [&](std::string_view v) { max_conns = parse_in_range(v, kMaxConnsRange); }},
+       int_into(request.max_conns_per_member, kMaxConnsRange)},
       {"host", "NAME",
        "a Host it answers (exact or *.domain), with an optional path prefix "
        "(NAME/PREFIX, or /PREFIX on every host); repeatable",
-       [&](std::string_view v) { hosts.emplace_back(v); }},
+       [&](std::string_view v) {
+         request.hosts = request.hosts.value_or(std::vector<std::string>{});
+         request.hosts->emplace_back(v);
+       }},
       {"strip-prefix", "", "remove the matched path prefix before forwarding",
-       [&](std::string_view) { strip = true; }},
+       set_to(request.strip_prefix, true)},
       {"no-strip-prefix", "", "forward the path whole (the default)",
-       [&](std::string_view) { strip = false; }},
-      {"upstream", "HOST:PORT", "the service's first upstream",
-       [&](std::string_view v) { upstream = v; }}};
+       set_to(request.strip_prefix, false)},
+      {"upstream", "HOST:PORT", "the service's first upstream", text_into(request.upstream)}};
   tls.add_to(flags);
   common.add_to(flags);
   auto words = parse_flags(args, flags);
@@ -549,37 +533,25 @@ int service_command(const std::vector<std::string_view>& args) {
   const std::string name(words.size() == 2 ? words[1] : std::string_view{});
   const std::string path = words.size() == 2 ? service_path(name) : std::string();
   if (words[0] == "add" && words.size() == 2) {
-    json::object body{{"name", name},
-                      {"hosts", to_json_array(hosts)},
-                      {"upstream", upstream},
-                      {"strip_prefix", strip.value_or(false)}};
-    if (max_conns) {
-      body["max_conns_per_member"] = *max_conns;
-    }
-    tls.write_to(body);
+    tls.write_to(request.tls);
+    request.name = name;
+    const std::string upstream = request.upstream.value_or("");
     return simple_request(
-        common, "POST", "/v1/services", body,
+        common, "POST", "/v1/services", request_body(request),
         upstream.empty() ? fmt::format("added service {} (no upstream yet: deploy or swap)", name)
                          : fmt::format("added service {} -> {}", name, upstream));
   }
   if (words[0] == "update" && words.size() == 2) {
-    if ((hosts.empty() && !strip && !tls.any() && !max_conns) || !upstream.empty()) {
+    if ((!request.hosts && !request.strip_prefix && !tls.any() &&
+         !request.max_conns_per_member) ||
+        request.upstream) {
       throw std::invalid_argument(
           "usage: handoff service update NAME [--host NAME]... [HTTPS options] (switch upstreams "
           "with swap)");
     }
-    json::object body;
-    if (!hosts.empty()) {
-      body["hosts"] = to_json_array(hosts);
-    }
-    tls.write_to(body);
-    if (strip) {
-      body["strip_prefix"] = *strip;
-    }
-    if (max_conns) {
-      body["max_conns_per_member"] = *max_conns;
-    }
-    return simple_request(common, "PATCH", path, body, fmt::format("updated service {}", name));
+    tls.write_to(request.tls);
+    return simple_request(common, "PATCH", path, request_body(request),
+                          fmt::format("updated service {}", name));
   }
   if (words[0] == "remove" && words.size() == 2) {
     return simple_request(common, "DELETE", path, {}, fmt::format("removed service {}", name));

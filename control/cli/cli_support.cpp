@@ -8,6 +8,7 @@
 #include "control/protocol/duration.hpp"
 #include "control/protocol/json_fields.hpp"
 #include "control/protocol/path_segment.hpp"
+#include "control/protocol/percent.hpp"
 #include "control/protocol/progress_printer.hpp"
 #include "control/protocol/service_name.hpp"
 #include "proxy/http/whole_number.hpp"
@@ -87,17 +88,21 @@ int simple_request(const CommonFlags& common, std::string_view method, const std
   return 0;
 }
 
-// A flag that stores its value as a string field of the request body.
-std::function<void(std::string_view)> text_field(json::object& body, const char* key) {
-  return [&body, key](std::string_view v) { body[key] = v; };
+std::function<void(std::string_view)> text_into(std::optional<std::string>& field) {
+  return [&field](std::string_view v) { field = std::string(v); };
 }
 
-// A flag that stores a duration (checked here, so that the error names the flag).
-std::function<void(std::string_view)> duration_field(json::object& body, const char* key) {
-  return [&body, key](std::string_view v) {
-    parse_duration(v);
-    body[key] = v;
-  };
+std::function<void(std::string_view)> duration_into(
+    std::optional<std::chrono::milliseconds>& field) {
+  return [&field](std::string_view v) { field = parse_duration(v); };
+}
+
+std::function<void(std::string_view)> percent_into(std::optional<Percent>& field) {
+  return [&field](std::string_view v) { field = Percent{parse_percent(v)}; };
+}
+
+std::function<void(std::string_view)> set_to(std::optional<bool>& field, bool value) {
+  return [&field, value](std::string_view) { field = value; };
 }
 
 std::int64_t parse_in_range(std::string_view text, FieldRange range) {
@@ -109,9 +114,9 @@ std::int64_t parse_in_range(std::string_view text, FieldRange range) {
   return *n;
 }
 
-std::function<void(std::string_view)> int_field(json::object& body, const char* key,
-                                                FieldRange range) {
-  return [&body, key, range](std::string_view v) { body[key] = parse_in_range(v, range); };
+std::function<void(std::string_view)> int_into(std::optional<std::int64_t>& field,
+                                               FieldRange range) {
+  return [&field, range](std::string_view v) { field = parse_in_range(v, range); };
 }
 
 std::string service_path(std::string_view name, std::string_view action) {
@@ -128,24 +133,24 @@ std::string service_path(std::string_view name, std::string_view action) {
 
 // The health gate and drain flags that swap, rollback and deploy share.
 // `timeout_help` (a literal) says the deploy timeout's default, which depends on the command.
-void add_gate_flags(std::vector<Flag>& flags, json::object& body, std::string_view timeout_help) {
+void add_gate_flags(std::vector<Flag>& flags, GateRequest& gate, std::string_view timeout_help) {
   flags.push_back({"health-path", "PATH", "GET this path on the target (default /up)",
-                   text_field(body, "health_path")});
+                   text_into(gate.health_path)});
   flags.push_back(
-      {"health-host", "NAME", "Host header for the health check", text_field(body, "health_host")});
+      {"health-host", "NAME", "Host header for the health check", text_into(gate.health_host)});
   flags.push_back({"health-interval", "DUR", "between health checks (default 1s)",
-                   duration_field(body, "health_interval")});
+                   duration_into(gate.health_interval)});
   flags.push_back({"healthy-threshold", "N", "consecutive 2xx needed (default 2)",
-                   int_field(body, "healthy_threshold", kThresholdRange)});
+                   int_into(gate.healthy_threshold, kThresholdRange)});
   flags.push_back({"unhealthy-threshold", "N",
                    "while serving, failed checks in a row that eject a member (default 3)",
-                   int_field(body, "unhealthy_threshold", kThresholdRange)});
-  flags.push_back({"deploy-timeout", "DUR", timeout_help, duration_field(body, "deploy_timeout")});
+                   int_into(gate.unhealthy_threshold, kThresholdRange)});
+  flags.push_back({"deploy-timeout", "DUR", timeout_help, duration_into(gate.deploy_timeout)});
   flags.push_back({"drain-timeout", "DUR",
                    "close what is still open on the old upstream after (default 30s)",
-                   duration_field(body, "drain_timeout")});
+                   duration_into(gate.drain_timeout)});
   flags.push_back({"no-health-check", "", "switch without the HTTP health gate",
-                   [&body](std::string_view) { body["health_check"] = false; }});
+                   set_to(gate.health_check, false)});
 }
 
 }  // namespace handoff::control

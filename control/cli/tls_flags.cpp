@@ -35,7 +35,7 @@ bool TlsFlags::any() const {
   return !cert_file_.empty() || !key_file_.empty() || !mode_.empty() || redirect_https_ || hsts_;
 }
 
-void TlsFlags::write_to(boost::json::object& body) const {
+void TlsFlags::write_to(TlsRequest& request) const {
   if (cert_file_.empty() != key_file_.empty()) {
     throw std::invalid_argument("--tls-cert and --tls-key go together");
   }
@@ -43,18 +43,14 @@ void TlsFlags::write_to(boost::json::object& body) const {
     throw std::invalid_argument("give either --tls-cert/--tls-key or --tls, not both");
   }
   if (!cert_file_.empty()) {
-    body["tls_cert"] = read_text_file(cert_file_, "--tls-cert");
-    body["tls_key"] = read_text_file(key_file_, "--tls-key");
+    request.tls_cert = read_text_file(cert_file_, "--tls-cert");
+    request.tls_key = read_text_file(key_file_, "--tls-key");
   }
   if (!mode_.empty()) {
-    body["tls"] = mode_;
+    request.tls = mode_;
   }
-  if (redirect_https_) {
-    body["redirect_https"] = *redirect_https_;
-  }
-  if (hsts_) {
-    body["hsts"] = *hsts_;
-  }
+  request.redirect_https = redirect_https_;
+  request.hsts = hsts_;
 }
 
 }  // namespace handoff::control

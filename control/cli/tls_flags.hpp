@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "control/base/flags.hpp"
+#include "control/protocol/requests.hpp"
 
 namespace handoff::control {
 
@@ -20,7 +21,7 @@ class TlsFlags {
   /// Puts what was given into a request body. The certificate and key files are read here, on
   /// the user's side, and travel as PEM text: the proxy (often a container) cannot see them.
   /// Throws std::invalid_argument for an unreadable file or a missing half of the pair.
-  void write_to(boost::json::object& body) const;
+  void write_to(TlsRequest& request) const;
 
  private:
   std::string cert_file_;

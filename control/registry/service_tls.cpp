@@ -68,15 +68,15 @@ CertificateSource parse_source(std::string_view name) {
   throw std::invalid_argument(fmt::format("unknown certificate source '{}'", name));
 }
 
-TlsChange TlsChange::read(JsonFields& body) {
+TlsChange TlsChange::from(const TlsRequest& request) {
   TlsChange change;
-  const bool has_cert = body.has("tls_cert");
-  if (has_cert != body.has("tls_key")) {
+  const bool has_cert = request.tls_cert.has_value();
+  if (has_cert != request.tls_key.has_value()) {
     throw DomainError(ErrorKind::invalid, "missing_field",
                       "fields 'tls_cert' and 'tls_key' go together");
   }
-  if (body.has("tls")) {
-    const std::string mode = body.string("tls");
+  if (request.tls) {
+    const std::string& mode = *request.tls;
     if (mode != "acme" && mode != "off") {
       throw DomainError(ErrorKind::invalid, "bad_field",
                         "field 'tls' must be \"acme\" (an automatic certificate) or \"off\"");
@@ -88,20 +88,16 @@ TlsChange TlsChange::read(JsonFields& body) {
     change.source = mode == "acme" ? CertificateSource::acme : CertificateSource::none;
   }
   if (has_cert) {
-    const std::string cert = body.string("tls_cert");
-    const std::string key = body.string("tls_key");
     try {
-      change.certificate = proxy::Certificate::parse(cert, key);
+      change.certificate = proxy::Certificate::parse(*request.tls_cert, *request.tls_key);
     } catch (const proxy::CertificateError& e) {
       throw DomainError(ErrorKind::invalid, "bad_certificate", e.what());
     }
     change.source = CertificateSource::given;
   }
-  if (body.has("redirect_https")) {
-    change.redirect_https = body.boolean("redirect_https", false);
-  }
-  if (body.has("hsts")) {
-    change.hsts_seconds = static_cast<std::uint32_t>(body.integer("hsts", kHstsRange, 0));
+  change.redirect_https = request.redirect_https;
+  if (request.hsts) {
+    change.hsts_seconds = static_cast<std::uint32_t>(*request.hsts);
   }
   return change;
 }

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "control/protocol/json_fields.hpp"
+#include "control/protocol/requests.hpp"
 #include "proxy/tls/certificate.hpp"
 
 namespace handoff::control {
@@ -45,10 +45,10 @@ struct TlsChange {
   std::optional<bool> redirect_https = {};
   std::optional<std::uint32_t> hsts_seconds = {};
 
-  /// Reads `tls_cert` + `tls_key` (PEM text), `tls` ("acme" or "off"), `redirect_https` and
-  /// `hsts` (seconds) from a request body. A certificate is parsed and checked here: DomainError
-  /// 400 `bad_certificate` with the reason (unparsable, expired, key not matching).
-  static TlsChange read(JsonFields& body);
+  /// The change a request's HTTPS fields ask for. Throws DomainError 400 (a certificate
+  /// without its key, a bad mode, both a certificate and a mode, a certificate that does not
+  /// parse).
+  static TlsChange from(const TlsRequest& request);
   /// Whether anything is set.
   [[nodiscard]] bool empty() const { return !source && !redirect_https && !hsts_seconds; }
   /// Whether applying it to `current` would change anything.

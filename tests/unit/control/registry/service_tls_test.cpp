@@ -10,7 +10,6 @@
 
 using namespace handoff;
 using control::CertificateSource;
-using control::JsonFields;
 using control::TlsChange;
 
 namespace {
@@ -28,8 +27,7 @@ std::string body_with(const test::TestCertificate& c, const std::string& more = 
 // The error code of reading `body`, or "" when it is accepted.
 std::string code_of(const std::string& body) {
   try {
-    JsonFields fields(body);
-    TlsChange::read(fields);
+    TlsChange::from(control::read_request<control::TlsRequest>(body));
     return "";
   } catch (const control::DomainError& e) {
     return e.code();
@@ -40,9 +38,8 @@ std::string code_of(const std::string& body) {
 
 TEST_CASE("HTTPS fields are read into a change, what is absent stays as it is") {
   const auto made = test::make_certificate({{"a.test"}});
-  JsonFields fields(body_with(made, R"("redirect_https":true,"hsts":600)"));
-  const TlsChange change = TlsChange::read(fields);
-  fields.finish();
+  const TlsChange change = TlsChange::from(control::read_request<control::TlsRequest>(
+      body_with(made, R"("redirect_https":true,"hsts":600)")));
   CHECK(change.source == CertificateSource::given);
   REQUIRE(change.certificate);
   CHECK(change.certificate->names() == std::vector<std::string>{"a.test"});
@@ -50,17 +47,17 @@ TEST_CASE("HTTPS fields are read into a change, what is absent stays as it is") 
   CHECK(applied.redirect_https);
   CHECK(applied.hsts_seconds == 600);
   CHECK_FALSE(change.changes(applied));
-  JsonFields only_hsts(R"({"hsts":0})");
-  const control::ServiceTls next = TlsChange::read(only_hsts).applied_to(applied);
+  const auto tls = [](std::string_view body) {
+    return TlsChange::from(control::read_request<control::TlsRequest>(body));
+  };
+  const control::ServiceTls next = tls(R"({"hsts":0})").applied_to(applied);
   CHECK(next.certificate == applied.certificate);
   CHECK(next.redirect_https);
   CHECK(next.hsts_seconds == 0);
-  JsonFields acme(R"({"tls":"acme"})");
-  const control::ServiceTls to_acme = TlsChange::read(acme).applied_to(applied);
+  const control::ServiceTls to_acme = tls(R"({"tls":"acme"})").applied_to(applied);
   CHECK(to_acme.source == CertificateSource::acme);
   CHECK(to_acme.certificate == applied.certificate);  // kept until one is issued
-  JsonFields off(R"({"tls":"off"})");
-  CHECK_FALSE(TlsChange::read(off).applied_to(applied).certificate);
+  CHECK_FALSE(tls(R"({"tls":"off"})").applied_to(applied).certificate);
 }
 
 TEST_CASE("bad HTTPS fields are refused with a code that says why") {

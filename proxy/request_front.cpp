@@ -24,46 +24,26 @@ void RequestFront::open_books() {
   open_ = true;
 }
 
-// Callers of the answers below build their text in a named variable first: GCC 12 destroys
-// some temporaries in a co_await expression twice (a conditional between a literal and a
-// std::string).
+// Serves a request to its end in one coroutine frame (with the exchange's), as the hot path
+// should: what is decided without waiting (`admit`) is a plain call, and the refusals are
+// answered off the path (`answer_refusal`). The member is on the request's books only from the
+// exchange on: an answer the proxy gives before is not the member's.
 asio::awaitable<Outcome> RequestFront::serve(MessageHead& request, ExchangeSpace space) {
-  if (body_announced_over_limit(request)) {
-    worker_.count_refused(false);
-    co_return co_await answer_unread(413, "handoff: request body over the limit", {}, true);
+  if (const Admission admission = admit(request); admission != Admission::admitted) {
+    co_return co_await answer_refusal(admission, request);
   }
-  if (const std::optional<std::string> key = acme_answer(request)) {
-    co_return co_await answer_unread(200, *key, {}, false);
-  }
-  const RouteMatch route =
-      worker_.router().table_for(worker_.index()).match(request.host, request.target);
-  if (route.service == nullptr) {
-    worker_.count_refused(true);
-    co_return co_await answer_unread(404, "handoff: no service for this host", {}, true);
-  }
-  service_ = route.service->shared_from_this();
-  if (!secure_ && service_->redirect_https() && !request.host.empty()) {
-    co_return co_await redirect_to_https(request);
-  }
-  // A service that claims a path prefix with --strip-prefix gets the path without it (an
-  // empty rest is forwarded as "/").
-  request.target.remove_prefix(route.strip);
   if (service_->paused()) {  // no co_await in a short-circuit condition (GCC 12)
     const bool resumed = co_await wait_while_paused(worker_, *service_, watch_);
     if (!resumed) {
       co_return co_await refuse_paused();
     }
   }
-  co_return co_await exchange(request, space);
-}
-
-// Binds the request to a member of the service's set (counted in flight there) and runs the
-// exchange with it. The member is on the request's books only from the exchange on: an answer
-// the proxy gives before is not the member's.
-asio::awaitable<Outcome> RequestFront::exchange(MessageHead& request, ExchangeSpace space) {
   placement_.request = &request;
-  InFlight flight = service_->acquire(worker_.index(), nullptr, &placement_);
-  if (!flight) {
+  flight_ = service_->acquire(worker_.index(), nullptr, &placement_);
+  // The slot is given back when the exchange ends, however it ends: a keep-alive connection
+  // must not hold one while it waits for its next request.
+  const SlotRelease release{*this};
+  if (!flight_) {
     co_return co_await answer_unread(503, "handoff: the service has no upstream", {}, true);
   }
   space.upstream_head.clear();
@@ -76,15 +56,65 @@ asio::awaitable<Outcome> RequestFront::exchange(MessageHead& request, ExchangeSp
   if (const std::optional<Refusal> refused = take_first_body()) {
     co_return co_await reply(refused->status, refused->text, true);
   }
-  upstream_ = flight.get();
-  flight_ = &flight;  // until the exchange ends, for rebind
+  upstream_ = flight_.get();
   UpstreamExchange exchange(worker_, watch_, *this, request, space.upstream_head, space.response,
                             space.upstream_bytes);
   const Outcome outcome = co_await exchange.run(*upstream_);
-  settle();  // while the member is still owned by `flight`
-  upstream_ = nullptr;
-  flight_ = nullptr;
+  settle();  // while the member is still held by `flight_`
   co_return outcome;
+}
+
+// Whether the request goes on to its service, decided without waiting: a body announced over
+// --max-body is refused before routing, an ACME challenge answered, a Host no service claims
+// refused, a plain request to a service that wants HTTPS redirected. When admitted, the
+// service is the request's and a prefix it claims with --strip-prefix is gone from the target
+// (an empty rest is forwarded as "/").
+RequestFront::Admission RequestFront::admit(MessageHead& request) {
+  if (body_announced_over_limit(request)) {
+    return Admission::body_over_limit;
+  }
+  if (acme_answer(request)) {
+    return Admission::acme_challenge;
+  }
+  const RouteMatch route =
+      worker_.router().table_for(worker_.index()).match(request.host, request.target);
+  if (route.service == nullptr) {
+    return Admission::unrouted;
+  }
+  service_ = route.service->shared_from_this();
+  if (!secure_ && service_->redirect_https() && !request.host.empty()) {
+    return Admission::to_https;
+  }
+  request.target.remove_prefix(route.strip);
+  return Admission::admitted;
+}
+
+// Callers of the answers below build their text in a named variable first: GCC 12 destroys
+// some temporaries in a co_await expression twice (a conditional between a literal and a
+// std::string).
+asio::awaitable<Outcome> RequestFront::answer_refusal(Admission admission,
+                                                      const MessageHead& request) {
+  switch (admission) {
+    case Admission::body_over_limit:
+      worker_.count_refused(false);
+      co_return co_await answer_unread(413, "handoff: request body over the limit", {}, true);
+    case Admission::acme_challenge: {
+      const std::string key = acme_answer(request).value_or("");
+      co_return co_await answer_unread(200, key, {}, false);
+    }
+    case Admission::unrouted:
+      worker_.count_refused(true);
+      co_return co_await answer_unread(404, "handoff: no service for this host", {}, true);
+    case Admission::to_https:
+    case Admission::admitted:
+      break;
+  }
+  co_return co_await redirect_to_https(request);
+}
+
+RequestFront::SlotRelease::~SlotRelease() {
+  front.upstream_ = nullptr;
+  front.flight_ = InFlight{};
 }
 
 // A service that wants HTTPS answers a plain request with a redirect to the same URL over TLS:
@@ -125,10 +155,10 @@ bool RequestFront::body_announced_over_limit(const MessageHead& request) const {
 }
 
 Upstream* RequestFront::rebind() {
-  if (flight_ == nullptr || !service_->rebind(worker_.index(), *flight_, &placement_)) {
+  if (!flight_ || !service_->rebind(worker_.index(), flight_, &placement_)) {
     return nullptr;
   }
-  upstream_ = flight_->get();
+  upstream_ = flight_.get();
   return upstream_;
 }
 
@@ -184,7 +214,7 @@ void RequestFront::clear_books() {
   answered_by_proxy_ = client_left_ = false;
   service_.reset();
   upstream_ = nullptr;
-  flight_ = nullptr;
+  flight_ = InFlight{};
   request_id_ = {};
   open_ = connect_failed_ = false;
   placement_ = {};

@@ -13,10 +13,10 @@
 #include "proxy/client_side.hpp"
 #include "proxy/http/http_head.hpp"
 #include "proxy/routing/canary.hpp"
+#include "proxy/upstream/upstream.hpp"
 
 namespace handoff::proxy {
 
-class InFlight;
 class Service;
 class Upstream;
 class Worker;
@@ -119,7 +119,22 @@ class RequestFront : public ClientSide {
   bool client_left_ = false;        // the client ended the request first (an HTTP/2 reset)
 
  private:
-  boost::asio::awaitable<Outcome> exchange(MessageHead& request, ExchangeSpace space);
+  // Gives the in-flight slot back when an exchange ends.
+  struct SlotRelease {
+    RequestFront& front;
+    ~SlotRelease();
+  };
+
+  /// What `admit` decided.
+  enum class Admission : std::uint8_t {
+    admitted,
+    body_over_limit,
+    acme_challenge,
+    unrouted,
+    to_https
+  };
+  Admission admit(MessageHead& request);
+  boost::asio::awaitable<Outcome> answer_refusal(Admission admission, const MessageHead& request);
   boost::asio::awaitable<Outcome> redirect_to_https(const MessageHead& request);
   boost::asio::awaitable<Outcome> refuse_paused();
   [[nodiscard]] std::optional<std::string> acme_answer(const MessageHead& request) const;
@@ -129,11 +144,12 @@ class RequestFront : public ClientSide {
   // Owned for the request's lifetime: a control operation may replace the route table (and
   // drop the service from it) while the request is suspended.
   std::shared_ptr<Service> service_;
-  // The member taking part in the exchange, owned by the InFlight `exchange` holds, which
-  // `flight_` points to meanwhile (a retry moves it to another member). Null before and after:
-  // a request answered before its exchange is not the member's.
+  // The request's in-flight slot on its member, held from the pick to the end of the exchange
+  // (a retry moves it to another member).
+  InFlight flight_;
+  // The member on the request's books: the slot's, from the exchange on. Null before: a request
+  // answered before its exchange is not the member's.
   Upstream* upstream_ = nullptr;
-  InFlight* flight_ = nullptr;
   std::string_view request_id_;
   std::chrono::steady_clock::time_point started_;
   bool open_ = false;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/support/docker_fixture.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/handoff_process.hpp"
 #include "tests/support/load_generator.hpp"
 #include "tests/support/running_proxy.hpp"
@@ -72,14 +73,14 @@ TEST_CASE("deploys v1 -> v2 -> v3 under load lose no request and retire old cont
   CHECK(get(f.proxy.port()) == "v1\n");
 
   LoadGenerator load(f.proxy.port());
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(eventually([&] { return load.ok() >= 20; }));  // the load runs
   CommandResult v2 = f.deploy_version("v2");
   CHECK_MESSAGE(v2.code == 0, v2.out << v2.err);
   CHECK(v2.out.find("create        " + f.prefix + "-3 from") != std::string::npos);
   CHECK(v2.out.find("retire        stopped " + f.prefix + "-2") != std::string::npos);
   CommandResult v3 = f.deploy_version("v3");
   CHECK_MESSAGE(v3.code == 0, v3.out << v3.err);
-  std::this_thread::sleep_for(300ms);
+  CHECK(eventually([&] { return load.bodies()["v3\n"] >= 20; }));  // the load reaches v3
   load.stop();
 
   MESSAGE("requests ok: " << load.ok() << ", failed: " << load.failed());
@@ -663,7 +664,7 @@ TEST_CASE("scale up and down under load loses no request and keeps the version")
   DeployFixture f;
   REQUIRE(f.deploy_version("v1").code == 0);
   LoadGenerator load(f.proxy.port());
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(eventually([&] { return load.ok() >= 20; }));  // the load runs
   const CommandResult up = f.proxy.cli({"scale", f.service, "3", "--health-interval", "100ms"});
   CHECK_MESSAGE(up.code == 0, up.out << up.err);
   CHECK(replicas_answering(f.proxy.port(), 60).size() == 3);
@@ -771,7 +772,7 @@ TEST_CASE(
   f.proxy.process().wait_exit();
   RunningProxy again(f.dir.path());
   LoadGenerator load(again.port());
-  std::this_thread::sleep_for(500ms);
+  REQUIRE(eventually([&] { return load.ok() >= 20; }));  // the load runs
   const CommandResult promoted = again.cli({"promote", f.service, "--stop-timeout", "2s"});
   CHECK_MESSAGE(promoted.code == 0, promoted.out << promoted.err);
   std::this_thread::sleep_for(300ms);

@@ -385,7 +385,7 @@ TEST_CASE("an upgrade to a binary that fails leaves the old process serving, and
   std::ofstream(broken) << "#!/bin/sh\necho 'broken: cannot start' >&2\nexit 3\n";
   std::filesystem::permissions(broken, std::filesystem::perms::owner_all);
   LoadGenerator load(proxy.port(), "a");
-  std::this_thread::sleep_for(300ms);
+  REQUIRE(eventually([&] { return load.ok() >= 20; }));  // the load runs
 
   CommandResult r = proxy.cli({"upgrade", "--exec", broken.string()});
   CHECK(r.code == 1);

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/eventually.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/socket_client.hpp"
 #include "tests/support/test_backend.hpp"
@@ -168,9 +169,7 @@ TEST_CASE("a second workflow on the same service gets 409") {
   });
   // The first swap holds the service once its health gate probes the target (a slow start,
   // under a sanitizer, must not let the second one go first).
-  for (int i = 0; i < 500 && sick.requests().empty(); ++i) {
-    std::this_thread::sleep_for(10ms);
-  }
+  REQUIRE(eventually([&] { return !sick.requests().empty(); }));
   UnixResponse second = unix_request(proxy.control(), "POST", "/v1/services/default/swap",
                                      R"({"to":")" + green.address() + R"("})");
   CHECK(second.status == 409);
@@ -185,7 +184,7 @@ TEST_CASE("a drain waits for the slow request on the old upstream") {
   TempDir dir;
   RunningProxy proxy(dir.path(), {"--upstream", blue.address()});
   auto slow = std::async(std::launch::async, [&] { return get(proxy.port(), "a", "/slow"); });
-  std::this_thread::sleep_for(200ms);
+  REQUIRE(eventually([&] { return !blue.requests().empty(); }));  // the slow request is in flight
   CommandResult r = proxy.cli({"swap", "default", "--to", green.address(), "--no-health-check"});
   CHECK(r.code == 0);
   CHECK(r.out.find("drain         1 in flight on " + blue.address()) != std::string::npos);
@@ -571,7 +570,7 @@ TEST_CASE("requests cut at a drain timeout, refused or unrouted are logged and c
   auto slow = std::async(std::launch::async, [&] {
     return request_once(port, "GET /slow HTTP/1.1\r\nHost: shop.test\r\n\r\n").status;
   });
-  std::this_thread::sleep_for(200ms);
+  REQUIRE(eventually([&] { return !blue.requests().empty(); }));  // the slow request is in flight
   CHECK(cli({"swap", "shop", "--to", green.address(), "--no-health-check", "--drain-timeout",
              "100ms"})
             .code == 0);

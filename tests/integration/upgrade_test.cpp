@@ -417,8 +417,9 @@ TEST_CASE("an upgrade to a binary that fails leaves the old process serving, and
 
 TEST_CASE("an upgrade waits for a swap in progress, or is refused with --no-wait") {
   TestBackend backend(answer("v1"));
-  TestBackend unhealthy([](BackendConnection& c, TestBackend&) {
+  TestBackend unhealthy([](BackendConnection& c, TestBackend& self) {
     while (auto r = c.read_request()) {
+      self.record(*r);
       c.send("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
     }
   });

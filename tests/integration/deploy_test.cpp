@@ -109,7 +109,7 @@ TEST_CASE("a slow request in flight on the old container completes during the de
   DeployFixture f;
   REQUIRE(f.deploy_version("v1").code == 0);
   auto slow = std::async(std::launch::async, [&] { return get(f.proxy.port(), "/slow?ms=5000"); });
-  std::this_thread::sleep_for(200ms);
+  REQUIRE(eventually([&] { return f.proxy.in_flight(f.service) == 1; }));
   CommandResult v2 = f.deploy_version("v2");
   CHECK_MESSAGE(v2.code == 0, v2.out << v2.err);
   CHECK(v2.out.find("drain         1 in flight") != std::string::npos);
@@ -296,7 +296,7 @@ TEST_CASE("kill -9 at each deploy step, then a restart: the next deploy works, n
       // v2 starts slowly (so the health gate lasts), and a slow request keeps the drain going.
       auto slow =
           std::async(std::launch::async, [&] { return get(f.proxy.port(), "/slow?ms=3000"); });
-      std::this_thread::sleep_for(100ms);
+      REQUIRE(eventually([&] { return f.proxy.in_flight(f.service) == 1; }));
       const std::string body =
           f.service + R"( {"image":")" + test_app_image() +
           R"(","host_network":true,"health_interval":"100ms",)"
@@ -717,7 +717,7 @@ TEST_CASE(
                 .code == 0);
     auto slow =
         std::async(std::launch::async, [&] { return get(f.proxy.port(), "/slow?ms=3000"); });
-    std::this_thread::sleep_for(100ms);
+    REQUIRE(eventually([&] { return f.proxy.in_flight(f.service) == 1; }));
     const int stream = deploy_until_step(
         f.proxy, f.service + R"( {"replicas":)" + replicas + R"(,"health_interval":"100ms"})", step,
         "scale");

@@ -1,9 +1,12 @@
 #include "tests/support/running_proxy.hpp"
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
+
+#include "tests/support/unix_http.hpp"
 
 namespace handoff::test {
 
@@ -39,6 +42,17 @@ CommandResult RunningProxy::cli(std::vector<std::string> args) const {
   args.push_back("--control");
   args.push_back(control_);
   return run_command(std::move(args));
+}
+
+std::int64_t RunningProxy::in_flight(const std::string& service) const {
+  const boost::json::value status =
+      boost::json::parse(unix_request(control_, "GET", "/v1/status").body);
+  for (const auto& s : status.at("services").as_array()) {
+    if (s.at("name").as_string() == service) {
+      return s.at("in_flight").to_number<std::int64_t>();
+    }
+  }
+  return -1;
 }
 
 }  // namespace handoff::test

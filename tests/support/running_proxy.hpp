@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ class RunningProxy {
   HandoffProcess& process() { return *process_; }
   /// Runs `handoff VERB ARGS... --control SOCKET`.
   CommandResult cli(std::vector<std::string> args) const;
+  /// The requests in flight on `service`'s serving set, as status shows them (-1: no such
+  /// service).
+  [[nodiscard]] std::int64_t in_flight(const std::string& service) const;
 
  private:
   std::string control_;

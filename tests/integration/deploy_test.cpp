@@ -590,6 +590,19 @@ std::map<std::string, int> replicas_answering(std::uint16_t port, int n) {
   return out;
 }
 
+// Whether exactly `n` different replicas answer, asking until they all have (at most 10 s).
+// The balancer weighs each member's answer times, and a new replica's first answer comes over a
+// new connection: until that sample ages (it halves every 500 ms), the replica takes few
+// requests.
+bool replicas_all_answer(std::uint16_t port, std::size_t n) {
+  std::map<std::string, int> seen;
+  const bool all = eventually([&] {
+    seen.merge(replicas_answering(port, 10));
+    return seen.size() >= n;
+  });
+  return all && seen.size() == n;
+}
+
 // Each member of `service` as status shows it: container name -> health.
 std::map<std::string, std::string> members_by_container(const RunningProxy& proxy,
                                                         const std::string& service) {
@@ -613,7 +626,7 @@ TEST_CASE("three replicas serve in turn, and one killed under GET load costs no 
   DeployFixture f;
   const CommandResult v1 = f.deploy_version("v1", {"--replicas", "3"});
   REQUIRE_MESSAGE(v1.code == 0, v1.out << v1.err);
-  CHECK(replicas_answering(f.proxy.port(), 60).size() == 3);
+  CHECK(replicas_all_answer(f.proxy.port(), 3));
   const auto members = members_by_container(f.proxy, f.service);
   REQUIRE(members.size() == 3);
   const std::string doomed = std::next(members.begin())->first;
@@ -650,14 +663,14 @@ TEST_CASE("three replicas serve in turn, and one killed under GET load costs no 
   for (const auto& [name, health] : alive) {
     CHECK((name == doomed || after.count(name) == 1));
   }
-  CHECK(replicas_answering(f.proxy.port(), 60).size() == 3);
+  CHECK(replicas_all_answer(f.proxy.port(), 3));
   CHECK(service_containers(f.service).count(doomed) == 0);  // removed
   CHECK(f.proxy.cli({"scale", f.service, "3"}).code == 0);  // all alive: nothing to do
   CHECK(members_by_container(f.proxy, f.service) == after);
   // The next deploy replaces the whole set.
   const CommandResult v2 = f.deploy_version("v2");
   CHECK_MESSAGE(v2.code == 0, v2.out << v2.err);
-  CHECK(replicas_answering(f.proxy.port(), 60).size() == 3);
+  CHECK(replicas_all_answer(f.proxy.port(), 3));
 }
 
 TEST_CASE("scale up and down under load loses no request and keeps the version") {
@@ -667,13 +680,7 @@ TEST_CASE("scale up and down under load loses no request and keeps the version")
   REQUIRE(eventually([&] { return load.ok() >= 20; }));  // the load runs
   const CommandResult up = f.proxy.cli({"scale", f.service, "3", "--health-interval", "100ms"});
   CHECK_MESSAGE(up.code == 0, up.out << up.err);
-  // Under load the balancer weighs each member's answer times, so a new replica whose first
-  // answers were slow takes few requests at first: every replica answers, sooner or later.
-  std::map<std::string, int> answered;
-  CHECK(eventually([&] {
-    answered.merge(replicas_answering(f.proxy.port(), 10));
-    return answered.size() == 3;
-  }));
+  CHECK(replicas_all_answer(f.proxy.port(), 3));
   const CommandResult down = f.proxy.cli({"scale", f.service, "1"});
   CHECK_MESSAGE(down.code == 0, down.out << down.err);
   std::this_thread::sleep_for(300ms);

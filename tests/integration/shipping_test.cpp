@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "tests/support/docker_fixture.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/socket_client.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -146,8 +147,13 @@ TEST_CASE("the front-container upgrades itself ten times under wrk with no faile
                          " --no-access-log --upstream " + backend.address() + " 2>&1");
   REQUIRE_MESSAGE(ran == 0, id);
   REQUIRE_MESSAGE(wait_for_port(port), shell("docker logs " + name + " 2>&1").second);
-  const std::string state_before =
-      shell("cat " + (dir.path() / "state" / "state.json").string()).second;
+  // The listener is bound before the first state is saved: wait for the state, not the port.
+  const std::string state_file = (dir.path() / "state" / "state.json").string();
+  std::string state_before;
+  REQUIRE(eventually([&] {
+    state_before = shell("cat " + state_file + " 2>/dev/null").second;
+    return !state_before.empty();
+  }));
   auto upgrade = [&](const std::string& image) {
     return shell("docker exec " + name + " handoff upgrade --image " + image +
                  " --drain-timeout 5s 2>&1");
@@ -185,7 +191,7 @@ TEST_CASE("the front-container upgrades itself ten times under wrk with no faile
         name + " handoff:test\n");
   CHECK(shell("docker inspect -f '{{.HostConfig.RestartPolicy.Name}}' " + name).second ==
         "unless-stopped\n");
-  CHECK(shell("cat " + (dir.path() / "state" / "state.json").string()).second == state_before);
+  CHECK(shell("cat " + state_file).second == state_before);
   CHECK(request_once(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "app");
   // A failing image leaves the front serving and removes what it started.
   auto [bad, bad_out] = upgrade("handoff-no-such-image:none");

@@ -9,9 +9,9 @@
 #include <cstring>
 #include <optional>
 
+#include "proxy/nothrow.hpp"
 #include "proxy/socket_write.hpp"
 #include "proxy/tls/tls_context.hpp"
-#include "proxy/nothrow.hpp"
 
 namespace handoff::proxy {
 
@@ -19,7 +19,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
-
 
 // At most one TLS record's worth of plaintext is joined into one write: a head and a short
 // body become one record and one send, as they are one send over plain TCP.

@@ -190,9 +190,9 @@ void RequestFront::finish(std::string_view error) {
     return;
   }
   write_access_log(AccessRecord{service_ ? std::string_view(service_->name()) : "",
-                                upstream_ ? std::string_view(upstream_->address()) : "",
-                                client_ip_, line_.method, line_.target, line_.host, request_id_,
-                                status_, response_bytes_, took, error, set_name(placement_)});
+                                upstream_ ? std::string_view(upstream_->address()) : "", client_ip_,
+                                line_.method, line_.target, line_.host, request_id_, status_,
+                                response_bytes_, took, error, set_name(placement_)});
 }
 
 void RequestFront::settle() {

@@ -111,10 +111,10 @@ class RequestFront : public ClientSide {
   SessionHandle& watch_;        // the request's: deadlines, drain and shutdown
   std::string_view client_ip_;  // for X-Forwarded-For and the log; owned by the client side
   // The books, written by the client side as the response goes out.
-  RequestLine line_;            // set by the client side once it knows the head
-  int status_ = 0;              // the status answered; 0: none yet
+  RequestLine line_;  // set by the client side once it knows the head
+  int status_ = 0;    // the status answered; 0: none yet
   std::uint64_t response_bytes_ = 0;
-  std::string_view cut_;        // why the response was cut short (a literal), once it was
+  std::string_view cut_;            // why the response was cut short (a literal), once it was
   bool answered_by_proxy_ = false;  // the status is handoff's own answer, not the upstream's
   bool client_left_ = false;        // the client ended the request first (an HTTP/2 reset)
 

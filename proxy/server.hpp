@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "proxy/tls/acme_challenges.hpp"
 #include "proxy/config.hpp"
-#include "proxy/upstream/drain.hpp"
 #include "proxy/listening_socket.hpp"
 #include "proxy/routing/router.hpp"
+#include "proxy/tls/acme_challenges.hpp"
+#include "proxy/upstream/drain.hpp"
 #include "proxy/worker.hpp"
 
 namespace handoff::proxy {

@@ -10,8 +10,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <random>
 
-#include "proxy/http1/client_session.hpp"
 #include "proxy/http/forward_headers.hpp"
+#include "proxy/http1/client_session.hpp"
 #include "proxy/nothrow.hpp"
 
 namespace handoff::proxy {

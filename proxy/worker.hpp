@@ -15,16 +15,16 @@
 #include <thread>
 #include <vector>
 
-#include "proxy/tls/acme_challenges.hpp"
 #include "proxy/buffer.hpp"
 #include "proxy/config.hpp"
 #include "proxy/connection_count.hpp"
-#include "proxy/upstream/connection_pool.hpp"
 #include "proxy/listening_socket.hpp"
 #include "proxy/request_ids.hpp"
 #include "proxy/routing/router.hpp"
-#include "proxy/upstream/splice_pipe.hpp"
+#include "proxy/tls/acme_challenges.hpp"
 #include "proxy/tls/tls_context.hpp"
+#include "proxy/upstream/connection_pool.hpp"
+#include "proxy/upstream/splice_pipe.hpp"
 
 namespace handoff::proxy {
 
@@ -84,9 +84,8 @@ using SessionList =
 class Worker {
  public:
   /// `connections` is the server-wide count of open client connections.
-  Worker(unsigned index, const ProxyConfig& config, Router& router,
-         ConnectionCount& connections, const TlsContext& tls,
-         const AcmeChallenges& acme_challenges);
+  Worker(unsigned index, const ProxyConfig& config, Router& router, ConnectionCount& connections,
+         const TlsContext& tls, const AcmeChallenges& acme_challenges);
   ~Worker();
 
   /// Adds a bound, listening acceptor (before `start`); its clients speak TLS when `tls`.

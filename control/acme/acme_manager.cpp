@@ -156,9 +156,8 @@ AcmeClient& AcmeManager::client(const std::stop_token& stop) {
       saved.at("directory") == json::value(settings_.directory_url)) {
     url = std::string(saved.at("account").as_string());
   }
-  client_ =
-      std::make_unique<AcmeClient>(settings_.directory_url, settings_.ca_file, std::move(key), url,
-                                   settings_.email, stop);
+  client_ = std::make_unique<AcmeClient>(settings_.directory_url, settings_.ca_file, std::move(key),
+                                         url, settings_.email, stop);
   const std::string& account = client_->account();
   if (account != url) {
     remember_account(account);

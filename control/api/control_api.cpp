@@ -4,17 +4,17 @@
 
 #include <boost/json.hpp>
 
-#include "control/workflows/canary_workflow.hpp"
 #include "control/base/domain_error.hpp"
 #include "control/protocol/duration.hpp"
 #include "control/protocol/json_fields.hpp"
-#include "control/protocol/requests.hpp"
-#include "control/workflows/log_follower.hpp"
 #include "control/protocol/path_segment.hpp"
+#include "control/protocol/requests.hpp"
 #include "control/protocol/service_name.hpp"
 #include "control/registry/service_tls.hpp"
-#include "control/workflows/swap_workflow.hpp"
 #include "control/upgrade/upgrade_workflow.hpp"
+#include "control/workflows/canary_workflow.hpp"
+#include "control/workflows/log_follower.hpp"
+#include "control/workflows/swap_workflow.hpp"
 
 namespace handoff::control {
 
@@ -379,7 +379,8 @@ std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
     const auto request = read_request<PromoteRequest>(text);
     DeployOptions options;
     options.swap.drain_timeout = request.drain_timeout.value_or(options.swap.drain_timeout);
-    options.stop_timeout = duration_cast<seconds>(request.stop_timeout.value_or(options.stop_timeout));
+    options.stop_timeout =
+        duration_cast<seconds>(request.stop_timeout.value_or(options.stop_timeout));
     options.keep = static_cast<int>(request.keep.value_or(options.keep));
     return operation(prepare_promote(registry_, server_, engines_, name, options));
   }
@@ -439,7 +440,8 @@ ApiResponse ControlApi::roll_back(const std::string& name, const RollbackRequest
     opt.swap = swap_options(request.gate, seconds(60));
     return operation(prepare_container_rollback(registry_, server_, engines_, name, opt));
   }
-  return operation(prepare_rollback(registry_, server_, name, swap_options(request.gate, seconds(30))));
+  return operation(
+      prepare_rollback(registry_, server_, name, swap_options(request.gate, seconds(30))));
 }
 
 ApiResponse ControlApi::pause(const std::string& name, const PauseRequest& request) {

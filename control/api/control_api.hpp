@@ -4,12 +4,12 @@
 #include <optional>
 #include <string>
 
-#include "control/workflows/deploy_workflow.hpp"
 #include "control/protocol/event_sink.hpp"
 #include "control/protocol/json_fields.hpp"
 #include "control/protocol/requests.hpp"
 #include "control/registry/service_registry.hpp"
 #include "control/upgrade/succession.hpp"
+#include "control/workflows/deploy_workflow.hpp"
 
 namespace handoff::control {
 

@@ -19,8 +19,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
-#include "control/protocol/control_socket.hpp"
 #include "control/api/event_stream.hpp"
+#include "control/protocol/control_socket.hpp"
 #include "proxy/nothrow.hpp"
 
 namespace handoff::control {

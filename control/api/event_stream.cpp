@@ -85,8 +85,8 @@ asio::awaitable<EventStream::Batch> EventStream::next(std::chrono::steady_clock:
       cancel->emit(asio::cancellation_type::terminal);
     }
   });
-  auto [ec, line, done] = co_await channel_.async_receive(
-      asio::bind_cancellation_slot(cancel->slot(), nothrow));
+  auto [ec, line, done] =
+      co_await channel_.async_receive(asio::bind_cancellation_slot(cancel->slot(), nothrow));
   timer.cancel();
   cancel->slot().clear();
   if (!ec) {

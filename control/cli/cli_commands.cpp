@@ -11,18 +11,18 @@
 #include <stdexcept>
 #include <string>
 
+#include "control/base/flags.hpp"
 #include "control/cli/cli_canary.hpp"
 #include "control/cli/cli_support.hpp"
 #include "control/cli/control_client.hpp"
+#include "control/cli/registry_auth.hpp"
+#include "control/cli/tls_flags.hpp"
 #include "control/protocol/control_socket.hpp"
 #include "control/protocol/duration.hpp"
 #include "control/protocol/field_limits.hpp"
-#include "control/base/flags.hpp"
 #include "control/protocol/json_fields.hpp"
 #include "control/protocol/percent.hpp"
 #include "control/protocol/progress_printer.hpp"
-#include "control/cli/registry_auth.hpp"
-#include "control/cli/tls_flags.hpp"
 #include "proxy/address.hpp"
 #include "proxy/http/whole_number.hpp"
 
@@ -226,10 +226,9 @@ int swap_like(bool rollback, const std::vector<std::string_view>& args) {
     throw std::invalid_argument("--to HOST:PORT is required");
   }
   ControlClient client(control_socket_path(common.control));
-  return run_operation(client, rollback ? "rollback" : "swap", path,
-                       rollback ? request_body(RollbackRequest{request.gate})
-                                : request_body(request),
-                       common.json);
+  return run_operation(
+      client, rollback ? "rollback" : "swap", path,
+      rollback ? request_body(RollbackRequest{request.gate}) : request_body(request), common.json);
 }
 
 constexpr std::string_view kUpgradeUsage =
@@ -391,8 +390,8 @@ int pause_resume(bool pause, const std::vector<std::string_view>& args) {
   if (pause) {
     flags.push_back({"max-pause", "DUR", "a held request gets 503 after waiting this long (30s)",
                      duration_into(request.max_pause)});
-    flags.push_back({"message", "TEXT", "the 503's body, e.g. a maintenance note",
-                     text_into(request.message)});
+    flags.push_back(
+        {"message", "TEXT", "the 503's body, e.g. a maintenance note", text_into(request.message)});
     flags.push_back({"retry-after", "DUR", "the 503's Retry-After (default 5s)",
                      duration_into(request.retry_after)});
   }
@@ -425,8 +424,7 @@ int logs_command(const std::vector<std::string_view>& args) {
   CommonFlags common;
   LogsRequest request;
   std::vector<Flag> flags = {
-      {"tail", "N", "how many of the last lines (default 100)",
-       int_into(request.tail, kTailRange)},
+      {"tail", "N", "how many of the last lines (default 100)", int_into(request.tail, kTailRange)},
       {"follow", "", "go on printing output as it comes, across deploys, until interrupted",
        set_to(request.follow, true)}};
   common.add_to(flags);
@@ -542,8 +540,7 @@ int service_command(const std::vector<std::string_view>& args) {
                          : fmt::format("added service {} -> {}", name, upstream));
   }
   if (words[0] == "update" && words.size() == 2) {
-    if ((!request.hosts && !request.strip_prefix && !tls.any() &&
-         !request.max_conns_per_member) ||
+    if ((!request.hosts && !request.strip_prefix && !tls.any() && !request.max_conns_per_member) ||
         request.upstream) {
       throw std::invalid_argument(
           "usage: handoff service update NAME [--host NAME]... [HTTPS options] (switch upstreams "

@@ -9,10 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "control/base/flags.hpp"
 #include "control/cli/control_client.hpp"
 #include "control/protocol/field_limits.hpp"
 #include "control/protocol/requests.hpp"
-#include "control/base/flags.hpp"
 
 namespace handoff::control {
 

@@ -4,8 +4,8 @@
 
 #include <stdexcept>
 
-#include "control/cli/cli_support.hpp"
 #include "control/base/text_file.hpp"
+#include "control/cli/cli_support.hpp"
 #include "proxy/http/whole_number.hpp"
 
 namespace handoff::control {

@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "control/base/background_thread.hpp"
-#include "control/workflows/deploy_workflow.hpp"
 #include "control/registry/service_registry.hpp"
+#include "control/workflows/deploy_workflow.hpp"
 
 namespace handoff::control {
 

@@ -16,8 +16,8 @@ namespace {
 // A duration as parse_duration reads it back exactly: in the largest unit that divides it.
 std::string wire_duration(std::chrono::milliseconds d) {
   const long long ms = d.count();
-  for (const auto& [unit, size] : {std::pair{"h", 3'600'000LL}, std::pair{"m", 60'000LL},
-                                   std::pair{"s", 1'000LL}}) {
+  for (const auto& [unit, size] :
+       {std::pair{"h", 3'600'000LL}, std::pair{"m", 60'000LL}, std::pair{"s", 1'000LL}}) {
     if (ms != 0 && ms % size == 0) {
       return std::to_string(ms / size) + unit;
     }
@@ -94,8 +94,7 @@ void FieldReader::duration(std::string_view key, std::optional<std::chrono::mill
   }
 }
 
-void FieldReader::integer(std::string_view key, std::optional<std::int64_t>& v,
-                          FieldRange range) {
+void FieldReader::integer(std::string_view key, std::optional<std::int64_t>& v, FieldRange range) {
   if (in_.has(key)) {
     v = in_.integer(key, range, 0);
   }

@@ -1,8 +1,8 @@
 #pragma once
 
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value_to.hpp>
 #include <chrono>
 #include <cstdint>
@@ -62,9 +62,7 @@ struct CanaryRequest {
   std::optional<std::chrono::milliseconds> bake;
 
   /// Whether any of the fields that judge a canary is set.
-  [[nodiscard]] bool judged() const {
-    return max_error_rate || window || min_requests || bake;
-  }
+  [[nodiscard]] bool judged() const { return max_error_rate || window || min_requests || bake; }
 
   /// Visits each field.
   template <typename Self, typename Fields>
@@ -281,8 +279,7 @@ class FieldWriter {
   void strings(std::string_view key, const std::vector<std::string>& v, std::string_view what);
   void strings(std::string_view key, const std::optional<std::vector<std::string>>& v,
                std::string_view what);
-  void one_or_more(std::string_view key, const std::vector<std::string>& v,
-                   std::string_view what);
+  void one_or_more(std::string_view key, const std::vector<std::string>& v, std::string_view what);
 
  private:
   boost::json::object& out_;
@@ -347,9 +344,7 @@ class SetFieldNames {
 
  private:
   static bool has_items(const std::vector<std::string>& v) { return !v.empty(); }
-  static bool has_items(const std::optional<std::vector<std::string>>& v) {
-    return v.has_value();
-  }
+  static bool has_items(const std::optional<std::vector<std::string>>& v) { return v.has_value(); }
 };
 
 /// The names of the fields of `request` that are set.
@@ -383,7 +378,9 @@ boost::json::object request_body(const R& request) {
 
 /// JSON for a request struct: its fields that are set (boost::json::value_from).
 template <typename R>
-  requires requires(const R& r, FieldWriter& w) { R::each(r, w); }
+requires requires(const R& r, FieldWriter& w) {
+  R::each(r, w);
+}
 void tag_invoke(const boost::json::value_from_tag& /*tag*/, boost::json::value& out,
                 const R& request) {
   out = request_body(request);
@@ -391,7 +388,9 @@ void tag_invoke(const boost::json::value_from_tag& /*tag*/, boost::json::value& 
 
 /// A request struct from JSON, read as strictly as `read_request` (boost::json::value_to).
 template <typename R>
-  requires requires(R& r, FieldReader& f) { R::each(r, f); }
+requires requires(R& r, FieldReader& f) {
+  R::each(r, f);
+}
 R tag_invoke(const boost::json::value_to_tag<R>& /*tag*/, const boost::json::value& in) {
   return read_request<R>(boost::json::serialize(in));
 }

@@ -38,7 +38,8 @@ std::shared_ptr<const proxy::UpstreamSet> make_set(proxy::Server& server,
   }
   std::vector<std::shared_ptr<proxy::Upstream>> members;
   for (std::size_t i = 0; i < resolved.addresses.size(); ++i) {
-    members.push_back(server.make_upstream(resolved.addresses[i], resolved.endpoints[i], generation));
+    members.push_back(
+        server.make_upstream(resolved.addresses[i], resolved.endpoints[i], generation));
   }
   return std::make_shared<const proxy::UpstreamSet>(std::move(members));
 }

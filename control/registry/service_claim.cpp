@@ -30,7 +30,9 @@ void ServiceClaim::start_canary(const NextSet& canary, std::uint32_t share,
   registry_->start_canary(service_, canary, share, policy, spec);
 }
 
-Switched ServiceClaim::promote_canary() { return registry_->promote_canary(service_); }
+Switched ServiceClaim::promote_canary() {
+  return registry_->promote_canary(service_);
+}
 
 Switched ServiceClaim::drop_canary(std::vector<ContainerRef>& containers) {
   return registry_->drop_canary(service_, containers);

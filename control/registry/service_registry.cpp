@@ -7,8 +7,8 @@
 #include <boost/json.hpp>
 
 #include "control/base/domain_error.hpp"
-#include "control/registry/member_sets.hpp"
 #include "control/protocol/service_name.hpp"
+#include "control/registry/member_sets.hpp"
 #include "proxy/address.hpp"
 #include "proxy/upstream/upstream_set.hpp"
 
@@ -94,8 +94,7 @@ ServiceTls restore_tls(const ServiceState& s) {
 
 }  // namespace
 
-ServiceRegistry::ServiceRegistry(proxy::Server& server, const StateStore& store,
-                                 Resolver resolve)
+ServiceRegistry::ServiceRegistry(proxy::Server& server, const StateStore& store, Resolver resolve)
     : server_(server), store_(store), resolve_(std::move(resolve)) {}
 
 ServiceRegistry::Record& ServiceRegistry::find(const std::string& name) {
@@ -137,8 +136,8 @@ void ServiceRegistry::restore(const ProxyState& state) {
       // A service added without an upstream is saved with an empty one: it answers 503 until
       // its first swap or deploy, after a restart as before it.
       serving.push_back(resolve_addresses(resolve_, s.upstreams));
-      canaries.push_back(resolve_addresses(resolve_, s.canary ? s.canary->upstreams
-                                                              : std::vector<std::string>{}));
+      canaries.push_back(
+          resolve_addresses(resolve_, s.canary ? s.canary->upstreams : std::vector<std::string>{}));
     } catch (const std::exception& e) {
       throw std::runtime_error(
           fmt::format("saved service '{}' has a bad upstream: {}", s.name, e.what()));
@@ -409,7 +408,8 @@ Switched ServiceRegistry::switch_to(const std::string& name, const NextSet& next
   // Saved before the switch: a switch the state does not hold would be undone by a restart,
   // which would then remove the containers that serve.
   const PendingSwitch pending{name, addresses_of(next)};
-  save_or_undo(lock, [&] { r = before; }, &pending);
+  save_or_undo(
+      lock, [&] { r = before; }, &pending);
   Switched done;
   done.from = serving_addresses(r);
   const auto start = Clock::now();
@@ -589,7 +589,8 @@ Switched ServiceRegistry::resize(const std::string& name, const std::vector<std:
   containers.insert(containers.end(), add.containers.begin(), add.containers.end());
   r.containers = std::move(containers);
   const PendingSwitch pending{name, addresses_of(next)};
-  save_or_undo(lock, [&] { r.containers = before; }, &pending);
+  save_or_undo(
+      lock, [&] { r.containers = before; }, &pending);
   Switched done;
   done.from = serving_addresses(r);
   done.retired = server_.swap(*r.service, next);

@@ -104,7 +104,6 @@ class ServiceRegistry {
   /// Removes a service; its requests in flight finish. Throws DomainError (404, 409 busy).
   void remove(const std::string& name);
 
-
   /// Claims the service for a workflow (see ServiceClaim). Throws DomainError 404 (unknown) or
   /// 409 (another workflow is running, or handoff is handing over to a successor).
   [[nodiscard]] ServiceClaim claim(const std::string& name);
@@ -151,7 +150,6 @@ class ServiceRegistry {
   [[nodiscard]] std::shared_ptr<proxy::Service> service(const std::string& name) const;
   /// The addresses new requests go to, comma-separated ("" when none).
   [[nodiscard]] std::string current_upstream(const std::string& name) const;
-
 
   /// Holds new requests to the service (see proxy::Service::pause). Throws DomainError 404.
   void pause(const std::string& name, std::chrono::milliseconds max_pause,
@@ -201,8 +199,8 @@ class ServiceRegistry {
 
   friend class ServiceClaim;  // the workflow's side: its switches, by the claimed name
   void release(const std::string& name);
-  Switched switch_to(const std::string& name, const NextSet& next,
-                     const SwitchSettings& settings, const std::function<void()>& on_switched);
+  Switched switch_to(const std::string& name, const NextSet& next, const SwitchSettings& settings,
+                     const std::function<void()>& on_switched);
   Switched resize(const std::string& name, const std::vector<std::size_t>& keep,
                   const NextSet& add);
   void start_canary(const std::string& name, const NextSet& canary, std::uint32_t share,
@@ -269,8 +267,8 @@ class ServiceRegistry {
   const StateStore& store_;
   const Resolver resolve_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  mutable std::mutex change_mutex_;  // one change at a time; held while the state is saved
-  mutable std::mutex mutex_;         // the records; never held across a lookup or a save
+  mutable std::mutex change_mutex_;   // one change at a time; held while the state is saved
+  mutable std::mutex mutex_;          // the records; never held across a lookup or a save
   std::condition_variable released_;  // a workflow released its service (see freeze)
   std::set<std::string> claimed_;     // the services a workflow runs on (see claim)
   bool frozen_ = false;               // handed over to a successor: no more changes

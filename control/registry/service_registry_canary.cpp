@@ -130,7 +130,8 @@ Switched ServiceRegistry::promote_canary(const std::string& name) {
   r.container_problem.clear();
   // Saved before the store, as a swap is: a restart must find the set that serves.
   const PendingSwitch pending{name, addresses_of(r.service->canary()->set), true};
-  save_or_undo(lock, [&] { r = before; }, &pending);
+  save_or_undo(
+      lock, [&] { r = before; }, &pending);
   Switched done;
   done.from = serving_addresses(r);
   const auto start = Clock::now();
@@ -153,7 +154,8 @@ Switched ServiceRegistry::drop_canary(const std::string& name,
   const Record before = r;
   r.canary_containers.clear();
   const PendingSwitch pending{name, addresses_of(r.service->upstreams()), true};
-  save_or_undo(lock, [&] { r = before; }, &pending);
+  save_or_undo(
+      lock, [&] { r = before; }, &pending);
   containers = before.canary_containers;
   Switched done;
   done.from = serving_addresses(r);

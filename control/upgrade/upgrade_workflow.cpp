@@ -8,9 +8,9 @@
 
 #include "containers/own_container.hpp"
 #include "control/base/domain_error.hpp"
+#include "control/protocol/workflow_step.hpp"
 #include "control/upgrade/successor_container.hpp"
 #include "control/upgrade/successor_process.hpp"
-#include "control/protocol/workflow_step.hpp"
 
 namespace handoff::control {
 

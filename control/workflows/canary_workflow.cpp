@@ -1,7 +1,7 @@
 #include "control/workflows/canary_workflow.hpp"
 
-#include "control/workflows/container_switch.hpp"
 #include "control/base/domain_error.hpp"
+#include "control/workflows/container_switch.hpp"
 
 namespace handoff::control {
 

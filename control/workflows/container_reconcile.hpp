@@ -1,7 +1,7 @@
 #pragma once
 
-#include "control/workflows/deploy_workflow.hpp"
 #include "control/registry/service_registry.hpp"
+#include "control/workflows/deploy_workflow.hpp"
 
 namespace handoff::control {
 

@@ -9,11 +9,11 @@
 #include <boost/json.hpp>
 #include <optional>
 
-#include "control/workflows/deploy_cost.hpp"
 #include "control/base/domain_error.hpp"
-#include "control/workflows/drain_step.hpp"
 #include "control/base/operation_runner.hpp"
 #include "control/protocol/workflow_step.hpp"
+#include "control/workflows/deploy_cost.hpp"
+#include "control/workflows/drain_step.hpp"
 #include "proxy/upstream/upstream_set.hpp"
 
 namespace handoff::control {
@@ -588,10 +588,9 @@ class ContainerSwitch::Steps {
 
   // The switch: from here on the new containers serve and are kept whatever happens next.
   void switch_over() {
-    const Switched done =
-        claim_.switch_to({new_addresses(), new_containers()},
-                         {watch_after(options_.swap.health), spec_after_switch()},
-                         [this] { cost_->switched(); });
+    const Switched done = claim_.switch_to({new_addresses(), new_containers()},
+                                           {watch_after(options_.swap.health), spec_after_switch()},
+                                           [this] { cost_->switched(); });
     old_upstream_ = done.retired;
     for (Replica& r : new_) {
       r.created = false;
@@ -727,11 +726,10 @@ class ContainerSwitch::Steps {
 };
 
 ContainerSwitch::ContainerSwitch(ServiceRegistry& registry, ServiceClaim& claim,
-                                 proxy::Server& server,
-                                 std::shared_ptr<containers::Engine> engine, DeployOptions options,
-                                 EventSink& sink)
-    : steps_(std::make_unique<Steps>(registry, claim, server, std::move(engine),
-                                     std::move(options), sink)) {}
+                                 proxy::Server& server, std::shared_ptr<containers::Engine> engine,
+                                 DeployOptions options, EventSink& sink)
+    : steps_(std::make_unique<Steps>(registry, claim, server, std::move(engine), std::move(options),
+                                     sink)) {}
 
 ContainerSwitch::~ContainerSwitch() = default;
 

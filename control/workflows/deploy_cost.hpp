@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "control/protocol/event_sink.hpp"
-#include "proxy/upstream/latency_window.hpp"
 #include "proxy/routing/service.hpp"
+#include "proxy/upstream/latency_window.hpp"
 #include "proxy/upstream/upstream.hpp"
 
 namespace handoff::control {

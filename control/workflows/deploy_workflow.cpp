@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "control/workflows/container_switch.hpp"
 #include "control/base/domain_error.hpp"
+#include "control/workflows/container_switch.hpp"
 
 namespace handoff::control {
 

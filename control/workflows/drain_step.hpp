@@ -6,8 +6,8 @@
 
 #include "control/protocol/event_sink.hpp"
 #include "control/registry/service_claim.hpp"
-#include "proxy/upstream/drain.hpp"
 #include "proxy/server.hpp"
+#include "proxy/upstream/drain.hpp"
 
 namespace handoff::control {
 

@@ -3,9 +3,9 @@
 #include <atomic>
 #include <string>
 
-#include "control/workflows/deploy_workflow.hpp"
 #include "control/protocol/event_sink.hpp"
 #include "control/registry/service_registry.hpp"
+#include "control/workflows/deploy_workflow.hpp"
 
 namespace handoff::control {
 

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
-#include "control/workflows/deploy_cost.hpp"
 #include "control/base/domain_error.hpp"
-#include "control/workflows/drain_step.hpp"
 #include "control/protocol/workflow_step.hpp"
+#include "control/workflows/deploy_cost.hpp"
+#include "control/workflows/drain_step.hpp"
 #include "proxy/address.hpp"
 #include "proxy/upstream/upstream_set.hpp"
 

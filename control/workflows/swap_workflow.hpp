@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "control/protocol/event_sink.hpp"
 #include "control/health/health_check.hpp"
+#include "control/protocol/event_sink.hpp"
 #include "control/registry/service_registry.hpp"
 
 namespace handoff::control {

@@ -15,17 +15,17 @@
 #include <tuple>
 
 #include "proxy/access_log.hpp"
-#include "proxy/http/body_framer.hpp"
 #include "proxy/client_stream.hpp"
+#include "proxy/http/body_framer.hpp"
 #include "proxy/http/forward_headers.hpp"
-#include "proxy/http2/h2_connection.hpp"
 #include "proxy/http/http_head.hpp"
+#include "proxy/http/websocket_frames.hpp"
+#include "proxy/http2/h2_connection.hpp"
+#include "proxy/nothrow.hpp"
 #include "proxy/request_front.hpp"
 #include "proxy/socket_write.hpp"
 #include "proxy/upstream/upstream_exchange.hpp"
-#include "proxy/http/websocket_frames.hpp"
 #include "proxy/worker.hpp"
-#include "proxy/nothrow.hpp"
 
 namespace handoff::proxy {
 
@@ -392,7 +392,8 @@ asio::awaitable<Outcome> ClientSession::serve_one() {
     const std::string text = fmt::format("handoff: {}", parsed.error);
     co_return co_await reply(parsed.error_status, text, true);
   }
-  co_return co_await serve(x.request, ExchangeSpace{x.upstream_head, x.request_id, x.response, up_});
+  co_return co_await serve(x.request,
+                           ExchangeSpace{x.upstream_head, x.request_id, x.response, up_});
 }
 
 // Answers before any body byte was read: the head's bytes are done with, and a request with a
@@ -528,10 +529,10 @@ ChunkedOutput ClientSession::begin_response(const MessageHead& response) {
   close_after_response_ =
       !keep_alive || worker_.stopping() || response.body == BodyKind::until_close || dechunk;
   x_->client_head.clear();
-  build_client_response(response,
-                        {close_after_response_, http10 && keep_alive, dechunk,
-                         hsts_field(), canary_cookie()},
-                        x_->client_head);
+  build_client_response(
+      response,
+      {close_after_response_, http10 && keep_alive, dechunk, hsts_field(), canary_cookie()},
+      x_->client_head);
   head_pending_ = true;
   return dechunk ? ChunkedOutput::dechunk : ChunkedOutput::reframe;
 }

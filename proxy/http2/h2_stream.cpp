@@ -12,12 +12,12 @@
 #include "proxy/access_log.hpp"
 #include "proxy/http/forward_headers.hpp"
 #include "proxy/http2/h2_connection.hpp"
-#include "proxy/routing/pause_wait.hpp"
+#include "proxy/nothrow.hpp"
 #include "proxy/request_books.hpp"
+#include "proxy/routing/pause_wait.hpp"
 #include "proxy/routing/service.hpp"
 #include "proxy/upstream/upstream.hpp"
 #include "proxy/upstream/upstream_exchange.hpp"
-#include "proxy/nothrow.hpp"
 
 namespace handoff::proxy {
 

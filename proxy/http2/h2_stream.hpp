@@ -11,10 +11,10 @@
 #include <string_view>
 
 #include "proxy/buffer.hpp"
-#include "proxy/request_front.hpp"
 #include "proxy/http/field_block.hpp"
-#include "proxy/http2/h2_request.hpp"
 #include "proxy/http/http_head.hpp"
+#include "proxy/http2/h2_request.hpp"
+#include "proxy/request_front.hpp"
 #include "proxy/worker.hpp"
 
 namespace handoff::proxy {
@@ -53,8 +53,9 @@ struct H2StreamScratch {
 
 /// One HTTP/2 request stream: it gathers the request's fields, then runs as its own coroutine
 /// through the request front, as an HTTP/1.1 request does (route, policies, the member, the
-/// exchange), taking the response in HTTP/2 framing as that exchange's `ClientSide`. It is registered with the worker as a session of its own,
-/// so that timeouts, drain kills and shutdown act on it alone.
+/// exchange), taking the response in HTTP/2 framing as that exchange's `ClientSide`. It is
+/// registered with the worker as a session of its own, so that timeouts, drain kills and shutdown
+/// act on it alone.
 ///
 /// Backpressure both ways: request body bytes are acknowledged (WINDOW_UPDATE) only once they
 /// went upstream; response bytes wait here, at most 64 KiB, until the client's window takes

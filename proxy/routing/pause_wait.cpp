@@ -4,9 +4,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "proxy/nothrow.hpp"
 #include "proxy/routing/service.hpp"
 #include "proxy/worker.hpp"
-#include "proxy/nothrow.hpp"
 
 namespace handoff::proxy {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "proxy/routing/canary.hpp"
-#include "proxy/upstream/latency_window.hpp"
 #include "proxy/routing/shared_slot.hpp"
+#include "proxy/upstream/latency_window.hpp"
 #include "proxy/upstream/upstream.hpp"
 #include "proxy/upstream/upstream_set.hpp"
 

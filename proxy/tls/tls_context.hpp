@@ -5,8 +5,8 @@
 #include <chrono>
 #include <memory>
 
-#include "proxy/tls/certificate_store.hpp"
 #include "proxy/routing/shared_slot.hpp"
+#include "proxy/tls/certificate_store.hpp"
 #include "proxy/tls/ticket_keys.hpp"
 
 namespace handoff::proxy {

@@ -1,10 +1,11 @@
 #include "proxy/upstream/connection_cap.hpp"
-#include "proxy/nothrow.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "proxy/nothrow.hpp"
 
 namespace handoff::proxy {
 

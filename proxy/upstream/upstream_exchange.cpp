@@ -7,10 +7,10 @@
 #include <string>
 
 #include "proxy/http/body_framer.hpp"
+#include "proxy/nothrow.hpp"
 #include "proxy/socket_write.hpp"
 #include "proxy/upstream/upstream.hpp"
 #include "proxy/worker.hpp"
-#include "proxy/nothrow.hpp"
 
 namespace handoff::proxy {
 
@@ -18,7 +18,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
-
 
 // A Content-Length body with at least this much still to come goes to a plain client by
 // splice(2): below it, the copy through the read buffer costs less than the pipe's calls.

@@ -8,8 +8,8 @@
 
 #include "proxy/buffer.hpp"
 #include "proxy/client_side.hpp"
-#include "proxy/upstream/connection_cap.hpp"
 #include "proxy/http/http_head.hpp"
+#include "proxy/upstream/connection_cap.hpp"
 
 namespace handoff::proxy {
 

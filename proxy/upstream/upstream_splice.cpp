@@ -9,10 +9,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 
+#include "proxy/nothrow.hpp"
 #include "proxy/upstream/splice_pipe.hpp"
 #include "proxy/upstream/upstream_exchange.hpp"
 #include "proxy/worker.hpp"
-#include "proxy/nothrow.hpp"
 
 namespace handoff::proxy {
 
@@ -20,7 +20,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
-
 
 // splice(2) on a socket waits unless the socket itself is non-blocking. Asio makes its
 // sockets so once they are used asynchronously; this makes sure without a system call then.

@@ -12,8 +12,8 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/http2/h2_request.hpp"
 #include "proxy/http/http_head.hpp"
+#include "proxy/http2/h2_request.hpp"
 
 using namespace handoff::proxy;
 

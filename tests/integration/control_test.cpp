@@ -1,8 +1,8 @@
 // The control socket and the CLI against a real `handoff run` process.
 #include <doctest/doctest.h>
 #include <grp.h>
-#include <signal.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -537,7 +537,7 @@ TEST_CASE("a container engine that never answers does not stall status") {
     return proxy.cli({"deploy", "default", "--image", "app:v1", "--host-network"});
   });
   pollfd reached{listener, POLLIN, 0};
-  REQUIRE(::poll(&reached, 1, 10'000) == 1);  // the deploy has reached the engine...
+  REQUIRE(::poll(&reached, 1, 10'000) == 1);              // the deploy has reached the engine...
   const int held = ::accept(listener, nullptr, nullptr);  // ...which never answers
   REQUIRE(held >= 0);
   const auto start = std::chrono::steady_clock::now();

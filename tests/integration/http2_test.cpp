@@ -514,7 +514,8 @@ TEST_CASE("the connection cap holds over TLS, for HTTP/2 streams and HTTP/1.1 co
 // One request front for both protocols: a body over --max-body is refused at the same point
 // over HTTP/1.1 and HTTP/2 (announced: before routing; growing on the way: as it arrives), and a
 // refusal the proxy makes of its own is never booked on the member as the member's answer.
-TEST_CASE("a body over --max-body is refused alike over HTTP/1.1 and HTTP/2, never as the member's") {
+TEST_CASE(
+    "a body over --max-body is refused alike over HTTP/1.1 and HTTP/2, never as the member's") {
   TestBackend backend(TestBackend::respond("ok"));
   ProxyUnderTest proxy(backend.address(), [](auto& c) {
     c.max_body_bytes = 1000;
@@ -534,8 +535,8 @@ TEST_CASE("a body over --max-body is refused alike over HTTP/1.1 and HTTP/2, nev
               .second == "413");
   }
   const auto answered = [&proxy] {
-    return proxy.upstream().outcomes()[static_cast<std::size_t>(
-        handoff::proxy::RequestOutcome::answered)];
+    return proxy.upstream()
+        .outcomes()[static_cast<std::size_t>(handoff::proxy::RequestOutcome::answered)];
   };
   CHECK(answered() == 0);
   CHECK(shell("curl -sS --http2-prior-knowledge -d small " + url).second == "ok");

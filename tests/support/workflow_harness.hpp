@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "control/workflows/deploy_workflow.hpp"
 #include "control/protocol/event_sink.hpp"
 #include "control/registry/service_registry.hpp"
 #include "control/registry/state_store.hpp"
+#include "control/workflows/deploy_workflow.hpp"
 #include "proxy/server.hpp"
 #include "tests/support/fake_engine.hpp"
 #include "tests/support/temp_dir.hpp"

@@ -98,9 +98,8 @@ TEST_CASE("status, metrics and other services' changes go on while a resolve han
   proxy::Server server(test::loopback_config());
   control::StateStore store(dir.path());
   GatedResolver resolver("slow.test:80");
-  control::ServiceRegistry registry(server, store, [&resolver](std::string_view address) {
-    return resolver.resolve(address);
-  });
+  control::ServiceRegistry registry(
+      server, store, [&resolver](std::string_view address) { return resolver.resolve(address); });
   registry.add("web", {"web.test"}, "127.0.0.1:9001");
 
   auto swap = std::async(std::launch::async, [&] {

@@ -163,10 +163,13 @@ TEST_CASE("a swap stores the new upstream at once and keeps the old one for roll
   control::ServiceClaim claim = r.registry.claim("web");
   // Runs inside the switch, right after the store (with the registry locked: it must not call
   // back into it).
-  const auto old = claim.switch_to({{"127.0.0.1:9002"}}, {}, [&] {
-                     switched = true;
-                     CHECK(service->upstreams()->addresses() == "127.0.0.1:9002");
-                   }).retired;
+  const auto old = claim
+                       .switch_to({{"127.0.0.1:9002"}}, {},
+                                  [&] {
+                                    switched = true;
+                                    CHECK(service->upstreams()->addresses() == "127.0.0.1:9002");
+                                  })
+                       .retired;
   CHECK(switched);
   REQUIRE(old.size() == 1);
   CHECK(old.front()->address() == "127.0.0.1:9001");
@@ -174,8 +177,9 @@ TEST_CASE("a swap stores the new upstream at once and keeps the old one for roll
   CHECK(r.registry.current_upstream("web") == "127.0.0.1:9002");
   CHECK(r.registry.previous_upstream("web") == std::vector<std::string>{"127.0.0.1:9001"});
   CHECK(refusal([&] { claim.switch_to({{"nowhere"}}); }) == ErrorKind::invalid);
-  CHECK(refusal([&] { claim.switch_to({{"127.0.0.1:9003", "127.0.0.1:9003"}}); }) ==
-        ErrorKind::invalid);
+  CHECK(refusal([&] {
+          claim.switch_to({{"127.0.0.1:9003", "127.0.0.1:9003"}});
+        }) == ErrorKind::invalid);
   CHECK(r.registry.current_upstream("web") == "127.0.0.1:9002");
 }
 

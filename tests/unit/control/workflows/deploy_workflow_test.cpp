@@ -8,9 +8,9 @@
 #include <stop_token>
 #include <thread>
 
+#include "control/monitors/container_watch.hpp"
 #include "control/workflows/canary_workflow.hpp"
 #include "control/workflows/container_reconcile.hpp"
-#include "control/monitors/container_watch.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/workflow_harness.hpp"
 

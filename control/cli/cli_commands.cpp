@@ -22,6 +22,7 @@
 #include "control/protocol/field_limits.hpp"
 #include "control/protocol/json_fields.hpp"
 #include "control/protocol/percent.hpp"
+#include "control/protocol/progress_events.hpp"
 #include "control/protocol/progress_printer.hpp"
 #include "proxy/address.hpp"
 #include "proxy/http/whole_number.hpp"
@@ -41,12 +42,28 @@ std::int64_t num(const json::object& o, std::string_view key) {
   return field_number(o, key);
 }
 
+// Prints one event of a followed log stream, or keeps it when it is the result.
+void print_log_event(const json::object& e, std::optional<WorkflowResult>& result) {
+  if (e.contains("result")) {
+    result = from_wire<WorkflowResult>(e);
+    return;
+  }
+  const auto event = from_wire<LogEvent>(e);
+  if (event.log) {
+    fmt::print("{}", *event.log);
+    std::fflush(stdout);
+  } else if (event.following) {
+    fmt::print(stderr, "handoff: now following {}, the service's new container\n",
+               *event.following);
+  }
+}
+
 // Prints a followed log stream's output as it comes; a switch to a new container is said on
 // stderr. Returns the exit code.
 int follow_logs(ControlClient& client, const std::string& path, const json::object& body,
                 bool as_json) {
   std::string error_text;
-  json::object result;
+  std::optional<WorkflowResult> result;
   const int status =
       client.request("POST", path, json::serialize(body), nullptr, [&](std::string_view line) {
         if (as_json) {
@@ -60,23 +77,20 @@ int follow_logs(ControlClient& client, const std::string& path, const json::obje
         if (ec || !v.is_object()) {
           return;
         }
-        const json::object& e = v.as_object();
-        if (e.contains("log")) {
-          fmt::print("{}", str(e, "log"));
-          std::fflush(stdout);
-        } else if (e.contains("following")) {
-          fmt::print(stderr, "handoff: now following {}, the service's new container\n",
-                     str(e, "following"));
-        } else if (e.contains("result")) {
-          result = e;
+        try {
+          print_log_event(v.as_object(), result);
+        } catch (const WireError& e) {
+          fmt::print(stderr, "handoff: a log event this handoff cannot read ({}): {}\n", e.what(),
+                     line);
         }
       });
   if (status != 200) {
     return as_json ? 1 : report_error(status, error_text);
   }
-  if (!as_json && str(result, "result") != "ok") {
+  if (!as_json && (!result || result->result != "ok")) {
     fmt::print(stderr, "handoff: logs: {}\n",
-               result.empty() ? std::string("the proxy ended the stream") : str(result, "message"));
+               !result ? std::string("the proxy ended the stream")
+                       : result->message.value_or("failed, without a message"));
     return 1;
   }
   return 0;

@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "control/base/operation_runner.hpp"
-#include "control/protocol/workflow_step.hpp"
+#include "control/protocol/progress_events.hpp"
 
 namespace handoff::control {
 
@@ -68,16 +68,16 @@ std::string run_health_gate(const std::string& address, const HealthCheckOptions
     consecutive = ok ? consecutive + 1 : 0;
     last = r.status != 0 ? fmt::format("HTTP {}", r.status) : r.error;
     const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
-    boost::json::object event{{"attempt", attempt},
-                              {"healthy", consecutive},
-                              {"needed", options.healthy_threshold},
-                              {"elapsed_ms", elapsed}};
+    HealthCheckEvent event{.attempt = attempt,
+                           .healthy = consecutive,
+                           .needed = options.healthy_threshold,
+                           .elapsed_ms = elapsed};
     if (r.status != 0) {
-      event["status"] = r.status;
+      event.status = r.status;
     } else {
-      event["error"] = r.error;
+      event.error = r.error;
     }
-    emit_step(sink, Step::health_check, StepState::running, std::move(event));
+    emit_event(sink, StepState::running, event);
     if (consecutive >= options.healthy_threshold) {
       return {};
     }

@@ -1,13 +1,14 @@
 #include "control/protocol/progress_printer.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 
 #include "control/protocol/duration.hpp"
-#include "control/protocol/json_fields.hpp"
+#include "control/protocol/progress_events.hpp"
 
 namespace handoff::control {
 
@@ -18,29 +19,36 @@ namespace {
 // The column every progress line's text starts at, after the step's label.
 constexpr std::string_view kIndent = "                ";
 
-std::string took(const json::object& e, std::string_view key = "elapsed_ms") {
-  return format_duration(std::chrono::milliseconds(field_number(e, key)));
+// A field's value as text; "?" when the event did not say.
+template <typename T>
+std::string shown(const std::optional<T>& v) {
+  return v ? fmt::format("{}", *v) : std::string("?");
 }
 
-double number(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_number() ? v->to_number<double>() : 0.0;
+// A duration in milliseconds as a person reads it; "?" when the event did not say.
+std::string took(const std::optional<std::int64_t>& ms) {
+  return ms ? format_duration(std::chrono::milliseconds(*ms)) : std::string("?");
+}
+
+// The names joined with ", " ("" when there are none).
+std::string joined(const std::optional<std::vector<std::string>>& names) {
+  return names ? fmt::format("{}", fmt::join(*names, ", ")) : std::string();
 }
 
 // "1234 answered, 2 failed (1 upstream 5xx, 1 cut at the drain timeout)"
-std::string outcome_text(const json::object& v) {
+std::string outcome_text(const VersionOutcome& v) {
   std::string reasons;
-  for (const auto& [key, name] :
-       {std::pair{"upstream_5xx", "upstream 5xx"}, std::pair{"proxy_5xx", "timeout or bad answer"},
-        std::pair{"connect_errors", "connect error"},
-        std::pair{"cut_at_drain", "cut at the drain timeout"},
-        std::pair{"incomplete", "incomplete"}}) {
-    if (const std::int64_t n = field_number(v, key); n != 0) {
-      reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", n, name);
+  for (const auto& [count, name] :
+       {std::pair{v.upstream_5xx, "upstream 5xx"}, std::pair{v.proxy_5xx, "timeout or bad answer"},
+        std::pair{v.connect_errors, "connect error"},
+        std::pair{v.cut_at_drain, "cut at the drain timeout"},
+        std::pair{v.incomplete, "incomplete"}}) {
+    if (count.value_or(0) != 0) {
+      reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", *count, name);
     }
   }
-  return fmt::format("{} answered, {} failed{}", field_number(v, "answered"),
-                     field_number(v, "failed"), reasons.empty() ? "" : " (" + reasons + ")");
+  return fmt::format("{} answered, {} failed{}", shown(v.answered), shown(v.failed),
+                     reasons.empty() ? "" : " (" + reasons + ")");
 }
 
 }  // namespace
@@ -52,233 +60,244 @@ void ProgressPrinter::line(std::string_view text) {
     return;
   }
   const json::object& e = v.as_object();
-  if (e.contains("result")) {
-    result_ = e;
-    return;
+  try {
+    if (e.contains("result")) {
+      result_ = from_wire<WorkflowResult>(e);
+      return;
+    }
+    const json::value* step_field = e.if_contains("step");
+    const json::value* state_field = e.if_contains("state");
+    const std::optional<Step> step = step_field != nullptr && step_field->is_string()
+                                         ? parse_step(step_field->as_string())
+                                         : std::nullopt;
+    if (quiet_ || !step) {
+      return;
+    }
+    const std::optional<StepState> state = state_field != nullptr && state_field->is_string()
+                                               ? parse_state(state_field->as_string())
+                                               : std::nullopt;
+    print_step(*step, state, e);
+  } catch (const WireError& error) {
+    fmt::print(err_, "handoff: a progress event this handoff cannot read ({}): {}\n", error.what(),
+               text);
   }
-  const std::optional<Step> step = parse_step(field_text(e, "step"));
-  if (quiet_ || !step) {
-    return;
-  }
-  print_step(*step, parse_state(field_text(e, "state")), e);
   std::fflush(out_);
 }
 
 void ProgressPrinter::print_step(Step step, std::optional<StepState> state, const json::object& e) {
-  const bool done = state == StepState::done;
   switch (step) {
     case Step::begin:
-      fmt::print(out_, "{} {}: {} -> {}\n", verb_, field_text(e, "service"), field_text(e, "from"),
-                 field_text(e, "to"));
+      print(from_wire<BeginEvent>(e));
       break;
     case Step::pull:
-      print_pull(state, e);
+      print(state, from_wire<PullEvent>(e));
       break;
     case Step::create:
-      fmt::print(out_, "  create        {}\n",
-                 done ? fmt::format("{} in {}", field_text(e, "id"), took(e))
-                      : fmt::format("{} from {}", field_text(e, "name"), field_text(e, "image")));
+      print(state, from_wire<CreateEvent>(e));
       break;
     case Step::start:
-      if (done) {
-        fmt::print(out_, "  start         {} running in {}\n", field_text(e, "name"), took(e));
-      }
+      print(state, from_wire<StartEvent>(e));
       break;
     case Step::address:
-      fmt::print(out_, "  address       {}\n", field_text(e, "address"));
+      fmt::print(out_, "  address       {}\n", shown(from_wire<AddressEvent>(e).address));
       break;
     case Step::health_check:
-      print_health_check(state, e);
+      print(state, from_wire<HealthCheckEvent>(e));
       break;
     case Step::swap:
-      if (e.contains("canary_percent")) {
-        fmt::print(out_, "  canary        {} takes {}% of clients beside {}\n", field_text(e, "to"),
-                   e.at("canary_percent").to_number<double>(), field_text(e, "from"));
-      } else if (e.contains("reason")) {
-        fmt::print(out_, "  canary        {} removed ({}); {} serves everything\n",
-                   field_text(e, "from"), field_text(e, "reason"), field_text(e, "to"));
-      } else {
-        fmt::print(out_, "  switch        {} -> {} in {}us\n", field_text(e, "from"),
-                   field_text(e, "to"), field_number(e, "switch_us"));
-      }
+      print(from_wire<SwapEvent>(e));
       break;
     case Step::drain:
-      print_drain(state, e);
+      print(state, from_wire<DrainEvent>(e));
       break;
     case Step::retire:
-      print_retire(state, e);
+      print(state, from_wire<RetireEvent>(e));
       break;
     case Step::handover:
-      if (done) {
-        fmt::print(out_, "  handover      {} accepts on the listening sockets in {}\n",
-                   field_text(e, "successor"), took(e));
-      } else {
-        fmt::print(out_, "  handover      waits for the workflow on {} to end ({})\n",
-                   field_text(e, "waiting_for"), took(e));
-      }
+      print(state, from_wire<HandoverEvent>(e));
       break;
     case Step::cleanup:
-      fmt::print(out_, "  cleanup       {}\n",
-                 e.contains("removed")   ? "removed " + field_text(e, "removed")
-                 : e.contains("stopped") ? "stopped " + field_text(e, "stopped")
-                                         : field_text(e, "message"));
+      print(from_wire<CleanupEvent>(e));
       break;
   }
 }
 
-void ProgressPrinter::print_health_check(std::optional<StepState> state, const json::object& e) {
+void ProgressPrinter::print(const BeginEvent& e) {
+  fmt::print(out_, "{} {}: {} -> {}\n", verb_, shown(e.service), shown(e.from), shown(e.to));
+}
+
+void ProgressPrinter::print(std::optional<StepState> state, const CreateEvent& e) {
+  fmt::print(out_, "  create        {}\n",
+             state == StepState::done ? fmt::format("{} in {}", shown(e.id), took(e.elapsed_ms))
+                                      : fmt::format("{} from {}", shown(e.name), shown(e.image)));
+}
+
+void ProgressPrinter::print(std::optional<StepState> state, const StartEvent& e) {
   if (state == StepState::done) {
-    fmt::print(out_, "  health check  passed in {}\n", took(e));
-  } else if (state == StepState::running && e.contains("engine_health")) {
-    // The image's own HEALTHCHECK, as the engine reports it, before the HTTP gate.
-    fmt::print(out_, "  health check  the engine reports {} ({})\n", field_text(e, "engine_health"),
-               took(e));
-  } else if (state == StepState::running) {
-    const std::string answer = e.contains("status")
-                                   ? fmt::format("HTTP {}", field_number(e, "status"))
-                                   : field_text(e, "error");
-    fmt::print(out_, "  health check  attempt {}: {} ({}/{} healthy, {})\n",
-               field_number(e, "attempt"), answer, field_number(e, "healthy"),
-               field_number(e, "needed"), took(e));
+    fmt::print(out_, "  start         {} running in {}\n", shown(e.name), took(e.elapsed_ms));
   }
 }
 
-void ProgressPrinter::print_drain(std::optional<StepState> state, const json::object& e) {
+void ProgressPrinter::print(const SwapEvent& e) {
+  if (e.canary_percent) {
+    fmt::print(out_, "  canary        {} takes {}% of clients beside {}\n", shown(e.to),
+               *e.canary_percent, shown(e.from));
+  } else if (e.reason) {
+    fmt::print(out_, "  canary        {} removed ({}); {} serves everything\n", shown(e.from),
+               *e.reason, shown(e.to));
+  } else {
+    fmt::print(out_, "  switch        {} -> {} in {}us\n", shown(e.from), shown(e.to),
+               shown(e.switch_us));
+  }
+}
+
+void ProgressPrinter::print(std::optional<StepState> state, const HandoverEvent& e) {
+  if (state == StepState::done) {
+    fmt::print(out_, "  handover      {} accepts on the listening sockets in {}\n",
+               shown(e.successor), took(e.elapsed_ms));
+  } else {
+    fmt::print(out_, "  handover      waits for the workflow on {} to end ({})\n",
+               shown(e.waiting_for), took(e.elapsed_ms));
+  }
+}
+
+void ProgressPrinter::print(const CleanupEvent& e) {
+  fmt::print(out_, "  cleanup       {}\n",
+             e.removed   ? "removed " + *e.removed
+             : e.stopped ? "stopped " + *e.stopped
+                         : shown(e.message));
+}
+
+void ProgressPrinter::print(std::optional<StepState> state, const HealthCheckEvent& e) {
+  if (state == StepState::done) {
+    fmt::print(out_, "  health check  passed in {}\n", took(e.elapsed_ms));
+  } else if (state == StepState::running && e.engine_health) {
+    // The image's own HEALTHCHECK, as the engine reports it, before the HTTP gate.
+    fmt::print(out_, "  health check  the engine reports {} ({})\n", *e.engine_health,
+               took(e.elapsed_ms));
+  } else if (state == StepState::running) {
+    const std::string answer = e.status ? fmt::format("HTTP {}", *e.status) : shown(e.error);
+    fmt::print(out_, "  health check  attempt {}: {} ({}/{} healthy, {})\n", shown(e.attempt),
+               answer, shown(e.healthy), shown(e.needed), took(e.elapsed_ms));
+  }
+}
+
+void ProgressPrinter::print(std::optional<StepState> state, const DrainEvent& e) {
   if (state == StepState::started) {
-    last_in_flight_ = field_number(e, "in_flight");
-    drain_timeout_ms_ = field_number(e, "timeout_ms");
-    fmt::print(out_, "  drain         {} in flight on {} (timeout {})\n", last_in_flight_,
-               field_text(e, "upstream"), took(e, "timeout_ms"));
+    last_in_flight_ = e.in_flight.value_or(-1);
+    drain_timeout_ms_ = e.timeout_ms.value_or(0);
+    fmt::print(out_, "  drain         {} in flight on {} (timeout {})\n", shown(e.in_flight),
+               shown(e.upstream), took(e.timeout_ms));
   } else if (state == StepState::running) {
     // Print when the count changes, and at least once a second while it does not.
-    const std::int64_t n = field_number(e, "in_flight");
-    const std::int64_t elapsed = field_number(e, "elapsed_ms");
+    const std::int64_t n = e.in_flight.value_or(-1);
+    const std::int64_t elapsed = e.elapsed_ms.value_or(0);
     if (n != last_in_flight_ || elapsed - last_print_ms_ >= 1000) {
-      fmt::print(
-          out_, "  drain         {} in flight ({}; what remains is closed in {})\n", n, took(e),
-          format_duration(
-              std::chrono::milliseconds(std::max<std::int64_t>(drain_timeout_ms_ - elapsed, 0))));
+      fmt::print(out_, "  drain         {} in flight ({}; what remains is closed in {})\n",
+                 shown(e.in_flight), took(e.elapsed_ms),
+                 format_duration(std::chrono::milliseconds(
+                     std::max<std::int64_t>(drain_timeout_ms_ - elapsed, 0))));
       last_in_flight_ = n;
       last_print_ms_ = elapsed;
     }
   } else if (state == StepState::done) {
-    fmt::print(out_, "  drain         done in {}, {} closed at the timeout\n", took(e),
-               field_number(e, "closed"));
+    fmt::print(out_, "  drain         done in {}, {} closed at the timeout\n", took(e.elapsed_ms),
+               shown(e.closed));
   }
 }
 
-void ProgressPrinter::print_pull(std::optional<StepState> state, const json::object& e) {
+void ProgressPrinter::print(std::optional<StepState> state, const PullEvent& e) {
   if (state == StepState::done) {
-    fmt::print(out_, "  pull          done in {}\n", took(e));
-  } else if (e.contains("layers")) {
+    fmt::print(out_, "  pull          done in {}\n", took(e.elapsed_ms));
+  } else if (e.layers) {
     fmt::print(out_, "  pull          {}/{} layers, {:.1f} of {:.1f} MB ({})\n",
-               field_number(e, "layers_done"), field_number(e, "layers"),
-               static_cast<double>(field_number(e, "bytes")) / 1e6,
-               static_cast<double>(field_number(e, "total_bytes")) / 1e6, took(e));
+               shown(e.layers_done), *e.layers, static_cast<double>(e.bytes.value_or(0)) / 1e6,
+               static_cast<double>(e.total_bytes.value_or(0)) / 1e6, took(e.elapsed_ms));
   } else {
-    fmt::print(out_, "  pull          {}\n", field_text(e, "image"));
+    fmt::print(out_, "  pull          {}\n", shown(e.image));
   }
 }
 
-namespace {
-
-// The names in the array field `key` of `o`, joined with ", " ("" when there is none).
-std::string names_in(const json::object& o, std::string_view key) {
-  const json::value* names = o.if_contains(key);
-  return names != nullptr && names->is_array() ? join_strings(names->as_array(), ", ") : "";
-}
-
-}  // namespace
-
-void ProgressPrinter::print_retire(std::optional<StepState> state, const json::object& e) {
+void ProgressPrinter::print(std::optional<StepState> state, const RetireEvent& e) {
   if (state == StepState::warning) {
-    fmt::print(out_, "  retire        warning: {}\n", field_text(e, "message"));
+    fmt::print(out_, "  retire        warning: {}\n", shown(e.message));
   } else if (state == StepState::done) {
-    const std::string names = names_in(e, "removed");
-    const std::string stopped =
-        e.contains("stopped_all") ? names_in(e, "stopped_all") : field_text(e, "stopped");
+    const std::string names = joined(e.removed);
+    const std::string stopped = e.stopped_all ? joined(e.stopped_all) : e.stopped.value_or("");
     fmt::print(out_, "  retire        stopped {}{} in {}\n", stopped.empty() ? "nothing" : stopped,
-               names.empty() ? "" : "; removed " + names, took(e));
+               names.empty() ? "" : "; removed " + names, took(e.elapsed_ms));
   }
 }
 
 int ProgressPrinter::finish() const {
-  if (result_.empty()) {
+  if (!result_) {
     fmt::print(err_, "handoff: {} ended without a result (the proxy may have stopped)\n", verb_);
     return 1;
   }
-  const bool ok = field_text(result_, "result") == "ok";
-  if (!quiet_) {
-    print_cost();
+  const WorkflowResult& r = *result_;
+  if (!quiet_ && r.cost) {
+    print_cost(*r.cost);
   }
-  if (!ok) {
-    fmt::print(err_, "handoff: {} failed: {}\n", verb_, field_text(result_, "message"));
+  if (r.result != "ok") {
+    fmt::print(err_, "handoff: {} failed: {}\n", verb_, shown(r.message));
     return 1;
   }
   if (quiet_) {
     return 0;
   }
-  if (result_.contains("containers")) {
-    print_serving();
+  if (r.containers) {
+    print_serving(r);
   }
-  if (result_.contains("successor")) {
+  if (r.successor) {
     fmt::print(out_, "{} serves; the old process finishes its requests (up to {}) and exits\n",
-               field_text(result_, "successor"), took(result_, "drain_timeout_ms"));
+               *r.successor, took(r.drain_timeout_ms));
   }
-  fmt::print(out_, "done in {}\n", took(result_));
+  fmt::print(out_, "done in {}\n", took(r.elapsed_ms));
   return 0;
 }
 
 // What serves once a container workflow is done (the result's "containers", "to", "generation"
 // and "canary"), as `status` shows it.
-void ProgressPrinter::print_serving() const {
-  const std::string serving = names_in(result_, "containers");
-  fmt::print(out_, "{} is served by {} at {} (generation {})\n", field_text(result_, "service"),
-             serving.empty() ? "no container" : serving, field_text(result_, "to"),
-             field_number(result_, "generation"));
-  const json::value* canary = result_.if_contains("canary");
-  if (canary == nullptr || !canary->is_object()) {
+void ProgressPrinter::print_serving(const WorkflowResult& r) const {
+  const std::string serving = joined(r.containers);
+  fmt::print(out_, "{} is served by {} at {} (generation {})\n", shown(r.service),
+             serving.empty() ? "no container" : serving, shown(r.to), shown(r.generation));
+  if (!r.canary) {
     return;
   }
-  const json::object& c = canary->as_object();
-  const std::string members = names_in(c, "containers");
+  const CanaryServing& c = *r.canary;
+  const std::string members = joined(c.containers);
   fmt::print(out_, "canary {} at {} takes {}% of clients\n",
-             members.empty() ? field_text(c, "to") : members, field_text(c, "to"),
-             number(c, "percent"));
+             members.empty() ? shown(c.to) : members, shown(c.to), shown(c.percent));
 }
 
-// What the workflow cost the traffic (the result's "cost"): requests per version and why any
-// failed, then request durations before and after the switch.
-void ProgressPrinter::print_cost() const {
-  const json::value* cost = result_.if_contains("cost");
-  if (cost == nullptr || !cost->is_object()) {
-    return;
-  }
-  const json::object& c = cost->as_object();
+// What the workflow cost the traffic: requests per version and why any failed, then request
+// durations before and after the switch.
+void ProgressPrinter::print_cost(const CostReport& cost) const {
   std::string_view label = "  cost          ";
-  for (const char* version : {"old", "new"}) {
-    if (const json::value* v = c.if_contains(version); v != nullptr && v->is_object()) {
-      fmt::print(out_, "{}{} {}: {}\n", label, version, field_text(v->as_object(), "upstream"),
-                 outcome_text(v->as_object()));
+  for (const auto& [version, name] :
+       {std::pair{&cost.old_version, "old"}, std::pair{&cost.new_version, "new"}}) {
+    if (*version) {
+      fmt::print(out_, "{}{} {}: {}\n", label, name, shown((*version)->upstream),
+                 outcome_text(**version));
       label = kIndent;
     }
   }
-  const json::value* latency = c.if_contains("latency");
-  if (latency == nullptr || !latency->is_object()) {
+  if (!cost.latency) {
     return;
   }
-  for (const auto& [when, text] :
-       {std::pair{"before", "the minute before the switch"}, std::pair{"after", "after the switch"},
-        std::pair{"during", "during the attempt"}}) {
-    const json::value* w = latency->as_object().if_contains(when);
-    if (w == nullptr || !w->is_object()) {
+  for (const auto& [window, text] :
+       {std::pair{&cost.latency->before, "the minute before the switch"},
+        std::pair{&cost.latency->after, "after the switch"},
+        std::pair{&cost.latency->during, "during the attempt"}}) {
+    if (!*window) {
       continue;
     }
-    const json::object& o = w->as_object();
-    const bool before = std::string_view(when) == "before";
+    const LatencyWindow& w = **window;
+    const bool before = window == &cost.latency->before;
     fmt::print(out_, "{}p50 {:.2f} ms, p99 {:.2f} ms over {} requests {}{}\n", label,
-               number(o, "p50_ms"), number(o, "p99_ms"), field_number(o, "requests"), text,
-               before ? std::string() : fmt::format(" ({})", took(o, "window_ms")));
+               w.p50_ms.value_or(0), w.p99_ms.value_or(0), shown(w.requests), text,
+               before ? std::string() : fmt::format(" ({})", took(w.window_ms)));
     label = kIndent;
   }
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "control/protocol/progress_events.hpp"
 #include "control/protocol/workflow_step.hpp"
 
 namespace handoff::control {
@@ -26,18 +27,24 @@ class ProgressPrinter {
 
  private:
   void print_step(Step step, std::optional<StepState> state, const boost::json::object& e);
-  void print_health_check(std::optional<StepState> state, const boost::json::object& e);
-  void print_drain(std::optional<StepState> state, const boost::json::object& e);
-  void print_pull(std::optional<StepState> state, const boost::json::object& e);
-  void print_retire(std::optional<StepState> state, const boost::json::object& e);
-  void print_cost() const;
-  void print_serving() const;
+  void print(const BeginEvent& e);
+  void print(std::optional<StepState> state, const PullEvent& e);
+  void print(std::optional<StepState> state, const CreateEvent& e);
+  void print(std::optional<StepState> state, const StartEvent& e);
+  void print(std::optional<StepState> state, const HealthCheckEvent& e);
+  void print(const SwapEvent& e);
+  void print(std::optional<StepState> state, const DrainEvent& e);
+  void print(std::optional<StepState> state, const RetireEvent& e);
+  void print(const CleanupEvent& e);
+  void print(std::optional<StepState> state, const HandoverEvent& e);
+  void print_cost(const CostReport& cost) const;
+  void print_serving(const WorkflowResult& r) const;
 
   std::string verb_;
   bool quiet_;
   std::FILE* out_;
   std::FILE* err_;
-  boost::json::object result_;
+  std::optional<WorkflowResult> result_;
   std::int64_t last_in_flight_ = -1;
   std::int64_t drain_timeout_ms_ = 0;
   std::int64_t last_print_ms_ = 0;

@@ -75,10 +75,4 @@ void emit_step(EventSink& sink, Step step, StepState state, boost::json::object 
   sink.emit(std::move(event));
 }
 
-void emit_begin(EventSink& sink, std::string_view service, std::string_view from,
-                std::string_view to) {
-  sink.emit(boost::json::object{
-      {"step", step_name(Step::begin)}, {"service", service}, {"from", from}, {"to", to}});
-}
-
 }  // namespace handoff::control

@@ -41,8 +41,4 @@ std::optional<StepState> parse_state(std::string_view name);
 /// Emits one progress event: {"step": STEP, "state": STATE} and the `fields`.
 void emit_step(EventSink& sink, Step step, StepState state, boost::json::object fields = {});
 
-/// Emits the first event of a workflow: {"step": "begin", "service", "from", "to"}.
-void emit_begin(EventSink& sink, std::string_view service, std::string_view from,
-                std::string_view to);
-
 }  // namespace handoff::control

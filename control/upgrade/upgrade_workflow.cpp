@@ -8,7 +8,7 @@
 
 #include "containers/own_container.hpp"
 #include "control/base/domain_error.hpp"
-#include "control/protocol/workflow_step.hpp"
+#include "control/protocol/progress_events.hpp"
 #include "control/upgrade/successor_container.hpp"
 #include "control/upgrade/successor_process.hpp"
 
@@ -46,8 +46,8 @@ OperationResult watch(Successor& successor, Succession& succession, ServiceRegis
     if (std::string busy = registry.busy_services(); !busy.empty()) {
       deadline = Clock::now() + options.timeout;
       if (busy != waiting_for) {
-        emit_step(sink, Step::handover, StepState::running,
-                  {{"waiting_for", busy}, {"elapsed_ms", millis_since(start)}});
+        emit_event(sink, StepState::running,
+                   HandoverEvent{.waiting_for = busy, .elapsed_ms = millis_since(start)});
         waiting_for = std::move(busy);
       }
     }
@@ -58,14 +58,13 @@ OperationResult watch(Successor& successor, Succession& succession, ServiceRegis
         return failed(successor, fmt::format("did not take over: {}", outcome->reason));
       }
       successor.copy_output();
-      emit_step(sink, Step::handover, StepState::done,
-                {{"successor", successor.name()},
-                 {"elapsed_ms", millis_since(start)},
-                 {"drain_timeout_ms", options.drain_timeout.count()}});
-      return {std::nullopt, json::object{{"result", "ok"},
-                                         {"successor", successor.name()},
-                                         {"elapsed_ms", millis_since(start)},
-                                         {"drain_timeout_ms", options.drain_timeout.count()}}};
+      emit_event(sink, StepState::done,
+                 HandoverEvent{.successor = successor.name(),
+                               .elapsed_ms = millis_since(start),
+                               .drain_timeout_ms = options.drain_timeout.count()});
+      return operation_done(WorkflowResult{.successor = successor.name(),
+                                           .drain_timeout_ms = options.drain_timeout.count(),
+                                           .elapsed_ms = millis_since(start)});
     }
     if (auto why = successor.ended()) {
       return failed(successor, fmt::format("{} before taking over", *why));
@@ -132,10 +131,9 @@ Operation prepare_upgrade(Succession& succession, ServiceRegistry& registry,
   }
   return [&succession, &registry, options](EventSink& sink) -> OperationResult {
     const auto start = Clock::now();
-    sink.emit(json::object{{"step", "begin"},
-                           {"service", "handoff"},
-                           {"from", fmt::format("pid {}", ::getpid())},
-                           {"to", options.image.empty() ? options.exec : options.image}});
+    emit_begin(sink, BeginEvent{.service = "handoff",
+                                .from = fmt::format("pid {}", ::getpid()),
+                                .to = options.image.empty() ? options.exec : options.image});
     succession.set_drain_timeout(options.drain_timeout);
     std::unique_ptr<Successor> successor;
     try {
@@ -143,8 +141,8 @@ Operation prepare_upgrade(Succession& succession, ServiceRegistry& registry,
     } catch (const std::exception& e) {
       return operation_error(ErrorKind::internal, "upgrade_failed", e.what());
     }
-    emit_step(sink, Step::start, StepState::done,
-              {{"name", successor->name()}, {"elapsed_ms", millis_since(start)}});
+    emit_event(sink, StepState::done,
+               StartEvent{.name = successor->name(), .elapsed_ms = millis_since(start)});
     return watch(*successor, succession, registry, options, sink, start);
   };
 }

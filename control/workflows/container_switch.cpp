@@ -11,7 +11,7 @@
 
 #include "control/base/domain_error.hpp"
 #include "control/base/operation_runner.hpp"
-#include "control/protocol/workflow_step.hpp"
+#include "control/protocol/progress_events.hpp"
 #include "control/workflows/deploy_cost.hpp"
 #include "control/workflows/drain_step.hpp"
 #include "proxy/upstream/upstream_set.hpp"
@@ -97,16 +97,16 @@ class ContainerSwitch::Steps {
   /// served drains and its containers are stopped (kept for rollback as after a deploy).
   OperationResult promote() {
     const auto canary = registry_.canary(service_);
-    emit_begin(sink_, service_, registry_.current_upstream(service_),
-               canary ? canary->set->addresses() : std::string());
+    emit_begin(sink_, BeginEvent{.service = service_,
+                                 .from = registry_.current_upstream(service_),
+                                 .to = canary ? canary->set->addresses() : std::string()});
     return run([this] {
       const Switched done = claim_.promote_canary();
       old_upstream_ = done.retired;
       cost_->switched();
       switched_ = true;
       switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(done.took).count();
-      step(Step::swap, StepState::done,
-           {{"from", done.from}, {"to", done.to}, {"switch_us", switch_us_}});
+      step(StepState::done, SwapEvent{.from = done.from, .to = done.to, .switch_us = switch_us_});
       drain_old();
       if (engine_) {
         retire_old();
@@ -121,14 +121,16 @@ class ContainerSwitch::Steps {
   OperationResult drop_canary(const std::string& why) {
     const auto canary = registry_.canary(service_);
     const std::string from = canary ? canary->set->addresses() : std::string();
-    emit_begin(sink_, service_, from, registry_.current_upstream(service_));
+    emit_begin(
+        sink_,
+        BeginEvent{.service = service_, .from = from, .to = registry_.current_upstream(service_)});
     return run([this, &why, &from] {
       std::vector<ContainerRef> leaving;
       const Switched done = claim_.drop_canary(leaving);
       old_upstream_ = done.retired;
       cost_->switched();
       switched_ = true;
-      step(Step::swap, StepState::done, {{"from", from}, {"to", done.to}, {"reason", why}});
+      step(StepState::done, SwapEvent{.from = from, .to = done.to, .reason = why});
       drain_old();
       if (engine_) {
         remove_containers(leaving);
@@ -142,8 +144,10 @@ class ContainerSwitch::Steps {
   /// like the serving ones and gated (all or nothing) before they join; dropped ones leave the
   /// set, drain and are removed.
   OperationResult scale(std::size_t target) {
-    emit_begin(sink_, service_, fmt::format("{} replicas", registry_.containers(service_).size()),
-               fmt::format("{} replicas", target));
+    emit_begin(sink_,
+               BeginEvent{.service = service_,
+                          .from = fmt::format("{} replicas", registry_.containers(service_).size()),
+                          .to = fmt::format("{} replicas", target)});
     return run([this, target] {
       // Members whose containers stopped running are replaced, at the same count too.
       const std::vector<std::size_t> alive = running_members();
@@ -231,7 +235,7 @@ class ContainerSwitch::Steps {
     old_upstream_ = done.retired;
     cost_->switched();
     switched_ = true;
-    step(Step::swap, StepState::done, {{"from", done.from}, {"to", done.to}, {"switch_us", 0}});
+    step(StepState::done, SwapEvent{.from = done.from, .to = done.to, .switch_us = 0});
     if (!leaving.empty()) {
       drain_old();
       remove_containers(leaving);
@@ -248,28 +252,30 @@ class ContainerSwitch::Steps {
     for (const ContainerRef& c : left) {
       names.push_back(c.name);
     }
-    step(Step::retire, StepState::warning,
-         {{"message", fmt::format("the container engine is unreachable: {} left as they are "
-                                  "(reconciled at the next start)",
-                                  fmt::join(names, ", "))}});
+    step(StepState::warning,
+         RetireEvent{.message =
+                         fmt::format("the container engine is unreachable: {} left as they are "
+                                     "(reconciled at the next start)",
+                                     fmt::join(names, ", "))});
   }
 
   // Stops and removes containers that left the service for good (a scale down, a canary
   // rolled back). Traffic no longer goes there: a failure is a warning.
   void remove_containers(const std::vector<ContainerRef>& leaving) {
-    json::array removed;
+    std::vector<std::string> removed;
     for (const ContainerRef& c : leaving) {
-      step(Step::retire, StepState::running, {{"name", c.name}});
+      step(StepState::running, RetireEvent{.name = c.name});
       try {
         engine_->stop(c.id, options_.stop_timeout);
         engine_->remove(c.id);
         removed.emplace_back(c.name);
       } catch (const containers::EngineError& e) {
-        step(Step::retire, StepState::warning, {{"message", e.what()}});
+        step(StepState::warning, RetireEvent{.message = e.what()});
       }
     }
-    step(Step::retire, StepState::done,
-         {{"stopped", ""}, {"stopped_all", json::array{}}, {"removed", std::move(removed)}});
+    step(StepState::done, RetireEvent{.stopped = "",
+                                      .stopped_all = std::vector<std::string>{},
+                                      .removed = std::move(removed)});
   }
 
   // The gated new set joins as the canary: from here on it serves its share and is kept.
@@ -281,10 +287,10 @@ class ContainerSwitch::Steps {
       r.created = false;
     }
     switched_ = true;
-    step(Step::swap, StepState::done,
-         {{"from", registry_.current_upstream(service_)},
-          {"to", addresses()},
-          {"canary_percent", static_cast<double>(*options_.swap.canary_share) / 100.0}});
+    step(StepState::done,
+         SwapEvent{.from = registry_.current_upstream(service_),
+                   .to = addresses(),
+                   .canary_percent = static_cast<double>(*options_.swap.canary_share) / 100.0});
   }
 
   template <typename Steps>
@@ -305,51 +311,54 @@ class ContainerSwitch::Steps {
     } catch (const std::exception& e) {
       return with_cost(operation_error(ErrorKind::internal, "internal", e.what()), *cost_);
     }
-    json::object result = serving_now();
-    result["switch_us"] = switch_us_;
-    result["drain_ms"] = drain_ms_;
-    result["closed"] = closed_;
-    result["elapsed_ms"] = ms_since(start);
-    result["cost"] = cost_->report();
-    return OperationResult{std::nullopt, std::move(result)};
+    WorkflowResult result = serving_now();
+    result.switch_us = switch_us_;
+    result.drain_ms = drain_ms_;
+    result.closed = closed_;
+    result.elapsed_ms = ms_since(start);
+    result.cost = cost_->report();
+    return operation_done(result);
   }
 
   // What serves once the operation is done, as `status` shows it: the serving containers,
   // their addresses and generation, and the canary beside them when one runs.
-  [[nodiscard]] json::object serving_now() const {
+  [[nodiscard]] WorkflowResult serving_now() const {
     const std::vector<ContainerRef> serving = registry_.containers(service_);
-    json::object result{{"result", "ok"},
-                        {"service", service_},
-                        {"container", serving.empty() ? "" : serving.front().name},
-                        {"containers", names_of(serving)},
-                        {"image", serving.empty() ? "" : serving.front().image},
-                        {"replicas", serving.size()},
-                        {"to", registry_.current_upstream(service_)},
-                        {"generation", registry_.next_generation(service_) - 1}};
+    WorkflowResult result{
+        .service = service_,
+        .to = registry_.current_upstream(service_),
+        .container = serving.empty() ? "" : serving.front().name,
+        .containers = names_of(serving),
+        .image = serving.empty() ? "" : serving.front().image,
+        .replicas = static_cast<std::int64_t>(serving.size()),
+        .generation = static_cast<std::int64_t>(registry_.next_generation(service_) - 1)};
     if (const auto canary = registry_.canary(service_)) {
-      result["canary"] = json::object{{"containers", names_of(canary->containers)},
-                                      {"to", canary->set->addresses()},
-                                      {"percent", static_cast<double>(canary->share) / 100.0}};
+      result.canary = CanaryServing{.containers = names_of(canary->containers),
+                                    .to = canary->set->addresses(),
+                                    .percent = static_cast<double>(canary->share) / 100.0};
     }
     return result;
   }
 
-  static json::array names_of(const std::vector<ContainerRef>& containers) {
-    json::array names;
+  static std::vector<std::string> names_of(const std::vector<ContainerRef>& containers) {
+    std::vector<std::string> names;
     for (const ContainerRef& c : containers) {
-      names.emplace_back(c.name);
+      names.push_back(c.name);
     }
     return names;
   }
 
   void begin(const std::string& to) {
     const std::vector<ContainerRef> current = registry_.containers(service_);
-    emit_begin(sink_, service_,
-               current.empty() ? registry_.current_upstream(service_) : current.front().name, to);
+    emit_begin(sink_, BeginEvent{.service = service_,
+                                 .from = current.empty() ? registry_.current_upstream(service_)
+                                                         : current.front().name,
+                                 .to = to});
   }
 
-  void step(Step name, StepState state, json::object fields = {}) {
-    emit_step(sink_, name, state, std::move(fields));
+  template <typename Event>
+  void step(StepState state, const Event& event) {
+    emit_event(sink_, state, event);
   }
 
   // The new members' addresses, and the containers they run in, in member order.
@@ -413,17 +422,16 @@ class ContainerSwitch::Steps {
           fmt::format("image {} is not on the engine and --pull is never", options_.image)};
     }
     const auto t = Clock::now();
-    step(Step::pull, StepState::running, {{"image", options_.image}});
+    step(StepState::running, PullEvent{.image = options_.image});
     auto last = Clock::now();
     const auto report = [&](const containers::PullProgress& p) {
       if (Clock::now() - last >= milliseconds(500)) {
         last = Clock::now();
-        step(Step::pull, StepState::running,
-             {{"layers", p.layers},
-              {"layers_done", p.layers_done},
-              {"bytes", p.bytes},
-              {"total_bytes", p.total_bytes},
-              {"elapsed_ms", ms_since(t)}});
+        step(StepState::running, PullEvent{.layers = p.layers,
+                                           .layers_done = p.layers_done,
+                                           .bytes = p.bytes,
+                                           .total_bytes = p.total_bytes,
+                                           .elapsed_ms = ms_since(t)});
       }
     };
     // A download may take minutes: a shutdown stops it rather than wait for it.
@@ -436,7 +444,7 @@ class ContainerSwitch::Steps {
       }
       throw;
     }
-    step(Step::pull, StepState::done, {{"image", options_.image}, {"elapsed_ms", ms_since(t)}});
+    step(StepState::done, PullEvent{.image = options_.image, .elapsed_ms = ms_since(t)});
     deadline_ = Clock::now() + options_.swap.health.timeout;
   }
 
@@ -462,11 +470,11 @@ class ContainerSwitch::Steps {
                    {"handoff.port", std::to_string(port)},
                    {"handoff.network", spec.network}};
     const auto t = Clock::now();
-    step(Step::create, StepState::running, {{"name", r.name}, {"image", spec.image}});
+    step(StepState::running, CreateEvent{.name = r.name, .image = spec.image});
     r.id = engine_->create(spec);
     r.created = true;
-    step(Step::create, StepState::done,
-         {{"name", r.name}, {"id", r.id.substr(0, 12)}, {"elapsed_ms", ms_since(t)}});
+    step(StepState::done,
+         CreateEvent{.name = r.name, .id = r.id.substr(0, 12), .elapsed_ms = ms_since(t)});
   }
 
   // Starts a new container and waits until it runs; one that exits fails the deploy with its
@@ -476,7 +484,7 @@ class ContainerSwitch::Steps {
     containers::ContainerInfo info = engine_->inspect(r.id);
     r.name = info.name;
     r.image = info.image;
-    step(Step::start, StepState::running, {{"name", r.name}});
+    step(StepState::running, StartEvent{.name = r.name});
     engine_->start(r.id);
     while (true) {
       info = engine_->inspect(r.id);
@@ -495,7 +503,7 @@ class ContainerSwitch::Steps {
       }
       pause(milliseconds(100));
     }
-    step(Step::start, StepState::done, {{"name", r.name}, {"elapsed_ms", ms_since(t)}});
+    step(StepState::done, StartEvent{.name = r.name, .elapsed_ms = ms_since(t)});
     r.running = std::move(info);
   }
 
@@ -518,20 +526,20 @@ class ContainerSwitch::Steps {
       }
       r.address = ip->second + ":" + port;
     }
-    step(Step::address, StepState::done, {{"name", r.name}, {"address", r.address}});
+    step(StepState::done, AddressEvent{.name = r.name, .address = r.address});
   }
 
   // The engine's verdict (for an image with a HEALTHCHECK), then the HTTP gate of every
   // replica side by side, all within the deploy's one deadline.
   void pass_health_checks() {
     const auto t = Clock::now();
-    step(Step::health_check, StepState::started,
-         {{"address", addresses()}, {"path", options_.swap.health.path}});
+    step(StepState::started,
+         HealthCheckEvent{.address = addresses(), .path = options_.swap.health.path});
     for (const Replica& r : new_) {
       wait_engine_healthy(r, t);
     }
     pass_http_gates();
-    step(Step::health_check, StepState::done, {{"elapsed_ms", ms_since(t)}});
+    step(StepState::done, HealthCheckEvent{.elapsed_ms = ms_since(t)});
   }
 
   void wait_engine_healthy(const Replica& r, Clock::time_point t) {
@@ -549,8 +557,9 @@ class ContainerSwitch::Steps {
         fail(r, ErrorKind::check_failed, "health_check_failed",
              fmt::format("the engine reports container {} as {}", r.name, info.health));
       }
-      step(Step::health_check, StepState::running,
-           {{"name", r.name}, {"engine_health", info.health}, {"elapsed_ms", ms_since(t)}});
+      step(StepState::running,
+           HealthCheckEvent{
+               .name = r.name, .engine_health = info.health, .elapsed_ms = ms_since(t)});
       pause(milliseconds(250));
     }
   }
@@ -597,8 +606,7 @@ class ContainerSwitch::Steps {
     }
     switched_ = true;
     switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(done.took).count();
-    step(Step::swap, StepState::done,
-         {{"from", done.from}, {"to", done.to}, {"switch_us", switch_us_}});
+    step(StepState::done, SwapEvent{.from = done.from, .to = done.to, .switch_us = switch_us_});
   }
 
   // How the service's containers are made from now on: as this deploy made them; after a
@@ -629,17 +637,17 @@ class ContainerSwitch::Steps {
   // Traffic is already on the new version: a failure here is a warning, never a failed deploy.
   void retire_old() {
     const auto t = Clock::now();
-    json::array stopped;
+    std::vector<std::string> stopped;
     for (const ContainerRef& c : old_) {
-      step(Step::retire, StepState::running, {{"name", c.name}});
+      step(StepState::running, RetireEvent{.name = c.name});
       try {
         engine_->stop(c.id, options_.stop_timeout);
         stopped.emplace_back(c.name);
       } catch (const containers::EngineError& e) {
-        step(Step::retire, StepState::warning, {{"message", e.what()}});
+        step(StepState::warning, RetireEvent{.message = e.what()});
       }
     }
-    json::array removed;
+    std::vector<std::string> removed;
     try {
       std::vector<std::string> gone;
       for (const ContainerRef& c : beyond_keep()) {
@@ -649,13 +657,12 @@ class ContainerSwitch::Steps {
       }
       claim_.forget_containers(gone);
     } catch (const containers::EngineError& e) {
-      step(Step::retire, StepState::warning, {{"message", e.what()}});
+      step(StepState::warning, RetireEvent{.message = e.what()});
     }
-    step(Step::retire, StepState::done,
-         {{"stopped", stopped.empty() ? json::value("") : json::value(stopped.front())},
-          {"stopped_all", std::move(stopped)},
-          {"removed", std::move(removed)},
-          {"elapsed_ms", ms_since(t)}});
+    step(StepState::done, RetireEvent{.stopped = stopped.empty() ? "" : stopped.front(),
+                                      .stopped_all = stopped,
+                                      .removed = std::move(removed),
+                                      .elapsed_ms = ms_since(t)});
   }
 
   // The containers to remove: the history's sets past --keep, and stopped containers of the
@@ -696,13 +703,13 @@ class ContainerSwitch::Steps {
       try {
         if (r.created) {
           engine_->remove(r.id);
-          step(Step::cleanup, StepState::done, {{"removed", r.name}});
+          step(StepState::done, CleanupEvent{.removed = r.name});
         } else {
           engine_->stop(r.id, options_.stop_timeout);
-          step(Step::cleanup, StepState::done, {{"stopped", r.name}});
+          step(StepState::done, CleanupEvent{.stopped = r.name});
         }
       } catch (const containers::EngineError& e) {
-        step(Step::cleanup, StepState::warning, {{"message", e.what()}});
+        step(StepState::warning, CleanupEvent{.message = e.what()});
       }
     }
   }

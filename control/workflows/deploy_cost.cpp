@@ -4,15 +4,14 @@
 
 namespace handoff::control {
 
-namespace json = boost::json;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 using Outcome = proxy::RequestOutcome;
 
 namespace {
 
-std::uint64_t count(const proxy::OutcomeCounts& n, Outcome o) {
-  return n[static_cast<std::size_t>(o)];
+std::int64_t count(const proxy::OutcomeCounts& n, Outcome o) {
+  return static_cast<std::int64_t>(n[static_cast<std::size_t>(o)]);
 }
 
 double to_ms(std::chrono::nanoseconds d) {
@@ -46,57 +45,57 @@ void DeployCost::switched() {
   }
 }
 
-json::object DeployCost::version_report(const Version& v) {
+VersionOutcome DeployCost::version_report(const Version& v) {
   proxy::OutcomeCounts n = v.set->outcomes();
   for (std::size_t i = 0; i < n.size(); ++i) {
     n[i] -= std::min(n[i], v.baseline[i]);
   }
-  const std::uint64_t failed = count(n, Outcome::upstream_5xx) + count(n, Outcome::proxy_5xx) +
-                               count(n, Outcome::connect_error) + count(n, Outcome::cut_at_drain) +
-                               count(n, Outcome::incomplete);
-  return json::object{{"upstream", v.set->addresses()},
-                      {"answered", count(n, Outcome::answered)},
-                      {"failed", failed},
-                      {"upstream_5xx", count(n, Outcome::upstream_5xx)},
-                      {"proxy_5xx", count(n, Outcome::proxy_5xx)},
-                      {"connect_errors", count(n, Outcome::connect_error)},
-                      {"cut_at_drain", count(n, Outcome::cut_at_drain)},
-                      {"incomplete", count(n, Outcome::incomplete)}};
+  const std::int64_t failed = count(n, Outcome::upstream_5xx) + count(n, Outcome::proxy_5xx) +
+                              count(n, Outcome::connect_error) + count(n, Outcome::cut_at_drain) +
+                              count(n, Outcome::incomplete);
+  return VersionOutcome{.upstream = v.set->addresses(),
+                        .answered = count(n, Outcome::answered),
+                        .failed = failed,
+                        .upstream_5xx = count(n, Outcome::upstream_5xx),
+                        .proxy_5xx = count(n, Outcome::proxy_5xx),
+                        .connect_errors = count(n, Outcome::connect_error),
+                        .cut_at_drain = count(n, Outcome::cut_at_drain),
+                        .incomplete = count(n, Outcome::incomplete)};
 }
 
-json::object DeployCost::latency_report(const proxy::DurationHistogram& h, milliseconds window) {
-  return json::object{{"window_ms", window.count()},
-                      {"requests", h.total()},
-                      {"p50_ms", to_ms(h.percentile(0.50))},
-                      {"p99_ms", to_ms(h.percentile(0.99))}};
+LatencyWindow DeployCost::latency_report(const proxy::DurationHistogram& h, milliseconds window) {
+  return LatencyWindow{.window_ms = window.count(),
+                       .requests = static_cast<std::int64_t>(h.total()),
+                       .p50_ms = to_ms(h.percentile(0.50)),
+                       .p99_ms = to_ms(h.percentile(0.99))};
 }
 
-json::object DeployCost::report() const {
+CostReport DeployCost::report() const {
   const Clock::time_point now = Clock::now();
-  json::object out{{"window_ms", duration_cast<milliseconds>(now - begun_).count()}};
+  CostReport out{.window_ms = duration_cast<milliseconds>(now - begun_).count()};
   if (old_.set) {
-    out["old"] = version_report(old_);
+    out.old_version = version_report(old_);
   }
   if (switched_ == Clock::time_point{}) {
     // No switch: the durations of the deploy's own time say what it cost.
-    out["latency"] =
-        json::object{{"during", latency_report(service_->latency().read(begun_, now),
-                                               duration_cast<milliseconds>(now - begun_))}};
+    out.latency =
+        LatencyReport{.during = latency_report(service_->latency().read(begun_, now),
+                                               duration_cast<milliseconds>(now - begun_))};
     return out;
   }
   if (new_.set) {
-    out["new"] = version_report(new_);
+    out.new_version = version_report(new_);
   }
   proxy::DurationHistogram after = service_->latency().read(switched_, now);
   after -= switch_second_;
-  out["latency"] =
-      json::object{{"before", latency_report(before_, duration_cast<milliseconds>(kBeforeWindow))},
-                   {"after", latency_report(after, duration_cast<milliseconds>(now - switched_))}};
+  out.latency =
+      LatencyReport{.before = latency_report(before_, duration_cast<milliseconds>(kBeforeWindow)),
+                    .after = latency_report(after, duration_cast<milliseconds>(now - switched_))};
   return out;
 }
 
 OperationResult with_cost(OperationResult result, const DeployCost& cost) {
-  result.result["cost"] = cost.report();
+  result.result["cost"] = to_wire(cost.report());
   return result;
 }
 

@@ -1,10 +1,10 @@
 #pragma once
 
-#include <boost/json/object.hpp>
 #include <chrono>
 #include <memory>
 
 #include "control/protocol/event_sink.hpp"
+#include "control/protocol/progress_events.hpp"
 #include "proxy/routing/service.hpp"
 #include "proxy/upstream/latency_window.hpp"
 #include "proxy/upstream/upstream.hpp"
@@ -28,8 +28,8 @@ class DeployCost {
   /// by the workflow, so no other swap comes between).
   void switched();
 
-  /// The report so far, for the workflow's result: {"window_ms", "old", "new", "latency"}.
-  [[nodiscard]] boost::json::object report() const;
+  /// The report so far, for the workflow's result.
+  [[nodiscard]] CostReport report() const;
 
  private:
   struct Version {
@@ -37,9 +37,9 @@ class DeployCost {
     proxy::OutcomeCounts baseline{};  // what it had counted before the deploy began
   };
 
-  static boost::json::object version_report(const Version& v);
-  static boost::json::object latency_report(const proxy::DurationHistogram& h,
-                                            std::chrono::milliseconds window);
+  static VersionOutcome version_report(const Version& v);
+  static LatencyWindow latency_report(const proxy::DurationHistogram& h,
+                                      std::chrono::milliseconds window);
 
   std::shared_ptr<proxy::Service> service_;
   Clock::time_point begun_;

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "control/base/domain_error.hpp"
+#include "control/protocol/progress_events.hpp"
 
 namespace handoff::control {
 
@@ -24,10 +25,8 @@ ContainerRef serving_container(ServiceRegistry& registry, const std::string& ser
 
 // Why following ended, for the result.
 OperationResult ended(const std::string& service, const ContainerRef& last, const char* reason) {
-  return OperationResult{
-      std::nullopt,
-      json::object{
-          {"result", "ok"}, {"service", service}, {"container", last.name}, {"ended", reason}}};
+  return operation_done(
+      WorkflowResult{.service = service, .container = last.name, .ended = reason});
 }
 
 }  // namespace
@@ -44,7 +43,9 @@ Operation prepare_log_follow(ServiceRegistry& registry, const EngineFactory& eng
       return operation_error(ErrorKind::unavailable, "engine_unreachable", e.what());
     }
     const auto keep_going = [&] { return !sink.abandoned() && !stopping.load(); };
-    const auto output = [&](std::string_view text) { sink.emit(json::object{{"log", text}}); };
+    const auto output = [&](std::string_view text) {
+      sink.emit(to_wire(LogEvent{.log = std::string(text)}));
+    };
     ContainerRef current = first;
     int lines = tail;
     while (true) {
@@ -68,7 +69,7 @@ Operation prepare_log_follow(ServiceRegistry& registry, const EngineFactory& eng
       }
       current = next;
       lines = -1;  // the new container started before the switch: all it has said
-      sink.emit(json::object{{"following", current.name}});
+      sink.emit(to_wire(LogEvent{.following = current.name}));
     }
   };
 }

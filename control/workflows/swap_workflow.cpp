@@ -6,7 +6,7 @@
 #include <boost/json.hpp>
 
 #include "control/base/domain_error.hpp"
-#include "control/protocol/workflow_step.hpp"
+#include "control/protocol/progress_events.hpp"
 #include "control/workflows/deploy_cost.hpp"
 #include "control/workflows/drain_step.hpp"
 #include "proxy/address.hpp"
@@ -47,7 +47,7 @@ class UpstreamSwitch {
 
   /// The swap, one line per step (see Step).
   OperationResult run() {
-    emit_begin(sink_, service_, from_, target_);
+    emit_begin(sink_, BeginEvent{.service = service_, .from = from_, .to = target_});
     if (std::string failure = pass_health_gate(); !failure.empty()) {
       return with_cost(operation_error(ErrorKind::check_failed, "health_check_failed", failure),
                        cost_);
@@ -58,15 +58,14 @@ class UpstreamSwitch {
       return with_cost(operation_error(e.kind(), e.code(), e.what()), cost_);
     }
     drained_ = drain_step(claim_, server_, old_, options_.drain_timeout, sink_);
-    return OperationResult{std::nullopt, json::object{{"result", "ok"},
-                                                      {"service", service_},
-                                                      {"from", from_},
-                                                      {"to", target_},
-                                                      {"switch_us", switch_us_},
-                                                      {"drain_ms", drained_.took.count()},
-                                                      {"closed", drained_.closed},
-                                                      {"elapsed_ms", ms_since(start_)},
-                                                      {"cost", cost_.report()}}};
+    return operation_done(WorkflowResult{.service = service_,
+                                         .from = from_,
+                                         .to = target_,
+                                         .switch_us = switch_us_,
+                                         .drain_ms = drained_.took.count(),
+                                         .closed = drained_.closed,
+                                         .elapsed_ms = ms_since(start_),
+                                         .cost = cost_.report()});
   }
 
  private:
@@ -77,10 +76,10 @@ class UpstreamSwitch {
       return {};
     }
     const auto t = Clock::now();
-    emit_step(sink_, Step::health_check, StepState::started, {{"path", options_.health.path}});
+    emit_event(sink_, StepState::started, HealthCheckEvent{.path = options_.health.path});
     std::string failure = run_health_gates(targets_, options_.health, sink_);
     if (failure.empty()) {
-      emit_step(sink_, Step::health_check, StepState::done, {{"elapsed_ms", ms_since(t)}});
+      emit_event(sink_, StepState::done, HealthCheckEvent{.elapsed_ms = ms_since(t)});
     }
     return failure;
   }
@@ -88,18 +87,18 @@ class UpstreamSwitch {
   void switch_over() {
     if (options_.canary_share) {
       claim_.start_canary({targets_}, *options_.canary_share, options_.canary_policy);
-      emit_step(sink_, Step::swap, StepState::done,
-                {{"from", from_},
-                 {"to", target_},
-                 {"canary_percent", static_cast<double>(*options_.canary_share) / 100.0}});
+      emit_event(sink_, StepState::done,
+                 SwapEvent{.from = from_,
+                           .to = target_,
+                           .canary_percent = static_cast<double>(*options_.canary_share) / 100.0});
       return;
     }
     const Switched done = claim_.switch_to({targets_}, {.watch = watch_after(options_.health)},
                                            [this] { cost_.switched(); });
     old_ = done.retired;
     switch_us_ = std::chrono::duration_cast<std::chrono::microseconds>(done.took).count();
-    emit_step(sink_, Step::swap, StepState::done,
-              {{"from", from_}, {"to", target_}, {"switch_us", switch_us_}});
+    emit_event(sink_, StepState::done,
+               SwapEvent{.from = from_, .to = target_, .switch_us = switch_us_});
   }
 
   ServiceRegistry& registry_;  // what the steps read; they change the service through claim_

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "control/protocol/json_fields.hpp"
+#include "control/protocol/progress_events.hpp"
 #include "control/protocol/progress_printer.hpp"
 
 using namespace handoff::control;
@@ -35,7 +36,7 @@ TEST_CASE("a step event carries its step and state beside its fields") {
   CHECK(field_text(sink.last, "step") == "drain");
   CHECK(field_text(sink.last, "state") == "running");
   CHECK(boost::json::serialize(sink.last) == R"({"step":"drain","state":"running","in_flight":3})");
-  emit_begin(sink, "web", "a", "b");
+  emit_begin(sink, BeginEvent{.service = "web", .from = "a", .to = "b"});
   CHECK(boost::json::serialize(sink.last) ==
         R"({"step":"begin","service":"web","from":"a","to":"b"})");
 }

@@ -41,7 +41,7 @@ TEST_CASE("a cost report counts only what each version finished while the workfl
   old->count_outcome(0, RequestOutcome::cut_at_drain);
   service->count_duration(0, proxy::LatencyWindow::Clock::now(), 8ms);
 
-  const json::object r = cost.report();
+  const json::object r = control::to_wire(cost.report());
   INFO(json::serialize(r));
   CHECK(at(r, "old", "answered") == 1);
   CHECK(at(r, "old", "connect_errors") == 1);
@@ -61,7 +61,7 @@ TEST_CASE("a workflow that never switched reports the old version and the time i
   control::DeployCost cost(service);
   service->upstreams()->members().front()->count_outcome(0, RequestOutcome::answered);
   service->count_duration(0, proxy::LatencyWindow::Clock::now(), 1ms);
-  const json::object r = cost.report();
+  const json::object r = control::to_wire(cost.report());
   CHECK(at(r, "old", "answered") == 1);
   CHECK_FALSE(r.contains("new"));
   CHECK(at(r.at("latency").as_object(), "during", "requests") == 1);

@@ -121,7 +121,7 @@ Operation ControlApi::deploy_creating(const std::string& name,
                                     "update`",
                                     name));
     }
-    if (tls.changes(registry_.tls(name))) {
+    if (tls.changes(registry_.view(name).route.tls)) {
       throw DomainError(ErrorKind::invalid, "bad_field",
                         fmt::format("service '{}' exists: change its HTTPS settings with "
                                     "`handoff service update`",
@@ -153,7 +153,7 @@ Operation ControlApi::deploy_creating(const std::string& name,
 
 // The last `tail` lines of the service's serving container, through the engine.
 json::object ControlApi::container_logs(const std::string& name, int tail) {
-  const ContainerRef current = registry_.container(name);
+  const ContainerRef current = registry_.view(name).first_container();
   if (current.id.empty()) {
     throw DomainError(
         ErrorKind::conflict, "no_container",
@@ -421,7 +421,7 @@ std::optional<ApiResponse> ControlApi::other_action(const std::string& name,
 
 // A deployed service rolls back to its newest kept container; another to its previous upstream.
 ApiResponse ControlApi::roll_back(const std::string& name, const RollbackRequest& request) {
-  if (registry_.canary(name)) {  // a canary runs: it is what is rolled back
+  if (registry_.view(name).canary) {  // a canary runs: it is what is rolled back
     for (const std::string_view field : set_field_names(request)) {
       if (field != "drain_timeout") {
         throw DomainError(ErrorKind::invalid, "unknown_field",
@@ -435,7 +435,7 @@ ApiResponse ControlApi::roll_back(const std::string& name, const RollbackRequest
     return operation(
         prepare_canary_rollback(registry_, server_, engines_, name, opt, "rolled back by hand"));
   }
-  if (!registry_.container(name).id.empty()) {
+  if (!registry_.view(name).first_container().id.empty()) {
     DeployOptions opt;
     opt.swap = swap_options(request.gate, seconds(60));
     return operation(prepare_container_rollback(registry_, server_, engines_, name, opt));

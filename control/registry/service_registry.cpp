@@ -9,6 +9,8 @@
 #include "control/base/domain_error.hpp"
 #include "control/protocol/service_name.hpp"
 #include "control/registry/member_sets.hpp"
+#include "control/registry/registry_report.hpp"
+#include "control/registry/registry_state.hpp"
 #include "proxy/address.hpp"
 #include "proxy/upstream/upstream_set.hpp"
 
@@ -72,26 +74,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-// A saved certificate is loaded even when it expired while handoff was down: the state must
-// load again, and status shows the expiry.
-ServiceTls restore_tls(const ServiceState& s) {
-  ServiceTls tls;
-  try {
-    tls.source = parse_source(s.tls_source);
-    if (!s.tls_cert.empty()) {
-      tls.certificate = proxy::Certificate::parse(s.tls_cert, s.tls_key, false);
-    }
-  } catch (const std::exception& e) {
-    throw std::runtime_error(
-        fmt::format("saved service '{}' has a bad certificate: {}", s.name, e.what()));
-  }
-  tls.issued_by_acme = s.tls_issued_by_acme;
-  tls.redirect_https = s.redirect_https;
-  tls.hsts_seconds =
-      static_cast<std::uint32_t>(std::clamp<std::int64_t>(s.hsts_seconds, 0, UINT32_MAX));
-  return tls;
-}
-
 }  // namespace
 
 ServiceRegistry::ServiceRegistry(proxy::Server& server, const StateStore& store, Resolver resolve)
@@ -119,8 +101,8 @@ void ServiceRegistry::check_hosts(const std::string& name,
                         fmt::format("'{}' is not a host name or *.wildcard", h));
     }
     for (const auto& [other, record] : records_) {
-      if (other != name &&
-          std::find(record.hosts.begin(), record.hosts.end(), lower(h)) != record.hosts.end()) {
+      if (other != name && std::find(record.route.hosts.begin(), record.route.hosts.end(),
+                                     lower(h)) != record.route.hosts.end()) {
         throw DomainError(ErrorKind::conflict, "host_taken",
                           fmt::format("host '{}' already routes to service '{}'", h, other));
       }
@@ -146,44 +128,12 @@ void ServiceRegistry::restore(const ProxyState& state) {
   ChangeLock lock(*this);
   for (std::size_t i = 0; i < state.services.size(); ++i) {
     const ServiceState& s = state.services[i];
-    Record r;
-    r.hosts = s.hosts;
-    r.strip_prefix = s.strip_prefix;
-    r.previous = s.previous;
-    r.deploy = s.deploy;
-    r.watch = HealthWatch{s.health_watch,
-                          s.health_path,
-                          s.health_host,
-                          std::chrono::milliseconds(s.health_interval_ms),
-                          static_cast<unsigned>(s.healthy_threshold),
-                          static_cast<unsigned>(s.unhealthy_threshold)};
-    r.generation = s.generation;
-    r.containers = refs_of(s.containers);
-    for (const std::vector<SavedContainer>& set : s.history) {
-      r.history.push_back(refs_of(set));
-    }
-    r.next_container = s.next_container;
-    auto set = make_set(server_, serving[i], s.generation);
-    r.tls = restore_tls(s);
-    if (s.max_conns_per_member >= 0) {
-      r.max_conns = static_cast<std::size_t>(s.max_conns_per_member);
-    }
-    apply_cap(r, set);
-    r.service = std::make_shared<proxy::Service>(s.name, server_.config().threads, set,
-                                                 server_.config().balancing);
-    // The last pause's settings are kept after a resume, and so after a restart too: the
-    // state saved next must be the one loaded.
-    r.service->pause(std::chrono::milliseconds(s.max_pause_ms),
-                     {s.pause_message, std::chrono::seconds(s.retry_after_s)});
-    if (!s.paused) {
-      r.service->resume();  // before anyone can route to it: the route table is not out yet
-    }
+    Record r = restored_record(s, server_, make_set(server_, serving[i], s.generation));
+    apply_cap(r, r.service->upstreams());
     if (s.canary) {
-      r.service->set_canary(make_set(server_, canaries[i], s.generation + 1), s.canary->share);
-      r.canary_containers = refs_of(s.canary->containers);
-      r.canary_policy = s.canary->policy;
-      r.canary_started = s.canary->started_unix_ms;
-      r.canary_deploy = s.canary->deploy;
+      auto canary = make_set(server_, canaries[i], s.generation + 1);
+      apply_cap(r, canary);
+      r.service->set_canary(std::move(canary), s.canary->share);
     }
     records_[s.name] = std::move(r);
   }
@@ -220,11 +170,11 @@ void ServiceRegistry::add(const std::string& name, std::vector<std::string> host
   check_hosts(name, hosts);
   check_acme(tls);
   Record r;
-  r.hosts = std::move(hosts);
-  r.strip_prefix = strip_prefix;
-  r.max_conns = max_conns;
+  r.route.hosts = std::move(hosts);
+  r.route.strip_prefix = strip_prefix;
+  r.route.max_conns = max_conns;
   apply_cap(r, set);
-  r.tls = tls.applied_to({});
+  r.route.tls = tls.applied_to({});
   r.service = std::make_shared<proxy::Service>(name, server_.config().threads, set,
                                                server_.config().balancing);
   records_[name] = std::move(r);
@@ -245,12 +195,12 @@ void ServiceRegistry::update(const std::string& name, ServiceChange change) {
   const Record before = r;
   if (change.hosts) {
     check_hosts(name, *change.hosts);
-    r.hosts = std::move(*change.hosts);
+    r.route.hosts = std::move(*change.hosts);
   }
-  r.strip_prefix = change.strip_prefix.value_or(r.strip_prefix);
-  r.tls = change.tls.applied_to(r.tls);
+  r.route.strip_prefix = change.strip_prefix.value_or(r.route.strip_prefix);
+  r.route.tls = change.tls.applied_to(r.route.tls);
   if (change.max_conns) {
-    r.max_conns = change.max_conns;
+    r.route.max_conns = change.max_conns;
   }
   save_or_undo(lock, [&] { r = before; });
   if (change.max_conns) {  // the members serving now take it at once
@@ -264,11 +214,11 @@ void ServiceRegistry::update(const std::string& name, ServiceChange change) {
 
 void ServiceRegistry::apply_cap(const Record& r,
                                 const std::shared_ptr<const proxy::UpstreamSet>& set) const {
-  if (!r.max_conns || !set) {
+  if (!r.route.max_conns || !set) {
     return;
   }
   for (const auto& member : set->members()) {
-    member->connection_cap().configure(*r.max_conns, server_.config().max_queue_per_member);
+    member->connection_cap().configure(*r.route.max_conns, server_.config().max_queue_per_member);
   }
 }
 
@@ -276,23 +226,18 @@ std::vector<std::string> ServiceRegistry::certificate_warnings(const std::string
   std::lock_guard lock(mutex_);
   const Record& r = find(name);
   std::vector<std::string> warnings;
-  if (r.tls.source != CertificateSource::given || !r.tls.certificate) {
+  if (r.route.tls.source != CertificateSource::given || !r.route.tls.certificate) {
     return warnings;
   }
   if (server_.tls_endpoints().empty()) {
     warnings.push_back(
         "no HTTPS listener (run --listen-tls) presents the certificate: it is kept, unused");
   }
-  for (const std::string& host : uncovered_hosts(*r.tls.certificate, r.hosts)) {
+  for (const std::string& host : uncovered_hosts(*r.route.tls.certificate, r.route.hosts)) {
     warnings.push_back(fmt::format("the certificate does not cover {} (it is for {})", host,
-                                   fmt::join(r.tls.certificate->names(), ", ")));
+                                   fmt::join(r.route.tls.certificate->names(), ", ")));
   }
   return warnings;
-}
-
-ServiceTls ServiceRegistry::tls(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  return find(name).tls;
 }
 
 void ServiceRegistry::set_acme_available(bool available) {
@@ -312,8 +257,9 @@ std::vector<AcmeTarget> ServiceRegistry::acme_targets() const {
   std::lock_guard lock(mutex_);
   std::vector<AcmeTarget> out;
   for (const auto& [name, r] : records_) {
-    if (r.tls.source == CertificateSource::acme) {
-      out.push_back(AcmeTarget{name, r.hosts, r.tls.certificate, r.tls.issued_by_acme});
+    if (r.route.tls.source == CertificateSource::acme) {
+      out.push_back(
+          AcmeTarget{name, r.route.hosts, r.route.tls.certificate, r.route.tls.issued_by_acme});
     }
   }
   return out;
@@ -323,11 +269,11 @@ bool ServiceRegistry::install_certificate(const std::string& name,
                                           std::shared_ptr<const proxy::Certificate> certificate) {
   ChangeLock lock(*this);
   auto it = records_.find(name);
-  if (frozen_ || it == records_.end() || it->second.tls.source != CertificateSource::acme) {
+  if (frozen_ || it == records_.end() || it->second.route.tls.source != CertificateSource::acme) {
     return false;  // frozen: the successor orders again
   }
-  it->second.tls.certificate = std::move(certificate);
-  it->second.tls.issued_by_acme = true;
+  it->second.route.tls.certificate = std::move(certificate);
+  it->second.route.tls.issued_by_acme = true;
   publish_certificates();
   persist(lock);
   return true;
@@ -336,7 +282,7 @@ bool ServiceRegistry::install_certificate(const std::string& name,
 void ServiceRegistry::set_acme_state(const std::string& name, AcmeState state) {
   ChangeLock lock(*this);
   if (auto it = records_.find(name); it != records_.end()) {
-    it->second.tls.acme = std::move(state);
+    it->second.route.tls.acme = std::move(state);
   }
 }
 
@@ -346,7 +292,7 @@ bool ServiceRegistry::has_hosts(const std::string& name, std::vector<std::string
   }
   std::sort(hosts.begin(), hosts.end());
   std::lock_guard lock(mutex_);
-  std::vector<std::string> current = find(name).hosts;
+  std::vector<std::string> current = find(name).route.hosts;
   std::sort(current.begin(), current.end());
   return current == hosts;
 }
@@ -369,6 +315,12 @@ void ServiceRegistry::remove(const std::string& name) {
   // Requests in flight hold their upstream; idle pooled connections to it are closed.
   server_.swap(*removed.mapped().service, nullptr);
   publish();
+}
+
+ServiceView ServiceRegistry::view(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  const Record& r = find(name);
+  return ServiceView{name, r.service, r.route, r.serving, canary_of(name, r), serving_addresses(r)};
 }
 
 ServiceClaim ServiceRegistry::claim(const std::string& name) {
@@ -399,11 +351,11 @@ Switched ServiceRegistry::switch_to(const std::string& name, const NextSet& next
   const ResolvedAddresses resolved = resolve_addresses(resolve_, next_set.addresses);
   ChangeLock lock(*this);
   Record& r = find(name);
-  auto next = make_set(server_, resolved, r.generation + 1);
+  auto next = make_set(server_, resolved, r.serving.generation + 1);
   apply_cap(r, next);
   const Record before = r;
   r.watch = settings.watch.value_or(r.watch);
-  r.deploy = settings.spec.value_or(r.deploy);
+  r.serving.deploy = settings.spec.value_or(r.serving.deploy);
   record_switch(r, next_set.containers);
   // Saved before the switch: a switch the state does not hold would be undone by a restart,
   // which would then remove the containers that serve.
@@ -419,39 +371,34 @@ Switched ServiceRegistry::switch_to(const std::string& name, const NextSet& next
     on_switched();
   }
   done.to = serving_addresses(r);
-  r.swaps += 1;
-  r.swap_seconds += std::chrono::duration<double>(done.took).count();
-  r.draining.insert(r.draining.end(), done.retired.begin(), done.retired.end());
+  r.books.swaps += 1;
+  r.books.swap_seconds += std::chrono::duration<double>(done.took).count();
+  r.books.draining.insert(r.books.draining.end(), done.retired.begin(), done.retired.end());
   publish();
   return done;
 }
 
 void ServiceRegistry::record_switch(Record& r, const std::vector<ContainerRef>& containers) {
-  r.previous = addresses_of(r.service->upstreams());
-  r.generation += 1;
+  r.serving.previous = addresses_of(r.service->upstreams());
+  r.serving.generation += 1;
   // The containers that served until now become the most recent set in the history (those
   // that go on serving, after a scale, excepted); the ones taking over (a rollback target)
   // leave it.
-  for (auto& set : r.history) {
+  for (auto& set : r.serving.earlier) {
     std::erase_if(set, [&](const ContainerRef& c) { return holds(containers, c.id); });
   }
   std::vector<ContainerRef> leaving;
-  for (const ContainerRef& c : r.containers) {
+  for (const ContainerRef& c : r.serving.containers) {
     if (!holds(containers, c.id)) {
       leaving.push_back(c);
     }
   }
   if (!leaving.empty()) {
-    r.history.insert(r.history.begin(), std::move(leaving));
+    r.serving.earlier.insert(r.serving.earlier.begin(), std::move(leaving));
   }
-  std::erase_if(r.history, [](const auto& set) { return set.empty(); });
-  r.containers = containers;
-  r.container_problem.clear();
-}
-
-std::uint64_t ServiceRegistry::next_generation(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  return find(name).generation + 1;
+  std::erase_if(r.serving.earlier, [](const auto& set) { return set.empty(); });
+  r.serving.containers = containers;
+  r.serving.container_problem.clear();
 }
 
 std::uint64_t ServiceRegistry::reserve_container_number(const std::string& name) {
@@ -459,16 +406,12 @@ std::uint64_t ServiceRegistry::reserve_container_number(const std::string& name)
   Record& r = find(name);
   // The first container is numbered after the service's current generation; later ones count
   // on from there, whatever swaps and rollbacks happen in between.
-  const std::uint64_t n = r.next_container != 0 ? r.next_container : r.generation + 1;
-  const std::uint64_t before = r.next_container;
-  r.next_container = n + 1;
-  save_or_undo(lock, [&] { r.next_container = before; });  // before a container is made
+  const std::uint64_t n =
+      r.serving.next_container != 0 ? r.serving.next_container : r.serving.generation + 1;
+  const std::uint64_t before = r.serving.next_container;
+  r.serving.next_container = n + 1;
+  save_or_undo(lock, [&] { r.serving.next_container = before; });  // before a container is made
   return n;
-}
-
-std::vector<std::vector<ContainerRef>> ServiceRegistry::history(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  return find(name).history;
 }
 
 void ServiceRegistry::forget_containers(const std::string& name,
@@ -478,12 +421,12 @@ void ServiceRegistry::forget_containers(const std::string& name,
   if (it == records_.end()) {
     return;
   }
-  for (auto& set : it->second.history) {
+  for (auto& set : it->second.serving.earlier) {
     std::erase_if(set, [&](const ContainerRef& c) {
       return std::find(ids.begin(), ids.end(), c.id) != ids.end();
     });
   }
-  std::erase_if(it->second.history, [](const auto& set) { return set.empty(); });
+  std::erase_if(it->second.serving.earlier, [](const auto& set) { return set.empty(); });
   persist(lock);
 }
 
@@ -491,16 +434,12 @@ std::vector<std::string> ServiceRegistry::container_services() const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> out;
   for (const auto& [name, r] : records_) {
-    if (r.next_container != 0 || !r.containers.empty() || !r.history.empty()) {
+    if (r.serving.next_container != 0 || !r.serving.containers.empty() ||
+        !r.serving.earlier.empty()) {
       out.push_back(name);
     }
   }
   return out;
-}
-
-std::vector<ContainerRef> ServiceRegistry::containers(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  return find(name).containers;
 }
 
 namespace {
@@ -524,29 +463,23 @@ std::optional<std::string> eject_member_in(const std::shared_ptr<const proxy::Up
 std::optional<std::string> ServiceRegistry::eject_container(const std::string& id) {
   std::lock_guard lock(mutex_);
   for (const auto& [name, r] : records_) {
-    if (auto member = eject_member_in(r.service->upstreams(), r.containers, id)) {
+    if (auto member = eject_member_in(r.service->upstreams(), r.serving.containers, id)) {
       return fmt::format("service {} {}", name, *member);
     }
     const auto canary = r.service->canary();
-    if (auto member = eject_member_in(canary ? canary->set : nullptr, r.canary_containers, id)) {
+    if (auto member = eject_member_in(canary ? canary->set : nullptr, r.canary.containers, id)) {
       return fmt::format("service {} canary {}", name, *member);
     }
   }
   return std::nullopt;
 }
 
-ContainerRef ServiceRegistry::container(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  const Record& r = find(name);
-  return r.containers.empty() ? ContainerRef{} : r.containers.front();
-}
-
 std::vector<std::pair<std::string, std::vector<ContainerRef>>> ServiceRegistry::deployed() const {
   std::lock_guard lock(mutex_);
   std::vector<std::pair<std::string, std::vector<ContainerRef>>> out;
   for (const auto& [name, r] : records_) {
-    std::vector<ContainerRef> all = r.containers;
-    all.insert(all.end(), r.canary_containers.begin(), r.canary_containers.end());
+    std::vector<ContainerRef> all = r.serving.containers;
+    all.insert(all.end(), r.canary.containers.begin(), r.canary.containers.end());
     if (!all.empty()) {
       out.emplace_back(name, std::move(all));
     }
@@ -556,12 +489,7 @@ std::vector<std::pair<std::string, std::vector<ContainerRef>>> ServiceRegistry::
 
 void ServiceRegistry::set_container_problem(const std::string& name, const std::string& problem) {
   ChangeLock lock(*this);
-  find(name).container_problem = problem;
-}
-
-SavedDeploySpec ServiceRegistry::deploy_spec(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  return find(name).deploy;
+  find(name).serving.container_problem = problem;
 }
 
 Switched ServiceRegistry::resize(const std::string& name, const std::vector<std::size_t>& keep,
@@ -576,26 +504,26 @@ Switched ServiceRegistry::resize(const std::string& name, const std::vector<std:
     if (current && i < current->members().size()) {
       members.push_back(current->members()[i]);
     }
-    if (i < r.containers.size()) {
-      containers.push_back(r.containers[i]);
+    if (i < r.serving.containers.size()) {
+      containers.push_back(r.serving.containers[i]);
     }
   }
-  if (auto more = make_set(server_, resolved, r.generation)) {
+  if (auto more = make_set(server_, resolved, r.serving.generation)) {
     members.insert(members.end(), more->members().begin(), more->members().end());
   }
   auto next = std::make_shared<const proxy::UpstreamSet>(members);
   apply_cap(r, next);
-  const std::vector<ContainerRef> before = r.containers;
+  const std::vector<ContainerRef> before = r.serving.containers;
   containers.insert(containers.end(), add.containers.begin(), add.containers.end());
-  r.containers = std::move(containers);
+  r.serving.containers = std::move(containers);
   const PendingSwitch pending{name, addresses_of(next)};
   save_or_undo(
-      lock, [&] { r.containers = before; }, &pending);
+      lock, [&] { r.serving.containers = before; }, &pending);
   Switched done;
   done.from = serving_addresses(r);
   done.retired = server_.swap(*r.service, next);
   done.to = serving_addresses(r);
-  r.draining.insert(r.draining.end(), done.retired.begin(), done.retired.end());
+  r.books.draining.insert(r.books.draining.end(), done.retired.begin(), done.retired.end());
   publish();
   return done;
 }
@@ -614,33 +542,17 @@ std::vector<WatchedSet> ServiceRegistry::watched() const {
   return out;
 }
 
-std::vector<std::string> ServiceRegistry::previous_upstream(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  return find(name).previous;
-}
-
-std::shared_ptr<proxy::Service> ServiceRegistry::service(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  return find(name).service;
-}
-
-std::string ServiceRegistry::current_upstream(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  auto set = find(name).service->upstreams();
-  return set ? set->addresses() : std::string();
-}
-
 void ServiceRegistry::end_drain(const std::string& name,
                                 const std::vector<std::shared_ptr<proxy::Upstream>>& members,
                                 std::chrono::milliseconds took) {
   ChangeLock lock(*this);
   if (auto it = records_.find(name); it != records_.end()) {
-    auto& d = it->second.draining;
+    auto& d = it->second.books.draining;
     std::erase_if(d, [&](const auto& u) {
       return std::find(members.begin(), members.end(), u) != members.end();
     });
-    it->second.drains += 1;
-    it->second.drain_seconds += std::chrono::duration<double>(took).count();
+    it->second.books.drains += 1;
+    it->second.books.drain_seconds += std::chrono::duration<double>(took).count();
   }
 }
 
@@ -666,7 +578,7 @@ void ServiceRegistry::resume(const std::string& name) {
 void ServiceRegistry::publish() {
   std::vector<proxy::Route> routes;
   for (const auto& [name, r] : records_) {
-    routes.push_back(proxy::Route{r.service, r.hosts, r.strip_prefix});
+    routes.push_back(proxy::Route{r.service, r.route.hosts, r.route.strip_prefix});
   }
   server_.router().replace(std::make_shared<const proxy::RouteTable>(std::move(routes)));
   publish_certificates();
@@ -675,73 +587,17 @@ void ServiceRegistry::publish() {
 void ServiceRegistry::publish_certificates() {
   std::vector<proxy::CertificateEntry> entries;
   for (const auto& [name, r] : records_) {
-    r.service->set_https_policy(r.tls.redirect_https, r.tls.hsts_seconds);
-    if (r.tls.certificate) {
-      entries.push_back(proxy::CertificateEntry{r.tls.certificate, r.hosts});
+    r.service->set_https_policy(r.route.tls.redirect_https, r.route.tls.hsts_seconds);
+    if (r.route.tls.certificate) {
+      entries.push_back(proxy::CertificateEntry{r.route.tls.certificate, r.route.hosts});
     }
   }
   server_.tls().replace(
       std::make_shared<const proxy::CertificateStore>(entries, default_certificate_));
 }
 
-std::optional<SavedCanary> ServiceRegistry::saved_canary(const Record& r) {
-  const auto canary = r.service->canary();
-  if (!canary) {
-    return std::nullopt;
-  }
-  return SavedCanary{addresses_of(canary->set),
-                     saved_of(r.canary_containers),
-                     canary->share,
-                     r.canary_policy,
-                     r.canary_started,
-                     r.canary_deploy};
-}
-
-ProxyState ServiceRegistry::snapshot(const PendingSwitch* pending) const {
-  ProxyState state;
-  for (const auto& [name, r] : records_) {
-    std::vector<std::vector<SavedContainer>> history;
-    for (const auto& set : r.history) {
-      history.push_back(saved_of(set));
-    }
-    const auto notice = r.service->pause_notice();
-    state.services.push_back(ServiceState{
-        name,
-        r.hosts,
-        pending != nullptr && pending->service == name ? pending->addresses
-                                                       : addresses_of(r.service->upstreams()),
-        r.previous,
-        r.generation,
-        saved_of(r.containers),
-        std::move(history),
-        r.next_container,
-        r.service->paused(),
-        r.service->max_pause().count(),
-        notice->message,
-        notice->retry_after.count(),
-        r.strip_prefix,
-        std::string(source_name(r.tls.source)),
-        r.tls.certificate ? r.tls.certificate->chain_pem() : "",
-        r.tls.certificate ? r.tls.certificate->key_pem() : "",
-        r.tls.issued_by_acme,
-        r.tls.redirect_https,
-        r.tls.hsts_seconds,
-        r.watch.enabled,
-        r.watch.path,
-        r.watch.host,
-        r.watch.interval.count(),
-        r.watch.healthy_threshold,
-        r.watch.unhealthy_threshold,
-        r.deploy,
-        pending != nullptr && pending->service == name && pending->ends_canary ? std::nullopt
-                                                                               : saved_canary(r),
-        r.max_conns ? static_cast<std::int64_t>(*r.max_conns) : -1});
-  }
-  return state;
-}
-
 void ServiceRegistry::persist(ChangeLock& lock) {
-  const ProxyState state = snapshot();
+  const ProxyState state = saved_state(records_);
   lock.records.unlock();
   try {
     store_.save(state);
@@ -753,7 +609,7 @@ void ServiceRegistry::persist(ChangeLock& lock) {
 
 void ServiceRegistry::save_or_undo(ChangeLock& lock, const std::function<void()>& undo,
                                    const PendingSwitch* pending) {
-  const ProxyState state = snapshot(pending);
+  const ProxyState state = saved_state(records_, pending);
   lock.records.unlock();
   try {
     store_.save(state);
@@ -780,7 +636,7 @@ std::optional<ProxyState> ServiceRegistry::freeze(std::chrono::milliseconds wait
     return std::nullopt;  // claimed again in between: the upgrade is refused as busy
   }
   frozen_ = true;
-  return snapshot();
+  return saved_state(records_);
 }
 
 void ServiceRegistry::thaw() {
@@ -795,6 +651,16 @@ std::string ServiceRegistry::busy_services() const {
     names += fmt::format("{}'{}'", names.empty() ? "" : ", ", name);
   }
   return names;
+}
+
+json::object ServiceRegistry::status() const {
+  std::lock_guard lock(mutex_);
+  return RegistryReport(records_, claimed_, server_, started_).status();
+}
+
+std::string ServiceRegistry::metrics() const {
+  std::lock_guard lock(mutex_);
+  return RegistryReport(records_, claimed_, server_, started_).metrics();
 }
 
 void ServiceRegistry::check_not_frozen() const {

@@ -14,7 +14,9 @@
 
 #include "control/health/health_monitor.hpp"
 #include "control/registry/member_sets.hpp"
+#include "control/registry/registry_state.hpp"
 #include "control/registry/service_claim.hpp"
+#include "control/registry/service_record.hpp"
 #include "control/registry/service_tls.hpp"
 #include "control/registry/state_store.hpp"
 #include "proxy/address.hpp"
@@ -38,6 +40,24 @@ struct CanaryView {
   std::uint32_t share = 0;               ///< of proxy::kCanaryBuckets
   CanaryPolicy policy;
   std::int64_t started_unix_ms = 0;
+};
+
+/// A copy of what the registry holds of one service, taken under one lock: what callers read
+/// of a service (its data-plane Service, routes, containers and history, canary).
+struct ServiceView {
+  std::string name;
+  std::shared_ptr<proxy::Service> service;
+  RouteSettings route;
+  ServingHistory serving;
+  std::optional<CanaryView> canary;  ///< empty when none runs
+  std::string upstream;  ///< the addresses new requests go to, comma-separated ("" when none)
+
+  /// The first member's container (empty id when none): the one `logs` shows.
+  [[nodiscard]] ContainerRef first_container() const {
+    return serving.containers.empty() ? ContainerRef{} : serving.containers.front();
+  }
+  /// The generation the next switch gives the service.
+  [[nodiscard]] std::uint64_t next_generation() const { return serving.generation + 1; }
 };
 
 /// A change to a service's settings: what is not set stays as it is.
@@ -81,8 +101,6 @@ class ServiceRegistry {
   /// handshake finds no certificate in between. Throws DomainError (404, 400 bad host, 409 host
   /// taken).
   void update(const std::string& name, ServiceChange change);
-  /// The service's HTTPS settings. Throws DomainError 404.
-  [[nodiscard]] ServiceTls tls(const std::string& name) const;
   /// Whether services may ask for automatic certificates (handoff runs with an ACME
   /// directory); when not, `tls: acme` is refused with a 400.
   void set_acme_available(bool available);
@@ -104,16 +122,15 @@ class ServiceRegistry {
   /// Removes a service; its requests in flight finish. Throws DomainError (404, 409 busy).
   void remove(const std::string& name);
 
+  /// A copy of what the registry holds of the service, taken at once. Throws DomainError 404.
+  [[nodiscard]] ServiceView view(const std::string& name) const;
+
   /// Claims the service for a workflow (see ServiceClaim). Throws DomainError 404 (unknown) or
   /// 409 (another workflow is running, or handoff is handing over to a successor).
   [[nodiscard]] ServiceClaim claim(const std::string& name);
 
-  /// How the service's containers are made (image empty: never deployed). Throws 404.
-  [[nodiscard]] SavedDeploySpec deploy_spec(const std::string& name) const;
   /// Changes the share of clients the canary takes. Throws DomainError (404, 409 none runs).
   void set_canary_share(const std::string& name, std::uint32_t share);
-  /// The service's canary; empty when none runs. Throws DomainError 404.
-  [[nodiscard]] std::optional<CanaryView> canary(const std::string& name) const;
   /// The service's canary. Throws DomainError (404, 409 `no_canary` when none runs).
   [[nodiscard]] CanaryView running_canary(const std::string& name) const;
   /// Every running canary, for the canary monitor.
@@ -124,18 +141,8 @@ class ServiceRegistry {
 
   /// Every service's serving set and how it is watched, for the health monitor.
   [[nodiscard]] std::vector<WatchedSet> watched() const;
-  /// The generation the next swap will give the service.
-  [[nodiscard]] std::uint64_t next_generation(const std::string& name) const;
-  /// The sets of containers that served the service before its current one, most recently
-  /// served first.
-  [[nodiscard]] std::vector<std::vector<ContainerRef>> history(const std::string& name) const;
   /// The services handoff ever created a container for (a number was reserved).
   [[nodiscard]] std::vector<std::string> container_services() const;
-  /// The containers the service's members run in, in member order (none when its upstreams
-  /// are not containers handoff deployed).
-  [[nodiscard]] std::vector<ContainerRef> containers(const std::string& name) const;
-  /// The first member's container (empty id when none): the one `logs` shows.
-  [[nodiscard]] ContainerRef container(const std::string& name) const;
   /// Every service whose upstreams are containers handoff deployed, with those containers.
   [[nodiscard]] std::vector<std::pair<std::string, std::vector<ContainerRef>>> deployed() const;
   /// The serving member that runs in container `id` is left out of balancing (its container
@@ -144,13 +151,6 @@ class ServiceRegistry {
   std::optional<std::string> eject_container(const std::string& id);
   /// Records what the engine says of the current containers after a restart ("" when fine).
   void set_container_problem(const std::string& name, const std::string& problem);
-  /// The upstream set before the last swap (empty when none), for rollback.
-  [[nodiscard]] std::vector<std::string> previous_upstream(const std::string& name) const;
-  /// The data plane's service of this name. Throws DomainError 404.
-  [[nodiscard]] std::shared_ptr<proxy::Service> service(const std::string& name) const;
-  /// The addresses new requests go to, comma-separated ("" when none).
-  [[nodiscard]] std::string current_upstream(const std::string& name) const;
-
   /// Holds new requests to the service (see proxy::Service::pause). Throws DomainError 404.
   void pause(const std::string& name, std::chrono::milliseconds max_pause,
              proxy::PauseNotice notice = {});
@@ -172,30 +172,7 @@ class ServiceRegistry {
   [[nodiscard]] std::string metrics() const;
 
  private:
-  struct Record {
-    std::shared_ptr<proxy::Service> service;
-    std::vector<std::string> hosts;
-    bool strip_prefix = false;             // a matched path prefix is removed before forwarding
-    std::optional<std::size_t> max_conns;  // its own cap on each member's connections
-    ServiceTls tls;
-    std::vector<std::string> previous;  // the set before the last swap, for rollback
-    HealthWatch watch;                  // active checks on the serving members
-    SavedDeploySpec deploy;             // how its containers are made, for scale
-    std::uint64_t generation = 1;
-    std::vector<ContainerRef> containers;            // of the serving members, in member order
-    std::vector<ContainerRef> canary_containers;     // of the canary's members, in member order
-    CanaryPolicy canary_policy;                      // how the running canary is judged
-    SavedDeploySpec canary_deploy;                   // how its containers were made
-    std::int64_t canary_started = 0;                 // unix milliseconds
-    std::vector<std::vector<ContainerRef>> history;  // sets served before, most recent first
-    std::uint64_t next_container = 0;  // see reserve_container_number; 0: none reserved yet
-    std::string container_problem;     // e.g. "missing", found when restoring
-    std::vector<std::shared_ptr<proxy::Upstream>> draining;
-    std::uint64_t swaps = 0;
-    double swap_seconds = 0;  // sum over swaps
-    std::uint64_t drains = 0;
-    double drain_seconds = 0;  // sum over drains
-  };
+  using Record = ServiceRecord;
 
   friend class ServiceClaim;  // the workflow's side: its switches, by the claimed name
   void release(const std::string& name);
@@ -212,6 +189,8 @@ class ServiceRegistry {
                  std::chrono::milliseconds took);
   std::uint64_t reserve_container_number(const std::string& name);
   void forget_containers(const std::string& name, const std::vector<std::string>& ids);
+  // The canary beside `r`'s serving set; empty when none runs.
+  static std::optional<CanaryView> canary_of(const std::string& name, const Record& r);
   // The serving addresses of `r`, comma-separated ("" when none).
   static std::string serving_addresses(const Record& r);
 
@@ -227,13 +206,6 @@ class ServiceRegistry {
   [[nodiscard]] const Record& find(const std::string& name) const;
   void check_hosts(const std::string& name, const std::vector<std::string>& hosts) const;
   void check_acme(const TlsChange& change) const;
-  /// The set a switch is about to install on one service, saved before the switch is made;
-  /// `ends_canary`: the switch also ends the service's canary (a promotion or a rollback).
-  struct PendingSwitch {
-    const std::string& service;
-    std::vector<std::string> addresses;
-    bool ends_canary = false;
-  };
   // Installs a route table and a certificate store built from records_.
   void publish();
   void publish_certificates();
@@ -251,17 +223,7 @@ class ServiceRegistry {
   // The records' lock is released while the state is written and held again on return.
   void save_or_undo(ChangeLock& lock, const std::function<void()>& undo,
                     const PendingSwitch* pending = nullptr);
-  // The state built from records_; with `pending`, that service's set is the pending one.
-  [[nodiscard]] ProxyState snapshot(const PendingSwitch* pending = nullptr) const;
-  static std::optional<SavedCanary> saved_canary(const Record& r);  // none when none runs
   void check_not_frozen() const;  // throws DomainError 409 when frozen
-  // The metric families, with the mutex held.
-  void append_request_metrics(std::string& out) const;
-  void append_upstream_metrics(std::string& out) const;
-  void append_member_metrics(std::string& out) const;
-  void append_canary_metrics(std::string& out) const;
-  void append_queue_metrics(std::string& out) const;
-  void append_workflow_metrics(std::string& out) const;
 
   proxy::Server& server_;
   const StateStore& store_;
@@ -272,7 +234,7 @@ class ServiceRegistry {
   std::condition_variable released_;  // a workflow released its service (see freeze)
   std::set<std::string> claimed_;     // the services a workflow runs on (see claim)
   bool frozen_ = false;               // handed over to a successor: no more changes
-  std::map<std::string, Record> records_;
+  ServiceRecords records_;
   std::shared_ptr<const proxy::Certificate> default_certificate_;
   bool acme_available_ = false;
 };

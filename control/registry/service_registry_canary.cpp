@@ -40,14 +40,14 @@ void ServiceRegistry::start_canary(const std::string& name, const NextSet& canar
                                   "first",
                                   name));
   }
-  auto set = make_set(server_, resolved, r.generation + 1);
+  auto set = make_set(server_, resolved, r.serving.generation + 1);
   apply_cap(r, set);
   const Record before = r;
   r.service->set_canary(std::move(set), share);
-  r.canary_containers = canary.containers;
-  r.canary_policy = policy;
-  r.canary_deploy = spec;
-  r.canary_started = unix_now_ms();
+  r.canary.containers = canary.containers;
+  r.canary.policy = policy;
+  r.canary.deploy = spec;
+  r.canary.started_unix_ms = unix_now_ms();
   save_or_undo(lock, [&] {
     r.service->set_canary(nullptr, 0);
     r = before;
@@ -70,19 +70,17 @@ void ServiceRegistry::set_canary_share(const std::string& name, std::uint32_t sh
   save_or_undo(lock, [&] { r.service->set_canary(canary->set, canary->share); });
 }
 
-std::optional<CanaryView> ServiceRegistry::canary(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  const Record& r = find(name);
+std::optional<CanaryView> ServiceRegistry::canary_of(const std::string& name, const Record& r) {
   const auto canary = r.service->canary();
   if (!canary) {
     return std::nullopt;
   }
-  return CanaryView{name,          canary->set,     r.canary_containers,
-                    canary->share, r.canary_policy, r.canary_started};
+  return CanaryView{name,          canary->set,     r.canary.containers,
+                    canary->share, r.canary.policy, r.canary.started_unix_ms};
 }
 
 CanaryView ServiceRegistry::running_canary(const std::string& name) const {
-  std::optional<CanaryView> running = canary(name);
+  std::optional<CanaryView> running = view(name).canary;
   if (!running) {
     no_canary(name);
   }
@@ -93,9 +91,8 @@ std::vector<CanaryView> ServiceRegistry::canaries() const {
   std::lock_guard lock(mutex_);
   std::vector<CanaryView> out;
   for (const auto& [name, r] : records_) {
-    if (const auto canary = r.service->canary()) {
-      out.push_back(CanaryView{name, canary->set, r.canary_containers, canary->share,
-                               r.canary_policy, r.canary_started});
+    if (auto canary = canary_of(name, r)) {
+      out.push_back(std::move(*canary));
     }
   }
   return out;
@@ -117,17 +114,17 @@ Switched ServiceRegistry::promote_canary(const std::string& name) {
     no_canary(name);
   }
   const Record before = r;
-  r.previous = addresses_of(r.service->upstreams());
-  r.generation += 1;
-  if (!r.containers.empty()) {
-    r.history.insert(r.history.begin(), r.containers);
+  r.serving.previous = addresses_of(r.service->upstreams());
+  r.serving.generation += 1;
+  if (!r.serving.containers.empty()) {
+    r.serving.earlier.insert(r.serving.earlier.begin(), r.serving.containers);
   }
-  r.containers = std::move(r.canary_containers);
-  r.canary_containers.clear();
-  if (!r.canary_deploy.image.empty()) {
-    r.deploy = r.canary_deploy;
+  r.serving.containers = std::move(r.canary.containers);
+  r.canary.containers.clear();
+  if (!r.canary.deploy.image.empty()) {
+    r.serving.deploy = r.canary.deploy;
   }
-  r.container_problem.clear();
+  r.serving.container_problem.clear();
   // Saved before the store, as a swap is: a restart must find the set that serves.
   const PendingSwitch pending{name, addresses_of(r.service->canary()->set), true};
   save_or_undo(
@@ -138,9 +135,9 @@ Switched ServiceRegistry::promote_canary(const std::string& name) {
   done.retired = r.service->promote_canary();
   done.took = Clock::now() - start;
   done.to = serving_addresses(r);
-  r.swaps += 1;
-  r.swap_seconds += std::chrono::duration<double>(done.took).count();
-  r.draining.insert(r.draining.end(), done.retired.begin(), done.retired.end());
+  r.books.swaps += 1;
+  r.books.swap_seconds += std::chrono::duration<double>(done.took).count();
+  r.books.draining.insert(r.books.draining.end(), done.retired.begin(), done.retired.end());
   return done;
 }
 
@@ -152,16 +149,16 @@ Switched ServiceRegistry::drop_canary(const std::string& name,
     no_canary(name);
   }
   const Record before = r;
-  r.canary_containers.clear();
+  r.canary.containers.clear();
   const PendingSwitch pending{name, addresses_of(r.service->upstreams()), true};
   save_or_undo(
       lock, [&] { r = before; }, &pending);
-  containers = before.canary_containers;
+  containers = before.canary.containers;
   Switched done;
   done.from = serving_addresses(r);
   done.retired = r.service->set_canary(nullptr, 0);
   done.to = done.from;
-  r.draining.insert(r.draining.end(), done.retired.begin(), done.retired.end());
+  r.books.draining.insert(r.books.draining.end(), done.retired.begin(), done.retired.end());
   return done;
 }
 

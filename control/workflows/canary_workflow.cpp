@@ -16,8 +16,8 @@ std::shared_ptr<containers::Engine> canary_engine(const ServiceRegistry& registr
                                                   const EngineFactory& engines,
                                                   const std::string& service, bool with_serving) {
   const CanaryView canary = registry.running_canary(service);
-  const bool containers =
-      !canary.containers.empty() || (with_serving && !registry.containers(service).empty());
+  const bool containers = !canary.containers.empty() ||
+                          (with_serving && !registry.view(service).serving.containers.empty());
   if (!containers) {
     return nullptr;
   }

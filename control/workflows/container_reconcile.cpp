@@ -13,11 +13,11 @@ namespace {
 // kept ones still running (a retire cut short) are stopped. Each change is reported.
 void reconcile_service(ServiceRegistry& registry, containers::Engine& engine,
                        const std::string& service) {
-  std::vector<ContainerRef> current = registry.containers(service);
-  if (const auto canary = registry.canary(service)) {  // a canary's containers serve too
+  std::vector<ContainerRef> current = registry.view(service).serving.containers;
+  if (const auto canary = registry.view(service).canary) {  // a canary's containers serve too
     current.insert(current.end(), canary->containers.begin(), canary->containers.end());
   }
-  const auto history = registry.history(service);
+  const auto history = registry.view(service).serving.earlier;
   const auto names = [](const std::vector<ContainerRef>& set, const std::string& id) {
     return std::any_of(set.begin(), set.end(), [&id](const ContainerRef& c) { return c.id == id; });
   };

@@ -96,9 +96,9 @@ class ContainerSwitch::Steps {
   /// The promotion of the running canary: one store makes it the serving set; the set that
   /// served drains and its containers are stopped (kept for rollback as after a deploy).
   OperationResult promote() {
-    const auto canary = registry_.canary(service_);
+    const auto canary = registry_.view(service_).canary;
     emit_begin(sink_, BeginEvent{.service = service_,
-                                 .from = registry_.current_upstream(service_),
+                                 .from = registry_.view(service_).upstream,
                                  .to = canary ? canary->set->addresses() : std::string()});
     return run([this] {
       const Switched done = claim_.promote_canary();
@@ -119,11 +119,11 @@ class ContainerSwitch::Steps {
   /// The end of the running canary: its members leave, drain, and their containers are
   /// removed; the serving set is untouched.
   OperationResult drop_canary(const std::string& why) {
-    const auto canary = registry_.canary(service_);
+    const auto canary = registry_.view(service_).canary;
     const std::string from = canary ? canary->set->addresses() : std::string();
     emit_begin(
         sink_,
-        BeginEvent{.service = service_, .from = from, .to = registry_.current_upstream(service_)});
+        BeginEvent{.service = service_, .from = from, .to = registry_.view(service_).upstream});
     return run([this, &why, &from] {
       std::vector<ContainerRef> leaving;
       const Switched done = claim_.drop_canary(leaving);
@@ -146,7 +146,8 @@ class ContainerSwitch::Steps {
   OperationResult scale(std::size_t target) {
     emit_begin(sink_,
                BeginEvent{.service = service_,
-                          .from = fmt::format("{} replicas", registry_.containers(service_).size()),
+                          .from = fmt::format("{} replicas",
+                                              registry_.view(service_).serving.containers.size()),
                           .to = fmt::format("{} replicas", target)});
     return run([this, target] {
       // Members whose containers stopped running are replaced, at the same count too.
@@ -288,7 +289,7 @@ class ContainerSwitch::Steps {
     }
     switched_ = true;
     step(StepState::done,
-         SwapEvent{.from = registry_.current_upstream(service_),
+         SwapEvent{.from = registry_.view(service_).upstream,
                    .to = addresses(),
                    .canary_percent = static_cast<double>(*options_.swap.canary_share) / 100.0});
   }
@@ -299,8 +300,8 @@ class ContainerSwitch::Steps {
     // One deadline for the whole deploy: starting, the engine's health and the HTTP gate share
     // it, so a 60 s timeout never becomes 120 s.
     deadline_ = start + options_.swap.health.timeout;
-    old_ = registry_.containers(service_);
-    cost_.emplace(registry_.service(service_));
+    old_ = registry_.view(service_).serving.containers;
+    cost_.emplace(registry_.view(service_).service);
     try {
       NewContainersGuard guard{*this};
       steps();
@@ -323,16 +324,16 @@ class ContainerSwitch::Steps {
   // What serves once the operation is done, as `status` shows it: the serving containers,
   // their addresses and generation, and the canary beside them when one runs.
   [[nodiscard]] WorkflowResult serving_now() const {
-    const std::vector<ContainerRef> serving = registry_.containers(service_);
+    const std::vector<ContainerRef> serving = registry_.view(service_).serving.containers;
     WorkflowResult result{
         .service = service_,
-        .to = registry_.current_upstream(service_),
+        .to = registry_.view(service_).upstream,
         .container = serving.empty() ? "" : serving.front().name,
         .containers = names_of(serving),
         .image = serving.empty() ? "" : serving.front().image,
         .replicas = static_cast<std::int64_t>(serving.size()),
-        .generation = static_cast<std::int64_t>(registry_.next_generation(service_) - 1)};
-    if (const auto canary = registry_.canary(service_)) {
+        .generation = static_cast<std::int64_t>(registry_.view(service_).next_generation() - 1)};
+    if (const auto canary = registry_.view(service_).canary) {
       result.canary = CanaryServing{.containers = names_of(canary->containers),
                                     .to = canary->set->addresses(),
                                     .percent = static_cast<double>(canary->share) / 100.0};
@@ -349,9 +350,9 @@ class ContainerSwitch::Steps {
   }
 
   void begin(const std::string& to) {
-    const std::vector<ContainerRef> current = registry_.containers(service_);
+    const std::vector<ContainerRef> current = registry_.view(service_).serving.containers;
     emit_begin(sink_, BeginEvent{.service = service_,
-                                 .from = current.empty() ? registry_.current_upstream(service_)
+                                 .from = current.empty() ? registry_.view(service_).upstream
                                                          : current.front().name,
                                  .to = to});
   }
@@ -612,7 +613,7 @@ class ContainerSwitch::Steps {
   // How the service's containers are made from now on: as this deploy made them; after a
   // rollback, as before but with the kept set's image.
   [[nodiscard]] SavedDeploySpec spec_after_switch() const {
-    SavedDeploySpec spec = registry_.deploy_spec(service_);
+    SavedDeploySpec spec = registry_.view(service_).serving.deploy;
     if (options_.image.empty()) {
       spec.image = new_.front().image;
       return spec;
@@ -668,7 +669,7 @@ class ContainerSwitch::Steps {
   // The containers to remove: the history's sets past --keep, and stopped containers of the
   // service that neither serve nor are kept (left by a crash, or by an older handoff).
   std::vector<ContainerRef> beyond_keep() {
-    const auto history = registry_.history(service_);
+    const auto history = registry_.view(service_).serving.earlier;
     const auto keep = static_cast<std::size_t>(std::max(options_.keep, 0));
     std::vector<ContainerRef> out;
     for (std::size_t i = std::min(keep, history.size()); i < history.size(); ++i) {

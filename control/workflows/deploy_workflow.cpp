@@ -57,7 +57,7 @@ Operation prepare_deploy(ServiceRegistry& registry, proxy::Server& server,
   validate(options);
   // 404 for an unknown service before the engine is asked; a redeploy keeps the scale, and a
   // canary starts with one replica unless told otherwise.
-  const std::size_t serving = registry.containers(service).size();
+  const std::size_t serving = registry.view(service).serving.containers.size();
   registry.refuse_while_canary(service);
   if (options.replicas == 0) {
     options.replicas =
@@ -79,7 +79,7 @@ Operation prepare_container_rollback(ServiceRegistry& registry, proxy::Server& s
   // whose containers the engine still has, all of them.
   std::vector<containers::ContainerSummary> target;
   const auto existing = engine->list("handoff.service=" + service);
-  for (const std::vector<ContainerRef>& kept : registry.history(service)) {
+  for (const std::vector<ContainerRef>& kept : registry.view(service).serving.earlier) {
     target.clear();
     for (const ContainerRef& c : kept) {
       auto it = std::find_if(existing.begin(), existing.end(),
@@ -111,9 +111,9 @@ Operation prepare_scale(ServiceRegistry& registry, proxy::Server& server,
   if (replicas < 1) {
     throw DomainError(ErrorKind::invalid, "bad_field", "replicas must be 1 or more");
   }
-  const SavedDeploySpec spec = registry.deploy_spec(service);
+  const SavedDeploySpec spec = registry.view(service).serving.deploy;
   registry.refuse_while_canary(service);
-  if (spec.image.empty() || registry.containers(service).empty()) {
+  if (spec.image.empty() || registry.view(service).serving.containers.empty()) {
     throw DomainError(ErrorKind::conflict, "not_deployed",
                       fmt::format("service '{}' does not run in containers handoff deployed: "
                                   "deploy it, or give several upstreams with swap --to",

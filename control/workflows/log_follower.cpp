@@ -14,7 +14,7 @@ namespace json = boost::json;
 namespace {
 
 ContainerRef serving_container(ServiceRegistry& registry, const std::string& service) {
-  const ContainerRef current = registry.container(service);
+  const ContainerRef current = registry.view(service).first_container();
   if (current.id.empty()) {
     throw DomainError(
         ErrorKind::conflict, "no_container",
@@ -60,7 +60,7 @@ Operation prepare_log_follow(ServiceRegistry& registry, const EngineFactory& eng
       }
       ContainerRef next;
       try {
-        next = registry.container(service);
+        next = registry.view(service).first_container();
       } catch (const DomainError&) {
         return ended(service, current, "the service was removed");
       }

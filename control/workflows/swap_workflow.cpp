@@ -42,8 +42,8 @@ class UpstreamSwitch {
         target_(proxy::join_addresses(targets_)),
         options_(std::move(options)),
         sink_(sink),
-        cost_(registry_.service(service_)),
-        from_(registry_.current_upstream(service_)) {}
+        cost_(registry_.view(service_).service),
+        from_(registry_.view(service_).upstream) {}
 
   /// The swap, one line per step (see Step).
   OperationResult run() {
@@ -142,7 +142,7 @@ Operation prepare_swap(ServiceRegistry& registry, proxy::Server& server, const s
 
 Operation prepare_rollback(ServiceRegistry& registry, proxy::Server& server,
                            const std::string& service, const SwapOptions& options) {
-  const std::vector<std::string> previous = registry.previous_upstream(service);
+  const std::vector<std::string> previous = registry.view(service).serving.previous;
   if (previous.empty()) {
     throw DomainError(
         ErrorKind::conflict, "nothing_to_roll_back",

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/support/docker_fixture.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/pebble_server.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/test_backend.hpp"
@@ -39,15 +40,13 @@ json::object tls_status(const RunningProxy& proxy, const std::string& service) {
 // Waits (up to `limit`) until the service's ACME state is `state`; returns the tls status.
 json::object wait_for_acme(const RunningProxy& proxy, const std::string& service,
                            const std::string& state, std::chrono::seconds limit = 90s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
   json::object tls;
-  while (std::chrono::steady_clock::now() < until) {
-    tls = tls_status(proxy, service);
-    if (tls.contains("acme") && tls.at("acme").at("state").as_string() == state) {
-      break;
-    }
-    std::this_thread::sleep_for(200ms);
-  }
+  eventually(
+      [&] {
+        tls = tls_status(proxy, service);
+        return tls.contains("acme") && tls.at("acme").at("state").as_string() == state;
+      },
+      limit, 50ms);
   return tls;
 }
 
@@ -111,10 +110,12 @@ TEST_CASE("--tls acme: a certificate issued over HTTP-01, verified by curl, rene
   RunningProxy again(dir.path(), flags);
   const std::uint16_t port = again.tls_port();
   std::string renewed;
-  for (int i = 0; i < 450 && (renewed.empty() || renewed == first_serial); ++i) {
-    std::this_thread::sleep_for(200ms);
-    renewed = presented_serial(port, "web.test");
-  }
+  eventually(
+      [&] {
+        renewed = presented_serial(port, "web.test");
+        return !renewed.empty() && renewed != first_serial;
+      },
+      90s, 200ms);
   CHECK(renewed != first_serial);
   CHECK(again.process().stderr_text().find("installed") != std::string::npos);
   CHECK(shell("cat " + (dir.path() / "state" / "acme-account.json").string()).second == account);
@@ -150,14 +151,13 @@ TEST_CASE(
   CHECK(proxy.process().stderr_text().find("acme: service web: no certificate") !=
         std::string::npos);
   // It is tried again (1 s, then 2 s...): a second failure is logged.
-  bool retried = false;
-  for (int i = 0; i < 300 && !retried; ++i) {
-    std::this_thread::sleep_for(200ms);
-    const std::string err = proxy.process().stderr_text();
-    const std::size_t first = err.find("acme: service web: no certificate");
-    retried = err.find("acme: service web: no certificate", first + 1) != std::string::npos;
-  }
-  CHECK(retried);
+  CHECK(eventually(
+      [&] {
+        const std::string err = proxy.process().stderr_text();
+        const std::size_t first = err.find("acme: service web: no certificate");
+        return err.find("acme: service web: no certificate", first + 1) != std::string::npos;
+      },
+      60s));
 }
 
 TEST_CASE("kill -9 in the middle of an order, then a restart: the certificate comes, one account") {

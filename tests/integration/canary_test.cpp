@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/support/docker_fixture.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/handoff_process.hpp"
 #include "tests/support/load_generator.hpp"
 #include "tests/support/running_proxy.hpp"
@@ -40,14 +41,7 @@ json::value canary_status(const RunningProxy& proxy) {
 
 // Whether the canary of `default` ends (rolled back or promoted by handoff) within `limit`.
 bool canary_ends_within(const RunningProxy& proxy, std::chrono::seconds limit) {
-  const auto start = std::chrono::steady_clock::now();
-  while (!canary_status(proxy).is_null()) {
-    if (std::chrono::steady_clock::now() - start > limit) {
-      return false;
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
+  return eventually([&] { return canary_status(proxy).is_null(); }, limit);
 }
 
 // A backend that answers every `fail_every`th request 500, the others 200 with `body`.
@@ -185,7 +179,7 @@ TEST_CASE("a canary survives kill -9, and its promotion under wrk fails no reque
   CHECK(canary.at("percent").to_number<double>() == 30.0);
 
   auto load = std::async(std::launch::async, [&] { return run_wrk(proxy->port(), 4, 20); });
-  std::this_thread::sleep_for(1500ms);
+  REQUIRE(eventually([&] { return proxy->requests("default") > 500; }, 10s, 20ms));
   const CommandResult promoted = proxy->cli({"promote", "default"});
   CHECK_MESSAGE(promoted.code == 0, promoted.out << promoted.err);
   const std::size_t v1_after_promotion = app_requests(v1);

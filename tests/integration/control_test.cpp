@@ -33,14 +33,12 @@ namespace {
 // Answers with its name on every path; /up is its health check; /slow takes 800 ms.
 // Waits up to 2 s until `status` shows a workflow running.
 bool becomes_busy(const RunningProxy& proxy) {
-  for (int i = 0; i < 200; ++i) {
-    if (unix_request(proxy.control(), "GET", "/v1/status").body.find("\"busy\":true") !=
-        std::string::npos) {
-      return true;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
+  return eventually(
+      [&] {
+        return unix_request(proxy.control(), "GET", "/v1/status").body.find("\"busy\":true") !=
+               std::string::npos;
+      },
+      2s);
 }
 
 TestBackend::Handler app(std::string name, int up_status = 200) {
@@ -280,14 +278,11 @@ TEST_CASE("the control API answers errors as JSON with fitting statuses") {
   get(proxy.port());
   // The proxy counts a request just after its client has the answer; let the count settle.
   UnixResponse metrics;
-  for (int i = 0; i < 100; ++i) {
+  eventually([&] {
     metrics = unix_request(proxy.control(), "GET", "/metrics");
-    if (metrics.body.find("code=\"2xx\"} 1") != std::string::npos &&
-        metrics.body.find("generation=\"2\"} 0") != std::string::npos) {
-      break;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
+    return metrics.body.find("code=\"2xx\"} 1") != std::string::npos &&
+           metrics.body.find("generation=\"2\"} 0") != std::string::npos;
+  });
   CHECK(metrics.status == 200);
   CHECK(metrics.body.find("handoff_requests_total{service=\"default\",code=\"2xx\"} 1") !=
         std::string::npos);
@@ -681,10 +676,10 @@ TEST_CASE("--metrics-listen serves the metrics over TCP with a duration histogra
     CHECK(get(proxy.port()) == "blue");
   }
   std::string err;
-  for (int i = 0; i < 50 && err.find("/metrics\n") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(20ms);
+  eventually([&] {
     err = proxy.process().stderr_text();
-  }
+    return err.find("/metrics\n") != std::string::npos;
+  });
   const std::size_t at = err.find("metrics on http://127.0.0.1:");
   REQUIRE(at != std::string::npos);
   const auto port = static_cast<std::uint16_t>(std::stoi(err.substr(at + 28)));

@@ -7,6 +7,7 @@
 #include <future>
 #include <thread>
 
+#include "tests/support/eventually.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/socket_client.hpp"
 #include "tests/support/test_backend.hpp"
@@ -60,13 +61,7 @@ std::int64_t at(const json::object& o, std::string_view a, std::string_view b) {
 
 // Calls `ready` until it is true (at most 5 s); it may count what it does.
 bool wait_until(const std::function<bool()>& ready) {
-  for (int i = 0; i < 500; ++i) {
-    if (ready()) {
-      return true;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
+  return eventually(ready, 5s);
 }
 
 }  // namespace

@@ -229,9 +229,10 @@ TEST_CASE("a restarted proxy restores routing to its containers and reports miss
   }
   shell("docker rm -f " + service + "-2 >/dev/null 2>&1");
   RunningProxy third(dir.path());
-  std::this_thread::sleep_for(100ms);
-  CHECK(third.process().stderr_text().find("container " + service + "-2 is missing") !=
-        std::string::npos);
+  CHECK(eventually([&] {
+    return third.process().stderr_text().find("container " + service + "-2 is missing") !=
+           std::string::npos;
+  }));
   CHECK(third.cli({"status", "--json"}).out.find("is missing") != std::string::npos);
 }
 
@@ -363,13 +364,7 @@ TEST_CASE("handoff logs --follow prints output as it comes, across a deploy, unt
   HandoffProcess follow(
       {"logs", f.service, "--follow", "--tail", "5", "--control", f.proxy.control()}, true);
   auto printed = [&](const std::string& text) {
-    for (int i = 0; i < 100; ++i) {
-      if (follow.stdout_text().find(text) != std::string::npos) {
-        return true;
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
+    return eventually([&] { return follow.stdout_text().find(text) != std::string::npos; });
   };
   CHECK(printed("test app v1 listening"));
   const CommandResult v2 = f.deploy_version("v2");
@@ -635,13 +630,11 @@ TEST_CASE("three replicas serve in turn, and one killed under GET load costs no 
     return run_wrk(f.proxy.port(), 6, 20,
                    std::string(HANDOFF_SOURCE_DIR) + "/tests/integration/host_app.lua");
   });
-  std::this_thread::sleep_for(2s);
+  REQUIRE(eventually([&] { return f.proxy.requests(f.service) > 500; }, 10s, 20ms));
   REQUIRE(shell("docker kill " + doomed + " >/dev/null").first == 0);
   const auto killed = std::chrono::steady_clock::now();
-  while (members_by_container(f.proxy, f.service)[doomed] == "healthy" &&
-         std::chrono::steady_clock::now() - killed < 3s) {
-    std::this_thread::sleep_for(20ms);
-  }
+  eventually([&] { return members_by_container(f.proxy, f.service)[doomed] != "healthy"; }, 3s,
+             20ms);
   const auto noticed = std::chrono::steady_clock::now() - killed;
   CHECK(members_by_container(f.proxy, f.service)[doomed].starts_with("ejected"));
   CHECK(noticed < 1s);
@@ -806,6 +799,24 @@ namespace {
 
 // A slow GET (3 s) to one side of a canary split: bucket 0 is the canary's, 9999 the serving
 // set's (while the canary takes less than all of the clients).
+// The service's requests in flight, on its serving set and its canary's members.
+std::int64_t requests_in_flight(const RunningProxy& proxy, const std::string& service) {
+  const json::value status = json::parse(proxy.cli({"status", "--json"}).out);
+  for (const json::value& s : status.at("services").as_array()) {
+    if (s.at("name").as_string() != service) {
+      continue;
+    }
+    std::int64_t n = s.at("in_flight").to_number<std::int64_t>();
+    if (const json::value& canary = s.at("canary"); canary.is_object()) {
+      for (const json::value& m : canary.at("members").as_array()) {
+        n += m.at("in_flight").to_number<std::int64_t>();
+      }
+    }
+    return n;
+  }
+  return -1;
+}
+
 std::future<std::string> slow_request_to(std::uint16_t port, int bucket) {
   return std::async(std::launch::async, [port, bucket] {
     return request_once(port, "GET /slow?ms=3000 HTTP/1.1\r\nHost: app\r\nCookie: handoff_canary=" +
@@ -869,7 +880,7 @@ TEST_CASE("kill -9 at each step of a canary deploy, promote and rollback, then a
       REQUIRE(f.deploy_version("v2", {"--canary", "50%"}).code == 0);
       // A slow request on the side that drains keeps the drain going.
       slow = slow_request_to(f.proxy.port(), action == "promote" ? 9999 : 0);
-      std::this_thread::sleep_for(200ms);
+      REQUIRE(eventually([&] { return requests_in_flight(f.proxy, f.service) == 1; }, 10s, 20ms));
       body = f.service + R"( {"stop_timeout":"2s"})";
       if (action == "rollback") {
         body = f.service + " {}";

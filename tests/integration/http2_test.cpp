@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tests/support/docker_fixture.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/proxy_under_test.hpp"
 #include "tests/support/recording_backend.hpp"
 #include "tests/support/running_proxy.hpp"
@@ -455,9 +456,7 @@ TEST_CASE("a request that waits its whole queue timeout gets 503 with Retry-Afte
       "curl -sS -D - -o /dev/null --max-time 5 http://127.0.0.1:" + std::to_string(proxy.port()) +
       "/ 2>&1";
   auto holder = std::async(std::launch::async, [&] { return shell(curl).second; });
-  while (backend.active.load() == 0) {
-    std::this_thread::sleep_for(5ms);
-  }
+  REQUIRE(eventually([&] { return backend.active.load() != 0; }));
   const std::string headers = shell(curl).second;
   CHECK(contains(holder.get(), "HTTP/1.1 200"));
   INFO(headers);

@@ -6,6 +6,7 @@
 #include <future>
 #include <thread>
 
+#include "tests/support/eventually.hpp"
 #include "tests/support/handoff_process.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/socket_client.hpp"
@@ -82,14 +83,15 @@ TEST_CASE("the proxy listens on IPv6 loopback and several addresses at once") {
                                       "--upstream", backend.address(), "--threads", "2"}));
   std::uint16_t port = proxy.wait_listening();
   CHECK(request_once(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n").body == "v6");
-  std::this_thread::sleep_for(50ms);
-  CHECK(proxy.stderr_text().find("listening on [::1]:") != std::string::npos);
+  CHECK(eventually(
+      [&] { return proxy.stderr_text().find("listening on [::1]:") != std::string::npos; }));
 }
 
 TEST_CASE("SIGTERM lets the request in flight finish, then exits 0") {
-  TestBackend backend([](BackendConnection& c, TestBackend&) {
+  TestBackend backend([](BackendConnection& c, TestBackend& self) {
     while (auto r = c.read_request()) {
-      std::this_thread::sleep_for(500ms);
+      self.record(*r);
+      std::this_thread::sleep_for(500ms);  // a slow answer
       c.send("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone");
     }
   });
@@ -100,7 +102,7 @@ TEST_CASE("SIGTERM lets the request in flight finish, then exits 0") {
   SocketClient idle(port);  // an idle keep-alive connection must not hold up the exit
   auto slow = std::async(std::launch::async,
                          [&] { return request_once(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); });
-  std::this_thread::sleep_for(150ms);
+  REQUIRE(eventually([&] { return backend.requests().size() == 1; }));  // it is in flight
   proxy.signal(SIGTERM);
   Response r = slow.get();
   CHECK(r.status == 200);

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/eventually.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/socket_client.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -47,14 +48,11 @@ std::optional<std::chrono::milliseconds> health_becomes(const RunningProxy& prox
                                                         const std::string& wanted,
                                                         std::chrono::milliseconds limit) {
   const auto start = std::chrono::steady_clock::now();
-  while (std::chrono::steady_clock::now() - start < limit) {
-    if (member_health(proxy)[address].starts_with(wanted)) {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::steady_clock::now() - start);
-    }
-    std::this_thread::sleep_for(20ms);
+  if (!eventually([&] { return member_health(proxy)[address].starts_with(wanted); }, limit, 20ms)) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start);
 }
 
 // A backend on `port` again, once the connections of the one before have left it (up to 5 s).
@@ -123,7 +121,7 @@ TEST_CASE("a member that dies under GET load costs no request and is ejected, th
                     "--health-interval", "200ms"})
               .code == 0);
   auto load = std::async(std::launch::async, [&] { return run_wrk(proxy.port(), 5, 20); });
-  std::this_thread::sleep_for(1500ms);
+  REQUIRE(eventually([&] { return proxy.requests("default") > 500; }, 10s, 20ms));
   b.reset();  // the member's process is gone: its connections reset, its port refuses
   const auto ejected = health_becomes(proxy, b_address, "ejected", 1000ms);
   CHECK(ejected.has_value());

@@ -28,15 +28,16 @@ std::uint16_t free_port() {
 }
 
 bool wait_for_port(std::uint16_t port) {
-  for (int i = 0; i < 200; ++i) {
-    try {
-      SocketClient probe(port);
-      return true;
-    } catch (const std::exception&) {
-      std::this_thread::sleep_for(50ms);
-    }
-  }
-  return false;
+  return eventually(
+      [&] {
+        try {
+          SocketClient probe(port);
+          return true;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      10s, 50ms);
 }
 
 // Builds handoff:test. The tests that need the image take turns (ctest runs two at once): two
@@ -160,14 +161,12 @@ TEST_CASE("the front-container upgrades itself ten times under wrk with no faile
   };
   // `docker exec NAME` needs the name back on the serving container between the upgrades.
   auto wait_renamed = [&] {
-    for (int i = 0; i < 200; ++i) {
-      if (shell("docker ps -q --filter name=^" + name + "-next").second.empty() &&
-          !shell("docker ps -q --filter name=^" + name + "$").second.empty()) {
-        return true;
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
+    return eventually(
+        [&] {
+          return shell("docker ps -q --filter name=^" + name + "-next").second.empty() &&
+                 !shell("docker ps -q --filter name=^" + name + "$").second.empty();
+        },
+        20s, 100ms);
   };
 
   // Ten upgrades, alternating the two images, while wrk keeps 50 connections busy: each handover

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tests/support/docker_fixture.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/socket_client.hpp"
 #include "tests/support/test_backend.hpp"
@@ -183,9 +184,7 @@ TEST_CASE(
                         "APP_VERSION=v2", "--env", "START_DELAY_MS=2000", "--health-interval",
                         "100ms"});
     });
-    while (service_containers(service).size() < 2) {
-      std::this_thread::sleep_for(20ms);
-    }
+    REQUIRE(eventually([&] { return service_containers(service).size() >= 2; }, 30s, 20ms));
     state.read_only(true);
     const CommandResult r = deploy.get();
     CHECK(r.code == 1);

@@ -5,6 +5,7 @@
 #include <future>
 #include <thread>
 
+#include "tests/support/eventually.hpp"
 #include "tests/support/load_generator.hpp"
 #include "tests/support/proxy_under_test.hpp"
 #include "tests/support/socket_client.hpp"
@@ -37,9 +38,7 @@ TEST_CASE("a slow request finishes on the old upstream while new requests go to 
   auto slow = std::async(std::launch::async, [&] {
     return request_once(proxy.port(), "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
   });
-  while (blue.requests().empty()) {
-    std::this_thread::sleep_for(5ms);
-  }
+  REQUIRE(eventually([&] { return !blue.requests().empty(); }));
   auto retired = proxy.swap_to(green.address());
   REQUIRE(retired.size() == 1);
   auto old = retired.front();
@@ -86,9 +85,7 @@ TEST_CASE("a storm of swaps under concurrent load loses no request") {
     if (i % 10 == 0) {
       // However fast or slow this machine is, requests keep running between the swaps.
       const int before = load.ok();
-      while (load.ok() == before && load.failed() == 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
+      eventually([&] { return load.ok() != before || load.failed() != 0; }, 10s, 1ms);
     }
   }
   for (auto& old : retired) {

@@ -38,14 +38,7 @@ bool running(pid_t pid) {
 }
 
 bool wait_gone(pid_t pid, std::chrono::milliseconds within) {
-  const auto until = std::chrono::steady_clock::now() + within;
-  while (running(pid)) {
-    if (std::chrono::steady_clock::now() >= until) {
-      return false;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
+  return eventually([&] { return !running(pid); }, within);
 }
 
 // The handoff processes an upgrade started: not the test's children, so they are stopped by
@@ -121,14 +114,15 @@ pid_t upgrade_waiting_for_a_swap(RunningProxy& proxy, TestBackend& unhealthy,
   upgrading = std::async(std::launch::async, [&] {
     return proxy.cli({"upgrade", "--exec", handoff_binary()});
   });
-  for (int i = 0; i < 500; ++i) {
-    if (proxy.process().stderr_text().find("asks to take over") != std::string::npos) {
-      const std::vector<pid_t> children = children_of(proxy.process().pid());
-      return children.size() == 1 ? children.front() : 0;
-    }
-    std::this_thread::sleep_for(10ms);
+  if (!eventually(
+          [&] {
+            return proxy.process().stderr_text().find("asks to take over") != std::string::npos;
+          },
+          5s)) {
+    return 0;
   }
-  return 0;
+  const std::vector<pid_t> children = children_of(proxy.process().pid());
+  return children.size() == 1 ? children.front() : 0;
 }
 
 std::string read_file(const std::filesystem::path& path) {
@@ -162,10 +156,11 @@ TEST_CASE("two upgrades under wrk (GET, then POST) fail no request and refuse no
   for (const std::string& lua : {std::string(), script}) {
     CAPTURE(lua);
     auto load = std::async(std::launch::async, [&] { return run_wrk(proxy.port(), 9, 50, lua); });
-    std::this_thread::sleep_for(3s);
-    REQUIRE(upgrade(proxy, successors) != 0);
-    std::this_thread::sleep_for(3s);
-    REQUIRE(upgrade(proxy, successors) != 0);
+    // Each upgrade meets the load under way: the process that serves has answered some of it.
+    for (int i = 0; i < 2; ++i) {
+      REQUIRE(eventually([&] { return proxy.requests("default") > 1000; }, 5s, 20ms));
+      REQUIRE(upgrade(proxy, successors) != 0);
+    }
     const WrkResult result = load.get();
     CAPTURE(result.output);
     CHECK(result.requests > 1000);
@@ -204,9 +199,7 @@ TEST_CASE("a keep-alive response that began before the handover: the next reques
   Successors successors;
   SocketClient client(proxy.port(), 20s);
   REQUIRE(client.send("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n"));
-  while (backend.requests().empty()) {
-    std::this_thread::sleep_for(10ms);
-  }
+  REQUIRE(eventually([&] { return !backend.requests().empty(); }));
   REQUIRE(upgrade(proxy, successors) != 0);  // the old process has stopped accepting
   release = true;
   const Response streamed = client.read_response();
@@ -238,10 +231,10 @@ TEST_CASE("two upgrades under h2load over TLS: GOAWAY moves HTTP/2 clients on, n
                  std::to_string(proxy.tls_port()) + "/ 2>&1")
         .second;
   });
-  std::this_thread::sleep_for(2s);
-  REQUIRE(upgrade(proxy, successors) != 0);
-  std::this_thread::sleep_for(2s);
-  REQUIRE(upgrade(proxy, successors) != 0);
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(eventually([&] { return proxy.requests("default") > 500; }, 5s, 20ms));
+    REQUIRE(upgrade(proxy, successors) != 0);
+  }
   const std::string out = load.get();
   INFO(out);
   CHECK(out.find("Application protocol: h2") != std::string::npos);
@@ -261,12 +254,10 @@ TEST_CASE("after an upgrade, services, hosts, upstreams and certificates are the
   const std::uint16_t tls_port = proxy.tls_port();
   std::smatch m;
   std::string err;
-  for (int i = 0; i < 200 && !std::regex_search(
-                                 err, m, std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/)"));
-       ++i) {
-    std::this_thread::sleep_for(10ms);
+  eventually([&] {
     err = proxy.process().stderr_text();
-  }
+    return std::regex_search(err, m, std::regex(R"(metrics on http://127\.0\.0\.1:(\d+)/)"));
+  });
   REQUIRE(!m.empty());
   const auto metrics_port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
   const TestCertificate cert = make_certificate({{"web.test"}});

@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "tests/support/eventually.hpp"
 #include "tests/support/proxy_under_test.hpp"
 #include "tests/support/socket_client.hpp"
 #include "tests/support/test_backend.hpp"
@@ -17,9 +18,7 @@ namespace {
 // Waits up to a second for the upstream's in-flight count to return to zero: the proxy releases
 // it just after the client has its answer.
 bool settles_to_zero(const handoff::proxy::Upstream& up) {
-  for (int i = 0; i < 100 && up.in_flight() != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  eventually([&] { return up.in_flight() == 0; }, std::chrono::seconds(1));
   return up.in_flight() == 0;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/support/docker_fixture.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/running_proxy.hpp"
 #include "tests/support/socket_client.hpp"
 #include "tests/support/unix_http.hpp"
@@ -128,10 +129,12 @@ TEST_CASE("status says a service is down when its only container died") {
   REQUIRE(containers.size() == 1);
   REQUIRE(shell("docker kill " + containers.begin()->first + " >/dev/null 2>&1").first == 0);
   std::string state;
-  for (int i = 0; i < 100 && state.rfind("down", 0) != 0; ++i) {
-    state = std::string(service_status(proxy, service).at("state").as_string());
-    std::this_thread::sleep_for(50ms);
-  }
+  eventually(
+      [&] {
+        state = std::string(service_status(proxy, service).at("state").as_string());
+        return state.rfind("down", 0) == 0;
+      },
+      5s, 50ms);
   // Ejected by the engine's event or by its failed health checks, whichever came first.
   CHECK(state.rfind("down: its member is ejected: ", 0) == 0);
   const CommandResult status = proxy.cli({"status"});

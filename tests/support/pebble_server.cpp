@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/support/docker_fixture.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/test_certificates.hpp"
 
 extern char** environ;
@@ -96,11 +97,13 @@ PebbleServer::PebbleServer(const fs::path& dir, std::uint16_t http_port)
                dir / "challtestsrv.log");
   pebble_ = spawn({"pebble", "-config", (dir / "pebble.json").string(), "-dnsserver", dns},
                   dir / "pebble.log");
-  for (int i = 0; i < 200; ++i) {
-    if (shell("curl -sf --cacert " + ca_file_ + " " + directory() + " >/dev/null").first == 0) {
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (eventually(
+          [&] {
+            return shell("curl -sf --cacert " + ca_file_ + " " + directory() + " >/dev/null")
+                       .first == 0;
+          },
+          std::chrono::seconds(20), std::chrono::milliseconds(100))) {
+    return;
   }
   throw std::runtime_error("pebble did not start: " + log());
 }

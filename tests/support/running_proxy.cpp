@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/eventually.hpp"
 #include "tests/support/unix_http.hpp"
 
 namespace handoff::test {
@@ -28,12 +29,12 @@ RunningProxy::RunningProxy(const std::filesystem::path& dir, std::vector<std::st
 
 std::uint16_t RunningProxy::tls_port() const {
   constexpr std::string_view kLine = "listening for HTTPS on 127.0.0.1:";
-  for (int i = 0; i < 500; ++i) {
-    const std::string err = process_->stderr_text();
-    if (const std::size_t at = err.find(kLine); at != std::string::npos) {
-      return static_cast<std::uint16_t>(std::stoi(err.substr(at + kLine.size())));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::string err;
+  if (eventually([&] {
+        err = process_->stderr_text();
+        return err.find(kLine) != std::string::npos;
+      })) {
+    return static_cast<std::uint16_t>(std::stoi(err.substr(err.find(kLine) + kLine.size())));
   }
   throw std::runtime_error("no HTTPS listener announced: " + process_->stderr_text());
 }
@@ -44,15 +45,33 @@ CommandResult RunningProxy::cli(std::vector<std::string> args) const {
   return run_command(std::move(args));
 }
 
-std::int64_t RunningProxy::in_flight(const std::string& service) const {
+namespace {
+
+// A number field of the service's entry in status (-1: no such service, or no answer).
+std::int64_t service_number(const std::string& control, const std::string& service,
+                            std::string_view field) {
+  boost::system::error_code ec;
   const boost::json::value status =
-      boost::json::parse(unix_request(control_, "GET", "/v1/status").body);
+      boost::json::parse(unix_request(control, "GET", "/v1/status").body, ec);
+  if (ec || !status.is_object()) {
+    return -1;
+  }
   for (const auto& s : status.at("services").as_array()) {
     if (s.at("name").as_string() == service) {
-      return s.at("in_flight").to_number<std::int64_t>();
+      return s.at(field).to_number<std::int64_t>();
     }
   }
   return -1;
+}
+
+}  // namespace
+
+std::int64_t RunningProxy::in_flight(const std::string& service) const {
+  return service_number(control_, service, "in_flight");
+}
+
+std::int64_t RunningProxy::requests(const std::string& service) const {
+  return service_number(control_, service, "requests");
 }
 
 }  // namespace handoff::test

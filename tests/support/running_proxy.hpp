@@ -31,6 +31,9 @@ class RunningProxy {
   /// The requests in flight on `service`'s serving set, as status shows them (-1: no such
   /// service).
   [[nodiscard]] std::int64_t in_flight(const std::string& service) const;
+  /// The requests `service` has answered since this process started, as status shows them
+  /// (-1: no such service, or no process answers).
+  [[nodiscard]] std::int64_t requests(const std::string& service) const;
 
  private:
   std::string control_;

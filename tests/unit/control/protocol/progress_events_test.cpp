@@ -67,7 +67,7 @@ TEST_CASE("a result reads back field for field, nested records too") {
   CHECK_FALSE(back.from);
 }
 
-TEST_CASE("a field the reader does not know is passed over; one of another type names itself") {
+TEST_CASE("a field the reader does not know is passed over, one of another type names itself") {
   const auto fine = from_wire<DrainEvent>(
       json::parse(R"({"in_flight":3,"said_by_a_newer_proxy":true})").as_object());
   CHECK(fine.in_flight == 3);

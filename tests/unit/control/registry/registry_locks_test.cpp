@@ -120,7 +120,7 @@ TEST_CASE("status, metrics and other services' changes go on while a resolve han
   const std::int64_t slowest = reads.get();
   MESSAGE("slowest status+metrics while a resolve hangs: " << slowest << " us");
   CHECK(swap.get() == 1);
-  CHECK(registry.current_upstream("web") == "slow.test:80");
+  CHECK(registry.view("web").upstream == "slow.test:80");
   CHECK(shows(registry, "api"));
 }
 

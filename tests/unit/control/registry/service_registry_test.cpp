@@ -73,11 +73,11 @@ TEST_CASE("a service's certificate is presented for its hosts, swapped by one st
   r.registry.update("web", {.tls = tls_change(true, 60)});
   const auto second = r.server.tls().certificates();
   CHECK(second->find("web.test") != first->find("web.test"));
-  CHECK(r.registry.service("web")->redirect_https());
-  CHECK(r.registry.service("web")->hsts_seconds() == 60);
+  CHECK(r.registry.view("web").service->redirect_https());
+  CHECK(r.registry.view("web").service->hsts_seconds() == 60);
   r.registry.update("web", {.tls = {.source = control::CertificateSource::none}});
   CHECK(r.server.tls().certificates()->find("web.test") == nullptr);
-  CHECK(r.registry.service("web")->redirect_https());  // unchanged: not part of that change
+  CHECK(r.registry.view("web").service->redirect_https());  // unchanged: not part of that change
 }
 
 TEST_CASE("automatic certificates: refused without ACME, installed only while still wanted") {
@@ -135,7 +135,7 @@ TEST_CASE("the registry refuses a bad name, a bad host, a taken name or host, an
   CHECK(refusal([&] {
           r.registry.update("nope", {.hosts = std::vector<std::string>{"x.test"}});
         }) == ErrorKind::not_found);
-  CHECK(refusal([&] { (void)r.registry.service("nope"); }) == ErrorKind::not_found);
+  CHECK(refusal([&] { (void)r.registry.view("nope").service; }) == ErrorKind::not_found);
   // Nothing refused changed anything.
   const boost::json::object now = r.now();
   CHECK(now.size() == 1);
@@ -159,7 +159,7 @@ TEST_CASE("a swap stores the new upstream at once and keeps the old one for roll
   Registry r;
   r.registry.add("web", {"web.test"}, "127.0.0.1:9001");
   bool switched = false;
-  const auto service = r.registry.service("web");
+  const auto service = r.registry.view("web").service;
   control::ServiceClaim claim = r.registry.claim("web");
   // Runs inside the switch, right after the store (with the registry locked: it must not call
   // back into it).
@@ -174,13 +174,13 @@ TEST_CASE("a swap stores the new upstream at once and keeps the old one for roll
   REQUIRE(old.size() == 1);
   CHECK(old.front()->address() == "127.0.0.1:9001");
   CHECK(old.front()->retired());
-  CHECK(r.registry.current_upstream("web") == "127.0.0.1:9002");
-  CHECK(r.registry.previous_upstream("web") == std::vector<std::string>{"127.0.0.1:9001"});
+  CHECK(r.registry.view("web").upstream == "127.0.0.1:9002");
+  CHECK(r.registry.view("web").serving.previous == std::vector<std::string>{"127.0.0.1:9001"});
   CHECK(refusal([&] { claim.switch_to({{"nowhere"}}); }) == ErrorKind::invalid);
   CHECK(refusal([&] {
           claim.switch_to({{"127.0.0.1:9003", "127.0.0.1:9003"}});
         }) == ErrorKind::invalid);
-  CHECK(r.registry.current_upstream("web") == "127.0.0.1:9002");
+  CHECK(r.registry.view("web").upstream == "127.0.0.1:9002");
 }
 
 TEST_CASE("every change the registry accepts survives a restart") {
@@ -217,8 +217,8 @@ TEST_CASE("every change the registry accepts survives a restart") {
   proxy::Server fresh_server(test::loopback_config());
   control::ServiceRegistry fresh(fresh_server, r.store);
   fresh.restore(r.store.load());
-  CHECK(fresh.container("web").name == "web-3");
-  CHECK(fresh.previous_upstream("web") == std::vector<std::string>{"127.0.0.1:9002"});
+  CHECK(fresh.view("web").first_container().name == "web-3");
+  CHECK(fresh.view("web").serving.previous == std::vector<std::string>{"127.0.0.1:9002"});
   CHECK(fresh.claim("web").reserve_container_number() == n + 2);
 }
 
@@ -272,5 +272,5 @@ TEST_CASE("a resumed service keeps its last pause's settings across a restart, b
   control::ServiceRegistry fresh(fresh_server, r.store);
   fresh.restore(r.store.load());  // saves what it restored
   CHECK(control::state_to_json(r.store.load()) == saved);
-  CHECK_FALSE(fresh.service("web")->paused());
+  CHECK_FALSE(fresh.view("web").service->paused());
 }

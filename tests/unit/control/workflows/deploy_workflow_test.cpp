@@ -24,12 +24,12 @@ TEST_CASE("a deploy against the fake engine serves the new version and retires t
   Events first;
   REQUIRE(code_of(h.deploy("app:v1", first)) == "ok");
   CHECK(h.get() == "app:v1");
-  const std::string v1 = h.registry.container("web").name;
+  const std::string v1 = h.registry.view("web").first_container().name;
   Events second;
   const control::OperationResult r = h.deploy("app:v2", second);
   REQUIRE(code_of(r) == "ok");
   CHECK(h.get() == "app:v2");
-  const std::string v2 = h.registry.container("web").name;
+  const std::string v2 = h.registry.view("web").first_container().name;
   CHECK(v2 != v1);
   CHECK(h.engine.containers() ==
         std::map<std::string, std::string>{{v1, "exited"}, {v2, "running"}});
@@ -53,7 +53,7 @@ TEST_CASE(
     Harness h;
     Events setup;
     REQUIRE(code_of(h.deploy("app:v1", setup)) == "ok");
-    const std::string v1 = h.registry.container("web").name;
+    const std::string v1 = h.registry.view("web").first_container().name;
     h.engine.set_fault(fault);
     control::DeployOptions o =
         Harness::options(fault == EngineFault::pull_fails ? "app:v9" : "app:v2");
@@ -65,7 +65,7 @@ TEST_CASE(
     CHECK(h.get() == "app:v1");
     // The new container is gone, whatever failed; only the serving one is left.
     CHECK(h.engine.containers() == std::map<std::string, std::string>{{v1, "running"}});
-    CHECK(h.registry.container("web").name == v1);
+    CHECK(h.registry.view("web").first_container().name == v1);
     // A failure costs the old version nothing: the report says so.
     CHECK(r.result.at("cost").as_object().contains("old"));
     // The next deploy, once the engine behaves, succeeds under a name not used before.
@@ -73,7 +73,7 @@ TEST_CASE(
     Events again;
     REQUIRE(code_of(h.deploy("app:v3", again)) == "ok");
     CHECK(h.get() == "app:v3");
-    const std::string v3 = h.registry.container("web").name;
+    const std::string v3 = h.registry.view("web").first_container().name;
     CHECK(h.engine.containers() ==
           std::map<std::string, std::string>{{v1, "exited"}, {v3, "running"}});
     CHECK(h.engine.calls("create") == 3 - (fault == EngineFault::pull_fails ? 1 : 0));
@@ -94,7 +94,7 @@ TEST_CASE("a failure while retiring the old container is a warning: the deploy s
     CHECK(events.has("retire", "warning"));
     CHECK(events.has("retire", "done"));
     CHECK(h.get() == "app:v3");
-    CHECK(h.engine.containers().at(h.registry.container("web").name) == "running");
+    CHECK(h.engine.containers().at(h.registry.view("web").first_container().name) == "running");
   }
 }
 
@@ -124,9 +124,9 @@ TEST_CASE("a rollback starts the kept container again and a failed one stops it 
   Events e1;
   Events e2;
   REQUIRE(code_of(h.deploy("app:v1", e1)) == "ok");
-  const std::string v1 = h.registry.container("web").name;
+  const std::string v1 = h.registry.view("web").first_container().name;
   REQUIRE(code_of(h.deploy("app:v2", e2)) == "ok");
-  const std::string v2 = h.registry.container("web").name;
+  const std::string v2 = h.registry.view("web").first_container().name;
   Events back;
   REQUIRE(code_of(h.rollback(back)) == "ok");
   CHECK(h.get() == "app:v1");
@@ -147,10 +147,10 @@ TEST_CASE("restart reconciliation removes what an interrupted deploy left and st
   Events e2;
   REQUIRE(code_of(h.deploy("app:v1", e1)) == "ok");
   REQUIRE(code_of(h.deploy("app:v2", e2)) == "ok");
-  const std::string v2 = h.registry.container("web").name;
+  const std::string v2 = h.registry.view("web").first_container().name;
   // What a crash leaves: a kept container still running (the retire was cut short) and a
   // created container the state does not know (the create was the last step).
-  const control::ContainerRef kept = h.registry.history("web").at(0).at(0);
+  const control::ContainerRef kept = h.registry.view("web").serving.earlier.at(0).at(0);
   h.engine.start(kept.id);
   containers::ContainerSpec orphan;
   orphan.name = "web-9";
@@ -171,7 +171,7 @@ TEST_CASE(
     Harness h;
     Events setup;
     REQUIRE(code_of(h.deploy("app:v1", setup)) == "ok");
-    const std::string v1 = h.registry.container("web").name;
+    const std::string v1 = h.registry.view("web").first_container().name;
     h.engine.set_fault(fault);
     control::DeployOptions o = Harness::options("app:v2");
     o.pull = fault == EngineFault::pull_hangs ? "always" : "missing";
@@ -220,21 +220,21 @@ void deploy_replicas(Harness& h, int n) {
 TEST_CASE("a deploy of three replicas serves from all three, and a redeploy keeps the scale") {
   Harness h;
   deploy_replicas(h, 3);
-  CHECK(h.registry.containers("web").size() == 3);
-  CHECK(h.registry.service("web")->upstreams()->members().size() == 3);
+  CHECK(h.registry.view("web").serving.containers.size() == 3);
+  CHECK(h.registry.view("web").service->upstreams()->members().size() == 3);
   CHECK(by_state(h.engine) == std::map<std::string, int>{{"running", 3}});
   Events second;
   REQUIRE(code_of(h.deploy("app:v2", second)) == "ok");  // no --replicas: as many as serve
   CHECK(h.get() == "app:v2");
-  CHECK(h.registry.containers("web").size() == 3);
+  CHECK(h.registry.view("web").serving.containers.size() == 3);
   CHECK(by_state(h.engine) == std::map<std::string, int>{{"exited", 3}, {"running", 3}});
-  REQUIRE(h.registry.history("web").size() == 1);
-  CHECK(h.registry.history("web")[0].size() == 3);
+  REQUIRE(h.registry.view("web").serving.earlier.size() == 1);
+  CHECK(h.registry.view("web").serving.earlier[0].size() == 3);
   // A rollback brings the whole set back.
   Events back;
   REQUIRE(code_of(h.rollback(back)) == "ok");
   CHECK(h.get() == "app:v1");
-  CHECK(h.registry.containers("web").size() == 3);
+  CHECK(h.registry.view("web").serving.containers.size() == 3);
   CHECK(by_state(h.engine) == std::map<std::string, int>{{"exited", 3}, {"running", 3}});
 }
 
@@ -243,7 +243,7 @@ TEST_CASE("one replica that fails its gate fails the deploy: none of the new set
     Harness h;
     Events setup;
     REQUIRE(code_of(h.deploy("app:v1", setup)) == "ok");
-    const std::string v1 = h.registry.container("web").name;
+    const std::string v1 = h.registry.view("web").first_container().name;
     h.engine.set_fault_on_create(nth, EngineFault::app_unhealthy);
     control::DeployOptions o = Harness::options("app:v2");
     o.replicas = 3;
@@ -253,7 +253,7 @@ TEST_CASE("one replica that fails its gate fails the deploy: none of the new set
     CHECK(code_of(h.deploy(o.image, events, o)) == "health_check_failed");
     CHECK(h.get() == "app:v1");
     CHECK(h.engine.containers() == std::map<std::string, std::string>{{v1, "running"}});
-    CHECK(h.registry.containers("web").size() == 1);
+    CHECK(h.registry.view("web").serving.containers.size() == 1);
   }
 }
 
@@ -264,13 +264,11 @@ TEST_CASE("a replica whose container dies is ejected within a second, from the e
   watch.start();
   // The watch has seen them run once it has looked at the engine's containers.
   REQUIRE(eventually([&] { return h.engine.calls("watch_deaths_scan") > 0; }));
-  const control::ContainerRef doomed = h.registry.containers("web").at(1);
-  const auto member = h.registry.service("web")->upstreams()->members().at(1);
+  const control::ContainerRef doomed = h.registry.view("web").serving.containers.at(1);
+  const auto member = h.registry.view("web").service->upstreams()->members().at(1);
   h.engine.kill(doomed.name);
   const auto start = std::chrono::steady_clock::now();
-  while (!member->ejected() && std::chrono::steady_clock::now() - start < 2s) {
-    std::this_thread::sleep_for(10ms);
-  }
+  eventually([&] { return member->ejected(); }, 2s);
   CHECK(member->ejection() == proxy::Ejection::container_died);
   CHECK(std::chrono::steady_clock::now() - start < 1s);
   // The others serve every request.
@@ -284,15 +282,15 @@ TEST_CASE("scale adds gated replicas like the serving ones and drops replicas wi
   Harness h;
   Events setup;
   REQUIRE(code_of(h.deploy("app:v1", setup)) == "ok");
-  const auto first = h.registry.service("web")->upstreams()->members().front();
+  const auto first = h.registry.view("web").service->upstreams()->members().front();
   const auto scale = [&h](int n, Events& events) {
     control::SwapOptions swap = Harness::options("").swap;
     return control::prepare_scale(h.registry, h.server, h.engine.factory(), "web", n, swap)(events);
   };
   Events up;
   REQUIRE(code_of(scale(3, up)) == "ok");
-  CHECK(h.registry.containers("web").size() == 3);
-  const auto members = h.registry.service("web")->upstreams()->members();
+  CHECK(h.registry.view("web").serving.containers.size() == 3);
+  const auto members = h.registry.view("web").service->upstreams()->members();
   REQUIRE(members.size() == 3);
   CHECK(members.front() == first);  // the serving member stays as it is
   CHECK_FALSE(first->retired());
@@ -309,14 +307,15 @@ TEST_CASE("scale adds gated replicas like the serving ones and drops replicas wi
   fast.health.timeout = 600ms;
   CHECK(code_of(control::prepare_scale(h.registry, h.server, h.engine.factory(), "web", 5,
                                        fast)(failing)) == "health_check_failed");
-  CHECK(h.registry.containers("web").size() == 3);
+  CHECK(h.registry.view("web").serving.containers.size() == 3);
   CHECK(by_state(h.engine) == std::map<std::string, int>{{"running", 3}});
   Events down;
   REQUIRE(code_of(scale(1, down)) == "ok");
-  CHECK(h.registry.containers("web").size() == 1);
-  CHECK(h.registry.service("web")->upstreams()->members().front() == first);
+  CHECK(h.registry.view("web").serving.containers.size() == 1);
+  CHECK(h.registry.view("web").service->upstreams()->members().front() == first);
   CHECK(by_state(h.engine) == std::map<std::string, int>{{"running", 1}});
-  CHECK(h.registry.history("web").empty());  // dropped replicas are not kept for rollback
+  CHECK(h.registry.view("web")
+            .serving.earlier.empty());  // dropped replicas are not kept for rollback
   // A service that does not run in containers is told to use swap.
   h.registry.add("plain", {"plain.test"}, "127.0.0.1:9");
   CHECK_THROWS_AS(
@@ -330,26 +329,26 @@ TEST_CASE(
   Harness h;
   Events v1;
   REQUIRE(code_of(h.deploy("app:v1", v1)) == "ok");
-  const std::string v1_name = h.registry.container("web").name;
+  const std::string v1_name = h.registry.view("web").first_container().name;
   control::DeployOptions canary = Harness::options("app:v2");
   canary.swap.canary_share = 10'000;  // every new client
   Events v2;
   REQUIRE(code_of(h.deploy("app:v2", v2, canary)) == "ok");
   CHECK(h.get() == "app:v2");
-  CHECK(h.registry.container("web").name == v1_name);  // still the serving one
+  CHECK(h.registry.view("web").first_container().name == v1_name);  // still the serving one
   Events promoted;
   REQUIRE(code_of(control::prepare_promote(h.registry, h.server, h.engine.factory(), "web",
                                            Harness::options("app:v2"))(promoted)) == "ok");
   CHECK(h.get() == "app:v2");
-  CHECK_FALSE(h.registry.canary("web"));
+  CHECK_FALSE(h.registry.view("web").canary);
   CHECK(h.engine.containers().at(v1_name) == "exited");  // kept for rollback
-  CHECK(h.registry.deploy_spec("web").image == "app:v2");
+  CHECK(h.registry.view("web").serving.deploy.image == "app:v2");
 
   canary.image = "app:v3";
   Events v3;
   REQUIRE(code_of(h.deploy("app:v3", v3, canary)) == "ok");
   CHECK(h.get() == "app:v3");
-  const std::string v3_name = h.registry.canary("web")->containers.at(0).name;
+  const std::string v3_name = h.registry.view("web").canary->containers.at(0).name;
   const control::EngineFactory unreachable = []() -> std::unique_ptr<containers::Engine> {
     throw containers::EngineError(0, "cannot connect to the Docker engine");
   };

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "control/base/domain_error.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/workflow_harness.hpp"
 
 using namespace handoff;
@@ -28,23 +29,13 @@ std::string log_text(const Events& events) {
   return text;
 }
 
-bool eventually(const std::function<bool()>& ready) {
-  for (int i = 0; i < 300; ++i) {
-    if (ready()) {
-      return true;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("following logs goes on with the new container after a deploy, until the reader leaves") {
   Harness h;
   Events setup;
   REQUIRE(code_of(h.deploy("app:v1", setup)) == "ok");
-  const std::string v1 = h.registry.container("web").name;
+  const std::string v1 = h.registry.view("web").first_container().name;
   h.engine.say(v1, "request 1");
   const std::atomic<bool> stopping{false};
   Events events;
@@ -57,7 +48,7 @@ TEST_CASE("following logs goes on with the new container after a deploy, until t
 
   Events deploy_events;
   REQUIRE(code_of(h.deploy("app:v2", deploy_events)) == "ok");
-  const std::string v2 = h.registry.container("web").name;
+  const std::string v2 = h.registry.view("web").first_container().name;
   h.engine.say(v2, "request 3");
   REQUIRE(eventually([&] {
     return log_text(events) ==
@@ -78,7 +69,7 @@ TEST_CASE("following logs ends when the serving container stops, or when the pro
   Harness h;
   Events setup;
   REQUIRE(code_of(h.deploy("app:v1", setup)) == "ok");
-  const control::ContainerRef current = h.registry.container("web");
+  const control::ContainerRef current = h.registry.view("web").first_container();
   std::atomic<bool> stopping{false};
   {
     Events events;

@@ -45,7 +45,7 @@ TEST_CASE("a swap gates the target, switches to it and drains the old upstream")
   CHECK(second.has("health_check", "done"));
   CHECK(second.has("swap", "done"));
   CHECK(second.has("drain", "done"));
-  CHECK(h.registry.previous_upstream("web") == std::vector<std::string>{blue.address()});
+  CHECK(h.registry.view("web").serving.previous == std::vector<std::string>{blue.address()});
 }
 
 TEST_CASE("a target that fails its gate is never switched to") {

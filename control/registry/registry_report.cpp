@@ -1,11 +1,12 @@
-// What `handoff status` and the metrics endpoint show of the registry's services.
+#include "control/registry/registry_report.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
 
 #include "control/protocol/canary_answers.hpp"
-#include "control/registry/service_registry.hpp"
+#include "control/registry/service_tls.hpp"
 #include "proxy/upstream/upstream_set.hpp"
 
 namespace handoff::control {
@@ -100,8 +101,7 @@ json::value canary_status(const proxy::Service& service,
 
 }  // namespace
 
-json::object ServiceRegistry::status() const {
-  std::lock_guard lock(mutex_);
+json::object RegistryReport::status() const {
   json::array services;
   for (const auto& [name, r] : records_) {
     auto set = r.service->upstreams();
@@ -111,37 +111,38 @@ json::object ServiceRegistry::status() const {
       requests += n;
     }
     json::array draining;
-    for (const auto& d : r.draining) {
+    for (const auto& d : r.books.draining) {
       draining.push_back(json::object{{"upstream", d->address()},
                                       {"generation", d->generation()},
                                       {"in_flight", d->in_flight()}});
     }
     json::array hosts;
-    for (const auto& h : r.hosts) {
+    for (const auto& h : r.route.hosts) {
       hosts.emplace_back(h);
     }
     json::value container = nullptr;  // the first member's: one line in `status`
-    if (!r.containers.empty()) {
-      const ContainerRef& first = r.containers.front();
+    if (!r.serving.containers.empty()) {
+      const ContainerRef& first = r.serving.containers.front();
       container = json::object{{"id", first.id.substr(0, 12)},
                                {"name", first.name},
                                {"image", first.image},
-                               {"replicas", r.containers.size()},
-                               {"problem", r.container_problem}};
+                               {"replicas", r.serving.containers.size()},
+                               {"problem", r.serving.container_problem}};
     }
     services.push_back(json::object{
         {"name", name},
         {"container", std::move(container)},
         {"hosts", std::move(hosts)},
-        {"strip_prefix", r.strip_prefix},
-        {"max_conns_per_member", r.max_conns ? json::value(static_cast<std::uint64_t>(*r.max_conns))
-                                             : json::value(nullptr)},
+        {"strip_prefix", r.route.strip_prefix},
+        {"max_conns_per_member", r.route.max_conns
+                                     ? json::value(static_cast<std::uint64_t>(*r.route.max_conns))
+                                     : json::value(nullptr)},
         {"upstream", set ? json::value(set->addresses()) : json::value(nullptr)},
-        {"members", members_status(set, r.containers)},
+        {"members", members_status(set, r.serving.containers)},
         {"canary",
-         canary_status(*r.service, r.canary_containers, r.canary_policy, r.canary_started)},
-        {"previous", proxy::join_addresses(r.previous)},
-        {"generation", r.generation},
+         canary_status(*r.service, r.canary.containers, r.canary.policy, r.canary.started_unix_ms)},
+        {"previous", proxy::join_addresses(r.serving.previous)},
+        {"generation", r.serving.generation},
         {"in_flight", set ? set->in_flight() : 0},
         {"draining", std::move(draining)},
         {"paused", r.service->paused()},
@@ -150,7 +151,7 @@ json::object ServiceRegistry::status() const {
         {"requests", requests},
         {"errors", counters.responses[5]},
         {"connect_errors", counters.connect_errors},
-        {"tls", tls_status(r.tls)},
+        {"tls", tls_status(r.route.tls)},
     });
   }
   const double uptime = std::chrono::duration<double>(Clock::now() - started_).count();
@@ -168,8 +169,7 @@ void family(std::string& out, std::string_view name, std::string_view type, std:
 
 }  // namespace
 
-std::string ServiceRegistry::metrics() const {
-  std::lock_guard lock(mutex_);
+std::string RegistryReport::metrics() const {
   std::string out;
   append_request_metrics(out);
   append_upstream_metrics(out);
@@ -178,7 +178,7 @@ std::string ServiceRegistry::metrics() const {
 }
 
 // Requests by service: answers by status class, durations, unfinished ones.
-void ServiceRegistry::append_request_metrics(std::string& out) const {
+void RegistryReport::append_request_metrics(std::string& out) const {
   family(out, "handoff_requests_total", "counter",
          "Requests answered, by service and status class.");
   for (const auto& [name, r] : records_) {
@@ -234,7 +234,7 @@ void ServiceRegistry::append_request_metrics(std::string& out) const {
 }
 
 // Upstreams: requests in flight per generation, failed connections, open client connections.
-void ServiceRegistry::append_upstream_metrics(std::string& out) const {
+void RegistryReport::append_upstream_metrics(std::string& out) const {
   family(out, "handoff_in_flight", "gauge",
          "Requests in flight, by service, upstream generation and member.");
   for (const auto& [name, r] : records_) {
@@ -254,7 +254,7 @@ void ServiceRegistry::append_upstream_metrics(std::string& out) const {
         emit(*m, "canary");
       }
     }
-    for (const auto& d : r.draining) {
+    for (const auto& d : r.books.draining) {
       emit(*d, "draining");
     }
   }
@@ -271,7 +271,7 @@ void ServiceRegistry::append_upstream_metrics(std::string& out) const {
 }
 
 // The serving members: health and failed connects each.
-void ServiceRegistry::append_member_metrics(std::string& out) const {
+void RegistryReport::append_member_metrics(std::string& out) const {
   family(out, "handoff_upstream_healthy", "gauge",
          "1 when a serving member takes requests, 0 when it is ejected.");
   for (const auto& [name, r] : records_) {
@@ -298,7 +298,7 @@ void ServiceRegistry::append_member_metrics(std::string& out) const {
 
 // Members capped by --max-conns-per-member: requests waiting for a connection, and those
 // refused (queue full, or their queue timeout passed).
-void ServiceRegistry::append_queue_metrics(std::string& out) const {
+void RegistryReport::append_queue_metrics(std::string& out) const {
   const auto each_capped = [this, &out](std::string_view metric, auto value) {
     for (const auto& [name, r] : records_) {
       if (auto set = r.service->upstreams()) {
@@ -321,7 +321,7 @@ void ServiceRegistry::append_queue_metrics(std::string& out) const {
 }
 
 // Canaries: the share of clients each takes, and what it answered.
-void ServiceRegistry::append_canary_metrics(std::string& out) const {
+void RegistryReport::append_canary_metrics(std::string& out) const {
   family(out, "handoff_canary_percent", "gauge",
          "Share of clients a service's canary takes (absent when none runs).");
   for (const auto& [name, r] : records_) {
@@ -343,20 +343,21 @@ void ServiceRegistry::append_canary_metrics(std::string& out) const {
 }
 
 // Swaps and drains: how long the switch and the drain took.
-void ServiceRegistry::append_workflow_metrics(std::string& out) const {
+void RegistryReport::append_workflow_metrics(std::string& out) const {
   family(out, "handoff_swap_duration_seconds", "summary", "Time the upstream switch itself took.");
   for (const auto& [name, r] : records_) {
     out += fmt::format("handoff_swap_duration_seconds_sum{{service=\"{}\"}} {:.9f}\n", name,
-                       r.swap_seconds);
-    out += fmt::format("handoff_swap_duration_seconds_count{{service=\"{}\"}} {}\n", name, r.swaps);
+                       r.books.swap_seconds);
+    out += fmt::format("handoff_swap_duration_seconds_count{{service=\"{}\"}} {}\n", name,
+                       r.books.swaps);
   }
   family(out, "handoff_drain_duration_seconds", "summary",
          "Time from a swap until the old upstream was idle.");
   for (const auto& [name, r] : records_) {
     out += fmt::format("handoff_drain_duration_seconds_sum{{service=\"{}\"}} {:.6f}\n", name,
-                       r.drain_seconds);
-    out +=
-        fmt::format("handoff_drain_duration_seconds_count{{service=\"{}\"}} {}\n", name, r.drains);
+                       r.books.drain_seconds);
+    out += fmt::format("handoff_drain_duration_seconds_count{{service=\"{}\"}} {}\n", name,
+                       r.books.drains);
   }
 }
 

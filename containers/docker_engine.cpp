@@ -12,6 +12,7 @@
 #include <cstring>
 #include <memory>
 
+#include "containers/api_fields.hpp"
 #include "containers/log_demultiplexer.hpp"
 #include "containers/unix_socket.hpp"
 
@@ -64,33 +65,6 @@ bool version_less(const std::string& a, std::string_view b) {
         dot == std::string_view::npos ? 0 : std::atoi(std::string(v.substr(dot + 1)).c_str()));
   };
   return parse(a) < parse(b);
-}
-
-// A path segment or query value, percent-encoded by libcurl.
-std::string url_encode(const std::string& s) {
-  std::unique_ptr<char, decltype(&curl_free)> escaped(
-      curl_easy_escape(nullptr, s.data(), static_cast<int>(s.size())), curl_free);
-  if (!escaped) {
-    throw EngineError(0, "cannot encode a URL part");
-  }
-  return escaped.get();
-}
-
-std::string string_or_empty(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-std::map<std::string, std::string> string_map(const json::value* v) {
-  std::map<std::string, std::string> out;
-  if (v != nullptr && v->is_object()) {
-    for (const auto& [k, val] : v->as_object()) {
-      if (val.is_string()) {
-        out.emplace(std::string(k), std::string(val.as_string()));
-      }
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -194,6 +168,22 @@ DockerEngine::Reply DockerEngine::call(const std::string& method, const std::str
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
   reply.status = static_cast<int>(status);
   return reply;
+}
+
+json::value DockerEngine::request_json(const std::string& method, const std::string& path,
+                                       const std::string& body, std::initializer_list<int> ok,
+                                       const std::string& what) {
+  const Reply r = call(method, path, body);
+  expect(r, ok, what);
+  if (r.body.empty()) {
+    return nullptr;
+  }
+  boost::system::error_code ec;
+  json::value v = json::parse(r.body, ec);
+  if (ec) {
+    throw EngineError(r.status, fmt::format("cannot {}: the engine's answer is not JSON", what));
+  }
+  return v;
 }
 
 void DockerEngine::expect(const Reply& r, std::initializer_list<int> ok, const std::string& what) {
@@ -393,7 +383,7 @@ void DockerEngine::follow_logs(const std::string& id, int lines,
 
 // GET /events streams one JSON object per line; the filter keeps the engine from sending
 // anything but the deaths of our own containers.
-void DockerEngine::watch_deaths(const std::string& label,
+void DockerEngine::watch_deaths(const std::string& label, std::int64_t since,
                                 const std::function<void(const std::string& id)>& died,
                                 const std::function<bool()>& keep_going) {
   const std::string filters = boost::json::serialize(
@@ -417,8 +407,10 @@ void DockerEngine::watch_deaths(const std::string& label,
       }
     }
   };
-  const Reply r =
-      call("GET", "/events?filters=" + url_encode(filters), {}, 0, {}, &on_data, &keep_going);
+  const Reply r = call("GET",
+                       "/events?filters=" + url_encode(filters) +
+                           (since > 0 ? "&since=" + std::to_string(since) : std::string()),
+                       {}, 0, {}, &on_data, &keep_going);
   if (r.status != 200) {
     throw EngineError(r.status, "cannot watch the engine's events: " + pending.substr(0, 512));
   }

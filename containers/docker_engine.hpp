@@ -1,6 +1,8 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <initializer_list>
 #include <string>
 
 #include "containers/engine.hpp"
@@ -32,7 +34,7 @@ class DockerEngine : public Engine {
   void follow_logs(const std::string& id, int lines,
                    const std::function<void(std::string_view)>& output,
                    const std::function<bool()>& keep_going) override;
-  void watch_deaths(const std::string& label,
+  void watch_deaths(const std::string& label, std::int64_t since,
                     const std::function<void(const std::string& id)>& died,
                     const std::function<bool()>& keep_going) override;
   bool has_image(const std::string& image) override;
@@ -56,6 +58,13 @@ class DockerEngine : public Engine {
   void pull(const std::string& image, const std::string& registry_auth,
             const std::function<void(const PullProgress&)>& progress,
             const std::function<bool()>& keep_going) override;
+
+  /// One call of the API (`path` after the version, e.g. "/tasks"), for the clients of its other
+  /// parts (Swarm): the parsed answer (null when empty). Throws EngineError when the status is
+  /// not one of `ok`, with the engine's message and `what` was asked.
+  boost::json::value request_json(const std::string& method, const std::string& path,
+                                  const std::string& body, std::initializer_list<int> ok,
+                                  const std::string& what);
 
  private:
   struct Reply {

@@ -100,7 +100,9 @@ class Engine {
   /// killed or died) by calling `died` with its id, as the engine says it happens, until
   /// `keep_going` (asked about once a second) says false. Returns when the stream ends; throws
   /// EngineError when it cannot be opened.
-  virtual void watch_deaths(const std::string& label,
+  /// `since` (unix seconds; 0: from now) replays the deaths from then on first, so that one
+  /// that came while nobody watched (before the first connection, between two) is not missed.
+  virtual void watch_deaths(const std::string& label, std::int64_t since,
                             const std::function<void(const std::string& id)>& died,
                             const std::function<bool()>& keep_going) = 0;
 };

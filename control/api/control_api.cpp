@@ -86,7 +86,27 @@ DeployOptions deploy_options(const DeployRequest& request) {
   opt.env = request.env;
   opt.pull = request.pull.value_or(opt.pull);
   opt.registry_auth = request.registry_auth.value_or("");
+  opt.task_port = request.task_port.value_or("");
   return opt;
+}
+
+// A deploy names where its containers run in the words of where handoff runs: a swarm's tasks
+// are on the hosts' network with --task-port; a container's on --network or --host-network.
+void check_deploy_target(const DeployRequest& request, bool on_swarm) {
+  if (on_swarm && (request.network || request.host_network)) {
+    throw DomainError(ErrorKind::invalid, "bad_field",
+                      "on a swarm, tasks use their hosts' network: give --task-port, not "
+                      "'network' or 'host_network'");
+  }
+  if (!on_swarm && request.task_port) {
+    throw DomainError(ErrorKind::invalid, "bad_field",
+                      "field 'task_port' is for a swarm (handoff run --swarm)");
+  }
+  if (!on_swarm && request.network.has_value() == request.host_network.value_or(false)) {
+    throw DomainError(ErrorKind::invalid, "bad_field",
+                      "give one of --network NAME (a network the proxy shares with the app) or "
+                      "--host-network");
+  }
 }
 
 // `reply` with a "warnings" array when there are any: what was done but may not be meant.
@@ -360,6 +380,11 @@ std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
   }
   if (action == "deploy") {
     const auto request = read_request<DeployRequest>(text);
+    check_deploy_target(request, swarm_ != nullptr);
+    if (swarm_ != nullptr) {
+      return operation(prepare_swarm_deploy(*swarm_, swarm_engines_, name, request.hosts,
+                                            deploy_options(request)));
+    }
     return operation(deploy_creating(name, request.hosts, TlsChange::from(request.tls),
                                      deploy_options(request)));
   }

@@ -8,6 +8,8 @@
 #include "control/protocol/json_fields.hpp"
 #include "control/protocol/requests.hpp"
 #include "control/registry/service_registry.hpp"
+#include "control/swarm/swarm_deploy.hpp"
+#include "control/swarm/swarm_follower.hpp"
 #include "control/upgrade/succession.hpp"
 #include "control/workflows/deploy_workflow.hpp"
 
@@ -44,6 +46,12 @@ class ControlApi {
   ApiResponse handle(const ApiRequest& request);
   /// Lets `POST /v1/upgrade` hand this process over (without it, the endpoint is 404).
   void set_succession(Succession* succession) { succession_ = succession; }
+  /// Sends deploys to the swarm (`run --swarm`): `follower` is this node's, `engines` reach the
+  /// swarm's manager.
+  void set_swarm(SwarmFollower* follower, SwarmEngineFactory engines) {
+    swarm_ = follower;
+    swarm_engines_ = std::move(engines);
+  }
   /// From now on, requests are answered 503.
   void shutting_down() { shutting_down_ = true; }
 
@@ -66,6 +74,8 @@ class ControlApi {
   ServiceRegistry& registry_;
   proxy::Server& server_;
   EngineFactory engines_;
+  SwarmFollower* swarm_ = nullptr;
+  SwarmEngineFactory swarm_engines_;
   Succession* succession_ = nullptr;
   std::atomic<bool> shutting_down_{false};
 };

@@ -332,6 +332,11 @@ int deploy_command(const std::vector<std::string_view>& args) {
        int_into(request.replicas, kReplicasRange)},
       {"pull", "WHEN", "pull the image: missing (default), always or never",
        text_into(request.pull)},
+      {"task-port", "PORT",
+       "on a swarm (handoff run --swarm): the port each task listens on, given to it as PORT; "
+       "{{.Task.Slot}} in it becomes the task's slot, e.g. 190{{.Task.Slot}} (default: the "
+       "last deploy's)",
+       text_into(request.task_port)},
       {"registry-auth", "FILE",
        "registry credentials, a Docker config.json (default: $DOCKER_CONFIG/config.json or "
        "~/.docker/config.json when it exists)",
@@ -353,9 +358,8 @@ int deploy_command(const std::vector<std::string_view>& args) {
   if (!request.image) {
     throw std::invalid_argument("--image IMAGE is required");
   }
-  if (request.network.has_value() == request.host_network.has_value()) {
-    throw std::invalid_argument(
-        "give one of --network NAME (a network the proxy shares with the app) or --host-network");
+  if (request.network && request.host_network) {
+    throw std::invalid_argument("give --network NAME or --host-network, not both");
   }
   tls.write_to(request.tls);
   // The credentials are read here, where the user's Docker config is, and travel with the

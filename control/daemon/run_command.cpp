@@ -32,6 +32,7 @@
 #include "control/protocol/duration.hpp"
 #include "control/registry/service_registry.hpp"
 #include "control/registry/state_store.hpp"
+#include "control/swarm/swarm_follower.hpp"
 #include "control/upgrade/predecessor_retirement.hpp"
 #include "control/upgrade/succession.hpp"
 #include "control/upgrade/takeover.hpp"
@@ -140,6 +141,7 @@ struct RunOptions {
   std::string metrics_listen;
   bool ignore_state = false;
   bool takeover = false;
+  bool swarm = false;
   bool help = false;
 };
 
@@ -251,6 +253,10 @@ std::vector<Flag> run_flags(RunOptions& o) {
        [&o](std::string_view) { o.ignore_state = true; }},
       {"takeover", "", "take the listening sockets and state over from the running handoff",
        [&o](std::string_view) { o.takeover = true; }},
+      {"swarm", "",
+       "follow the Docker swarm this node's engine manages: its services and versions, as "
+       "every node's handoff sees them; deploys go to the swarm",
+       [&o](std::string_view) { o.swarm = true; }},
       {"help", "", "show this help", [&o](std::string_view) { o.help = true; }},
   };
   for (Flag& f : rest) {
@@ -275,6 +281,7 @@ struct Daemon {
   std::unique_ptr<Succession> succession;
   std::unique_ptr<TakeoverListener> takeover;
   std::unique_ptr<PredecessorRetirement> retirement;  // after taking over from a container
+  std::unique_ptr<SwarmFollower> swarm;  // with --swarm: the registry follows the swarm's records
 };
 
 // Checks what the flags leave to be checked and resolves the listen addresses.
@@ -406,6 +413,16 @@ Daemon build_daemon(const RunOptions& o, Inheritance* inherited) {
   check_restored_containers(*d.registry, engines);
   d.deaths = std::make_unique<ContainerWatch>(*d.registry, engines);
   d.api = std::make_unique<ControlApi>(*d.registry, *d.server, engines);
+  if (o.swarm) {
+    SwarmEngineFactory swarm_engines = [] { return std::make_unique<containers::DockerEngine>(); };
+    d.swarm = std::make_unique<SwarmFollower>(*d.registry, *d.server, swarm_engines);
+    try {
+      d.swarm->sync();  // a first look: without a swarm to follow, `run --swarm` does not start
+    } catch (const containers::EngineError& e) {
+      throw std::runtime_error(fmt::format("--swarm: {}", e.what()));
+    }
+    d.api->set_swarm(d.swarm.get(), swarm_engines);
+  }
   const std::string control_path = control_socket_path(o.control_flag);
   d.control =
       std::make_unique<ControlServer>(control_path, o.control_group, *d.api, inherited != nullptr);
@@ -441,6 +458,10 @@ void start_daemon(Daemon& d, const proxy::ProxyConfig& config) {
   d.health->start();
   d.deaths->start();
   d.canaries->start();
+  if (d.swarm) {
+    d.swarm->start();
+    fmt::print(stderr, "handoff: following the swarm's services\n");
+  }
   d.control->start();
   d.takeover->start();
   for (const auto& ep : d.server->local_endpoints()) {

@@ -8,8 +8,18 @@ namespace handoff::control {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 ContainerWatch::ContainerWatch(ServiceRegistry& registry, EngineFactory engines)
-    : registry_(registry), engines_(std::move(engines)) {}
+    : registry_(registry), engines_(std::move(engines)), since_(unix_now()) {}
 
 void ContainerWatch::start() {
   thread_.start([this](const std::stop_token& stop) { run(stop); });
@@ -42,7 +52,10 @@ void ContainerWatch::watch(const std::stop_token& stop) {
   };
   try {
     std::unique_ptr<containers::Engine> engine = engines_();
-    engine->watch_deaths("handoff.service", died, keep_going);
+    // From where the last stream ended (or handoff started): a container that died while
+    // nobody watched is not missed.
+    engine->watch_deaths("handoff.service", since_, died, keep_going);
+    since_ = unix_now() - 1;  // a second back: the engine counts in seconds; twice is harmless
     last_error_.clear();
   } catch (const containers::EngineError& e) {
     if (last_error_ != e.what()) {

@@ -38,6 +38,7 @@ class ContainerWatch {
   ServiceRegistry& registry_;
   EngineFactory engines_;
   std::string last_error_;   // reported once, not on every reconnect
+  std::int64_t since_;       // unix seconds: the next stream replays the deaths from then on
   BackgroundThread thread_;  // last: joined before the other members go
 };
 

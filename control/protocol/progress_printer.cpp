@@ -145,9 +145,11 @@ void ProgressPrinter::print(const SwapEvent& e) {
   } else if (e.reason) {
     fmt::print(out_, "  canary        {} removed ({}); {} serves everything\n", shown(e.from),
                *e.reason, shown(e.to));
-  } else {
+  } else if (e.switch_us) {
     fmt::print(out_, "  switch        {} -> {} in {}us\n", shown(e.from), shown(e.to),
-               shown(e.switch_us));
+               *e.switch_us);
+  } else {  // on a swarm: the record changed; each node switches on its own
+    fmt::print(out_, "  switch        {} -> {}\n", shown(e.from), shown(e.to));
   }
 }
 
@@ -186,8 +188,13 @@ void ProgressPrinter::print(std::optional<StepState> state, const DrainEvent& e)
   if (state == StepState::started) {
     last_in_flight_ = e.in_flight.value_or(-1);
     drain_timeout_ms_ = e.timeout_ms.value_or(0);
-    fmt::print(out_, "  drain         {} in flight on {} (timeout {})\n", shown(e.in_flight),
-               shown(e.upstream), took(e.timeout_ms));
+    if (e.in_flight) {
+      fmt::print(out_, "  drain         {} in flight on {} (timeout {})\n", *e.in_flight,
+                 shown(e.upstream), took(e.timeout_ms));
+    } else {  // on a swarm: every node drains its own
+      fmt::print(out_, "  drain         {} on every node (up to {})\n", shown(e.upstream),
+                 took(e.timeout_ms));
+    }
   } else if (state == StepState::running) {
     // Print when the count changes, and at least once a second while it does not.
     const std::int64_t n = e.in_flight.value_or(-1);
@@ -201,8 +208,8 @@ void ProgressPrinter::print(std::optional<StepState> state, const DrainEvent& e)
       last_print_ms_ = elapsed;
     }
   } else if (state == StepState::done) {
-    fmt::print(out_, "  drain         done in {}, {} closed at the timeout\n", took(e.elapsed_ms),
-               shown(e.closed));
+    fmt::print(out_, "  drain         done in {}{}\n", took(e.elapsed_ms),
+               e.closed ? fmt::format(", {} closed at the timeout", *e.closed) : std::string());
   }
 }
 

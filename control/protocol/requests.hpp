@@ -148,6 +148,7 @@ struct DeployRequest {
   std::vector<std::string> hosts;  ///< for a service the deploy creates
   std::optional<std::string> pull;
   std::optional<std::string> registry_auth;
+  std::optional<std::string> task_port;  ///< on a swarm, e.g. "190{{.Task.Slot}}"
   GateRequest gate;
   CanaryRequest canary;
   TlsRequest tls;
@@ -167,6 +168,7 @@ struct DeployRequest {
     f.strings("hosts", self.hosts, "host names");
     f.text("pull", self.pull);
     f.text("registry_auth", self.registry_auth);
+    f.text("task_port", self.task_port);
     GateRequest::each(self.gate, f);
     CanaryRequest::each(self.canary, f);
     TlsRequest::each(self.tls, f);

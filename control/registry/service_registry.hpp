@@ -166,6 +166,13 @@ class ServiceRegistry {
   /// The services a workflow runs on, quoted and comma-separated ("" when none).
   [[nodiscard]] std::string busy_services() const;
 
+  /// Books the end of a drain of the service's `members` (they leave its draining list). A
+  /// workflow's drain is booked through its claim; a drain that outlives the switch's claim
+  /// (the swarm follower's) is booked here.
+  void end_drain(const std::string& name,
+                 const std::vector<std::shared_ptr<proxy::Upstream>>& members,
+                 std::chrono::milliseconds took);
+
   /// Everything `handoff status` shows.
   [[nodiscard]] boost::json::object status() const;
   /// Prometheus text exposition of the counters.
@@ -184,9 +191,6 @@ class ServiceRegistry {
                     const CanaryPolicy& policy, const SavedDeploySpec& spec);
   Switched promote_canary(const std::string& name);
   Switched drop_canary(const std::string& name, std::vector<ContainerRef>& containers);
-  void end_drain(const std::string& name,
-                 const std::vector<std::shared_ptr<proxy::Upstream>>& members,
-                 std::chrono::milliseconds took);
   std::uint64_t reserve_container_number(const std::string& name);
   void forget_containers(const std::string& name, const std::vector<std::string>& ids);
   // The canary beside `r`'s serving set; empty when none runs.

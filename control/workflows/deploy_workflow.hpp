@@ -26,6 +26,7 @@ struct DeployOptions {
   std::string pull =
       "missing";              ///< pull the image: "missing" (when not present), "always", "never"
   std::string registry_auth;  ///< the X-Registry-Auth value for the pull (empty: anonymous)
+  std::string task_port;      ///< on a swarm: each task's port, e.g. "190{{.Task.Slot}}"
 };
 
 /// Makes the engine a workflow uses (DockerEngine in production). Throws EngineError.

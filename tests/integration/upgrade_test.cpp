@@ -158,7 +158,7 @@ TEST_CASE("two upgrades under wrk (GET, then POST) fail no request and refuse no
     auto load = std::async(std::launch::async, [&] { return run_wrk(proxy.port(), 9, 50, lua); });
     // Each upgrade meets the load under way: the process that serves has answered some of it.
     for (int i = 0; i < 2; ++i) {
-      REQUIRE(eventually([&] { return proxy.requests("default") > 1000; }, 5s, 20ms));
+      REQUIRE(eventually([&] { return proxy.requests("default") > 1000; }, 10s, 20ms));
       REQUIRE(upgrade(proxy, successors) != 0);
     }
     const WrkResult result = load.get();
@@ -231,10 +231,11 @@ TEST_CASE("two upgrades under h2load over TLS: GOAWAY moves HTTP/2 clients on, n
                  std::to_string(proxy.tls_port()) + "/ 2>&1")
         .second;
   });
-  for (int i = 0; i < 2; ++i) {
-    REQUIRE(eventually([&] { return proxy.requests("default") > 500; }, 5s, 20ms));
-    REQUIRE(upgrade(proxy, successors) != 0);
-  }
+  // The first upgrade meets the streams under way. h2load's clients do not reconnect after a
+  // GOAWAY, so the second one meets no load: it checks that a successor hands over in turn.
+  REQUIRE(eventually([&] { return proxy.requests("default") > 200; }, 10s, 20ms));
+  REQUIRE(upgrade(proxy, successors) != 0);
+  REQUIRE(upgrade(proxy, successors) != 0);
   const std::string out = load.get();
   INFO(out);
   CHECK(out.find("Application protocol: h2") != std::string::npos);

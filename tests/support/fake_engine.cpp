@@ -301,7 +301,7 @@ void FakeEngine::kill(const std::string& name) {
   }
 }
 
-void FakeEngine::watch_deaths(const std::string& label,
+void FakeEngine::watch_deaths(const std::string& label, std::int64_t /*since*/,
                               const std::function<void(const std::string& id)>& died,
                               const std::function<bool()>& keep_going) {
   std::set<std::string> running;

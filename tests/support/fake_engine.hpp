@@ -65,8 +65,9 @@ class FakeEngine : public containers::Engine {
   void remove(const std::string& id) override;
   std::vector<containers::ContainerSummary> list(const std::string& label) override;
   std::string logs(const std::string& id, int lines) override;
-  /// Reports containers that leave the running state (stopped, or `kill`ed), polling.
-  void watch_deaths(const std::string& label,
+  /// Reports containers that leave the running state (stopped, or `kill`ed), polling; it
+  /// replays nothing from before it was called (`since` is not used).
+  void watch_deaths(const std::string& label, std::int64_t since,
                     const std::function<void(const std::string& id)>& died,
                     const std::function<bool()>& keep_going) override;
   /// Kills the running container named `name`, as `docker kill` does.

@@ -1,0 +1,356 @@
+#include "control/swarm/swarm_deploy.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "control/base/domain_error.hpp"
+#include "control/base/operation_runner.hpp"
+#include "control/health/health_check.hpp"
+#include "control/protocol/progress_events.hpp"
+#include "control/swarm/swarm_members.hpp"
+
+namespace handoff::control {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::int64_t ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<milliseconds>(Clock::now() - t).count();
+}
+
+// The handoff.version label of a Swarm service (0 when it has none).
+std::int64_t version_of(const containers::SwarmService& s) {
+  const auto it = s.labels.find("handoff.version");
+  try {
+    return it == s.labels.end() ? 0 : std::stoll(it->second);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// A step that failed: the deploy ends with this error (after its cleanup).
+struct Failed {
+  ErrorKind kind;
+  std::string code;
+  std::string message;
+};
+
+// One deploy's steps, top to bottom (see prepare_swarm_deploy).
+class SwarmDeploy {
+ public:
+  SwarmDeploy(SwarmFollower& follower, std::unique_ptr<containers::DockerEngine> engine,
+              std::string service, std::vector<std::string> hosts, DeployOptions options,
+              EventSink& sink)
+      : follower_(follower),
+        engine_(std::move(engine)),
+        swarm_(*engine_),
+        service_(std::move(service)),
+        hosts_(std::move(hosts)),
+        options_(std::move(options)),
+        sink_(sink) {}
+
+  OperationResult run() {
+    const auto start = Clock::now();
+    try {
+      read_current();
+      emit_begin(sink_, BeginEvent{.service = service_, .from = current_name(), .to = new_name()});
+      wait_side_clear();
+      create_version();
+      wait_running();
+      gate();
+    } catch (const Failed& f) {
+      remove_new();
+      return operation_error(f.kind, f.code, f.message);
+    } catch (const std::exception& e) {
+      remove_new();
+      return operation_error(ErrorKind::engine_failed, "engine_error", e.what());
+    }
+    try {
+      record();
+    } catch (const DomainError& e) {
+      remove_new();
+      return operation_error(e.kind(), e.code(), e.what());
+    }
+    wait_drain();
+    retire();
+    return operation_done(WorkflowResult{.service = service_,
+                                         .from = current_name(),
+                                         .to = new_name(),
+                                         .replicas = options_.replicas,
+                                         .generation = next_.generation,
+                                         .elapsed_ms = ms_since(start)});
+  }
+
+ private:
+  // The record and the versions there are; a version newer than the record's is what a deploy
+  // that failed or was killed left: removed now.
+  void read_current() {
+    auto records = read_records(swarm_);
+    if (auto it = records.find(service_); it != records.end()) {
+      current_ = it->second;
+    }
+    const std::int64_t serving = current_ ? current_->version.value_or(0) : 0;
+    std::int64_t newest = serving;
+    for (const containers::SwarmService& s : swarm_.services("handoff.service=" + service_)) {
+      const std::int64_t v = version_of(s);
+      newest = std::max(newest, v);
+      if (v > serving) {
+        swarm_.remove_service(s.id);
+      } else {
+        versions_.push_back(s);
+      }
+    }
+    // The new version runs beside the serving one on the same nodes: on the other side.
+    version_ = newest + 1;
+    if (serving != 0 && side_of(version_) == side_of(serving)) {
+      version_ += 1;
+    }
+    if (!current_ && hosts_.empty() && service_ != "default") {
+      throw Failed{ErrorKind::invalid, "missing_field",
+                   fmt::format("service '{}' is new to the swarm: give --host, the names it "
+                               "answers",
+                               service_)};
+    }
+    if (options_.task_port.empty() && current_) {
+      options_.task_port = current_->task_port.value_or("");
+    }
+    if (options_.task_port.empty()) {
+      throw Failed{ErrorKind::invalid, "bad_field",
+                   "a deploy on a swarm needs --task-port: each task listens on its own port of "
+                   "its node, e.g. '19{{.Handoff.Side}}{{.Task.Slot}}0'"};
+    }
+
+    if (options_.replicas == 0) {  // as many as serve now, or one
+      const auto serving = std::find_if(versions_.begin(), versions_.end(),
+                                        [&](const auto& s) { return s.name == current_name(); });
+      options_.replicas = serving != versions_.end() ? static_cast<int>(serving->replicas) : 0;
+    }
+    options_.replicas = std::max(options_.replicas, 1);
+    if (std::string problem = task_port_problem(options_.task_port, options_.replicas);
+        !problem.empty()) {
+      throw Failed{ErrorKind::invalid, "bad_field", problem};
+    }
+  }
+
+  std::string current_name() const { return current_ ? current_->serving.value_or("") : ""; }
+  std::string new_name() const {
+    return fmt::format("{}-v{}", options_.name_prefix.empty() ? service_ : options_.name_prefix,
+                       version_);
+  }
+
+  // The tasks of a kept version on the new version's side (scaled to zero by the deploy before
+  // last) have stopped: their ports are the new tasks' ports.
+  void wait_side_clear() {
+    const auto deadline = Clock::now() + options_.swap.health.timeout;
+    for (const containers::SwarmService& s : versions_) {
+      if (side_of(version_of(s)) != side_of(version_)) {
+        continue;
+      }
+      while (true) {
+        const auto tasks = swarm_.tasks(s.id);
+        const bool stopped = std::none_of(tasks.begin(), tasks.end(), [](const auto& t) {
+          return t.state == "running" || t.state == "starting";
+        });
+        if (stopped) {
+          break;
+        }
+        if (Clock::now() >= deadline) {
+          throw Failed{
+              ErrorKind::check_failed, "port_busy",
+              fmt::format("the tasks of {} still run on the ports {} needs", s.name, new_name())};
+        }
+        if (wait_unless_stopped(sink_.stop_token(), Clock::now() + milliseconds(100))) {
+          throw Failed{ErrorKind::unavailable, "shutting_down", "handoff is shutting down"};
+        }
+      }
+    }
+  }
+
+  void create_version() {
+    const auto t = Clock::now();
+    emit_event(sink_, StepState::running, CreateEvent{.name = new_name(), .image = options_.image});
+    containers::SwarmServiceSpec spec{
+        .name = new_name(),
+        .image = options_.image,
+        .env = options_.env,
+        .labels = {{"handoff.service", service_}, {"handoff.version", std::to_string(version_)}},
+        .replicas = options_.replicas,
+        .stop_grace = options_.stop_timeout};
+    spec.env.push_back("PORT=" + version_port(options_.task_port, version_));
+    new_id_ = swarm_.create_service(spec);
+    emit_event(
+        sink_, StepState::done,
+        CreateEvent{.name = new_name(), .id = new_id_.substr(0, 12), .elapsed_ms = ms_since(t)});
+  }
+
+  // Waits until every task runs; a task that failed or was rejected fails the deploy with the
+  // scheduler's words.
+  void wait_running() {
+    const auto t = Clock::now();
+    const auto deadline = t + options_.swap.health.timeout;
+    while (true) {
+      const auto tasks = swarm_.tasks(new_id_);
+      const auto running = std::count_if(tasks.begin(), tasks.end(), [](const auto& task) {
+        return task.state == "running" && task.desired_state == "running";
+      });
+      for (const containers::SwarmTask& task : tasks) {
+        if (task.state == "failed" || task.state == "rejected") {
+          throw Failed{ErrorKind::check_failed, "task_failed",
+                       fmt::format("a task of {} {}: {}", new_name(), task.state, task.message)};
+        }
+      }
+      if (running >= options_.replicas) {
+        break;
+      }
+      if (Clock::now() >= deadline) {
+        throw Failed{ErrorKind::check_failed, "not_running",
+                     fmt::format("{} of {} tasks of {} run after {} ms", running, options_.replicas,
+                                 new_name(), ms_since(t))};
+      }
+      if (wait_unless_stopped(sink_.stop_token(), Clock::now() + milliseconds(250))) {
+        throw Failed{ErrorKind::unavailable, "shutting_down", "handoff is shutting down"};
+      }
+    }
+    emit_event(sink_, StepState::done, StartEvent{.name = new_name(), .elapsed_ms = ms_since(t)});
+  }
+
+  void gate() {
+    addresses_ = serving_addresses(swarm_.tasks(new_id_), swarm_.nodes(),
+                                   version_port(options_.task_port, version_));
+    for (const std::string& a : addresses_) {
+      emit_event(sink_, StepState::done, AddressEvent{.name = new_name(), .address = a});
+    }
+    if (!options_.swap.health.enabled) {
+      return;
+    }
+    const auto t = Clock::now();
+    emit_event(sink_, StepState::started, HealthCheckEvent{.path = options_.swap.health.path});
+    if (std::string failure = run_health_gates(addresses_, options_.swap.health, sink_);
+        !failure.empty()) {
+      throw Failed{ErrorKind::check_failed, "health_check_failed", failure};
+    }
+    emit_event(sink_, StepState::done, HealthCheckEvent{.elapsed_ms = ms_since(t)});
+  }
+
+  // The switch: the next record names the new version; this node follows it at once, the
+  // others within their next look.
+  void record() {
+    next_ = SwarmRecord{.service = service_,
+                        .generation = (current_ ? current_->generation.value_or(0) : 0) + 1,
+                        .hosts = current_ && current_->hosts ? *current_->hosts : hosts_,
+                        .serving = new_name(),
+                        .version = version_,
+                        .task_port = options_.task_port,
+                        .drain_timeout_ms = options_.swap.drain_timeout.count()};
+    write_record(swarm_, next_);
+    try {
+      follower_.sync();
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "handoff: swarm: this node follows the record at its next look: {}\n",
+                 e.what());
+    }
+    emit_event(sink_, StepState::done, SwapEvent{.from = current_name(), .to = new_name()});
+  }
+
+  // Every node drains the old version on its own; by the drain timeout (and two looks' time
+  // more) every one has. A first version waits the two looks: when the deploy returns, every
+  // node serves it.
+  void wait_drain() {
+    const auto t = Clock::now();
+    if (current_name().empty()) {  // nothing drains; every node serves the new version first
+      wait_unless_stopped(sink_.stop_token(), t + 2 * SwarmFollower::kInterval);
+      return;
+    }
+    const milliseconds wait = options_.swap.drain_timeout + 2 * SwarmFollower::kInterval;
+    emit_event(sink_, StepState::started,
+               DrainEvent{.upstream = current_name(), .timeout_ms = wait.count()});
+    wait_unless_stopped(sink_.stop_token(), t + wait);
+    emit_event(sink_, StepState::done, DrainEvent{.elapsed_ms = ms_since(t)});
+  }
+
+  // The old version is scaled to zero and kept; versions beyond --keep are removed.
+  void retire() {
+    const auto t = Clock::now();
+    std::vector<std::string> stopped;
+    std::vector<std::string> removed;
+    std::sort(versions_.begin(), versions_.end(),
+              [](const auto& a, const auto& b) { return version_of(a) > version_of(b); });
+    try {
+      for (std::size_t i = 0; i < versions_.size(); ++i) {
+        if (static_cast<int>(i) < options_.keep) {
+          if (versions_[i].replicas != 0) {
+            swarm_.scale_service(versions_[i].id, 0);
+            stopped.push_back(versions_[i].name);
+          }
+        } else {
+          swarm_.remove_service(versions_[i].id);
+          removed.push_back(versions_[i].name);
+        }
+      }
+    } catch (const containers::EngineError& e) {
+      emit_event(sink_, StepState::warning, RetireEvent{.message = e.what()});
+    }
+    prune_records(swarm_, service_, 10);
+    emit_event(sink_, StepState::done,
+               RetireEvent{.stopped = stopped.empty() ? "" : stopped.front(),
+                           .stopped_all = stopped,
+                           .removed = removed,
+                           .elapsed_ms = ms_since(t)});
+  }
+
+  void remove_new() {
+    if (new_id_.empty()) {
+      return;
+    }
+    try {
+      swarm_.remove_service(new_id_);
+      emit_event(sink_, StepState::done, CleanupEvent{.removed = new_name()});
+    } catch (const containers::EngineError& e) {
+      emit_event(sink_, StepState::warning, CleanupEvent{.message = e.what()});
+    }
+  }
+
+  SwarmFollower& follower_;
+  std::unique_ptr<containers::DockerEngine> engine_;
+  containers::DockerSwarm swarm_;
+  const std::string service_;
+  const std::vector<std::string> hosts_;
+  DeployOptions options_;
+  EventSink& sink_;
+  std::optional<SwarmRecord> current_;
+  std::vector<containers::SwarmService> versions_;  // the kept ones, the serving one among them
+  std::int64_t version_ = 1;
+  std::string new_id_;
+  std::vector<std::string> addresses_;
+  SwarmRecord next_;
+};
+
+}  // namespace
+
+Operation prepare_swarm_deploy(SwarmFollower& follower, const SwarmEngineFactory& engines,
+                               const std::string& service, const std::vector<std::string>& hosts,
+                               DeployOptions options) {
+  if (options.image.empty()) {
+    throw DomainError(ErrorKind::invalid, "bad_field", "field 'image' is required");
+  }
+  std::unique_ptr<containers::DockerEngine> engine;
+  try {
+    engine = engines();
+    if (!containers::DockerSwarm(*engine).is_manager()) {
+      throw DomainError(ErrorKind::unavailable, "not_a_manager",
+                        "the engine is not a manager of a swarm: deploy through a manager "
+                        "node's handoff");
+    }
+  } catch (const containers::EngineError& e) {
+    throw DomainError(ErrorKind::unavailable, "engine_unreachable", e.what());
+  }
+  auto shared = std::make_shared<std::unique_ptr<containers::DockerEngine>>(std::move(engine));
+  return [&follower, shared, service, hosts, options](EventSink& sink) {
+    return SwarmDeploy(follower, std::move(*shared), service, hosts, options, sink).run();
+  };
+}
+
+}  // namespace handoff::control

@@ -1,0 +1,129 @@
+#include "control/swarm/swarm_follower.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "control/base/domain_error.hpp"
+#include "control/swarm/swarm_members.hpp"
+
+namespace handoff::control {
+
+namespace {
+
+std::vector<std::string> split_addresses(const std::string& joined) {
+  std::vector<std::string> out;
+  std::size_t from = 0;
+  while (from < joined.size()) {
+    const std::size_t comma = joined.find(',', from);
+    const std::size_t to = comma == std::string::npos ? joined.size() : comma;
+    std::string item = joined.substr(from, to - from);
+    item.erase(0, item.find_first_not_of(' '));
+    if (!item.empty()) {
+      out.push_back(std::move(item));
+    }
+    from = to + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+SwarmFollower::SwarmFollower(ServiceRegistry& registry, proxy::Server& server,
+                             SwarmEngineFactory engines)
+    : registry_(registry), server_(server), engines_(std::move(engines)) {}
+
+SwarmFollower::~SwarmFollower() {
+  stop();
+}
+
+void SwarmFollower::start() {
+  thread_.start([this](const std::stop_token& stop) {
+    std::string last_problem;
+    while (!wait_unless_stopped(stop, std::chrono::steady_clock::now() + kInterval)) {
+      try {
+        sync();
+        last_problem.clear();
+      } catch (const std::exception& e) {
+        if (e.what() != last_problem) {  // said once, not every interval
+          fmt::print(stderr, "handoff: swarm: cannot follow the swarm: {}\n", e.what());
+          last_problem = e.what();
+        }
+      }
+    }
+  });
+}
+
+void SwarmFollower::stop() {
+  thread_.stop();
+  drains_.request_stop();
+}
+
+void SwarmFollower::sync() {
+  std::lock_guard lock(sync_mutex_);
+  if (!engine_) {
+    engine_ = engines_();
+  }
+  containers::DockerSwarm swarm(*engine_);
+  const std::vector<containers::SwarmNode> nodes = swarm.nodes();
+  for (const auto& [name, record] : read_records(swarm)) {
+    follow(record, nodes, swarm);
+  }
+}
+
+void SwarmFollower::follow(const SwarmRecord& record,
+                           const std::vector<containers::SwarmNode>& nodes,
+                           containers::DockerSwarm& swarm) {
+  ensure_service(record);
+  std::vector<std::string> addresses;
+  if (record.serving && !record.serving->empty()) {
+    addresses =
+        serving_addresses(swarm.tasks(*record.serving), nodes,
+                          version_port(record.task_port.value_or(""), record.version.value_or(0)));
+  }
+  if (addresses == split_addresses(registry_.view(record.service).upstream)) {
+    return;
+  }
+  if (addresses.empty() && record.serving && followed_[record.service] == *record.serving) {
+    // Every task of the version that serves is gone or leaving: the members stay (ejected as
+    // they fail) rather than leave the service with nothing to try.
+    return;
+  }
+  switch_to(record, std::move(addresses));
+}
+
+void SwarmFollower::ensure_service(const SwarmRecord& record) {
+  const std::vector<std::string> hosts = record.hosts.value_or(std::vector<std::string>{});
+  if (!registry_.exists(record.service)) {
+    registry_.add(record.service, hosts, "");
+  } else if (!registry_.has_hosts(record.service, hosts)) {
+    registry_.update(record.service, ServiceChange{.hosts = hosts});
+  }
+}
+
+void SwarmFollower::switch_to(const SwarmRecord& record, std::vector<std::string> addresses) {
+  Switched done;
+  try {
+    // Held for the switch only: the members that left drain without it, so the next change
+    // (a task that starts or leaves) is followed at once.
+    ServiceClaim claim = registry_.claim(record.service);
+    done = claim.switch_to({addresses}, {}, {});
+  } catch (const DomainError&) {
+    return;  // a workflow of this node holds it: the next look tries again
+  }
+  const std::string serving = record.serving.value_or("");
+  fmt::print(stderr, "handoff: swarm: service {} is served by {} ({}) (record {})\n",
+             record.service, serving.empty() ? "nothing" : serving,
+             done.to.empty() ? "no task" : done.to, record.generation.value_or(0));
+  followed_[record.service] = serving;
+  const auto timeout = std::chrono::milliseconds(record.drain_timeout_ms.value_or(30'000));
+  if (done.retired.empty()) {
+    return;
+  }
+  drains_.run([this, service = record.service, retired = done.retired,
+               timeout](const std::stop_token& /*stop*/) {
+    const proxy::DrainResult drained = server_.drain(retired, timeout);
+    registry_.end_drain(service, retired, drained.took);
+  });
+}
+
+}  // namespace handoff::control

@@ -1,0 +1,41 @@
+#include "control/swarm/swarm_members.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace handoff;
+using control::serving_addresses;
+using control::task_port;
+using control::task_port_problem;
+using control::version_port;
+
+TEST_CASE("a task's port comes from its version's side and its slot") {
+  const std::string t = "19{{.Handoff.Side}}{{.Task.Slot}}0";
+  CHECK(version_port(t, 3) == "191{{.Task.Slot}}0");
+  CHECK(version_port(t, 4) == "190{{.Task.Slot}}0");
+  CHECK(task_port(version_port(t, 3), 2) == "19120");
+  CHECK(task_port(version_port(t, 4), 12) == "190120");
+  CHECK(task_port_problem(t, 9).empty());
+  CHECK(task_port_problem(t, 12).find("gives '190100' for slot 10") != std::string::npos);
+  CHECK(task_port_problem("19{{.Task.Slot}}", 1).find("must hold {{.Handoff.Side}}") !=
+        std::string::npos);
+  CHECK(task_port_problem("9{{.Handoff.Side}}{{.Task.Slot}}99", 1).find("not a port") !=
+        std::string::npos);
+  CHECK(task_port_problem("x{{.Handoff.Side}}", 1).find("not a port") != std::string::npos);
+}
+
+TEST_CASE("the members are the running tasks meant to keep running, on ready undrained nodes") {
+  const std::vector<containers::SwarmNode> nodes = {{"n1", "10.0.0.1", "ready", "active"},
+                                                    {"n2", "10.0.0.2", "ready", "drain"},
+                                                    {"n3", "10.0.0.3", "down", "active"},
+                                                    {"n4", "::1", "ready", "active"}};
+  const std::vector<containers::SwarmTask> tasks = {
+      {"t3", "s", 3, "n1", "running", "running", ""},
+      {"t1", "s", 1, "n1", "running", "running", ""},
+      {"t2", "s", 2, "n1", "running", "shutdown", ""},  // leaving: out at once
+      {"t4", "s", 4, "n1", "starting", "running", ""},  // not yet
+      {"t5", "s", 5, "n2", "running", "running", ""},   // its node is drained
+      {"t6", "s", 6, "n3", "running", "running", ""},   // its node is down
+      {"t7", "s", 7, "n4", "running", "running", ""}};
+  CHECK(serving_addresses(tasks, nodes, "80{{.Task.Slot}}") ==
+        std::vector<std::string>{"10.0.0.1:801", "10.0.0.1:803", "[::1]:807"});
+}

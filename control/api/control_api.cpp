@@ -98,6 +98,10 @@ void check_deploy_target(const DeployRequest& request, bool on_swarm) {
                       "on a swarm, tasks use their hosts' network: give --task-port, not "
                       "'network' or 'host_network'");
   }
+  if (on_swarm && request.canary.canary) {
+    throw DomainError(ErrorKind::invalid, "not_on_swarm",
+                      "canaries are not yet run on a swarm: deploy without --canary");
+  }
   if (!on_swarm && request.task_port) {
     throw DomainError(ErrorKind::invalid, "bad_field",
                       "field 'task_port' is for a swarm (handoff run --swarm)");
@@ -106,6 +110,23 @@ void check_deploy_target(const DeployRequest& request, bool on_swarm) {
     throw DomainError(ErrorKind::invalid, "bad_field",
                       "give one of --network NAME (a network the proxy shares with the app) or "
                       "--host-network");
+  }
+}
+
+// What a node that follows a swarm does not do on its own: its services serve what the swarm's
+// records say, and a change made here alone would be undone at the next look.
+void refuse_on_swarm(const std::string& action) {
+  if (action == "swap" || action == "promote" || action == "canary") {
+    throw DomainError(ErrorKind::invalid, "not_on_swarm",
+                      fmt::format("'{}' is not yet run on a swarm: this node follows the swarm's "
+                                  "records (deploy and rollback change them)",
+                                  action));
+  }
+  if (action == "scale") {
+    throw DomainError(ErrorKind::invalid, "not_on_swarm",
+                      "on a swarm, change the number of tasks with `handoff deploy SERVICE "
+                      "--image IMAGE --replicas N`: a new version, gated and switched like any "
+                      "deploy");
   }
 }
 
@@ -369,6 +390,9 @@ ApiResponse ControlApi::change_service(const std::string& method, const std::str
 std::optional<ApiResponse> ControlApi::service_action(const std::string& name,
                                                       const std::string& action,
                                                       std::string_view text) {
+  if (swarm_ != nullptr) {
+    refuse_on_swarm(action);
+  }
   if (action == "swap") {
     const auto request = read_request<SwapRequest>(text);
     if (request.to.empty()) {
@@ -446,6 +470,11 @@ std::optional<ApiResponse> ControlApi::other_action(const std::string& name,
 
 // A deployed service rolls back to its newest kept container; another to its previous upstream.
 ApiResponse ControlApi::roll_back(const std::string& name, const RollbackRequest& request) {
+  if (swarm_ != nullptr) {
+    DeployOptions opt;
+    opt.swap = swap_options(request.gate, seconds(60));
+    return operation(prepare_swarm_rollback(*swarm_, swarm_engines_, name, opt));
+  }
   if (registry_.view(name).canary) {  // a canary runs: it is what is rolled back
     for (const std::string_view field : set_field_names(request)) {
       if (field != "drain_timeout") {

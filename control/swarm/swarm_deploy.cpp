@@ -1,8 +1,10 @@
 #include "control/swarm/swarm_deploy.hpp"
 
 #include <fmt/format.h>
+#include <strings.h>
 
 #include <algorithm>
+#include <set>
 
 #include "control/base/domain_error.hpp"
 #include "control/base/operation_runner.hpp"
@@ -38,13 +40,17 @@ struct Failed {
   std::string message;
 };
 
-// One deploy's steps, top to bottom (see prepare_swarm_deploy).
+// What a run brings into service: a new version, or the kept version that served before.
+enum class Target : std::uint8_t { new_version, previous_version };
+
+// One deploy's or rollback's steps, top to bottom (see prepare_swarm_deploy).
 class SwarmDeploy {
  public:
   SwarmDeploy(SwarmFollower& follower, std::unique_ptr<containers::DockerEngine> engine,
               std::string service, std::vector<std::string> hosts, DeployOptions options,
-              EventSink& sink)
-      : follower_(follower),
+              Target target, EventSink& sink)
+      : target_(target),
+        follower_(follower),
         engine_(std::move(engine)),
         swarm_(*engine_),
         service_(std::move(service)),
@@ -56,9 +62,16 @@ class SwarmDeploy {
     const auto start = Clock::now();
     try {
       read_current();
+      if (target_ == Target::previous_version) {
+        pick_previous();
+      }
       emit_begin(sink_, BeginEvent{.service = service_, .from = current_name(), .to = new_name()});
-      wait_side_clear();
-      create_version();
+      if (target_ == Target::new_version) {
+        wait_side_clear();
+        create_version();
+      } else {
+        start_previous();
+      }
       wait_running();
       gate();
     } catch (const Failed& f) {
@@ -85,19 +98,22 @@ class SwarmDeploy {
   }
 
  private:
-  // The record and the versions there are; a version newer than the record's is what a deploy
-  // that failed or was killed left: removed now.
+  // The record and the versions there are; a version newer than any record names is what a
+  // deploy that failed or was killed left: removed now.
   void read_current() {
     auto records = read_records(swarm_);
     if (auto it = records.find(service_); it != records.end()) {
       current_ = it->second;
+    } else {
+      check_hosts_free(records);
     }
     const std::int64_t serving = current_ ? current_->version.value_or(0) : 0;
-    std::int64_t newest = serving;
+    const std::int64_t recorded = newest_recorded_version(swarm_, service_);
+    std::int64_t newest = recorded;
     for (const containers::SwarmService& s : swarm_.services("handoff.service=" + service_)) {
       const std::int64_t v = version_of(s);
       newest = std::max(newest, v);
-      if (v > serving) {
+      if (v > recorded) {
         swarm_.remove_service(s.id);
       } else {
         versions_.push_back(s);
@@ -135,36 +151,88 @@ class SwarmDeploy {
     }
   }
 
+  // A new service's hosts are no other service's on the swarm: every node would refuse it.
+  void check_hosts_free(const std::map<std::string, SwarmRecord>& records) const {
+    for (const auto& [name, record] : records) {
+      for (const std::string& host : record.hosts.value_or(std::vector<std::string>{})) {
+        const bool taken = std::any_of(hosts_.begin(), hosts_.end(), [&](const auto& h) {
+          return strcasecmp(h.c_str(), host.c_str()) == 0;
+        });
+        if (taken) {
+          throw Failed{
+              ErrorKind::conflict, "host_taken",
+              fmt::format("host '{}' already routes to service '{}' on the swarm", host, name)};
+        }
+      }
+    }
+  }
+
   std::string current_name() const { return current_ ? current_->serving.value_or("") : ""; }
   std::string new_name() const {
+    if (target_ == Target::previous_version) {
+      return previous_.name;
+    }
     return fmt::format("{}-v{}", options_.name_prefix.empty() ? service_ : options_.name_prefix,
                        version_);
+  }
+
+  // The version that served before: the newest kept one.
+  void pick_previous() {
+    if (!current_) {
+      throw Failed{ErrorKind::not_found, "unknown_service",
+                   fmt::format("the swarm has no service '{}'", service_)};
+    }
+    std::sort(versions_.begin(), versions_.end(),
+              [](const auto& a, const auto& b) { return version_of(a) > version_of(b); });
+    const auto it = std::find_if(versions_.begin(), versions_.end(),
+                                 [&](const auto& s) { return s.name != current_name(); });
+    if (it == versions_.end()) {
+      throw Failed{
+          ErrorKind::conflict, "nothing_to_roll_back",
+          fmt::format("no version of '{}' is kept to roll back to (deploy --keep)", service_)};
+    }
+    previous_ = *it;
+    version_ = version_of(previous_);
+  }
+
+  // Brings the kept version back to as many tasks as serve now.
+  void start_previous() {
+    wait_stopped(previous_);  // its tasks of before, scaled to zero a moment ago, are gone
+    for (const containers::SwarmTask& t : swarm_.tasks(previous_.id)) {
+      earlier_tasks_.insert(t.id);  // what they did is not this rollback's doing
+    }
+    emit_event(sink_, StepState::running, StartEvent{.name = previous_.name});
+    swarm_.scale_service(previous_.id, options_.replicas);
+    new_id_ = previous_.id;
   }
 
   // The tasks of a kept version on the new version's side (scaled to zero by the deploy before
   // last) have stopped: their ports are the new tasks' ports.
   void wait_side_clear() {
-    const auto deadline = Clock::now() + options_.swap.health.timeout;
     for (const containers::SwarmService& s : versions_) {
-      if (side_of(version_of(s)) != side_of(version_)) {
-        continue;
+      if (side_of(version_of(s)) == side_of(version_)) {
+        wait_stopped(s);
       }
-      while (true) {
-        const auto tasks = swarm_.tasks(s.id);
-        const bool stopped = std::none_of(tasks.begin(), tasks.end(), [](const auto& t) {
-          return t.state == "running" || t.state == "starting";
-        });
-        if (stopped) {
-          break;
-        }
-        if (Clock::now() >= deadline) {
-          throw Failed{
-              ErrorKind::check_failed, "port_busy",
-              fmt::format("the tasks of {} still run on the ports {} needs", s.name, new_name())};
-        }
-        if (wait_unless_stopped(sink_.stop_token(), Clock::now() + milliseconds(100))) {
-          throw Failed{ErrorKind::unavailable, "shutting_down", "handoff is shutting down"};
-        }
+    }
+  }
+
+  // Waits until no task of `s` runs (a version scaled to zero stops its tasks in a moment).
+  void wait_stopped(const containers::SwarmService& s) {
+    const auto deadline = Clock::now() + options_.swap.health.timeout;
+    while (true) {
+      const auto tasks = swarm_.tasks(s.id);
+      if (std::none_of(tasks.begin(), tasks.end(), [](const auto& t) {
+            return t.state == "running" || t.state == "starting";
+          })) {
+        return;
+      }
+      if (Clock::now() >= deadline) {
+        throw Failed{
+            ErrorKind::check_failed, "port_busy",
+            fmt::format("the tasks of {} still run on the ports {} needs", s.name, new_name())};
+      }
+      if (wait_unless_stopped(sink_.stop_token(), Clock::now() + milliseconds(100))) {
+        throw Failed{ErrorKind::unavailable, "shutting_down", "handoff is shutting down"};
       }
     }
   }
@@ -192,7 +260,8 @@ class SwarmDeploy {
     const auto t = Clock::now();
     const auto deadline = t + options_.swap.health.timeout;
     while (true) {
-      const auto tasks = swarm_.tasks(new_id_);
+      auto tasks = swarm_.tasks(new_id_);
+      std::erase_if(tasks, [&](const auto& task) { return earlier_tasks_.count(task.id) != 0; });
       const auto running = std::count_if(tasks.begin(), tasks.end(), [](const auto& task) {
         return task.state == "running" && task.desired_state == "running";
       });
@@ -218,8 +287,11 @@ class SwarmDeploy {
   }
 
   void gate() {
-    addresses_ = serving_addresses(swarm_.tasks(new_id_), swarm_.nodes(),
-                                   version_port(options_.task_port, version_));
+    addresses_.clear();
+    for (const TaskAddress& t : serving_tasks(swarm_.tasks(new_id_), swarm_.nodes(),
+                                              version_port(options_.task_port, version_))) {
+      addresses_.push_back(t.address);
+    }
     for (const std::string& a : addresses_) {
       emit_event(sink_, StepState::done, AddressEvent{.name = new_name(), .address = a});
     }
@@ -244,7 +316,8 @@ class SwarmDeploy {
                         .serving = new_name(),
                         .version = version_,
                         .task_port = options_.task_port,
-                        .drain_timeout_ms = options_.swap.drain_timeout.count()};
+                        .drain_timeout_ms = options_.swap.drain_timeout.count(),
+                        .health_path = options_.swap.health.path};
     write_record(swarm_, next_);
     try {
       follower_.sync();
@@ -276,6 +349,7 @@ class SwarmDeploy {
     const auto t = Clock::now();
     std::vector<std::string> stopped;
     std::vector<std::string> removed;
+    std::erase_if(versions_, [&](const auto& s) { return s.id == new_id_; });  // it serves now
     std::sort(versions_.begin(), versions_.end(),
               [](const auto& a, const auto& b) { return version_of(a) > version_of(b); });
     try {
@@ -306,6 +380,11 @@ class SwarmDeploy {
       return;
     }
     try {
+      if (target_ == Target::previous_version) {  // kept as it was: scaled to zero
+        swarm_.scale_service(new_id_, 0);
+        emit_event(sink_, StepState::done, CleanupEvent{.stopped = new_name()});
+        return;
+      }
       swarm_.remove_service(new_id_);
       emit_event(sink_, StepState::done, CleanupEvent{.removed = new_name()});
     } catch (const containers::EngineError& e) {
@@ -313,6 +392,7 @@ class SwarmDeploy {
     }
   }
 
+  const Target target_;
   SwarmFollower& follower_;
   std::unique_ptr<containers::DockerEngine> engine_;
   containers::DockerSwarm swarm_;
@@ -323,10 +403,32 @@ class SwarmDeploy {
   std::optional<SwarmRecord> current_;
   std::vector<containers::SwarmService> versions_;  // the kept ones, the serving one among them
   std::int64_t version_ = 1;
+  containers::SwarmService previous_;    // a rollback's target
+  std::set<std::string> earlier_tasks_;  // its tasks from when it served before
   std::string new_id_;
   std::vector<std::string> addresses_;
   SwarmRecord next_;
 };
+
+}  // namespace
+
+namespace {
+
+// Reaches the swarm's manager; 503 when it cannot be, or is no manager.
+std::shared_ptr<std::unique_ptr<containers::DockerEngine>> reach_manager(
+    const SwarmEngineFactory& engines) {
+  try {
+    auto engine = engines();
+    if (!containers::DockerSwarm(*engine).is_manager()) {
+      throw DomainError(ErrorKind::unavailable, "not_a_manager",
+                        "the engine is not a manager of a swarm: deploy through a manager "
+                        "node's handoff");
+    }
+    return std::make_shared<std::unique_ptr<containers::DockerEngine>>(std::move(engine));
+  } catch (const containers::EngineError& e) {
+    throw DomainError(ErrorKind::unavailable, "engine_unreachable", e.what());
+  }
+}
 
 }  // namespace
 
@@ -336,20 +438,21 @@ Operation prepare_swarm_deploy(SwarmFollower& follower, const SwarmEngineFactory
   if (options.image.empty()) {
     throw DomainError(ErrorKind::invalid, "bad_field", "field 'image' is required");
   }
-  std::unique_ptr<containers::DockerEngine> engine;
-  try {
-    engine = engines();
-    if (!containers::DockerSwarm(*engine).is_manager()) {
-      throw DomainError(ErrorKind::unavailable, "not_a_manager",
-                        "the engine is not a manager of a swarm: deploy through a manager "
-                        "node's handoff");
-    }
-  } catch (const containers::EngineError& e) {
-    throw DomainError(ErrorKind::unavailable, "engine_unreachable", e.what());
-  }
-  auto shared = std::make_shared<std::unique_ptr<containers::DockerEngine>>(std::move(engine));
+  auto shared = reach_manager(engines);
   return [&follower, shared, service, hosts, options](EventSink& sink) {
-    return SwarmDeploy(follower, std::move(*shared), service, hosts, options, sink).run();
+    return SwarmDeploy(follower, std::move(*shared), service, hosts, options, Target::new_version,
+                       sink)
+        .run();
+  };
+}
+
+Operation prepare_swarm_rollback(SwarmFollower& follower, const SwarmEngineFactory& engines,
+                                 const std::string& service, DeployOptions options) {
+  auto shared = reach_manager(engines);
+  return [&follower, shared, service, options](EventSink& sink) {
+    return SwarmDeploy(follower, std::move(*shared), service, {}, options, Target::previous_version,
+                       sink)
+        .run();
   };
 }
 

@@ -22,4 +22,11 @@ Operation prepare_swarm_deploy(SwarmFollower& follower, const SwarmEngineFactory
                                const std::string& service, const std::vector<std::string>& hosts,
                                DeployOptions options);
 
+/// Prepares `rollback SERVICE` on a swarm: the newest kept version (scaled to zero by the
+/// deploy that followed it) is scaled back to as many tasks as serve now, health-gated, and
+/// named by the service's next record; the version that served drains on every node and is
+/// scaled to zero, kept. A failure before the record scales the kept version to zero again.
+Operation prepare_swarm_rollback(SwarmFollower& follower, const SwarmEngineFactory& engines,
+                                 const std::string& service, DeployOptions options);
+
 }  // namespace handoff::control

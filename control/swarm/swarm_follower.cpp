@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "control/base/domain_error.hpp"
+#include "control/health/health_check.hpp"
 #include "control/swarm/swarm_members.hpp"
 
 namespace handoff::control {
@@ -66,7 +67,16 @@ void SwarmFollower::sync() {
   containers::DockerSwarm swarm(*engine_);
   const std::vector<containers::SwarmNode> nodes = swarm.nodes();
   for (const auto& [name, record] : read_records(swarm)) {
-    follow(record, nodes, swarm);
+    try {
+      follow(record, nodes, swarm);
+      problems_.erase(name);
+    } catch (const DomainError& e) {
+      // One service this node cannot follow (say, its host is another's here) holds up no other.
+      if (problems_[name] != e.what()) {
+        fmt::print(stderr, "handoff: swarm: cannot follow service {}: {}\n", name, e.what());
+        problems_[name] = e.what();
+      }
+    }
   }
 }
 
@@ -76,19 +86,38 @@ void SwarmFollower::follow(const SwarmRecord& record,
   ensure_service(record);
   std::vector<std::string> addresses;
   if (record.serving && !record.serving->empty()) {
-    addresses =
-        serving_addresses(swarm.tasks(*record.serving), nodes,
-                          version_port(record.task_port.value_or(""), record.version.value_or(0)));
+    addresses = admitted_addresses(record, serving_tasks(swarm.tasks(*record.serving), nodes,
+                                                         version_port(record.task_port.value_or(""),
+                                                                      record.version.value_or(0))));
   }
   if (addresses == split_addresses(registry_.view(record.service).upstream)) {
     return;
   }
-  if (addresses.empty() && record.serving && followed_[record.service] == *record.serving) {
+  if (addresses.empty() && record.serving && followed_[record.service].serving == *record.serving) {
     // Every task of the version that serves is gone or leaving: the members stay (ejected as
     // they fail) rather than leave the service with nothing to try.
     return;
   }
   switch_to(record, std::move(addresses));
+}
+
+std::vector<std::string> SwarmFollower::admitted_addresses(const SwarmRecord& record,
+                                                           const std::vector<TaskAddress>& tasks) {
+  Followed& followed = followed_[record.service];
+  const bool new_version = followed.serving != record.serving.value_or("");
+  std::set<std::string> admitted;
+  std::vector<std::string> addresses;
+  HealthCheckOptions probe;
+  probe.path = record.health_path.value_or("/up");
+  for (const TaskAddress& t : tasks) {
+    const bool known = new_version || followed.admitted.count(t.task) != 0;
+    if (known || (probe_http(t.address, probe, kProbeTimeout).status / 100 == 2)) {
+      admitted.insert(t.task);
+      addresses.push_back(t.address);
+    }
+  }
+  followed.admitted = std::move(admitted);
+  return addresses;
 }
 
 void SwarmFollower::ensure_service(const SwarmRecord& record) {
@@ -114,7 +143,7 @@ void SwarmFollower::switch_to(const SwarmRecord& record, std::vector<std::string
   fmt::print(stderr, "handoff: swarm: service {} is served by {} ({}) (record {})\n",
              record.service, serving.empty() ? "nothing" : serving,
              done.to.empty() ? "no task" : done.to, record.generation.value_or(0));
-  followed_[record.service] = serving;
+  followed_[record.service].serving = serving;
   const auto timeout = std::chrono::milliseconds(record.drain_timeout_ms.value_or(30'000));
   if (done.retired.empty()) {
     return;

@@ -54,9 +54,9 @@ std::string task_port_problem(const std::string& template_text, std::int64_t rep
   return {};
 }
 
-std::vector<std::string> serving_addresses(const std::vector<containers::SwarmTask>& tasks,
-                                           const std::vector<containers::SwarmNode>& nodes,
-                                           const std::string& version_port) {
+std::vector<TaskAddress> serving_tasks(const std::vector<containers::SwarmTask>& tasks,
+                                       const std::vector<containers::SwarmNode>& nodes,
+                                       const std::string& version_port) {
   std::vector<const containers::SwarmTask*> serving;
   for (const containers::SwarmTask& t : tasks) {
     if (t.state == "running" && t.desired_state == "running") {
@@ -65,7 +65,7 @@ std::vector<std::string> serving_addresses(const std::vector<containers::SwarmTa
   }
   std::sort(serving.begin(), serving.end(),
             [](const auto* a, const auto* b) { return a->slot < b->slot; });
-  std::vector<std::string> out;
+  std::vector<TaskAddress> out;
   for (const containers::SwarmTask* t : serving) {
     const auto node =
         std::find_if(nodes.begin(), nodes.end(), [&](const auto& n) { return n.id == t->node_id; });
@@ -75,7 +75,7 @@ std::vector<std::string> serving_addresses(const std::vector<containers::SwarmTa
     }
     const std::string host =
         node->address.find(':') != std::string::npos ? "[" + node->address + "]" : node->address;
-    out.push_back(host + ":" + task_port(version_port, t->slot));
+    out.push_back(TaskAddress{t->id, host + ":" + task_port(version_port, t->slot)});
   }
   return out;
 }

@@ -27,12 +27,20 @@ std::string task_port(const std::string& version_port, std::int64_t slot);
 /// to 65535 for every slot.
 std::string task_port_problem(const std::string& task_port, std::int64_t replicas);
 
-/// The addresses (NODE-ADDRESS:PORT, in slot order) of a version's tasks that take requests:
+/// A task that takes requests, and where.
+struct TaskAddress {
+  std::string task;     ///< its id
+  std::string address;  ///< NODE-ADDRESS:PORT
+
+  bool operator==(const TaskAddress&) const = default;
+};
+
+/// The tasks (in slot order) of a version that take requests, and their addresses:
 /// running and meant to keep running, on a node that is ready and not drained. A task whose
 /// desired state changed (a scale-down, a drained node) is left out at once, before Swarm
 /// stops it.
-std::vector<std::string> serving_addresses(const std::vector<containers::SwarmTask>& tasks,
-                                           const std::vector<containers::SwarmNode>& nodes,
-                                           const std::string& version_port);
+std::vector<TaskAddress> serving_tasks(const std::vector<containers::SwarmTask>& tasks,
+                                       const std::vector<containers::SwarmNode>& nodes,
+                                       const std::string& version_port);
 
 }  // namespace handoff::control

@@ -65,6 +65,17 @@ std::map<std::string, SwarmRecord> read_records(containers::DockerSwarm& swarm) 
   return out;
 }
 
+std::int64_t newest_recorded_version(containers::DockerSwarm& swarm, const std::string& service) {
+  std::int64_t newest = 0;
+  for (const containers::SwarmConfig& config :
+       swarm.configs(std::string(kRecordLabel) + "=" + service)) {
+    if (const auto record = record_in(config)) {
+      newest = std::max(newest, record->version.value_or(0));
+    }
+  }
+  return newest;
+}
+
 void write_record(containers::DockerSwarm& swarm, const SwarmRecord& record) {
   const std::int64_t generation = record.generation.value_or(1);
   const std::string name = fmt::format("handoff-{}-{}", record.service, generation);

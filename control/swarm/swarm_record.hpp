@@ -26,6 +26,7 @@ struct SwarmRecord {
   std::optional<std::int64_t> version = {};   ///< its handoff.version
   std::optional<std::string> task_port = {};  ///< e.g. "190{{.Task.Slot}}"
   std::optional<std::int64_t> drain_timeout_ms = {};
+  std::optional<std::string> health_path = {};  ///< a task that joins later is probed there
 
   /// Visits each field (see wire_record.hpp).
   template <typename Self, typename Fields>
@@ -37,6 +38,7 @@ struct SwarmRecord {
     f("version", self.version);
     f("task_port", self.task_port);
     f("drain_timeout_ms", self.drain_timeout_ms);
+    f("health_path", self.health_path);
   }
 };
 
@@ -46,6 +48,10 @@ inline constexpr std::string_view kRecordLabel = "handoff.record";
 /// The newest record of every service. A config that cannot be read is left out, with a
 /// warning on stderr (a newer handoff may write more; a damaged one names itself).
 std::map<std::string, SwarmRecord> read_records(containers::DockerSwarm& swarm);
+
+/// The highest version any of the service's kept records names (0: none): a version above it
+/// was never recorded (its deploy failed or was cut short).
+std::int64_t newest_recorded_version(containers::DockerSwarm& swarm, const std::string& service);
 
 /// Writes `record` as the service's next record (its generation must be one past the newest).
 /// Throws DomainError 409 when another handoff wrote that generation first.

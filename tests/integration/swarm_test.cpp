@@ -62,7 +62,9 @@ struct Node {
 
 }  // namespace
 
-TEST_CASE("two node proxies follow one swarm: deploys from either lose no request under wrk") {
+TEST_CASE(
+    "two node proxies follow one swarm: deploys and rollbacks from either lose no request under "
+    "wrk") {
   SwarmFixture swarm(unique_service("sw"));
   Node a;
   Node b;
@@ -73,14 +75,22 @@ TEST_CASE("two node proxies follow one swarm: deploys from either lose no reques
   CHECK(get(b.proxy.port()) == "v1\n");
   const std::string host_app = std::string(HANDOFF_SOURCE_DIR) + "/tests/integration/host_app.lua";
   auto load_a =
-      std::async(std::launch::async, [&] { return run_wrk(a.proxy.port(), 8, 10, host_app); });
+      std::async(std::launch::async, [&] { return run_wrk(a.proxy.port(), 16, 10, host_app); });
   auto load_b =
-      std::async(std::launch::async, [&] { return run_wrk(b.proxy.port(), 8, 10, host_app); });
+      std::async(std::launch::async, [&] { return run_wrk(b.proxy.port(), 16, 10, host_app); });
   REQUIRE(eventually([&] { return a.proxy.requests(swarm.service()) > 200; }, 10s, 20ms));
   for (const auto& [node, version] : {std::pair{&b, "v2"}, std::pair{&a, "v3"}}) {
     const CommandResult r = deploy(node->proxy, swarm.service(), 1, version);
     REQUIRE_MESSAGE(r.code == 0, r.out << r.err);
     CHECK(r.out.find("switch        ") != std::string::npos);
+    CHECK(get(a.proxy.port()) == std::string(version) + "\n");
+    CHECK(get(b.proxy.port()) == std::string(version) + "\n");
+  }
+  // A rollback brings the version that served before back on every node, and back again.
+  for (const auto& [node, version] : {std::pair{&b, "v2"}, std::pair{&a, "v3"}}) {
+    const CommandResult r = node->proxy.cli(
+        {"rollback", swarm.service(), "--health-interval", "100ms", "--drain-timeout", "1s"});
+    REQUIRE_MESSAGE(r.code == 0, r.out << r.err);
     CHECK(get(a.proxy.port()) == std::string(version) + "\n");
     CHECK(get(b.proxy.port()) == std::string(version) + "\n");
   }
@@ -164,6 +174,26 @@ TEST_CASE("a swarm deploy refuses what it cannot do, before anything changes") {
   CHECK(r.code == 1);
   CHECK(r.err.find("tasks use their hosts' network") != std::string::npos);
   CHECK(swarm.versions().empty());
+  // A new service's host is another's on the swarm: refused, nothing is made.
+  REQUIRE(deploy(a.proxy, swarm.service(), 4, "v1").code == 0);
+  r = a.proxy.cli({"deploy", swarm.service() + "x", "--image", test_app_image(), "--host", "APP",
+                   "--task-port", task_port(4)});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("host 'app' already routes to service '" + swarm.service() + "'") !=
+        std::string::npos);
+  CHECK(shell("docker service ls -q --filter label=handoff.service=" + swarm.service() + "x")
+            .second.empty());
+  // What a node would change on its own is refused: the swarm's records say what serves.
+  r = a.proxy.cli({"scale", swarm.service(), "3"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("--replicas N") != std::string::npos);
+  r = a.proxy.cli({"swap", swarm.service(), "--to", "127.0.0.1:9"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("'swap' is not yet run on a swarm") != std::string::npos);
+  r = a.proxy.cli({"deploy", swarm.service(), "--image", test_app_image(), "--canary", "10%"});
+  CHECK(r.code == 1);
+  CHECK(r.err.find("canaries are not yet run on a swarm") != std::string::npos);
+  CHECK(get(a.proxy.port()) == "v1\n");
   // Without --swarm, a task port is refused.
   TempDir dir;
   RunningProxy plain(dir.path());

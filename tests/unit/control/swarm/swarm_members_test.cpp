@@ -3,9 +3,10 @@
 #include <doctest/doctest.h>
 
 using namespace handoff;
-using control::serving_addresses;
+using control::serving_tasks;
 using control::task_port;
 using control::task_port_problem;
+using control::TaskAddress;
 using control::version_port;
 
 TEST_CASE("a task's port comes from its version's side and its slot") {
@@ -36,6 +37,7 @@ TEST_CASE("the members are the running tasks meant to keep running, on ready und
       {"t5", "s", 5, "n2", "running", "running", ""},   // its node is drained
       {"t6", "s", 6, "n3", "running", "running", ""},   // its node is down
       {"t7", "s", 7, "n4", "running", "running", ""}};
-  CHECK(serving_addresses(tasks, nodes, "80{{.Task.Slot}}") ==
-        std::vector<std::string>{"10.0.0.1:801", "10.0.0.1:803", "[::1]:807"});
+  CHECK(serving_tasks(tasks, nodes, "80{{.Task.Slot}}") ==
+        std::vector<TaskAddress>{
+            {"t1", "10.0.0.1:801"}, {"t3", "10.0.0.1:803"}, {"t7", "[::1]:807"}});
 }

@@ -207,12 +207,17 @@ class SwarmDeploy {
   }
 
   // The tasks of a kept version on the new version's side (scaled to zero by the deploy before
-  // last) have stopped: their ports are the new tasks' ports.
+  // last) have stopped: their ports are the new tasks' ports. One that still runs (a deploy cut
+  // short before it retired it) serves no node: it is scaled to zero now.
   void wait_side_clear() {
     for (const containers::SwarmService& s : versions_) {
-      if (side_of(version_of(s)) == side_of(version_)) {
-        wait_stopped(s);
+      if (side_of(version_of(s)) != side_of(version_) || s.name == current_name()) {
+        continue;
       }
+      if (s.replicas != 0) {
+        swarm_.scale_service(s.id, 0);
+      }
+      wait_stopped(s);
     }
   }
 

@@ -149,6 +149,25 @@ TEST_CASE("kill -9 of the deploying handoff mid-deploy: the next deploy works, n
   // The killed node, restarted, catches up from the swarm's record.
   RunningProxy restarted(a.dir.path(), {"--swarm"});
   CHECK(eventually([&] { return get(restarted.port()) == "v3\n"; }, 5s, 20ms));
+  // Killed after the switch, while every node drains: the old version is left running, serving
+  // no node; the next deploy retires it.
+  auto draining = std::async(std::launch::async, [&] {
+    return deploy(restarted, swarm.service(), 3, "v4", {"--drain-timeout", "5s"});
+  });
+  REQUIRE(eventually([&] { return get(b.proxy.port()) == "v4\n"; }, 20s, 20ms));
+  restarted.process().signal(SIGKILL);
+  restarted.process().wait_exit();
+  (void)draining.get();
+  CHECK(get(b.proxy.port()) == "v4\n");
+  const CommandResult fifth = deploy(b.proxy, swarm.service(), 3, "v5");
+  REQUIRE_MESSAGE(fifth.code == 0, fifth.out << fifth.err);
+  CHECK(get(b.proxy.port()) == "v5\n");
+  // Swarm services are numbered apart from the app's versions: the killed deploy's orphan was
+  // number 2, so the app's v3 became number 4 (on the side number 1 was not), v4 number 5 and
+  // v5 number 6. Number 5 is kept for rollback; the others are gone.
+  const std::string expected = swarm.service() + "-v5 0/0\n" + swarm.service() + "-v6 1/1\n";
+  CHECK(eventually([&] { return swarm.versions() == expected; }, 10s, 100ms));
+  CHECK(swarm.versions() == expected);
 }
 
 TEST_CASE("a swarm deploy refuses what it cannot do, before anything changes") {

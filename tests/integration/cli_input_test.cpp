@@ -42,7 +42,6 @@ const std::vector<std::vector<std::string>>& bad_commands() {
       {"rollback"},
       {"rollback", "nonexistent/../web"},
       {"rollback", "web", "--drain-timeout", "forever"},
-      {"deploy", "web", "--image", "app:v1"},
       {"deploy", "web", "--image", "app:v1", "--network", "n", "--host-network"},
       {"deploy", "web", "--image", "app:v1", "--host-network", "--replicas", "0"},
       {"deploy", "web", "--image", "app:v1", "--host-network", "--replicas", "101"},

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "tests/support/docker_fixture.hpp"
+#include "tests/support/eventually.hpp"
 
 namespace handoff::test {
 
@@ -36,6 +37,12 @@ SwarmFixture::SwarmFixture(std::string service) : service_(std::move(service)) {
 SwarmFixture::~SwarmFixture() {
   shell("docker service rm $(docker service ls -q --filter label=handoff.service=" + service_ +
         ") >/dev/null 2>&1");
+  // Their tasks stop a moment later: the next test's tasks may want their ports.
+  eventually(
+      [&] {
+        return shell("docker ps -q --filter label=handoff.service=" + service_).second.empty();
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(100));
   shell("docker config rm $(docker config ls -q --filter label=handoff.record=" + service_ +
         ") >/dev/null 2>&1");
   if (started_swarm_) {

@@ -265,16 +265,12 @@ class SwarmDeploy {
     const auto t = Clock::now();
     const auto deadline = t + options_.swap.health.timeout;
     while (true) {
-      auto tasks = swarm_.tasks(new_id_);
-      std::erase_if(tasks, [&](const auto& task) { return earlier_tasks_.count(task.id) != 0; });
+      const auto tasks = new_tasks();
       const auto running = std::count_if(tasks.begin(), tasks.end(), [](const auto& task) {
         return task.state == "running" && task.desired_state == "running";
       });
-      for (const containers::SwarmTask& task : tasks) {
-        if (task.state == "failed" || task.state == "rejected") {
-          throw Failed{ErrorKind::check_failed, "task_failed",
-                       fmt::format("a task of {} {}: {}", new_name(), task.state, task.message)};
-        }
+      if (std::string failed = failed_task(tasks); !failed.empty()) {
+        throw Failed{ErrorKind::check_failed, "task_failed", failed};
       }
       if (running >= options_.replicas) {
         break;
@@ -291,6 +287,23 @@ class SwarmDeploy {
     emit_event(sink_, StepState::done, StartEvent{.name = new_name(), .elapsed_ms = ms_since(t)});
   }
 
+  // This attempt's tasks of the version it brings into service.
+  std::vector<containers::SwarmTask> new_tasks() {
+    auto tasks = swarm_.tasks(new_id_);
+    std::erase_if(tasks, [&](const auto& task) { return earlier_tasks_.count(task.id) != 0; });
+    return tasks;
+  }
+
+  // What a task that failed or was refused said ("" when none did).
+  std::string failed_task(const std::vector<containers::SwarmTask>& tasks) const {
+    for (const containers::SwarmTask& task : tasks) {
+      if (task.state == "failed" || task.state == "rejected") {
+        return fmt::format("a task of {} {}: {}", new_name(), task.state, task.message);
+      }
+    }
+    return {};
+  }
+
   void gate() {
     addresses_.clear();
     for (const TaskAddress& t : serving_tasks(swarm_.tasks(new_id_), swarm_.nodes(),
@@ -305,7 +318,16 @@ class SwarmDeploy {
     }
     const auto t = Clock::now();
     emit_event(sink_, StepState::started, HealthCheckEvent{.path = options_.swap.health.path});
-    if (std::string failure = run_health_gates(addresses_, options_.swap.health, sink_);
+    // A task that exits while it is gated (it ran for a moment) ends the gate with its words.
+    const GiveUpCheck task_failed = [this] {
+      try {
+        return failed_task(new_tasks());
+      } catch (const containers::EngineError&) {
+        return std::string();  // the gate goes on; its own deadline still holds
+      }
+    };
+    const std::vector<GiveUpCheck> give_up(addresses_.size(), task_failed);
+    if (std::string failure = run_health_gates(addresses_, options_.swap.health, sink_, give_up);
         !failure.empty()) {
       throw Failed{ErrorKind::check_failed, "health_check_failed", failure};
     }

@@ -53,4 +53,20 @@ std::map<std::string, std::string> string_map(const json::value* v) {
   return out;
 }
 
+json::object string_object(const std::map<std::string, std::string>& strings) {
+  json::object out;
+  for (const auto& [k, v] : strings) {
+    out[k] = v;
+  }
+  return out;
+}
+
+json::array string_array(const std::vector<std::string>& strings) {
+  json::array out;
+  for (const std::string& s : strings) {
+    out.emplace_back(s);
+  }
+  return out;
+}
+
 }  // namespace handoff::containers

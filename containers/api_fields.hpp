@@ -1,10 +1,12 @@
 #pragma once
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace handoff::containers {
 
@@ -20,5 +22,9 @@ std::int64_t number_or_zero(const boost::json::object& o, std::string_view key);
 const boost::json::object& object_or_empty(const boost::json::object& o, std::string_view key);
 /// An object of strings, such as Labels (empty when absent).
 std::map<std::string, std::string> string_map(const boost::json::value* v);
+/// Labels as the API takes them.
+boost::json::object string_object(const std::map<std::string, std::string>& strings);
+/// A list of strings (such as Env) as the API takes it.
+boost::json::array string_array(const std::vector<std::string>& strings);
 
 }  // namespace handoff::containers

@@ -205,18 +205,10 @@ void DockerEngine::expect(const Reply& r, std::initializer_list<int> ok, const s
 }
 
 std::string DockerEngine::create(const ContainerSpec& spec) {
-  json::array env;
-  for (const auto& e : spec.env) {
-    env.emplace_back(e);
-  }
-  json::object labels;
-  for (const auto& [k, v] : spec.labels) {
-    labels[k] = v;
-  }
   json::object body{
       {"Image", spec.image},
-      {"Env", std::move(env)},
-      {"Labels", std::move(labels)},
+      {"Env", string_array(spec.env)},
+      {"Labels", string_object(spec.labels)},
       {"StopTimeout", spec.stop_timeout.count()},
       {"HostConfig", json::object{{"NetworkMode",
                                    spec.network.empty() ? std::string("default") : spec.network}}}};

@@ -19,14 +19,6 @@ std::string filter(std::string_view key, const std::string& value) {
   return url_encode(json::serialize(json::object{{key, json::array{json::value(value)}}}));
 }
 
-json::object labels_object(const std::map<std::string, std::string>& labels) {
-  json::object out;
-  for (const auto& [k, v] : labels) {
-    out[k] = v;
-  }
-  return out;
-}
-
 std::string to_base64(const std::string& data) {
   std::string out(base64::encoded_size(data.size()), '\0');
   out.resize(base64::encode(out.data(), data.data(), data.size()));
@@ -126,18 +118,14 @@ std::vector<SwarmTask> DockerSwarm::tasks(const std::string& service) {
 }
 
 std::string DockerSwarm::create_service(const SwarmServiceSpec& spec) {
-  json::array env;
-  for (const std::string& e : spec.env) {
-    env.emplace_back(e);
-  }
   const json::object body{
       {"Name", spec.name},
-      {"Labels", labels_object(spec.labels)},
+      {"Labels", string_object(spec.labels)},
       {"TaskTemplate",
        json::object{{"ContainerSpec",
                      json::object{{"Image", spec.image},
-                                  {"Env", std::move(env)},
-                                  {"Labels", labels_object(spec.labels)},
+                                  {"Env", string_array(spec.env)},
+                                  {"Labels", string_object(spec.labels)},
                                   {"StopGracePeriod", spec.stop_grace.count() * 1'000'000'000}}},
                     {"Networks", json::array{json::object{{"Target", "host"}}}},
                     {"RestartPolicy", json::object{{"Condition", "any"}}}}},
@@ -183,7 +171,7 @@ std::string DockerSwarm::create_config(const std::string& name,
                                        const std::map<std::string, std::string>& labels,
                                        const std::string& data) {
   const json::object body{
-      {"Name", name}, {"Labels", labels_object(labels)}, {"Data", to_base64(data)}};
+      {"Name", name}, {"Labels", string_object(labels)}, {"Data", to_base64(data)}};
   const json::value created = engine_.request_json("POST", "/configs/create", json::serialize(body),
                                                    {201}, "create swarm config " + name);
   return string_or_empty(entry(created), "ID");

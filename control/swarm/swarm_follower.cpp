@@ -1,33 +1,12 @@
 #include "control/swarm/swarm_follower.hpp"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "control/base/domain_error.hpp"
 #include "control/health/health_check.hpp"
 #include "control/swarm/swarm_members.hpp"
 
 namespace handoff::control {
-
-namespace {
-
-std::vector<std::string> split_addresses(const std::string& joined) {
-  std::vector<std::string> out;
-  std::size_t from = 0;
-  while (from < joined.size()) {
-    const std::size_t comma = joined.find(',', from);
-    const std::size_t to = comma == std::string::npos ? joined.size() : comma;
-    std::string item = joined.substr(from, to - from);
-    item.erase(0, item.find_first_not_of(' '));
-    if (!item.empty()) {
-      out.push_back(std::move(item));
-    }
-    from = to + 1;
-  }
-  return out;
-}
-
-}  // namespace
 
 SwarmFollower::SwarmFollower(ServiceRegistry& registry, proxy::Server& server,
                              SwarmEngineFactory engines)
@@ -90,7 +69,7 @@ void SwarmFollower::follow(const SwarmRecord& record,
                                                          version_port(record.task_port.value_or(""),
                                                                       record.version.value_or(0))));
   }
-  if (addresses == split_addresses(registry_.view(record.service).upstream)) {
+  if (addresses == addresses_of(registry_.view(record.service).service->upstreams())) {
     return;
   }
   if (addresses.empty() && record.serving && followed_[record.service].serving == *record.serving) {

@@ -90,10 +90,11 @@ TEST_CASE("what a workflow emits is what the printer prints") {
 }
 
 TEST_CASE("a field an event leaves out prints as '?', and a mistyped event is reported") {
-  auto [text, code] = printed({R"({"step":"health_check","state":"running","attempt":1,"status":200})",
-                               R"({"step":"drain","state":"done","elapsed_ms":1500})",
-                               R"({"step":"swap","state":"done","from":"a","to":7})",
-                               R"({"result":"ok","elapsed_ms":2000})"});
+  auto [text, code] =
+      printed({R"({"step":"health_check","state":"running","attempt":1,"status":200})",
+               R"({"step":"drain","state":"done","elapsed_ms":1500})",
+               R"({"step":"swap","state":"done","from":"a","to":7})",
+               R"({"result":"ok","elapsed_ms":2000})"});
   CHECK(code == 0);
   CHECK(text.find("attempt 1: HTTP 200 (?/? healthy, ?)") != std::string::npos);
   CHECK(text.find("drain         done in 1.5s\n") != std::string::npos);  // closed: not said

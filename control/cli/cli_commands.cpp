@@ -24,6 +24,7 @@
 #include "control/protocol/percent.hpp"
 #include "control/protocol/progress_events.hpp"
 #include "control/protocol/progress_printer.hpp"
+#include "control/protocol/task_port.hpp"
 #include "proxy/address.hpp"
 #include "proxy/http/whole_number.hpp"
 
@@ -360,6 +361,12 @@ int deploy_command(const std::vector<std::string_view>& args) {
   }
   if (request.network && request.host_network) {
     throw std::invalid_argument("give --network NAME or --host-network, not both");
+  }
+  if (request.task_port) {
+    if (std::string problem = task_port_problem(*request.task_port, request.replicas.value_or(1));
+        !problem.empty()) {
+      throw std::invalid_argument(problem);
+    }
   }
   tls.write_to(request.tls);
   // The credentials are read here, where the user's Docker config is, and travel with the

@@ -197,6 +197,9 @@ class SwarmDeploy {
 
   // Brings the kept version back to as many tasks as serve now.
   void start_previous() {
+    if (previous_.replicas != 0) {  // left running by a run cut short after its switch
+      swarm_.scale_service(previous_.id, 0);
+    }
     wait_stopped(previous_);  // its tasks of before, scaled to zero a moment ago, are gone
     for (const containers::SwarmTask& t : swarm_.tasks(previous_.id)) {
       earlier_tasks_.insert(t.id);  // what they did is not this rollback's doing

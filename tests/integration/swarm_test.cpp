@@ -54,6 +54,11 @@ CommandResult deploy(const RunningProxy& proxy, const std::string& service, int 
   return proxy.cli(args);
 }
 
+// Whether the test's Swarm services come to be `expected` ("NAME RUNNING/DESIRED" lines).
+bool versions_settle(const SwarmFixture& swarm, const std::string& expected) {
+  return eventually([&] { return swarm.versions() == expected; }, 10s, 100ms);
+}
+
 // A node's handoff: `run --swarm` on its own port, control socket and state.
 struct Node {
   TempDir dir;
@@ -102,7 +107,7 @@ TEST_CASE(
   }
   // v3 serves with the replicas v1 had; v2 is kept (scaled to zero) for rollback; v1 is gone.
   const std::string expected = swarm.service() + "-v2 0/0\n" + swarm.service() + "-v3 2/2\n";
-  CHECK(eventually([&] { return swarm.versions() == expected; }, 10s, 100ms));
+  CHECK(versions_settle(swarm, expected));
   CHECK(swarm.versions() == expected);
 }
 
@@ -168,8 +173,24 @@ TEST_CASE("kill -9 of the deploying handoff mid-deploy: the next deploy works, n
   // number 2, so the app's v3 became number 4 (on the side number 1 was not), v4 number 5 and
   // v5 number 6. Number 5 is kept for rollback; the others are gone.
   const std::string expected = swarm.service() + "-v5 0/0\n" + swarm.service() + "-v6 1/1\n";
-  CHECK(eventually([&] { return swarm.versions() == expected; }, 10s, 100ms));
+  CHECK(versions_settle(swarm, expected));
   CHECK(swarm.versions() == expected);
+  // Killed mid-rollback, after its switch: restarted, the node serves what the record says and
+  // the next rollback works.
+  auto rolling = std::async(std::launch::async, [&] {
+    return b.proxy.cli(
+        {"rollback", swarm.service(), "--health-interval", "100ms", "--drain-timeout", "5s"});
+  });
+  REQUIRE(eventually([&] { return get(b.proxy.port()) == "v4\n"; }, 20s, 20ms));
+  b.proxy.process().signal(SIGKILL);
+  b.proxy.process().wait_exit();
+  (void)rolling.get();
+  RunningProxy b_again(b.dir.path(), {"--swarm"});
+  CHECK(eventually([&] { return get(b_again.port()) == "v4\n"; }, 5s, 20ms));
+  const CommandResult back = b_again.cli(
+      {"rollback", swarm.service(), "--health-interval", "100ms", "--drain-timeout", "1s"});
+  REQUIRE_MESSAGE(back.code == 0, back.out << back.err);
+  CHECK(get(b_again.port()) == "v5\n");
 }
 
 TEST_CASE("a swarm deploy refuses what it cannot do, before anything changes") {
@@ -184,11 +205,11 @@ TEST_CASE("a swarm deploy refuses what it cannot do, before anything changes") {
   CHECK(r.err.find("needs --task-port") != std::string::npos);
   r = a.proxy.cli({"deploy", swarm.service(), "--image", test_app_image(), "--host", "app",
                    "--task-port", "19{{.Task.Slot}}"});
-  CHECK(r.code == 1);
+  CHECK(r.code == 2);  // the CLI's to refuse
   CHECK(r.err.find("must hold {{.Handoff.Side}}") != std::string::npos);
   r = a.proxy.cli({"deploy", swarm.service(), "--image", test_app_image(), "--host", "app",
                    "--task-port", "9{{.Handoff.Side}}{{.Task.Slot}}99"});
-  CHECK(r.code == 1);
+  CHECK(r.code == 2);
   CHECK(r.err.find("not a port from 1 to 65535") != std::string::npos);
   r = a.proxy.cli({"deploy", swarm.service(), "--image", test_app_image(), "--host-network",
                    "--task-port", task_port(4)});
